@@ -1,0 +1,1 @@
+"""Core logic of the retrieval comparison dashboard (no streamlit imports)."""
