@@ -26,7 +26,12 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def exact_top_k(
-    docs: np.ndarray, queries: np.ndarray, *, k: int, dims: int | None = None, exclude: np.ndarray | None = None
+    docs: np.ndarray,
+    queries: np.ndarray,
+    *,
+    k: int,
+    dims: int | None = None,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
     """Exact cosine top-k at ``dims`` using slice views (no copy of the corpus); rows of ``exclude`` are skipped.
 

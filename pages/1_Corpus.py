@@ -1,0 +1,181 @@
+"""Corpus: upload files or load the sample, choose chunking, see what loaded and what did not."""
+
+import hashlib
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core.models import load_tokenizer, resolve_model
+from ui import build, resources, state, widgets
+from ui.corpus import chunk_options, load_sample, load_upload
+from ui.text import escape_md
+
+widgets.page_header(
+    "Corpus", "Your documents, chunked and language-tagged. Bad files are reported, never fatal."
+)
+
+source_col, chunk_col = st.columns([3, 2], gap="large")
+with chunk_col, st.container(border=True):
+    st.markdown("**Chunking**")
+    st.segmented_control(
+        "Unit", ["chars", "tokens"], key="corpus_unit", help="Tokens use model A's tokenizer."
+    )
+    unit = state.get("corpus_unit") or "chars"
+    st.number_input(f"Chunk size ({unit})", min_value=32, max_value=8192, step=32, key="corpus_size")
+    st.number_input(f"Overlap ({unit})", min_value=0, max_value=2048, step=16, key="corpus_overlap")
+    if state.get("corpus_overlap") >= state.get("corpus_size"):
+        st.warning("Overlap must be smaller than the chunk size.")
+
+with source_col:
+    st.markdown("**Documents**")
+    uploads = st.file_uploader(
+        "Upload files or a zip (PDF, Markdown, text, HTML, code, CSV, JSON/JSONL incl. BEIR corpus.jsonl)",
+        accept_multiple_files=True,
+        key="corpus_uploads",
+    )
+    b1, b2 = st.columns(2)
+    use_sample = b1.button("Load the sample corpus", type="primary", use_container_width=True)
+    clear = b2.button("Unload corpus", use_container_width=True, disabled=state.get("corpus_key") is None)
+
+try:
+    if clear:
+        state.put("corpus_key", None)
+        state.put("built_a", None)
+        state.put("built_b", None)
+    elif use_sample:
+        with st.spinner("Loading the sample corpus …"):
+            load_sample()
+    elif uploads:
+        files = [(f.name, f.getvalue()) for f in uploads]
+        digest = hashlib.sha256()
+        for name, data in files:
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        if st.session_state.get("_corpus_upload_digest") != (digest.hexdigest(), chunk_options()):
+            with st.spinner(f"Reading {len(files)} file(s) …"):
+                load_upload(files)
+            st.session_state["_corpus_upload_digest"] = (digest.hexdigest(), chunk_options())
+    elif state.get("corpus_origin") == "sample" and state.get("corpus_key"):
+        load_sample()  # follows chunking changes; cached per option set
+except Exception as exc:
+    widgets.show_error(exc)
+
+corpus = resources.current_corpus()
+if corpus is None:
+    st.info(
+        "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",
+        icon="📄",
+    )
+    st.stop()
+
+loaded = [f for f in corpus.files if f.status == "loaded"]
+problems = [f for f in corpus.files if f.status != "loaded"]
+m = st.columns(4)
+m[0].metric("Chunks", f"{len(corpus.chunks):,}")
+m[1].metric("Files loaded", len(loaded))
+m[2].metric("Skipped / duplicate", len(problems))
+m[3].metric("Main language", widgets.LANG_NAMES.get(corpus.main_language, corpus.main_language))
+if problems:
+    st.warning(
+        f"{len(problems)} file(s) were not loaded; the reasons are in the table below. Everything else loaded."
+    )
+
+st.subheader("Files")
+files_df = pd.DataFrame(
+    [
+        {
+            "file": f.source,
+            "status": f.status,
+            "chunks": f.chunks,
+            "KB": round(f.bytes / 1024, 1),
+            "encoding": f.encoding,
+            "reason": f.reason,
+        }
+        for f in sorted(corpus.files, key=lambda f: (f.status == "loaded", f.source))
+    ]
+)
+st.dataframe(files_df, hide_index=True, use_container_width=True, height=min(420, 38 + 35 * len(files_df)))
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Languages")
+    hist = corpus.lang_histogram()
+    mixed = sum(c.mixed for c in corpus.chunks)
+    lang_df = pd.DataFrame({"language": list(hist), "chunks": list(hist.values())})
+    chart = (
+        alt.Chart(lang_df)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            x=alt.X("chunks:Q", title="chunks"),
+            y=alt.Y("language:N", sort="-x", title=None),
+            color=alt.Color("language:N", legend=None),
+            tooltip=["language", "chunks"],
+        )
+        .properties(height=max(120, 32 * len(lang_df)))
+    )
+    st.altair_chart(chart, use_container_width=True)
+    st.caption(f"{mixed} chunk(s) mix Chinese and English.")
+
+with right:
+    st.subheader("Chunk length vs model window")
+    rows, notes = [], []
+    for slot in build.SLOTS:
+        name = state.get(f"models_{slot.lower()}")
+        if not name:
+            continue
+        try:
+            spec = resolve_model(name)
+            tokenizer = load_tokenizer(spec)
+        except Exception as exc:
+            widgets.show_error(exc)
+            continue
+        counts = resources.chunk_token_counts(corpus, name)
+        over = sum(t > spec.max_tokens for t in counts)
+        basis = "tokenizer" if tokenizer is not None else "estimate from characters"
+        notes.append(
+            f"**{slot} · {escape_md(name)}** (window {spec.max_tokens:,} tokens, {basis}): "
+            f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
+        )
+        rows += [{"model": f"{slot} · {name}", "tokens": t} for t in counts]
+    if not rows:
+        st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
+        st.page_link(widgets.PAGES["models"], label="Models & indexes", icon="🧠")
+    else:
+        tok_df = pd.DataFrame(rows)
+        chart = (
+            alt.Chart(tok_df)
+            .mark_bar(opacity=0.75)
+            .encode(
+                x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
+                y=alt.Y("count():Q", title="chunks", stack=None),
+                color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+            )
+            .properties(height=220)
+        )
+        st.altair_chart(chart, use_container_width=True)
+        for note in notes:
+            st.markdown(note)
+
+with st.expander(f"Browse chunks ({len(corpus.chunks):,})"):
+    shown = corpus.chunks[:500]
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "chunk": c.id,
+                    "where": c.location,
+                    "heading": " › ".join(c.heading),
+                    "lang": c.lang + (" (mixed)" if c.mixed else ""),
+                    "chars": len(c.text),
+                    "text": c.text[:300],
+                }
+                for c in shown
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
+    if len(corpus.chunks) > len(shown):
+        st.caption(f"First {len(shown)} of {len(corpus.chunks):,} chunks shown.")
+
+st.page_link(widgets.PAGES["models"], label="Next: choose models and build indexes", icon="➡️")

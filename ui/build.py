@@ -1,0 +1,135 @@
+"""Choosing the model pair and building both indexes with visible progress, without repeating work."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from core.engine import ModelIndex, build_model_index
+from core.index import IndexParams
+from core.models import availability, resolve_model
+from core.types import Corpus
+from ui import resources, state
+from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B
+
+SLOTS = ("A", "B")
+SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is not a demo
+
+
+def has_gpu() -> bool:
+    """True when torch sees CUDA or MPS."""
+    import torch
+
+    return bool(
+        torch.cuda.is_available()
+        or getattr(torch.backends, "mps", None)
+        and torch.backends.mps.is_available()
+    )
+
+
+def headline_pair(corpus: Corpus | None) -> tuple[str, str]:
+    """Qwen3-Embedding-4B vs bge-base (zh or en by the corpus's main language)."""
+    lang = corpus.main_language if corpus else "en"
+    return HEADLINE_A, HEADLINE_B["zh" if lang.startswith("zh") else "en"]
+
+
+def headline_problem(corpus: Corpus | None) -> str:
+    """Why the headline pair cannot be used on this machine right now ('' when it can)."""
+    reasons = []
+    for name in headline_pair(corpus):
+        where = availability(resolve_model(name))
+        if where == "needs download" and os.environ.get("HF_HUB_OFFLINE") == "1":
+            reasons.append(
+                f"{name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it"
+            )
+        elif where == "needs download":
+            reasons.append(f"{name} is not downloaded yet (first use downloads it from the Hugging Face Hub)")
+    if not has_gpu():
+        reasons.append(
+            f"no GPU: {HEADLINE_A} runs at roughly 14 tokens/s on a 2-core CPU, hours for a small corpus"
+        )
+    return "; ".join(reasons)
+
+
+def choose_default_pair(corpus: Corpus | None) -> None:
+    """Fill model A/B with the headline pair, or the bundled offline pair plus the reason, once per session."""
+    if state.get("models_a") and state.get("models_b"):
+        return
+    problem = headline_problem(corpus)
+    a, b = BUNDLED_PAIR if problem else headline_pair(corpus)
+    state.put("models_a", a)
+    state.put("models_b", b)
+    state.put("models_fallback_reason", problem)
+
+
+def index_params() -> IndexParams:
+    """HNSW parameters chosen on the models page."""
+    return IndexParams(
+        M=int(state.get("models_hnsw_m")),
+        ef_construction=int(state.get("models_hnsw_efc")),
+        ef_search=int(state.get("models_hnsw_ef")),
+    )
+
+
+def slot_settings(slot: str) -> dict:
+    """Model name, device and max tokens chosen for slot A or B."""
+    s = slot.lower()
+    max_tokens = int(state.get(f"models_max_tokens_{s}") or 0) or None
+    return {"name": state.get(f"models_{s}"), "device": state.get("models_device"), "max_tokens": max_tokens}
+
+
+def index_key(corpus: Corpus, cache_key: str, params: IndexParams) -> tuple:
+    return (corpus.sha256, cache_key, params)
+
+
+def built_index(slot: str) -> ModelIndex | None:
+    """The index built for slot A/B in this session, if it still matches the current corpus."""
+    key = state.get(f"built_{slot.lower()}")
+    corpus = resources.current_corpus()
+    if key is None or corpus is None or key[0] != corpus.sha256:
+        return None
+    return resources.indexes().get(key)
+
+
+def _fmt_eta(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> ModelIndex:
+    """Embed (through the store) and index the corpus for slot A/B with a progress bar; reuse what exists."""
+    settings = slot_settings(slot)
+    name = settings["name"]
+    with st.spinner(f"Loading {name} …"):
+        embedder = resources.embedder(
+            name, device=settings["device"], max_tokens=settings["max_tokens"], api_key=api_key
+        )
+    key = index_key(corpus, embedder.cache_key, index_params())
+    registry = resources.indexes()
+    found = registry.get(key)
+    if found is None:
+        bar = st.progress(0.0, text=f"Model {slot} · {name}: starting …")
+        started = time.perf_counter()
+
+        def progress(done: int, total: int, rate: float) -> None:
+            frac = done / total if total else 1.0
+            eta = (total - done) / rate if rate > 0 else 0.0
+            bar.progress(
+                min(frac, 1.0),
+                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {_fmt_eta(eta)}",
+            )
+
+        found = registry.get_or_create(
+            key,
+            lambda: build_model_index(
+                corpus, embedder, store=resources.store(), params=index_params(), progress=progress
+            ),
+        )
+        bar.progress(1.0, text=f"Model {slot} · {name}: done in {time.perf_counter() - started:.1f} s")
+    state.put(f"built_{slot.lower()}", key)
+    return found

@@ -1,0 +1,68 @@
+"""Loading the sample corpus or uploads into the shared corpus registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.ingest import ChunkOptions, load_corpus, load_files
+from core.models import load_tokenizer, resolve_model
+from core.types import Corpus
+from ui import resources, state
+
+SAMPLE_DOCS = resources.SAMPLE_DIR / "docs"
+SAMPLE_QUERIES = resources.SAMPLE_DIR / "queries.jsonl"
+
+
+def chunk_options() -> ChunkOptions:
+    """Chunking options chosen on the corpus page."""
+    return ChunkOptions(
+        unit=state.get("corpus_unit"),
+        size=int(state.get("corpus_size")),
+        overlap=int(state.get("corpus_overlap")),
+    )
+
+
+def _tokenizer():
+    """Model A's tokenizer for token-based chunking (None: not available offline, fall back to characters)."""
+    if state.get("corpus_unit") != "tokens":
+        return None
+    name = state.get("models_a") or state.BUNDLED_PAIR[1]
+    return load_tokenizer(resolve_model(name))
+
+
+def _register(corpus: Corpus, origin: str) -> Corpus:
+    resources.corpora().put(corpus.sha256, corpus)
+    if state.get("corpus_key") != corpus.sha256:
+        state.put("built_a", None)
+        state.put("built_b", None)
+    state.put("corpus_key", corpus.sha256)
+    state.put("corpus_origin", origin)
+    return corpus
+
+
+def load_sample() -> Corpus:
+    """Load sample_corpus/docs with the current chunking options (cached by options)."""
+    options = chunk_options()
+    key = ("sample", options, state.get("models_a") if options.unit == "tokens" else None)
+    corpus = resources.corpora().get_or_create(
+        key, lambda: load_corpus(SAMPLE_DOCS, options=options, tokenizer=_tokenizer(), name="sample corpus")
+    )
+    return _register(corpus, "sample")
+
+
+def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
+    """Load uploaded files (zip members expand) with the current chunking options."""
+    corpus = load_files(files, options=chunk_options(), tokenizer=_tokenizer(), name="upload")
+    return _register(corpus, "upload")
+
+
+def sample_queries() -> list[dict]:
+    """The sample set's judged queries: [{'_id', 'text', 'lang'}]."""
+    if not SAMPLE_QUERIES.exists():
+        return []
+    rows = []
+    for line in Path(SAMPLE_QUERIES).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows

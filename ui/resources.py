@@ -1,0 +1,153 @@
+"""Process-wide resources (models, corpora, built indexes) held in st.cache_resource, never in session state.
+
+Everything here is content-addressed (corpus sha256, embedder cache key, index parameters), so sharing
+between sessions is correct: two users with the same corpus and model share one index.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import streamlit as st
+
+from core.embedders import load_embedder
+from core.models import resolve_model
+from core.store import EmbeddingStore
+from core.types import Corpus, Embedder
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_corpus"
+
+V = TypeVar("V")
+
+
+class Registry(Generic[V]):
+    """A small thread-safe LRU map; get_or_create runs the factory at most once per key at a time."""
+
+    def __init__(self, capacity: int) -> None:
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self.capacity = capacity
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def get_or_create(self, key: Hashable, factory: Callable[[], V]) -> V:
+        found = self.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            found = self.get(key)
+            if found is None:
+                found = factory()
+                self.put(key, found)
+            return found
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> EmbeddingStore:
+    """The on-disk embedding store (RETRIEVAL_COMPARE_STORE or the user cache dir)."""
+    return EmbeddingStore()
+
+
+@st.cache_resource(show_spinner=False)
+def corpora() -> Registry[Corpus]:
+    """Loaded corpora by Corpus.sha256."""
+    return Registry(capacity=8)
+
+
+@st.cache_resource(show_spinner=False)
+def indexes() -> Registry:
+    """Built ModelIndex objects by (corpus sha256, embedder cache key, index params)."""
+    return Registry(capacity=12)
+
+
+@st.cache_resource(show_spinner=False)
+def _embedders() -> Registry[Embedder]:
+    return Registry(capacity=4)
+
+
+def embedder(
+    name: str, *, device: str = "auto", max_tokens: int | None = None, api_key: str | None = None
+) -> Embedder:
+    """A loaded model, shared by all sessions (the API key is used, never part of the cache key)."""
+    key = (name, device, max_tokens)
+
+    def factory() -> Embedder:
+        return load_embedder(resolve_model(name), device=device, max_tokens=max_tokens, api_key=api_key)
+
+    return _embedders().get_or_create(key, factory)
+
+
+def loaded_embedder(name: str, *, device: str = "auto", max_tokens: int | None = None) -> Embedder | None:
+    """The embedder if it is already loaded, without loading it."""
+    return _embedders().get((name, device, max_tokens))
+
+
+def current_corpus() -> Corpus | None:
+    """The corpus this session has loaded, if it is still held."""
+    key = st.session_state.get("corpus_key")
+    return corpora().get(key) if key else None
+
+
+@st.cache_resource(show_spinner=False)
+def _calibrations() -> Registry:
+    return Registry(capacity=16)
+
+
+def calibration(name: str, *, device: str, max_tokens: int | None, texts: list[str]):
+    """A warm-up measurement of an already loaded model on this device, taken once per process."""
+    emb = loaded_embedder(name, device=device, max_tokens=max_tokens)
+    if emb is None:
+        return None
+    from core.cost import calibrate
+
+    real_device = getattr(emb, "device", device)
+    return _calibrations().get_or_create(
+        (name, device, max_tokens), lambda: calibrate(emb, texts, device=str(real_device))
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _memo() -> Registry:
+    return Registry(capacity=256)
+
+
+def memo(key: Hashable, factory: Callable[[], V]) -> V:
+    """Process-wide memo for small derived values keyed by content (e.g. token counts per corpus and model)."""
+    return _memo().get_or_create(key, factory)
+
+
+def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
+    """Tokens per chunk for a model's tokenizer (character estimate when the tokenizer is unavailable)."""
+    from core.ingest import token_counts
+    from core.models import load_tokenizer
+
+    return memo(
+        ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(resolve_model(name)))
+    )

@@ -1,0 +1,81 @@
+"""Session-state keys and their defaults; pages guard state with these instead of ad-hoc strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
+HEADLINE_A = "Qwen3-Embedding-4B"
+HEADLINE_B = {"zh": "bge-base-zh-v1.5", "en": "bge-base-en-v1.5"}
+
+# Small values only: keys, names, numbers, short lists. Models, corpora and matrices live in ui.resources.
+DEFAULTS: dict[str, Any] = {
+    # corpus page
+    "corpus_key": None,  # Corpus.sha256 of the loaded corpus (the Corpus itself is in resources.corpora())
+    "corpus_origin": "",  # "sample" | "upload" | "beir"
+    "corpus_unit": "chars",
+    "corpus_size": 800,
+    "corpus_overlap": 100,
+    # models page
+    "models_a": None,  # model name: preset, hub id, local path or endpoint:MODEL@URL
+    "models_b": None,
+    "models_instr_a": "",  # query instruction override (Qwen3-style models); "" = model default
+    "models_instr_b": "",
+    "models_max_tokens_a": 0,  # 0 = model default
+    "models_max_tokens_b": 0,
+    "models_device": "auto",
+    "models_hnsw_m": 16,
+    "models_hnsw_efc": 200,
+    "models_hnsw_ef": 64,
+    "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
+    "built_a": None,  # key into resources.indexes() for model A's built index
+    "built_b": None,
+    # compare page
+    "cmp_query": "",
+    "cmp_k": 10,
+    "cmp_history": [],  # recent query strings, newest first
+    "cmp_latency": [],  # (slot, embed_ms, search_ms) tuples, capped
+    "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
+    # dimensions page
+    "mrl_slot": "A",
+    "mrl_dims": None,
+    "mrl_k": 10,
+    "mrl_queryset": "sample queries",
+}
+
+MAX_HISTORY = 30
+MAX_LATENCY = 500
+
+
+def init() -> None:
+    """Give every known key its default once per session (never overwrites)."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value.copy() if isinstance(value, (list, dict)) else value)
+
+
+def get(key: str) -> Any:
+    """Read a known key (initialising state first)."""
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown session key {key!r}; known keys: {sorted(DEFAULTS)}")
+    init()
+    return st.session_state[key]
+
+
+def put(key: str, value: Any) -> None:
+    """Write a known key."""
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown session key {key!r}; known keys: {sorted(DEFAULTS)}")
+    st.session_state[key] = value
+
+
+def remember_query(query: str) -> None:
+    """Put a query at the front of this session's history (deduplicated, capped)."""
+    history = [q for q in get("cmp_history") if q != query]
+    put("cmp_history", [query, *history][:MAX_HISTORY])
+
+
+def record_latency(slot: str, embed_ms: float, search_ms: float) -> None:
+    """Append one query's timings for the session's p50/p95."""
+    put("cmp_latency", [*get("cmp_latency"), (slot, embed_ms, search_ms)][-MAX_LATENCY:])
