@@ -38,11 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "cmp_history": [],  # recent query strings, newest first
     "cmp_latency": [],  # (slot, embed_ms, search_ms) tuples, capped
     "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
+    "cmp_disagree": [],  # rows of the last "where do they disagree most" run
+    "cmp_queryset": "sample queries",
     # dimensions page
     "mrl_slot": "A",
     "mrl_dims": None,
     "mrl_k": 10,
     "mrl_queryset": "sample queries",
+    "mrl_pseudo": 200,  # how many chunks to use as pseudo-queries
 }
 
 MAX_HISTORY = 30

@@ -1,0 +1,202 @@
+"""Compare: one query, two ranked lists side by side, with what differs and how fast each model was."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import compare, resources, state, widgets
+from ui.corpus import sample_queries
+from ui.text import escape_md, highlight_md, snippet
+
+widgets.page_header("Compare", "The same query against both models: ranks, scores, agreement and latency.")
+if not widgets.need_indexes():
+    st.stop()
+
+corpus = resources.current_corpus()
+samples = sample_queries() if state.get("corpus_origin") == "sample" else []
+sample_ids = {q["text"]: q["_id"] for q in samples}
+
+
+def _use_example() -> None:
+    picked = st.session_state.get("_cmp_example")
+    if picked:
+        state.put("cmp_query", picked)
+
+
+q_col, ex_col, k_col = st.columns([5, 3, 1])
+with q_col:
+    st.text_input("Query", key="cmp_query", placeholder="如何实现基于 JWT 的用户鉴权？")
+with ex_col:
+    examples = list(dict.fromkeys([*state.get("cmp_history"), *(q["text"] for q in samples)]))
+    st.selectbox(
+        "Examples and history",
+        examples,
+        index=None,
+        key="_cmp_example",
+        on_change=_use_example,
+        placeholder="Pick a sample query or an earlier one",
+    )
+with k_col:
+    st.number_input("k", min_value=1, max_value=100, key="cmp_k")
+
+query = (state.get("cmp_query") or "").strip()
+k = int(state.get("cmp_k"))
+if not query:
+    st.info("Type a query or pick one of the examples.", icon="💬")
+    st.stop()
+
+# Search once per (indexes, query, k); reruns caused by labelling or expanding reuse the answer.
+signature = (
+    state.get("built_a"),
+    state.get("built_b"),
+    query,
+    k,
+    compare.instruction("A"),
+    compare.instruction("B"),
+)
+cached = st.session_state.get("_cmp_last")
+if cached and cached[0] == signature:
+    pair = cached[1]
+else:
+    try:
+        pair = compare.search_pair(query, k)
+    except Exception as exc:
+        widgets.show_error(exc)
+        st.stop()
+    st.session_state["_cmp_last"] = (signature, pair)
+    state.remember_query(query)
+    for side in (pair.a, pair.b):
+        state.record_latency(side.slot, side.result.embed_ms, side.result.search_ms)
+
+ag = pair.agreement
+m = st.columns(6)
+m[0].metric(f"Overlap@{k} (Jaccard)", f"{ag.jaccard:.2f}")
+m[1].metric(
+    "Rank-biased overlap", f"{ag.rbo:.2f}", help="1 = same order, 0 = disjoint; weighted towards the top"
+)
+m[2].metric("Found by both", f"{ag.shared} / {k}")
+m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
+m[4].metric("A · embed + search", f"{pair.a.result.embed_ms:.0f} + {pair.a.result.search_ms:.1f} ms")
+m[5].metric("B · embed + search", f"{pair.b.result.embed_ms:.0f} + {pair.b.result.search_ms:.1f} ms")
+
+changes = compare.changes(pair)
+labels = compare.labels_for(corpus.sha256).setdefault(query, {})
+
+
+def _label_changed(widget_key: str, chunk_id: str) -> None:
+    choice = st.session_state.get(widget_key)
+    marks = compare.labels_for(corpus.sha256).setdefault(query, {})
+    if choice is None:
+        marks.pop(chunk_id, None)
+    else:
+        marks[chunk_id] = 1 if choice == "relevant" else 0
+
+
+def render_side(side: compare.SideResult) -> None:
+    other = "B" if side.slot == "A" else "A"
+    st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
+    if not side.result.hits:
+        st.info("No results.")
+    for hit, z in zip(side.result.hits, side.z_scores, strict=True):
+        chunk = corpus.chunks[hit.chunk_index]
+        change = changes[hit.chunk_id]
+        other_rank = change.rank_b if side.slot == "A" else change.rank_a
+        if other_rank is None:
+            marker = f"🟠 only {side.slot}"
+        elif other_rank == hit.rank:
+            marker = f"= same rank in {other}"
+        else:
+            delta = other_rank - hit.rank
+            marker = f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
+        cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
+        with st.container(border=True):
+            head = st.columns([1, 6])
+            head[0].markdown(f"### {hit.rank}")
+            where = escape_md(chunk.source) + (f" · {escape_md(chunk.location)}" if chunk.location else "")
+            badges = f"`{widgets.lang_badge(chunk.lang)}`" + (" · 🌐 cross-lingual" if cross else "")
+            head[1].markdown(
+                f"**{where}**  \nscore **{hit.score:.3f}** · z **{z:+.1f}** · {badges} · {marker}"
+            )
+            st.markdown(highlight_md(snippet(chunk.text, query), query))
+            with st.expander("Whole chunk"):
+                if chunk.heading:
+                    st.caption(escape_md(" › ".join(chunk.heading)))
+                st.code(chunk.text, language=None, wrap_lines=True)
+            key = f"_cmp_lab_{side.slot}_{compare.query_id(query)}_{hit.chunk_id}"
+            current = labels.get(hit.chunk_id)
+            st.session_state.setdefault(
+                key, None if current is None else ("relevant" if current else "not relevant")
+            )
+            st.segmented_control(
+                "Label",
+                ["relevant", "not relevant"],
+                key=key,
+                on_change=_label_changed,
+                args=(key, hit.chunk_id),
+                label_visibility="collapsed",
+            )
+
+
+left, right = st.columns(2, gap="medium")
+with left:
+    render_side(pair.a)
+with right:
+    render_side(pair.b)
+
+st.divider()
+lat_col, lab_col = st.columns([3, 2], gap="large")
+with lat_col:
+    st.subheader("Latency this session")
+    st.dataframe(pd.DataFrame(compare.latency_summary()), hide_index=True, use_container_width=True)
+    st.caption(
+        "Query embedding and HNSW search timed separately with perf_counter; p50/p95 over this session's queries."
+    )
+with lab_col:
+    st.subheader("Relevance labels")
+    all_labels = compare.labels_for(corpus.sha256)
+    n = sum(len(v) for v in all_labels.values())
+    st.markdown(
+        f"**{n}** label(s) on **{sum(bool(v) for v in all_labels.values())}** query(ies) for this corpus."
+    )
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        "qrels.tsv",
+        compare.qrels_tsv(all_labels, sample_ids),
+        file_name="qrels.tsv",
+        disabled=n == 0,
+        use_container_width=True,
+    )
+    d2.download_button(
+        "queries.jsonl",
+        compare.queries_jsonl(all_labels, sample_ids),
+        file_name="queries.jsonl",
+        disabled=n == 0,
+        use_container_width=True,
+    )
+
+st.subheader("Where do they disagree most?")
+s1, s2, s3 = st.columns([3, 1, 1])
+sets = ["sample queries", "this session's history", "chunks as pseudo-queries"]
+s1.radio("Query set", sets, key="cmp_queryset", horizontal=True)
+n_pseudo = s2.number_input("Pseudo-queries", min_value=5, max_value=500, value=50, step=5)
+if s3.button("Run", type="primary", use_container_width=True):
+    chosen = state.get("cmp_queryset")
+    if chosen == sets[0]:
+        qs = [q["text"] for q in samples]
+    elif chosen == sets[1]:
+        qs = list(state.get("cmp_history"))
+    else:
+        qs = compare.pseudo_query_texts(int(n_pseudo))
+    if not qs:
+        st.info("That query set is empty (sample queries exist only for the sample corpus).")
+    else:
+        with st.spinner(f"Searching {len(qs)} queries with both models …"):
+            state.put("cmp_disagree", compare.disagreement(qs, k)[:25])
+
+rows = state.get("cmp_disagree")
+if rows:
+    for i, row in enumerate(rows[:15]):
+        c = st.columns([7, 1, 1, 1])
+        c[0].markdown(escape_md(row["query"][:160]))
+        c[1].markdown(f"RBO **{row['rbo']:.2f}**")
+        c[2].markdown(f"overlap **{row['overlap@k']:.2f}**")
+        c[3].button("Open", key=f"_cmp_open_{i}", on_click=state.put, args=("cmp_query", row["query"]))

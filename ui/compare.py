@@ -1,0 +1,169 @@
+"""Searching both models for one query and summarising how the two lists differ (no widgets here)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.agreement import Agreement, agreement, rank_changes
+from core.engine import ModelIndex
+from core.ingest import detect_language
+from core.types import Hit, SearchResult
+from ui import build, resources, state
+
+
+@dataclass(frozen=True)
+class SideResult:
+    """One model's answer to a query, with per-model normalised scores."""
+
+    slot: str
+    model: str
+    result: SearchResult
+    z_scores: tuple[float, ...]  # (score - mean over all chunks) / std over all chunks, for this query
+
+
+@dataclass(frozen=True)
+class PairResult:
+    query: str
+    query_lang: str
+    k: int
+    a: SideResult
+    b: SideResult
+    agreement: Agreement
+
+
+def instruction(slot: str) -> str | None:
+    """The slot's query instruction override, or None for the model default."""
+    text = (state.get(f"models_instr_{slot.lower()}") or "").strip()
+    return text or None
+
+
+def query_id(query: str) -> str:
+    """Stable id of a typed query (sample queries keep their own ids)."""
+    return "u" + hashlib.sha1(query.encode("utf-8")).hexdigest()[:10]
+
+
+def _z_scores(mi: ModelIndex, query_vec: np.ndarray, scores: list[float]) -> tuple[float, ...]:
+    """Scores standardised against this query's similarity to every chunk (comparable across models)."""
+    all_scores = mi.vectors @ query_vec
+    mean, std = float(all_scores.mean()), float(all_scores.std()) or 1.0
+    return tuple((s - mean) / std for s in scores)
+
+
+def search_side(slot: str, mi: ModelIndex, query: str, k: int) -> SideResult:
+    """Embed the query once, search the HNSW index, and time both steps."""
+    t0 = time.perf_counter()
+    qvecs = mi.embed_queries([query], instruction=instruction(slot))
+    t1 = time.perf_counter()
+    idx, scores = mi.search_vectors(qvecs, k=k)
+    t2 = time.perf_counter()
+    chunks = mi.corpus.chunks
+    hits = tuple(
+        Hit(rank=r + 1, score=float(s), chunk_index=int(i), chunk_id=chunks[int(i)].id)
+        for r, (i, s) in enumerate(zip(idx[0].tolist(), scores[0].tolist(), strict=True))
+    )
+    result = SearchResult(hits=hits, embed_ms=(t1 - t0) * 1e3, search_ms=(t2 - t1) * 1e3, dims=mi.dim)
+    return SideResult(
+        slot=slot,
+        model=mi.spec.name,
+        result=result,
+        z_scores=_z_scores(mi, qvecs[0], [h.score for h in hits]),
+    )
+
+
+def search_pair(query: str, k: int) -> PairResult:
+    """Search both built indexes for one query (HNSW at full dimension)."""
+    a_idx, b_idx = build.built_index("A"), build.built_index("B")
+    if a_idx is None or b_idx is None:
+        raise RuntimeError("both indexes must be built before searching")
+    a = search_side("A", a_idx, query, k)
+    b = search_side("B", b_idx, query, k)
+    ids_a = [h.chunk_id for h in a.result.hits]
+    ids_b = [h.chunk_id for h in b.result.hits]
+    return PairResult(
+        query=query,
+        query_lang=detect_language(query),
+        k=k,
+        a=a,
+        b=b,
+        agreement=agreement(ids_a, ids_b, k=k),
+    )
+
+
+def changes(pair: PairResult) -> dict:
+    """Per chunk id: ranks in A and B (None where a model did not return it)."""
+    return rank_changes([h.chunk_id for h in pair.a.result.hits], [h.chunk_id for h in pair.b.result.hits])
+
+
+def latency_summary() -> list[dict]:
+    """p50/p95 of query-embedding and search ms per model over this session."""
+    rows = []
+    samples = state.get("cmp_latency")
+    for slot in build.SLOTS:
+        mine = [(e, s) for sl, e, s in samples if sl == slot]
+        if not mine:
+            continue
+        emb = np.array([e for e, _ in mine])
+        srch = np.array([s for _, s in mine])
+        rows.append(
+            {
+                "model": f"{slot} · {state.get(f'models_{slot.lower()}')}",
+                "queries": len(mine),
+                "embed p50 ms": round(float(np.percentile(emb, 50)), 1),
+                "embed p95 ms": round(float(np.percentile(emb, 95)), 1),
+                "search p50 ms": round(float(np.percentile(srch, 50)), 2),
+                "search p95 ms": round(float(np.percentile(srch, 95)), 2),
+            }
+        )
+    return rows
+
+
+def disagreement(queries: list[str], k: int) -> list[dict]:
+    """Agreement of the two models on each query (batched embedding), lowest RBO first."""
+    a_idx, b_idx = build.built_index("A"), build.built_index("B")
+    ra = a_idx.search_many(queries, k=k, instruction=instruction("A"))
+    rb = b_idx.search_many(queries, k=k, instruction=instruction("B"))
+    rows = []
+    for q, x, y in zip(queries, ra, rb, strict=True):
+        ag = agreement([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits], k=k)
+        rows.append(
+            {"query": q, "rbo": round(ag.rbo, 3), "overlap@k": round(ag.jaccard, 3), "shared": ag.shared}
+        )
+    return sorted(rows, key=lambda r: (r["rbo"], r["overlap@k"]))
+
+
+def pseudo_query_texts(n: int, *, seed: int = 0, chars: int = 160) -> list[str]:
+    """N chunks' opening text used as pseudo-queries."""
+    corpus = resources.current_corpus()
+    if corpus is None or not corpus.chunks:
+        return []
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(corpus.chunks), size=min(n, len(corpus.chunks)), replace=False)
+    return [" ".join(corpus.chunks[int(i)].text.split())[:chars] for i in sorted(picks)]
+
+
+def labels_for(corpus_key: str) -> dict[str, dict[str, int]]:
+    """This session's relevance labels for a corpus: {query: {chunk_id: 0|1}}."""
+    return state.get("cmp_labels").setdefault(corpus_key, {})
+
+
+def qrels_tsv(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:
+    """Labels as a BEIR qrels file (query-id, corpus-id, score)."""
+    lines = ["query-id\tcorpus-id\tscore"]
+    for query, marks in labels.items():
+        qid = query_ids.get(query) or query_id(query)
+        lines += [f"{qid}\t{cid}\t{int(v)}" for cid, v in sorted(marks.items())]
+    return "\n".join(lines) + "\n"
+
+
+def queries_jsonl(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:
+    """The labelled queries as a BEIR queries.jsonl."""
+    import json
+
+    return "".join(
+        json.dumps({"_id": query_ids.get(q) or query_id(q), "text": q}, ensure_ascii=False) + "\n"
+        for q in labels
+    )
