@@ -35,8 +35,8 @@ with source_col:
         key="corpus_uploads",
     )
     b1, b2 = st.columns(2)
-    use_sample = b1.button("Load the sample corpus", type="primary", use_container_width=True)
-    clear = b2.button("Unload corpus", use_container_width=True, disabled=state.get("corpus_key") is None)
+    use_sample = b1.button("Load the sample corpus", type="primary", width="stretch")
+    clear = b2.button("Unload corpus", width="stretch", disabled=state.get("corpus_key") is None)
 
 try:
     if clear:
@@ -94,7 +94,7 @@ files_df = pd.DataFrame(
         for f in sorted(corpus.files, key=lambda f: (f.status == "loaded", f.source))
     ]
 )
-st.dataframe(files_df, hide_index=True, use_container_width=True, height=min(420, 38 + 35 * len(files_df)))
+st.dataframe(files_df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(files_df)))
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -113,7 +113,7 @@ with left:
         )
         .properties(height=max(120, 32 * len(lang_df)))
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     st.caption(f"{mixed} chunk(s) mix Chinese and English.")
 
 with right:
@@ -152,7 +152,7 @@ with right:
             )
             .properties(height=220)
         )
-        st.altair_chart(chart, use_container_width=True)
+        st.altair_chart(chart, width="stretch")
         for note in notes:
             st.markdown(note)
 
@@ -173,7 +173,7 @@ with st.expander(f"Browse chunks ({len(corpus.chunks):,})"):
             ]
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     if len(corpus.chunks) > len(shown):
         st.caption(f"First {len(shown)} of {len(corpus.chunks):,} chunks shown.")

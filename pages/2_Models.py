@@ -92,7 +92,7 @@ def model_picker(slot: str) -> None:
         ],
         columns=["", "value"],
     )
-    st.dataframe(facts, hide_index=True, use_container_width=True)
+    st.dataframe(facts, hide_index=True, width="stretch")
     if "{task}" in spec.query_prompt:
         st.text_area(
             "Query instruction (Qwen3-style task)",
@@ -118,7 +118,7 @@ def endpoint_tools(slot: str, name: str) -> None:
 
     key = st.session_state.get(f"_models_ep_key_{slot.lower()}") or None
     c1, c2 = st.columns(2)
-    if c1.button("Test connection", key=f"_models_test_{slot}", use_container_width=True):
+    if c1.button("Test connection", key=f"_models_test_{slot}", width="stretch"):
         try:
             report = endpoint.test_connection(resources.embedder(name, api_key=key))
             st.success(
@@ -128,7 +128,7 @@ def endpoint_tools(slot: str, name: str) -> None:
             )
         except Exception as exc:
             widgets.show_error(exc)
-    if c2.button("Check against a local model", key=f"_models_check_{slot}", use_container_width=True):
+    if c2.button("Check against a local model", key=f"_models_check_{slot}", width="stretch"):
         try:
             remote = resources.embedder(name, api_key=key)
             reference = endpoint.reference_for(remote.spec)
@@ -226,6 +226,6 @@ if any(mi is not None for _, mi in built):
                 "index MB": round(s.index_bytes / 2**20, 2),
             }
         )
-    st.dataframe(pd.DataFrame(stats_rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(stats_rows), hide_index=True, width="stretch")
     if all(mi is not None for _, mi in built):
         st.page_link(widgets.PAGES["compare"], label="Next: compare the two models", icon="⚖️")

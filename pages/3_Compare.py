@@ -146,7 +146,7 @@ st.divider()
 lat_col, lab_col = st.columns([3, 2], gap="large")
 with lat_col:
     st.subheader("Latency this session")
-    st.dataframe(pd.DataFrame(compare.latency_summary()), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(compare.latency_summary()), hide_index=True, width="stretch")
     st.caption(
         "Query embedding and HNSW search timed separately with perf_counter; p50/p95 over this session's queries."
     )
@@ -163,14 +163,14 @@ with lab_col:
         compare.qrels_tsv(all_labels, sample_ids),
         file_name="qrels.tsv",
         disabled=n == 0,
-        use_container_width=True,
+        width="stretch",
     )
     d2.download_button(
         "queries.jsonl",
         compare.queries_jsonl(all_labels, sample_ids),
         file_name="queries.jsonl",
         disabled=n == 0,
-        use_container_width=True,
+        width="stretch",
     )
 
 st.subheader("Where do they disagree most?")
@@ -178,7 +178,7 @@ s1, s2, s3 = st.columns([3, 1, 1])
 sets = ["sample queries", "this session's history", "chunks as pseudo-queries"]
 s1.radio("Query set", sets, key="cmp_queryset", horizontal=True)
 n_pseudo = s2.number_input("Pseudo-queries", min_value=5, max_value=500, value=50, step=5)
-if s3.button("Run", type="primary", use_container_width=True):
+if s3.button("Run", type="primary", width="stretch"):
     chosen = state.get("cmp_queryset")
     if chosen == sets[0]:
         qs = [q["text"] for q in samples]

@@ -138,7 +138,7 @@ if eq and eq < full:
         .mark_text(align="left", dx=4, dy=-110, color="#b45309")
         .encode(x="dims:Q", text="label:N")
     )
-st.altair_chart(alt.layer(*layers).properties(height=340), use_container_width=True)
+st.altair_chart(alt.layer(*layers).properties(height=340), width="stretch")
 if eq and eq < full:
     eq_recall = next((r["recall"] for r in curve if r["dims"] == eq), None)
     if eq_recall is not None:
@@ -152,7 +152,7 @@ if show_e2e:
     e2e_df = pd.DataFrame(e2e)[["dims", "end-to-end recall", "hnsw ms/query", "index MB"]]
     cost = cost.merge(e2e_df, on="dims")
 with st.expander("Cost per dimension (table)"):
-    st.dataframe(cost.round(4), hide_index=True, use_container_width=True)
+    st.dataframe(cost.round(4), hide_index=True, width="stretch")
 
 st.subheader("Results at the chosen dimension")
 query = (state.get("cmp_query") or "").strip()
@@ -185,4 +185,4 @@ else:
                         "text": " ".join(chunk.text.split())[:140],
                     }
                 )
-            st.dataframe(pd.DataFrame(table), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
