@@ -14,3 +14,11 @@ def store_dir(tmp_path, monkeypatch):
     d = tmp_path / "store"
     monkeypatch.setenv("RETRIEVAL_COMPARE_STORE", str(d))
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_path(tmp_path_factory):
+    """A tiny random Qwen3-architecture sentence-transformers folder (2560-dim output), built once."""
+    from tests.qwen_tiny import build_tiny_qwen3
+
+    return build_tiny_qwen3(tmp_path_factory.mktemp("tiny_qwen3") / "model")

