@@ -151,3 +151,8 @@ def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
     return memo(
         ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(resolve_model(name)))
     )
+
+
+def memo_get(key: Hashable):
+    """A memoised value if present (None otherwise), without computing it."""
+    return _memo().get(key)

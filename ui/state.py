@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "mrl_k": 10,
     "mrl_queryset": "sample queries",
     "mrl_pseudo": 200,  # how many chunks to use as pseudo-queries
+    # evaluate page
+    "eval_source": "sample judgments",
+    "eval_mode": "exact",
+    "eval_metric": "ndcg@10",
+    "eval_sets": {},  # corpus_key -> name of the judged set registered in resources (BEIR upload)
 }
 
 MAX_HISTORY = 30

@@ -1,0 +1,239 @@
+"""Load a folder, file, zip or uploaded files into a Corpus: read, decode, chunk, tag language; never raise per file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from pathlib import Path
+
+from core.errors import IngestError
+from core.ingest.chunking import chunk_pieces
+from core.ingest.document import Extracted
+from core.ingest.language import code_prose, detect_language, is_mixed_zh_en, markdown_prose
+from core.ingest.options import MB, ChunkOptions, Limits
+from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
+from core.ingest.zipsafe import Member, Refused, expand_zip
+from core.types import Chunk, Corpus, FileStatus
+
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "__MACOSX"})
+
+
+def corpus_sha256(chunks: tuple[Chunk, ...] | list[Chunk]) -> str:
+    """Content identity of a corpus: sha256 over (id, text, title) of every chunk, in order."""
+    h = hashlib.sha256()
+    for c in chunks:
+        for part in (c.id, c.text, c.title):
+            raw = part.encode("utf-8", errors="surrogatepass")
+            h.update(len(raw).to_bytes(8, "little"))
+            h.update(raw)
+    return h.hexdigest()
+
+
+def _chunks_of(source: str, doc: Extracted, options: ChunkOptions, tokenizer) -> list[Chunk]:
+    if doc.kind == "beir":
+        out = []
+        for d in doc.docs:
+            sample = d.text if len(d.text) >= 40 or not d.title else d.title + " " + d.text
+            out.append(
+                Chunk(
+                    id=d.id, source=source, text=d.text, start=0, end=len(d.text), title=d.title,
+                    lang=detect_language(sample), mixed=is_mixed_zh_en(sample),
+                )
+            )  # fmt: skip
+        return out
+    chunks = []
+    for n, piece in enumerate(chunk_pieces(doc, options, tokenizer=tokenizer)):
+        text = doc.text[piece.start : piece.end]
+        sample = (
+            code_prose(text)
+            if doc.kind == "code"
+            else markdown_prose(text)
+            if doc.kind == "markdown"
+            else text
+        )
+        chunks.append(
+            Chunk(
+                id=f"{source}#{n}", source=source, text=text, start=piece.start, end=piece.end,
+                page=piece.page, line_start=piece.line_start, line_end=piece.line_end, heading=piece.heading,
+                lang=detect_language(sample), mixed=is_mixed_zh_en(text),
+            )
+        )  # fmt: skip
+    return chunks
+
+
+class _Loader:
+    """Accumulates chunks and statuses over the files of one load call."""
+
+    def __init__(self, options: ChunkOptions, tokenizer, limits: Limits) -> None:
+        self.options, self.tokenizer, self.limits = options, tokenizer, limits
+        self.chunks: list[Chunk] = []
+        self.files: list[FileStatus] = []
+        self.seen_hashes: dict[str, str] = {}
+        self.seen_ids: set[str] = set()
+        self.sources: set[str] = set()
+        self.total = 0
+
+    def skip(self, source: str, reason: str, size: int = 0, encoding: str = "") -> None:
+        self.files.append(FileStatus(source, "skipped", reason, encoding, size, 0))
+
+    def add(self, source: str, data: bytes, depth: int = 1) -> None:
+        """Read one file (or zip) and record its status; any failure becomes a skipped status."""
+        if source in self.sources:  # two uploads with the same name: keep both, distinctly named
+            stem, ext = posixpath.splitext(source)
+            n = 2
+            while f"{stem} ({n}){ext}" in self.sources:
+                n += 1
+            source = f"{stem} ({n}){ext}"
+        self.sources.add(source)
+        try:
+            self._add(source, data, depth)
+        except IngestError as exc:
+            self.skip(source, str(exc), len(data))
+        except Exception as exc:  # a bug must not lose the other files: report it instead
+            self.skip(source, f"internal error reading {source}: {type(exc).__name__}: {exc}", len(data))
+
+    def _add(self, source: str, data: bytes, depth: int) -> None:
+        size = len(data)
+        if size > self.limits.max_file_bytes:
+            raise IngestError(
+                f"{source}: {size / MB:,.1f} MB exceeds the {self.limits.max_file_bytes / MB:,.0f} MB per-file limit; "
+                "split it or raise Limits.max_file_bytes"
+            )
+        if self.total + size > self.limits.max_total_bytes:
+            raise IngestError(
+                f"{source}: total size limit of {self.limits.max_total_bytes / MB:,.0f} MB reached; "
+                "load fewer files or raise Limits.max_total_bytes"
+            )
+        if not is_supported(source):
+            raise IngestError(unsupported_reason(source))
+        if not data.strip():
+            raise IngestError(f"{source}: empty file (0 bytes of text); remove it or add content")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in self.seen_hashes:
+            first = self.seen_hashes[digest]
+            self.files.append(
+                FileStatus(
+                    source,
+                    "duplicate",
+                    f"{source}: duplicate of {first} (same bytes); embedded once",
+                    "",
+                    size,
+                    0,
+                )
+            )
+            return
+        self.seen_hashes[digest] = source
+        if extension(source) == ".zip":
+            self.total += len(data)
+            for item in expand_zip(data, archive=source, limits=self.limits, depth=depth):
+                if isinstance(item, Refused):
+                    self.skip(item.path, item.reason, len(data) if item.path == source else 0)
+                elif isinstance(item, Member):
+                    self.add(item.path, item.data, depth + 1)
+            return
+        self.total += size
+        doc = read_file(
+            source, data, csv_column=self.options.csv_column, max_line_chars=self.limits.max_line_chars
+        )
+        chunks = _chunks_of(source, doc, self.options, self.tokenizer)
+        notes = list(doc.notes)
+        if doc.kind == "beir":
+            fresh = [c for c in chunks if c.id not in self.seen_ids]
+            if len(fresh) < len(chunks):
+                dup = next(c.id for c in chunks if c.id in self.seen_ids)
+                notes.append(
+                    f"{source}: {len(chunks) - len(fresh)} document(s) with an _id seen before skipped (first: {dup!r})"
+                )
+            unique: dict[str, Chunk] = {}
+            for c in fresh:
+                unique.setdefault(c.id, c)
+            chunks = list(unique.values())
+            notes.insert(0, f"BEIR corpus, {len(chunks)} documents")
+        if not chunks:
+            raise IngestError(f"{source}: no text to embed after reading it; check the file's content")
+        self.seen_ids.update(c.id for c in chunks)
+        self.chunks.extend(chunks)
+        self.files.append(FileStatus(source, "loaded", "; ".join(notes), doc.encoding, size, len(chunks)))
+
+    def corpus(self, name: str) -> Corpus:
+        chunks = tuple(self.chunks)
+        return Corpus(chunks, tuple(self.files), corpus_sha256(chunks), name)
+
+
+def _clean_name(name: str) -> str:
+    name = str(name).replace("\\", "/").lstrip("/")
+    return "/".join(p for p in name.split("/") if p not in ("", ".")) or "unnamed"
+
+
+def load_files(
+    files: list[tuple[str, bytes]],
+    *,
+    options: ChunkOptions = ChunkOptions(),
+    tokenizer=None,
+    name: str = "upload",
+    limits: Limits = Limits(),
+) -> Corpus:
+    """Load uploaded (name, bytes) pairs; zips expand to 'archive.zip/inner/path'. Never raises per file."""
+    if options.unit == "tokens" and tokenizer is None:
+        raise IngestError(
+            "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
+        )
+    loader = _Loader(options, tokenizer, limits)
+    for raw_name, data in files:
+        source = _clean_name(raw_name)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            loader.skip(source, f"{source}: expected file bytes, got {type(data).__name__}")
+            continue
+        loader.add(source, bytes(data))
+    return loader.corpus(name)
+
+
+def _walk(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return found
+
+
+def load_corpus(
+    path: str | os.PathLike,
+    *,
+    options: ChunkOptions = ChunkOptions(),
+    tokenizer=None,
+    name: str | None = None,
+    limits: Limits = Limits(),
+) -> Corpus:
+    """Load a folder (recursively), a single file or a zip; per-file problems become FileStatus entries."""
+    root = Path(path)
+    if not root.exists():
+        raise IngestError(f"{root}: no such file or folder; check the path")
+    if options.unit == "tokens" and tokenizer is None:
+        raise IngestError(
+            "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
+        )
+    loader = _Loader(options, tokenizer, limits)
+    paths = [root] if root.is_file() else _walk(root)
+    base = root.parent if root.is_file() else root
+    for p in paths:
+        source = p.relative_to(base).as_posix()
+        try:
+            size = p.stat().st_size
+            if size > limits.max_file_bytes:
+                loader.skip(
+                    source,
+                    f"{source}: {size / MB:,.1f} MB exceeds the {limits.max_file_bytes / MB:,.0f} MB per-file limit; "
+                    "split it or raise Limits.max_file_bytes",
+                    size,
+                )
+                continue
+            if not is_supported(source):
+                loader.skip(source, unsupported_reason(source), size)
+                continue
+            data = p.read_bytes()
+        except OSError as exc:
+            loader.skip(source, f"{source}: cannot be read ({exc.strerror or exc}); check its permissions")
+            continue
+        loader.add(source, data)
+    return loader.corpus(name if name is not None else root.name)

@@ -1,0 +1,100 @@
+"""PDF text extraction with pypdf: one section per page, page numbers kept, metadata title sanitised."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+from core.errors import IngestError
+from core.ingest.document import Extracted, Section
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_untrusted(text: str, *, limit: int = 200) -> str:
+    """Untrusted one-line text (PDF metadata): control/bidi characters removed, whitespace collapsed, capped."""
+    return " ".join(_CONTROL.sub(" ", text).split())[:limit]
+
+
+def read_pdf(data: bytes, *, name: str) -> Extracted:
+    """Extract the text layer of a PDF page by page; raises IngestError with a fix for unreadable PDFs."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except (DependencyError, NotImplementedError) as exc:
+                raise IngestError(
+                    f"{name}: encrypted PDF that cannot be opened here ({exc}); save an unencrypted copy and upload that"
+                ) from exc
+            if not opened:
+                raise IngestError(
+                    f"{name}: encrypted PDF (password protected); remove the password "
+                    "(e.g. `qpdf --decrypt`, or print to PDF) and upload it again"
+                )
+        pages: list[str] = []
+        failed: list[int] = []
+        for number, page in enumerate(reader.pages, start=1):
+            try:
+                pages.append(page.extract_text() or "")
+            except (
+                PyPdfError,
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+                IndexError,
+                ZeroDivisionError,
+            ):
+                pages.append("")
+                failed.append(number)
+        title = ""
+        try:
+            meta = reader.metadata
+            title = clean_untrusted(str(meta.title)) if meta and meta.title else ""
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+            title = ""
+    except IngestError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise IngestError(f"{name}: encrypted PDF; remove the password and upload it again") from exc
+    except (
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OSError,
+        RecursionError,
+    ) as exc:
+        raise IngestError(
+            f"{name}: cannot be read as a PDF ({type(exc).__name__}: {str(exc)[:120]}) — the file is truncated "
+            "or damaged; re-download or re-export it"
+        ) from exc
+    if not pages:
+        raise IngestError(f"{name}: PDF has no pages; re-export it")
+    text_parts: list[str] = []
+    sections: list[Section] = []
+    pos = 0
+    for number, page_text in enumerate(pages, start=1):
+        page_text = page_text.replace("\x00", "").strip()
+        if text_parts:
+            text_parts.append("\n\n")
+            pos += 2
+        sections.append(Section(pos, pos + len(page_text), (title,) if title else (), page=number))
+        text_parts.append(page_text)
+        pos += len(page_text)
+    text = "".join(text_parts)
+    if not text.strip():
+        raise IngestError(
+            f"{name}: no extractable text, OCR not supported — the PDF holds only images (a scan?); "
+            "run OCR first (e.g. `ocrmypdf in.pdf out.pdf`) and upload the result"
+        )
+    notes = [f"{name}: text of page(s) {failed[:10]} could not be extracted"] if failed else []
+    return Extracted(text, "pdf", "pdf", sections, line_numbers=False, notes=notes, title=title)

@@ -1,0 +1,142 @@
+"""Safe zip expansion in memory: member count, size, ratio and nesting limits; unsafe names refused."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+from dataclasses import dataclass
+
+from core.ingest.options import MB, Limits
+
+
+@dataclass(frozen=True)
+class Member:
+    """A zip member read into memory (``path`` is archive-relative, '/'-separated, prefixed by the zip's path)."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A member (or the whole archive, path == archive) that was not unpacked, and why."""
+
+    path: str
+    reason: str
+
+
+def _skip_silently(name: str) -> bool:
+    parts = name.split("/")
+    return any(p.startswith(".") or p in ("__MACOSX", "__pycache__", "node_modules") for p in parts if p)
+
+
+def safe_member_name(name: str) -> str | None:
+    """Normalised relative path of a member, or None for absolute paths, drive letters and '..' escapes."""
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or "\x00" in norm:
+        return None
+    if any(part == ".." for part in norm.split("/")):
+        return None
+    clean = posixpath.normpath(norm)
+    if clean in (".", "") or clean.startswith("../"):
+        return None
+    return clean
+
+
+def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> list[Member | Refused]:
+    """Members of a zip (nested zips expanded up to ``limits.zip_max_depth``), or why each was refused."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ) as exc:
+        return [
+            Refused(archive, f"{archive}: not a readable zip archive ({exc}); re-create it with a zip tool")
+        ]
+    if len(infos) > limits.zip_max_members:
+        return [
+            Refused(
+                archive,
+                f"{archive}: zip has {len(infos):,} files (limit {limits.zip_max_members:,}); refused, not unpacked — "
+                "split it into smaller archives or raise Limits.zip_max_members",
+            )
+        ]
+    declared = sum(i.file_size for i in infos)
+    compressed = sum(i.compress_size for i in infos)
+    ratio = declared / max(1, compressed)
+    bomb = declared > limits.zip_max_total_bytes or (declared > 10 * MB and ratio > limits.zip_max_ratio)
+    if bomb or any(
+        i.file_size > MB and i.file_size / max(1, i.compress_size) > limits.zip_max_ratio for i in infos
+    ):
+        return [
+            Refused(
+                archive,
+                f"{archive}: looks like a zip bomb ({declared / MB:,.0f} MB uncompressed from {compressed / MB:,.2f} MB, "
+                f"ratio {ratio:,.0f}:1; limits {limits.zip_max_total_bytes / MB:,.0f} MB and "
+                f"{limits.zip_max_ratio:,.0f}:1); refused, not unpacked — upload the files themselves",
+            )
+        ]
+    out: list[Member | Refused] = []
+    for info in infos:
+        clean = safe_member_name(info.filename)
+        shown = f"{archive}/{info.filename}"
+        if clean is None:
+            out.append(
+                Refused(
+                    shown,
+                    f"{archive}: member {info.filename!r} has an unsafe path (absolute or '..' traversal); "
+                    "skipped — re-create the zip with relative paths",
+                )
+            )
+            continue
+        if _skip_silently(clean):
+            continue
+        path = f"{archive}/{clean}"
+        if info.flag_bits & 0x1:
+            out.append(
+                Refused(
+                    path, f"{path}: encrypted zip member; unzip it with its password and upload the files"
+                )
+            )
+            continue
+        if info.file_size > limits.max_file_bytes:
+            out.append(
+                Refused(
+                    path,
+                    f"{path}: {info.file_size / MB:,.1f} MB exceeds the {limits.max_file_bytes / MB:,.0f} MB per-file "
+                    "limit; split it or raise Limits.max_file_bytes",
+                )
+            )
+            continue
+        try:
+            with zf.open(info) as fh:
+                member = fh.read(info.file_size + 1)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+            out.append(Refused(path, f"{path}: cannot be unpacked ({exc}); re-create the zip"))
+            continue
+        if len(member) > info.file_size:
+            out.append(
+                Refused(path, f"{path}: larger than its zip header says; refused (damaged or malicious zip)")
+            )
+            continue
+        if clean.lower().endswith(".zip"):
+            if depth >= limits.zip_max_depth:
+                out.append(
+                    Refused(
+                        path,
+                        f"{path}: zip nested {depth + 1} levels deep (limit {limits.zip_max_depth}); "
+                        "unpack it and upload the inner files",
+                    )
+                )
+                continue
+            out.extend(expand_zip(member, archive=path, limits=limits, depth=depth + 1))
+            continue
+        out.append(Member(path, member))
+    return out

@@ -1,0 +1,75 @@
+"""Language tags on known samples: zh / en / ja / code, 'unknown' for short or symbol-only text, mixed zh/en."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ingest import detect_language, is_mixed_zh_en, load_files
+from tests import fixtures_ingest as fx
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        (fx.ZH_TEXT, "zh-cn"),
+        ("如何实现基于 JWT 的用户鉴权？", "zh-cn"),
+        ("這是一個繁體中文的句子，我們來說說資料檢索。", "zh-tw"),
+        (fx.EN_TEXT, "en"),
+        ("Explain the consensus mechanism in blockchain", "en"),
+        (fx.JA_TEXT, "ja"),
+        ("검색 시스템은 문서를 벡터로 변환합니다.", "ko"),
+        ("Der Dienst stellt nach einer erfolgreichen Anmeldung ein signiertes Token aus.", "de"),
+        ("Le service délivre un jeton signé après une connexion réussie.", "fr"),
+    ],
+)
+def test_known_languages(text, lang):
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "ok",
+        "42",
+        "123 456 789",
+        "=== --- ***",
+        "x = [i**2 for i in range(10)]; y = {k: v}",
+        "{}[]();",
+        "\x00\x01",
+    ],
+)
+def test_short_or_symbol_only_text_is_unknown(text):
+    assert detect_language(text) == "unknown"
+
+
+def test_detection_is_deterministic_and_total():
+    sample = "Dies ist ein kurzer Satz, gemischt with some English words und mehr."
+    assert len({detect_language(sample) for _ in range(5)}) == 1
+    assert detect_language(None) == "unknown"  # type: ignore[arg-type]
+
+
+def test_mixed_zh_en():
+    assert is_mixed_zh_en(
+        "使用 JWT 进行用户鉴权：调用 /auth/login 获取 access token，然后在 Authorization header 中携带 Bearer token。"
+    )
+    assert not is_mixed_zh_en(fx.ZH_TEXT)
+    assert not is_mixed_zh_en(fx.EN_TEXT)
+    assert not is_mixed_zh_en("共识机制使用 PoW 算法保证各个节点之间的账本一致，这是区块链最重要的设计。")
+
+
+def test_code_chunks_take_the_language_of_their_comments():
+    en_code = fx.PYTHON.encode()
+    zh_code = "def check(token):\n    # 校验令牌的签名并返回用户信息，失败时抛出异常\n    return decode(token)\n".encode()
+    bare = b"def f(a, b):\n    return [x * y for x, y in zip(a, b)]\n"
+    corpus = load_files([("en.py", en_code), ("zh.py", zh_code), ("bare.py", bare)])
+    lang = {c.source: c.lang for c in corpus.chunks}
+    assert lang == {"en.py": "en", "zh.py": "zh-cn", "bare.py": "unknown"}
+
+
+def test_corpus_language_histogram():
+    corpus = load_files(
+        [("zh.txt", fx.ZH_TEXT.encode()), ("en.txt", fx.EN_TEXT.encode()), ("ja.txt", fx.JA_TEXT.encode())]
+    )
+    assert corpus.lang_histogram() == {"zh-cn": 1, "en": 1, "ja": 1}

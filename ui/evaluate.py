@@ -1,0 +1,98 @@
+"""Judged evaluation for the Evaluate page: which judgments apply, runs for both models, memoised."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from core.beir import BeirDataset, read_qrels_lines
+from core.evaluation import Comparison, choose_doc_key, compare, language_pairs, run_retrieval
+from core.types import Corpus
+from ui import build, resources, state
+from ui import compare as cmp
+from ui.corpus import SAMPLE_QUERIES, sample_queries
+
+SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
+
+
+def sample_judgments() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The sample corpus's queries and file-level qrels."""
+    if not SAMPLE_QRELS.exists() or not SAMPLE_QUERIES.exists():
+        return {}, {}
+    with open(SAMPLE_QRELS, encoding="utf-8") as fh:
+        qrels = read_qrels_lines(iter(fh), label=str(SAMPLE_QRELS))
+    queries = {q["_id"]: q["text"] for q in sample_queries() if q["_id"] in qrels}
+    return queries, {q: v for q, v in qrels.items() if q in queries}
+
+
+def label_judgments(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Labels made on the Compare page for this corpus (query ids as in the qrels download)."""
+    ids = {q["text"]: q["_id"] for q in sample_queries()} if state.get("corpus_origin") == "sample" else {}
+    labels = cmp.labels_for(corpus.sha256)
+    queries, qrels = {}, {}
+    for text, marks in labels.items():
+        if marks:
+            qid = ids.get(text) or cmp.query_id(text)
+            queries[qid] = text
+            qrels[qid] = dict(marks)
+    return queries, qrels
+
+
+def register_beir(dataset: BeirDataset) -> Corpus:
+    """Make an uploaded BEIR set the current corpus and keep its judgments beside it."""
+    corpus = dataset.corpus
+    resources.corpora().put(corpus.sha256, corpus)
+    resources.memo(("beir", corpus.sha256), lambda: (dict(dataset.queries), dict(dataset.qrels)))
+    if state.get("corpus_key") != corpus.sha256:
+        state.put("built_a", None)
+        state.put("built_b", None)
+    state.put("corpus_key", corpus.sha256)
+    state.put("corpus_origin", "beir")
+    return corpus
+
+
+def beir_judgments(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Judgments of an uploaded BEIR set that is the current corpus."""
+    found = resources.memo_get(("beir", corpus.sha256))
+    return found if found is not None else ({}, {})
+
+
+def _digest(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def run_both(
+    corpus: Corpus,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    *,
+    exact: bool,
+    dims: int | None,
+) -> tuple[Comparison, dict, dict, dict[str, str]]:
+    """Runs of A and B (k=100), their comparison, and the language pair of each query; memoised by content."""
+    a, b = build.built_index("A"), build.built_index("B")
+    rule = choose_doc_key(corpus, qrels)
+    key = ("eval", state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels), exact, dims)
+
+    def compute():
+        runs = []
+        for slot, mi in (("A", a), ("B", b)):
+            d = dims if dims and dims <= mi.dim else None
+            runs.append(
+                run_retrieval(
+                    mi,
+                    queries,
+                    k=100,
+                    exact=exact,
+                    dims=d,
+                    doc_id=rule,
+                    qrels=qrels,
+                    instruction=cmp.instruction(slot),
+                )
+            )
+        names = (f"A · {a.spec.name}", f"B · {b.spec.name}")
+        comparison = compare(runs[0], runs[1], qrels, names=names)
+        pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
+        return comparison, runs[0], runs[1], pairs
+
+    return resources.memo(key, compute)
