@@ -1,0 +1,320 @@
+"""``python -m core.cli``: list models, build cached indexes, search a corpus (results on stdout, progress on stderr).
+
+Besides the commands defined here, every module named in ``COMMAND_MODULES`` exposing
+``add_parser(subparsers) -> ArgumentParser`` and ``run(args) -> int`` becomes a subcommand: a one-line change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import DashboardError, IngestError
+
+COMMAND_MODULES: tuple[str, ...] = ("core.evaluate_cli",)
+
+
+class StderrProgress:
+    """Progress lines on stderr: at most one per second, plus the final one."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.last, self.shown = label, 0.0, (-1, -1)
+
+    def __call__(self, done: int, total: int, rate: float) -> None:
+        now = time.monotonic()
+        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
+            self.last, self.shown = now, (done, total)
+            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
+
+
+def load_any_corpus(path: str | Path):
+    """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
+    from core.ingest import load_corpus
+
+    return load_corpus(p)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by commands that load models and the store."""
+    p.add_argument(
+        "--store",
+        default=None,
+        help="embedding store folder (default: $RETRIEVAL_COMPARE_STORE or user cache)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="document embedding batch size")
+    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
+
+
+# ---- models ---------------------------------------------------------------------------------------
+
+
+def _human(n: float, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
+    for unit in units:
+        if abs(n) < 1000 or unit == units[-1]:
+            return f"{n:.0f}{unit}" if unit == "" or n >= 100 else f"{n:.1f}{unit}"
+        n /= 1000.0
+    return str(n)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+    return f"{n} B"
+
+
+def add_models_parser(sub) -> argparse.ArgumentParser:
+    """``models``: the presets and whether each can be loaded here."""
+    p = sub.add_parser(
+        "models", help="list model presets with dims, MRL, size, licence and availability here"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """Print the preset table."""
+    from core.models import PRESETS, availability
+
+    rows = []
+    for spec in PRESETS.values():
+        mrl = f"{min(spec.mrl_dims)}..{max(spec.mrl_dims)}" if spec.mrl_dims else "no"
+        rows.append(
+            {
+                "name": spec.name,
+                "model_id": spec.model_id,
+                "dims": spec.dim,
+                "mrl": mrl,
+                "params": spec.params,
+                "licence": spec.licence,
+                "availability": availability(spec),
+            }
+        )
+    if args.json:
+        print(dumps(rows))
+        return 0
+    header = f"{'model':<24} {'dims':>5}  {'MRL':<9} {'params':>7}  {'licence':<11} availability"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['name']:<24} {r['dims']:>5}  {r['mrl']:<9} {_human(r['params']):>7}  {r['licence']:<11} "
+            f"{r['availability']}"
+        )
+    return 0
+
+
+# ---- build / search -------------------------------------------------------------------------------
+
+
+def _add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
+    p.add_argument("--corpus", required=True, metavar="PATH", help="folder, file or .zip to index")
+    if many:
+        p.add_argument(
+            "--model",
+            action="append",
+            required=True,
+            metavar="NAME",
+            help="preset, hub id, local folder or endpoint:URL (repeat for several)",
+        )
+    else:
+        p.add_argument(
+            "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
+        )
+    p.add_argument("--M", dest="M", type=int, default=16, help="HNSW graph degree")
+    p.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
+    add_common(p)
+
+
+def _build_one(corpus, name: str, args: argparse.Namespace, store):
+    """Load one model and build (or load from the store) its index, with progress on stderr."""
+    from core.embedders import load_embedder
+    from core.engine import build_model_index
+    from core.index import IndexParams
+    from core.models import resolve_model
+
+    spec = resolve_model(name)
+    print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
+    embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
+    params = IndexParams(
+        M=args.M, ef_construction=args.ef_construction, ef_search=getattr(args, "ef", None) or 64
+    )
+    return build_model_index(
+        corpus,
+        embedder,
+        store=store,
+        params=params,
+        batch_size=args.batch_size,
+        progress=StderrProgress(f"{spec.name} embed"),
+        index_progress=StderrProgress(f"{spec.name} index"),
+    )
+
+
+def add_build_parser(sub) -> argparse.ArgumentParser:
+    """``build``: ingest, embed (cached) and index a corpus for one or more models."""
+    p = sub.add_parser("build", help="ingest a corpus, embed it (cached) and build one HNSW index per model")
+    _add_corpus_model(p, many=True)
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    return p
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Print per-file status, then per-model build statistics."""
+    from core.store import EmbeddingStore
+
+    corpus = load_any_corpus(args.corpus)
+    store = EmbeddingStore(args.store)
+    files = [
+        {"source": f.source, "status": f.status, "reason": f.reason, "chunks": f.chunks, "bytes": f.bytes}
+        for f in corpus.files
+    ]
+    if not args.json:
+        loaded = sum(f.status == "loaded" for f in corpus.files)
+        print(
+            f"corpus {args.corpus}: {loaded} of {len(corpus.files)} files loaded, {len(corpus.chunks)} chunks"
+        )
+        for f in corpus.files:
+            detail = f"{f.chunks} chunks" if f.status == "loaded" else f.reason
+            print(f"  {f.status:<9} {f.source}  ({detail})")
+        sys.stdout.flush()
+    models = []
+    for name in args.model:
+        mi = _build_one(corpus, name, args, store)
+        s = mi.stats
+        row = {
+            "model": s.model,
+            "chunks": s.chunks,
+            "embedded": s.embedded,
+            "cached": s.chunks - s.embedded,
+            "model_calls": s.model_calls,
+            "embed_seconds": round(s.embed_seconds, 3),
+            "items_per_second": round(s.items_per_second, 1),
+            "index_seconds": round(s.index_seconds, 3),
+            "dims": s.dims,
+            "index_bytes": s.index_bytes,
+        }
+        models.append(row)
+        if not args.json:
+            print(
+                f"model {s.model}: {s.chunks} chunks ({s.embedded} embedded, {row['cached']} cached), "
+                f"{s.embed_seconds:.1f} s, {s.items_per_second:.1f} items/s, {s.model_calls} model calls, "
+                f"index {s.dims} dims {_bytes(s.index_bytes)} in {s.index_seconds:.2f} s",
+                flush=True,
+            )
+    if args.json:
+        print(
+            dumps(
+                {"corpus": str(args.corpus), "chunks": len(corpus.chunks), "files": files, "models": models}
+            )
+        )
+    return 0
+
+
+def add_search_parser(sub) -> argparse.ArgumentParser:
+    """``search``: top-k passages of a corpus for one query."""
+    p = sub.add_parser("search", help="search a corpus with one model (builds or reuses its cached index)")
+    _add_corpus_model(p, many=False)
+    p.add_argument("--query", required=True, help="the question or keywords")
+    p.add_argument("-k", "--k", type=int, default=10, help="number of results")
+    p.add_argument("--dims", type=int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("--exact", action="store_true", help="exact numpy search instead of HNSW")
+    p.add_argument("--ef", type=int, default=None, help="HNSW search beam (default 64, always >= k)")
+    p.add_argument(
+        "--instruction", default=None, help="task instruction for instruction-tuned models (Qwen3)"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print [{"rank", "score", "chunk_id", "source", "text"}, ...] instead of text',
+    )
+    return p
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Print the ranked hits of one query."""
+    from core.store import EmbeddingStore
+
+    corpus = load_any_corpus(args.corpus)
+    mi = _build_one(corpus, args.model, args, EmbeddingStore(args.store))
+    result = mi.search(args.query, k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction)
+    chunks = corpus.chunks
+    if args.json:
+        print(
+            dumps(
+                [
+                    {
+                        "rank": h.rank,
+                        "score": round(h.score, 6),
+                        "chunk_id": h.chunk_id,
+                        "source": chunks[h.chunk_index].source,
+                        "text": chunks[h.chunk_index].text,
+                    }
+                    for h in result.hits
+                ]
+            )
+        )
+        return 0
+    print(
+        f"{mi.spec.name} @ {result.dims} dims ({'exact' if result.exact else 'HNSW'}): "
+        f"query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
+    )
+    for h in result.hits:
+        c = chunks[h.chunk_index]
+        where = f"{c.source} {c.location}".strip()
+        snippet = " ".join(c.text.split())
+        print(
+            f"{h.rank:>3}. {h.score:.4f}  {where}\n     {snippet[:200]}{'...' if len(snippet) > 200 else ''}"
+        )
+    return 0
+
+
+_LOCAL_COMMANDS = (
+    (add_models_parser, run_models),
+    (add_build_parser, run_build),
+    (add_search_parser, run_search),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add, run in _LOCAL_COMMANDS:
+        add(sub).set_defaults(func=run)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.add_parser(sub).set_defaults(func=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen subcommand; expected errors print 'error: ...' and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (completed embedding segments are kept in the store)", file=sys.stderr)
+        return 130
+
+
+def dumps(obj: object) -> str:
+    """JSON for stdout (UTF-8 text kept readable)."""
+    return json.dumps(obj, ensure_ascii=False, indent=2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

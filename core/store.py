@@ -1,0 +1,390 @@
+"""Content-addressed on-disk embedding store: each text is embedded once per model, ever.
+
+Layout under the root (``RETRIEVAL_COMPARE_STORE`` or the user cache dir ``retrieval-compare``)::
+
+    embeddings/<model-folder>/key.json             the embedder's cache_key
+    embeddings/<model-folder>/<segment>.npy        float32 (count, dim), saved with allow_pickle=False
+    embeddings/<model-folder>/<segment>.json       text sha256s, dim, count, size and sha256 of the .npy
+    blobs/...                                      other cached artifacts (hnswlib indexes)
+
+Segments are immutable and written atomically (temp file + fsync + os.replace), the .json last, so a
+segment without its .json does not exist. A segment whose .npy does not match its .json (truncated, edited,
+wrong shape or dtype) is deleted and its texts are embedded again. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from core.errors import ModelLoadError, StoreError
+from core.types import Embedder, Progress
+
+ENV_VAR = "RETRIEVAL_COMPARE_STORE"
+SEGMENT_SIZE = 512  # new texts per persisted segment: a cancelled build keeps all completed segments
+_ORPHAN_AGE_S = 600.0  # temp files / json-less segments older than this are leftovers of a crash
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+_BLOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+def default_root() -> Path:
+    """The store folder: $RETRIEVAL_COMPARE_STORE, else the per-user cache dir."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("retrieval-compare"))
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of a text's UTF-8 bytes: the text's address in the store."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _lock_for(path: Path) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path), threading.RLock())
+
+
+def os_error(exc: OSError, path: Path) -> StoreError:
+    """Turn an OSError into a StoreError that names the path and the fix."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "permission denied (or read-only file system)"
+    else:
+        why = exc.strerror or str(exc)
+    return StoreError(
+        f"Cannot write the embedding store at {path}: {why}. Free some space there, or set "
+        f"{ENV_VAR} to a writable folder with room (e.g. {ENV_VAR}=/data/retrieval-compare)."
+    )
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Create ``path`` atomically: ``write(tmp)`` fills a temp file beside it, then fsync + os.replace."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise os_error(exc, path) from exc
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` atomically."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex of a file's bytes, read in 8 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class _Segment:
+    hashes: list[str]
+    vectors: np.ndarray  # read-only memory map, (count, dim) float32
+
+
+class _Shelf:
+    """The validated segments of one model folder, as known to this process."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.segments: dict[str, _Segment] = {}
+        self.where: dict[str, tuple[str, int]] = {}  # text hash -> (segment name, row)
+        self.rejected: set[str] = set()
+
+    def refresh(self) -> None:
+        """Load segments written since the last look (possibly by another process); drop corrupt ones."""
+        if not self.folder.is_dir():
+            self.segments, self.where = {}, {}
+            return
+        now = time.time()
+        entries = sorted(self.folder.iterdir())
+        present = {e.name[: -len(".json")] for e in entries if e.name.endswith(".json")}
+        if any(name not in present for name in self.segments):  # deleted by clear() elsewhere
+            self.segments = {n: s for n, s in self.segments.items() if n in present}
+            self.where = {}
+            for n, seg in self.segments.items():
+                for row, h in enumerate(seg.hashes):
+                    self.where.setdefault(h, (n, row))
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") and name.endswith(".tmp"):
+                _remove_if_old(entry, now)
+            elif name.endswith(".npy") and not entry.with_suffix(".json").exists():
+                _remove_if_old(entry, now)
+            elif name.endswith(".json") and name != "key.json":
+                seg_name = name[: -len(".json")]
+                if seg_name not in self.segments and seg_name not in self.rejected:
+                    self._load(seg_name)
+
+    def _load(self, seg_name: str) -> None:
+        meta_path = self.folder / f"{seg_name}.json"
+        npy_path = self.folder / f"{seg_name}.npy"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            hashes, dim, count = meta["hashes"], int(meta["dim"]), int(meta["count"])
+            ok = (
+                isinstance(hashes, list)
+                and len(hashes) == count
+                and npy_path.stat().st_size == int(meta["nbytes"])
+                and file_sha256(npy_path) == meta["sha256"]
+            )
+            vectors = np.load(npy_path, mmap_mode="r", allow_pickle=False) if ok else None
+            ok = ok and vectors.dtype == np.float32 and vectors.shape == (count, dim) and dim > 0
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            self.rejected.add(seg_name)
+            for p in (meta_path, npy_path):  # json first: a half-deleted segment must look absent
+                try:
+                    p.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            return
+        self.segments[seg_name] = _Segment(hashes=list(hashes), vectors=vectors)
+        for row, h in enumerate(hashes):
+            self.where.setdefault(h, (seg_name, row))
+
+    def add(self, seg_name: str, hashes: list[str], vectors: np.ndarray) -> None:
+        self.segments[seg_name] = _Segment(hashes=hashes, vectors=vectors)
+        for row, h in enumerate(hashes):
+            self.where.setdefault(h, (seg_name, row))
+
+
+def _remove_if_old(path: Path, now: float) -> None:
+    try:
+        if now - path.stat().st_mtime > _ORPHAN_AGE_S:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def model_folder_name(cache_key: str) -> str:
+    """A readable, collision-free folder name for an embedder cache key."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", cache_key).strip("._")[:48]
+    return f"{readable}-{hashlib.sha256(cache_key.encode()).hexdigest()[:16]}"
+
+
+class EmbeddingStore:
+    """Embeds texts through a model only when the store does not hold them yet (thread-safe per process)."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self._shelves: dict[str, _Shelf] = {}
+        self._guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"EmbeddingStore({str(self.root)!r})"
+
+    # ---- embeddings -------------------------------------------------------------------------------
+    def _shelf(self, cache_key: str) -> _Shelf:
+        folder = self.root / "embeddings" / model_folder_name(cache_key)
+        with self._guard:
+            shelf = self._shelves.get(cache_key)
+            if shelf is None:
+                shelf = self._shelves[cache_key] = _Shelf(folder)
+        return shelf
+
+    def embed(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 32,
+    ) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts`` in order, and how many texts had to be sent to the model."""
+        key = embedder.cache_key
+        shelf = self._shelf(key)
+        hashes = [text_hash(t) for t in texts]
+        with _lock_for(shelf.folder):
+            shelf.refresh()
+            missing: dict[str, str] = {}
+            for h, t in zip(hashes, texts, strict=True):
+                if h not in shelf.where and h not in missing:
+                    missing[h] = t
+            if missing:
+                self._embed_missing(embedder, shelf, missing, progress=progress, batch_size=batch_size)
+            elif progress is not None:
+                progress(len(texts), len(texts), 0.0)
+            return self._gather(shelf, hashes, embedder), len(missing)
+
+    def _embed_missing(
+        self,
+        embedder: Embedder,
+        shelf: _Shelf,
+        missing: dict[str, str],
+        *,
+        progress: Progress | None,
+        batch_size: int,
+    ) -> None:
+        key_file = shelf.folder / "key.json"
+        if not key_file.exists():
+            atomic_write_bytes(key_file, json.dumps({"cache_key": embedder.cache_key}).encode())
+        items = list(missing.items())
+        total, t0 = len(items), time.perf_counter()
+        for start in range(0, total, SEGMENT_SIZE):
+            part = items[start : start + SEGMENT_SIZE]
+
+            def _sub(done: int, _total: int, _rate: float, base: int = start) -> None:
+                if progress is not None:
+                    elapsed = time.perf_counter() - t0
+                    progress(base + done, total, (base + done) / elapsed if elapsed > 0 else 0.0)
+
+            vecs = embedder.encode_documents([t for _, t in part], progress=_sub, batch_size=batch_size)
+            vecs = _check_vectors(vecs, len(part), embedder)
+            self._write_segment(shelf, [h for h, _ in part], vecs)
+            _sub(len(part), total, 0.0)
+
+    def _write_segment(self, shelf: _Shelf, hashes: list[str], vecs: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.save(buf, vecs, allow_pickle=False)
+        data = buf.getvalue()
+        name = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+        npy_path = shelf.folder / f"{name}.npy"
+        meta = {
+            "format": 1,
+            "count": len(hashes),
+            "dim": int(vecs.shape[1]),
+            "dtype": "float32",
+            "nbytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "hashes": hashes,
+        }
+        atomic_write_bytes(npy_path, data)
+        atomic_write_bytes(shelf.folder / f"{name}.json", json.dumps(meta).encode())
+        shelf.add(name, hashes, np.load(npy_path, mmap_mode="r", allow_pickle=False))
+
+    @staticmethod
+    def _gather(shelf: _Shelf, hashes: list[str], embedder: Embedder) -> np.ndarray:
+        if not hashes:
+            return np.zeros((0, max(int(getattr(embedder.spec, "dim", 0) or 0), 0)), dtype=np.float32)
+        dims = {shelf.segments[shelf.where[h][0]].vectors.shape[1] for h in set(hashes)}
+        if len(dims) != 1:
+            raise StoreError(
+                f"The store folder {shelf.folder} holds vectors of different sizes {sorted(dims)} for one "
+                "model key; the model changed without a new revision. Clear it with "
+                "EmbeddingStore().clear(<model key>) or `rm -r` that folder."
+            )
+        out = np.empty((len(hashes), dims.pop()), dtype=np.float32)
+        by_seg: dict[str, tuple[list[int], list[int]]] = {}
+        for i, h in enumerate(hashes):
+            seg, row = shelf.where[h]
+            pos, rows = by_seg.setdefault(seg, ([], []))
+            pos.append(i)
+            rows.append(row)
+        for seg, (pos, rows) in by_seg.items():
+            out[pos] = shelf.segments[seg].vectors[rows]
+        return out
+
+    # ---- blobs (index cache) ------------------------------------------------------------------------
+    def blob_path(self, name: str) -> Path:
+        """Where a cached artifact called ``name`` (e.g. 'indexes/abc.hnsw') lives; its folder exists."""
+        if not _BLOB_NAME.match(name) or ".." in name:
+            raise StoreError(f"Invalid blob name {name!r}: use letters, digits, '.', '_', '-' and '/'.")
+        path = self.root / "blobs" / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, path.parent) from exc
+        return path
+
+    # ---- housekeeping -------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Per model key: segments, vectors, bytes; plus blob bytes and the root."""
+        models: dict[str, dict] = {}
+        emb = self.root / "embeddings"
+        for folder in sorted(emb.iterdir()) if emb.is_dir() else []:
+            try:
+                key = json.loads((folder / "key.json").read_text(encoding="utf-8"))["cache_key"]
+            except (OSError, ValueError, KeyError):
+                key = folder.name
+            segs = list(folder.glob("*.json"))
+            vectors = 0
+            for s in segs:
+                if s.name == "key.json":
+                    continue
+                try:
+                    vectors += int(json.loads(s.read_text(encoding="utf-8"))["count"])
+                except (OSError, ValueError, KeyError):
+                    pass
+            models[key] = {
+                "folder": str(folder),
+                "segments": len(segs) - (folder / "key.json").exists(),
+                "vectors": vectors,
+                "bytes": _tree_bytes(folder),
+            }
+        return {"root": str(self.root), "models": models, "blob_bytes": _tree_bytes(self.root / "blobs")}
+
+    def clear(self, model_key: str | None = None) -> None:
+        """Delete one model's embeddings (by cache key), or everything in the store."""
+        target = self.root if model_key is None else self.root / "embeddings" / model_folder_name(model_key)
+        with self._guard:
+            if model_key is None:
+                self._shelves.clear()
+            else:
+                self._shelves.pop(model_key, None)
+        try:
+            shutil.rmtree(target, ignore_errors=False) if target.exists() else None
+        except OSError as exc:
+            raise os_error(exc, target) from exc
+
+
+def _tree_bytes(path: Path) -> int:
+    if not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _check_vectors(vecs: object, n: int, embedder: Embedder) -> np.ndarray:
+    """The model's output as float32 (n, dim) with finite values, or an error naming the model."""
+    arr = np.ascontiguousarray(np.asarray(vecs, dtype=np.float32))
+    name = getattr(embedder.spec, "name", "?")
+    if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] == 0:
+        raise ModelLoadError(
+            f"Model {name} returned an array of shape {arr.shape} for {n} texts; expected ({n}, dim). "
+            "Check the model or endpoint configuration."
+        )
+    if not np.isfinite(arr).all():
+        raise ModelLoadError(
+            f"Model {name} returned NaN/inf embeddings; try float32 (not fp16) on this device."
+        )
+    return arr

@@ -1,0 +1,132 @@
+"""``python -m core.cli`` end to end on a small folder with the real bundled all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "all-MiniLM-L6-v2"
+DOCS = {
+    "guide/auth.md": "# Authentication\n\nJWT authentication: after login the server signs a JSON Web Token with "
+    "its secret key. The client sends it in the Authorization Bearer header and the server verifies it.\n",
+    "guide/consensus.md": "# Consensus\n\nBlockchain consensus mechanisms such as proof of work and proof of stake "
+    "let nodes agree on the order of blocks without trusting each other.\n",
+    "recipes/bread.txt": "Knead the bread dough for ten minutes, then let it rise in a warm place for an hour.\n",
+    "photo.png": "\x89PNG\r\n\x1a\n\x00\x00 binary",
+}
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    root = tmp_path / "kb"
+    for rel, text in DOCS.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_build_reports_files_and_costs_then_search_json_in_a_fresh_process(corpus, store_dir, capsys):
+    assert main(["build", "--corpus", str(corpus), "--model", MODEL, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "loaded    guide/auth.md" in out
+    assert "skipped   photo.png" in out and ".png" in out.split("skipped   photo.png", 1)[1].splitlines()[0]
+    assert f"model {MODEL}: 3 chunks (3 embedded, 0 cached)" in out and "model calls" in out
+
+    assert main(["build", "--corpus", str(corpus), "--model", MODEL, "--device", "cpu", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (m,) = report["models"]
+    assert (m["chunks"], m["embedded"], m["model_calls"]) == (3, 0, 0), "a second build must hit the cache"
+    assert m["index_bytes"] > 0 and {f["status"] for f in report["files"]} == {"loaded", "skipped"}
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RETRIEVAL_COMPARE_STORE": str(store_dir)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "search",
+            "--corpus",
+            str(corpus),
+            "--model",
+            MODEL,
+            "--device",
+            "cpu",
+            "--query",
+            "How do I authenticate users with JWT?",
+            "-k",
+            "2",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)  # stdout is pure JSON; progress went to stderr
+    assert [h["rank"] for h in hits] == [1, 2]
+    assert set(hits[0]) == {"rank", "score", "chunk_id", "source", "text"}
+    assert hits[0]["source"] == "guide/auth.md" and "JSON Web Token" in hits[0]["text"]
+    assert hits[0]["score"] > hits[1]["score"]
+    assert "embed" in proc.stderr
+
+
+def test_search_text_output_and_exact_mode(corpus, store_dir, capsys):
+    code = main(
+        [
+            "search",
+            "--corpus",
+            str(corpus),
+            "--model",
+            MODEL,
+            "--device",
+            "cpu",
+            "--exact",
+            "--dims",
+            "128",
+            "--query",
+            "how long should the dough rise",
+            "-k",
+            "1",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "@ 128 dims (exact)" in out and "recipes/bread.txt" in out
+
+
+def test_models_lists_presets_with_availability(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "Qwen3-Embedding-4B" in out and "2560" in out and "32..2560" in out
+    assert any(line.startswith(MODEL) and line.rstrip().endswith("bundled") for line in out.splitlines())
+
+
+def test_a_missing_corpus_is_an_error_naming_the_path(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(["build", "--corpus", str(missing), "--model", MODEL]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and str(missing) in err
+
+
+def test_an_unknown_model_is_an_error_listing_presets(corpus, store_dir, capsys):
+    assert main(["search", "--corpus", str(corpus), "--model", "qwen-nope", "--query", "x"]) == 2
+    assert "Valid presets" in capsys.readouterr().err
+
+
+def test_subcommands_are_registered(capsys):
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    for name in ("models", "build", "search", "evaluate"):
+        assert name in help_text
