@@ -34,7 +34,7 @@ with right, st.container(border=True):
         f"Loads the sample corpus and builds both indexes with the bundled offline pair "
         f"(`{BUNDLED_PAIR[0]}` vs `{BUNDLED_PAIR[1]}`): works without a GPU or the Hugging Face Hub."
     )
-    if st.button("Load sample corpus and build", type="primary", use_container_width=True, key="home_quick"):
+    if st.button("Load sample corpus and build", type="primary", width="stretch", key="home_quick"):
         started = time.perf_counter()
         try:
             corpus = load_sample()
