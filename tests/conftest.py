@@ -8,6 +8,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def shared_store_dir(tmp_path_factory):
+    """One embedding store for the app-level tests of a run (RETRIEVAL_COMPARE_TEST_STORE keeps it across runs)."""
+    import pathlib
+
+    kept = os.environ.get("RETRIEVAL_COMPARE_TEST_STORE")
+    return pathlib.Path(kept) if kept else tmp_path_factory.mktemp("shared-store")
+
+
 @pytest.fixture()
 def store_dir(tmp_path, monkeypatch):
     """A fresh embedding store directory, also exported as RETRIEVAL_COMPARE_STORE."""

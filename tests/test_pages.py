@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "bui
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _store(tmp_path_factory):
+def _store(shared_store_dir):
     old = os.environ.get("RETRIEVAL_COMPARE_STORE")
-    os.environ["RETRIEVAL_COMPARE_STORE"] = str(tmp_path_factory.mktemp("store"))
+    os.environ["RETRIEVAL_COMPARE_STORE"] = str(shared_store_dir)
     os.chdir(ROOT)
     yield
     if old is None:
@@ -34,11 +35,16 @@ def app(path: str = "streamlit_app.py") -> AppTest:
     return at
 
 
+def unescape(markdown: str) -> str:
+    """Markdown source as the user reads it (user text is backslash-escaped by ui.text.escape_md)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
     """Everything a user can read on the page (markdown, captions, alerts, metrics)."""
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error") for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(str(p) for p in parts)
+    return unescape("\n".join(str(p) for p in parts))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +119,7 @@ def test_compare_page_shows_both_lists_for_the_jwt_query(built_state):
     at = seeded("pages/3_Compare.py", built_state, cmp_query=JWT_QUERY, cmp_k=5)
     shown = texts(at)
     assert "#### A" in shown and "#### B" in shown
-    sources = [m.value for m in at.markdown if "auth_jwt" in m.value or "jwt_middleware" in m.value]
+    sources = [m for m in map(unescape, (m.value for m in at.markdown)) if "auth_jwt" in m or "jwt_middleware" in m]
     assert sources, "JWT material should appear in the results"
     assert "Rank-biased overlap" in shown
 

@@ -1,0 +1,136 @@
+"""A real browser (Debian's chromium driven by Playwright) against the app the test starts on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+JWT_QUERY = "如何实现基于 JWT 的用户鉴权？"
+BUILD_TIMEOUT_MS = 15 * 60 * 1000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, shared_store_dir):
+    """Start `streamlit run streamlit_app.py` on a free loopback port; stop it after the module."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RETRIEVAL_COMPARE_STORE": str(shared_store_dir)}
+    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("wb")
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy within 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        pg = context.new_page()
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.goto(app_url)
+        yield pg
+        browser.close()
+
+
+def test_quick_start_compare_and_slider(page):
+    page.get_by_role("button", name="Load sample corpus and build").click()
+    page.get_by_text("Ready in").wait_for(timeout=BUILD_TIMEOUT_MS)
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+
+    page.get_by_role("link", name="Compare").first.click()
+    box = page.get_by_label("Query")
+    box.wait_for(timeout=60_000)
+    box.fill(JWT_QUERY)
+    box.press("Enter")
+    heading_a = page.get_by_role("heading", level=4).filter(has_text="A ·")
+    heading_b = page.get_by_role("heading", level=4).filter(has_text="B ·")
+    heading_a.wait_for(timeout=120_000)
+    heading_b.wait_for(timeout=120_000)
+    page.get_by_text("Rank-biased overlap").wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+    tops = page.evaluate(
+        """() => {
+        const out = {};
+        for (const h of document.querySelectorAll('h4')) {
+          const slot = h.innerText.trim().slice(0, 1);
+          if (slot !== 'A' && slot !== 'B') continue;
+          const col = h.closest('[data-testid="stColumn"]');
+          const heads = [...col.querySelectorAll('strong')].map(s => s.innerText).filter(t => /\\.(md|py|pdf|txt|html|go|js|sql|yaml|csv|rst)/.test(t));
+          out[slot] = heads;
+        }
+        return out;
+        }"""
+    )
+    assert set(tops) == {"A", "B"}, tops
+    assert tops["A"] and tops["B"], tops
+    jwt_in_top3 = [any("jwt" in s.lower() or "jwks" in s.lower() for s in tops[slot][:3]) for slot in "AB"]
+    assert any(jwt_in_top3), tops
+
+    page.get_by_role("link", name="Dimensions").first.click()
+    slider = page.get_by_role("slider").first
+    slider.wait_for(timeout=120_000)
+    page.get_by_text("Truncation alone").first.wait_for(timeout=120_000)
+    before = slider.get_attribute("aria-valuenow")
+    slider.focus()
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")
+    page.wait_for_function(
+        "(b) => { const s = document.querySelector('[role=slider]'); return s && s.getAttribute('aria-valuenow') !== b; }",
+        arg=before,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(2500)
+    page.get_by_text("Truncation alone").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "dimensions.png"), full_page=True)
+    assert not page.dialogs, "no script in the corpus may open a dialog"
