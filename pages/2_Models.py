@@ -155,6 +155,17 @@ with st.expander("Device and index parameters"):
     st.caption(
         "M=16, ef_construction=200, ef=64 keep recall@10 ≈ 0.99 against exact search at a fraction of its cost."
     )
+    st.checkbox(
+        "Trust remote code (run Python code shipped inside a model repository)",
+        key="models_trust_remote_code",
+        help="Off by default. Only for models you trust: their code runs on this machine with your permissions.",
+    )
+    if state.get("models_trust_remote_code"):
+        st.warning(
+            "Remote code is enabled: loading a model now runs code from its repository on this machine. "
+            "Untick this unless you trust every model you load.",
+            icon="⚠️",
+        )
 
 if not widgets.need_corpus():
     st.stop()

@@ -77,7 +77,12 @@ def slot_settings(slot: str) -> dict:
     """Model name, device and max tokens chosen for slot A or B."""
     s = slot.lower()
     max_tokens = int(state.get(f"models_max_tokens_{s}") or 0) or None
-    return {"name": state.get(f"models_{s}"), "device": state.get("models_device"), "max_tokens": max_tokens}
+    return {
+        "name": state.get(f"models_{s}"),
+        "device": state.get("models_device"),
+        "max_tokens": max_tokens,
+        "trust_remote_code": bool(state.get("models_trust_remote_code")),
+    }
 
 
 def index_key(corpus: Corpus, cache_key: str, params: IndexParams) -> tuple:
@@ -107,7 +112,11 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
     name = settings["name"]
     with st.spinner(f"Loading {name} …"):
         embedder = resources.embedder(
-            name, device=settings["device"], max_tokens=settings["max_tokens"], api_key=api_key
+            name,
+            device=settings["device"],
+            max_tokens=settings["max_tokens"],
+            api_key=api_key,
+            trust_remote_code=settings["trust_remote_code"],
         )
     key = index_key(corpus, embedder.cache_key, index_params())
     registry = resources.indexes()

@@ -93,20 +93,33 @@ def _embedders() -> Registry[Embedder]:
 
 
 def embedder(
-    name: str, *, device: str = "auto", max_tokens: int | None = None, api_key: str | None = None
+    name: str,
+    *,
+    device: str = "auto",
+    max_tokens: int | None = None,
+    api_key: str | None = None,
+    trust_remote_code: bool = False,
 ) -> Embedder:
     """A loaded model, shared by all sessions (the API key is used, never part of the cache key)."""
-    key = (name, device, max_tokens)
+    key = (name, device, max_tokens, trust_remote_code)
 
     def factory() -> Embedder:
-        return load_embedder(resolve_model(name), device=device, max_tokens=max_tokens, api_key=api_key)
+        return load_embedder(
+            resolve_model(name),
+            device=device,
+            max_tokens=max_tokens,
+            api_key=api_key,
+            trust_remote_code=trust_remote_code,
+        )
 
     return _embedders().get_or_create(key, factory)
 
 
-def loaded_embedder(name: str, *, device: str = "auto", max_tokens: int | None = None) -> Embedder | None:
+def loaded_embedder(
+    name: str, *, device: str = "auto", max_tokens: int | None = None, trust_remote_code: bool = False
+) -> Embedder | None:
     """The embedder if it is already loaded, without loading it."""
-    return _embedders().get((name, device, max_tokens))
+    return _embedders().get((name, device, max_tokens, trust_remote_code))
 
 
 def current_corpus() -> Corpus | None:
@@ -122,7 +135,9 @@ def _calibrations() -> Registry:
 
 def calibration(name: str, *, device: str, max_tokens: int | None, texts: list[str]):
     """A warm-up measurement of an already loaded model on this device, taken once per process."""
-    emb = loaded_embedder(name, device=device, max_tokens=max_tokens)
+    emb = loaded_embedder(name, device=device, max_tokens=max_tokens) or loaded_embedder(
+        name, device=device, max_tokens=max_tokens, trust_remote_code=True
+    )
     if emb is None:
         return None
     from core.cost import calibrate

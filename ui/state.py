@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "models_max_tokens_a": 0,  # 0 = model default
     "models_max_tokens_b": 0,
     "models_device": "auto",
+    "models_trust_remote_code": False,  # off unless the user ticks it (runs code shipped with a model)
     "models_hnsw_m": 16,
     "models_hnsw_efc": 200,
     "models_hnsw_ef": 64,
