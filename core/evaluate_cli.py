@@ -1,0 +1,276 @@
+"""``python -m core.cli evaluate``: judged evaluation of one or two models on a BEIR set or the sample corpus.
+
+Prints nDCG@10, MRR@10 and Recall@100 per model (and the paired test for two models) on stdout, progress
+on stderr, and optionally writes JSON ``{"models": {...}, "paired": {...}}`` and TREC run files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import DashboardError
+from core.metrics import metric_key, parse_metric
+
+HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
+# hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
+_BUNDLED_ALIASES = {"sentence-transformers/all-minilm-l6-v2": "all-MiniLM-L6-v2"}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``evaluate`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="nDCG@10 / MRR@10 / Recall@100 of one or two models on judged queries (BEIR or sample corpus)",
+        description="Evaluate models on a BEIR folder/zip (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or a "
+        "judged folder (docs/, queries.jsonl, qrels.tsv), following MTEB's conventions.",
+    )
+    configure(p)
+    return p
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the evaluate options to a parser."""
+    p.add_argument(
+        "--beir",
+        "--data",
+        dest="beir",
+        required=True,
+        metavar="PATH",
+        help="BEIR folder or .zip, or a judged folder such as sample_corpus",
+    )
+    p.add_argument("--split", default=None, help="qrels split (default: test, or the only one)")
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="preset, hub id, local folder or endpoint:URL; give twice to compare",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--exact", dest="exact", action="store_true", default=True, help="exact search (default)"
+    )
+    mode.add_argument("--hnsw", dest="exact", action="store_false", help="search the HNSW index")
+    p.add_argument("--dims", type=int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("--ef", type=int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))")
+    p.add_argument("--top-k", type=int, default=None, help="documents retrieved per query (default: 100)")
+    p.add_argument(
+        "--metrics", default=",".join(HEADLINE), help="comma-separated, e.g. ndcg@10,map@100,precision@5"
+    )
+    p.add_argument(
+        "--ignore-identical-ids",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="drop the doc whose id equals the query id (MTEB: on for ArguAna, Quora; auto = by name)",
+    )
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
+    p.add_argument("--run-dir", default=None, help="write TREC run files (and qrels) into this folder")
+    p.add_argument("--device", default="auto", help="torch device for sentence-transformers models")
+    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
+    p.add_argument("--batch-size", type=int, default=32, help="document embedding batch size")
+    p.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
+    p.add_argument("--resamples", type=int, default=10_000, help="paired test resamples")
+    p.add_argument("--seed", type=int, default=0, help="paired test seed")
+
+
+class _Progress:
+    """Throttled progress lines on stderr: at most one per second, plus the last one."""
+
+    def __init__(self, label: str):
+        self.label, self.last, self.shown = label, 0.0, (-1, -1)
+
+    def __call__(self, done: int, total: int, rate: float) -> None:
+        now = time.monotonic()
+        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
+            self.last, self.shown = now, (done, total)
+            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
+
+
+def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
+    if choice != "auto":
+        return choice == "yes"
+    from core.evaluation import IDENTICAL_ID_TASKS
+
+    name = f"{dataset_name} {Path(path).name}".lower()
+    return any(t in name for t in IDENTICAL_ID_TASKS)
+
+
+def _load_spec(name: str):
+    from core.models import resolve_model
+
+    return resolve_model(_BUNDLED_ALIASES.get(name.strip().lower(), name))
+
+
+def _format_table(results: dict[str, dict], metrics: list[str]) -> str:
+    width = max(12, *(len(n) for n in results)) + 2
+    head = "model".ljust(width) + "".join(m.rjust(12) for m in metrics) + "queries".rjust(9)
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        lines.append(name.ljust(width) + "".join(f"{r[m]:12.4f}" for m in metrics) + f"{r['queries']:9d}")
+    return "\n".join(lines)
+
+
+def _format_paired(paired: dict, a: str, b: str) -> str:
+    lines = [
+        f"paired test: A = {a}, B = {b} (randomisation p, bootstrap 95% CI of A - B)",
+        f"{'metric':<14}{'A - B':>9}{'95% CI':>22}{'p':>9}  win/tie/loss",
+    ]
+    for m, p in paired.items():
+        ci = f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]"
+        lines.append(
+            f"{m:<14}{p['diff']:+9.4f}{ci:>22}{p['p_value']:9.4f}  {p['wins']}/{p['ties']}/{p['losses']}"
+            + ("  *" if p["significant"] else "")
+        )
+    return "\n".join(lines)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        out.append(n if n not in out else f"{n} ({len(out) + 1})")
+    return out
+
+
+def evaluate_models(args: argparse.Namespace) -> dict:
+    """Do the work of ``run`` and return the JSON-ready result (raises DashboardError on bad input)."""
+    from core.beir import format_trec_qrels, format_trec_run
+    from core.embedders import load_embedder
+    from core.engine import build_model_index
+    from core.evaluation import choose_doc_key, compare, doc_key, evaluate, load_eval_set, run_retrieval
+    from core.index import IndexParams
+    from core.metrics import EvaluationError
+    from core.store import EmbeddingStore
+
+    metrics = list(dict.fromkeys(metric_key(m) for m in args.metrics.split(",") if m.strip()))
+    if not metrics:
+        raise EvaluationError("--metrics is empty: give e.g. ndcg@10,mrr@10,recall@100.")
+    if len(args.model) > 2:
+        raise EvaluationError(f"Give one or two --model options, got {len(args.model)}.")
+    top_k = args.top_k or max(100, *(parse_metric(m)[1] for m in metrics))
+    t0 = time.perf_counter()
+    print(f"loading {args.beir} ...", file=sys.stderr, flush=True)
+    data = load_eval_set(args.beir, split=args.split)
+    for w in data.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    rule = choose_doc_key(data.corpus, data.qrels)  # BEIR: chunk id; judged folders: file path
+    key = doc_key(rule)
+    ignore_ids = _identical_ids(args.ignore_identical_ids, data.name, args.beir)
+    print(
+        f"  {len(data.corpus.chunks)} chunks, {len(data.queries)} judged queries, split {data.split}"
+        f"{', ignoring identical query/doc ids' if ignore_ids else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
+    store = EmbeddingStore(args.store)
+    params = IndexParams()
+    names = _unique_names(args.model)
+    runs, results = {}, {}
+    for name, raw in zip(names, args.model, strict=True):
+        spec = _load_spec(raw)
+        print(f"[{name}] loading model {spec.model_id}", file=sys.stderr, flush=True)
+        embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
+        mi = build_model_index(
+            data.corpus,
+            embedder,
+            store=store,
+            params=params,
+            batch_size=args.batch_size,
+            progress=_Progress(f"[{name}] embedding"),
+            index_progress=_Progress(f"[{name}] indexing"),
+        )
+        runs[name] = run_retrieval(
+            mi,
+            data.queries,
+            k=top_k,
+            exact=args.exact,
+            dims=args.dims,
+            doc_id=rule,
+            ef=args.ef,
+            ignore_identical_ids=ignore_ids,
+            progress=_Progress(f"[{name}] searching"),
+        )
+        ev = evaluate(runs[name], data.qrels, metrics, ignore_identical_ids=ignore_ids)
+        results[name] = {**ev.mean, "queries": ev.queries}
+    paired: dict = {}
+    if len(names) == 2:
+        cmp = compare(
+            runs[names[0]],
+            runs[names[1]],
+            data.qrels,
+            metrics=metrics,
+            names=(names[0], names[1]),
+            ignore_identical_ids=ignore_ids,
+            n_resamples=args.resamples,
+            seed=args.seed,
+        )
+        paired = {"a": names[0], "b": names[1], **{m: p.to_dict() for m, p in cmp.paired.items()}}
+    if args.run_dir:
+        out = Path(args.run_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(names):
+            (out / f"run_{i + 1}.trec").write_text(
+                format_trec_run(runs[name], tag=f"model{i + 1}"), encoding="utf-8"
+            )
+        (out / "qrels.trec").write_text(format_trec_qrels(data.qrels), encoding="utf-8")
+    return {
+        "dataset": {
+            "name": data.name,
+            "path": str(args.beir),
+            "split": data.split,
+            "documents": len({key(c) for c in data.corpus.chunks}),
+            "chunks": len(data.corpus.chunks),
+            "queries": len(data.queries),
+        },
+        "settings": {
+            "search": "exact" if args.exact else "hnsw",
+            "dims": args.dims,
+            "top_k": top_k,
+            "ef": args.ef,
+            "ignore_identical_ids": ignore_ids,
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+        "models": results,
+        "paired": paired,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point for the subcommand: 0 on success, 2 on an expected error (message on stderr)."""
+    try:
+        result = evaluate_models(args)
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    metrics = [m for m in next(iter(result["models"].values())) if m != "queries"]
+    d, s = result["dataset"], result["settings"]
+    print(
+        f"{d['name']} ({d['split']}): {d['queries']} queries, {d['documents']} documents "
+        f"({d['chunks']} chunks); {s['search']} search, "
+        f"dims {s['dims'] or 'full'}, top {s['top_k']}"
+    )
+    print(_format_table(result["models"], metrics))
+    if result["paired"]:
+        p = result["paired"]
+        print()
+        print(_format_paired({m: p[m] for m in metrics}, p["a"], p["b"]))
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {args.json_out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m core.evaluate_cli ...``) with the same options."""
+    parser = argparse.ArgumentParser(prog="python -m core.evaluate_cli", description=__doc__)
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

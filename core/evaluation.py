@@ -1,0 +1,325 @@
+"""Judged evaluation of a ModelIndex: runs from searches, metrics per query and mean, A-vs-B comparison.
+
+MTEB conventions: documents embedded as ``(title + " " + text).strip()`` (``Chunk.embed_text``), cosine
+similarity (unit vectors), the model's own query prompt (none for all-MiniLM-L6-v2), metrics as in
+``core.metrics`` (trec_eval). A document split into several chunks scores the max over its chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.beir import BeirDataset, load_beir, read_qrels_lines
+from core.errors import IngestError
+from core.metrics import (
+    DEFAULT_METRICS,
+    EvaluationError,
+    Qrels,
+    Run,
+    drop_identical_ids,
+    evaluate_per_query,
+    mean_metrics,
+    metric_key,
+)
+from core.significance import PairedResult, paired_test
+from core.types import Chunk, Corpus, Progress
+
+DocKey = Callable[[Chunk], str]
+# MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
+IDENTICAL_ID_TASKS = ("arguana", "quora")
+
+
+def doc_key(rule: str) -> DocKey:
+    """'id' -> chunk.id (BEIR), 'source' -> chunk.source (file-level judgments such as the sample corpus)."""
+    if rule == "id":
+        return lambda c: c.id
+    if rule == "source":
+        return lambda c: c.source
+    raise EvaluationError(f"Unknown doc_id rule {rule!r}: use 'id', 'source' or 'auto'.")
+
+
+def choose_doc_key(corpus: Corpus, qrels: Qrels) -> str:
+    """'id' when the judged doc ids match chunk ids better than chunk sources, else 'source'."""
+    judged = {d for docs in qrels.values() for d in docs}
+    by_id = len(judged & {c.id for c in corpus.chunks})
+    by_source = len(judged & {c.source for c in corpus.chunks})
+    if by_id == 0 and by_source == 0:
+        example = next(iter(sorted(judged)), "(none)")
+        raise EvaluationError(
+            f"No judged document id matches a chunk id or a file path of corpus {corpus.name or '(unnamed)'} "
+            f"(e.g. {example!r}); qrels must name documents by BEIR _id or by path relative to the docs folder."
+        )
+    return "id" if by_id >= by_source else "source"
+
+
+def run_retrieval(
+    model_index,
+    queries: Mapping[str, str],
+    *,
+    k: int = 100,
+    exact: bool = True,
+    dims: int | None = None,
+    doc_id: str | DocKey = "id",
+    qrels: Qrels | None = None,
+    ef: int | None = None,
+    ignore_identical_ids: bool = False,
+    instruction: str | None = None,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> Run:
+    """Search every query and return {qid: {doc_id: score}} with the top-k documents (max score over chunks).
+
+    ``doc_id='auto'`` picks 'id' or 'source' from ``qrels`` (see ``choose_doc_key``). With HNSW the beam is
+    ``ef`` or max(4 * fetched, 400) so recall stays near exact. Empty queries get an empty ranking.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise EvaluationError(f"k must be a positive integer, got {k!r}.")
+    chunks = model_index.corpus.chunks
+    if doc_id == "auto":
+        if qrels is None:
+            raise EvaluationError("doc_id='auto' needs the qrels to decide between chunk ids and sources.")
+        doc_id = choose_doc_key(model_index.corpus, qrels)
+    key = doc_key(doc_id) if isinstance(doc_id, str) else doc_id
+    keys = [key(c) for c in chunks]
+    n_docs, n_chunks = len(set(keys)), len(keys)
+    want = min(k + (1 if ignore_identical_ids else 0), n_docs)
+    first_fetch = min(n_chunks, want if n_docs == n_chunks else want * max(2, math.ceil(n_chunks / n_docs)))
+    qids = [q for q in queries if queries[q].strip()]
+    run: Run = {q: {} for q in queries}
+    t0 = time.perf_counter()
+    for start in range(0, len(qids), batch_size):
+        batch = qids[start : start + batch_size]
+        qvecs = model_index.embed_queries([queries[q] for q in batch], instruction=instruction)
+        pending, fetch = list(range(len(batch))), first_fetch
+        while pending:
+            beam = ef if ef is not None else max(4 * fetch, 400)
+            idx, scores = model_index.search_vectors(
+                qvecs[pending], k=fetch, dims=dims, exact=exact, ef=None if exact else beam
+            )
+            still = []
+            for row, i in enumerate(pending):
+                docs: dict[str, float] = {}
+                for c, s in zip(idx[row].tolist(), scores[row].tolist(), strict=True):
+                    if c < 0:  # hnswlib pads with -1 when it finds fewer than k
+                        continue
+                    d = keys[c]
+                    if d not in docs or s > docs[d]:
+                        docs[d] = float(s)
+                if len(docs) < want and fetch < n_chunks:
+                    still.append(i)
+                run[batch[i]] = docs
+            pending, fetch = still, min(n_chunks, fetch * 2)
+        if progress is not None:
+            done = min(start + batch_size, len(qids))
+            elapsed = time.perf_counter() - t0
+            progress(done, len(qids), done / elapsed if elapsed > 0 else 0.0)
+    if ignore_identical_ids:
+        run = drop_identical_ids(run)
+    return {
+        q: dict(sorted(d.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:k]) for q, d in run.items()
+    }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of one run: per query ({qid: {metric: value}}) and their means over ``queries`` queries."""
+
+    per_query: dict[str, dict[str, float]]
+    mean: dict[str, float]
+    metrics: tuple[str, ...]
+
+    @property
+    def queries(self) -> int:
+        """Number of evaluated queries (in both the run and the qrels)."""
+        return len(self.per_query)
+
+    def column(self, metric: str) -> dict[str, float]:
+        """{qid: value} for one metric."""
+        key = metric_key(metric)
+        if key not in self.metrics:
+            raise EvaluationError(f"Metric {metric!r} was not computed; available: {list(self.metrics)}.")
+        return {q: v[key] for q, v in self.per_query.items()}
+
+
+def evaluate(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Qrels,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    *,
+    ignore_identical_ids: bool = False,
+) -> Evaluation:
+    """Per-query and mean metrics of a run against judgments (trec_eval / MTEB conventions)."""
+    keys = tuple(dict.fromkeys(metric_key(m) for m in metrics))
+    per_query = evaluate_per_query(run, qrels, keys, ignore_identical_ids=ignore_identical_ids)
+    if not per_query:
+        raise EvaluationError(
+            "No query of the run has judgments: check that the run's query ids match the qrels' query ids."
+        )
+    return Evaluation(per_query=per_query, mean=mean_metrics(per_query), metrics=keys)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two evaluations on the same judgments plus a paired test per metric."""
+
+    name_a: str
+    name_b: str
+    a: Evaluation
+    b: Evaluation
+    paired: dict[str, PairedResult]
+
+    def table(self) -> list[dict]:
+        """One row per metric: means of A and B, difference, p-value, CI, wins/ties/losses."""
+        rows = []
+        for m, p in self.paired.items():
+            rows.append(
+                {
+                    "metric": m,
+                    self.name_a: p.mean_a,
+                    self.name_b: p.mean_b,
+                    "diff": p.diff,
+                    "p_value": p.p_value,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "wins": p.wins,
+                    "ties": p.ties,
+                    "losses": p.losses,
+                }
+            )
+        return rows
+
+    def per_query(self, metric: str) -> list[dict]:
+        """Per-query rows for one metric, sorted by A - B (largest win of A first)."""
+        a, b = self.a.column(metric), self.b.column(metric)
+        rows = [
+            {"qid": q, self.name_a: a[q], self.name_b: b[q], "diff": a[q] - b[q]}
+            for q in sorted(set(a) & set(b))
+        ]
+        return sorted(rows, key=lambda r: (-r["diff"], r["qid"]))
+
+
+def compare(
+    run_a: Mapping[str, Mapping[str, float]],
+    run_b: Mapping[str, Mapping[str, float]],
+    qrels: Qrels,
+    *,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    names: tuple[str, str] = ("A", "B"),
+    ignore_identical_ids: bool = False,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Evaluate two runs on the same qrels and test every metric with a paired randomisation test + bootstrap CI."""
+    if names[0] == names[1]:
+        names = (names[0] + " (A)", names[1] + " (B)")
+    ea = evaluate(run_a, qrels, metrics, ignore_identical_ids=ignore_identical_ids)
+    eb = evaluate(run_b, qrels, metrics, ignore_identical_ids=ignore_identical_ids)
+    paired = {
+        m: paired_test(ea.column(m), eb.column(m), metric=m, n_resamples=n_resamples, seed=seed)
+        for m in ea.metrics
+    }
+    return Comparison(name_a=names[0], name_b=names[1], a=ea, b=eb, paired=paired)
+
+
+def short_lang(lang: str) -> str:
+    """'zh-cn' / 'zh-tw' -> 'zh'; 'en' stays 'en'; '' -> 'unknown'."""
+    return (lang or "unknown").split("-")[0].lower()
+
+
+def language_pairs(
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    corpus: Corpus,
+    *,
+    doc_id: str = "id",
+    detect: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """{qid: 'en->zh'}: query language -> language of its relevant documents (grade-weighted majority)."""
+    if detect is None:
+        from core.ingest import detect_language as detect  # noqa: PLC0415 (ingest is heavy; load on demand)
+    key = doc_key(doc_id)
+    per_doc: dict[str, Counter] = {}
+    texts: dict[str, str] = {}
+    for c in corpus.chunks:
+        per_doc.setdefault(key(c), Counter())[short_lang(c.lang)] += max(1, len(c.text))
+        texts.setdefault(key(c), c.embed_text)
+    doc_lang: dict[str, str] = {}
+    for d, counts in per_doc.items():
+        known = Counter({lang: n for lang, n in counts.items() if lang != "unknown"})
+        doc_lang[d] = known.most_common(1)[0][0] if known else ""
+    out: dict[str, str] = {}
+    for qid, text in queries.items():
+        votes: Counter = Counter()
+        for d, grade in qrels.get(qid, {}).items():
+            if grade > 0 and d in per_doc:
+                if not doc_lang[d]:
+                    doc_lang[d] = short_lang(detect(texts[d]))
+                votes[doc_lang[d]] += grade
+        target = min(votes, key=lambda lang: (-votes[lang], lang)) if votes else "unknown"
+        out[qid] = f"{short_lang(detect(text))}->{target}"
+    return out
+
+
+def by_group(evaluation: Evaluation, groups: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """Mean metrics per group label (e.g. language pair), with the query count under 'queries'."""
+    buckets: dict[str, dict[str, dict[str, float]]] = {}
+    for qid, values in evaluation.per_query.items():
+        buckets.setdefault(groups.get(qid, "unknown"), {})[qid] = values
+    return {g: {"queries": len(pq), **mean_metrics(pq)} for g, pq in sorted(buckets.items())}
+
+
+def _read_queries_jsonl(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise IngestError(f"{path} line {lineno}: invalid JSON ({e.msg}).") from e
+            qid = next((obj[k] for k in ("_id", "id", "qid", "query_id") if k in obj), None)
+            text = next((obj[k] for k in ("text", "query") if k in obj), None)
+            if qid is None or not isinstance(text, str):
+                raise IngestError(f"{path} line {lineno}: expected an object with '_id' and 'text'.")
+            out[str(qid)] = text
+    return out
+
+
+def load_eval_set(path: str | Path, *, split: str | None = None) -> BeirDataset:
+    """A BEIR folder/zip, or a judged folder (docs/ + queries.jsonl + qrels.tsv, doc ids = paths in docs/)."""
+    p = Path(path)
+    if p.is_dir() and (p / "docs").is_dir() and not (p / "corpus.jsonl").exists():
+        from core.ingest import load_corpus  # noqa: PLC0415
+
+        for name in ("queries.jsonl", "qrels.tsv"):
+            if not (p / name).is_file():
+                raise IngestError(
+                    f"{p / name} is missing: a judged folder holds docs/, queries.jsonl and qrels.tsv."
+                )
+        corpus = load_corpus(p / "docs")
+        with open(p / "qrels.tsv", encoding="utf-8-sig") as fh:
+            qrels = read_qrels_lines(iter(fh), label=str(p / "qrels.tsv"))
+        all_queries = _read_queries_jsonl(p / "queries.jsonl")
+        missing = [q for q in qrels if q not in all_queries]
+        qrels = {q: v for q, v in qrels.items() if q in all_queries}
+        warnings = (
+            (f"{len(missing)} judged queries have no text in queries.jsonl (e.g. {missing[0]!r})",)
+            if missing
+            else ()
+        )
+        return BeirDataset(
+            corpus=corpus,
+            queries={q: all_queries[q] for q in qrels},
+            qrels=qrels,
+            name=p.name,
+            split=split or "test",
+            warnings=warnings,
+        )
+    return load_beir(p, split=split)
