@@ -16,7 +16,7 @@ import numpy as np
 
 from core.endpoint import EndpointEmbedder
 from core.errors import EndpointError
-from core.types import Embedder
+from core.types import Embedder, ModelSpec
 
 PASS_COSINE = 0.99
 
@@ -254,3 +254,21 @@ def _hint(
         f"All probes disagree strongly (mean cosine {mean:.3f}): the endpoint serves a different model or "
         "weights than the reference; check the model name the server loaded."
     )
+
+
+def local_reference(spec: ModelSpec) -> str | None:
+    """A preset available on this machine that is the same model the endpoint serves (for config_check)."""
+    from core.models import PRESETS, availability
+
+    served = spec.model_id.lower()
+    for name, preset in PRESETS.items():
+        names = {name.lower(), preset.model_id.lower().rsplit("/", 1)[-1]}
+        if name == "multilingual-e5-small":
+            names.add("e5-small")
+        if any(n and n in served for n in names) and availability(preset) in (
+            "bundled",
+            "cached",
+            "local path",
+        ):
+            return name
+    return None

@@ -35,7 +35,7 @@ from core.errors import ModelLoadError, StoreError
 from core.types import Embedder, Progress
 
 ENV_VAR = "RETRIEVAL_COMPARE_STORE"
-SEGMENT_SIZE = 512  # new texts per persisted segment: a cancelled build keeps all completed segments
+SEGMENT_SIZE = 256  # new texts per persisted segment: a cancelled build keeps all completed segments
 _ORPHAN_AGE_S = 600.0  # temp files / json-less segments older than this are leftovers of a crash
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()

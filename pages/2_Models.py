@@ -114,29 +114,42 @@ def model_picker(slot: str) -> None:
 
 def endpoint_tools(slot: str, name: str) -> None:
     """Test connection and config check buttons for an endpoint slot."""
-    from core import endpoint
+    from core.endpoint_check import config_check, local_reference, test_connection
 
     key = st.session_state.get(f"_models_ep_key_{slot.lower()}") or None
     c1, c2 = st.columns(2)
     if c1.button("Test connection", key=f"_models_test_{slot}", width="stretch"):
         try:
-            report = endpoint.test_connection(resources.embedder(name, api_key=key))
-            st.success(
-                f"{report.dims} dims · {report.latency_ms:.0f} ms · "
-                f"{'normalised' if report.normalised else 'not normalised (normalised client-side)'} · "
-                f"`dimensions` parameter {'supported' if report.supports_dimensions else 'not supported'}"
-            )
+            report = test_connection(resources.embedder(name, api_key=key))
+            st.success(escape_md(report.summary))
         except Exception as exc:
             widgets.show_error(exc)
-    if c2.button("Check against a local model", key=f"_models_check_{slot}", width="stretch"):
+    if c2.button("Check against a local copy", key=f"_models_check_{slot}", width="stretch"):
         try:
             remote = resources.embedder(name, api_key=key)
-            reference = endpoint.reference_for(remote.spec)
+            reference = local_reference(remote.spec)
             if reference is None:
-                st.info("No local copy of this model is available to check against.")
-            else:
-                report = endpoint.config_check(remote, resources.embedder(reference))
-                (st.success if report.passed else st.error)(escape_md(report.summary))
+                st.info("No local copy of this model is available here to check the endpoint against.")
+                return
+            report = config_check(remote, resources.embedder(reference))
+            verdict = "agrees with" if report.passed else "does NOT agree with"
+            text = (
+                f"The endpoint {verdict} local {escape_md(reference)}: cosine min {report.min_cosine:.4f}, "
+                f"mean {report.mean_cosine:.4f} (pass at {report.threshold})."
+            )
+            (st.success if report.passed else st.error)(
+                text + (" " + escape_md(report.hint) if report.hint else "")
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"probe": r.probe.text[:60], "kind": r.probe.kind, "cosine": round(r.cosine, 4)}
+                        for r in report.results
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         except Exception as exc:
             widgets.show_error(exc)
 
