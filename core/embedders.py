@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -129,13 +130,15 @@ class SentenceTransformerEmbedder:
         trust_remote_code: bool = False,
     ):
         self.device = _auto_device(device)
-        self.max_tokens = int(max_tokens or spec.max_tokens)
+        requested = int(max_tokens or spec.max_tokens)  # 0: the model's own max_seq_length
         self.calls = 0
         self._lock = threading.Lock()
         self._timer: _Timer | None = None
         self.model = self._load(spec, trust_remote_code=trust_remote_code)
-        self.model.max_seq_length = self.max_tokens
-        self.spec = with_dim(spec, self._dimension())
+        if requested:
+            self.model.max_seq_length = requested
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        self.spec = replace(with_dim(spec, self._dimension()), max_tokens=self.max_tokens)
         self._fingerprint = _folder_fingerprint(Path(spec.model_id)) if Path(spec.model_id).is_dir() else ""
         self._float32 = str(self.device) == "cpu"
         self.model.register_forward_hook(self._on_batch)

@@ -253,7 +253,7 @@ def resolve_model(name: str) -> ModelSpec:
         )
     if "/" in raw and raw.count("/") == 1:
         owner, _, short = raw.partition("/")
-        fields = _family_defaults(raw)
+        fields = {"max_tokens": 0, **_family_defaults(raw)}  # 0: keep the model's own max_seq_length (MTEB)
         return ModelSpec(name=short, model_id=raw, note=f"Hub model by {owner}.", **fields)
     close = difflib.get_close_matches(raw, list(PRESETS), n=2, cutoff=0.4)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

@@ -130,10 +130,11 @@ with right:
             widgets.show_error(exc)
             continue
         counts = resources.chunk_token_counts(corpus, name)
-        over = sum(t > spec.max_tokens for t in counts)
+        window = spec.max_tokens or 512
+        over = sum(t > window for t in counts)
         basis = "tokenizer" if tokenizer is not None else "estimate from characters"
         notes.append(
-            f"**{slot} · {escape_md(name)}** (window {spec.max_tokens:,} tokens, {basis}): "
+            f"**{slot} · {escape_md(name)}** (window {window:,} tokens, {basis}): "
             f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
         )
         rows += [{"model": f"{slot} · {name}", "tokens": t} for t in counts]

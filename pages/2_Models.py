@@ -86,7 +86,7 @@ def model_picker(slot: str) -> None:
             ("dimensions", f"{spec.dim:,}" if spec.dim else "known after loading"),
             ("Matryoshka dims", mrl),
             ("parameters", f"{spec.params / 1e6:,.0f} M" if spec.params else "unknown"),
-            ("max tokens", f"{spec.max_tokens:,}"),
+            ("max tokens", f"{spec.max_tokens:,}" if spec.max_tokens else "the model's own"),
             ("licence", spec.licence or "unknown"),
             ("available here", where),
         ],
