@@ -17,18 +17,34 @@ SAMPLE_QUERIES = resources.SAMPLE_DIR / "queries.jsonl"
 def chunk_options() -> ChunkOptions:
     """Chunking options chosen on the corpus page."""
     return ChunkOptions(
-        unit=state.get("corpus_unit"),
+        unit=state.get("corpus_unit") or "chars",
         size=int(state.get("corpus_size")),
         overlap=int(state.get("corpus_overlap")),
     )
 
 
+def unit_changed() -> None:
+    """Switching chars <-> tokens resets size and overlap to that unit's defaults (800/100 chars, 256/32 tokens)."""
+    tokens = state.get("corpus_unit") == "tokens"
+    state.put("corpus_size", 256 if tokens else 800)
+    state.put("corpus_overlap", 32 if tokens else 100)
+
+
+def tokenizer_for_chunking() -> tuple[object | None, str]:
+    """The first chosen model (A, then B, then the bundled MiniLM) whose tokenizer is available offline."""
+    for name in (state.get("models_a"), state.get("models_b"), state.BUNDLED_PAIR[1]):
+        if name:
+            tok = resources.memo(("tokenizer", name), lambda n=name: load_tokenizer(resolve_model(n)))
+            if tok is not None:
+                return tok, name
+    return None, ""
+
+
 def _tokenizer():
-    """Model A's tokenizer for token-based chunking (None: not available offline, fall back to characters)."""
+    """Tokenizer for token-based chunking (None when chunking by characters)."""
     if state.get("corpus_unit") != "tokens":
         return None
-    name = state.get("models_a") or state.BUNDLED_PAIR[1]
-    return load_tokenizer(resolve_model(name))
+    return tokenizer_for_chunking()[0]
 
 
 def _register(corpus: Corpus, origin: str) -> Corpus:
@@ -44,7 +60,7 @@ def _register(corpus: Corpus, origin: str) -> Corpus:
 def load_sample() -> Corpus:
     """Load sample_corpus/docs with the current chunking options (cached by options)."""
     options = chunk_options()
-    key = ("sample", options, state.get("models_a") if options.unit == "tokens" else None)
+    key = ("sample", options, tokenizer_for_chunking()[1] if options.unit == "tokens" else None)
     corpus = resources.corpora().get_or_create(
         key, lambda: load_corpus(SAMPLE_DOCS, options=options, tokenizer=_tokenizer(), name="sample corpus")
     )
