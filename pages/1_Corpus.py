@@ -64,7 +64,7 @@ corpus = resources.current_corpus()
 if corpus is None:
     st.info(
         "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",
-        icon="📄",
+        icon=":material/description:",
     )
     st.stop()
 
@@ -140,7 +140,7 @@ with right:
         rows += [{"model": f"{slot} · {name}", "tokens": t} for t in counts]
     if not rows:
         st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
-        st.page_link(widgets.PAGES["models"], label="Models & indexes", icon="🧠")
+        st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
     else:
         tok_df = pd.DataFrame(rows)
         chart = (
@@ -179,4 +179,6 @@ with st.expander(f"Browse chunks ({len(corpus.chunks):,})"):
     if len(corpus.chunks) > len(shown):
         st.caption(f"First {len(shown)} of {len(corpus.chunks):,} chunks shown.")
 
-st.page_link(widgets.PAGES["models"], label="Next: choose models and build indexes", icon="➡️")
+st.page_link(
+    widgets.PAGES["models"], label="Next: choose models and build indexes", icon=":material/arrow_forward:"
+)

@@ -21,7 +21,7 @@ if state.get("models_fallback_reason"):
         f"Qwen3-Embedding-4B vs bge-base, because {escape_md(state.get('models_fallback_reason'))}. "
         "To compare the headline pair: run on a GPU machine, pre-download the models (HF_HOME), or serve "
         "Qwen3-Embedding-4B from vLLM/TEI/Ollama and choose **OpenAI-compatible endpoint** below.",
-        icon="ℹ️",
+        icon=":material/info:",
     )
 
 OTHER = "Other: Hugging Face id or local path"
@@ -103,7 +103,8 @@ def model_picker(slot: str) -> None:
         )
     elif spec.query_prompt:
         st.caption(
-            f"Query prompt: `{escape_md(spec.query_prompt)}` (documents: `{escape_md(spec.doc_prompt) or 'none'}`)"
+            f"Query prompt: “{escape_md(spec.query_prompt)}” · document prompt: "
+            + (f"“{escape_md(spec.doc_prompt)}”" if spec.doc_prompt else "none")
         )
     st.number_input(
         "Max tokens (0 = model default)", min_value=0, max_value=32768, step=64, key=f"models_max_tokens_{s}"
@@ -177,7 +178,7 @@ with st.expander("Device and index parameters"):
         st.warning(
             "Remote code is enabled: loading a model now runs code from its repository on this machine. "
             "Untick this unless you trust every model you load.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
 
 if not widgets.need_corpus():
@@ -215,7 +216,7 @@ for slot, est in rows:
     st.markdown(f"**{slot}** · {line}" + (" — already built ✅" if built is not None else ""))
     st.caption(escape_md(est.basis))
     if advice := suggest(est):
-        st.warning(escape_md(advice), icon="🐢")
+        st.warning(escape_md(advice), icon=":material/hourglass_top:")
 
 go = st.button("Build both indexes", type="primary", key="models_build")
 st.button("Cancel", key="models_cancel", help="Stops the running build; chunks already embedded are kept.")
@@ -252,4 +253,6 @@ if any(mi is not None for _, mi in built):
         )
     st.dataframe(pd.DataFrame(stats_rows), hide_index=True, width="stretch")
     if all(mi is not None for _, mi in built):
-        st.page_link(widgets.PAGES["compare"], label="Next: compare the two models", icon="⚖️")
+        st.page_link(
+            widgets.PAGES["compare"], label="Next: compare the two models", icon=":material/compare_arrows:"
+        )

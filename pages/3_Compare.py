@@ -7,7 +7,11 @@ from ui import compare, resources, state, widgets
 from ui.corpus import sample_queries
 from ui.text import escape_md, highlight_md, snippet
 
-widgets.page_header("Compare", "The same query against both models: ranks, scores, agreement and latency.")
+widgets.page_header(
+    "Compare",
+    "The same query against both models: ranks, scores, agreement and latency. Raw cosine scores of different "
+    "models are not comparable; z = how many standard deviations a score sits above this query's mean over all chunks.",
+)
 if not widgets.need_indexes():
     st.stop()
 
@@ -41,7 +45,7 @@ with k_col:
 query = (state.get("cmp_query") or "").strip()
 k = int(state.get("cmp_k"))
 if not query:
-    st.info("Type a query or pick one of the examples.", icon="💬")
+    st.info("Type a query or pick one of the examples.", icon=":material/chat:")
     st.stop()
 
 # Search once per (indexes, query, k); reruns caused by labelling or expanding reuse the answer.
@@ -68,32 +72,34 @@ else:
         state.record_latency(side.slot, side.result.embed_ms, side.result.search_ms)
 
 ag = pair.agreement
-m = st.columns(6)
-m[0].metric(f"Overlap@{k} (Jaccard)", f"{ag.jaccard:.2f}")
+m = st.columns(4)
+m[0].metric(f"Overlap@{k}", f"{ag.jaccard:.2f}", help="Jaccard overlap of the two top-k sets")
 m[1].metric(
-    "Rank-biased overlap", f"{ag.rbo:.2f}", help="1 = same order, 0 = disjoint; weighted towards the top"
+    "RBO", f"{ag.rbo:.2f}", help="Rank-biased overlap: 1 = same order, 0 = disjoint; weighted to the top"
 )
 m[2].metric("Found by both", f"{ag.shared} / {k}")
 m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
-m[4].metric("A · embed + search", f"{pair.a.result.embed_ms:.0f} + {pair.a.result.search_ms:.1f} ms")
-m[5].metric("B · embed + search", f"{pair.b.result.embed_ms:.0f} + {pair.b.result.search_ms:.1f} ms")
 
 changes = compare.changes(pair)
 labels = compare.labels_for(corpus.sha256).setdefault(query, {})
 
 
 def _label_changed(widget_key: str, chunk_id: str) -> None:
-    choice = st.session_state.get(widget_key)
+    choice = st.session_state.get(widget_key)  # thumbs: 1 = relevant, 0 = not relevant, None = unlabelled
     marks = compare.labels_for(corpus.sha256).setdefault(query, {})
     if choice is None:
         marks.pop(chunk_id, None)
     else:
-        marks[chunk_id] = 1 if choice == "relevant" else 0
+        marks[chunk_id] = int(choice)
 
 
 def render_side(side: compare.SideResult) -> None:
     other = "B" if side.slot == "A" else "A"
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
+    st.caption(
+        f"query embedding {side.result.embed_ms:.0f} ms · HNSW search {side.result.search_ms:.2f} ms · "
+        f"{side.result.dims} dims"
+    )
     if not side.result.hits:
         st.info("No results.")
     for hit, z in zip(side.result.hits, side.z_scores, strict=True):
@@ -101,39 +107,30 @@ def render_side(side: compare.SideResult) -> None:
         change = changes[hit.chunk_id]
         other_rank = change.rank_b if side.slot == "A" else change.rank_a
         if other_rank is None:
-            marker = f"🟠 only {side.slot}"
+            marker = f":orange-badge[only {side.slot}]"
         elif other_rank == hit.rank:
-            marker = f"= same rank in {other}"
+            marker = f"{other}: same rank"
         else:
             delta = other_rank - hit.rank
             marker = f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
         cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
         with st.container(border=True):
-            head = st.columns([1, 6])
-            head[0].markdown(f"### {hit.rank}")
             where = escape_md(chunk.source) + (f" · {escape_md(chunk.location)}" if chunk.location else "")
-            badges = f"`{widgets.lang_badge(chunk.lang)}`" + (" · 🌐 cross-lingual" if cross else "")
-            head[1].markdown(
-                f"**{where}**  \nscore **{hit.score:.3f}** · z **{z:+.1f}** · {badges} · {marker}"
+            st.markdown(f"**#{hit.rank}** · **{where}**")
+            st.caption(
+                f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
+                + (" · :violet-badge[cross-lingual]" if cross else "")
+                + f" · {marker}"
             )
-            st.markdown(highlight_md(snippet(chunk.text, query), query))
-            with st.expander("Whole chunk"):
+            st.markdown(highlight_md(snippet(chunk.text, query, limit=240), query))
+            more, label = st.columns([4, 1], vertical_alignment="center")
+            with more.expander("Whole chunk"):
                 if chunk.heading:
                     st.caption(escape_md(" › ".join(chunk.heading)))
                 st.code(chunk.text, language=None, wrap_lines=True)
             key = f"_cmp_lab_{side.slot}_{compare.query_id(query)}_{hit.chunk_id}"
-            current = labels.get(hit.chunk_id)
-            st.session_state.setdefault(
-                key, None if current is None else ("relevant" if current else "not relevant")
-            )
-            st.segmented_control(
-                "Label",
-                ["relevant", "not relevant"],
-                key=key,
-                on_change=_label_changed,
-                args=(key, hit.chunk_id),
-                label_visibility="collapsed",
-            )
+            st.session_state.setdefault(key, labels.get(hit.chunk_id))
+            label.feedback("thumbs", key=key, on_change=_label_changed, args=(key, hit.chunk_id))
 
 
 left, right = st.columns(2, gap="medium")
@@ -152,6 +149,7 @@ with lat_col:
     )
 with lab_col:
     st.subheader("Relevance labels")
+    st.caption("Thumbs up / down on a result marks it relevant / not relevant for this query.")
     all_labels = compare.labels_for(corpus.sha256)
     n = sum(len(v) for v in all_labels.values())
     st.markdown(

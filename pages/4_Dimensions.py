@@ -40,7 +40,7 @@ if not mi.spec.mrl_dims:
     st.warning(
         f"{escape_md(mi.spec.name)} was not trained for Matryoshka truncation: it can be cut, but expect recall to "
         "fall quickly. Qwen3-Embedding models are trained for 32 … full dims.",
-        icon="✂️",
+        icon=":material/content_cut:",
     )
 if state.get("mrl_dims") not in stops:
     state.put("mrl_dims", stops[len(stops) // 2])
@@ -69,20 +69,20 @@ except Exception as exc:
     st.stop()
 
 full = mi.dim
-m = st.columns(5)
+m = st.columns(4)
 m[0].metric(
-    f"Truncation alone · recall@{k}",
+    f"Recall@{k} · truncation",
     f"{at_d['truncation recall']:.3f}",
-    help="exact search at d vs exact at full",
+    help="exact search at d vs exact at full dims",
 )
 m[1].metric(
-    f"End to end (HNSW) · recall@{k}", f"{at_d['end-to-end recall']:.3f}", help="HNSW at d vs exact at full"
+    f"Recall@{k} · HNSW at d", f"{at_d['end-to-end recall']:.3f}", help="HNSW at d vs exact at full dims"
 )
 m[2].metric("Vector memory", f"{at_d['vector MB']:.2f} MB", f"{d / full:.0%} of full", delta_color="off")
-m[3].metric("HNSW index", f"{at_d['index MB']:.2f} MB")
-m[4].metric("HNSW search", f"{at_d['hnsw ms/query']:.2f} ms/query")
+m[3].metric("HNSW search", f"{at_d['hnsw ms/query']:.2f} ms", help="per query, at d dims")
 st.caption(
-    f"{len(qvecs)} queries ({escape_md(kind)}), {len(corpus.chunks):,} chunks, full dimension {full:,}."
+    f"{len(qvecs)} queries ({escape_md(kind)}) · {len(corpus.chunks):,} chunks · full dimension {full:,} · "
+    f"HNSW index at d: {at_d['index MB']:.2f} MB"
 )
 
 st.subheader("Recall over all dimensions")

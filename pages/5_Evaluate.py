@@ -59,7 +59,7 @@ elif source == SOURCES[1]:
     queries, qrels = ev.label_judgments(corpus)
     if not qrels:
         st.info("No labels yet: mark results relevant / not relevant on the Compare page.")
-        st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon="⚖️")
+        st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon=":material/compare_arrows:")
         st.stop()
 else:
     queries, qrels = ev.beir_judgments(corpus)
@@ -100,9 +100,26 @@ verdict = (
 )
 (st.success if main.significant else st.info)(verdict)
 
-m = st.columns(len(comparison.paired))
-for col, (metric, p) in zip(m, comparison.paired.items(), strict=True):
-    col.metric(metric, f"{p.mean_a:.3f} | {p.mean_b:.3f}", f"{p.diff:+.3f} (A − B)", delta_color="normal")
+bars = pd.DataFrame(
+    [
+        {"metric": metric, "model": name, "value": value}
+        for metric, p in comparison.paired.items()
+        for name, value in ((name_a, p.mean_a), (name_b, p.mean_b))
+    ]
+)
+st.altair_chart(
+    alt.Chart(bars)
+    .mark_bar()
+    .encode(
+        x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset="model:N",
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
+        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["metric", "model", alt.Tooltip("value:Q", format=".4f")],
+    )
+    .properties(height=220),
+    width="stretch",
+)
 
 st.subheader("Metrics side by side")
 st.dataframe(

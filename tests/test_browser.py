@@ -95,7 +95,7 @@ def test_quick_start_compare_and_slider(page):
     heading_b = page.get_by_role("heading", level=4).filter(has_text="B ·")
     heading_a.wait_for(timeout=120_000)
     heading_b.wait_for(timeout=120_000)
-    page.get_by_text("Rank-biased overlap").wait_for()
+    page.get_by_text("Found by both").wait_for()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 
@@ -120,7 +120,7 @@ def test_quick_start_compare_and_slider(page):
     page.get_by_role("link", name="Dimensions").first.click()
     slider = page.get_by_role("slider").first
     slider.wait_for(timeout=120_000)
-    page.get_by_text("Truncation alone").first.wait_for(timeout=120_000)
+    page.get_by_text("· truncation").first.wait_for(timeout=120_000)
     before = slider.get_attribute("aria-valuenow")
     slider.focus()
     slider.press("ArrowLeft")
@@ -131,6 +131,6 @@ def test_quick_start_compare_and_slider(page):
         timeout=30_000,
     )
     page.wait_for_timeout(2500)
-    page.get_by_text("Truncation alone").first.wait_for()
+    page.get_by_text("· truncation").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "dimensions.png"), full_page=True)
     assert not page.dialogs, "no script in the corpus may open a dialog"

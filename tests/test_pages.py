@@ -121,7 +121,7 @@ def test_compare_page_shows_both_lists_for_the_jwt_query(built_state):
     assert "#### A" in shown and "#### B" in shown
     sources = [m for m in map(unescape, (m.value for m in at.markdown)) if "auth_jwt" in m or "jwt_middleware" in m]
     assert sources, "JWT material should appear in the results"
-    assert "Rank-biased overlap" in shown
+    assert "RBO" in shown and "Found by both" in shown
 
 
 def test_dimensions_page_slider_moves_without_reembedding(built_state):
@@ -134,4 +134,15 @@ def test_dimensions_page_slider_moves_without_reembedding(built_state):
     slider.set_value(slider.options[0]).run()
     assert not at.exception, at.exception
     assert [e.calls for e in embedders] == before
-    assert "Truncation alone" in texts(at)
+    assert "· truncation" in texts(at) and "HNSW at d" in texts(at)
+
+
+def test_evaluate_page_scores_both_models_on_the_sample_judgments(built_state):
+    at = seeded("pages/5_Evaluate.py", built_state)
+    shown = texts(at)
+    assert "ndcg@10" in shown and "p = " in shown
+    table = at.dataframe[0].value
+    assert set(table["metric"]) >= {"ndcg@10", "mrr@10", "recall@100"}
+    name_a = next(c for c in table.columns if c.startswith("A · "))
+    assert table[name_a].between(0, 1).all()
+    assert len(at.get("download_button")) == 5

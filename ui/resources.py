@@ -6,6 +6,9 @@ between sessions is correct: two users with the same corpus and model share one 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -87,6 +90,14 @@ def indexes() -> Registry:
     return Registry(capacity=12)
 
 
+_KEY_SALT = os.urandom(16)
+
+
+def _key_id(api_key: str | None) -> str:
+    """A per-process salted fingerprint of an API key (registry keys never hold the key itself)."""
+    return hmac.new(_KEY_SALT, (api_key or "").encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
 @st.cache_resource(show_spinner=False)
 def _embedders() -> Registry[Embedder]:
     return Registry(capacity=4)
@@ -100,8 +111,10 @@ def embedder(
     api_key: str | None = None,
     trust_remote_code: bool = False,
 ) -> Embedder:
-    """A loaded model, shared by all sessions (the API key is used, never part of the cache key)."""
-    key = (name, device, max_tokens, trust_remote_code)
+    """A loaded model shared by all sessions; an endpoint client is per API key (salted fingerprint, never the key)."""
+    key: tuple = (name, device, max_tokens, trust_remote_code)
+    if name.startswith("endpoint:"):  # an endpoint client carries its session's API key: never share it
+        key += (_key_id(api_key),)
 
     def factory() -> Embedder:
         return load_embedder(

@@ -77,6 +77,9 @@ def snippet(text: str, query: str, *, limit: int = 320) -> str:
     lower = flat.lower()
     first = min((p for t in query_terms(query) if (p := lower.find(t.lower())) >= 0), default=0)
     start = max(0, first - limit // 3)
+    if start:  # begin at a word boundary (CJK text has none: keep the cut)
+        space = flat.find(" ", start, first if first > start else start + 20)
+        start = space + 1 if space >= 0 else start
     window = flat[start : start + limit]
     return ("… " if start else "") + window + (" …" if start + limit < len(flat) else "")
 
