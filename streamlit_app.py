@@ -45,7 +45,9 @@ with right, st.container(border=True):
             st.success(
                 f"Ready in {time.perf_counter() - started:.1f} s: {len(corpus.chunks):,} chunks, both indexes built."
             )
-            st.page_link(widgets.PAGES["compare"], label="Compare the two models now", icon="⚖️")
+            st.page_link(
+                widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
+            )
         except Exception as exc:  # shown to the user, never swallowed
             widgets.show_error(exc)
 
