@@ -142,9 +142,11 @@ def _build_one(corpus, name: str, args: argparse.Namespace, store):
     from core.embedders import load_embedder
     from core.engine import build_model_index
     from core.index import IndexParams
+    from core.limits import check_build_fits
     from core.models import resolve_model
 
     spec = resolve_model(name)
+    check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
     print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
     embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
     params = IndexParams(

@@ -21,7 +21,9 @@ BUILD_TIMEOUT_MS = 15 * 60 * 1000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)"
+    ),
 ]
 
 
@@ -121,16 +123,18 @@ def test_quick_start_compare_and_slider(page):
     slider = page.get_by_role("slider").first
     slider.wait_for(timeout=120_000)
     page.get_by_text("· truncation").first.wait_for(timeout=120_000)
-    before = slider.get_attribute("aria-valuenow")
+    before = slider.get_attribute("aria-valuetext")  # the dims shown on the slider, e.g. "128"
     slider.focus()
     slider.press("ArrowLeft")
     slider.press("ArrowLeft")
     page.wait_for_function(
-        "(b) => { const s = document.querySelector('[role=slider]'); return s && s.getAttribute('aria-valuenow') !== b; }",
+        "(b) => { const s = document.querySelector('input[type=range]'); return s && s.getAttribute('aria-valuetext') !== b; }",
         arg=before,
         timeout=30_000,
     )
+    assert int(slider.get_attribute("aria-valuetext")) < int(before)
     page.wait_for_timeout(2500)
     page.get_by_text("· truncation").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "dimensions.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
     assert not page.dialogs, "no script in the corpus may open a dialog"

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.engine import ModelIndex, build_model_index
 from core.index import IndexParams
+from core.limits import check_build_fits
 from core.models import availability, resolve_model
 from core.types import Corpus
 from ui import resources, state
@@ -110,6 +111,17 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
     """Embed (through the store) and index the corpus for slot A/B with a progress bar; reuse what exists."""
     settings = slot_settings(slot)
     name = settings["name"]
+    spec = resolve_model(name)
+    counts = resources.chunk_token_counts(corpus, name)
+    # Refuse up front, with the estimate, what would otherwise end in an out-of-memory kill.
+    check_build_fits(
+        spec,
+        len(corpus.chunks),
+        settings["device"],
+        seq_len=min(max(counts, default=16), settings["max_tokens"] or spec.max_tokens or 512),
+        model_loaded=resources.loaded_embedder(name, device=settings["device"], max_tokens=settings["max_tokens"])
+        is not None,
+    )
     with st.spinner(f"Loading {name} …"):
         embedder = resources.embedder(
             name,

@@ -72,6 +72,7 @@ def read_pdf(data: bytes, *, name: str) -> Extracted:
         IndexError,
         OSError,
         RecursionError,
+        NotImplementedError,  # e.g. a non-Standard /Encrypt filter (found by tests/test_hardening_uploads.py)
     ) as exc:
         raise IngestError(
             f"{name}: cannot be read as a PDF ({type(exc).__name__}: {str(exc)[:120]}) — the file is truncated "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import lzma
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from core.ingest.options import MB, Limits
@@ -118,7 +120,16 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
         try:
             with zf.open(info) as fh:
                 member = fh.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+            zlib.error,  # corrupt deflate stream (found by tests/test_hardening_uploads.py)
+            lzma.LZMAError,
+        ) as exc:
             out.append(Refused(path, f"{path}: cannot be unpacked ({exc}); re-create the zip"))
             continue
         if len(member) > info.file_size:
