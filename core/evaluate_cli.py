@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli import StderrProgress
 from core.errors import DashboardError
 from core.metrics import metric_key, parse_metric
 
@@ -75,19 +76,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
     p.add_argument("--resamples", type=int, default=10_000, help="paired test resamples")
     p.add_argument("--seed", type=int, default=0, help="paired test seed")
-
-
-class _Progress:
-    """Throttled progress lines on stderr: at most one per second, plus the last one."""
-
-    def __init__(self, label: str):
-        self.label, self.last, self.shown = label, 0.0, (-1, -1)
-
-    def __call__(self, done: int, total: int, rate: float) -> None:
-        now = time.monotonic()
-        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
-            self.last, self.shown = now, (done, total)
-            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
 
 
 def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
@@ -179,8 +167,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             store=store,
             params=params,
             batch_size=args.batch_size,
-            progress=_Progress(f"[{name}] embedding"),
-            index_progress=_Progress(f"[{name}] indexing"),
+            progress=StderrProgress(f"[{name}] embedding"),
+            index_progress=StderrProgress(f"[{name}] indexing"),
         )
         runs[name] = run_retrieval(
             mi,
@@ -191,7 +179,7 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             doc_id=rule,
             ef=args.ef,
             ignore_identical_ids=ignore_ids,
-            progress=_Progress(f"[{name}] searching"),
+            progress=StderrProgress(f"[{name}] searching"),
         )
         ev = evaluate(runs[name], data.qrels, metrics, ignore_identical_ids=ignore_ids)
         results[name] = {**ev.mean, "queries": ev.queries}

@@ -4,21 +4,13 @@ go through Corpus -> Models (bundled pair) -> Compare in Chromium; no script run
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.app_server import ARTIFACTS, CHROMIUM, browser_page, running_app
 from tests.test_hardening_render import EVIL_NAME, EVIL_TITLE, QUERY, evil_files
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 BUILD_TIMEOUT_MS = 4 * 60 * 1000
 
 pytestmark = [
@@ -29,65 +21,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """`streamlit run streamlit_app.py` on a free loopback port with its own store; stopped afterwards."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "RETRIEVAL_COMPARE_STORE": str(tmp_path_factory.mktemp("store")),
-    }
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("wb")
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not become healthy within 90 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        pg = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.errors = []
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        pg.goto(f"{app_url}/Corpus")
-        yield pg
-        browser.close()
+def page(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    with running_app(store, tmp_path_factory.mktemp("log") / "streamlit.log") as url:
+        with browser_page(width=1400, height=900) as pg:
+            pg.goto(f"{url}/Corpus")
+            yield pg
 
 
 SCAN = """() => ({

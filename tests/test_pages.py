@@ -42,7 +42,11 @@ def unescape(markdown: str) -> str:
 
 def texts(at: AppTest) -> str:
     """Everything a user can read on the page (markdown, captions, alerts, metrics)."""
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "success", "error")
+        for e in getattr(at, kind)
+    ]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     return unescape("\n".join(str(p) for p in parts))
 
@@ -88,7 +92,7 @@ def test_upload_good_and_bad_file_in_one_go():
     at.run()
     at.file_uploader[0].set_value(
         [
-            ("notes.md", "# Tokens\n\nRotate the signing key every 90 days.\n".encode(), "text/markdown"),
+            ("notes.md", b"# Tokens\n\nRotate the signing key every 90 days.\n", "text/markdown"),
             ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog", "application/pdf"),
         ]
     ).run()
@@ -119,7 +123,9 @@ def test_compare_page_shows_both_lists_for_the_jwt_query(built_state):
     at = seeded("pages/3_Compare.py", built_state, cmp_query=JWT_QUERY, cmp_k=5)
     shown = texts(at)
     assert "#### A" in shown and "#### B" in shown
-    sources = [m for m in map(unescape, (m.value for m in at.markdown)) if "auth_jwt" in m or "jwt_middleware" in m]
+    sources = [
+        m for m in map(unescape, (m.value for m in at.markdown)) if "auth_jwt" in m or "jwt_middleware" in m
+    ]
     assert sources, "JWT material should appear in the results"
     assert "RBO" in shown and "Found by both" in shown
 

@@ -4,7 +4,9 @@ import re
 
 from ui.text import escape_md, highlight_md, query_terms, snippet
 
-NASTY = '<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) $x^2$ :red[hi] **b**'
+NASTY = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) $x^2$ :red[hi] **b**"
+)
 
 
 def test_escape_leaves_no_unescaped_markup():

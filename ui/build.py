@@ -119,7 +119,9 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
         len(corpus.chunks),
         settings["device"],
         seq_len=min(max(counts, default=16), settings["max_tokens"] or spec.max_tokens or 512),
-        model_loaded=resources.loaded_embedder(name, device=settings["device"], max_tokens=settings["max_tokens"])
+        model_loaded=resources.loaded_embedder(
+            name, device=settings["device"], max_tokens=settings["max_tokens"]
+        )
         is not None,
     )
     with st.spinner(f"Loading {name} …"):
