@@ -72,10 +72,14 @@ class Registry(Generic[V]):
             return len(self._items)
 
 
-@st.cache_resource(show_spinner=False)
 def store() -> EmbeddingStore:
-    """The on-disk embedding store (RETRIEVAL_COMPARE_STORE or the user cache dir)."""
-    return EmbeddingStore()
+    """The on-disk embedding store (RETRIEVAL_COMPARE_STORE, read on every call, or the user cache dir)."""
+    return _store(os.environ.get("RETRIEVAL_COMPARE_STORE", ""))
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> EmbeddingStore:
+    return EmbeddingStore(Path(root) if root else None)
 
 
 @st.cache_resource(show_spinner=False)
