@@ -53,6 +53,10 @@ def model_picker(slot: str) -> None:
             "Hugging Face id or local folder", key=f"_models_custom_{s}", placeholder="BAAI/bge-small-en-v1.5"
         ).strip()
     elif choice == ENDPOINT:
+        if current and current.startswith("endpoint:") and "@" in current:  # refill after a page switch
+            served, _, base = current[len("endpoint:") :].partition("@")
+            st.session_state.setdefault(f"_models_ep_url_{s}", base)
+            st.session_state.setdefault(f"_models_ep_model_{s}", served)
         url = st.text_input(
             "Base URL", key=f"_models_ep_url_{s}", placeholder="http://127.0.0.1:8000/v1"
         ).strip()
@@ -167,7 +171,7 @@ with st.expander("Device and index parameters"):
     c[2].number_input("ef_construction", min_value=16, max_value=800, step=16, key="models_hnsw_efc")
     c[3].number_input("ef (search)", min_value=10, max_value=1000, step=10, key="models_hnsw_ef")
     st.caption(
-        "M=16, ef_construction=200, ef=64 keep recall@10 ≈ 0.99 against exact search at a fraction of its cost."
+        "M=16, ef_construction=200, ef=128 keep recall@10 ≥ 0.99 against exact search at a fraction of its cost."
     )
     st.checkbox(
         "Trust remote code (run Python code shipped inside a model repository)",

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "models_trust_remote_code": False,  # off unless the user ticks it (runs code shipped with a model)
     "models_hnsw_m": 16,
     "models_hnsw_efc": 200,
-    "models_hnsw_ef": 64,
+    "models_hnsw_ef": 128,
     "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
@@ -59,16 +59,25 @@ MAX_LATENCY = 500
 
 
 def init() -> None:
-    """Give every known key its default once per session (never overwrites)."""
+    """Once per script run (pages call it first): give missing keys their defaults and keep widget values.
+
+    Streamlit forgets a widget's key when a page that does not show the widget runs; writing each key back
+    turns it into plain session state, so the query, k and model choices survive moving between pages.
+    """
+    ss = st.session_state
     for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value.copy() if isinstance(value, (list, dict)) else value)
+        if key in ss:
+            ss[key] = ss[key]
+        else:
+            ss[key] = value.copy() if isinstance(value, (list, dict)) else value
 
 
 def get(key: str) -> Any:
-    """Read a known key (initialising state first)."""
+    """Read a known key."""
     if key not in DEFAULTS:
         raise KeyError(f"unknown session key {key!r}; known keys: {sorted(DEFAULTS)}")
-    init()
+    if key not in st.session_state:
+        init()
     return st.session_state[key]
 
 
