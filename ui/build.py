@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 
 import streamlit as st
@@ -11,9 +13,12 @@ from core.engine import ModelIndex, build_model_index
 from core.index import IndexParams
 from core.limits import check_build_fits
 from core.models import availability, resolve_model
+from core.mrl import valid_dims
 from core.types import Corpus
 from ui import resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B
+
+log = logging.getLogger(__name__)
 
 SLOTS = ("A", "B")
 SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is not a demo
@@ -107,6 +112,31 @@ def _fmt_eta(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def prebuild_dims(mi: ModelIndex) -> None:
+    """Build, once, in a background thread, the per-dimension indexes the Dimensions slider offers.
+
+    Slider moves then find their index ready instead of building it (seconds at 10k chunks). ModelIndex.index
+    is thread-safe and builds each d once, so a slider move that arrives first simply waits for that build.
+    Set RETRIEVAL_COMPARE_PREBUILD=0 to build only on demand.
+    """
+    if os.environ.get("RETRIEVAL_COMPARE_PREBUILD", "1") == "0":
+        return
+
+    def work() -> None:
+        for d in valid_dims(mi.dim, mi.spec.mrl_dims):
+            try:
+                mi.index(d)
+            except Exception:  # the slider builds on demand and shows the error there
+                log.exception("background build of the %d-dim index of %s failed", d, mi.spec.name)
+                return
+
+    def start() -> bool:
+        threading.Thread(target=work, name=f"prebuild-{mi.spec.name}", daemon=True).start()
+        return True
+
+    resources.memo(("prebuild", id(mi)), start)
+
+
 def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> ModelIndex:
     """Embed (through the store) and index the corpus for slot A/B with a progress bar; reuse what exists."""
     settings = slot_settings(slot)
@@ -155,4 +185,5 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
         )
         bar.progress(1.0, text=f"Model {slot} · {name}: done in {time.perf_counter() - started:.1f} s")
     state.put(f"built_{slot.lower()}", key)
+    prebuild_dims(found)
     return found
