@@ -116,13 +116,16 @@ def render_side(side: compare.SideResult) -> None:
         cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
         with st.container(border=True):
             where = escape_md(chunk.source) + (f" · {escape_md(chunk.location)}" if chunk.location else "")
-            st.markdown(f"**#{hit.rank}** · **{where}**")
-            st.caption(
+            meta = (
                 f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
                 + (" · :violet-badge[cross-lingual]" if cross else "")
                 + f" · {marker}"
             )
-            st.markdown(highlight_md(snippet(chunk.text, query, limit=240), query))
+            # One Markdown element per card head (fewer elements = faster reruns): title, facts, snippet.
+            st.markdown(
+                f"**#{hit.rank}** · **{where}**  \n:gray[{meta}]\n\n"
+                + highlight_md(snippet(chunk.text, query, limit=240), query)
+            )
             more, label = st.columns([4, 1], vertical_alignment="center")
             with more.expander("Whole chunk"):
                 if chunk.heading:

