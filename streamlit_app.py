@@ -40,6 +40,7 @@ with right, st.container(border=True):
             corpus = load_sample()
             state.put("models_a", BUNDLED_PAIR[0])
             state.put("models_b", BUNDLED_PAIR[1])
+            state.put("models_fallback_reason", build.headline_problem(corpus))
             for slot in build.SLOTS:
                 build.build_slot(slot, corpus)
             st.success(
