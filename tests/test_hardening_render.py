@@ -149,7 +149,8 @@ def test_both_columns_show_hostile_text_names_and_titles_literally(compare_page)
             assert_literal(
                 m, "<script>window.__pwned='script';alert('xss')</script>", "[click me](javascript:"
             )
-            window = shown(m).strip().removeprefix("… ").removesuffix(" …")
+            snippet_md = m.split("\n\n", 1)[-1]  # a card is "head  \n facts" then a blank line, then the snippet
+            window = shown(snippet_md).strip().removeprefix("… ").removesuffix(" …")
             assert window in flat_docs, f"the snippet is not the document's own text: {window!r}"
         titles = [m for m, t in zip(md, seen, strict=True) if EVIL_TITLE in t]
         assert titles, f"the PDF title should be shown literally (chunk heading): {seen}"
