@@ -38,6 +38,7 @@ with source_col:
     use_sample = b1.button("Load the sample corpus", type="primary", width="stretch")
     clear = b2.button("Unload corpus", width="stretch", disabled=state.get("corpus_key") is None)
 
+before = state.get("corpus_key")
 try:
     if clear:
         state.put("corpus_key", None)
@@ -59,6 +60,9 @@ try:
         load_sample()  # follows chunking changes; cached per option set
 except Exception as exc:
     widgets.show_error(exc)
+
+if state.get("corpus_key") != before:
+    st.rerun()  # so the sidebar and every panel show the corpus just loaded
 
 corpus = resources.current_corpus()
 if corpus is None:

@@ -8,13 +8,13 @@ from core.models import PRESETS, availability, resolve_model
 from ui import build, resources, state, widgets
 from ui.text import escape_md
 
+build.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
 widgets.page_header(
     "Models & indexes",
     "Pick the two models to compare, check what a build costs on this machine, then build both indexes.",
 )
 
 corpus = resources.current_corpus()
-build.choose_default_pair(corpus)
 if state.get("models_fallback_reason"):
     st.warning(
         "Using the bundled offline pair (multilingual-e5-small vs all-MiniLM-L6-v2) instead of the headline pair "
