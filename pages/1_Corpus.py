@@ -123,25 +123,32 @@ with left:
 with right:
     st.subheader("Chunk length vs model window")
     rows, notes = [], []
-    for slot in build.SLOTS:
-        name = state.get(f"models_{slot.lower()}")
-        if not name:
+    chosen = [(f"{slot} · ", state.get(f"models_{slot.lower()}")) for slot in build.SLOTS]
+    headline = [("", name) for name in build.headline_pair(corpus)]  # always shown: the pair users ask about
+    seen: set[str] = set()
+    for prefix, name in [*chosen, *headline]:
+        if not name or name in seen:
             continue
+        seen.add(name)
         try:
             spec = resolve_model(name)
-            tokenizer = load_tokenizer(spec)
+            tokenizer = resources.memo(("tokenizer", name), lambda s=spec: load_tokenizer(s))
         except Exception as exc:
             widgets.show_error(exc)
             continue
         counts = resources.chunk_token_counts(corpus, name)
         window = spec.max_tokens or 512
         over = sum(t > window for t in counts)
-        basis = "tokenizer" if tokenizer is not None else "estimate from characters"
+        basis = (
+            "tokenizer"
+            if tokenizer is not None
+            else "estimated from characters: tokenizer not available offline"
+        )
         notes.append(
-            f"**{slot} · {escape_md(name)}** (window {window:,} tokens, {basis}): "
+            f"**{prefix}{escape_md(name)}** (window {window:,} tokens, {basis}): "
             f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
         )
-        rows += [{"model": f"{slot} · {name}", "tokens": t} for t in counts]
+        rows += [{"model": f"{prefix}{name}", "tokens": t} for t in counts]
     if not rows:
         st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
