@@ -93,11 +93,14 @@ table = pd.DataFrame(comparison.table())
 name_a, name_b = comparison.name_a, comparison.name_b
 main = comparison.paired.get("ndcg@10") or next(iter(comparison.paired.values()))
 winner = name_a if main.diff > 0 else name_b
-verdict = (
-    f"**{escape_md(winner)}** is better on {main.metric} by {abs(main.diff):.3f} "
-    f"(95% CI {main.ci_low:+.3f} … {main.ci_high:+.3f}, p = {main.p_value:.3f}): "
-    + ("a significant difference." if main.significant else "**not** significant on this many queries.")
-)
+if main.diff == 0:
+    verdict = f"Both models score the same on {main.metric} ({main.mean_a:.3f}) over {main.queries} queries."
+else:
+    verdict = (
+        f"**{escape_md(winner)}** is better on {main.metric} by {abs(main.diff):.3f} "
+        f"(95% CI {main.ci_low:+.3f} … {main.ci_high:+.3f}, p = {main.p_value:.3f}): "
+        + ("a significant difference." if main.significant else "**not** significant on this many queries.")
+    )
 (st.success if main.significant else st.info)(verdict)
 
 bars = pd.DataFrame(

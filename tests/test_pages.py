@@ -152,3 +152,36 @@ def test_evaluate_page_scores_both_models_on_the_sample_judgments(built_state):
     name_a = next(c for c in table.columns if c.startswith("A · "))
     assert table[name_a].between(0, 1).all()
     assert len(at.get("download_button")) == 5
+
+
+def test_evaluate_an_uploaded_beir_zip_end_to_end():
+    import io
+    import json
+    import zipfile
+
+    texts_ = ["JWT tokens are signed with RS256 keys", "Raft elects a leader", "Pagination uses cursors"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(
+            "mini/corpus.jsonl",
+            "\n".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) for i, t in enumerate(texts_)),
+        )
+        z.writestr("mini/queries.jsonl", json.dumps({"_id": "q0", "text": "how are JWT tokens signed"}))
+        z.writestr("mini/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq0\td0\t1\n")
+    at = app("pages/5_Evaluate.py")
+    at.session_state["eval_source"] = "upload a BEIR set"
+    at.run()
+    at.file_uploader(key="_eval_beir_upload").set_value(("mini.zip", buf.getvalue(), "application/zip")).run()
+    assert "Loaded 3 documents, 1 queries" in texts(at)
+    at.session_state["models_a"] = "all-MiniLM-L6-v2"
+    at.session_state["models_b"] = "all-MiniLM-L6-v2"
+    at.switch_page("pages/2_Models.py").run()
+    at.button(key="models_build").click().run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/5_Evaluate.py")
+    at.session_state["eval_source"] = "upload a BEIR set"
+    at.run()
+    assert not at.exception, at.exception
+    assert "Both models score the same on ndcg@10" in texts(at)  # the same model in both slots
+    table = at.dataframe[0].value
+    assert table.loc[table["metric"] == "mrr@10"].iloc[0, 1] == 1.0  # the JWT doc ranks first
