@@ -185,3 +185,31 @@ def test_evaluate_an_uploaded_beir_zip_end_to_end():
     assert "Both models score the same on ndcg@10" in texts(at)  # the same model in both slots
     table = at.dataframe[0].value
     assert table.loc[table["metric"] == "mrr@10"].iloc[0, 1] == 1.0  # the JWT doc ranks first
+
+
+def test_qwen3_architecture_model_from_a_local_folder_drives_the_dimension_slider(tiny_qwen3_path):
+    """The tiny random Qwen3 (2560 dims, MRL-trained preset facts) as model A: slider 32..2560, equal-cost mark."""
+    at = app("pages/1_Corpus.py")
+    at.run()
+    docs = [(f"doc{i}.md", f"# Topic {i}\n\nParagraph {i} about tokens, keys and consensus.\n".encode(), "text/markdown")
+            for i in range(12)]  # fmt: skip
+    at.file_uploader[0].set_value(docs).run()
+    at.session_state["_models_choice_a"] = "Other: Hugging Face id or local path"
+    at.session_state["_models_custom_a"] = str(tiny_qwen3_path)
+    at.session_state["models_b"] = "all-MiniLM-L6-v2"
+    at.switch_page("pages/2_Models.py").run()
+    assert not at.exception, at.exception
+    assert any("Query instruction" in t.label for t in at.text_area)  # Qwen3-style task is editable
+    at.button(key="models_build").click().run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/4_Dimensions.py")
+    at.session_state["mrl_queryset"] = "chunks as pseudo-queries"
+    at.session_state["mrl_slot"] = "A"
+    at.run()
+    assert not at.exception, at.exception
+    slider = at.select_slider(key="mrl_dims")
+    assert [int(o) for o in slider.options][0] == 32 and int(slider.options[-1]) == 2560
+    slider.set_value(2560).run()
+    assert "1.000" in texts(at)  # full dimension: recall against itself is exact
+    assert "not trained for Matryoshka" not in texts(at)
+    assert "stores vectors as large as" in texts(at)  # the equal-cost point against MiniLM's 384 dims
