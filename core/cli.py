@@ -150,7 +150,9 @@ def _build_one(corpus, name: str, args: argparse.Namespace, store):
     print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
     embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
     params = IndexParams(
-        M=args.M, ef_construction=args.ef_construction, ef_search=getattr(args, "ef", None) or 64
+        M=args.M,
+        ef_construction=args.ef_construction,
+        ef_search=getattr(args, "ef", None) or IndexParams().ef_search,
     )
     return build_model_index(
         corpus,

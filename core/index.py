@@ -65,7 +65,8 @@ class IndexParams:
 
     M: int = 16
     ef_construction: int = 200
-    ef_search: int = 128  # recall@10 >= 0.99 on 50k x 768 and x 2560 (benchmarks/bench_ann.py); 64 gave 0.97-0.98
+    # 128: recall@10 >= 0.99 on 50k x 768 and x 2560 (benchmarks/bench_ann.py); 64 gave 0.97-0.98
+    ef_search: int = 128
 
     def __post_init__(self) -> None:
         for name in ("M", "ef_construction", "ef_search"):

@@ -1,7 +1,5 @@
 """Corpus: upload files or load the sample, choose chunking, see what loaded and what did not."""
 
-import hashlib
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -48,14 +46,12 @@ try:
         with st.spinner("Loading the sample corpus …"):
             load_sample()
     elif uploads:
-        files = [(f.name, f.getvalue()) for f in uploads]
-        digest = hashlib.sha256()
-        for name, data in files:
-            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        if st.session_state.get("_corpus_upload_digest") != (digest.hexdigest(), chunk_options()):
-            with st.spinner(f"Reading {len(files)} file(s) …"):
-                load_upload(files)
-            st.session_state["_corpus_upload_digest"] = (digest.hexdigest(), chunk_options())
+        # Streamlit gives every uploaded file an id: no need to hash the bytes again on every rerun.
+        seen = (tuple(f.file_id for f in uploads), chunk_options())
+        if st.session_state.get("_corpus_upload_seen") != seen:
+            with st.spinner(f"Reading {len(uploads)} file(s) …"):
+                load_upload([(f.name, f.getvalue()) for f in uploads])
+            st.session_state["_corpus_upload_seen"] = seen
     elif state.get("corpus_origin") == "sample" and state.get("corpus_key"):
         load_sample()  # follows chunking changes; cached per option set
 except Exception as exc:
@@ -132,7 +128,7 @@ with right:
         seen.add(name)
         try:
             spec = resolve_model(name)
-            tokenizer = resources.memo(("tokenizer", name), lambda s=spec: load_tokenizer(s))
+            tokenizer = load_tokenizer(spec)
         except Exception as exc:
             widgets.show_error(exc)
             continue

@@ -206,6 +206,7 @@ for slot in build.SLOTS:
                 name,
                 device=settings["device"],
                 max_tokens=settings["max_tokens"],
+                trust_remote_code=settings["trust_remote_code"],
                 texts=[c.text for c in corpus.chunks[:16]],
             )
         est = estimate_build(

@@ -158,21 +158,12 @@ with lab_col:
     st.markdown(
         f"**{n}** label(s) on **{sum(bool(v) for v in all_labels.values())}** query(ies) for this corpus."
     )
-    d1, d2 = st.columns(2)
-    d1.download_button(
-        "qrels.tsv",
-        compare.qrels_tsv(all_labels, sample_ids),
-        file_name="qrels.tsv",
-        disabled=n == 0,
-        width="stretch",
-    )
-    d2.download_button(
-        "queries.jsonl",
-        compare.queries_jsonl(all_labels, sample_ids),
-        file_name="queries.jsonl",
-        disabled=n == 0,
-        width="stretch",
-    )
+    exports = {
+        "qrels.tsv": compare.qrels_tsv(all_labels, sample_ids),
+        "queries.jsonl": compare.queries_jsonl(all_labels, sample_ids),
+    }
+    for col, (file_name, data) in zip(st.columns(2), exports.items(), strict=True):
+        col.download_button(file_name, data, file_name=file_name, disabled=n == 0, width="stretch")
 
 st.subheader("Where do they disagree most?")
 s1, s2, s3 = st.columns([3, 1, 1])

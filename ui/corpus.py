@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def tokenizer_for_chunking() -> tuple[object | None, str]:
     """The first chosen model (A, then B, then the bundled MiniLM) whose tokenizer is available offline."""
     for name in (state.get("models_a"), state.get("models_b"), state.BUNDLED_PAIR[1]):
         if name:
-            tok = resources.memo(("tokenizer", name), lambda n=name: load_tokenizer(resolve_model(n)))
+            tok = load_tokenizer(resolve_model(name))  # cached in core.models
             if tok is not None:
                 return tok, name
     return None, ""
@@ -73,12 +74,14 @@ def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
     return _register(corpus, "upload")
 
 
-def sample_queries() -> list[dict]:
-    """The sample set's judged queries: [{'_id', 'text', 'lang'}]."""
+@functools.lru_cache(maxsize=1)
+def _sample_queries() -> tuple[dict, ...]:
     if not SAMPLE_QUERIES.exists():
-        return []
-    rows = []
-    for line in Path(SAMPLE_QUERIES).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rows.append(json.loads(line))
-    return rows
+        return ()
+    lines = Path(SAMPLE_QUERIES).read_text(encoding="utf-8").splitlines()
+    return tuple(json.loads(line) for line in lines if line.strip())
+
+
+def sample_queries() -> list[dict]:
+    """The sample set's judged queries: [{'_id', 'text', 'lang'}] (read once per process)."""
+    return [dict(q) for q in _sample_queries()]

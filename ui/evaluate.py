@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -15,8 +16,9 @@ from ui.corpus import SAMPLE_QUERIES, sample_queries
 SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
 
 
+@functools.lru_cache(maxsize=1)
 def sample_judgments() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """The sample corpus's queries and file-level qrels."""
+    """The sample corpus's queries and file-level qrels (read once per process; callers must not mutate)."""
     if not SAMPLE_QRELS.exists() or not SAMPLE_QUERIES.exists():
         return {}, {}
     with open(SAMPLE_QRELS, encoding="utf-8") as fh:

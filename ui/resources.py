@@ -150,11 +150,11 @@ def _calibrations() -> Registry:
     return Registry(capacity=16)
 
 
-def calibration(name: str, *, device: str, max_tokens: int | None, texts: list[str]):
+def calibration(
+    name: str, *, device: str, max_tokens: int | None, trust_remote_code: bool = False, texts: list[str]
+):
     """A warm-up measurement of an already loaded model on this device, taken once per process."""
-    emb = loaded_embedder(name, device=device, max_tokens=max_tokens) or loaded_embedder(
-        name, device=device, max_tokens=max_tokens, trust_remote_code=True
-    )
+    emb = loaded_embedder(name, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code)
     if emb is None:
         return None
     from core.cost import calibrate
