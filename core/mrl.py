@@ -6,14 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.dims import MRL_STEPS
 from core.errors import SearchError
-
-STANDARD_DIMS = (32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096)
 
 
 def valid_dims(full_dim: int, mrl_dims: Sequence[int] = ()) -> list[int]:
     """Dimensions to offer on a slider: the model's trained MRL dims, else powers-of-two-ish steps up to full."""
-    dims = [d for d in (mrl_dims or STANDARD_DIMS) if 0 < d < full_dim]
+    dims = [d for d in (mrl_dims or MRL_STEPS) if 0 < d < full_dim]
     return sorted(set(dims)) + [full_dim]
 
 
