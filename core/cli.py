@@ -85,7 +85,8 @@ def add_models_parser(sub) -> argparse.ArgumentParser:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print the preset table."""
-    from core.models import PRESETS, availability
+    from core.hub_cache import availability
+    from core.presets import PRESETS
 
     rows = []
     for spec in PRESETS.values():

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.device import device_kind
 from core.errors import DashboardError
+from core.model_tokenizer import load_tokenizer
 from core.types import ModelSpec
 
 # Share of the machine's matmul rate a transformer forward pass reaches when nothing was calibrated
 # (attention, layer norms, tokenisation and padding eat the rest). Measured on a 2-core x86 CPU.
 DEFAULT_EFFICIENCY = {"cpu": 0.5, "cuda": 0.4, "mps": 0.3}
-# Seconds a build may take on this device before the app suggests a lighter route.
-SLOW_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,10 @@ class Calibration:
         return 2.0 * self.params * self.tokens_per_s
 
 
-def _device_kind(device: str) -> str:
-    d = (device or "cpu").lower()
-    for kind in ("cuda", "mps", "endpoint"):
-        if d.startswith(kind):
-            return kind
-    return "cpu"
-
-
 @functools.lru_cache(maxsize=4)
 def machine_flops(device: str = "cpu") -> float:
     """Measured float32 (CPU) or half-precision (GPU) matmul rate of this machine in FLOP/s (cached)."""
-    kind = _device_kind(device)
+    kind = device_kind(device)
     try:
         import torch
     except ImportError:
@@ -101,7 +93,7 @@ def _numpy_flops() -> float:
 
 
 def _bytes_per_param(device: str) -> int:
-    return 4 if _device_kind(device) == "cpu" else 2
+    return 4 if device_kind(device) == "cpu" else 2
 
 
 def memory_bytes(
@@ -125,8 +117,6 @@ def describe_memory(spec: ModelSpec, *, device: str = "cpu") -> str:
 
 def calibrate(embedder, texts: list[str], *, device: str = "cpu") -> Calibration:
     """Time one warm batch of real texts through a loaded model on this device."""
-    from core.models import load_tokenizer
-
     spec = embedder.spec
     sample = list(texts[:16]) or ["calibration text " * 20]
     embedder.encode_documents(sample[:2])  # warm-up: allocations, kernels, lazy init
@@ -161,7 +151,7 @@ def estimate_build(
         raise DashboardError(
             f"n_tokens and n_chunks must be >= 0 (counts of the corpus), got {n_tokens} and {n_chunks}"
         )
-    kind = _device_kind(device)
+    kind = device_kind(device)
     mean_len = n_tokens / n_chunks if n_chunks else spec.max_tokens
     # length-sorted batches: the longest batch sets the activation peak; assume ~2x the mean chunk
     mem = memory_bytes(spec, device=device, seq_len=max(16, int(2 * mean_len)))
@@ -186,11 +176,11 @@ def estimate_build(
     if (
         calibration is not None
         and calibration.model == spec.name
-        and _device_kind(calibration.device) == kind
+        and device_kind(calibration.device) == kind
     ):
         tps = calibration.tokens_per_s
         basis = f"measured {tps:,.0f} tokens/s on a warm-up batch of this model"
-    elif calibration is not None and _device_kind(calibration.device) == kind and calibration.params > 0:
+    elif calibration is not None and device_kind(calibration.device) == kind and calibration.params > 0:
         eff = min(1.0, calibration.flops_per_s / peak)
         tps = peak * eff / (2.0 * spec.params)
         basis = (
@@ -203,59 +193,3 @@ def estimate_build(
         basis = f"2 x {spec.params / 1e9:.2f}B FLOPs/token at {peak / 1e9:,.0f} GFLOP/s x {eff:.0%} assumed efficiency"
     seconds = n_tokens / tps if tps > 0 else float("inf")
     return CostEstimate(seconds, mem, n_tokens, tps, basis, spec.name, device, n_chunks, spec.params)
-
-
-def _duration(seconds: float) -> str:
-    if seconds != seconds:  # NaN
-        return "unknown time"
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
-    return f"{seconds / 86400:.1f} days"
-
-
-def _device_name(device: str) -> str:
-    kind = _device_kind(device)
-    return {"cpu": "this CPU", "cuda": "this GPU", "mps": "this Apple GPU", "endpoint": "the endpoint"}[kind]
-
-
-def describe(estimate: CostEstimate) -> str:
-    """One sentence, e.g. 'Qwen3-Embedding-4B on this CPU: about 3 h for 2,000 chunks'."""
-    text = (
-        f"{estimate.model} on {_device_name(estimate.device)}: about {_duration(estimate.seconds)} "
-        f"for {estimate.chunks:,} chunks"
-    )
-    if estimate.tokens_per_s == estimate.tokens_per_s:
-        text += f" ({estimate.tokens:,} tokens at ~{estimate.tokens_per_s:,.0f} tokens/s"
-        text += f", ~{estimate.memory_bytes / 2**30:.1f} GiB memory)"
-    return text
-
-
-def suggest(estimate: CostEstimate, *, slow_seconds: float = SLOW_SECONDS) -> str:
-    """Advice when a build is too slow on this device; empty when it is fine."""
-    if estimate.seconds != estimate.seconds or estimate.seconds <= slow_seconds:
-        return ""
-    lines = [f"Embedding with {estimate.model} would take about {_duration(estimate.seconds)} here."]
-    big = estimate.params > 700_000_000
-    if _device_kind(estimate.device) == "cpu" and big:
-        lines.append(
-            "On a CPU, pick Qwen3-Embedding-0.6B (about 7x faster than 4B) or bge-base, "
-            "embed a sample of the corpus first, or run the big model on a GPU server "
-            "(vLLM, TEI, Ollama, llama.cpp) and connect it as an OpenAI-compatible endpoint."
-        )
-    elif _device_kind(estimate.device) == "cpu":
-        smaller = (
-            "pick a smaller model such as the bundled all-MiniLM-L6-v2, "
-            if estimate.params > 50_000_000
-            else ""
-        )
-        lines.append(
-            f"Embed a sample of the corpus first, {smaller}"
-            "or serve the model on a GPU (vLLM, TEI, Ollama, llama.cpp) behind an OpenAI-compatible endpoint."
-        )
-    else:
-        lines.append("Use a smaller preset, a subset of the corpus, or several endpoint replicas.")
-    return " ".join(lines)

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
+from core.cost import describe_memory
+from core.device import resolve_device
 from core.errors import ModelLoadError
-from core.models import availability, with_dim
+from core.hub_cache import availability, hub_offline, hub_reachable
+from core.models import with_dim
 from core.types import ModelSpec, Progress
-
-_TRUTHY = {"1", "true", "yes", "on"}
-_PROBE_SECONDS = 2.5
-
-
-def hub_offline() -> bool:
-    """True when the user asked for offline mode (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
-    return any(
-        os.environ.get(k, "").strip().lower() in _TRUTHY for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def hub_reachable(*, timeout: float = _PROBE_SECONDS) -> bool:
-    """A quick TCP probe of the hub (or HF_ENDPOINT mirror) so that loading never hangs offline."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or "huggingface.co"
-    port = parsed.port or (80 if parsed.scheme == "http" else 443)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def fix_text(spec: ModelSpec) -> str:
@@ -52,19 +29,6 @@ def fix_text(spec: ModelSpec) -> str:
         "(4) pick a smaller preset such as Qwen3-Embedding-0.6B, or the bundled offline pair "
         "all-MiniLM-L6-v2 + multilingual-e5-small."
     )
-
-
-def _auto_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _torch_dtype(device: str):
@@ -96,8 +60,6 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def _oom_error(spec: ModelSpec, device: str, exc: BaseException) -> ModelLoadError:
-    from core.cost import describe_memory
-
     return ModelLoadError(
         f"Out of memory loading '{spec.name}' on {device}: {describe_memory(spec, device=device)}. "
         + fix_text(spec)
@@ -129,7 +91,7 @@ class SentenceTransformerEmbedder:
         max_tokens: int | None = None,
         trust_remote_code: bool = False,
     ):
-        self.device = _auto_device(device)
+        self.device = resolve_device(device)
         requested = int(max_tokens or spec.max_tokens)  # 0: the model's own max_seq_length
         self.calls = 0
         self._lock = threading.Lock()

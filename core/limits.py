@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cost import memory_bytes
+from core.device import resolve_device
 from core.errors import DashboardError
 from core.types import ModelSpec
 
@@ -101,17 +102,6 @@ def available_device_memory(device: str) -> int:
     return available_ram()
 
 
-def _resolve(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
-
-
 def _gib(n: int) -> str:
     return f"{n / GIB:,.1f} GiB"
 
@@ -137,7 +127,7 @@ def check_build_fits(
     """
     if n_chunks < 0:
         raise DashboardError(f"n_chunks must be >= 0 (the corpus's chunk count), got {n_chunks}")
-    dev = _resolve(device)
+    dev = resolve_device(device)
     remote = spec.backend == "endpoint"
     ram_free = available_ram() if ram is None else ram
     if remote:

@@ -4,7 +4,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.models import load_tokenizer, resolve_model
+from core.model_tokenizer import load_tokenizer
+from core.models import resolve_model
 from ui import build, resources, state, widgets
 from ui.corpus import chunk_options, load_sample, load_upload
 from ui.text import escape_md

@@ -3,9 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from core.cost import describe, estimate_build, suggest
-from core.models import PRESETS, availability, resolve_model
+from core.cost import estimate_build
+from core.device import resolve_device
+from core.hub_cache import availability
+from core.models import resolve_model
+from core.presets import PRESETS
 from ui import build, resources, state, widgets
+from ui.cost_text import describe, suggest
 from ui.text import escape_md
 
 build.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
@@ -198,7 +202,7 @@ for slot in build.SLOTS:
         spec = resolve_model(name)
         counts = resources.chunk_token_counts(corpus, name)
         device = build.slot_settings(slot)["device"]
-        device = "cuda" if device == "auto" and build.has_gpu() else ("cpu" if device == "auto" else device)
+        device = resolve_device(device)
         settings = build.slot_settings(slot)
         calibration = None
         if build.built_index(slot) is None:

@@ -5,9 +5,11 @@ import math
 
 import pytest
 
-from core.cost import Calibration, calibrate, describe, estimate_build, machine_flops, suggest
+from core.cost import Calibration, calibrate, estimate_build, machine_flops
 from core.errors import DashboardError
-from core.models import PRESETS, resolve_model
+from core.models import resolve_model
+from core.presets import PRESETS
+from ui.cost_text import describe, suggest
 
 Q4, Q06, BGE, MINI = (
     PRESETS[n] for n in ("Qwen3-Embedding-4B", "Qwen3-Embedding-0.6B", "bge-base-en-v1.5", "all-MiniLM-L6-v2")

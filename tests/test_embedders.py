@@ -8,7 +8,7 @@ import pytest
 
 from core.embedders import load_embedder
 from core.errors import ModelLoadError
-from core.models import PRESETS
+from core.presets import PRESETS
 
 PAIRS_EN = [
     (

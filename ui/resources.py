@@ -178,7 +178,7 @@ def memo(key: Hashable, factory: Callable[[], V]) -> V:
 def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
     """Tokens per chunk for a model's tokenizer (character estimate when the tokenizer is unavailable)."""
     from core.ingest import token_counts
-    from core.models import load_tokenizer
+    from core.model_tokenizer import load_tokenizer
 
     return memo(
         ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(resolve_model(name)))

@@ -6,6 +6,8 @@ from typing import Any
 
 import streamlit as st
 
+from core.ingest.options import DEFAULT_CHUNKING
+
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
 HEADLINE_A = "Qwen3-Embedding-4B"
 HEADLINE_B = {"zh": "bge-base-zh-v1.5", "en": "bge-base-en-v1.5"}
@@ -16,8 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "corpus_key": None,  # Corpus.sha256 of the loaded corpus (the Corpus itself is in resources.corpora())
     "corpus_origin": "",  # "sample" | "upload" | "beir"
     "corpus_unit": "chars",
-    "corpus_size": 800,
-    "corpus_overlap": 100,
+    "corpus_size": DEFAULT_CHUNKING["chars"][0],
+    "corpus_overlap": DEFAULT_CHUNKING["chars"][1],
     # models page
     "models_a": None,  # model name: preset, hub id, local path or endpoint:MODEL@URL
     "models_b": None,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from core.errors import IngestError
 
 MB = 1024 * 1024
+# Default (size, overlap) per chunking unit: the one place these numbers live.
+DEFAULT_CHUNKING: dict[str, tuple[int, int]] = {"chars": (800, 100), "tokens": (256, 32)}
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,14 @@ class ChunkOptions:
         """Effective chunk size in ``unit``."""
         if self.size is not None:
             return self.size
-        return 800 if self.unit == "chars" else 256
+        return DEFAULT_CHUNKING[self.unit][0]
 
     @property
     def chunk_overlap(self) -> int:
         """Effective overlap in ``unit`` (never more than half the size when defaulted)."""
         if self.overlap is not None:
             return self.overlap
-        default = 100 if self.unit == "chars" else 32
+        default = DEFAULT_CHUNKING[self.unit][1]
         return min(default, self.chunk_size // 2)
 
 
