@@ -26,7 +26,7 @@ def test_qwen3_presets_have_mrl_dims_prompts_and_left_padding():
         assert spec.pooling == "lasttoken" and spec.padding_side == "left"
         assert spec.query_prefix() == QWEN_DEFAULT_PREFIX and spec.doc_prompt == ""
         assert spec.query_prefix("Find code") == "Instruct: Find code\nQuery:"
-    assert PRESETS["Qwen3-Embedding-4B"].mrl_dims == (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560)
+    assert PRESETS["Qwen3-Embedding-4B"].mrl_dims == (32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 2560)
     assert PRESETS["Qwen3-Embedding-4B"].params > 6 * PRESETS["Qwen3-Embedding-0.6B"].params
 
 
