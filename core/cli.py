@@ -1,59 +1,24 @@
 """``python -m core.cli``: list models, build cached indexes, search a corpus (results on stdout, progress on stderr).
 
-Besides the commands defined here, every module named in ``COMMAND_MODULES`` exposing
-``add_parser(subparsers) -> ArgumentParser`` and ``run(args) -> int`` becomes a subcommand: a one-line change.
+``evaluate`` lives in core/evaluate_cli.py; what the commands share is in core/cli_common.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import sys
-import time
-from pathlib import Path
 
-from core.errors import DashboardError, IngestError
-
-COMMAND_MODULES: tuple[str, ...] = ("core.evaluate_cli",)
-
-
-class StderrProgress:
-    """Progress lines on stderr: at most one per second, plus the final one."""
-
-    def __init__(self, label: str) -> None:
-        self.label, self.last, self.shown = label, 0.0, (-1, -1)
-
-    def __call__(self, done: int, total: int, rate: float) -> None:
-        now = time.monotonic()
-        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
-            self.last, self.shown = now, (done, total)
-            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
-
-
-def load_any_corpus(path: str | Path):
-    """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
-    from core.ingest import load_corpus
-
-    return load_corpus(p)
-
-
-def add_common(p: argparse.ArgumentParser) -> None:
-    """Options shared by commands that load models and the store."""
-    p.add_argument(
-        "--store",
-        default=None,
-        help="embedding store folder (default: $RETRIEVAL_COMPARE_STORE or user cache)",
-    )
-    p.add_argument(
-        "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
-    )
-    p.add_argument("--batch-size", type=int, default=32, help="document embedding batch size")
-    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
-
+from core import evaluate_cli
+from core.cli_common import StderrProgress, add_common, dumps, load_any_corpus, positive_int
+from core.embedders import load_embedder
+from core.engine import build_model_index
+from core.errors import DashboardError
+from core.hub_cache import availability
+from core.index import IndexParams
+from core.limits import check_build_fits
+from core.models import resolve_model
+from core.presets import PRESETS
+from core.store import EmbeddingStore
 
 # ---- models ---------------------------------------------------------------------------------------
 
@@ -85,9 +50,6 @@ def add_models_parser(sub) -> argparse.ArgumentParser:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print the preset table."""
-    from core.hub_cache import availability
-    from core.presets import PRESETS
-
     rows = []
     for spec in PRESETS.values():
         mrl = f"{min(spec.mrl_dims)}..{max(spec.mrl_dims)}" if spec.mrl_dims else "no"
@@ -133,19 +95,13 @@ def _add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
         p.add_argument(
             "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
         )
-    p.add_argument("--M", dest="M", type=int, default=16, help="HNSW graph degree")
-    p.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
+    p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
+    p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
     add_common(p)
 
 
 def _build_one(corpus, name: str, args: argparse.Namespace, store):
     """Load one model and build (or load from the store) its index, with progress on stderr."""
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.index import IndexParams
-    from core.limits import check_build_fits
-    from core.models import resolve_model
-
     spec = resolve_model(name)
     check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
     print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
@@ -176,8 +132,6 @@ def add_build_parser(sub) -> argparse.ArgumentParser:
 
 def run_build(args: argparse.Namespace) -> int:
     """Print per-file status, then per-model build statistics."""
-    from core.store import EmbeddingStore
-
     corpus = load_any_corpus(args.corpus)
     store = EmbeddingStore(args.store)
     files = [
@@ -190,7 +144,7 @@ def run_build(args: argparse.Namespace) -> int:
             f"corpus {args.corpus}: {loaded} of {len(corpus.files)} files loaded, {len(corpus.chunks)} chunks"
         )
         for f in corpus.files:
-            detail = f"{f.chunks} chunks" if f.status == "loaded" else f.reason
+            detail = f.reason if f.status != "loaded" else f"{f.chunks} chunks" + (f"; {f.reason}" if f.reason else "")
             print(f"  {f.status:<9} {f.source}  ({detail})")
         sys.stdout.flush()
     models = []
@@ -231,10 +185,10 @@ def add_search_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search a corpus with one model (builds or reuses its cached index)")
     _add_corpus_model(p, many=False)
     p.add_argument("--query", required=True, help="the question or keywords")
-    p.add_argument("-k", "--k", type=int, default=10, help="number of results")
-    p.add_argument("--dims", type=int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("-k", "--k", type=positive_int, default=10, help="number of results")
+    p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
     p.add_argument("--exact", action="store_true", help="exact numpy search instead of HNSW")
-    p.add_argument("--ef", type=int, default=None, help="HNSW search beam (default 64, always >= k)")
+    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: the index's ef_search, 128; always >= k)")
     p.add_argument(
         "--instruction", default=None, help="task instruction for instruction-tuned models (Qwen3)"
     )
@@ -248,8 +202,6 @@ def add_search_parser(sub) -> argparse.ArgumentParser:
 
 def run_search(args: argparse.Namespace) -> int:
     """Print the ranked hits of one query."""
-    from core.store import EmbeddingStore
-
     corpus = load_any_corpus(args.corpus)
     mi = _build_one(corpus, args.model, args, EmbeddingStore(args.store))
     result = mi.search(args.query, k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction)
@@ -297,9 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add, run in _LOCAL_COMMANDS:
         add(sub).set_defaults(func=run)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.add_parser(sub).set_defaults(func=module.run)
+    evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
     return parser
 
 
@@ -314,11 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted (completed embedding segments are kept in the store)", file=sys.stderr)
         return 130
-
-
-def dumps(obj: object) -> str:
-    """JSON for stdout (UTF-8 text kept readable)."""
-    return json.dumps(obj, ensure_ascii=False, indent=2)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.cli import StderrProgress
+from core.cli_common import StderrProgress, positive_int
 from core.errors import DashboardError
 from core.metrics import metric_key, parse_metric
 
@@ -56,9 +56,9 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--exact", dest="exact", action="store_true", default=True, help="exact search (default)"
     )
     mode.add_argument("--hnsw", dest="exact", action="store_false", help="search the HNSW index")
-    p.add_argument("--dims", type=int, default=None, help="Matryoshka dimension (default: full)")
-    p.add_argument("--ef", type=int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))")
-    p.add_argument("--top-k", type=int, default=None, help="documents retrieved per query (default: 100)")
+    p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))")
+    p.add_argument("--top-k", type=positive_int, default=None, help="documents retrieved per query (default: 100)")
     p.add_argument(
         "--metrics", default=",".join(HEADLINE), help="comma-separated, e.g. ndcg@10,map@100,precision@5"
     )
@@ -72,9 +72,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", default=None, help="write TREC run files (and qrels) into this folder")
     p.add_argument("--device", default="auto", help="torch device for sentence-transformers models")
     p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
-    p.add_argument("--batch-size", type=int, default=32, help="document embedding batch size")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
     p.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
-    p.add_argument("--resamples", type=int, default=10_000, help="paired test resamples")
+    p.add_argument("--resamples", type=positive_int, default=10_000, help="paired test resamples")
     p.add_argument("--seed", type=int, default=0, help="paired test seed")
 
 

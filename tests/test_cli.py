@@ -130,3 +130,24 @@ def test_subcommands_are_registered(capsys):
     help_text = capsys.readouterr().out
     for name in ("models", "build", "search", "evaluate"):
         assert name in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["build", "--corpus", ".", "--model", MODEL, "--batch-size", "0"], "--batch-size"),
+        (["search", "--corpus", ".", "--model", MODEL, "--query", "q", "-k", "0"], "-k/--k"),
+        (["search", "--corpus", ".", "--model", MODEL, "--query", "q", "--dims", "-3"], "--dims"),
+        (["evaluate", "--beir", ".", "--model", MODEL, "--resamples", "0"], "--resamples"),
+        (["evaluate", "--beir", ".", "--model", MODEL, "--resamples", "-1"], "--resamples"),
+        (["evaluate", "--beir", ".", "--model", MODEL, "--top-k", "0"], "--top-k"),
+        (["build", "--corpus", ".", "--model", MODEL, "--batch-size", "many"], "--batch-size"),
+    ],
+)
+def test_bad_numbers_are_refused_by_name_before_any_work(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and ("at least 1" in err or "not a whole number" in err)
+    assert "Traceback" not in err

@@ -1,0 +1,75 @@
+"""What every CLI subcommand shares: progress lines, argument types, corpus loading, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import IngestError
+from core.ingest import load_corpus
+from core.types import Corpus
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1, with a message that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (seconds, for example)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+class StderrProgress:
+    """Progress lines on stderr: at most one per second, plus the final one."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.last, self.shown = label, 0.0, (-1, -1)
+
+    def __call__(self, done: int, total: int, rate: float) -> None:
+        now = time.monotonic()
+        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
+            self.last, self.shown = now, (done, total)
+            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
+
+
+def load_any_corpus(path: str | Path) -> Corpus:
+    """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
+    return load_corpus(p)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by commands that load models and the store."""
+    p.add_argument(
+        "--store",
+        default=None,
+        help="embedding store folder (default: $RETRIEVAL_COMPARE_STORE or user cache)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
+    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
+
+
+def dumps(obj: object) -> str:
+    """JSON for stdout (UTF-8 text kept readable)."""
+    return json.dumps(obj, ensure_ascii=False, indent=2)
