@@ -4,12 +4,15 @@ Layout under the root (``RETRIEVAL_COMPARE_STORE`` or the user cache dir ``retri
 
     embeddings/<model-folder>/key.json             the embedder's cache_key
     embeddings/<model-folder>/<segment>.npy        float32 (count, dim), saved with allow_pickle=False
-    embeddings/<model-folder>/<segment>.json       text sha256s, dim, count, size and sha256 of the .npy
+    embeddings/<model-folder>/<segment>.json       text sha256s, dim, count, size and sha256 of the .npy,
+                                                   and a sha256 of those fields themselves (meta_sha256)
     blobs/...                                      other cached artifacts (hnswlib indexes)
 
 Segments are immutable and written atomically (temp file + fsync + os.replace), the .json last, so a
 segment without its .json does not exist. A segment whose .npy does not match its .json (truncated, edited,
-wrong shape or dtype) is deleted and its texts are embedded again. Nothing is ever unpickled.
+wrong shape or dtype), or whose .json does not match its own checksum (hashes swapped or edited, or a
+segment of an older format without one), is deleted and its texts are embedded again. Nothing is ever
+unpickled.
 """
 
 from __future__ import annotations
@@ -63,15 +66,31 @@ def _lock_for(path: Path) -> threading.RLock:
 def os_error(exc: OSError, path: Path) -> StoreError:
     """Turn an OSError into a StoreError that names the path and the fix."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        why = "the disk is full"
+        why, fix = "the disk is full", "Free some space there"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = "permission denied (or read-only file system)"
+        why, fix = "permission denied (or read-only file system)", "Make that folder writable"
     else:
-        why = exc.strerror or str(exc)
+        why, fix = exc.strerror or str(exc), "Check that folder"
     return StoreError(
-        f"Cannot write the embedding store at {path}: {why}. Free some space there, or set "
+        f"Cannot write the embedding store at {path}: {why}. {fix}, or set "
         f"{ENV_VAR} to a writable folder with room (e.g. {ENV_VAR}=/data/retrieval-compare)."
     )
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and prove a file can be written there, before any expensive work depends on it."""
+    atomic_write_bytes(folder / ".write-probe", b"")
+    _discard(folder / ".write-probe")
+
+
+_META_FIELDS = ("count", "dim", "dtype", "nbytes", "sha256", "hashes")
+SEGMENT_FORMAT = 2
+
+
+def meta_checksum(meta: dict) -> str:
+    """sha256 over a segment's metadata fields (canonical JSON): edits such as swapped hashes are caught."""
+    fields = {k: meta[k] for k in _META_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -162,7 +181,9 @@ class _Shelf:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             hashes, dim, count = meta["hashes"], int(meta["dim"]), int(meta["count"])
             ok = (
-                isinstance(hashes, list)
+                meta.get("format") == SEGMENT_FORMAT
+                and meta.get("meta_sha256") == meta_checksum(meta)
+                and isinstance(hashes, list)
                 and len(hashes) == count
                 and npy_path.stat().st_size == int(meta["nbytes"])
                 and file_sha256(npy_path) == meta["sha256"]
@@ -256,6 +277,7 @@ class EmbeddingStore:
         progress: Progress | None,
         batch_size: int,
     ) -> None:
+        ensure_writable(shelf.folder)  # a read-only store fails here, not after the first segment's work
         key_file = shelf.folder / "key.json"
         if not key_file.exists():
             atomic_write_bytes(key_file, json.dumps({"cache_key": embedder.cache_key}).encode())
@@ -281,7 +303,7 @@ class EmbeddingStore:
         name = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
         npy_path = shelf.folder / f"{name}.npy"
         meta = {
-            "format": 1,
+            "format": SEGMENT_FORMAT,
             "count": len(hashes),
             "dim": int(vecs.shape[1]),
             "dtype": "float32",
@@ -289,6 +311,7 @@ class EmbeddingStore:
             "sha256": hashlib.sha256(data).hexdigest(),
             "hashes": hashes,
         }
+        meta["meta_sha256"] = meta_checksum(meta)
         atomic_write_bytes(npy_path, data)
         atomic_write_bytes(shelf.folder / f"{name}.json", json.dumps(meta).encode())
         shelf.add(name, hashes, np.load(npy_path, mmap_mode="r", allow_pickle=False))

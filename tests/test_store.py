@@ -90,7 +90,9 @@ def test_duplicate_texts_are_embedded_once(minilm, tmp_path):
     np.testing.assert_array_equal(vecs[0], vecs[3])
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip-bit", "bad-json", "missing-json"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "flip-bit", "bad-json", "missing-json", "swap-hashes", "old-format"]
+)
 def test_a_damaged_segment_is_re_embedded_not_loaded(minilm, tmp_path, damage):
     good, _ = EmbeddingStore(tmp_path).embed(minilm, TEXTS)
     (npy,) = _segments(tmp_path)
@@ -103,6 +105,15 @@ def test_a_damaged_segment_is_re_embedded_not_loaded(minilm, tmp_path, damage):
         npy.write_bytes(bytes(data))
     elif damage == "bad-json":
         meta.write_text("{not json", encoding="utf-8")
+    elif damage == "swap-hashes":  # still valid JSON, every other field intact: only the checksum tells
+        obj = json.loads(meta.read_text(encoding="utf-8"))
+        obj["hashes"][0], obj["hashes"][1] = obj["hashes"][1], obj["hashes"][0]
+        meta.write_text(json.dumps(obj), encoding="utf-8")
+    elif damage == "old-format":  # a segment without a metadata checksum cannot be trusted
+        obj = json.loads(meta.read_text(encoding="utf-8"))
+        obj["format"] = 1
+        del obj["meta_sha256"]
+        meta.write_text(json.dumps(obj), encoding="utf-8")
     else:
         meta.unlink()
     calls = minilm.calls
@@ -179,3 +190,19 @@ def test_segments_are_plain_npy_and_json(minilm, tmp_path):
 def test_blob_names_cannot_escape_the_store(tmp_path):
     with pytest.raises(StoreError, match="Invalid blob name"):
         EmbeddingStore(tmp_path).blob_path("../outside.bin")
+
+
+def test_a_read_only_store_is_refused_before_any_text_is_embedded(minilm, tmp_path, monkeypatch):
+    real = store_mod.atomic_write
+    EmbeddingStore(tmp_path).embed(minilm, TEXTS[:1])  # a store filled earlier (key.json exists), now read-only
+
+    def read_only(path, write):
+        raise store_mod.os_error(OSError(errno.EROFS, "Read-only file system"), path)
+
+    monkeypatch.setattr(store_mod, "atomic_write", read_only)
+    calls = minilm.calls
+    with pytest.raises(StoreError) as exc:
+        EmbeddingStore(tmp_path).embed(minilm, TEXTS)
+    assert minilm.calls == calls, "nothing may be embedded into a store that cannot keep it"
+    assert "read-only" in str(exc.value) and "writable" in str(exc.value) and "Free some space" not in str(exc.value)
+    monkeypatch.setattr(store_mod, "atomic_write", real)
