@@ -177,3 +177,26 @@ def invalid_utf8_text() -> bytes:
     """Mostly valid UTF-8 (with Chinese) where two bytes are corrupted."""
     good = ("Release notes 发布说明: the search service now supports hybrid retrieval. " * 20).encode("utf-8")
     return good[:100] + b"\xff" + good[100:400] + b"\xc3" + good[401:]
+
+
+def flate_bomb_pdf(inflated: int = 80 * 1024 * 1024) -> bytes:
+    """A one-page PDF whose content stream inflates to ``inflated`` bytes (past pypdf's 75 MB limit)."""
+    import zlib
+
+    stream = zlib.compress(b" " * inflated, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

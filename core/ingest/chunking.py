@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import IngestError
 from core.ingest.document import Extracted, Section
 from core.ingest.options import ChunkOptions
+
+# a Hugging Face fast tokenizer: called as tokenizer(text, return_offsets_mapping=True, ...)
+Tokenizer = Callable[..., Any]
 
 _SENTENCE_ENDS = ("。", "！", "？", "；", ". ", "! ", "? ", "; ", ".\t", ": ")
 
@@ -73,7 +78,9 @@ def char_spans(text: str, start: int, end: int, *, size: int, overlap: int) -> l
     return spans
 
 
-def _offsets(tokenizer, text: str) -> list[tuple[int, int]]:
+def _offsets(tokenizer: Tokenizer | None, text: str) -> list[tuple[int, int]]:
+    if tokenizer is None:
+        raise IngestError("ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'")
     try:
         enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False, verbose=False)
     except TypeError:
@@ -86,7 +93,7 @@ def _offsets(tokenizer, text: str) -> list[tuple[int, int]]:
 
 
 def token_spans(
-    tokenizer, text: str, start: int, end: int, *, size: int, overlap: int
+    tokenizer: Tokenizer | None, text: str, start: int, end: int, *, size: int, overlap: int
 ) -> list[tuple[int, int]]:
     """Windows of at most ``size`` tokens over text[start:end]; offsets keep the exact character span."""
     offs = [(start + s, start + e) for s, e in _offsets(tokenizer, text[start:end])]
@@ -109,7 +116,7 @@ def token_spans(
     return spans
 
 
-def _merge_small(sections: list[Section], measure, size: int) -> list[Section]:
+def _merge_small(sections: list[Section], measure: Callable[[Section], int], size: int) -> list[Section]:
     """Join neighbouring mergeable sections (code definitions) while they fit in one chunk together."""
     out: list[Section] = []
     cur: Section | None = None
@@ -129,7 +136,7 @@ def _merge_small(sections: list[Section], measure, size: int) -> list[Section]:
     return out
 
 
-def chunk_pieces(doc: Extracted, options: ChunkOptions, *, tokenizer=None) -> list[Piece]:
+def chunk_pieces(doc: Extracted, options: ChunkOptions, *, tokenizer: Tokenizer | None = None) -> list[Piece]:
     """Chunk spans over ``doc.text`` with their heading path, page and line span."""
     text = doc.text
     size, overlap = options.chunk_size, options.chunk_overlap

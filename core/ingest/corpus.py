@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import IngestError
-from core.ingest.chunking import chunk_pieces
-from core.ingest.document import Extracted
+from core.ingest.chunking import Tokenizer, chunk_pieces
+from core.ingest.document import BeirDoc, EmptyText, Extracted
 from core.ingest.language import code_prose, detect_language, is_mixed_zh_en, markdown_prose
 from core.ingest.options import MB, ChunkOptions, Limits
 from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
 from core.ingest.zipsafe import Member, Refused, expand_zip
+from core.textclean import has_visible_text
 from core.types import Chunk, Corpus, FileStatus
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "__MACOSX"})
@@ -30,21 +32,46 @@ def corpus_sha256(chunks: tuple[Chunk, ...] | list[Chunk]) -> str:
     return h.hexdigest()
 
 
-def _chunks_of(source: str, doc: Extracted, options: ChunkOptions, tokenizer) -> list[Chunk]:
+def beir_chunks(docs: Iterable[BeirDoc]) -> list[Chunk]:
+    """One chunk per BEIR document (MTEB never splits them): id and source = ``_id``, title kept, language tagged.
+
+    The Corpus page (an uploaded corpus.jsonl) and Evaluate/CLI (``core.beir.load_beir``) both build their
+    chunks here, so one corpus.jsonl gives one ``Corpus.sha256`` whichever page loaded it.
+    """
+    out = []
+    for d in docs:
+        sample = d.text if len(d.text) >= 40 or not d.title else d.title + " " + d.text
+        out.append(
+            Chunk(
+                id=d.id, source=d.id, text=d.text, start=0, end=len(d.text), title=d.title,
+                lang=detect_language(sample), mixed=is_mixed_zh_en(sample),
+            )
+        )  # fmt: skip
+    return out
+
+
+def beir_sidecars(paths: Iterable[str]) -> set[str]:
+    """Paths that are the judgments of a BEIR set (queries.jsonl, qrels.tsv, qrels/*.tsv beside a corpus.jsonl)."""
+    paths = list(paths)
+    roots = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "corpus.jsonl"}
+    found = set()
+    for p in paths:
+        folder, base = posixpath.split(p)
+        if folder in roots and base in ("queries.jsonl", "qrels.tsv"):
+            found.add(p)
+        elif posixpath.basename(folder) == "qrels" and posixpath.dirname(folder) in roots and base.endswith(".tsv"):
+            found.add(p)
+    return found
+
+
+def _chunks_of(source: str, doc: Extracted, options: ChunkOptions, tokenizer: Tokenizer | None) -> list[Chunk]:
     if doc.kind == "beir":
-        out = []
-        for d in doc.docs:
-            sample = d.text if len(d.text) >= 40 or not d.title else d.title + " " + d.text
-            out.append(
-                Chunk(
-                    id=d.id, source=source, text=d.text, start=0, end=len(d.text), title=d.title,
-                    lang=detect_language(sample), mixed=is_mixed_zh_en(sample),
-                )
-            )  # fmt: skip
-        return out
+        return beir_chunks(doc.docs)
     chunks = []
     for n, piece in enumerate(chunk_pieces(doc, options, tokenizer=tokenizer)):
         text = doc.text[piece.start : piece.end]
+        if not has_visible_text(text):  # zero-width / bidi-control runs would be invisible search results
+            continue
         sample = (
             code_prose(text)
             if doc.kind == "code"
@@ -65,13 +92,14 @@ def _chunks_of(source: str, doc: Extracted, options: ChunkOptions, tokenizer) ->
 class _Loader:
     """Accumulates chunks and statuses over the files of one load call."""
 
-    def __init__(self, options: ChunkOptions, tokenizer, limits: Limits) -> None:
+    def __init__(self, options: ChunkOptions, tokenizer: Tokenizer | None, limits: Limits) -> None:
         self.options, self.tokenizer, self.limits = options, tokenizer, limits
         self.chunks: list[Chunk] = []
         self.files: list[FileStatus] = []
         self.seen_hashes: dict[str, str] = {}
         self.seen_ids: set[str] = set()
         self.sources: set[str] = set()
+        self.sidecars: set[str] = set()  # BEIR judgments: reported, never embedded
         self.total = 0
 
     def skip(self, source: str, reason: str, size: int = 0, encoding: str = "") -> None:
@@ -86,8 +114,18 @@ class _Loader:
                 n += 1
             source = f"{stem} ({n}){ext}"
         self.sources.add(source)
+        if source in self.sidecars:
+            self.skip(
+                source,
+                f"{source}: judgments of the BEIR set beside it, not documents; not embedded — upload the "
+                "set on the Evaluate page (or use `evaluate --beir`) to score with them",
+                len(data),
+            )
+            return
         try:
             self._add(source, data, depth)
+        except EmptyText as exc:
+            self.files.append(FileStatus(source, "empty", str(exc), "", len(data), 0))
         except IngestError as exc:
             self.skip(source, str(exc), len(data))
         except Exception as exc:  # a bug must not lose the other files: report it instead
@@ -108,7 +146,7 @@ class _Loader:
         if not is_supported(source):
             raise IngestError(unsupported_reason(source))
         if not data.strip():
-            raise IngestError(f"{source}: empty file (0 bytes of text); remove it or add content")
+            raise EmptyText(f"{source}: empty file (0 bytes of text); remove it or add content")
         digest = hashlib.sha256(data).hexdigest()
         if digest in self.seen_hashes:
             first = self.seen_hashes[digest]
@@ -126,7 +164,9 @@ class _Loader:
         self.seen_hashes[digest] = source
         if extension(source) == ".zip":
             self.total += len(data)
-            for item in expand_zip(data, archive=source, limits=self.limits, depth=depth):
+            items = expand_zip(data, archive=source, limits=self.limits, depth=depth)
+            self.sidecars |= beir_sidecars(item.path for item in items if isinstance(item, Member))
+            for item in items:
                 if isinstance(item, Refused):
                     self.skip(item.path, item.reason, len(data) if item.path == source else 0)
                 elif isinstance(item, Member):
@@ -170,7 +210,7 @@ def load_files(
     files: list[tuple[str, bytes]],
     *,
     options: ChunkOptions = ChunkOptions(),
-    tokenizer=None,
+    tokenizer: Tokenizer | None = None,
     name: str = "upload",
     limits: Limits = Limits(),
 ) -> Corpus:
@@ -180,6 +220,7 @@ def load_files(
             "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
         )
     loader = _Loader(options, tokenizer, limits)
+    loader.sidecars = beir_sidecars(_clean_name(raw_name) for raw_name, _ in files)
     for raw_name, data in files:
         source = _clean_name(raw_name)
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -190,7 +231,7 @@ def load_files(
 
 
 def _walk(root: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
         found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
@@ -198,10 +239,10 @@ def _walk(root: Path) -> list[Path]:
 
 
 def load_corpus(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     options: ChunkOptions = ChunkOptions(),
-    tokenizer=None,
+    tokenizer: Tokenizer | None = None,
     name: str | None = None,
     limits: Limits = Limits(),
 ) -> Corpus:
@@ -216,6 +257,7 @@ def load_corpus(
     loader = _Loader(options, tokenizer, limits)
     paths = [root] if root.is_file() else _walk(root)
     base = root.parent if root.is_file() else root
+    loader.sidecars = beir_sidecars(p.relative_to(base).as_posix() for p in paths)
     for p in paths:
         source = p.relative_to(base).as_posix()
         try:

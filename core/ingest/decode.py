@@ -1,9 +1,16 @@
-"""Bytes -> str: BOM-aware UTF-8/UTF-16/32, then GB18030 / Big5, then a lossless single-byte fallback."""
+"""Bytes -> str: BOM-aware UTF-8/UTF-16/32, then GB18030 / Big5, then charset-normalizer, then cp1252/latin-1.
+
+charset-normalizer detects what the cheap checks miss: UTF-16 without a BOM whose text is not mostly
+ASCII (CJK: few or no NUL bytes, so it looked binary), and legacy codecs such as Shift-JIS, EUC-KR or
+cp1251 (once read as latin-1/cp1252, garbled). The file's note names the encoding it detected.
+"""
 
 from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+
+from charset_normalizer import from_bytes
 
 from core.errors import IngestError
 
@@ -69,10 +76,43 @@ def _strict(data: bytes, encoding: str) -> str | None:
         return None
 
 
-def _check_controls(text: str, name: str) -> None:
+_WIDE = frozenset({"utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be"})
+_DETECT_BYTES = 65536  # charset-normalizer looks at this much; the whole file is then decoded strictly
+_MAX_CHAOS = 0.2  # charset-normalizer's "mess" ratio above which a guess is not trusted
+
+
+def _detect(data: bytes, *, wide_only: bool) -> tuple[str, str] | None:
+    """(text, encoding) charset-normalizer is confident about, the whole of ``data`` decoding strictly."""
+    sample = data[:_DETECT_BYTES]
+    best = from_bytes(sample).best()
+    if best is None or best.chaos > _MAX_CHAOS or best.encoding in ("ascii", "utf_8"):
+        return None
+    if wide_only and best.encoding not in _WIDE:
+        return None
+    text = _strict(data, best.encoding)
+    if text is None or _controls_ratio(text) > 0.05:
+        return None
+    if best.encoding not in _WIDE and not any(ch.isalpha() and ord(ch) > 0x24F for ch in text[:20000]):
+        return None  # Latin-script text: guesses among cp125x/latin-x are unreliable; cp1252 below reads it
+    return text, best.encoding
+
+
+def _detected(data: bytes, name: str, *, wide_only: bool) -> Decoded | None:
+    found = _detect(data, wide_only=wide_only)
+    if found is None:
+        return None
+    text, encoding = found
+    return Decoded(text, encoding, f"{name}: not UTF-8; read as {encoding} (detected by charset-normalizer)")
+
+
+def _controls_ratio(text: str) -> float:
     sample = text[:65536]
     bad = sum(1 for ch in sample if ch < " " and ch not in _CONTROL_OK)
-    if sample and bad / len(sample) > 0.05:
+    return bad / len(sample) if sample else 0.0
+
+
+def _check_controls(text: str, name: str) -> None:
+    if _controls_ratio(text) > 0.05:
         raise IngestError(f"{name}: looks binary (control characters) — not a text file")
 
 
@@ -101,6 +141,9 @@ def decode_bytes(data: bytes, *, name: str = "input") -> Decoded:
             return Decoded(text, enc16 or "utf-16")
     why = looks_binary(data)
     if why:
+        wide = _detected(data, name, wide_only=True)  # CJK UTF-16 without a BOM has NUL/control bytes
+        if wide is not None:
+            return wide
         raise IngestError(f"{name}: {why}; remove it or convert it to .txt/.pdf first")
     text = _strict(data, "utf-8")
     if text is not None:
@@ -126,10 +169,13 @@ def decode_bytes(data: bytes, *, name: str = "input") -> Decoded:
         common, han, enc, cand = max(candidates, key=lambda c: c[0])
         if han < 8 or common >= 0.08 * han:
             return Decoded(cand, enc)
+    detected = _detected(data, name, wide_only=False)
+    if detected is not None:
+        return detected
     text = _strict(data, "cp1252")
     if text is not None:
-        return Decoded(text, "cp1252", f"{name}: not UTF-8, GB18030 or Big5; read as cp1252 (Western)")
-    return Decoded(data.decode("latin-1"), "latin-1", f"{name}: not UTF-8, GB18030 or Big5; read as latin-1")
+        return Decoded(text, "cp1252", f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as cp1252 (Western)")
+    return Decoded(data.decode("latin-1"), "latin-1", f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as latin-1")
 
 
 def _first_invalid_utf8(data: bytes) -> int:

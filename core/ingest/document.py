@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from core.errors import IngestError
+from core.jsonl import BeirDoc
+
+# what a reader made of a file (the chunker and the language tagger act on it)
+ExtractedKind = Literal["text", "markdown", "rst", "code", "html", "pdf", "json", "csv", "beir"]
+# what happened to an input file (``FileStatus.status``): "empty" = nothing visible to embed in it
+FileState = Literal["loaded", "skipped", "duplicate", "empty"]
+
+
+class EmptyText(IngestError):
+    """A file with nothing visible to embed (no bytes, only whitespace, or only invisible characters)."""
 
 
 @dataclass(frozen=True)
@@ -17,24 +30,18 @@ class Section:
     merge: bool = False  # may be merged with neighbours when small (code definitions)
 
 
-@dataclass(frozen=True)
-class BeirDoc:
-    """One BEIR corpus document (never split: MTEB embeds whole documents)."""
-
-    id: str
-    title: str
-    text: str
-
-
 @dataclass
 class Extracted:
     """A file read into text: chunk spans index into ``text``."""
 
     text: str
     encoding: str
-    kind: str  # "text" | "markdown" | "rst" | "code" | "html" | "pdf" | "json" | "csv" | "beir"
+    kind: ExtractedKind
     sections: list[Section] = field(default_factory=list)
     line_numbers: bool = True  # lines of ``text`` are the source's lines
     notes: list[str] = field(default_factory=list)  # warnings shown with the file's status
     docs: list[BeirDoc] = field(default_factory=list)  # kind == "beir" only
     title: str = ""  # PDF metadata title: untrusted text, control characters removed, capped
+
+
+__all__ = ["BeirDoc", "EmptyText", "Extracted", "ExtractedKind", "FileState", "Section"]

@@ -17,10 +17,17 @@ def clean_untrusted(text: str, *, limit: int = 200) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())[:limit]
 
 
+def _limit_message(name: str, where: str) -> str:
+    return (
+        f"{name}: refused — a compressed stream ({where}) inflates past pypdf's decompression limit "
+        "(a flate bomb or an oversized stream), so its text was not extracted; re-export the PDF"
+    )
+
+
 def read_pdf(data: bytes, *, name: str) -> Extracted:
     """Extract the text layer of a PDF page by page; raises IngestError with a fix for unreadable PDFs."""
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PyPdfError
 
     # What pypdf raises on damaged input (page text, metadata and the file as a whole share these).
     broken = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError)
@@ -42,9 +49,18 @@ def read_pdf(data: bytes, *, name: str) -> Extracted:
                 )
         pages: list[str] = []
         failed: list[int] = []
+        over_limit: list[int] = []  # pages whose content stream inflates past pypdf's decompression limit
         for number, page in enumerate(reader.pages, start=1):
             try:
-                pages.append(page.extract_text() or "")
+                page_text = page.extract_text() or ""
+                if not page_text.strip():  # pypdf logs and swallows a decompression limit: ask the stream
+                    contents = page.get_contents()
+                    if contents is not None:
+                        contents.get_data()
+                pages.append(page_text)
+            except LimitReachedError:
+                pages.append("")
+                over_limit.append(number)
             except (*broken, ZeroDivisionError):
                 pages.append("")
                 failed.append(number)
@@ -58,6 +74,8 @@ def read_pdf(data: bytes, *, name: str) -> Extracted:
         raise
     except FileNotDecryptedError as exc:
         raise IngestError(f"{name}: encrypted PDF; remove the password and upload it again") from exc
+    except LimitReachedError as exc:
+        raise IngestError(_limit_message(name, str(exc))) from exc
     # NotImplementedError: e.g. a non-Standard /Encrypt filter (found by tests/test_hardening_uploads.py)
     except (*broken, OSError, RecursionError, NotImplementedError) as exc:
         raise IngestError(
@@ -78,10 +96,21 @@ def read_pdf(data: bytes, *, name: str) -> Extracted:
         text_parts.append(page_text)
         pos += len(page_text)
     text = "".join(text_parts)
+    if not text.strip() and over_limit:
+        raise IngestError(_limit_message(name, f"page(s) {over_limit[:10]}"))
+    if not text.strip() and failed:
+        raise IngestError(
+            f"{name}: the text of every page failed to extract (page(s) {failed[:10]}) — the PDF is damaged "
+            "or uses features pypdf cannot read; re-export it (e.g. print to PDF)"
+        )
     if not text.strip():
         raise IngestError(
             f"{name}: no extractable text, OCR not supported — the PDF holds only images (a scan?); "
             "run OCR first (e.g. `ocrmypdf in.pdf out.pdf`) and upload the result"
         )
     notes = [f"{name}: text of page(s) {failed[:10]} could not be extracted"] if failed else []
+    if over_limit:
+        notes.append(
+            f"{name}: page(s) {over_limit[:10]} skipped — a content stream exceeds the decompression limit"
+        )
     return Extracted(text, "pdf", "pdf", sections, line_numbers=False, notes=notes, title=title)

@@ -6,11 +6,12 @@ import posixpath
 
 from core.errors import IngestError
 from core.ingest.decode import decode_bytes
-from core.ingest.document import Extracted, Section
+from core.ingest.document import EmptyText, Extracted, Section
 from core.ingest.html_text import html_visible_text
 from core.ingest.pdf import read_pdf
 from core.ingest.structure import code_sections, markdown_sections, rst_sections
 from core.ingest.tabular import read_csv, read_json, read_jsonl
+from core.textclean import clean_text, cleaned_note, has_visible_text
 
 TEXT_EXTS = frozenset({".txt", ".text", ".log", ".tex", ".org", ".adoc", ""})
 MARKDOWN_EXTS = frozenset({".md", ".markdown", ".mdx"})
@@ -75,9 +76,11 @@ def read_file(
     """Read one (non-zip) file into text and structural sections; raises IngestError with a fix."""
     ext = extension(name)
     if not data.strip():
-        raise IngestError(f"{name}: empty file (0 bytes of text); remove it or add content")
+        raise EmptyText(f"{name}: empty file (0 bytes of text); remove it or add content")
     if ext == ".pdf":
-        return read_pdf(data, name=name)
+        pdf = read_pdf(data, name=name)
+        _clean(pdf, name)
+        return pdf
     if ext not in SUPPORTED_EXTS or ext == ".zip":
         raise IngestError(unsupported_reason(name))
     decoded = decode_bytes(data, name=name)
@@ -104,9 +107,19 @@ def read_file(
         doc = Extracted(text, encoding, "text", [Section(0, len(text))])
     doc.notes[:0] = notes
     if doc.kind != "beir":
-        if not doc.text.strip():
-            raise IngestError(
-                f"{name}: no text found after reading it as {doc.kind}; check the file's content"
-            )
+        _clean(doc, name)
         _check_lines(doc, name=name, max_line_chars=max_line_chars)
     return doc
+
+
+def _clean(doc: Extracted, name: str) -> None:
+    """Replace code points tokenizers reject (offsets unchanged) and refuse text with nothing visible."""
+    doc.text, replaced = clean_text(doc.text)
+    doc.title, in_title = clean_text(doc.title)
+    if replaced + in_title:
+        doc.notes.append(cleaned_note(name, replaced + in_title))
+    if not has_visible_text(doc.text):
+        what = "only whitespace" if not doc.text.strip() else "only invisible characters (zero-width, bidi controls)"
+        raise EmptyText(
+            f"{name}: no visible text after reading it as {doc.kind} ({what}); nothing to embed — check the file's content"
+        )

@@ -26,7 +26,8 @@ def _from_headings(text: str, heads: list[tuple[int, int, str]]) -> list[Section
     """Sections from (offset, level, title) heading starts; text before the first heading is its own."""
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
-    prev_start, prev_heading = 0, ()
+    prev_start = 0
+    prev_heading: tuple[str, ...] = ()
     for offset, level, title in heads:
         if offset > prev_start:
             sections.append(Section(prev_start, offset, prev_heading))

@@ -7,21 +7,13 @@ import io
 import json
 
 from core.errors import IngestError
-from core.ingest.document import BeirDoc, Extracted, Section
+from core.ingest.document import EmptyText, Extracted, ExtractedKind, Section
+from core.ingest.options import Limits
+from core.jsonl import corpus_docs, is_beir_doc, json_lines
 
-
-def _is_beir(obj: object) -> bool:
-    return isinstance(obj, dict) and "_id" in obj and ("text" in obj or "title" in obj)
-
-
-def _beir_doc(obj: dict) -> BeirDoc:
-    title = obj.get("title") or ""
-    text = obj.get("text") or ""
-    return BeirDoc(
-        str(obj["_id"]),
-        title if isinstance(title, str) else str(title),
-        text if isinstance(text, str) else str(text),
-    )
+# A CSV cell may be as long as a file may be (Python's default limit, 128 KiB, refused whole files).
+# The limit is process-wide; it only bounds what one field may hold.
+csv.field_size_limit(Limits().max_file_bytes)
 
 
 def _strings(obj: object, out: list[str], depth: int = 0) -> None:
@@ -40,7 +32,7 @@ def _strings(obj: object, out: list[str], depth: int = 0) -> None:
 
 
 def _records_text(
-    records: list[tuple[object, str, int | None]], *, encoding: str, kind: str, notes: list[str]
+    records: list[tuple[object, str, int | None]], *, encoding: str, kind: ExtractedKind, notes: list[str]
 ) -> Extracted:
     """One section per record (label, strings joined by blank lines, source line)."""
     parts: list[str] = []
@@ -60,31 +52,24 @@ def _records_text(
 
 
 def read_jsonl(text: str, *, name: str, encoding: str) -> Extracted:
-    """JSON Lines: BEIR corpus documents when lines carry ``_id``, otherwise the string values per line."""
-    docs: list[BeirDoc] = []
-    records: list[tuple[object, str, int | None]] = []
-    bad: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError):
-            bad.append(number)
-            continue
-        if _is_beir(obj):
-            docs.append(_beir_doc(obj))
-        else:
-            strings: list[str] = []
-            _strings(obj, strings)
-            records.append((f"line {number}", "\n".join(strings), number))
+    """JSON Lines: BEIR corpus documents when lines carry ``_id`` (``core.jsonl``), else string values per line."""
+    # split at "\n" only, as a file is read line by line: str.splitlines() also splits at U+2028, U+0085 …,
+    # which JSON strings may hold unescaped
+    parsed = json_lines(text.split("\n"), name=name, strict=False)
+    bad = parsed.bad
     notes = []
     if bad:
         notes.append(f"{name}: {len(bad)} line(s) are not valid JSON and were skipped (first: line {bad[0]})")
-    if docs:
-        if records:
-            notes.append(f"{name}: {len(records)} line(s) without '_id' ignored in a BEIR corpus file")
-        return Extracted("", encoding, "beir", notes=notes, docs=docs)
+    if any(is_beir_doc(obj) for _, obj in parsed.values):
+        beir = corpus_docs(parsed.values, name=name, strict=False)
+        if beir.ignored:
+            notes.append(f"{name}: {beir.ignored} line(s) without '_id' ignored in a BEIR corpus file")
+        return Extracted("", encoding, "beir", notes=notes + beir.notes, docs=beir.docs)
+    records: list[tuple[object, str, int | None]] = []
+    for number, obj in parsed.values:
+        strings: list[str] = []
+        _strings(obj, strings)
+        records.append((f"line {number}", "\n".join(strings), number))
     if bad and not records:
         raise IngestError(
             f"{name}: no line is valid JSON (first bad line: {bad[0]}); check that it is JSON Lines"
@@ -102,8 +87,9 @@ def read_json(text: str, *, name: str, encoding: str) -> Extracted:
         raise IngestError(f"{name}: not valid JSON ({exc}); fix it or rename it to .txt") from exc
     except RecursionError as exc:
         raise IngestError(f"{name}: JSON nested too deeply to read; flatten it") from exc
-    if isinstance(obj, list) and obj and all(_is_beir(o) for o in obj):
-        return Extracted("", encoding, "beir", docs=[_beir_doc(o) for o in obj])
+    if isinstance(obj, list) and obj and all(is_beir_doc(o) for o in obj):
+        beir = corpus_docs(enumerate(obj, start=1), name=name, strict=False)
+        return Extracted("", encoding, "beir", notes=beir.notes, docs=beir.docs)
     items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else [("", obj)]
     records: list[tuple[object, str, int | None]] = []
     for key, value in items:
@@ -154,9 +140,9 @@ def read_csv(text: str, *, name: str, encoding: str, column: str | None, delimit
             f"{name}: text column {header[idx]!r} picked automatically (longest text of {header}); "
             "set ChunkOptions.csv_column to choose another"
         )
-    records = [
+    records: list[tuple[object, str, int | None]] = [
         (f"row {n}", r[idx].strip(), line) for n, (line, r) in enumerate(rows, start=1) if idx < len(r)
     ]
     if not any(t for _, t, _ in records):
-        raise IngestError(f"{name}: column {header[idx]!r} is empty in every row; choose another csv_column")
+        raise EmptyText(f"{name}: column {header[idx]!r} is empty in every row; choose another csv_column")
     return _records_text(records, encoding=encoding, kind="csv", notes=notes)

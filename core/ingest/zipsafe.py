@@ -46,10 +46,54 @@ def safe_member_name(name: str) -> str | None:
     return clean
 
 
+_CENTRAL = b"PK\x01\x02"
+_END = b"PK\x05\x06"
+_UTF8_FLAG = 0x800
+
+
+def _unflag_bad_utf8_names(data: bytes) -> tuple[bytes, set[str]]:
+    """``data`` with the UTF-8 flag cleared on central-directory names that are not valid UTF-8.
+
+    ``zipfile`` then reads those names as cp437 instead of refusing the whole archive; the returned set
+    holds them (as zipfile will spell them) so that exactly those members are skipped.
+    """
+    end = data.rfind(_END)
+    if end < 0 or end + 22 > len(data):
+        return data, set()
+    size = int.from_bytes(data[end + 12 : end + 16], "little")
+    pos = end - size  # the central directory ends where the end record starts (prefixed data tolerated)
+    if size == 0xFFFFFFFF or pos < 0:  # zip64: leave it to zipfile
+        return data, set()
+    patched, bad = bytearray(data), set()
+    while pos + 46 <= end and data[pos : pos + 4] == _CENTRAL:
+        flags = int.from_bytes(data[pos + 8 : pos + 10], "little")
+        n_name, n_extra, n_comment = (int.from_bytes(data[pos + o : pos + o + 2], "little") for o in (28, 30, 32))
+        raw = data[pos + 46 : pos + 46 + n_name]
+        if flags & _UTF8_FLAG:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                patched[pos + 8 : pos + 10] = (flags & ~_UTF8_FLAG).to_bytes(2, "little")
+                bad.add(raw.decode("cp437"))
+        pos += 46 + n_name + n_extra + n_comment
+    return bytes(patched), bad
+
+
+def _open(data: bytes) -> tuple[zipfile.ZipFile, set[str]]:
+    """The archive, and the names of members whose name bytes are not the UTF-8 their flag claims."""
+    try:
+        return zipfile.ZipFile(io.BytesIO(data)), set()
+    except UnicodeDecodeError:
+        patched, bad = _unflag_bad_utf8_names(data)
+        if not bad:
+            raise
+        return zipfile.ZipFile(io.BytesIO(patched)), bad
+
+
 def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> list[Member | Refused]:
     """Members of a zip (nested zips expanded up to ``limits.zip_max_depth``), or why each was refused."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf, bad_names = _open(data)
         infos = [i for i in zf.infolist() if not i.is_dir()]
     except (
         zipfile.BadZipFile,
@@ -87,6 +131,15 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
         ]
     out: list[Member | Refused] = []
     for info in infos:
+        if info.orig_filename in bad_names:
+            out.append(
+                Refused(
+                    f"{archive}/{info.orig_filename.encode('cp437').decode('utf-8', 'replace')}",
+                    f"{archive}: member name {info.orig_filename.encode('cp437')!r} is not valid UTF-8 although "
+                    "the zip says it is; skipped, the other members are read — rename it and re-create the zip",
+                )
+            )
+            continue
         clean = safe_member_name(info.filename)
         shown = f"{archive}/{info.filename}"
         if clean is None:
