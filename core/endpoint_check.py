@@ -16,6 +16,8 @@ import numpy as np
 
 from core.endpoint import EndpointEmbedder
 from core.errors import EndpointError
+from core.hub_cache import availability
+from core.presets import PRESETS
 from core.types import Embedder, ModelSpec
 
 PASS_COSINE = 0.99
@@ -142,19 +144,18 @@ def test_connection(embedder: EndpointEmbedder, *, repeats: int = 3) -> Connecti
 
 
 def _embed(embedder: Embedder, probes: list[Probe]) -> np.ndarray:
-    queries = [p.text for p in probes if p.kind == "query"]
-    docs = [p.text for p in probes if p.kind != "query"]
-    q = embedder.encode_queries(queries) if queries else None
-    d = embedder.encode_documents(docs) if docs else None
-    rows, qi, di = [], 0, 0
-    for p in probes:
-        if p.kind == "query":
-            rows.append(q[qi])
-            qi += 1
-        else:
-            rows.append(d[di])
-            di += 1
-    return np.asarray(rows, dtype=np.float32)
+    """Vectors for the probes in their order (queries and documents each in one call)."""
+    q_rows = [i for i, p in enumerate(probes) if p.kind == "query"]
+    d_rows = [i for i, p in enumerate(probes) if p.kind != "query"]
+    parts = []
+    if q_rows:
+        parts.append((q_rows, embedder.encode_queries([probes[i].text for i in q_rows])))
+    if d_rows:
+        parts.append((d_rows, embedder.encode_documents([probes[i].text for i in d_rows])))
+    out = np.zeros((len(probes), parts[0][1].shape[1]), dtype=np.float32)
+    for rows, vecs in parts:
+        out[rows] = vecs
+    return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -258,9 +259,6 @@ def _hint(
 
 def local_reference(spec: ModelSpec) -> str | None:
     """A preset available on this machine that is the same model the endpoint serves (for config_check)."""
-    from core.hub_cache import availability
-    from core.presets import PRESETS
-
     served = spec.model_id.lower()
     for name, preset in PRESETS.items():
         names = {name.lower(), preset.model_id.lower().rsplit("/", 1)[-1]}

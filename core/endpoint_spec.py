@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Any
 
 from core.errors import EndpointError
 from core.presets import E5_DOC_PROMPT, E5_QUERY_PROMPT, PRESETS, QWEN3_DEFAULT_TASK
@@ -18,7 +19,6 @@ SERVER_PROMPTED_MODELS = frozenset(
 
 # -- spec: "endpoint:MODEL@BASE_URL" ---------------------------------------------------------------
 _NAME_RE = re.compile(r"^endpoint:(?P<model>.+?)@(?P<url>https?://\S+)$", re.IGNORECASE)
-_MRL_STEPS = (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096)
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
@@ -47,14 +47,27 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{netloc}{path}", netloc
 
 
-def _family_fields(model: str) -> dict:
+_PRESET_FIELDS = (
+    "dim",
+    "mrl_dims",
+    "query_prompt",
+    "doc_prompt",
+    "default_task",
+    "max_tokens",
+    "params",
+    "licence",
+    "languages",
+    "pooling",
+    "padding_side",
+)
+
+
+def _family_fields(model: str) -> dict[str, Any]:
     """Prompts, dims and facts of the preset matching a served model name (qwen3 / e5 / bge / minilm)."""
     low = model.lower()
-    keep = ("dim", "mrl_dims", "query_prompt", "doc_prompt", "default_task", "max_tokens", "params")
-    keep += ("licence", "languages", "pooling", "padding_side")
 
-    def preset(name: str, **over) -> dict:
-        fields = {k: getattr(PRESETS[name], k) for k in keep}
+    def preset(name: str, **over: Any) -> dict[str, Any]:
+        fields = {k: getattr(PRESETS[name], k) for k in _PRESET_FIELDS}
         fields.update(over)
         return fields
 
