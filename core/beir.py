@@ -2,22 +2,28 @@
 
 Import follows BEIR's GenericDataLoader as MTEB uses it: one chunk per document with id = ``_id`` and the
 title kept, so ``chunk.embed_text == (title + " " + text).strip()``; queries are restricted to those that
-have judgments; grades are integers. Exports write files trec_eval and ranx read unchanged.
+have judgments and text; grades are integers. What the loader had to decide or drop is said in
+``BeirDataset.warnings`` (and ``notes`` for the harmless). Exports write files trec_eval and ranx read
+unchanged; ids holding whitespace are %-encoded there (``encode_trec_id``).
 """
 
 from __future__ import annotations
 
 import io
-import json
+import math
+import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
+from urllib.parse import unquote
 
 from core.errors import IngestError
-from core.ingest.corpus import corpus_sha256
+from core.ingest.corpus import beir_chunks, corpus_sha256
+from core.jsonl import QueriesFile, read_corpus_jsonl, read_queries_jsonl
 from core.metrics import Qrels, Run, ranked
-from core.types import Chunk, Corpus, FileStatus
+from core.types import Corpus, FileStatus
 
 
 @dataclass(frozen=True)
@@ -29,16 +35,17 @@ class BeirDataset:
     qrels: Qrels
     name: str = ""
     split: str = "test"
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # skipped or dropped data: show them
+    notes: tuple[str, ...] = field(default=(), compare=False)  # decisions worth a caption (header row)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Corpus | dict[str, str] | Qrels]:
         return iter((self.corpus, self.queries, self.qrels))
 
 
 class _Source:
     """Uniform read access to a BEIR folder or zip (members addressed relative to the dataset root)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.zip: zipfile.ZipFile | None = None
         self.root = ""
@@ -81,7 +88,7 @@ class _Source:
             raise IngestError(
                 f"{self.label(rel)} is missing: a BEIR dataset needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv."
             )
-        raw = self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")  # noqa: SIM115
+        raw: IO[bytes] = self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")  # noqa: SIM115
         with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
             try:
                 yield from fh
@@ -92,25 +99,19 @@ class _Source:
         return f"{self.path.name}:{self.root}{rel}" if self.zip is not None else str(self.path / rel)
 
 
-def _jsonl(src: _Source, rel: str) -> Iterator[tuple[int, dict]]:
-    for lineno, line in enumerate(src.lines(rel), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise IngestError(f"{src.label(rel)} line {lineno}: invalid JSON ({e.msg}).") from e
-        if not isinstance(obj, dict) or "_id" not in obj:
-            raise IngestError(f"{src.label(rel)} line {lineno}: expected an object with '_id' and 'text'.")
-        yield lineno, obj
+@dataclass(frozen=True)
+class QrelsFile:
+    """Judgments read from a qrels file, and what the reader decided (header row, odd first line)."""
+
+    qrels: Qrels
+    notes: tuple[str, ...] = ()  # informational: a standard header row was skipped
+    warnings: tuple[str, ...] = ()  # a first line that was skipped although it is no known header
 
 
-def _text(value: object, where: str, key: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise IngestError(f"{where}: {key!r} must be a string, got {type(value).__name__}.")
-    return value
+_HEADER_WORDS = frozenset(
+    "query-id query_id queryid qid query corpus-id corpus_id corpusid doc-id doc_id docid did "
+    "score relevance rel label grade iteration iter q0 0".split()
+)
 
 
 def _grade(score: str) -> int | None:
@@ -121,16 +122,24 @@ def _grade(score: str) -> int | None:
             value = float(score)
         except ValueError:
             return None
-        return int(value) if value.is_integer() else None
+        return int(value) if value.is_integer() and math.isfinite(value) else None
 
 
-def read_qrels_lines(lines: Iterator[str], *, label: str) -> Qrels:
-    """Parse BEIR tsv (query-id, corpus-id, score; header optional) or TREC qrels (qid 0 docid rel) lines."""
+def read_qrels(lines: Iterable[str], *, label: str) -> QrelsFile:
+    """Parse BEIR tsv (query-id, corpus-id, score; header optional) or TREC qrels (qid 0 docid rel) lines.
+
+    Only the first line may lack an integer score: it is then a header, reported in ``notes`` when its cells
+    are the usual column names and in ``warnings`` (with the line) otherwise, so a dropped judgment shows.
+    TREC ids written by ``format_trec_qrels`` are %-decoded (see ``encode_trec_id``).
+    """
     qrels: Qrels = {}
+    notes: list[str] = []
+    warnings: list[str] = []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        cols = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+        tabbed = "\t" in line
+        cols = line.rstrip("\r\n").split("\t") if tabbed else line.split()
         if len(cols) == 4:  # TREC qrels: qid iteration docid rel
             cols = [cols[0], cols[2], cols[3]]
         if len(cols) != 3:
@@ -141,11 +150,44 @@ def read_qrels_lines(lines: Iterator[str], *, label: str) -> Qrels:
         qid, did, score = (c.strip() for c in cols)
         grade = _grade(score)
         if grade is None:
-            if lineno == 1:  # header row such as "query-id corpus-id score"
-                continue
-            raise IngestError(f"{label} line {lineno}: score {score!r} is not an integer grade.")
+            if lineno != 1:
+                raise IngestError(f"{label} line {lineno}: score {score!r} is not an integer grade.")
+            if all(c.lower() in _HEADER_WORDS for c in (qid, did, score)):
+                notes.append(f"{label}: line 1 ({line.strip()!r}) read as the header row")
+            else:
+                warnings.append(
+                    f"{label}: line 1 ({line.strip()[:80]!r}) has no integer score and was skipped as a header; "
+                    "if it is a judgment, give it an integer grade"
+                )
+            continue
+        if not tabbed:
+            qid, did = decode_trec_id(qid), decode_trec_id(did)
         qrels.setdefault(qid, {})[did] = grade
-    return qrels
+    return QrelsFile(qrels, tuple(notes), tuple(warnings))
+
+
+def judged_queries(
+    queries: QueriesFile, judgments: QrelsFile, *, queries_label: str, qrels_label: str
+) -> tuple[dict[str, str], Qrels, list[str]]:
+    """Queries restricted to those with judgments (BEIR), qrels to queries with text, and the warnings why."""
+    warnings = [*queries.notes, *judgments.warnings]
+    qrels = judgments.qrels
+    if not qrels:
+        raise IngestError(f"{qrels_label} holds no judgments.")
+    no_text = set(queries.no_text)
+    missing = [q for q in qrels if q not in queries.queries and q not in no_text]
+    if missing:
+        warnings.append(
+            f"{len(missing)} judged queries are not in {queries_label} and are skipped (e.g. {missing[0]!r})."
+        )
+    kept = {q: v for q, v in qrels.items() if q in queries.queries}
+    if not kept:
+        example = next(iter(qrels))
+        raise IngestError(
+            f"None of the {len(qrels)} judged queries of {qrels_label} has text in {queries_label} "
+            f"(e.g. query id {example!r}): the query ids of the two files must match."
+        )
+    return {q: queries.queries[q] for q in kept}, kept, warnings
 
 
 def _split_file(src: _Source, split: str | None) -> tuple[str, str]:
@@ -168,81 +210,95 @@ def _split_file(src: _Source, split: str | None) -> tuple[str, str]:
 
 
 def load_beir(path: str | Path, *, split: str | None = None, name: str = "") -> BeirDataset:
-    """Load a BEIR folder or zip; the split defaults to 'test' (or the only qrels/*.tsv there is)."""
+    """Load a BEIR folder or zip; the split defaults to 'test' (or the only qrels/*.tsv there is).
+
+    corpus.jsonl goes through ``core.jsonl.read_corpus_jsonl`` and ``core.ingest.beir_chunks``, the same
+    reader and chunk builder as an upload on the Corpus page, so both give the same chunks and sha256.
+    """
     src = _Source(Path(path))
-    chunks: list[Chunk] = []
-    seen: set[str] = set()
-    for lineno, obj in _jsonl(src, "corpus.jsonl"):
-        where = f"{src.label('corpus.jsonl')} line {lineno}"
-        did = str(obj["_id"])
-        if did in seen:
-            raise IngestError(f"{where}: duplicate _id {did!r}; document ids must be unique.")
-        seen.add(did)
-        text, title = _text(obj.get("text"), where, "text"), _text(obj.get("title"), where, "title")
-        if not title:  # MTEB embeds (title + " " + text).strip(); without a title that is text.strip()
-            text = text.strip()
-        chunks.append(Chunk(id=did, source=did, text=text, end=len(text), title=title))
-    if not chunks:
-        raise IngestError(f"{src.label('corpus.jsonl')} holds no documents.")
-    all_queries: dict[str, str] = {}
-    for lineno, obj in _jsonl(src, "queries.jsonl"):
-        all_queries[str(obj["_id"])] = _text(
-            obj.get("text"), f"{src.label('queries.jsonl')} line {lineno}", "text"
+    corpus_label = src.label("corpus.jsonl")
+    read = read_corpus_jsonl(src.lines("corpus.jsonl"), name=corpus_label)
+    if not read.docs:
+        raise IngestError(f"{corpus_label} holds no documents.")
+    if len(read.blank) == len(read.docs):
+        raise IngestError(
+            f"{corpus_label}: none of its {len(read.docs)} documents has any visible title or text; "
+            "there is nothing to retrieve, so the set cannot be evaluated."
         )
+    chunks = beir_chunks(read.docs)
+    queries_label = src.label("queries.jsonl")
+    all_queries = read_queries_jsonl(src.lines("queries.jsonl"), name=queries_label)
     rel, split = _split_file(src, split)
-    qrels = read_qrels_lines(src.lines(rel), label=src.label(rel))
-    if not qrels:
-        raise IngestError(f"{src.label(rel)} holds no judgments.")
-    warnings: list[str] = []
-    missing = [q for q in qrels if q not in all_queries]
-    if missing:
-        warnings.append(
-            f"{len(missing)} judged queries have no text in queries.jsonl and are skipped (e.g. {missing[0]!r})."
-        )
-        qrels = {q: v for q, v in qrels.items() if q in all_queries}
-    unknown = sum(1 for v in qrels.values() for d in v if d not in seen)
+    judgments = read_qrels(src.lines(rel), label=src.label(rel))
+    queries, qrels, warnings = judged_queries(
+        all_queries, judgments, queries_label=queries_label, qrels_label=src.label(rel)
+    )
+    warnings[:0] = read.notes
+    ids = {c.id for c in chunks}
+    unknown = sum(1 for v in qrels.values() for d in v if d not in ids)
     if unknown:
         warnings.append(
             f"{unknown} judgments name documents not in corpus.jsonl (they still count as relevant)."
         )
-    queries = {q: all_queries[q] for q in qrels}  # BEIR keeps only judged queries
     label = name or Path(path).stem
     corpus = Corpus(
         chunks=tuple(chunks),
-        files=(FileStatus(source=Path(path).name, status="loaded", encoding="utf-8", chunks=len(chunks)),),
-        sha256=corpus_sha256(tuple(chunks)),
+        files=(FileStatus(source=Path(path).name, status="loaded", reason="; ".join(read.notes),
+                          encoding="utf-8", chunks=len(chunks)),),
+        sha256=corpus_sha256(chunks),
         name=label,
-    )
+    )  # fmt: skip
     return BeirDataset(
-        corpus=corpus, queries=queries, qrels=qrels, name=label, split=split, warnings=tuple(warnings)
+        corpus=corpus,
+        queries=queries,
+        qrels=qrels,
+        name=label,
+        split=split,
+        warnings=tuple(warnings),
+        notes=judgments.notes,
     )
 
 
-def _check_id(kind: str, value: str) -> str:
-    if not value or any(ch.isspace() for ch in value):
-        raise IngestError(
-            f"{kind} {value!r} is empty or contains whitespace, which TREC files cannot hold; rename it."
-        )
-    return value
+_TREC_UNSAFE = re.compile(r"[%\s\x00-\x1f\x7f]")
+
+
+def encode_trec_id(value: str) -> str:
+    """An id as one whitespace-free TREC field: '%', whitespace and controls %-encoded as UTF-8 (RFC 3986).
+
+    ``annual report.md`` becomes ``annual%20report.md``; ids without such characters are unchanged, and
+    ``decode_trec_id`` (used by ``read_trec_run`` and ``read_qrels``) restores the original. Only an empty
+    id cannot be written (IngestError); the readers refuse empty ids, so runs never hold one.
+    """
+    if not value:
+        raise IngestError("An empty id cannot be written to a TREC file; every query and document needs an id.")
+    return _TREC_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), value)
+
+
+def decode_trec_id(value: str) -> str:
+    """Inverse of ``encode_trec_id`` (ids without '%' are returned as they are)."""
+    return unquote(value, errors="strict") if "%" in value else value
 
 
 def format_trec_run(
     run: Mapping[str, Mapping[str, float]], *, tag: str = "run", depth: int | None = None
 ) -> str:
-    """TREC run text ``qid Q0 docid rank score tag``, ranked in trec_eval order (score desc, id desc)."""
-    tag = _check_id("Run tag", tag)
+    """TREC run text ``qid Q0 docid rank score tag``, ranked in trec_eval order (score desc, id desc).
+
+    Ids and the tag are written with ``encode_trec_id`` (whitespace %-encoded), so any id can be exported.
+    """
+    tag = encode_trec_id(tag)
     out: list[str] = []
     for qid in sorted(run):
-        _check_id("Query id", qid)
+        q = encode_trec_id(qid)
         for rank, did in enumerate(ranked(run[qid])[:depth], start=1):
-            out.append(f"{qid} Q0 {_check_id('Document id', did)} {rank} {float(run[qid][did])!r} {tag}")
+            out.append(f"{q} Q0 {encode_trec_id(did)} {rank} {float(run[qid][did])!r} {tag}")
     return "\n".join(out) + ("\n" if out else "")
 
 
 def format_trec_qrels(qrels: Mapping[str, Mapping[str, int]]) -> str:
-    """TREC qrels text ``qid 0 docid grade`` (trec_eval, ranx)."""
+    """TREC qrels text ``qid 0 docid grade`` (trec_eval, ranx); ids as in ``format_trec_run``."""
     lines = [
-        f"{_check_id('Query id', q)} 0 {_check_id('Document id', d)} {int(g)}"
+        f"{encode_trec_id(q)} 0 {encode_trec_id(d)} {int(g)}"
         for q in sorted(qrels)
         for d, g in sorted(qrels[q].items())
     ]
@@ -258,7 +314,7 @@ def format_beir_qrels(qrels: Mapping[str, Mapping[str, int]]) -> str:
 
 
 def read_trec_run(text: str, *, label: str = "run") -> Run:
-    """Parse ``qid Q0 docid rank score tag`` lines back into a run dict."""
+    """Parse ``qid Q0 docid rank score tag`` lines back into a run dict (ids %-decoded, see ``encode_trec_id``)."""
     run: Run = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -269,7 +325,7 @@ def read_trec_run(text: str, *, label: str = "run") -> Run:
                 f"{label} line {lineno}: expected 6 columns 'qid Q0 docid rank score tag', got {len(cols)}."
             )
         try:
-            run.setdefault(cols[0], {})[cols[2]] = float(cols[4])
+            run.setdefault(decode_trec_id(cols[0]), {})[decode_trec_id(cols[2])] = float(cols[4])
         except ValueError as e:
             raise IngestError(f"{label} line {lineno}: score {cols[4]!r} is not a number.") from e
     return run

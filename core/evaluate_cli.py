@@ -128,7 +128,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
     from core.beir import format_trec_qrels, format_trec_run
     from core.embedders import load_embedder
     from core.engine import build_model_index
-    from core.evaluation import choose_doc_key, compare, doc_key, evaluate, load_eval_set, run_retrieval
+    from core.eval_sets import load_eval_set
+    from core.evaluation import choose_doc_key, compare, doc_key, evaluate, run_retrieval
     from core.index import IndexParams
     from core.metrics import EvaluationError
     from core.store import EmbeddingStore
@@ -144,6 +145,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
     data = load_eval_set(args.beir, split=args.split)
     for w in data.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    for n in data.notes:
+        print(f"note: {n}", file=sys.stderr)
     rule = choose_doc_key(data.corpus, data.qrels)  # BEIR: chunk id; judged folders: file path
     key = doc_key(rule)
     ignore_ids = _identical_ids(args.ignore_identical_ids, data.name, args.beir)

@@ -3,20 +3,23 @@
 MTEB conventions: documents embedded as ``(title + " " + text).strip()`` (``Chunk.embed_text``), cosine
 similarity (unit vectors), the model's own query prompt (none for all-MiniLM-L6-v2), metrics as in
 ``core.metrics`` (trec_eval). A document split into several chunks scores the max over its chunks.
+Loading the judged data (BEIR sets, judged folders) is ``core.eval_sets``; this module only searches
+and scores.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Literal, Protocol
 
-from core.beir import BeirDataset, load_beir, read_qrels_lines
-from core.errors import IngestError
+import numpy as np
+
+from core.eval_sets import load_eval_set
+from core.ingest.language import detect_language
 from core.metrics import (
     DEFAULT_METRICS,
     EvaluationError,
@@ -28,9 +31,29 @@ from core.metrics import (
     metric_key,
 )
 from core.significance import PairedResult, paired_test
+from core.textclean import has_visible_text
 from core.types import Chunk, Corpus, Progress
 
 DocKey = Callable[[Chunk], str]
+DocIdRule = Literal["id", "source"]  # judged documents named by chunk id (BEIR) or by file path
+
+
+class SearchIndex(Protocol):
+    """What ``run_retrieval`` needs of a ``core.engine.ModelIndex`` (tests pass light stand-ins)."""
+
+    @property
+    def corpus(self) -> Corpus: ...
+
+    def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
+
+    def search_vectors(
+        self, qvecs: np.ndarray, *, k: int, dims: int | None = None, exact: bool = False, ef: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+# load_eval_set lives in core.eval_sets; the name stays importable here for pages/5_Evaluate.py
+__all__ = [
+    "IDENTICAL_ID_TASKS", "Comparison", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",
+    "compare", "doc_key", "evaluate", "language_pairs", "load_eval_set", "run_retrieval", "short_lang",
+]  # fmt: skip
 # MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
 IDENTICAL_ID_TASKS = ("arguana", "quora")
 
@@ -44,13 +67,18 @@ def doc_key(rule: str) -> DocKey:
     raise EvaluationError(f"Unknown doc_id rule {rule!r}: use 'id', 'source' or 'auto'.")
 
 
-def choose_doc_key(corpus: Corpus, qrels: Qrels) -> str:
+def choose_doc_key(corpus: Corpus, qrels: Qrels) -> DocIdRule:
     """'id' when the judged doc ids match chunk ids better than chunk sources, else 'source'."""
     judged = {d for docs in qrels.values() for d in docs}
+    if not judged:
+        raise EvaluationError(
+            f"There are no judgments to evaluate ({len(qrels)} judged queries, none naming a document): "
+            "check that the qrels' query ids match the queries' ids and that each judgment names a document."
+        )
     by_id = len(judged & {c.id for c in corpus.chunks})
     by_source = len(judged & {c.source for c in corpus.chunks})
     if by_id == 0 and by_source == 0:
-        example = next(iter(sorted(judged)), "(none)")
+        example = sorted(judged)[0]
         raise EvaluationError(
             f"No judged document id matches a chunk id or a file path of corpus {corpus.name or '(unnamed)'} "
             f"(e.g. {example!r}); qrels must name documents by BEIR _id or by path relative to the docs folder."
@@ -58,8 +86,17 @@ def choose_doc_key(corpus: Corpus, qrels: Qrels) -> str:
     return "id" if by_id >= by_source else "source"
 
 
+def check_corpus_text(corpus: Corpus) -> None:
+    """Refuse a corpus whose every chunk is blank: its "ranking" would be tie-breaking (nDCG 0.71 on nothing)."""
+    if not any(has_visible_text(c.embed_text) for c in corpus.chunks):
+        raise EvaluationError(
+            f"Corpus {corpus.name or '(unnamed)'} has no text in any of its {len(corpus.chunks)} documents: "
+            "an evaluation would only measure tie-breaking; load a corpus with text."
+        )
+
+
 def run_retrieval(
-    model_index,
+    model_index: SearchIndex,
     queries: Mapping[str, str],
     *,
     k: int = 100,
@@ -80,6 +117,7 @@ def run_retrieval(
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise EvaluationError(f"k must be a positive integer, got {k!r}.")
+    check_corpus_text(model_index.corpus)
     chunks = model_index.corpus.chunks
     if doc_id == "auto":
         if qrels is None:
@@ -174,7 +212,7 @@ class Comparison:
     b: Evaluation
     paired: dict[str, PairedResult]
 
-    def table(self) -> list[dict]:
+    def table(self) -> list[dict[str, Any]]:
         """One row per metric: means of A and B, difference, p-value, CI, wins/ties/losses."""
         rows = []
         for m, p in self.paired.items():
@@ -194,7 +232,7 @@ class Comparison:
             )
         return rows
 
-    def per_query(self, metric: str) -> list[dict]:
+    def per_query(self, metric: str) -> list[dict[str, Any]]:
         """Per-query rows for one metric, sorted by A - B (largest win of A first)."""
         a, b = self.a.column(metric), self.b.column(metric)
         rows = [
@@ -241,10 +279,9 @@ def language_pairs(
     detect: Callable[[str], str] | None = None,
 ) -> dict[str, str]:
     """{qid: 'en->zh'}: query language -> language of its relevant documents (grade-weighted majority)."""
-    if detect is None:
-        from core.ingest import detect_language as detect  # noqa: PLC0415 (ingest is heavy; load on demand)
+    detect = detect or detect_language
     key = doc_key(doc_id)
-    per_doc: dict[str, Counter] = {}
+    per_doc: dict[str, Counter[str]] = {}
     texts: dict[str, str] = {}
     for c in corpus.chunks:
         per_doc.setdefault(key(c), Counter())[short_lang(c.lang)] += max(1, len(c.text))
@@ -255,7 +292,7 @@ def language_pairs(
         doc_lang[d] = known.most_common(1)[0][0] if known else ""
     out: dict[str, str] = {}
     for qid, text in queries.items():
-        votes: Counter = Counter()
+        votes: Counter[str] = Counter()
         for d, grade in qrels.get(qid, {}).items():
             if grade > 0 and d in per_doc:
                 if not doc_lang[d]:
@@ -272,54 +309,3 @@ def by_group(evaluation: Evaluation, groups: Mapping[str, str]) -> dict[str, dic
     for qid, values in evaluation.per_query.items():
         buckets.setdefault(groups.get(qid, "unknown"), {})[qid] = values
     return {g: {"queries": len(pq), **mean_metrics(pq)} for g, pq in sorted(buckets.items())}
-
-
-def _read_queries_jsonl(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise IngestError(f"{path} line {lineno}: invalid JSON ({e.msg}).") from e
-            qid = next((obj[k] for k in ("_id", "id", "qid", "query_id") if k in obj), None)
-            text = next((obj[k] for k in ("text", "query") if k in obj), None)
-            if qid is None or not isinstance(text, str):
-                raise IngestError(f"{path} line {lineno}: expected an object with '_id' and 'text'.")
-            out[str(qid)] = text
-    return out
-
-
-def load_eval_set(path: str | Path, *, split: str | None = None) -> BeirDataset:
-    """A BEIR folder/zip, or a judged folder (docs/ + queries.jsonl + qrels.tsv, doc ids = paths in docs/)."""
-    p = Path(path)
-    if p.is_dir() and (p / "docs").is_dir() and not (p / "corpus.jsonl").exists():
-        from core.ingest import load_corpus  # noqa: PLC0415
-
-        for name in ("queries.jsonl", "qrels.tsv"):
-            if not (p / name).is_file():
-                raise IngestError(
-                    f"{p / name} is missing: a judged folder holds docs/, queries.jsonl and qrels.tsv."
-                )
-        corpus = load_corpus(p / "docs")
-        with open(p / "qrels.tsv", encoding="utf-8-sig") as fh:
-            qrels = read_qrels_lines(iter(fh), label=str(p / "qrels.tsv"))
-        all_queries = _read_queries_jsonl(p / "queries.jsonl")
-        missing = [q for q in qrels if q not in all_queries]
-        qrels = {q: v for q, v in qrels.items() if q in all_queries}
-        warnings = (
-            (f"{len(missing)} judged queries have no text in queries.jsonl (e.g. {missing[0]!r})",)
-            if missing
-            else ()
-        )
-        return BeirDataset(
-            corpus=corpus,
-            queries={q: all_queries[q] for q in qrels},
-            qrels=qrels,
-            name=p.name,
-            split=split or "test",
-            warnings=warnings,
-        )
-    return load_beir(p, split=split)

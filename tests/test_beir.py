@@ -10,7 +10,7 @@ from core.beir import (
     format_trec_qrels,
     format_trec_run,
     load_beir,
-    read_qrels_lines,
+    read_qrels,
     read_trec_run,
 )
 from core.errors import IngestError
@@ -90,8 +90,8 @@ def test_errors_name_the_file_and_line(tmp_path):
 
 
 def test_qrels_without_header_and_trec_format():
-    assert read_qrels_lines(iter(["q1\td1\t1\n", "q1\td2\t0\n"]), label="x") == {"q1": {"d1": 1, "d2": 0}}
-    assert read_qrels_lines(iter(["q1 0 d1 2\n"]), label="x") == {"q1": {"d1": 2}}
+    assert read_qrels(["q1\td1\t1\n", "q1\td2\t0\n"], label="x").qrels == {"q1": {"d1": 1, "d2": 0}}
+    assert read_qrels(["q1 0 d1 2\n"], label="x").qrels == {"q1": {"d1": 2}}
 
 
 def test_trec_run_round_trip_preserves_trec_eval_order_and_metrics():
@@ -107,9 +107,9 @@ def test_trec_run_round_trip_preserves_trec_eval_order_and_metrics():
     assert evaluate_per_query(back, qrels, ["ndcg@10"]) == evaluate_per_query(run, qrels, ["ndcg@10"])
 
 
-def test_qrels_exports_and_whitespace_ids_are_refused():
+def test_qrels_exports_and_whitespace_ids_are_encoded():
     qrels = {"q1": {"d2": 0, "d1": 2}}
     assert format_trec_qrels(qrels) == "q1 0 d1 2\nq1 0 d2 0\n"
     assert format_beir_qrels(qrels).splitlines() == ["query-id\tcorpus-id\tscore", "q1\td1\t2", "q1\td2\t0"]
-    with pytest.raises(IngestError, match="contains whitespace"):
-        format_trec_run({"q1": {"my doc.md": 1.0}})
+    # TREC fields are whitespace-separated: such ids are %-encoded (issue 18 item 7), not refused
+    assert format_trec_run({"q1": {"my doc.md": 1.0}}) == "q1 Q0 my%20doc.md 1 1.0 run\n"

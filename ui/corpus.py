@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 
 from core.ingest import ChunkOptions, load_corpus, load_files
 from core.ingest.options import DEFAULT_CHUNKING
+from core.jsonl import read_queries_jsonl
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.types import Corpus
@@ -77,13 +76,13 @@ def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
 
 
 @functools.lru_cache(maxsize=1)
-def _sample_queries() -> tuple[dict, ...]:
+def _sample_queries() -> tuple[tuple[str, str], ...]:
     if not SAMPLE_QUERIES.exists():
         return ()
-    lines = Path(SAMPLE_QUERIES).read_text(encoding="utf-8").splitlines()
-    return tuple(json.loads(line) for line in lines if line.strip())
+    with open(SAMPLE_QUERIES, encoding="utf-8-sig") as fh:
+        return tuple(read_queries_jsonl(fh, name=str(SAMPLE_QUERIES)).queries.items())
 
 
-def sample_queries() -> list[dict]:
-    """The sample set's judged queries: [{'_id', 'text', 'lang'}] (read once per process)."""
-    return [dict(q) for q in _sample_queries()]
+def sample_queries() -> list[dict[str, str]]:
+    """The sample set's queries as [{'_id', 'text'}] (core.jsonl's queries reader; read once per process)."""
+    return [{"_id": qid, "text": text} for qid, text in _sample_queries()]

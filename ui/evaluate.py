@@ -6,8 +6,10 @@ import functools
 import hashlib
 import json
 
-from core.beir import BeirDataset, read_qrels_lines
+from core.beir import BeirDataset, judged_queries, read_qrels
 from core.evaluation import Comparison, choose_doc_key, compare, language_pairs, run_retrieval
+from core.jsonl import read_queries_jsonl
+from core.metrics import EvaluationError, Qrels, Run
 from core.types import Corpus
 from ui import build, resources, state
 from ui import compare as cmp
@@ -17,17 +19,21 @@ SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
 
 
 @functools.lru_cache(maxsize=1)
-def sample_judgments() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+def sample_judgments() -> tuple[dict[str, str], Qrels]:
     """The sample corpus's queries and file-level qrels (read once per process; callers must not mutate)."""
     if not SAMPLE_QRELS.exists() or not SAMPLE_QUERIES.exists():
         return {}, {}
-    with open(SAMPLE_QRELS, encoding="utf-8") as fh:
-        qrels = read_qrels_lines(iter(fh), label=str(SAMPLE_QRELS))
-    queries = {q["_id"]: q["text"] for q in sample_queries() if q["_id"] in qrels}
-    return queries, {q: v for q, v in qrels.items() if q in queries}
+    with open(SAMPLE_QRELS, encoding="utf-8-sig") as fh:
+        judgments = read_qrels(fh, label=str(SAMPLE_QRELS))
+    with open(SAMPLE_QUERIES, encoding="utf-8-sig") as fh:
+        all_queries = read_queries_jsonl(fh, name=str(SAMPLE_QUERIES))
+    queries, qrels, _ = judged_queries(
+        all_queries, judgments, queries_label=str(SAMPLE_QUERIES), qrels_label=str(SAMPLE_QRELS)
+    )
+    return queries, qrels
 
 
-def label_judgments(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+def label_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
     """Labels made on the Compare page for this corpus (query ids as in the qrels download)."""
     ids = {q["text"]: q["_id"] for q in sample_queries()} if state.get("corpus_origin") == "sample" else {}
     labels = cmp.labels_for(corpus.sha256)
@@ -53,31 +59,33 @@ def register_beir(dataset: BeirDataset) -> Corpus:
     return corpus
 
 
-def beir_judgments(corpus: Corpus) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+def beir_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
     """Judgments of an uploaded BEIR set that is the current corpus."""
     found = resources.memo_get(("beir", corpus.sha256))
     return found if found is not None else ({}, {})
 
 
-def _digest(obj) -> str:
+def _digest(obj: object) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def run_both(
     corpus: Corpus,
     queries: dict[str, str],
-    qrels: dict[str, dict[str, int]],
+    qrels: Qrels,
     *,
     exact: bool,
     dims: int | None,
-) -> tuple[Comparison, dict, dict, dict[str, str]]:
+) -> tuple[Comparison, Run, Run, dict[str, str]]:
     """Runs of A and B (k=100), their comparison, and the language pair of each query; memoised by content."""
     a, b = build.built_index("A"), build.built_index("B")
+    if a is None or b is None:
+        raise EvaluationError("Build both indexes on the Models page first (this corpus has no index for A and B).")
     rule = choose_doc_key(corpus, qrels)
     key = ("eval", state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels), exact, dims)
 
-    def compute():
-        runs = []
+    def compute() -> tuple[Comparison, Run, Run, dict[str, str]]:
+        runs: list[Run] = []
         for slot, mi in (("A", a), ("B", b)):
             d = dims if dims and dims <= mi.dim else None
             runs.append(

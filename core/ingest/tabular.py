@@ -53,9 +53,9 @@ def _records_text(
 
 def read_jsonl(text: str, *, name: str, encoding: str) -> Extracted:
     """JSON Lines: BEIR corpus documents when lines carry ``_id`` (``core.jsonl``), else string values per line."""
-    # split at "\n" only, as a file is read line by line: str.splitlines() also splits at U+2028, U+0085 …,
-    # which JSON strings may hold unescaped
-    parsed = json_lines(text.split("\n"), name=name, strict=False)
+    # lines as a text file yields them (universal newlines, as core.beir reads corpus.jsonl): str.splitlines()
+    # would also split at U+2028, U+0085 …, which JSON strings may hold unescaped
+    parsed = json_lines(io.StringIO(text, newline=None), name=name, strict=False)
     bad = parsed.bad
     notes = []
     if bad:
