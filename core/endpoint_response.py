@@ -116,12 +116,13 @@ def _ordered(data: list[Any], expected: int) -> list[Any]:
         bad = next(i for i in indices if type(i) is not int)
         raise ValueError(f"an 'index' is {bad!r}, not an integer")
     if sorted(indices) != list(range(expected)):
-        dup = sorted({i for i in indices if indices.count(i) > 1})
-        out = sorted(i for i in indices if not 0 <= i < expected)
-        raise ValueError(
-            "the 'index' values are not a permutation of the batch "
-            f"(duplicates {dup}, out of range {out}, missing {sorted(set(range(expected)) - set(indices))})"
-        )
+        found = {
+            "duplicates": sorted({i for i in indices if indices.count(i) > 1}),
+            "out of range": sorted(i for i in indices if not 0 <= i < expected),
+            "missing": sorted(set(range(expected)) - set(indices)),
+        }
+        what = "; ".join(f"{k} {v}" for k, v in found.items() if v)
+        raise ValueError(f"the 'index' values are not a permutation of the batch ({what})")
     by_index = dict(zip(indices, data, strict=True))
     return [by_index[i] for i in range(expected)]
 

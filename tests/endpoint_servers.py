@@ -90,15 +90,30 @@ def text_vector(text: str, dims: int) -> list[float]:
 
 @dataclass
 class Reply:
-    """One scripted answer: status, JSON object or raw bytes, optional delay, or a dropped connection."""
+    """One scripted answer: status, JSON object or raw bytes, optional delay, or a dropped connection.
+
+    Hostile modes (issue 18): ``trickle`` sends the answer one byte every ``trickle`` seconds (the
+    headers too with ``trickle_headers``); ``cut`` announces the whole body but sends only its first
+    ``cut`` bytes, then closes; ``flood`` streams that many bytes of an endless embedding (no
+    Content-Length, or ``announce`` as a false one); ``raw`` writes those bytes instead of an HTTP answer;
+    ``items`` edits the answer's data items (indices, order).
+    """
 
     status: int = 200
     body: object = None  # dict -> JSON; bytes -> raw; None -> embeddings for the request
     delay: float = 0.0
+    delay_per_text: float = 0.0  # added to `delay` for every input text (a slow, compute-bound server)
     dims: int = 8
     drop: bool = False  # close the socket without answering (connection reset)
     headers: dict = field(default_factory=dict)
     transform: Callable[[list[list[float]]], list] | None = None  # edit the vectors (NaN, wrong count)
+    items: Callable[[list[dict]], list] | None = None  # edit the data items (index values, order)
+    trickle: float = 0.0
+    trickle_headers: bool = False
+    cut: int | None = None
+    flood: int = 0
+    announce: int | None = None
+    raw: bytes | None = None
 
 
 class FaultServer:
@@ -107,7 +122,10 @@ class FaultServer:
     def __init__(self, script: list[Reply] | None = None, *, default: Reply | None = None) -> None:
         self.script = list(script or [])
         self.default = default or Reply()
-        self.requests: list[dict] = []  # {"path", "json", "headers"}
+        self.requests: list[dict] = []  # POSTs: {"path", "json", "headers"}
+        self.gets: list[dict] = []  # GETs: {"path", "headers"}
+        self.models_reply: Reply | None = None  # what GET /models answers (None: the model list)
+        self.sent_bytes = 0  # body bytes the hostile modes managed to send
         self._lock = threading.Lock()
         outer = self
 
@@ -118,7 +136,12 @@ class FaultServer:
                 pass
 
             def do_GET(self) -> None:
-                if self.path.endswith("/models"):
+                with outer._lock:
+                    outer.gets.append({"path": self.path, "headers": dict(self.headers)})
+                if self.path.endswith("/models") and outer.models_reply is not None:
+                    reply = outer.models_reply
+                    self._send(reply.status, json.dumps(reply.body or {}).encode(), reply.headers)
+                elif self.path.endswith("/models"):
                     self._send(200, json.dumps({"data": [{"id": "fault-model"}]}).encode())
                 else:
                     self._send(404, b'{"error": {"message": "unknown route"}}')
@@ -133,27 +156,88 @@ class FaultServer:
                 with outer._lock:
                     outer.requests.append({"path": self.path, "json": req, "headers": dict(self.headers)})
                     reply = outer.script.pop(0) if outer.script else outer.default
-                if reply.delay:
-                    time.sleep(reply.delay)
+                texts = req.get("input", [])
+                texts = [texts] if isinstance(texts, str) else texts
+                if reply.delay or reply.delay_per_text:
+                    time.sleep(reply.delay + reply.delay_per_text * len(texts))
+                if reply.raw is not None:
+                    self._raw(reply.raw)
+                    return
+                if reply.flood:
+                    self._flood(reply)
+                    return
                 if reply.drop:
                     self.close_connection = True
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if reply.body is None:
-                    texts = req.get("input", [])
-                    texts = [texts] if isinstance(texts, str) else texts
                     dims = req.get("dimensions") or reply.dims
                     vecs = [text_vector(t, reply.dims)[:dims] for t in texts]
                     if reply.transform:
                         vecs = reply.transform(vecs)
                     data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)]
+                    if reply.items:
+                        data = reply.items(data)
                     body = json.dumps({"object": "list", "data": data, "model": "fault-model"}).encode()
                 elif isinstance(reply.body, bytes):
                     body = reply.body
                 else:
                     body = json.dumps(reply.body).encode()
+                if reply.trickle or reply.cut is not None:
+                    self._hostile(reply, body)
+                    return
                 self._send(reply.status, body, reply.headers)
+
+            def _raw(self, data: bytes) -> None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _head(self, status: int, length: int | None) -> bytes:
+                lines = [f"HTTP/1.1 {status} Scripted", "Content-Type: application/json"]
+                lines.append(f"Content-Length: {length}" if length is not None else "Connection: close")
+                return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+            def _write(self, data: bytes, pause: float = 0.0) -> bool:
+                """Send bytes (one at a time with a pause when trickling); False once the client left."""
+                try:
+                    for piece in ([data[i : i + 1] for i in range(len(data))] if pause else [data]):
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        if pause:
+                            time.sleep(pause)
+                except OSError:
+                    return False
+                return True
+
+            def _hostile(self, reply: Reply, body: bytes) -> None:
+                self.close_connection = True
+                head = self._head(reply.status, len(body))
+                if not self._write(head, reply.trickle if reply.trickle_headers else 0.0):
+                    return
+                part = body if reply.cut is None else body[: reply.cut]
+                if self._write(part, reply.trickle):
+                    with outer._lock:
+                        outer.sent_bytes += len(part)
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _flood(self, reply: Reply) -> None:
+                self.close_connection = True
+                if not self._write(self._head(reply.status, reply.announce)):
+                    return
+                chunk = b"0.0123456789," * 5000
+                sent = 0
+                if self._write(b'{"object": "list", "data": [{"index": 0, "embedding": ['):
+                    while sent < reply.flood and self._write(chunk):
+                        sent += len(chunk)
+                with outer._lock:
+                    outer.sent_bytes += sent
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
 
             def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
                 try:
