@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from core import evaluate_cli
 from core.cli_common import StderrProgress, add_common, dumps, load_any_corpus, positive_int
@@ -23,7 +24,7 @@ from core.store import EmbeddingStore
 # ---- models ---------------------------------------------------------------------------------------
 
 
-def _human(n: float, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
+def _human(n: float | int, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
     for unit in units:
         if abs(n) < 1000 or unit == units[-1]:
             return f"{n:.0f}{unit}" if unit == "" or n >= 100 else f"{n:.1f}{unit}"
@@ -31,7 +32,7 @@ def _human(n: float, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
     return str(n)
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float | int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -50,7 +51,7 @@ def add_models_parser(sub) -> argparse.ArgumentParser:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print the preset table."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in PRESETS.values():
         mrl = f"{min(spec.mrl_dims)}..{max(spec.mrl_dims)}" if spec.mrl_dims else "no"
         rows.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import time
 from dataclasses import dataclass
 
@@ -56,12 +57,10 @@ class Calibration:
 def machine_flops(device: str = "cpu") -> float:
     """Measured float32 (CPU) or half-precision (GPU) matmul rate of this machine in FLOP/s (cached)."""
     kind = device_kind(device)
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    if torch is None or kind == "endpoint":
+    if kind == "endpoint" or importlib.util.find_spec("torch") is None:
         return _numpy_flops()
+    import torch
+
     if kind == "cpu":
         n, dev, dtype, sync = 1024, torch.device("cpu"), torch.float32, lambda: None
     else:

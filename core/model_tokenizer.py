@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from core.hub_cache import availability, is_cached
 from core.types import ModelSpec
 
 
-def load_tokenizer(spec: ModelSpec) -> object | None:
+def load_tokenizer(spec: ModelSpec) -> Any | None:
     """A Hugging Face fast tokenizer for the model if it is available offline, else None."""
     source = spec.model_id
     where = availability(spec)
@@ -23,7 +24,7 @@ def load_tokenizer(spec: ModelSpec) -> object | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _tokenizer_from(source: str, *, revision: str | None, left: bool) -> object | None:
+def _tokenizer_from(source: str, *, revision: str | None, left: bool) -> Any | None:
     try:
         from transformers import AutoTokenizer
 

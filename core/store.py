@@ -93,7 +93,7 @@ def meta_checksum(meta: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Create ``path`` atomically: ``write(tmp)`` fills a temp file beside it, then fsync + os.replace."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -188,7 +188,7 @@ class _Shelf:
                 and npy_path.stat().st_size == int(meta["nbytes"])
                 and file_sha256(npy_path) == meta["sha256"]
             )
-            vectors = np.load(npy_path, mmap_mode="r", allow_pickle=False) if ok else None
+            vectors = np.load(npy_path, mmap_mode="r", allow_pickle=False) if ok else np.empty((0, 0))
             ok = ok and vectors.dtype == np.float32 and vectors.shape == (count, dim) and dim > 0
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             ok = False
