@@ -88,7 +88,9 @@ class _Source:
             raise IngestError(
                 f"{self.label(rel)} is missing: a BEIR dataset needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv."
             )
-        raw: IO[bytes] = self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")  # noqa: SIM115
+        raw: IO[bytes] = (
+            self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")
+        )  # noqa: SIM115
         with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
             try:
                 yield from fh
@@ -270,7 +272,9 @@ def encode_trec_id(value: str) -> str:
     id cannot be written (IngestError); the readers refuse empty ids, so runs never hold one.
     """
     if not value:
-        raise IngestError("An empty id cannot be written to a TREC file; every query and document needs an id.")
+        raise IngestError(
+            "An empty id cannot be written to a TREC file; every query and document needs an id."
+        )
     return _TREC_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), value)
 
 

@@ -24,7 +24,9 @@ def load_judged_folder(path: Path, *, split: str | None = None) -> BeirDataset:
     """docs/ loaded as an uploaded folder would be; qrels name documents by their path inside docs/."""
     for name in ("queries.jsonl", "qrels.tsv"):
         if not (path / name).is_file():
-            raise IngestError(f"{path / name} is missing: a judged folder holds docs/, queries.jsonl and qrels.tsv.")
+            raise IngestError(
+                f"{path / name} is missing: a judged folder holds docs/, queries.jsonl and qrels.tsv."
+            )
     corpus = load_corpus(path / "docs")
     queries_label, qrels_label = str(path / "queries.jsonl"), str(path / "qrels.tsv")
     with open(path / "queries.jsonl", encoding="utf-8-sig") as fh:

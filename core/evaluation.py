@@ -47,8 +47,16 @@ class SearchIndex(Protocol):
     def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
 
     def search_vectors(
-        self, qvecs: np.ndarray, *, k: int, dims: int | None = None, exact: bool = False, ef: int | None = None
+        self,
+        qvecs: np.ndarray,
+        *,
+        k: int,
+        dims: int | None = None,
+        exact: bool = False,
+        ef: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 # load_eval_set lives in core.eval_sets; the name stays importable here for pages/5_Evaluate.py
 __all__ = [
     "IDENTICAL_ID_TASKS", "Comparison", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.beir import decode_trec_id, encode_trec_id, format_trec_qrels, format_trec_run, load_beir, read_qrels
-from core.beir import read_trec_run
+from core.beir import (
+    decode_trec_id,
+    encode_trec_id,
+    format_trec_qrels,
+    format_trec_run,
+    load_beir,
+    read_qrels,
+    read_trec_run,
+)
 from core.errors import IngestError
 from core.eval_sets import load_eval_set
 from core.evaluation import choose_doc_key, run_retrieval
@@ -45,11 +52,15 @@ def test_a_corpus_without_text_is_refused_and_blank_documents_are_said(tmp_path)
     root = _beir(tmp_path / "blank", blank, [{"_id": "q1", "text": "x"}], "q1\td1\t1\n")
     with pytest.raises(IngestError, match="none of its 2 documents has any visible title or text"):
         load_beir(root)
-    some = _beir(tmp_path / "some", [*DOCS, {"_id": "d3", "text": ""}], [{"_id": "q1", "text": "x"}], "q1\td1\t1\n")
+    some = _beir(
+        tmp_path / "some", [*DOCS, {"_id": "d3", "text": ""}], [{"_id": "q1", "text": "x"}], "q1\td1\t1\n"
+    )
     assert any("1 document(s) have no visible text (e.g. 'd3')" in w for w in load_beir(some).warnings)
 
     class Index:  # run_retrieval refuses before it embeds or searches anything
-        corpus = Corpus((Chunk(id="a", source="a", text=""), Chunk(id="b", source="b", text="  ")), (), "h", "c")
+        corpus = Corpus(
+            (Chunk(id="a", source="a", text=""), Chunk(id="b", source="b", text="  ")), (), "h", "c"
+        )
 
     with pytest.raises(EvaluationError, match="has no text in any of its 2 documents"):
         run_retrieval(Index(), {"q1": "x"})
@@ -69,7 +80,9 @@ def test_the_header_decision_reaches_the_dataset(tmp_path):
     root = _beir(tmp_path / "h", DOCS, [{"_id": "q1", "text": "jwt"}], "q1\td1\tyes\nq1\td2\t0\n")
     ds = load_beir(root)
     assert any("skipped as a header" in w for w in ds.warnings)
-    root = _beir(tmp_path / "std", DOCS, [{"_id": "q1", "text": "jwt"}], "query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    root = _beir(
+        tmp_path / "std", DOCS, [{"_id": "q1", "text": "jwt"}], "query-id\tcorpus-id\tscore\nq1\td1\t1\n"
+    )
     assert any("read as the header row" in n for n in load_beir(root).notes)
 
 
@@ -109,4 +122,7 @@ def test_trec_exports_encode_ids_with_whitespace_and_read_back():
     qrels = {"q 1": {"annual report.md": 1}}
     assert format_trec_qrels(qrels) == "q%201 0 annual%20report.md 1\n"
     assert read_qrels(format_trec_qrels(qrels).splitlines(), label="x").qrels == qrels
-    assert encode_trec_id("plain-id") == "plain-id" and decode_trec_id(encode_trec_id("a\u3000b%")) == "a\u3000b%"
+    assert (
+        encode_trec_id("plain-id") == "plain-id"
+        and decode_trec_id(encode_trec_id("a\u3000b%")) == "a\u3000b%"
+    )

@@ -146,7 +146,9 @@ def test_a_zip_member_with_an_invalid_utf8_name_is_skipped_and_the_rest_loads():
     st = {f.source: f for f in corpus.files}
     assert st["mixed.zip/good.md"].status == "loaded" and st["mixed.zip/docs/other.txt"].status == "loaded"
     (bad,) = [f for f in corpus.files if f.status == "skipped"]
-    assert "not valid UTF-8" in bad.reason and "mixed.zip" in bad.reason and "b'bad\\xff\\xfe.md'" in bad.reason
+    assert (
+        "not valid UTF-8" in bad.reason and "mixed.zip" in bad.reason and "b'bad\\xff\\xfe.md'" in bad.reason
+    )
 
 
 @pytest.mark.parametrize(
@@ -199,7 +201,9 @@ def test_a_flate_bomb_pdf_names_the_decompression_limit_not_a_scan():
 def test_corpus_reader_strict_mode_names_file_and_line():
     with pytest.raises(Exception, match=r"c.jsonl line 2: 'text' must be a string, got list"):
         read_corpus_jsonl(['{"_id": "a", "text": "x"}', '{"_id": "b", "text": ["x"]}'], name="c.jsonl")
-    lenient = read_corpus_jsonl(['{"_id": "a", "text": "x"}', "{bad", '{"_id": ""}'], name="c.jsonl", strict=False)
+    lenient = read_corpus_jsonl(
+        ['{"_id": "a", "text": "x"}', "{bad", '{"_id": ""}'], name="c.jsonl", strict=False
+    )
     assert [d.id for d in lenient.docs] == ["a"]
     assert any("not valid JSON" in n for n in lenient.notes) and any("empty _id" in n for n in lenient.notes)
     assert json.loads(CORPUS_LINES[2])["text"].count("\u2028") == 1

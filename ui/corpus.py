@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from core.ingest import ChunkOptions, load_corpus, load_files
+from core.ingest.chunking import Tokenizer
 from core.ingest.options import DEFAULT_CHUNKING
 from core.jsonl import read_queries_jsonl
 from core.model_tokenizer import load_tokenizer
@@ -32,17 +33,17 @@ def unit_changed() -> None:
     state.put("corpus_overlap", overlap)
 
 
-def tokenizer_for_chunking() -> tuple[object | None, str]:
+def tokenizer_for_chunking() -> tuple[Tokenizer | None, str]:
     """The first chosen model (A, then B, then the bundled MiniLM) whose tokenizer is available offline."""
     for name in (state.get("models_a"), state.get("models_b"), state.BUNDLED_PAIR[1]):
         if name:
-            tok = load_tokenizer(resolve_model(name))  # cached in core.models
-            if tok is not None:
+            tok = load_tokenizer(resolve_model(name))  # cached in core.model_tokenizer
+            if tok is not None and callable(tok):
                 return tok, name
     return None, ""
 
 
-def _tokenizer():
+def _tokenizer() -> Tokenizer | None:
     """Tokenizer for token-based chunking (None when chunking by characters)."""
     if state.get("corpus_unit") != "tokens":
         return None

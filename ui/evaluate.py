@@ -80,7 +80,9 @@ def run_both(
     """Runs of A and B (k=100), their comparison, and the language pair of each query; memoised by content."""
     a, b = build.built_index("A"), build.built_index("B")
     if a is None or b is None:
-        raise EvaluationError("Build both indexes on the Models page first (this corpus has no index for A and B).")
+        raise EvaluationError(
+            "Build both indexes on the Models page first (this corpus has no index for A and B)."
+        )
     rule = choose_doc_key(corpus, qrels)
     key = ("eval", state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels), exact, dims)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.errors import IngestError
 from core.ingest.document import Extracted, Section
-from core.ingest.options import ChunkOptions
+from core.ingest.options import TOKENIZER_NEEDED, ChunkOptions
 
 # a Hugging Face fast tokenizer: called as tokenizer(text, return_offsets_mapping=True, ...)
 Tokenizer = Callable[..., Any]
@@ -80,7 +80,7 @@ def char_spans(text: str, start: int, end: int, *, size: int, overlap: int) -> l
 
 def _offsets(tokenizer: Tokenizer | None, text: str) -> list[tuple[int, int]]:
     if tokenizer is None:
-        raise IngestError("ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'")
+        raise IngestError(TOKENIZER_NEEDED)
     try:
         enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False, verbose=False)
     except TypeError:
@@ -141,9 +141,7 @@ def chunk_pieces(doc: Extracted, options: ChunkOptions, *, tokenizer: Tokenizer 
     text = doc.text
     size, overlap = options.chunk_size, options.chunk_overlap
     if options.unit == "tokens" and tokenizer is None:
-        raise IngestError(
-            "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
-        )
+        raise IngestError(TOKENIZER_NEEDED)
     sections = doc.sections or [Section(0, len(text))]
     if options.unit == "tokens":
 

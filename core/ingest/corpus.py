@@ -12,7 +12,7 @@ from core.errors import IngestError
 from core.ingest.chunking import Tokenizer, chunk_pieces
 from core.ingest.document import BeirDoc, EmptyText, Extracted
 from core.ingest.language import code_prose, detect_language, is_mixed_zh_en, markdown_prose
-from core.ingest.options import MB, ChunkOptions, Limits
+from core.ingest.options import MB, TOKENIZER_NEEDED, ChunkOptions, Limits
 from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
 from core.ingest.zipsafe import Member, Refused, expand_zip
 from core.textclean import has_visible_text
@@ -59,12 +59,18 @@ def beir_sidecars(paths: Iterable[str]) -> set[str]:
         folder, base = posixpath.split(p)
         if folder in roots and base in ("queries.jsonl", "qrels.tsv"):
             found.add(p)
-        elif posixpath.basename(folder) == "qrels" and posixpath.dirname(folder) in roots and base.endswith(".tsv"):
+        elif (
+            posixpath.basename(folder) == "qrels"
+            and posixpath.dirname(folder) in roots
+            and base.endswith(".tsv")
+        ):
             found.add(p)
     return found
 
 
-def _chunks_of(source: str, doc: Extracted, options: ChunkOptions, tokenizer: Tokenizer | None) -> list[Chunk]:
+def _chunks_of(
+    source: str, doc: Extracted, options: ChunkOptions, tokenizer: Tokenizer | None
+) -> list[Chunk]:
     if doc.kind == "beir":
         return beir_chunks(doc.docs)
     chunks = []
@@ -216,9 +222,7 @@ def load_files(
 ) -> Corpus:
     """Load uploaded (name, bytes) pairs; zips expand to 'archive.zip/inner/path'. Never raises per file."""
     if options.unit == "tokens" and tokenizer is None:
-        raise IngestError(
-            "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
-        )
+        raise IngestError(TOKENIZER_NEEDED)
     loader = _Loader(options, tokenizer, limits)
     loader.sidecars = beir_sidecars(_clean_name(raw_name) for raw_name, _ in files)
     for raw_name, data in files:
@@ -251,9 +255,7 @@ def load_corpus(
     if not root.exists():
         raise IngestError(f"{root}: no such file or folder; check the path")
     if options.unit == "tokens" and tokenizer is None:
-        raise IngestError(
-            "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
-        )
+        raise IngestError(TOKENIZER_NEEDED)
     loader = _Loader(options, tokenizer, limits)
     paths = [root] if root.is_file() else _walk(root)
     base = root.parent if root.is_file() else root

@@ -174,8 +174,16 @@ def decode_bytes(data: bytes, *, name: str = "input") -> Decoded:
         return detected
     text = _strict(data, "cp1252")
     if text is not None:
-        return Decoded(text, "cp1252", f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as cp1252 (Western)")
-    return Decoded(data.decode("latin-1"), "latin-1", f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as latin-1")
+        return Decoded(
+            text,
+            "cp1252",
+            f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as cp1252 (Western)",
+        )
+    return Decoded(
+        data.decode("latin-1"),
+        "latin-1",
+        f"{name}: not UTF-8, GB18030, Big5 or a detectable encoding; read as latin-1",
+    )
 
 
 def _first_invalid_utf8(data: bytes) -> int:

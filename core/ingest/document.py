@@ -7,11 +7,10 @@ from typing import Literal
 
 from core.errors import IngestError
 from core.jsonl import BeirDoc
+from core.types import FileState  # noqa: F401 (re-exported for the readers)
 
 # what a reader made of a file (the chunker and the language tagger act on it)
 ExtractedKind = Literal["text", "markdown", "rst", "code", "html", "pdf", "json", "csv", "beir"]
-# what happened to an input file (``FileStatus.status``): "empty" = nothing visible to embed in it
-FileState = Literal["loaded", "skipped", "duplicate", "empty"]
 
 
 class EmptyText(IngestError):

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from core.errors import IngestError
 
 MB = 1024 * 1024
+ChunkUnit = Literal["chars", "tokens"]
 # Default (size, overlap) per chunking unit: the one place these numbers live.
-DEFAULT_CHUNKING: dict[str, tuple[int, int]] = {"chars": (800, 100), "tokens": (256, 32)}
+DEFAULT_CHUNKING: dict[ChunkUnit, tuple[int, int]] = {"chars": (800, 100), "tokens": (256, 32)}
+TOKENIZER_NEEDED = "ChunkOptions(unit='tokens') needs a tokenizer; pass tokenizer= or use unit='chars'"
 
 
 @dataclass(frozen=True)
 class ChunkOptions:
     """How files are cut into chunks (size and overlap in ``unit``; None picks the unit's default)."""
 
-    unit: str = "chars"  # "chars" | "tokens" (tokens need a HF fast tokenizer)
+    unit: ChunkUnit = "chars"  # tokens need a HF fast tokenizer
     size: int | None = None  # default 800 chars / 256 tokens
     overlap: int | None = None  # default 100 chars / 32 tokens
     structure: bool = True  # split at Markdown headings, PDF pages, top-level code definitions

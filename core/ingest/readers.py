@@ -119,7 +119,11 @@ def _clean(doc: Extracted, name: str) -> None:
     if replaced + in_title:
         doc.notes.append(cleaned_note(name, replaced + in_title))
     if not has_visible_text(doc.text):
-        what = "only whitespace" if not doc.text.strip() else "only invisible characters (zero-width, bidi controls)"
+        what = (
+            "only whitespace"
+            if not doc.text.strip()
+            else "only invisible characters (zero-width, bidi controls)"
+        )
         raise EmptyText(
             f"{name}: no visible text after reading it as {doc.kind} ({what}); nothing to embed — check the file's content"
         )

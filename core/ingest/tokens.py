@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ingest.chunking import Tokenizer
 from core.types import Corpus
 
 
@@ -15,7 +16,7 @@ def estimate_tokens(text: str) -> int:
     return cjk + max(0, len(text) - cjk + 3) // 4
 
 
-def token_counts(corpus: Corpus, tokenizer=None, *, batch_size: int = 256) -> list[int]:
+def token_counts(corpus: Corpus, tokenizer: Tokenizer | None = None, *, batch_size: int = 256) -> list[int]:
     """Tokens per chunk (of ``embed_text``, without special tokens); estimated from characters if tokenizer is None."""
     texts = [c.embed_text for c in corpus.chunks]
     if tokenizer is None:
@@ -31,12 +32,14 @@ def token_counts(corpus: Corpus, tokenizer=None, *, batch_size: int = 256) -> li
     return counts
 
 
-def count_over_window(corpus: Corpus, *, tokenizer=None, max_tokens: int) -> int:
+def count_over_window(corpus: Corpus, *, tokenizer: Tokenizer | None = None, max_tokens: int) -> int:
     """Number of chunks longer than ``max_tokens`` (the model truncates them); estimated when tokenizer is None."""
     return sum(1 for n in token_counts(corpus, tokenizer) if n > max_tokens)
 
 
-def over_window_note(corpus: Corpus, *, tokenizer=None, max_tokens: int, model: str = "the model") -> str:
+def over_window_note(
+    corpus: Corpus, *, tokenizer: Tokenizer | None = None, max_tokens: int, model: str = "the model"
+) -> str:
     """One sentence for the UI: how many chunks exceed the window, and whether the count is an estimate."""
     over = count_over_window(corpus, tokenizer=tokenizer, max_tokens=max_tokens)
     how = (

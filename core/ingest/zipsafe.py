@@ -67,7 +67,9 @@ def _unflag_bad_utf8_names(data: bytes) -> tuple[bytes, set[str]]:
     patched, bad = bytearray(data), set()
     while pos + 46 <= end and data[pos : pos + 4] == _CENTRAL:
         flags = int.from_bytes(data[pos + 8 : pos + 10], "little")
-        n_name, n_extra, n_comment = (int.from_bytes(data[pos + o : pos + o + 2], "little") for o in (28, 30, 32))
+        n_name, n_extra, n_comment = (
+            int.from_bytes(data[pos + o : pos + o + 2], "little") for o in (28, 30, 32)
+        )
         raw = data[pos + 46 : pos + 46 + n_name]
         if flags & _UTF8_FLAG:
             try:
