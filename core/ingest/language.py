@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import threading
 
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
 UNKNOWN = "unknown"
 SAMPLE_CHARS = 500  # script and stopword checks look at most at this much of a text
 LANGDETECT_CHARS = 300  # langdetect (~5 ms a call) sees at most this much
@@ -49,9 +52,6 @@ def _symbols(text: str) -> int:
 
 def _langdetect(sample: str) -> str:
     global _ready
-    from langdetect import DetectorFactory, detect_langs
-    from langdetect.lang_detect_exception import LangDetectException
-
     with _lock:
         if not _ready:
             DetectorFactory.seed = 0
