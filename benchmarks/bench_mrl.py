@@ -1,6 +1,6 @@
 """Matryoshka sweep: recall@10 over 10 dimensions vs one full-dimension exact batch search.
 
-Target 5: core.mrl.truncation_curve for 500 queries x 50k docs x 2560 dims (Qwen3-Embedding-4B's 10 MRL
+Target 5: core.mrl.truncation_curve (the one the Dimensions page calls, through ui/dims.py) for 500 queries x 50k docs x 2560 dims (Qwen3-Embedding-4B's 10 MRL
 dims, 32..2560) in <= 3 x the time of one full-dim exact batch search (core.index.exact_search, same queries).
 Clustered unit vectors (benchmarks/common.py). Run: python benchmarks/bench_mrl.py [--quick]
 """
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     curve: dict[int, float] = {}
 
     def sweep() -> None:
-        curve.update(truncation_curve(docs, queries, dims=DIMS, k=10))
+        curve.update(truncation_curve(docs, queries, dims=DIMS, k=10).recall)
 
     full_runs, sweep_runs = [], []
     for _ in range(3):  # interleaved, best of each: the machine is shared, its load drifts

@@ -7,6 +7,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,6 +18,27 @@ from core.store import EmbeddingStore
 from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchResult
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Answer:
+    """One query's search as a results page shows it: hits and timings, the query vector, z-scores of the hits."""
+
+    result: SearchResult
+    query_vector: np.ndarray  # full dimension, as the model returned it
+    z_scores: tuple[float, ...]  # per hit: (score - mean) / std of the query's scores against every chunk
+
+
+class _Ran(NamedTuple):
+    """What one embed-and-search call produced, before it becomes results."""
+
+    qvecs: np.ndarray
+    idx: np.ndarray
+    scores: np.ndarray
+    dims: int
+    exact: bool
+    embed_ms: float
+    search_ms: float
 
 
 class ModelIndex:
@@ -165,6 +188,37 @@ class ModelIndex:
             for r, (i, s) in enumerate(zip(idx.tolist(), scores.tolist(), strict=True))
         )
 
+    def _run(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int,
+        dims: int | None,
+        exact: bool,
+        instruction: str | None,
+        ef: int | None,
+    ) -> _Ran:
+        """Embed the queries in one batch, search them, and time both steps."""
+        d = self._dims(dims)
+        t0 = time.perf_counter()
+        q = self.embed_queries(queries, instruction=instruction)
+        t1 = time.perf_counter()
+        idx, scores = self.search_vectors(q, k=k, dims=d, exact=exact, ef=ef)
+        t2 = time.perf_counter()
+        return _Ran(q, idx, scores, d, exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
+
+    def _result(self, ran: _Ran, i: int, **extra: object) -> SearchResult:
+        """Query i's hits; a batch's times are shared out evenly."""
+        n = len(ran.idx)
+        return SearchResult(
+            hits=self._hits(ran.idx[i], ran.scores[i]),
+            embed_ms=ran.embed_ms / n,
+            search_ms=ran.search_ms / n,
+            dims=ran.dims,
+            exact=ran.exact,
+            extra=dict(extra),
+        )
+
     def search(
         self,
         query: str,
@@ -176,19 +230,32 @@ class ModelIndex:
         ef: int | None = None,
     ) -> SearchResult:
         """Embed one query and return its hits, with query-embedding and search time measured separately."""
-        d = self._dims(dims)
-        t0 = time.perf_counter()
-        q = self.embed_queries([query], instruction=instruction)
-        t1 = time.perf_counter()
-        idx, scores = self.search_vectors(q, k=k, dims=d, exact=exact, ef=ef)
-        t2 = time.perf_counter()
-        return SearchResult(
-            hits=self._hits(idx[0], scores[0]),
-            embed_ms=(t1 - t0) * 1000.0,
-            search_ms=(t2 - t1) * 1000.0,
-            dims=d,
-            exact=exact,
+        return self._result(
+            self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef), 0
         )
+
+    def answer(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        dims: int | None = None,
+        exact: bool = False,
+        instruction: str | None = None,
+        ef: int | None = None,
+    ) -> Answer:
+        """``search`` plus what a results page shows beside it: the query vector and each hit's z-score."""
+        ran = self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        z = self.z_scores(ran.qvecs[0], ran.scores[0], dims=ran.dims)
+        return Answer(result=self._result(ran, 0), query_vector=ran.qvecs[0], z_scores=z)
+
+    def z_scores(self, qvec: np.ndarray, scores: np.ndarray, *, dims: int | None = None) -> tuple[float, ...]:
+        """``scores`` standardised by this query's scores against every chunk at ``dims`` (comparable across models)."""
+        d = self._dims(dims)
+        q = np.asarray(qvec, dtype=np.float32)
+        every = self.vectors_at(d) @ (q if d == self.dim else truncate(q, d))
+        mean, std = float(every.mean()), float(every.std()) or 1.0
+        return tuple((s - mean) / std for s in np.asarray(scores, dtype=np.float64).tolist())
 
     def search_many(
         self,
@@ -204,24 +271,8 @@ class ModelIndex:
         queries = list(queries)
         if not queries:
             return []
-        d = self._dims(dims)
-        t0 = time.perf_counter()
-        q = self.embed_queries(queries, instruction=instruction)
-        t1 = time.perf_counter()
-        idx, scores = self.search_vectors(q, k=k, dims=d, exact=exact, ef=ef)
-        t2 = time.perf_counter()
-        n = len(queries)
-        return [
-            SearchResult(
-                hits=self._hits(idx[i], scores[i]),
-                embed_ms=(t1 - t0) * 1000.0 / n,
-                search_ms=(t2 - t1) * 1000.0 / n,
-                dims=d,
-                exact=exact,
-                extra={"batch_size": n},
-            )
-            for i in range(n)
-        ]
+        ran = self._run(queries, k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        return [self._result(ran, i, batch_size=len(queries)) for i in range(len(queries))]
 
 
 def build_model_index(

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core.agreement import agreement, jaccard_at_k, rank_changes, rbo
-from core.mrl import equal_cost_dims, exact_top_k, pseudo_queries, recall_at_k, truncation_curve, valid_dims
+from core.index import exact_search
+from core.mrl import equal_cost_dims, pseudo_queries, recall_at_k, truncation_curve, valid_dims
 
 
 def test_jaccard_and_rbo_extremes():
@@ -53,15 +54,15 @@ def test_truncation_recall_equals_an_independent_computation():
         qs = queries[:, :d] / np.linalg.norm(queries[:, :d], axis=1, keepdims=True)
         got = [set(np.argsort(-(sliced @ q))[:k]) for q in qs]
         expected = np.mean([len(t & g) / k for t, g in zip(truth, got, strict=True)])
-        assert truncation_curve(docs, queries, dims=[d], k=k)[d] == pytest.approx(expected)
-    assert truncation_curve(docs, queries, dims=[64], k=k)[64] == 1.0
+        assert truncation_curve(docs, queries, dims=[d], k=k).recall[d] == pytest.approx(expected)
+    assert truncation_curve(docs, queries, dims=[64], k=k).recall[64] == 1.0
 
 
 def test_pseudo_queries_never_return_themselves():
     rng = np.random.default_rng(2)
     docs = _unit(rng, 100, 16)
     rows = pseudo_queries(100, n=10)
-    top = exact_top_k(docs, docs[rows], k=5, exclude=rows)
+    top, _ = exact_search(docs, docs[rows], 5, exclude=rows)
     assert not any(r in t for r, t in zip(rows, top.tolist(), strict=True))
     assert recall_at_k(top, top, k=5) == 1.0
 

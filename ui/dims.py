@@ -1,15 +1,19 @@
-"""Matryoshka explorer computations for the Dimensions page, memoised by content so slider moves are cheap."""
+"""Matryoshka explorer for the Dimensions page: memoised calls of core.mrl.truncation_curve, rows for the charts."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import numpy as np
 
+from core import mrl
 from core.engine import ModelIndex
-from core.mrl import exact_top_k, pseudo_queries, recall_at_k, valid_dims
+from core.mrl import TruncationCurve, pseudo_queries, recall_at_k, valid_dims
 from ui import compare, resources
+
+Row = dict[str, Any]
 
 
 def dims_for(mi: ModelIndex) -> list[int]:
@@ -28,66 +32,70 @@ def query_set(
     return resources.memo(key, lambda: mi.embed_queries(texts, instruction=compare.instruction(slot))), None
 
 
-def _digest(arr: np.ndarray) -> str:
-    return hashlib.sha1(arr.tobytes()).hexdigest()
+def _digest(*arrays: np.ndarray | None) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
-def _truth(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, k: int) -> np.ndarray:
-    key = ("truth", mi.vectors_sha, _digest(qvecs), k)
-    return resources.memo(key, lambda: exact_top_k(mi.vectors, qvecs, k=k, exclude=exclude))
+def curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> TruncationCurve:
+    """core.mrl.truncation_curve at every slider stop, computed once per (vectors, queries, k)."""
+    key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k)
+    return resources.memo(
+        key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=dims_for(mi), k=k, exclude=exclude)
+    )
 
 
-def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int) -> dict:
+def _vector_mb(mi: ModelIndex, d: int) -> float:
+    return len(mi.corpus.chunks) * d * 4 / 2**20
+
+
+def truncation_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
+    """Rows of the core curve: exact-at-d recall and search time at every slider stop (no HNSW builds: cheap)."""
+    c = curve(mi, qvecs, exclude, k=k)
+    return [
+        {"dims": d, "recall": r, "exact ms/query": c.ms_per_query[d], "vector MB": _vector_mb(mi, d)}
+        for d, r in c.recall.items()
+    ]
+
+
+def _hnsw_top_k(
+    mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int
+) -> np.ndarray:
+    """HNSW top-k rows at d dims, each query's own row (``exclude``) dropped."""
+    idx, _ = mi.search_vectors(qvecs, k=k + (exclude is not None), dims=d)
+    if exclude is None:
+        return idx
+    return np.array(
+        [[j for j in row if j != ex][:k] for row, ex in zip(idx.tolist(), exclude.tolist(), strict=True)]
+    )
+
+
+def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int) -> Row:
     """Recall@k at d dims: truncation alone (exact at d) and end to end (HNSW at d), both vs exact full-dim."""
-    truth = _truth(mi, qvecs, exclude, k)
-    t0 = time.perf_counter()
-    exact = exact_top_k(mi.vectors, qvecs, k=k, dims=d, exclude=exclude)
-    exact_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
-    index = mi.index(d)
-    k_ann = k + (exclude is not None)
-    t0 = time.perf_counter()
-    idx, _ = mi.search_vectors(qvecs, k=k_ann, dims=d)
-    hnsw_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
-    if exclude is not None:
-        idx = np.array(
-            [[j for j in row if j != ex][:k] for row, ex in zip(idx.tolist(), exclude.tolist(), strict=True)]
+    c = curve(mi, qvecs, exclude, k=k)
+    if d not in c.recall:  # not a slider stop: a curve of its own
+        key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, d)
+        c = resources.memo(
+            key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=[d], k=k, exclude=exclude)
         )
+    index = mi.index(d)
+    t0 = time.perf_counter()
+    idx = _hnsw_top_k(mi, qvecs, exclude, d=d, k=k)
+    hnsw_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
     return {
         "dims": d,
-        "truncation recall": recall_at_k(truth, exact, k=k),
-        "end-to-end recall": recall_at_k(truth, idx, k=k),
-        "exact ms/query": exact_ms,
+        "truncation recall": c.recall[d],
+        "end-to-end recall": recall_at_k(c.truth, idx, k=k),
+        "exact ms/query": c.ms_per_query[d],
         "hnsw ms/query": hnsw_ms,
         "index MB": index.nbytes / 2**20,
-        "vector MB": len(mi.corpus.chunks) * d * 4 / 2**20,
+        "vector MB": _vector_mb(mi, d),
     }
 
 
-def truncation_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[dict]:
-    """Exact-at-d recall and search time at every slider stop (no HNSW builds: cheap)."""
-    key = ("curve", mi.vectors_sha, _digest(qvecs), k)
-
-    def compute() -> list[dict]:
-        truth = _truth(mi, qvecs, exclude, k)
-        rows = []
-        for d in dims_for(mi):
-            t0 = time.perf_counter()
-            got = exact_top_k(mi.vectors, qvecs, k=k, dims=d, exclude=exclude)
-            ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
-            rows.append(
-                {
-                    "dims": d,
-                    "recall": recall_at_k(truth, got, k=k),
-                    "exact ms/query": ms,
-                    "vector MB": len(mi.corpus.chunks) * d * 4 / 2**20,
-                }
-            )
-        return rows
-
-    return resources.memo(key, compute)
-
-
-def end_to_end_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[dict]:
+def end_to_end_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
     """HNSW-at-d recall, index size and latency at every stop (builds the per-d indexes once, cached)."""
-    key = ("e2e", mi.vectors_sha, _digest(qvecs), k, mi.params)
+    key = ("e2e", mi.vectors_sha, _digest(qvecs, exclude), k, mi.params)
     return resources.memo(key, lambda: [point(mi, qvecs, exclude, d=d, k=k) for d in dims_for(mi)])
