@@ -130,6 +130,8 @@ def test_text_with_nothing_visible_is_an_empty_file():
     assert st["mixed.md"].status == "loaded"
     assert corpus.chunks and all(has_visible_text(c.text) for c in corpus.chunks)
     assert not has_visible_text("\u200b\u2067 \u3164\t") and has_visible_text("\u200ba")
+    blank_beir = b'{"_id": "a", "text": "\\u200b"}\n{"_id": "b", "title": " ", "text": ""}\n'
+    assert load_files([("corpus.jsonl", blank_beir)]).files[0].status == "empty"
     assert clean_text("ok \ufdd0 \U0001fffe") == ("ok \ufffd \ufffd", 2)
 
 

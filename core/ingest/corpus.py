@@ -196,8 +196,12 @@ class _Loader:
                 unique.setdefault(c.id, c)
             chunks = list(unique.values())
             notes.insert(0, f"BEIR corpus, {len(chunks)} documents")
-        if not chunks:
-            raise IngestError(f"{source}: no text to embed after reading it; check the file's content")
+        if not chunks:  # e.g. every _id of a BEIR file was seen in an earlier file
+            raise IngestError(
+                f"{source}: nothing left to embed; " + ("; ".join(notes) or "check the file's content")
+            )
+        if not any(has_visible_text(c.embed_text) for c in chunks):
+            raise EmptyText(f"{source}: no visible text to embed after reading it; check the file's content")
         self.seen_ids.update(c.id for c in chunks)
         self.chunks.extend(chunks)
         self.files.append(FileStatus(source, "loaded", "; ".join(notes), doc.encoding, size, len(chunks)))
