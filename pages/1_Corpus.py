@@ -3,22 +3,25 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
+from core.types import Corpus
 from ui import build, resources, state, widgets
-from ui.corpus import chunk_options, load_sample, load_upload
-from ui.text import escape_md
+from ui.corpus import chunk_options, load_sample, load_upload, unit_changed
+from ui.text import display_name, escape_md
 
-widgets.page_header(
-    "Corpus", "Your documents, chunked and language-tagged. Bad files are reported, never fatal."
-)
 
-source_col, chunk_col = st.columns([3, 2], gap="large")
-with chunk_col, st.container(border=True):
+def chunking_panel() -> None:
+    """Unit, size and overlap of the chunks (switching the unit resets both to that unit's defaults)."""
     st.markdown("**Chunking**")
     st.segmented_control(
-        "Unit", ["chars", "tokens"], key="corpus_unit", help="Tokens use model A's tokenizer."
+        "Unit",
+        ["chars", "tokens"],
+        key="corpus_unit",
+        on_change=unit_changed,
+        help="Tokens use model A's tokenizer.",
     )
     unit = state.get("corpus_unit") or "chars"
     st.number_input(f"Chunk size ({unit})", min_value=32, max_value=8192, step=32, key="corpus_size")
@@ -26,7 +29,33 @@ with chunk_col, st.container(border=True):
     if state.get("corpus_overlap") >= state.get("corpus_size"):
         st.warning("Overlap must be smaller than the chunk size.")
 
-with source_col:
+
+def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool) -> None:
+    """Apply what the user asked for (unload, sample, upload, new chunking); rerun when the corpus changed."""
+    before = state.corpus_key()
+    try:
+        if clear:
+            state.unload_corpus()
+        elif use_sample:
+            with st.spinner("Loading the sample corpus …"):
+                load_sample()
+        elif uploads:
+            # Streamlit gives every uploaded file an id: no need to hash the bytes again on every rerun.
+            seen = (tuple(f.file_id for f in uploads), chunk_options())
+            if state.changed_since("_corpus_upload_seen", seen):
+                with st.spinner(f"Reading {len(uploads)} file(s) …"):
+                    load_upload([(f.name, f.getvalue()) for f in uploads])
+                state.set_page_value("_corpus_upload_seen", seen)
+        elif state.corpus_origin() == "sample" and state.corpus_key():
+            load_sample()  # follows chunking changes; cached per option set
+    except Exception as exc:
+        widgets.show_error(exc)
+    if state.corpus_key() != before:
+        st.rerun()  # so the sidebar and every panel show the corpus just loaded
+
+
+def documents_panel() -> None:
+    """The uploader and the sample / unload buttons."""
     st.markdown("**Documents**")
     uploads = st.file_uploader(
         "Upload files or a zip (PDF, Markdown, text, HTML, code, CSV, JSON/JSONL incl. BEIR corpus.jsonl)",
@@ -35,70 +64,46 @@ with source_col:
     )
     b1, b2 = st.columns(2)
     use_sample = b1.button("Load the sample corpus", type="primary", width="stretch")
-    clear = b2.button("Unload corpus", width="stretch", disabled=state.get("corpus_key") is None)
+    clear = b2.button("Unload corpus", width="stretch", disabled=state.corpus_key() is None)
+    load_documents(list(uploads or []), use_sample=use_sample, clear=clear)
 
-before = state.get("corpus_key")
-try:
-    if clear:
-        state.put("corpus_key", None)
-        state.put("built_a", None)
-        state.put("built_b", None)
-    elif use_sample:
-        with st.spinner("Loading the sample corpus …"):
-            load_sample()
-    elif uploads:
-        # Streamlit gives every uploaded file an id: no need to hash the bytes again on every rerun.
-        seen = (tuple(f.file_id for f in uploads), chunk_options())
-        if st.session_state.get("_corpus_upload_seen") != seen:
-            with st.spinner(f"Reading {len(uploads)} file(s) …"):
-                load_upload([(f.name, f.getvalue()) for f in uploads])
-            st.session_state["_corpus_upload_seen"] = seen
-    elif state.get("corpus_origin") == "sample" and state.get("corpus_key"):
-        load_sample()  # follows chunking changes; cached per option set
-except Exception as exc:
-    widgets.show_error(exc)
 
-if state.get("corpus_key") != before:
-    st.rerun()  # so the sidebar and every panel show the corpus just loaded
+def summary(corpus: Corpus) -> None:
+    """Chunks, files loaded and skipped, main language; a warning when some files did not load."""
+    loaded = [f for f in corpus.files if f.status == "loaded"]
+    problems = [f for f in corpus.files if f.status != "loaded"]
+    m = st.columns(4)
+    m[0].metric("Chunks", f"{len(corpus.chunks):,}")
+    m[1].metric("Files loaded", len(loaded))
+    m[2].metric("Skipped / duplicate", len(problems))
+    m[3].metric("Main language", widgets.LANG_NAMES.get(corpus.main_language, corpus.main_language))
+    if problems:
+        st.warning(
+            f"{len(problems)} file(s) were not loaded; the reasons are in the table below. Everything else loaded."
+        )
 
-corpus = resources.current_corpus()
-if corpus is None:
-    st.info(
-        "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",
-        icon=":material/description:",
+
+def files_table(corpus: Corpus) -> None:
+    """One row per file: status, chunks, size, encoding and the reason it was skipped (problems first)."""
+    st.subheader("Files")
+    files_df = pd.DataFrame(
+        [
+            {
+                "file": display_name(f.source),
+                "status": f.status,
+                "chunks": f.chunks,
+                "KB": round(f.bytes / 1024, 1),
+                "encoding": f.encoding,
+                "reason": display_name(f.reason),
+            }
+            for f in sorted(corpus.files, key=lambda f: (f.status == "loaded", f.source))
+        ]
     )
-    st.stop()
+    st.dataframe(files_df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(files_df)))
 
-loaded = [f for f in corpus.files if f.status == "loaded"]
-problems = [f for f in corpus.files if f.status != "loaded"]
-m = st.columns(4)
-m[0].metric("Chunks", f"{len(corpus.chunks):,}")
-m[1].metric("Files loaded", len(loaded))
-m[2].metric("Skipped / duplicate", len(problems))
-m[3].metric("Main language", widgets.LANG_NAMES.get(corpus.main_language, corpus.main_language))
-if problems:
-    st.warning(
-        f"{len(problems)} file(s) were not loaded; the reasons are in the table below. Everything else loaded."
-    )
 
-st.subheader("Files")
-files_df = pd.DataFrame(
-    [
-        {
-            "file": f.source,
-            "status": f.status,
-            "chunks": f.chunks,
-            "KB": round(f.bytes / 1024, 1),
-            "encoding": f.encoding,
-            "reason": f.reason,
-        }
-        for f in sorted(corpus.files, key=lambda f: (f.status == "loaded", f.source))
-    ]
-)
-st.dataframe(files_df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(files_df)))
-
-left, right = st.columns(2, gap="large")
-with left:
+def languages(corpus: Corpus) -> None:
+    """Chunks per detected language, and how many mix Chinese and English."""
     st.subheader("Languages")
     hist = corpus.lang_histogram()
     mixed = sum(c.mixed for c in corpus.chunks)
@@ -117,76 +122,118 @@ with left:
     st.altair_chart(chart, width="stretch")
     st.caption(f"{mixed} chunk(s) mix Chinese and English.")
 
-with right:
+
+def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, object]], str] | None:
+    """Token counts of every chunk for one model and a note on how many exceed its window (None on error)."""
+    try:
+        spec = resolve_model(name)
+        tokenizer = load_tokenizer(spec)
+        counts = resources.chunk_token_counts(corpus, name)
+    except Exception as exc:
+        widgets.show_error(exc)
+        return None
+    window = spec.max_tokens or 512
+    over = sum(t > window for t in counts)
+    basis = (
+        "tokenizer" if tokenizer is not None else "estimated from characters: tokenizer not available offline"
+    )
+    note = (
+        f"**{prefix}{escape_md(name)}** (window {window:,} tokens, {basis}): "
+        f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
+    )
+    return [{"model": f"{prefix}{name}", "tokens": t} for t in counts], note
+
+
+def windows(corpus: Corpus) -> None:
+    """Chunk lengths in tokens against each model's window: the chosen pair and the headline pair."""
     st.subheader("Chunk length vs model window")
-    rows, notes = [], []
-    chosen = [(f"{slot} · ", state.get(f"models_{slot.lower()}")) for slot in build.SLOTS]
+    rows: list[dict[str, object]] = []
+    notes: list[str] = []
+    chosen = [(f"{slot} · ", state.model_name(slot)) for slot in build.SLOTS]
     headline = [("", name) for name in build.headline_pair(corpus)]  # always shown: the pair users ask about
     seen: set[str] = set()
     for prefix, name in [*chosen, *headline]:
         if not name or name in seen:
             continue
         seen.add(name)
-        try:
-            spec = resolve_model(name)
-            tokenizer = load_tokenizer(spec)
-        except Exception as exc:
-            widgets.show_error(exc)
-            continue
-        counts = resources.chunk_token_counts(corpus, name)
-        window = spec.max_tokens or 512
-        over = sum(t > window for t in counts)
-        basis = (
-            "tokenizer"
-            if tokenizer is not None
-            else "estimated from characters: tokenizer not available offline"
-        )
-        notes.append(
-            f"**{prefix}{escape_md(name)}** (window {window:,} tokens, {basis}): "
-            f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
-        )
-        rows += [{"model": f"{prefix}{name}", "tokens": t} for t in counts]
+        found = window_rows(corpus, prefix, name)
+        if found is not None:
+            rows += found[0]
+            notes.append(found[1])
     if not rows:
         st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
-    else:
-        tok_df = pd.DataFrame(rows)
-        chart = (
-            alt.Chart(tok_df)
-            .mark_bar(opacity=0.75)
-            .encode(
-                x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
-                y=alt.Y("count():Q", title="chunks", stack=None),
-                color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
-            )
-            .properties(height=220)
+        return
+    chart = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar(opacity=0.75)
+        .encode(
+            x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
+            y=alt.Y("count():Q", title="chunks", stack=None),
+            color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
         )
-        st.altair_chart(chart, width="stretch")
-        for note in notes:
-            st.markdown(note)
-
-with st.expander(f"Browse chunks ({len(corpus.chunks):,})"):
-    shown = corpus.chunks[:500]
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "chunk": c.id,
-                    "where": c.location,
-                    "heading": " › ".join(c.heading),
-                    "lang": c.lang + (" (mixed)" if c.mixed else ""),
-                    "chars": len(c.text),
-                    "text": c.text[:300],
-                }
-                for c in shown
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
+        .properties(height=220)
     )
-    if len(corpus.chunks) > len(shown):
-        st.caption(f"First {len(shown)} of {len(corpus.chunks):,} chunks shown.")
+    st.altair_chart(chart, width="stretch")
+    for note in notes:
+        st.markdown(note)
 
-st.page_link(
-    widgets.PAGES["models"], label="Next: choose models and build indexes", icon=":material/arrow_forward:"
-)
+
+def browse_chunks(corpus: Corpus) -> None:
+    """The first 500 chunks as a table."""
+    with st.expander(f"Browse chunks ({len(corpus.chunks):,})"):
+        shown = corpus.chunks[:500]
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "chunk": display_name(c.id),
+                        "where": display_name(c.location),
+                        "heading": display_name(" › ".join(c.heading)),
+                        "lang": c.lang + (" (mixed)" if c.mixed else ""),
+                        "chars": len(c.text),
+                        "text": c.text[:300],
+                    }
+                    for c in shown
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        if len(corpus.chunks) > len(shown):
+            st.caption(f"First {len(shown)} of {len(corpus.chunks):,} chunks shown.")
+
+
+def render() -> None:
+    widgets.page_header(
+        "Corpus", "Your documents, chunked and language-tagged. Bad files are reported, never fatal."
+    )
+    source_col, chunk_col = st.columns([3, 2], gap="large")
+    with chunk_col, st.container(border=True):
+        chunking_panel()
+    with source_col:
+        documents_panel()
+
+    corpus = resources.current_corpus()
+    if corpus is None:
+        st.info(
+            "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",
+            icon=":material/description:",
+        )
+        return
+    summary(corpus)
+    files_table(corpus)
+    left, right = st.columns(2, gap="large")
+    with left:
+        languages(corpus)
+    with right:
+        windows(corpus)
+    browse_chunks(corpus)
+    st.page_link(
+        widgets.PAGES["models"],
+        label="Next: choose models and build indexes",
+        icon=":material/arrow_forward:",
+    )
+
+
+render()

@@ -3,34 +3,33 @@
 import pandas as pd
 import streamlit as st
 
-from core.cost import estimate_build
+from core.cost import CostEstimate, estimate_build
 from core.device import resolve_device
+from core.endpoint_check import config_check, local_reference, test_connection
 from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
+from core.types import Corpus, ModelSpec
 from ui import build, resources, state, widgets
 from ui.cost_text import describe, suggest
+from ui.state import Slot
 from ui.text import escape_md
-
-build.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
-widgets.page_header(
-    "Models & indexes",
-    "Pick the two models to compare, check what a build costs on this machine, then build both indexes.",
-)
-
-corpus = resources.current_corpus()
-if state.get("models_fallback_reason"):
-    st.warning(
-        "Using the bundled offline pair (multilingual-e5-small vs all-MiniLM-L6-v2) instead of the headline pair "
-        f"Qwen3-Embedding-4B vs bge-base, because {escape_md(state.get('models_fallback_reason'))}. "
-        "To compare the headline pair: run on a GPU machine, pre-download the models (HF_HOME), or serve "
-        "Qwen3-Embedding-4B from vLLM/TEI/Ollama and choose **OpenAI-compatible endpoint** below.",
-        icon=":material/info:",
-    )
 
 OTHER = "Other: Hugging Face id or local path"
 ENDPOINT = "OpenAI-compatible endpoint"
 CHOICES = [*PRESETS, OTHER, ENDPOINT]
+
+
+def fallback_banner() -> None:
+    """Why the bundled offline pair is in use instead of the headline pair, and how to get the headline pair."""
+    if reason := state.fallback_reason():
+        st.warning(
+            "Using the bundled offline pair (multilingual-e5-small vs all-MiniLM-L6-v2) instead of the headline "
+            f"pair Qwen3-Embedding-4B vs bge-base, because {escape_md(reason)}. "
+            "To compare the headline pair: run on a GPU machine, pre-download the models (HF_HOME), or serve "
+            "Qwen3-Embedding-4B from vLLM/TEI/Ollama and choose **OpenAI-compatible endpoint** below.",
+            icon=":material/info:",
+        )
 
 
 def _initial_choice(name: str | None) -> str:
@@ -41,53 +40,34 @@ def _initial_choice(name: str | None) -> str:
     return ENDPOINT if name.startswith("endpoint:") else OTHER
 
 
-def model_picker(slot: str) -> None:
-    """Preset / custom / endpoint choice for one slot; writes models_<slot> when complete."""
-    s = slot.lower()
-    current = state.get(f"models_{s}")
-    choice_key = f"_models_choice_{s}"
-    st.session_state.setdefault(choice_key, _initial_choice(current))
-    choice = st.selectbox(f"Model {slot}", CHOICES, key=choice_key)
-    name = current
-    if choice == OTHER:
-        st.session_state.setdefault(
-            f"_models_custom_{s}", current if current and current not in PRESETS else ""
-        )
-        name = st.text_input(
-            "Hugging Face id or local folder", key=f"_models_custom_{s}", placeholder="BAAI/bge-small-en-v1.5"
-        ).strip()
-    elif choice == ENDPOINT:
-        if current and current.startswith("endpoint:") and "@" in current:  # refill after a page switch
-            served, _, base = current[len("endpoint:") :].partition("@")
-            st.session_state.setdefault(f"_models_ep_url_{s}", base)
-            st.session_state.setdefault(f"_models_ep_model_{s}", served)
-        url = st.text_input(
-            "Base URL", key=f"_models_ep_url_{s}", placeholder="http://127.0.0.1:8000/v1"
-        ).strip()
-        model = st.text_input(
-            "Served model name", key=f"_models_ep_model_{s}", placeholder="Qwen3-Embedding-4B"
-        ).strip()
-        st.text_input(
-            "API key (kept in this browser session only; or set EMBEDDING_API_KEY)",
-            type="password",
-            key=f"_models_ep_key_{s}",
-        )
-        name = f"endpoint:{model}@{url}" if url and model else ""
-    else:
-        name = choice
-    if name and name != current:
-        state.put(f"models_{s}", name)
-        state.put(f"built_{s}", None)
-        state.put("models_fallback_reason", "")
-    if not name:
-        st.info("Fill in the fields above to choose this model.")
-        return
-    try:
-        spec = resolve_model(name)
-    except Exception as exc:
-        widgets.show_error(exc)
-        return
-    where = availability(spec)
+def custom_name(s: str, current: str | None) -> str:
+    """A Hugging Face id or local folder typed by the user."""
+    state.default_page_value(f"_models_custom_{s}", current if current and current not in PRESETS else "")
+    return st.text_input(
+        "Hugging Face id or local folder", key=f"_models_custom_{s}", placeholder="BAAI/bge-small-en-v1.5"
+    ).strip()
+
+
+def endpoint_name(s: str, current: str | None) -> str:
+    """endpoint:MODEL@URL from the base URL and served model fields ('' until both are filled)."""
+    if current and current.startswith("endpoint:") and "@" in current:  # refill after a page switch
+        served, _, base = current[len("endpoint:") :].partition("@")
+        state.default_page_value(f"_models_ep_url_{s}", base)
+        state.default_page_value(f"_models_ep_model_{s}", served)
+    url = st.text_input("Base URL", key=f"_models_ep_url_{s}", placeholder="http://127.0.0.1:8000/v1").strip()
+    model = st.text_input(
+        "Served model name", key=f"_models_ep_model_{s}", placeholder="Qwen3-Embedding-4B"
+    ).strip()
+    st.text_input(
+        "API key (kept in this browser session only; or set EMBEDDING_API_KEY)",
+        type="password",
+        key=f"_models_ep_key_{s}",
+    )
+    return f"endpoint:{model}@{url}" if url and model else ""
+
+
+def model_facts(spec: ModelSpec, where: str) -> None:
+    """Dimensions, Matryoshka range, size, window, licence and where the model is, as a small table."""
     mrl = f"{min(spec.mrl_dims)}–{max(spec.mrl_dims)}" if spec.mrl_dims else "not trained for truncation"
     facts = pd.DataFrame(
         [
@@ -101,6 +81,10 @@ def model_picker(slot: str) -> None:
         columns=["", "value"],
     )
     st.dataframe(facts, hide_index=True, width="stretch")
+
+
+def prompt_settings(s: str, spec: ModelSpec) -> None:
+    """The Qwen3-style task (editable), or the fixed query/document prompts, and the max-tokens override."""
     if "{task}" in spec.query_prompt:
         st.text_area(
             "Query instruction (Qwen3-style task)",
@@ -117,15 +101,66 @@ def model_picker(slot: str) -> None:
     st.number_input(
         "Max tokens (0 = model default)", min_value=0, max_value=32768, step=64, key=f"models_max_tokens_{s}"
     )
+
+
+def model_picker(slot: Slot) -> None:
+    """Preset / custom / endpoint choice for one slot; writes models_<slot> when complete."""
+    s = slot.lower()
+    current = state.model_name(slot)
+    state.default_page_value(f"_models_choice_{s}", _initial_choice(current))
+    choice = st.selectbox(f"Model {slot}", CHOICES, key=f"_models_choice_{s}")
+    if choice == OTHER:
+        name = custom_name(s, current)
+    elif choice == ENDPOINT:
+        name = endpoint_name(s, current)
+    else:
+        name = choice
+    if name:
+        state.choose_model(slot, name)
+    else:
+        st.info("Fill in the fields above to choose this model.")
+        return
+    try:
+        spec = resolve_model(name)
+        where = availability(spec)
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    model_facts(spec, where)
+    prompt_settings(s, spec)
     if spec.backend == "endpoint":
         endpoint_tools(slot, name)
 
 
-def endpoint_tools(slot: str, name: str) -> None:
-    """Test connection and config check buttons for an endpoint slot."""
-    from core.endpoint_check import config_check, local_reference, test_connection
+def check_against_local(name: str, key: str | None) -> None:
+    """Embed probes through the endpoint and through a local copy of the same model; show the cosines."""
+    remote = resources.embedder(name, api_key=key)
+    reference = local_reference(remote.spec)
+    if reference is None:
+        st.info("No local copy of this model is available here to check the endpoint against.")
+        return
+    report = config_check(remote, resources.embedder(reference))
+    verdict = "agrees with" if report.passed else "does NOT agree with"
+    text = (
+        f"The endpoint {verdict} local {escape_md(reference)}: cosine min {report.min_cosine:.4f}, "
+        f"mean {report.mean_cosine:.4f} (pass at {report.threshold})."
+    )
+    (st.success if report.passed else st.error)(text + (" " + escape_md(report.hint) if report.hint else ""))
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"probe": r.probe.text[:60], "kind": r.probe.kind, "cosine": round(r.cosine, 4)}
+                for r in report.results
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
-    key = st.session_state.get(f"_models_ep_key_{slot.lower()}") or None
+
+def endpoint_tools(slot: Slot, name: str) -> None:
+    """Test connection and config check buttons for an endpoint slot."""
+    key = state.api_key(slot)
     c1, c2 = st.columns(2)
     if c1.button("Test connection", key=f"_models_test_{slot}", width="stretch"):
         try:
@@ -135,133 +170,146 @@ def endpoint_tools(slot: str, name: str) -> None:
             widgets.show_error(exc)
     if c2.button("Check against a local copy", key=f"_models_check_{slot}", width="stretch"):
         try:
-            remote = resources.embedder(name, api_key=key)
-            reference = local_reference(remote.spec)
-            if reference is None:
-                st.info("No local copy of this model is available here to check the endpoint against.")
-                return
-            report = config_check(remote, resources.embedder(reference))
-            verdict = "agrees with" if report.passed else "does NOT agree with"
-            text = (
-                f"The endpoint {verdict} local {escape_md(reference)}: cosine min {report.min_cosine:.4f}, "
-                f"mean {report.mean_cosine:.4f} (pass at {report.threshold})."
-            )
-            (st.success if report.passed else st.error)(
-                text + (" " + escape_md(report.hint) if report.hint else "")
-            )
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {"probe": r.probe.text[:60], "kind": r.probe.kind, "cosine": round(r.cosine, 4)}
-                        for r in report.results
-                    ]
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+            check_against_local(name, key)
         except Exception as exc:
             widgets.show_error(exc)
 
 
-cols = st.columns(2, gap="large")
-for col, slot in zip(cols, build.SLOTS, strict=True):
-    with col, st.container(border=True):
-        model_picker(slot)
-
-with st.expander("Device and index parameters"):
-    c = st.columns(4)
-    c[0].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="models_device")
-    c[1].number_input("HNSW M", min_value=4, max_value=96, step=4, key="models_hnsw_m")
-    c[2].number_input("ef_construction", min_value=16, max_value=800, step=16, key="models_hnsw_efc")
-    c[3].number_input("ef (search)", min_value=10, max_value=1000, step=10, key="models_hnsw_ef")
-    st.caption(
-        "M=16, ef_construction=200, ef=128 keep recall@10 ≥ 0.99 against exact search at a fraction of its cost."
-    )
-    st.checkbox(
-        "Trust remote code (run Python code shipped inside a model repository)",
-        key="models_trust_remote_code",
-        help="Off by default. Only for models you trust: their code runs on this machine with your permissions.",
-    )
-    if state.get("models_trust_remote_code"):
-        st.warning(
-            "Remote code is enabled: loading a model now runs code from its repository on this machine. "
-            "Untick this unless you trust every model you load.",
-            icon=":material/warning:",
+def index_settings() -> None:
+    """Device, HNSW parameters and the trust-remote-code switch."""
+    with st.expander("Device and index parameters"):
+        c = st.columns(4)
+        c[0].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="models_device")
+        c[1].number_input("HNSW M", min_value=4, max_value=96, step=4, key="models_hnsw_m")
+        c[2].number_input("ef_construction", min_value=16, max_value=800, step=16, key="models_hnsw_efc")
+        c[3].number_input("ef (search)", min_value=10, max_value=1000, step=10, key="models_hnsw_ef")
+        st.caption(
+            "M=16, ef_construction=200, ef=128 keep recall@10 ≥ 0.99 against exact search at a fraction of its cost."
         )
-
-if not widgets.need_corpus():
-    st.stop()
-
-st.subheader("Cost on this machine")
-rows = []
-for slot in build.SLOTS:
-    name = state.get(f"models_{slot.lower()}")
-    if not name:
-        continue
-    try:
-        spec = resolve_model(name)
-        counts = resources.chunk_token_counts(corpus, name)
-        device = build.slot_settings(slot)["device"]
-        device = resolve_device(device)
-        settings = build.slot_settings(slot)
-        calibration = None
-        if build.built_index(slot) is None:
-            calibration = resources.calibration(
-                name,
-                device=settings["device"],
-                max_tokens=settings["max_tokens"],
-                trust_remote_code=settings["trust_remote_code"],
-                texts=[c.text for c in corpus.chunks[:16]],
+        st.checkbox(
+            "Trust remote code (run Python code shipped inside a model repository)",
+            key="models_trust_remote_code",
+            help="Off by default. Only for models you trust: their code runs on this machine with your permissions.",
+        )
+        if state.get("models_trust_remote_code"):
+            st.warning(
+                "Remote code is enabled: loading a model now runs code from its repository on this machine. "
+                "Untick this unless you trust every model you load.",
+                icon=":material/warning:",
             )
-        est = estimate_build(
-            spec, n_tokens=sum(counts), n_chunks=len(counts), device=device, calibration=calibration
-        )
-        rows.append((slot, est))
-    except Exception as exc:
-        widgets.show_error(exc)
-for slot, est in rows:
-    built = build.built_index(slot)
-    line = escape_md(describe(est))
-    st.markdown(f"**{slot}** · {line}" + (" — already built ✅" if built is not None else ""))
-    st.caption(escape_md(est.basis))
-    if advice := suggest(est):
-        st.warning(escape_md(advice), icon=":material/hourglass_top:")
 
-go = st.button("Build both indexes", type="primary", key="models_build")
-st.button("Cancel", key="models_cancel", help="Stops the running build; chunks already embedded are kept.")
-if st.session_state.get("models_cancel"):
-    st.info("Build cancelled. Chunks embedded so far are kept in the store and will not be embedded again.")
-if go:
+
+def estimate(slot: Slot, name: str, corpus: Corpus) -> CostEstimate:
+    """What building this slot's index would cost here (measured on the loaded model when there is one)."""
+    spec = resolve_model(name)
+    counts = resources.chunk_token_counts(corpus, name)
+    settings = build.slot_settings(slot)
+    calibration = None
+    if build.built_index(slot) is None:
+        calibration = resources.calibration(
+            name,
+            device=settings["device"],
+            max_tokens=settings["max_tokens"],
+            trust_remote_code=settings["trust_remote_code"],
+            texts=[c.text for c in corpus.chunks[:16]],
+        )
+    return estimate_build(
+        spec,
+        n_tokens=sum(counts),
+        n_chunks=len(counts),
+        device=resolve_device(settings["device"]),
+        calibration=calibration,
+    )
+
+
+def cost_section(corpus: Corpus) -> None:
+    """One line per slot: time and memory of a build on this machine, and advice when it is slow."""
+    st.subheader("Cost on this machine")
+    for slot in build.SLOTS:
+        name = state.model_name(slot)
+        if not name:
+            continue
+        try:
+            est = estimate(slot, name, corpus)
+        except Exception as exc:
+            widgets.show_error(exc)
+            continue
+        built = build.built_index(slot) is not None
+        st.markdown(f"**{slot}** · {escape_md(describe(est))}" + (" — already built ✅" if built else ""))
+        st.caption(escape_md(est.basis))
+        if advice := suggest(est):
+            st.warning(escape_md(advice), icon=":material/hourglass_top:")
+
+
+def build_section(corpus: Corpus) -> None:
+    """Build (or reuse) both indexes; rerun after a clean build so every panel shows them."""
+    go = st.button("Build both indexes", type="primary", key="models_build")
+    cancelled = st.button(
+        "Cancel", key="models_cancel", help="Stops the running build; chunks already embedded are kept."
+    )
+    if cancelled:
+        st.info(
+            "Build cancelled. Chunks embedded so far are kept in the store and will not be embedded again."
+        )
+    if not go:
+        return
+    failed = False
     for slot in build.SLOTS:
         try:
-            key = st.session_state.get(f"_models_ep_key_{slot.lower()}") or None
-            build.build_slot(slot, corpus, api_key=key)
+            build.build_slot(slot, corpus, api_key=state.api_key(slot))
         except Exception as exc:
             widgets.show_error(exc)
+            failed = True
+    if not failed:
+        st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
 
-built = [(slot, build.built_index(slot)) for slot in build.SLOTS]
-if any(mi is not None for _, mi in built):
+
+def build_stats() -> None:
+    """Chunks, model calls, throughput, timings and sizes of the built indexes."""
+    built = [(slot, build.built_index(slot)) for slot in build.SLOTS]
+    stats_rows = [
+        {
+            "model": f"{slot} · {s.model}",
+            "chunks": s.chunks,
+            "newly embedded": s.embedded,
+            "model calls": s.model_calls,
+            "embed s": round(s.embed_seconds, 2),
+            "items/s": round(s.items_per_second, 1),
+            "index s": round(s.index_seconds, 2),
+            "dims": s.dims,
+            "index MB": round(s.index_bytes / 2**20, 2),
+        }
+        for slot, mi in built
+        if mi is not None and (s := mi.stats) is not None
+    ]
+    if not stats_rows:
+        return
     st.subheader("Build stats")
-    stats_rows = []
-    for slot, mi in built:
-        if mi is None or mi.stats is None:
-            continue
-        s = mi.stats
-        stats_rows.append(
-            {
-                "model": f"{slot} · {s.model}",
-                "chunks": s.chunks,
-                "newly embedded": s.embedded,
-                "model calls": s.model_calls,
-                "embed s": round(s.embed_seconds, 2),
-                "items/s": round(s.items_per_second, 1),
-                "index s": round(s.index_seconds, 2),
-                "dims": s.dims,
-                "index MB": round(s.index_bytes / 2**20, 2),
-            }
-        )
     st.dataframe(pd.DataFrame(stats_rows), hide_index=True, width="stretch")
     if all(mi is not None for _, mi in built):
         st.page_link(
             widgets.PAGES["compare"], label="Next: compare the two models", icon=":material/compare_arrows:"
         )
+
+
+def render() -> None:
+    build.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
+    widgets.page_header(
+        "Models & indexes",
+        "Pick the two models to compare, check what a build costs on this machine, then build both indexes.",
+    )
+    fallback_banner()
+    cols = st.columns(2, gap="large")
+    for col, slot in zip(cols, build.SLOTS, strict=True):
+        with col, st.container(border=True):
+            model_picker(slot)
+    index_settings()
+    corpus = resources.current_corpus()
+    if not widgets.need_corpus() or corpus is None:
+        return
+    cost_section(corpus)
+    build_section(corpus)
+    build_stats()
+
+
+render()

@@ -1,99 +1,100 @@
 """Compare: one query, two ranked lists side by side, with what differs and how fast each model was."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
-from ui import compare, resources, state, widgets
+from core.types import Corpus
+from ui import compare, state, widgets
 from ui.corpus import sample_queries
-from ui.text import escape_md, highlight_md, snippet
+from ui.text import escape_md, escape_name, highlight_md, snippet
 
-widgets.page_header(
-    "Compare",
+SUBTITLE = (
     "The same query against both models: ranks, scores, agreement and latency. Raw cosine scores of different "
-    "models are not comparable; z = how many standard deviations a score sits above this query's mean over all chunks.",
+    "models are not comparable; z = how many standard deviations a score sits above this query's mean over all chunks."
 )
-if not widgets.need_indexes():
-    st.stop()
-
-corpus = resources.current_corpus()
-samples = sample_queries() if state.get("corpus_origin") == "sample" else []
-sample_ids = {q["text"]: q["_id"] for q in samples}
 
 
 def _use_example() -> None:
-    picked = st.session_state.get("_cmp_example")
+    picked = state.page_value("_cmp_example")
     if picked:
-        state.put("cmp_query", picked)
+        state.set_cmp_query(picked)
 
 
-q_col, ex_col, k_col = st.columns([5, 3, 1])
-with q_col:
-    st.text_input("Query", key="cmp_query", placeholder="如何实现基于 JWT 的用户鉴权？")
-with ex_col:
-    examples = list(dict.fromkeys([*state.get("cmp_history"), *(q["text"] for q in samples)]))
-    st.selectbox(
-        "Examples and history",
-        examples,
-        index=None,
-        key="_cmp_example",
-        on_change=_use_example,
-        placeholder="Pick a sample query or an earlier one",
+def query_bar(samples: list[dict[str, str]]) -> None:
+    """The query box, examples and history, and k."""
+    q_col, ex_col, k_col = st.columns([5, 3, 1])
+    with q_col:
+        st.text_input("Query", key="cmp_query", placeholder="如何实现基于 JWT 的用户鉴权？")
+    with ex_col:
+        examples = list(dict.fromkeys([*state.history(), *(q["text"] for q in samples)]))
+        st.selectbox(
+            "Examples and history",
+            examples,
+            index=None,
+            key="_cmp_example",
+            on_change=_use_example,
+            placeholder="Pick a sample query or an earlier one",
+        )
+    with k_col:
+        st.number_input("k", min_value=1, max_value=100, key="cmp_k")
+
+
+def search(query: str, k: int) -> compare.PairResult | None:
+    """Both models' answers, searched once per (indexes, query, k, instructions); None after an error."""
+    # Reruns caused by labelling or expanding a chunk reuse the answer.
+    signature = (
+        state.get("built_a"),
+        state.get("built_b"),
+        query,
+        k,
+        compare.instruction("A"),
+        compare.instruction("B"),
     )
-with k_col:
-    st.number_input("k", min_value=1, max_value=100, key="cmp_k")
-
-query = (state.get("cmp_query") or "").strip()
-k = int(state.get("cmp_k"))
-if not query:
-    st.info("Type a query or pick one of the examples.", icon=":material/chat:")
-    st.stop()
-
-# Search once per (indexes, query, k); reruns caused by labelling or expanding reuse the answer.
-signature = (
-    state.get("built_a"),
-    state.get("built_b"),
-    query,
-    k,
-    compare.instruction("A"),
-    compare.instruction("B"),
-)
-cached = st.session_state.get("_cmp_last")
-if cached and cached[0] == signature:
-    pair = cached[1]
-else:
+    cached = state.page_value("_cmp_last")
+    if cached and cached[0] == signature:
+        found: compare.PairResult = cached[1]
+        return found
     try:
         pair = compare.search_pair(query, k)
     except Exception as exc:
         widgets.show_error(exc)
-        st.stop()
-    st.session_state["_cmp_last"] = (signature, pair)
+        return None
+    state.set_page_value("_cmp_last", (signature, pair))
     state.remember_query(query)
     for side in (pair.a, pair.b):
         state.record_latency(side.slot, side.result.embed_ms, side.result.search_ms)
-
-ag = pair.agreement
-m = st.columns(4)
-m[0].metric(f"Overlap@{k}", f"{ag.jaccard:.2f}", help="Jaccard overlap of the two top-k sets")
-m[1].metric(
-    "RBO", f"{ag.rbo:.2f}", help="Rank-biased overlap: 1 = same order, 0 = disjoint; weighted to the top"
-)
-m[2].metric("Found by both", f"{ag.shared} / {k}")
-m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
-
-changes = compare.changes(pair)
-labels = compare.labels_for(corpus.sha256).setdefault(query, {})
+    return pair
 
 
-def _label_changed(widget_key: str, chunk_id: str) -> None:
-    choice = st.session_state.get(widget_key)  # thumbs: 1 = relevant, 0 = not relevant, None = unlabelled
-    marks = compare.labels_for(corpus.sha256).setdefault(query, {})
+def agreement_metrics(pair: compare.PairResult, k: int) -> None:
+    """Overlap, RBO, shared results and the query's language."""
+    ag = pair.agreement
+    m = st.columns(4)
+    m[0].metric(f"Overlap@{k}", f"{ag.jaccard:.2f}", help="Jaccard overlap of the two top-k sets")
+    m[1].metric(
+        "RBO", f"{ag.rbo:.2f}", help="Rank-biased overlap: 1 = same order, 0 = disjoint; weighted to the top"
+    )
+    m[2].metric("Found by both", f"{ag.shared} / {k}")
+    m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
+
+
+def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str) -> None:
+    choice = state.page_value(widget_key)  # thumbs: 1 = relevant, 0 = not relevant, None = unlabelled
+    marks = compare.labels_for(corpus_key).setdefault(query, {})
     if choice is None:
         marks.pop(chunk_id, None)
     else:
         marks[chunk_id] = int(choice)
 
 
-def render_side(side: compare.SideResult) -> None:
+def render_side(
+    side: compare.SideResult, pair: compare.PairResult, corpus: Corpus, changes: dict[str, Any]
+) -> None:
+    """One model's ranked list: a card per hit with its rank in the other list, the snippet and a thumbs label."""
+    query = pair.query
+    labels = compare.labels_for(corpus.sha256).setdefault(query, {})
     other = "B" if side.slot == "A" else "A"
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
     st.caption(
@@ -115,7 +116,9 @@ def render_side(side: compare.SideResult) -> None:
             marker = f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
         cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
         with st.container(border=True):
-            where = escape_md(chunk.source) + (f" · {escape_md(chunk.location)}" if chunk.location else "")
+            where = escape_name(chunk.source) + (
+                f" · {escape_name(chunk.location)}" if chunk.location else ""
+            )
             meta = (
                 f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
                 + (" · :violet-badge[cross-lingual]" if cross else "")
@@ -132,25 +135,28 @@ def render_side(side: compare.SideResult) -> None:
                     st.caption(escape_md(" › ".join(chunk.heading)))
                 st.code(chunk.text, language=None, wrap_lines=True)
             key = f"_cmp_lab_{side.slot}_{compare.query_id(query)}_{hit.chunk_id}"
-            st.session_state.setdefault(key, labels.get(hit.chunk_id))
-            label.feedback("thumbs", key=key, on_change=_label_changed, args=(key, hit.chunk_id))
+            state.default_page_value(key, labels.get(hit.chunk_id))
+            label.feedback(
+                "thumbs", key=key, on_change=_label_changed, args=(key, corpus.sha256, query, hit.chunk_id)
+            )
 
 
-left, right = st.columns(2, gap="medium")
-with left:
-    render_side(pair.a)
-with right:
-    render_side(pair.b)
-
-st.divider()
-lat_col, lab_col = st.columns([3, 2], gap="large")
-with lat_col:
+def latency() -> None:
+    """p50/p95 of query embedding and search per model over this session."""
     st.subheader("Latency this session")
-    st.dataframe(pd.DataFrame(compare.latency_summary()), hide_index=True, width="stretch")
+    try:
+        rows = compare.latency_summary()
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(
         "Query embedding and HNSW search timed separately with perf_counter; p50/p95 over this session's queries."
     )
-with lab_col:
+
+
+def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
+    """How many results were labelled, and the labels as BEIR qrels.tsv + queries.jsonl."""
     st.subheader("Relevance labels")
     st.caption("Thumbs up / down on a result marks it relevant / not relevant for this query.")
     all_labels = compare.labels_for(corpus.sha256)
@@ -158,37 +164,76 @@ with lab_col:
     st.markdown(
         f"**{n}** label(s) on **{sum(bool(v) for v in all_labels.values())}** query(ies) for this corpus."
     )
-    exports = {
-        "qrels.tsv": compare.qrels_tsv(all_labels, sample_ids),
-        "queries.jsonl": compare.queries_jsonl(all_labels, sample_ids),
-    }
+    try:
+        exports = {
+            "qrels.tsv": compare.qrels_tsv(all_labels, sample_ids),
+            "queries.jsonl": compare.queries_jsonl(all_labels, sample_ids),
+        }
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
     for col, (file_name, data) in zip(st.columns(2), exports.items(), strict=True):
         col.download_button(file_name, data, file_name=file_name, disabled=n == 0, width="stretch")
 
-st.subheader("Where do they disagree most?")
-s1, s2, s3 = st.columns([3, 1, 1])
-sets = ["sample queries", "this session's history", "chunks as pseudo-queries"]
-s1.radio("Query set", sets, key="cmp_queryset", horizontal=True)
-n_pseudo = s2.number_input("Pseudo-queries", min_value=5, max_value=500, value=50, step=5)
-if s3.button("Run", type="primary", width="stretch"):
-    chosen = state.get("cmp_queryset")
-    if chosen == sets[0]:
-        qs = [q["text"] for q in samples]
-    elif chosen == sets[1]:
-        qs = list(state.get("cmp_history"))
-    else:
-        qs = compare.pseudo_query_texts(int(n_pseudo))
-    if not qs:
-        st.info("That query set is empty (sample queries exist only for the sample corpus).")
-    else:
-        with st.spinner(f"Searching {len(qs)} queries with both models …"):
-            state.put("cmp_disagree", compare.disagreement(qs, k)[:25])
 
-rows = state.get("cmp_disagree")
-if rows:
-    for i, row in enumerate(rows[:15]):
-        c = st.columns([7, 1, 1, 1])
+def disagreement_section(k: int) -> None:
+    """Run a query set through both models and list the queries whose two lists differ most."""
+    st.subheader("Where do they disagree most?")
+    s1, s2, s3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    chosen = widgets.query_set_chooser("cmp", set_area=s1, count_area=s2, horizontal=True)
+    if s3.button("Run", type="primary", width="stretch"):
+        if chosen.empty:
+            st.info(
+                "That query set is empty (sample queries exist only for the sample corpus; "
+                "history fills as you ask queries above)."
+            )
+        else:
+            try:
+                qs = chosen.texts or compare.pseudo_query_texts(chosen.n_pseudo)
+                with st.spinner(f"Searching {len(qs)} queries with both models …"):
+                    state.put("cmp_disagree", compare.disagreement(qs, k)[:25])
+            except Exception as exc:
+                widgets.show_error(exc)
+    for i, row in enumerate(state.get("cmp_disagree")[:15]):
+        c = st.columns([7, 1, 1, 1], vertical_alignment="center")
         c[0].markdown(escape_md(row["query"][:160]))
         c[1].markdown(f"RBO **{row['rbo']:.2f}**")
         c[2].markdown(f"overlap **{row['overlap@k']:.2f}**")
-        c[3].button("Open", key=f"_cmp_open_{i}", on_click=state.put, args=("cmp_query", row["query"]))
+        c[3].button("Open", key=f"_cmp_open_{i}", on_click=state.set_cmp_query, args=(row["query"],))
+
+
+def render() -> None:
+    widgets.page_header("Compare", SUBTITLE)
+    corpus = widgets.indexed_corpus()
+    if corpus is None:
+        return
+    samples = sample_queries() if state.corpus_origin() == "sample" else []
+    query_bar(samples)
+    query, k = state.cmp_query(), state.cmp_k()
+    if not query:
+        st.info("Type a query or pick one of the examples.", icon=":material/chat:")
+        return
+    pair = search(query, k)
+    if pair is None:
+        return
+    agreement_metrics(pair, k)
+    try:
+        changes = compare.changes(pair)
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    left, right = st.columns(2, gap="medium")
+    with left:
+        render_side(pair.a, pair, corpus, changes)
+    with right:
+        render_side(pair.b, pair, corpus, changes)
+    st.divider()
+    lat_col, lab_col = st.columns([3, 2], gap="large")
+    with lat_col:
+        latency()
+    with lab_col:
+        label_exports(corpus, {q["text"]: q["_id"] for q in samples})
+    disagreement_section(k)
+
+
+render()

@@ -3,140 +3,154 @@
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from core.beir import format_beir_qrels, format_trec_run
-from core.evaluation import by_group, load_eval_set
-from ui import build, resources, state, widgets
+from core.eval_sets import load_eval_set
+from core.evaluation import Comparison, by_group
+from core.metrics import Qrels, Run
+from core.types import Corpus
 from ui import evaluate as ev
+from ui import state, widgets
+from ui.state import EVAL_SOURCES, EvalSource
 from ui.text import escape_md
 
-widgets.page_header(
-    "Evaluate",
-    "How much better, and is it real? Metrics on judged queries (MTEB/trec_eval conventions) with a paired test.",
-)
+SUBTITLE = "How much better, and is it real? Metrics on judged queries (MTEB/trec_eval conventions) with a paired test."
+DIMS_CHOICES: list[int | str] = ["full", 32, 64, 128, 256, 512, 768, 1024]
 
-SOURCES = ["sample judgments", "labels from the Compare page", "upload a BEIR set"]
-st.radio("Judgments", SOURCES, key="eval_source", horizontal=True)
-source = state.get("eval_source")
 
-if source == SOURCES[2]:
+def beir_upload() -> None:
+    """Read an uploaded BEIR zip once per file; its corpus becomes the current corpus."""
     upload = st.file_uploader(
         "BEIR zip (corpus.jsonl, queries.jsonl, qrels/test.tsv)", type=["zip"], key="_eval_beir_upload"
     )
-    if upload is not None and st.session_state.get("_eval_beir_loaded") != upload.file_id:
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "beir.zip"
-                path.write_bytes(upload.getvalue())
-                dataset = load_eval_set(path)
-            corpus = ev.register_beir(dataset)
-            st.session_state["_eval_beir_loaded"] = upload.file_id
-            st.success(
-                f"Loaded {len(corpus.chunks):,} documents, {len(dataset.queries):,} queries. "
-                "It is now the current corpus: build both indexes on the Models page, then come back."
+    if upload is None or not state.changed_since("_eval_beir_loaded", upload.file_id):
+        return
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "beir.zip"
+            path.write_bytes(upload.getvalue())
+            dataset = load_eval_set(path)
+        corpus = ev.register_beir(dataset)
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    state.set_page_value("_eval_beir_loaded", upload.file_id)
+    st.success(
+        f"Loaded {len(corpus.chunks):,} documents, {len(dataset.queries):,} queries. "
+        "It is now the current corpus: build both indexes on the Models page, then come back."
+    )
+    for w in dataset.warnings:
+        st.warning(escape_md(w))
+
+
+def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:
+    """Queries and qrels from the chosen source, or None after saying what is missing."""
+    if source == "sample judgments":
+        if state.corpus_origin() != "sample":
+            st.info(
+                "Sample judgments apply to the sample corpus only. Load it on the Corpus page, or pick another "
+                "source."
             )
-            for w in dataset.warnings:
-                st.warning(escape_md(w))
-        except Exception as exc:
-            widgets.show_error(exc)
-
-if not widgets.need_indexes():
-    st.stop()
-corpus = resources.current_corpus()
-
-if source == SOURCES[0]:
-    if state.get("corpus_origin") != "sample":
-        st.info(
-            "Sample judgments apply to the sample corpus only. Load it on the Corpus page, or pick another source."
-        )
-        st.stop()
-    queries, qrels = ev.sample_judgments()
-elif source == SOURCES[1]:
-    queries, qrels = ev.label_judgments(corpus)
-    if not qrels:
-        st.info("No labels yet: mark results relevant / not relevant on the Compare page.")
-        st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon=":material/compare_arrows:")
-        st.stop()
-else:
+            return None
+        return ev.sample_judgments()
+    if source == "labels from the Compare page":
+        queries, qrels = ev.label_judgments(corpus)
+        if not qrels:
+            st.info("No labels yet: mark results relevant / not relevant on the Compare page.")
+            st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon=":material/compare_arrows:")
+            return None
+        return queries, qrels
     queries, qrels = ev.beir_judgments(corpus)
     if not qrels:
         st.info("Upload a BEIR zip above; its corpus becomes the current corpus.")
-        st.stop()
+        return None
+    return queries, qrels
 
-c1, c2, c3 = st.columns([2, 2, 3])
-c1.radio(
-    "Search", ["exact", "hnsw"], key="eval_mode", horizontal=True, help="exact = brute-force cosine (MTEB)"
-)
-dims_choice = c2.selectbox(
-    "Dimensions",
-    ["full", 32, 64, 128, 256, 512, 768, 1024],
-    key="_eval_dims",
-    help="Truncate both models to d dims",
-)
-c3.caption(f"{len(queries)} judged queries · {sum(len(v) for v in qrels.values())} judgments · k = 100")
-dims = None if dims_choice == "full" else int(dims_choice)
 
-try:
-    with st.spinner(f"Searching {len(queries)} queries with both models …"):
-        comparison, run_a, run_b, pairs = ev.run_both(
-            corpus, queries, qrels, exact=state.get("eval_mode") == "exact", dims=dims
+def search_settings(queries: dict[str, str], qrels: Qrels) -> int | None:
+    """Exact or HNSW search and the dimension both models are cut to (None = full)."""
+    c1, c2, c3 = st.columns([2, 2, 3])
+    c1.radio(
+        "Search",
+        ["exact", "hnsw"],
+        key="eval_mode",
+        horizontal=True,
+        help="exact = brute-force cosine (MTEB)",
+    )
+    dims_choice = c2.selectbox(
+        "Dimensions", DIMS_CHOICES, key="_eval_dims", help="Truncate both models to d dims"
+    )
+    c3.caption(f"{len(queries)} judged queries · {sum(len(v) for v in qrels.values())} judgments · k = 100")
+    return None if dims_choice == "full" else int(dims_choice)
+
+
+def verdict(comparison: Comparison) -> None:
+    """Which model is better on nDCG@10 (or the first metric), by how much, and whether that is significant."""
+    main = comparison.paired.get("ndcg@10") or next(iter(comparison.paired.values()))
+    if main.diff == 0:
+        text = f"Both models score the same on {main.metric} ({main.mean_a:.3f}) over {main.queries} queries."
+    else:
+        winner = comparison.name_a if main.diff > 0 else comparison.name_b
+        text = (
+            f"**{escape_md(winner)}** is better on {main.metric} by {abs(main.diff):.3f} "
+            f"(95% CI {main.ci_low:+.3f} … {main.ci_high:+.3f}, p = {main.p_value:.3f}): "
+            + (
+                "a significant difference."
+                if main.significant
+                else "**not** significant on this many queries."
+            )
         )
-except Exception as exc:
-    widgets.show_error(exc)
-    st.stop()
+    (st.success if main.significant else st.info)(text)
 
-table = pd.DataFrame(comparison.table())
-name_a, name_b = comparison.name_a, comparison.name_b
-main = comparison.paired.get("ndcg@10") or next(iter(comparison.paired.values()))
-winner = name_a if main.diff > 0 else name_b
-if main.diff == 0:
-    verdict = f"Both models score the same on {main.metric} ({main.mean_a:.3f}) over {main.queries} queries."
-else:
-    verdict = (
-        f"**{escape_md(winner)}** is better on {main.metric} by {abs(main.diff):.3f} "
-        f"(95% CI {main.ci_low:+.3f} … {main.ci_high:+.3f}, p = {main.p_value:.3f}): "
-        + ("a significant difference." if main.significant else "**not** significant on this many queries.")
+
+def metric_bars(comparison: Comparison) -> None:
+    """Mean of every metric for both models, side by side."""
+    bars = pd.DataFrame(
+        [
+            {"metric": metric, "model": name, "value": value}
+            for metric, p in comparison.paired.items()
+            for name, value in ((comparison.name_a, p.mean_a), (comparison.name_b, p.mean_b))
+        ]
     )
-(st.success if main.significant else st.info)(verdict)
-
-bars = pd.DataFrame(
-    [
-        {"metric": metric, "model": name, "value": value}
-        for metric, p in comparison.paired.items()
-        for name, value in ((name_a, p.mean_a), (name_b, p.mean_b))
-    ]
-)
-st.altair_chart(
-    alt.Chart(bars)
-    .mark_bar()
-    .encode(
-        x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0)),
-        xOffset="model:N",
-        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["metric", "model", alt.Tooltip("value:Q", format=".4f")],
+    st.altair_chart(
+        alt.Chart(bars)
+        .mark_bar()
+        .encode(
+            x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset="model:N",
+            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
+            color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["metric", "model", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=220),
+        width="stretch",
     )
-    .properties(height=220),
-    width="stretch",
-)
 
-st.subheader("Metrics side by side")
-st.dataframe(
-    table.style.format({c: "{:.4f}" for c in (name_a, name_b, "diff", "p_value", "ci_low", "ci_high")}),
-    hide_index=True,
-    width="stretch",
-)
-st.caption(
-    "Paired randomisation test (10,000 sign flips, seeded) and bootstrap 95% CI of the mean difference A − B; "
-    "wins / ties / losses count queries where A scores higher / equal / lower."
-)
 
-left, right = st.columns([3, 2], gap="large")
-with left:
+def metrics_table(comparison: Comparison) -> None:
+    """Metric, both means, difference, p-value and CI."""
+    name_a, name_b = comparison.name_a, comparison.name_b
+    st.subheader("Metrics side by side")
+    st.dataframe(
+        pd.DataFrame(comparison.table()).style.format(
+            {c: "{:.4f}" for c in (name_a, name_b, "diff", "p_value", "ci_low", "ci_high")}
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Paired randomisation test (10,000 sign flips, seeded) and bootstrap 95% CI of the mean difference A − B; "
+        "wins / ties / losses count queries where A scores higher / equal / lower."
+    )
+
+
+def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, str]) -> pd.DataFrame:
+    """The chosen metric per query (table and A − B bars); returns the table for the download."""
     st.subheader("Per query")
     st.selectbox("Metric", list(comparison.paired), key="eval_metric")
     metric = state.get("eval_metric")
@@ -144,10 +158,10 @@ with left:
     for r in rows:
         r["query"] = queries.get(r["qid"], "")
         r["languages"] = pairs.get(r["qid"], "")
-    per_query = pd.DataFrame(rows)[["qid", "query", "languages", name_a, name_b, "diff"]]
-    st.dataframe(per_query, hide_index=True, width="stretch", height=360)
+    table = pd.DataFrame(rows)[["qid", "query", "languages", comparison.name_a, comparison.name_b, "diff"]]
+    st.dataframe(table, hide_index=True, width="stretch", height=360)
     chart = (
-        alt.Chart(per_query)
+        alt.Chart(table)
         .mark_bar()
         .encode(
             x=alt.X(
@@ -163,7 +177,12 @@ with left:
         .properties(height=200)
     )
     st.altair_chart(chart, width="stretch")
-with right:
+    return table
+
+
+def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
+    """The chosen metric per (query language → document language) group."""
+    metric = state.get("eval_metric")
     st.subheader("By language pair")
     ga, gb = by_group(comparison.a, pairs), by_group(comparison.b, pairs)
     lang_rows = [
@@ -180,20 +199,63 @@ with right:
         "Query language → language of its relevant documents; cross-lingual rows show who bridges languages."
     )
 
-st.subheader("Downloads")
-d = st.columns(5)
-summary = {
-    "models": {
-        name: {**ev_.mean, "queries": ev_.queries}
-        for name, ev_ in ((name_a, comparison.a), (name_b, comparison.b))
-    },
-    "paired": {m: p.to_dict() for m, p in comparison.paired.items()},
-}
-d[0].download_button(
-    "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False), "metrics.json", width="stretch"
-)
-d[1].download_button("per_query.csv", per_query.to_csv(index=False), "per_query.csv", width="stretch")
-d[2].download_button("run_A.trec", format_trec_run(run_a, tag="A"), "run_A.trec", width="stretch")
-d[3].download_button("run_B.trec", format_trec_run(run_b, tag="B"), "run_B.trec", width="stretch")
-d[4].download_button("qrels.tsv", format_beir_qrels(qrels), "qrels.tsv", width="stretch")
-_ = build  # indexes come from the Models page
+
+def downloads(comparison: Comparison, runs: tuple[Run, Run], qrels: Qrels, table: pd.DataFrame) -> None:
+    """metrics.json, per_query.csv, both TREC runs and the qrels (all files built before any button)."""
+    summary: dict[str, Any] = {
+        "models": {
+            name: {**e.mean, "queries": e.queries}
+            for name, e in ((comparison.name_a, comparison.a), (comparison.name_b, comparison.b))
+        },
+        "paired": {m: p.to_dict() for m, p in comparison.paired.items()},
+    }
+    files = {
+        "metrics.json": json.dumps(summary, indent=2, ensure_ascii=False),
+        "per_query.csv": table.to_csv(index=False),
+        "run_A.trec": format_trec_run(runs[0], tag="A"),
+        "run_B.trec": format_trec_run(runs[1], tag="B"),
+        "qrels.tsv": format_beir_qrels(qrels),
+    }
+    st.subheader("Downloads")
+    for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
+        col.download_button(name, data, name, width="stretch")
+
+
+def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | None) -> None:
+    """Run both models on the judged queries and show the verdict, metrics, per-query and language views."""
+    with st.spinner(f"Searching {len(queries)} queries with both models …"):
+        comparison, run_a, run_b, pairs = ev.run_both(
+            corpus, queries, qrels, exact=state.eval_mode() == "exact", dims=dims
+        )
+    verdict(comparison)
+    metric_bars(comparison)
+    metrics_table(comparison)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        table = per_query(comparison, queries, pairs)
+    with right:
+        by_language(comparison, pairs)
+    downloads(comparison, (run_a, run_b), qrels, table)
+
+
+def render() -> None:
+    widgets.page_header("Evaluate", SUBTITLE)
+    st.radio("Judgments", EVAL_SOURCES, key="eval_source", horizontal=True)
+    source = state.eval_source()
+    if source == "upload a BEIR set":
+        beir_upload()
+    corpus = widgets.indexed_corpus()
+    if corpus is None:
+        return
+    found = judgments(source, corpus)
+    if found is None:
+        return
+    queries, qrels = found
+    dims = search_settings(queries, qrels)
+    try:
+        results(corpus, queries, qrels, dims)
+    except Exception as exc:  # every call the page makes: project errors name the input and the fix
+        widgets.show_error(exc)
+
+
+render()

@@ -58,9 +58,20 @@ def running_app(store_dir: Path, log_path: Path, *, ready_seconds: float = 90) -
                 proc.kill()
 
 
+def foreign_requests(urls: list[str], app_url: str) -> list[str]:
+    """The requested URLs that go anywhere but the app's own 127.0.0.1:port (data: and blob: are local)."""
+    from urllib.parse import urlsplit
+
+    app = urlsplit(app_url)
+    assert app.hostname == "127.0.0.1", app_url
+    return [
+        u for u in urls if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != app.netloc
+    ]
+
+
 @contextlib.contextmanager
 def browser_page(*, width: int = 1280, height: int = 800):
-    """A Playwright page in headless Debian chromium that records dialogs and page errors."""
+    """A Playwright page in headless Debian chromium that records dialogs, page errors and every request."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -70,8 +81,11 @@ def browser_page(*, width: int = 1280, height: int = 800):
             page = browser.new_context(viewport={"width": width, "height": height}).new_page()
             page.dialogs = []
             page.errors = []
+            page.requests = []
             page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
             page.on("pageerror", lambda e: page.errors.append(str(e)))
+            page.on("request", lambda r: page.requests.append(r.url))
+            page.on("websocket", lambda ws: page.requests.append(ws.url))
             yield page
         finally:
             browser.close()

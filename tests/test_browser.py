@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import ARTIFACTS, CHROMIUM, browser_page, running_app
+from tests.app_server import ARTIFACTS, CHROMIUM, browser_page, foreign_requests, running_app
 
 JWT_QUERY = "如何实现基于 JWT 的用户鉴权？"
 BUILD_TIMEOUT_MS = 15 * 60 * 1000
@@ -82,3 +82,15 @@ def test_quick_start_compare_and_slider(page):
     page.screenshot(path=str(ARTIFACTS / "dimensions.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not page.dialogs, "no script in the corpus may open a dialog"
+
+
+def test_every_page_loads_only_from_the_app_itself(page):
+    """Issue 18 item 12: no favicon, font or script from a CDN; every request goes to 127.0.0.1."""
+    for name in ("Home", "Corpus", "Models", "Compare", "Dimensions", "Evaluate"):
+        page.get_by_role("link", name=name).first.click()
+        page.get_by_role("heading", level=1).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        icon = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\")?.href || ''")
+        assert icon.startswith(("data:", "http://127.0.0.1")), f"{name}: favicon from {icon[:80]}"
+    assert page.requests, "the request listener saw nothing"
+    assert not foreign_requests(page.requests, page.url), foreign_requests(page.requests, page.url)

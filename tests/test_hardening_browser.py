@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import ARTIFACTS, CHROMIUM, browser_page, running_app
-from tests.test_hardening_render import EVIL_NAME, EVIL_TITLE, QUERY, evil_files
+from tests.app_server import ARTIFACTS, CHROMIUM, browser_page, foreign_requests, running_app
+from tests.test_hardening_render import EVIL_NAME, EVIL_TITLE, QUERY, RAW_URLS, evil_files
+from ui.text import WORD_JOINER
 
 BUILD_TIMEOUT_MS = 4 * 60 * 1000
 
@@ -37,6 +38,8 @@ SCAN = """() => ({
   payloadScripts: [...document.querySelectorAll('script')].filter(s => s.textContent.includes('__pwned')).length,
   columns: [...document.querySelectorAll('h4')].filter(h => /^[AB] ·/.test(h.innerText.trim()))
              .map(h => h.closest('[data-testid="stColumn"]').innerText),
+  columnLinks: [...document.querySelectorAll('h4')].filter(h => /^[AB] ·/.test(h.innerText.trim()))
+             .flatMap(h => [...h.closest('[data-testid="stColumn"]').querySelectorAll('a')].map(a => a.outerHTML)),
 })"""
 
 
@@ -69,11 +72,17 @@ def test_hostile_upload_renders_as_text_and_runs_no_script(page):
     assert found["pwned"] is None, f"a payload ran: window.__pwned = {found['pwned']}"
     assert found["onerrorImgs"] == 0 and found["jsLinks"] == 0 and found["payloadScripts"] == 0, found
     assert len(found["columns"]) == 2, found["columns"]
+    assert not found["columnLinks"], f"document text became links: {found['columnLinks']}"
     for text in found["columns"]:
-        flat = " ".join(text.split())
+        flat = " ".join(text.replace(WORD_JOINER, "").split())
         assert "<script>window.__pwned='script';alert('xss')</script>" in flat
         assert "<img src=x onerror=\"window.__pwned='img'\">" in flat
         assert "[click me](javascript:window.__pwned='mdlink')" in flat
         assert EVIL_NAME in flat
         assert EVIL_TITLE in flat
+        for url in RAW_URLS:
+            assert url in flat, f"{url} should read as text"
     assert not [e for e in page.errors if "__pwned" in e], page.errors
+    assert not foreign_requests(page.requests, page.url), foreign_requests(
+        page.requests, page.url
+    )  # not even 127.0.0.1:9

@@ -1,8 +1,10 @@
 """Rendering: hostile text, file names and PDF titles show as literal text in both Compare columns (AppTest).
 
 Each Markdown string the page sends is rendered with a CommonMark renderer that allows raw HTML (stricter
-than Streamlit, which drops raw HTML): the result must hold no script, img or link element, and its visible
-text must contain the payload characters. tests/test_hardening_browser.py checks the same in Chromium.
+than Streamlit, which drops raw HTML): the result must hold no script, img or link element, no text that
+GitHub-flavoured Markdown would autolink (Streamlit turns `www.…`, `http://…` and `a@b.c` in text into live
+links), and its visible text must contain the payload characters. tests/test_hardening_browser.py checks the
+same in Chromium.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from tests import fixtures_ingest as fx
+from tests.test_ui_text import autolinks
+from ui.text import WORD_JOINER
 
 ROOT = Path(__file__).resolve().parent.parent
+RAW_URLS = (
+    "www.example.org/x",
+    "http://127.0.0.1:9/i.png",
+    "ops@example.com",
+)  # Markdown would autolink these
 PAYLOAD = (
     "<script>window.__pwned='script';alert('xss')</script> "
-    "<img src=x onerror=\"window.__pwned='img'\"> "
+    + " ".join(RAW_URLS)
+    + " <img src=x onerror=\"window.__pwned='img'\"> "
     "[click me](javascript:window.__pwned='mdlink') "
     "<a href=\"javascript:window.__pwned='a'\">html link</a> **not bold** $x^2$ :red[not red]"
 )
@@ -72,12 +82,14 @@ def render(markdown: str) -> _Collect:
 
 
 def assert_literal(markdown: str, *needles: str) -> None:
-    """The Markdown renders to text only (no active element), and shows each needle literally."""
+    """The Markdown renders to text only (no active element, nothing GFM autolinks), and shows each needle."""
     r = render(markdown)
     active = {"script", "img", "a", "iframe", "svg", "object", "embed", "style"} & set(r.tags)
     assert not active, f"{active} rendered from {markdown!r}"
     assert not any(name.startswith("on") or name in ("href", "src") for name, _ in r.attrs), r.attrs
-    text = "".join(r.text)
+    linked = [link for node in r.text for link in autolinks(node)]
+    assert not linked, f"Streamlit would autolink {linked} in {markdown!r}"
+    text = "".join(r.text).replace(WORD_JOINER, "")
     for needle in needles:
         assert needle in text, f"{needle!r} not shown literally in {text!r}"
 
@@ -85,6 +97,13 @@ def assert_literal(markdown: str, *needles: str) -> None:
 def test_renderer_check_would_catch_unescaped_text():
     with pytest.raises(AssertionError):
         assert_literal(PAYLOAD, "<script>")
+
+
+def test_renderer_check_would_catch_raw_urls():
+    for url in RAW_URLS:
+        escaped = "".join("\\" + ch if not ch.isalnum() else ch for ch in url)  # escaping alone is not enough
+        with pytest.raises(AssertionError, match="autolink"):
+            assert_literal(escaped)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +147,8 @@ def _column_markdown(at: AppTest) -> list[list[str]]:
 
 
 def shown(markdown: str) -> str:
-    """The text a reader sees for a Markdown string."""
-    return "".join(render(markdown).text)
+    """The text a reader sees for a Markdown string (the invisible word joiners left out)."""
+    return "".join(render(markdown).text).replace(WORD_JOINER, "")
 
 
 def test_both_columns_show_hostile_text_names_and_titles_literally(compare_page):
@@ -147,9 +166,14 @@ def test_both_columns_show_hostile_text_names_and_titles_literally(compare_page)
         assert len(snippets) == 3, seen  # one per file: every hit shows its payload as text
         for m in snippets:
             assert_literal(
-                m, "<script>window.__pwned='script';alert('xss')</script>", "[click me](javascript:"
+                m,
+                "<script>window.__pwned='script';alert('xss')</script>",
+                "[click me](javascript:",
+                *RAW_URLS,
             )
-            snippet_md = m.split("\n\n", 1)[-1]  # a card is "head  \n facts" then a blank line, then the snippet
+            snippet_md = m.split("\n\n", 1)[
+                -1
+            ]  # a card is "head  \n facts" then a blank line, then the snippet
             window = shown(snippet_md).strip().removeprefix("… ").removesuffix(" …")
             assert window in flat_docs, f"the snippet is not the document's own text: {window!r}"
         titles = [m for m, t in zip(md, seen, strict=True) if EVIL_TITLE in t]

@@ -213,3 +213,81 @@ def test_qwen3_architecture_model_from_a_local_folder_drives_the_dimension_slide
     assert "1.000" in texts(at)  # full dimension: recall against itself is exact
     assert "not trained for Matryoshka" not in texts(at)
     assert "stores vectors as large as" in texts(at)  # the equal-cost point against MiniLM's 384 dims
+
+
+def test_pages_are_functions_and_touch_session_state_only_through_ui_state():
+    import ast
+
+    for path in ["streamlit_app.py", *PAGES]:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert "session_state" not in source, f"{path} reads session state directly; use ui.state"
+        body = ast.parse(source).body
+        assert any(isinstance(n, ast.FunctionDef) and n.name == "render" for n in body), path
+        last = body[-1]
+        assert isinstance(last, ast.Expr) and ast.unparse(last) == "render()", (
+            f"{path} must end with render()"
+        )
+        loose = [
+            ast.unparse(n)[:60]
+            for n in body[:-1]
+            if not isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Assign, ast.AnnAssign))
+            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))  # the docstring
+        ]
+        assert not loose, f"{path} runs statements at import time: {loose}"
+
+
+def test_a_bidi_override_in_a_file_name_is_neutralised_on_the_corpus_page():
+    at = app("pages/1_Corpus.py")
+    at.run()
+    name = "invoice\u202efdp.md"  # reads "invoicedm.pdf" where the override is honoured
+    at.file_uploader[0].set_value([(name, b"# Invoice\n\nPay within 30 days.\n", "text/markdown")]).run()
+    assert not at.exception, at.exception
+    files = list(at.dataframe[0].value["file"])
+    assert files == ["invoice\ufffdfdp.md"], files
+    shown = texts(at) + "".join(str(c) for c in files)
+    assert "\u202e" not in shown
+
+
+def test_compare_finds_where_the_models_disagree_on_pseudo_queries(built_state):
+    at = seeded(
+        "pages/3_Compare.py",
+        built_state,
+        cmp_query=JWT_QUERY,
+        cmp_queryset="chunks as pseudo-queries",
+        cmp_pseudo=10,
+    )
+    assert [r.value for r in at.radio if r.label == "Query set"] == ["chunks as pseudo-queries"]
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert not at.exception, at.exception
+    assert sum("RBO **" in m.value for m in at.markdown) == 10  # one row per pseudo-query
+
+
+def test_dimensions_falls_back_to_pseudo_queries_when_the_history_is_empty(built_state):
+    at = seeded("pages/4_Dimensions.py", built_state, mrl_queryset="this session's history", cmp_history=[])
+    assert "Using chunks as pseudo-queries instead" in texts(at)
+    assert "(chunks as pseudo-queries)" in texts(at)
+
+
+def test_evaluate_labels_on_a_file_with_a_space_in_its_name():
+    """Issue 18 item 7: labels on `annual report.md` made the TREC export raise outside the page's try block."""
+    at = app("pages/1_Corpus.py")
+    at.run()
+    docs = [
+        ("annual report.md", b"# Report\n\nRevenue grew. Signing keys rotate every year.\n", "text/markdown"),
+        ("raft notes.md", b"# Raft\n\nA leader is elected by a majority of votes.\n", "text/markdown"),
+    ]
+    at.file_uploader[0].set_value(docs).run()
+    at.session_state["models_a"] = "all-MiniLM-L6-v2"
+    at.session_state["models_b"] = "all-MiniLM-L6-v2"
+    at.switch_page("pages/2_Models.py").run()
+    at.button(key="models_build").click().run()
+    assert not at.exception, at.exception
+    query = "how often do signing keys rotate"
+    at.session_state["cmp_labels"] = {at.session_state["corpus_key"]: {query: {"annual report.md#0": 1}}}
+    at.switch_page("pages/5_Evaluate.py")
+    at.session_state["eval_source"] = "labels from the Compare page"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    downloads = {b.proto.label: b for b in at.get("download_button")}
+    assert set(downloads) == {"metrics.json", "per_query.csv", "run_A.trec", "run_B.trec", "qrels.tsv"}

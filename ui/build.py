@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from typing import TypedDict
 
 import streamlit as st
 
@@ -19,11 +20,12 @@ from core.models import resolve_model
 from core.mrl import valid_dims
 from core.types import Corpus
 from ui import resources, state
-from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B
+from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
 
 log = logging.getLogger(__name__)
 
-SLOTS = ("A", "B")
+SLOTS: tuple[Slot, ...] = state.SLOTS
+IndexKey = tuple[str, str, IndexParams]  # (corpus sha256, embedder cache key, index parameters)
 SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is not a demo
 
 
@@ -71,29 +73,40 @@ def index_params() -> IndexParams:
     )
 
 
-def slot_settings(slot: str) -> dict:
+class SlotSettings(TypedDict):
+    """What a slot's build depends on besides the corpus and the HNSW parameters."""
+
+    name: str
+    device: str
+    max_tokens: int | None
+    trust_remote_code: bool
+
+
+def slot_settings(slot: str) -> SlotSettings:
     """Model name, device and max tokens chosen for slot A or B."""
     s = slot.lower()
     max_tokens = int(state.get(f"models_max_tokens_{s}") or 0) or None
     return {
-        "name": state.get(f"models_{s}"),
+        "name": str(state.get(f"models_{s}") or ""),
         "device": state.get("models_device"),
         "max_tokens": max_tokens,
         "trust_remote_code": bool(state.get("models_trust_remote_code")),
     }
 
 
-def index_key(corpus: Corpus, cache_key: str, params: IndexParams) -> tuple:
+def index_key(corpus: Corpus, cache_key: str, params: IndexParams) -> IndexKey:
+    """Registry key of a built index: content-addressed, so sessions with the same inputs share it."""
     return (corpus.sha256, cache_key, params)
 
 
 def built_index(slot: str) -> ModelIndex | None:
     """The index built for slot A/B in this session, if it still matches the current corpus."""
-    key = state.get(f"built_{slot.lower()}")
+    key: IndexKey | None = state.get(f"built_{slot.lower()}")
     corpus = resources.current_corpus()
     if key is None or corpus is None or key[0] != corpus.sha256:
         return None
-    return resources.indexes().get(key)
+    found: ModelIndex | None = resources.indexes().get(key)
+    return found
 
 
 def prebuild_dims(mi: ModelIndex) -> None:

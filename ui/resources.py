@@ -13,14 +13,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import streamlit as st
 
+from core.cost import calibrate
 from core.embedders import load_embedder
+from core.ingest import token_counts
+from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.store import EmbeddingStore
 from core.types import Corpus, Embedder
+from ui import state
+
+if TYPE_CHECKING:
+    from core.cost import Calibration
+    from core.engine import ModelIndex
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_corpus"
 
@@ -89,7 +97,7 @@ def corpora() -> Registry[Corpus]:
 
 
 @st.cache_resource(show_spinner=False)
-def indexes() -> Registry:
+def indexes() -> Registry[ModelIndex]:
     """Built ModelIndex objects by (corpus sha256, embedder cache key, index params)."""
     return Registry(capacity=12)
 
@@ -141,24 +149,22 @@ def loaded_embedder(
 
 def current_corpus() -> Corpus | None:
     """The corpus this session has loaded, if it is still held."""
-    key = st.session_state.get("corpus_key")
+    key = state.corpus_key()
     return corpora().get(key) if key else None
 
 
 @st.cache_resource(show_spinner=False)
-def _calibrations() -> Registry:
+def _calibrations() -> Registry[Calibration]:
     return Registry(capacity=16)
 
 
 def calibration(
     name: str, *, device: str, max_tokens: int | None, trust_remote_code: bool = False, texts: list[str]
-):
+) -> Calibration | None:
     """A warm-up measurement of an already loaded model on this device, taken once per process."""
     emb = loaded_embedder(name, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code)
     if emb is None:
         return None
-    from core.cost import calibrate
-
     real_device = getattr(emb, "device", device)
     return _calibrations().get_or_create(
         (name, device, max_tokens), lambda: calibrate(emb, texts, device=str(real_device))
@@ -166,7 +172,7 @@ def calibration(
 
 
 @st.cache_resource(show_spinner=False)
-def _memo() -> Registry:
+def _memo() -> Registry[Any]:
     return Registry(capacity=256)
 
 
@@ -177,14 +183,11 @@ def memo(key: Hashable, factory: Callable[[], V]) -> V:
 
 def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
     """Tokens per chunk for a model's tokenizer (character estimate when the tokenizer is unavailable)."""
-    from core.ingest import token_counts
-    from core.model_tokenizer import load_tokenizer
-
     return memo(
         ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(resolve_model(name)))
     )
 
 
-def memo_get(key: Hashable):
+def memo_get(key: Hashable) -> Any:
     """A memoised value if present (None otherwise), without computing it."""
     return _memo().get(key)

@@ -1,12 +1,30 @@
-"""Session-state keys and their defaults; pages guard state with these instead of ad-hoc strings."""
+"""Session-state keys, their defaults and typed accessors: pages read and write session state only here.
+
+Two kinds of keys: the shared ones in DEFAULTS (small values several pages read: corpus key, model names,
+settings), and page-private widget keys that start with a page prefix and an underscore (`_cmp_example`,
+`_models_choice_a`), read and written through page_value / set_page_value / default_page_value.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, Literal, get_args
 
 import streamlit as st
 
 from core.ingest.options import DEFAULT_CHUNKING
+
+Slot = Literal["A", "B"]
+Origin = Literal["", "sample", "upload", "beir"]
+QuerySet = Literal["sample queries", "this session's history", "chunks as pseudo-queries"]
+EvalSource = Literal["sample judgments", "labels from the Compare page", "upload a BEIR set"]
+EvalMode = Literal["exact", "hnsw"]
+
+SLOTS: tuple[Slot, ...] = get_args(Slot)
+QUERY_SETS: tuple[QuerySet, ...] = get_args(QuerySet)
+EVAL_SOURCES: tuple[EvalSource, ...] = get_args(EvalSource)
+EVAL_MODES: tuple[EvalMode, ...] = get_args(EvalMode)
+PAGE_PREFIXES = ("_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_")
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
 HEADLINE_A = "Qwen3-Embedding-4B"
@@ -43,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
     "cmp_disagree": [],  # rows of the last "where do they disagree most" run
     "cmp_queryset": "sample queries",
+    "cmp_pseudo": 50,  # how many chunks to use as pseudo-queries in "where do they disagree most"
     # dimensions page
     "mrl_slot": "A",
     "mrl_dims": None,
@@ -99,3 +118,125 @@ def remember_query(query: str) -> None:
 def record_latency(slot: str, embed_ms: float, search_ms: float) -> None:
     """Append one query's timings for the session's p50/p95."""
     put("cmp_latency", [*get("cmp_latency"), (slot, embed_ms, search_ms)][-MAX_LATENCY:])
+
+
+# Page-private widget state ------------------------------------------------------------------------------
+
+
+def _page_key(key: str) -> str:
+    if not key.startswith(PAGE_PREFIXES):
+        raise KeyError(f"page-private key {key!r} must start with one of {list(PAGE_PREFIXES)}")
+    return key
+
+
+def page_value(key: str, default: Any = None) -> Any:
+    """A page-private value (a widget's key or a page's memo), or default when it is not set."""
+    return st.session_state.get(_page_key(key), default)
+
+
+def set_page_value(key: str, value: Any) -> None:
+    """Write a page-private value."""
+    st.session_state[_page_key(key)] = value
+
+
+def default_page_value(key: str, value: Any) -> Any:
+    """Give a page-private widget key its first value (before the widget is drawn); returns what it holds."""
+    return st.session_state.setdefault(_page_key(key), value)
+
+
+def changed_since(key: str, marker: Hashable) -> bool:
+    """True when marker differs from the one recorded under a page-private key (e.g. an upload's file ids)."""
+    return page_value(key) != marker
+
+
+# Typed accessors for the shared keys ------------------------------------------------------------------
+
+
+def corpus_key() -> str | None:
+    """Corpus.sha256 of the session's corpus, or None."""
+    key: str | None = get("corpus_key")
+    return key
+
+
+def corpus_origin() -> Origin:
+    """Where the session's corpus came from."""
+    origin: Origin = get("corpus_origin") or ""
+    return origin
+
+
+def unload_corpus() -> None:
+    """Forget the session's corpus and the indexes built on it (the shared registries keep them for others)."""
+    put("corpus_key", None)
+    put("built_a", None)
+    put("built_b", None)
+
+
+def model_name(slot: Slot) -> str | None:
+    """The model chosen for slot A or B (preset, hub id, local path or endpoint:MODEL@URL), or None."""
+    name: str | None = get(f"models_{slot.lower()}")
+    return name or None
+
+
+def choose_model(slot: Slot, name: str) -> None:
+    """Put a model in a slot; its old index no longer applies and the fallback banner goes."""
+    if name == model_name(slot):
+        return
+    put(f"models_{slot.lower()}", name)
+    put(f"built_{slot.lower()}", None)
+    put("models_fallback_reason", "")
+
+
+def api_key(slot: Slot) -> str | None:
+    """The API key typed for slot A/B's endpoint (this browser session only), or None."""
+    key: str | None = page_value(f"_models_ep_key_{slot.lower()}") or None
+    return key
+
+
+def fallback_reason() -> str:
+    """Why the headline pair is not in use ('' when it is, or when the user chose models)."""
+    return str(get("models_fallback_reason") or "")
+
+
+def cmp_query() -> str:
+    """The Compare page's query, stripped."""
+    return str(get("cmp_query") or "").strip()
+
+
+def set_cmp_query(query: str) -> None:
+    """Set the Compare page's query (a picked example, an 'Open' button)."""
+    put("cmp_query", query)
+
+
+def cmp_k() -> int:
+    return int(get("cmp_k"))
+
+
+def history() -> list[str]:
+    """This session's queries, newest first."""
+    return list(get("cmp_history"))
+
+
+def query_set(prefix: Literal["cmp", "mrl"]) -> QuerySet:
+    """The query set chosen on Compare ('cmp') or Dimensions ('mrl')."""
+    chosen = get(f"{prefix}_queryset")
+    return chosen if chosen in QUERY_SETS else QUERY_SETS[0]
+
+
+def n_pseudo(prefix: Literal["cmp", "mrl"]) -> int:
+    """How many chunks serve as pseudo-queries on Compare ('cmp') or Dimensions ('mrl')."""
+    return int(get(f"{prefix}_pseudo"))
+
+
+def mrl_slot() -> Slot:
+    slot = get("mrl_slot")
+    return slot if slot in SLOTS else "A"
+
+
+def eval_source() -> EvalSource:
+    source = get("eval_source")
+    return source if source in EVAL_SOURCES else EVAL_SOURCES[0]
+
+
+def eval_mode() -> EvalMode:
+    mode = get("eval_mode")
+    return mode if mode in EVAL_MODES else "exact"

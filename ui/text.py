@@ -3,6 +3,11 @@
 Nothing here ever produces HTML: every ASCII punctuation character of user text is backslash-escaped
 (CommonMark allows that for all of them), so `<script>`, links, emphasis, LaTeX ($) and Streamlit's
 `:color[...]` directives all show as the literal characters.
+
+Escaping alone does not stop GitHub-flavoured Markdown's autolink literals: Streamlit's renderer finds
+`www.`, `http://` and `name@host.tld` in the text *after* escapes are resolved and turns them into live
+`<a target=_blank>` links. A WORD JOINER (U+2060: invisible, no line break) goes in front of the `.` after
+`www`, the `:` of `://` and every `@`, where those patterns need two characters side by side.
 """
 
 from __future__ import annotations
@@ -10,7 +15,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.safe_text import display_name  # re-exported: names in tables and plain text go through it
+
+__all__ = ["display_name", "escape_md", "escape_name", "highlight_md", "one_line", "query_terms", "snippet"]
+
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+WORD_JOINER = "\u2060"
+# Where GFM autolink literals need two characters side by side: www|. , http|:// , name|@host
+_AUTOLINK_SEAMS = re.compile(r"(?i)(?<=www)(?=\.)|(?=://)|(?=@)")
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}|[\u4e00-\u9fff]{2,}")
 _STOPWORDS = {
     "the",
@@ -46,9 +58,14 @@ _STOPWORDS = {
 
 
 def escape_md(text: str) -> str:
-    """Escape user text for st.markdown: the result renders exactly as the input characters."""
+    """Escape user text for st.markdown: the result renders as the input characters, with no live link."""
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
-    return _PUNCT.sub(r"\\\1", text)
+    return _PUNCT.sub(r"\\\1", _AUTOLINK_SEAMS.sub(WORD_JOINER, text))
+
+
+def escape_name(name: str) -> str:
+    """A file or document name for st.markdown: bidi controls neutralised (U+FFFD), then escaped."""
+    return escape_md(display_name(name))
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -1,14 +1,27 @@
-"""Small shared widgets: the status panel, page header, friendly errors."""
+"""Small shared widgets: the status panel, page header, friendly errors, the query-set chooser."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import streamlit as st
 
 from core.errors import DashboardError
+from core.types import Corpus
 from ui import build, resources, state
-from ui.text import escape_md
+from ui.corpus import sample_queries
+from ui.state import QUERY_SETS, QuerySet
+from ui.text import escape_md, escape_name
 
-PAGES = {
+# Served by the app itself (an SVG file becomes a data: URL); a :material/...: page icon would make every
+# page fetch its favicon from fonts.gstatic.com. Material icons elsewhere use the font Streamlit bundles.
+PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate"]
+
+PAGES: dict[PageKey, str] = {
     "home": "streamlit_app.py",
     "corpus": "pages/1_Corpus.py",
     "models": "pages/2_Models.py",
@@ -17,7 +30,7 @@ PAGES = {
     "evaluate": "pages/5_Evaluate.py",
 }
 
-LANG_NAMES = {
+LANG_NAMES: dict[str, str] = {
     "en": "English",
     "zh-cn": "Chinese",
     "zh-tw": "Chinese (trad.)",
@@ -26,7 +39,7 @@ LANG_NAMES = {
 }
 
 
-NAV = (
+NAV: tuple[tuple[PageKey, str, str], ...] = (
     ("home", "Home", ":material/home:"),
     ("corpus", "Corpus", ":material/description:"),
     ("models", "Models & indexes", ":material/model_training:"),
@@ -45,20 +58,18 @@ def sidebar() -> None:
         st.divider()
         corpus = resources.current_corpus()
         st.caption(
-            f"Corpus: {escape_md(corpus.name) if corpus else '—'}"
+            f"Corpus: {escape_name(corpus.name) if corpus else '—'}"
             + (f" · {len(corpus.chunks):,} chunks" if corpus else "")
         )
         for slot in build.SLOTS:
-            name = state.get(f"models_{slot.lower()}")
+            name = state.model_name(slot)
             ready = ":material/check_circle:" if build.built_index(slot) is not None else ""
             st.caption(f"{slot}: {escape_md(name) if name else '—'} {ready}")
 
 
 def page_header(title: str, subtitle: str) -> None:
     """Page config, sidebar, title and a one-line purpose (call first on every page)."""
-    st.set_page_config(
-        page_title=f"{title} · Retrieval Compare", page_icon=":material/travel_explore:", layout="wide"
-    )
+    st.set_page_config(page_title=f"{title} · Retrieval Compare", page_icon=str(PAGE_ICON), layout="wide")
     state.init()
     sidebar()
     st.title(title)
@@ -66,11 +77,14 @@ def page_header(title: str, subtitle: str) -> None:
 
 
 def show_error(exc: Exception) -> None:
-    """Show the project's own errors as a friendly message; anything else with its type."""
+    """Show the project's own errors as a friendly message; anything else with its type (never a traceback).
+
+    Messages name the input (a file name, a URL, a query id): they are escaped like any other user text.
+    """
     if isinstance(exc, DashboardError):
-        st.error(str(exc), icon=":material/warning:")
+        st.error(escape_md(str(exc)), icon=":material/warning:")
     else:
-        st.error(f"Unexpected {type(exc).__name__}: {exc}", icon=":material/bug_report:")
+        st.error(escape_md(f"Unexpected {type(exc).__name__}: {exc}"), icon=":material/bug_report:")
 
 
 def lang_badge(lang: str) -> str:
@@ -89,17 +103,17 @@ def status_panel() -> None:
         else:
             loaded = sum(f.status == "loaded" for f in corpus.files)
             skipped = sum(f.status != "loaded" for f in corpus.files)
-            st.markdown(f"{escape_md(corpus.name or 'corpus')}: **{len(corpus.chunks):,}** chunks")
+            st.markdown(f"{escape_name(corpus.name or 'corpus')}: **{len(corpus.chunks):,}** chunks")
             st.caption(f"{loaded} files loaded · {skipped} skipped")
         st.page_link(PAGES["corpus"], label="Corpus page", icon=":material/description:")
     for col, slot in zip(cols[1:3], build.SLOTS, strict=True):
         with col, st.container(border=True):
             st.markdown(f"**Model {slot}**")
-            name = state.get(f"models_{slot.lower()}")
+            name = state.model_name(slot)
             st.markdown(escape_md(name) if name else "Not chosen yet.")
             built = build.built_index(slot)
             if built is not None:
-                st.caption(f"{built.stats.dims} dims · index built")
+                st.caption(f"{built.dim} dims · index built")
             else:
                 st.caption("no index yet")
             st.page_link(PAGES["models"], label="Models & indexes", icon=":material/model_training:")
@@ -126,6 +140,11 @@ def need_corpus() -> bool:
     return True
 
 
+def indexed_corpus() -> Corpus | None:
+    """The current corpus when both indexes are built on it; otherwise None, after telling the user what to do."""
+    return resources.current_corpus() if need_indexes() else None
+
+
 def need_indexes() -> bool:
     """Tell the user what to do when the two indexes are not built; True if both are."""
     if not need_corpus():
@@ -135,3 +154,49 @@ def need_indexes() -> bool:
         st.page_link(PAGES["models"], label="Go to Models & indexes", icon=":material/model_training:")
         return False
     return True
+
+
+@dataclass(frozen=True)
+class QuerySetChoice:
+    """What the query-set chooser returns: the set, its typed queries (none for pseudo-queries), the count."""
+
+    kind: QuerySet
+    texts: list[str]
+    n_pseudo: int
+
+    @property
+    def empty(self) -> bool:
+        """True when a typed set (sample queries, history) has no query to run."""
+        return self.kind != "chunks as pseudo-queries" and not self.texts
+
+
+_PSEUDO_BOUNDS: dict[Literal["cmp", "mrl"], tuple[int, int, int]] = {
+    "cmp": (5, 500, 5),
+    "mrl": (10, 2000, 10),
+}
+
+
+def query_set_chooser(
+    prefix: Literal["cmp", "mrl"],
+    *,
+    set_area: st.delta_generator.DeltaGenerator,
+    count_area: st.delta_generator.DeltaGenerator,
+    horizontal: bool,
+) -> QuerySetChoice:
+    """The query-set radio (sample queries / history / chunks as pseudo-queries) and the pseudo-query count.
+
+    Compare ('cmp') and Dimensions ('mrl') draw it in their own columns; sample queries exist only for the
+    sample corpus, history fills on the Compare page.
+    """
+    set_area.radio("Query set", QUERY_SETS, key=f"{prefix}_queryset", horizontal=horizontal)
+    low, high, step = _PSEUDO_BOUNDS[prefix]
+    count_area.number_input(
+        "Pseudo-queries", min_value=low, max_value=high, step=step, key=f"{prefix}_pseudo"
+    )
+    kind = state.query_set(prefix)
+    texts: list[str] = []
+    if kind == "sample queries" and state.corpus_origin() == "sample":
+        texts = [q["text"] for q in sample_queries()]
+    elif kind == "this session's history":
+        texts = state.history()
+    return QuerySetChoice(kind=kind, texts=texts, n_pseudo=state.n_pseudo(prefix))
