@@ -216,7 +216,7 @@ class FaultServer:
             def _write(self, data: bytes, pause: float = 0.0) -> bool:
                 """Send bytes (one at a time with a pause when trickling); False once the client left."""
                 try:
-                    for piece in ([data[i : i + 1] for i in range(len(data))] if pause else [data]):
+                    for piece in [data[i : i + 1] for i in range(len(data))] if pause else [data]:
                         self.wfile.write(piece)
                         self.wfile.flush()
                         if pause:

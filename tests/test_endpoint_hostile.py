@@ -199,7 +199,9 @@ def test_a_body_cut_short_is_a_clear_error_for_one_text():
     "first",
     [
         pytest.param(Reply(cut=30), id="cut-short"),
-        pytest.param(Reply(body=b'{"object": "list", "data": [{"index": 0, "embedding": [0.1,'), id="malformed"),
+        pytest.param(
+            Reply(body=b'{"object": "list", "data": [{"index": 0, "embedding": [0.1,'), id="malformed"
+        ),
         pytest.param(Reply(trickle=0.5), id="trickle"),
     ],
 )
@@ -231,7 +233,16 @@ def test_malformed_json_for_one_text_names_the_endpoint():
         b"HTTP/1.1 200 OK\r\n" + b"X: " + b"a" * 100_000 + b"\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
     ],
-    ids=["nothing", "not-http", "bad-status", "bad-length", "bad-chunk", "two-lengths", "huge-header", "bad-gzip"],
+    ids=[
+        "nothing",
+        "not-http",
+        "bad-status",
+        "bad-length",
+        "bad-chunk",
+        "two-lengths",
+        "huge-header",
+        "bad-gzip",
+    ],
 )
 def test_garbage_on_the_wire_is_always_an_endpoint_error(raw):
     with FaultServer(default=Reply(raw=raw)) as srv:
