@@ -12,9 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+from core.beir import format_trec_qrels, format_trec_run
 from core.cli_common import StderrProgress, positive_int
+from core.embedders import load_embedder
+from core.engine import build_model_index
 from core.errors import DashboardError
-from core.metrics import metric_key, parse_metric
+from core.eval_sets import load_eval_set
+from core.evaluation import IDENTICAL_ID_TASKS, choose_doc_key, compare, doc_key, evaluate, run_retrieval
+from core.index import IndexParams
+from core.metrics import EvaluationError, metric_key, parse_metric
+from core.models import resolve_model
+from core.store import EmbeddingStore
 
 HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
 # hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
@@ -81,15 +89,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
     if choice != "auto":
         return choice == "yes"
-    from core.evaluation import IDENTICAL_ID_TASKS
-
     name = f"{dataset_name} {Path(path).name}".lower()
     return any(t in name for t in IDENTICAL_ID_TASKS)
 
 
 def _load_spec(name: str):
-    from core.models import resolve_model
-
     return resolve_model(_BUNDLED_ALIASES.get(name.strip().lower(), name))
 
 
@@ -125,15 +129,6 @@ def _unique_names(names: list[str]) -> list[str]:
 
 def evaluate_models(args: argparse.Namespace) -> dict:
     """Do the work of ``run`` and return the JSON-ready result (raises DashboardError on bad input)."""
-    from core.beir import format_trec_qrels, format_trec_run
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.eval_sets import load_eval_set
-    from core.evaluation import choose_doc_key, compare, doc_key, evaluate, run_retrieval
-    from core.index import IndexParams
-    from core.metrics import EvaluationError
-    from core.store import EmbeddingStore
-
     metrics = list(dict.fromkeys(metric_key(m) for m in args.metrics.split(",") if m.strip()))
     if not metrics:
         raise EvaluationError("--metrics is empty: give e.g. ndcg@10,mrr@10,recall@100.")
