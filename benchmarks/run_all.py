@@ -33,6 +33,7 @@ MINE = [
     ("bench_mrl", "5 Matryoshka sweep"),
     ("bench_ui", "6 UI"),
     ("bench_encoder", "7 encoder efficiency"),
+    ("bench_build_contention", "8 queries during another session's build"),
 ]
 OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py"]
 
