@@ -19,6 +19,7 @@ from core.index import IndexParams
 from core.limits import check_build_fits
 from core.models import resolve_model
 from core.presets import PRESETS
+from core.safe_text import display_name
 from core.store import EmbeddingStore
 
 # ---- models ---------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def run_build(args: argparse.Namespace) -> int:
         )
         for f in corpus.files:
             detail = f.reason if f.status != "loaded" else f"{f.chunks} chunks" + (f"; {f.reason}" if f.reason else "")
-            print(f"  {f.status:<9} {f.source}  ({detail})")
+            print(f"  {f.status:<9} {display_name(f.source)}  ({display_name(detail)})")
         sys.stdout.flush()
     models = []
     for name in args.model:
@@ -229,7 +230,7 @@ def run_search(args: argparse.Namespace) -> int:
     )
     for h in result.hits:
         c = chunks[h.chunk_index]
-        where = f"{c.source} {c.location}".strip()
+        where = display_name(f"{c.source} {c.location}".strip())
         snippet = " ".join(c.text.split())
         print(
             f"{h.rank:>3}. {h.score:.4f}  {where}\n     {snippet[:200]}{'...' if len(snippet) > 200 else ''}"

@@ -151,3 +151,13 @@ def test_bad_numbers_are_refused_by_name_before_any_work(argv, flag, capsys):
     err = capsys.readouterr().err
     assert f"argument {flag}" in err and ("at least 1" in err or "not a whole number" in err)
     assert "Traceback" not in err
+
+
+def test_build_output_neutralises_bidi_controls_in_file_names(tmp_path, store_dir, capsys):
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "invoice\u202efdp.md").write_text("The invoice is due thirty days after delivery.\n", encoding="utf-8")
+    assert main(["build", "--corpus", str(root), "--model", MODEL, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "\u202e" not in out, "an RLO in a file name must not reach the terminal (it reverses the line)"
+    assert "invoice\ufffdfdp.md" in out
