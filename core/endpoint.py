@@ -48,6 +48,12 @@ def resolve_api_key(api_key: str | None = None) -> str:
     return next((os.environ[v] for v in KEY_ENV_VARS if os.environ.get(v)), "")
 
 
+def _listed(texts: list[str]) -> list[str]:
+    if isinstance(texts, str):  # a str is iterable: it would be embedded one character at a time
+        raise EndpointError("encode_* takes a list of texts, not a single string: wrap it in [ ].")
+    return texts
+
+
 class EndpointEmbedder:
     """An Embedder backed by an OpenAI-compatible embeddings endpoint."""
 
@@ -165,7 +171,7 @@ class EndpointEmbedder:
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
         """Embed queries with the spec's query prompt (Qwen3 instruction, e5 'query: ')."""
         prefix = "" if self.server_prompts else self.spec.query_prefix(instruction)
-        return self._encode([prefix + t + self.text_suffix for t in texts], kind="query")
+        return self._encode([prefix + t + self.text_suffix for t in _listed(texts)], kind="query")
 
     def encode_documents(
         self, texts: list[str], *, progress: Progress | None = None, batch_size: int | None = None
@@ -177,16 +183,15 @@ class EndpointEmbedder:
         """
         del batch_size
         prefix = "" if self.server_prompts else self.spec.doc_prompt
-        return self._encode([prefix + t + self.text_suffix for t in texts], kind="passage", progress=progress)
+        texts = [prefix + t + self.text_suffix for t in _listed(texts)]
+        return self._encode(texts, kind="passage", progress=progress)
 
     def embed_raw(self, texts: list[str], *, kind: str = "passage") -> np.ndarray:
         """Embed texts exactly as given (no client prompt); used by probes and diagnostics."""
-        return self._encode(list(texts), kind=kind)
+        return self._encode(list(_listed(texts)), kind=kind)
 
     # -- batching: concurrent requests that adapt to a slow server (core.endpoint_batches) ---------
     def _encode(self, texts: list[str], *, kind: str, progress: Progress | None = None) -> np.ndarray:
-        if isinstance(texts, str):
-            raise EndpointError("encode_* takes a list of texts, not a single string: wrap it in [ ].")
         if not texts:
             return np.zeros((0, self.spec.dim or self._full_dim), dtype=np.float32)
         if self.dimensions is not None and self.supports_dimensions is None:

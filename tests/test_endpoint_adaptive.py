@@ -107,3 +107,11 @@ def test_the_timeout_is_a_setting():
         assert make(srv, timeout=3).encode_queries(["q"]).shape == (1, 8)
     with pytest.raises(EndpointError, match="timeout=0"):
         make(srv, timeout=0)
+
+
+@pytest.mark.parametrize("method", ["encode_queries", "encode_documents", "embed_raw"])
+def test_a_single_string_is_refused_not_embedded_per_character(method):
+    with FaultServer() as srv:
+        with pytest.raises(EndpointError, match="not a single string"):
+            getattr(make(srv), method)("hello")
+    assert srv.posts == 0

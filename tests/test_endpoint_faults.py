@@ -222,13 +222,15 @@ def _corpus(n: int, *, start: int = 0) -> Corpus:
 
 def test_failed_build_keeps_completed_segments_and_the_previous_index(store_dir):
     from core.engine import build_model_index
+    from core.endpoint_batches import FIRST
     from core.store import SEGMENT_SIZE, EmbeddingStore
 
     store = EmbeddingStore(store_dir)
     with FaultServer() as srv:
         old = build_model_index(_corpus(100), make(srv, batch_size=64), store=store)
-        # Second build: 600 new texts = one full segment (8 requests of 64) then the server breaks.
-        srv.script = [Reply()] * (SEGMENT_SIZE // 64)
+        # Second build: 600 new texts = one full segment (a slow-start request of FIRST texts, then
+        # requests of 64) and then the server breaks.
+        srv.script = [Reply()] * (1 + math.ceil((SEGMENT_SIZE - FIRST) / 64))
         srv.default = Reply(status=503)
         with pytest.raises(EndpointError, match="HTTP 503"):
             build_model_index(_corpus(700), make(srv, batch_size=64, concurrency=1), store=store)
