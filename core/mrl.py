@@ -102,6 +102,14 @@ def truncation_curve(
     )
 
 
+def drop_excluded(idx: np.ndarray, exclude: np.ndarray | None, *, k: int) -> np.ndarray:
+    """Each row of an approximate search (asked for k + 1) without its query's own row, cut to k."""
+    if exclude is None:
+        return idx[:, :k]
+    rows = [[j for j in row if j != ex][:k] for row, ex in zip(idx.tolist(), exclude.tolist(), strict=True)]
+    return np.array(rows, dtype=np.int64) if rows else np.empty((0, k), dtype=np.int64)
+
+
 def pseudo_queries(n_docs: int, *, n: int, seed: int = 0) -> np.ndarray:
     """Row indices of up to n chunks to use as pseudo-queries (their own row is excluded from results)."""
     rng = np.random.default_rng(seed)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from core import mrl
 from core.engine import ModelIndex
-from core.mrl import TruncationCurve, pseudo_queries, recall_at_k, valid_dims
+from core.mrl import TruncationCurve, drop_excluded, pseudo_queries, recall_at_k, valid_dims
 from ui import compare, resources
 
 Row = dict[str, Any]
@@ -39,11 +40,19 @@ def _digest(*arrays: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
-def curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> TruncationCurve:
-    """core.mrl.truncation_curve at every slider stop, computed once per (vectors, queries, k)."""
-    key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k)
+def curve(
+    mi: ModelIndex,
+    qvecs: np.ndarray,
+    exclude: np.ndarray | None,
+    *,
+    k: int,
+    dims: Sequence[int] | None = None,
+) -> TruncationCurve:
+    """core.mrl.truncation_curve at ``dims`` (default: every slider stop), computed once per content and k."""
+    stops = tuple(dims_for(mi) if dims is None else dims)
+    key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, stops)
     return resources.memo(
-        key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=dims_for(mi), k=k, exclude=exclude)
+        key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=stops, k=k, exclude=exclude)
     )
 
 
@@ -60,29 +69,15 @@ def truncation_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | No
     ]
 
 
-def _hnsw_top_k(
-    mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int
-) -> np.ndarray:
-    """HNSW top-k rows at d dims, each query's own row (``exclude``) dropped."""
-    idx, _ = mi.search_vectors(qvecs, k=k + (exclude is not None), dims=d)
-    if exclude is None:
-        return idx
-    return np.array(
-        [[j for j in row if j != ex][:k] for row, ex in zip(idx.tolist(), exclude.tolist(), strict=True)]
-    )
-
-
 def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int) -> Row:
     """Recall@k at d dims: truncation alone (exact at d) and end to end (HNSW at d), both vs exact full-dim."""
     c = curve(mi, qvecs, exclude, k=k)
     if d not in c.recall:  # not a slider stop: a curve of its own
-        key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, d)
-        c = resources.memo(
-            key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=[d], k=k, exclude=exclude)
-        )
+        c = curve(mi, qvecs, exclude, k=k, dims=(d,))
     index = mi.index(d)
     t0 = time.perf_counter()
-    idx = _hnsw_top_k(mi, qvecs, exclude, d=d, k=k)
+    idx, _ = mi.search_vectors(qvecs, k=k + (exclude is not None), dims=d)
+    idx = drop_excluded(idx, exclude, k=k)
     hnsw_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
     return {
         "dims": d,
