@@ -15,11 +15,11 @@ import threading
 import time
 
 import numpy as np
-from common import info, load_average, parse_args, ratio, real_corpus
+from common import bench_store_root, info, load_average, parse_args, ratio, real_corpus
 
 from core.embedders import load_embedder
 from core.engine import ModelIndex, build_model_index
-from core.ingest import load_corpus
+from core.ingest import corpus_sha256, load_corpus
 from core.models import resolve_model
 from core.store import EmbeddingStore
 from core.types import Corpus, Embedder
@@ -70,6 +70,15 @@ def build_in_thread(corpus: Corpus, embedder: Embedder, root: str, busy: threadi
     return timing
 
 
+def sample_corpus(n: int | None) -> Corpus:
+    """The sample corpus, or its first n chunks (--quick)."""
+    corpus = load_corpus(SAMPLE_DIR / "docs")
+    if n is None:
+        return corpus
+    chunks = corpus.chunks[:n]
+    return Corpus(chunks=chunks, files=corpus.files, sha256=corpus_sha256(chunks), name=f"sample-{n}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv=argv)
     n_build = 64 if args.quick else 768
@@ -77,8 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     embedder = load_embedder(resolve_model("all-MiniLM-L6-v2"), device="cpu")
     queries = sample_queries()
     other = real_corpus(n_build)
-    with tempfile.TemporaryDirectory() as sample_root, tempfile.TemporaryDirectory() as build_root:
-        mi = build_model_index(load_corpus(SAMPLE_DIR / "docs"), embedder, store=EmbeddingStore(sample_root))
+    sample = sample_corpus(48 if args.quick else None)
+    with tempfile.TemporaryDirectory() as build_root:  # the build must really embed: a fresh store each run
+        mi = build_model_index(sample, embedder, store=EmbeddingStore(bench_store_root()))
         for q in queries[:3]:
             mi.search(q, k=10)  # warm-up
         alone = []
