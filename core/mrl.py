@@ -82,10 +82,12 @@ def truncation_curve(
     step = query_block_rows(docs.shape[0])
     for s in range(0, n_q, step):
         q = queries[s : s + step]
-        acc, prev, matmul = np.zeros((q.shape[0], docs.shape[0]), dtype=docs.dtype), 0, 0.0
+        acc: np.ndarray | None = None
+        prev, matmul = 0, 0.0
         for d in stops:
             t0 = time.perf_counter()
-            acc += q[:, prev:d] @ docs[:, prev:d].T
+            part = q[:, prev:d] @ docs[:, prev:d].T
+            acc = part if acc is None else np.add(acc, part, out=acc)
             t1 = time.perf_counter()
             # full dimension, the last stop: unit vectors need no normalisation (ranking may mask acc in place)
             scores = acc / norms[d][None, :] if d < full else acc
