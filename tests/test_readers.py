@@ -75,7 +75,7 @@ def test_corpus_page_and_evaluate_read_a_beir_set_into_the_same_chunks_and_hash(
     status = {f.source: f for f in upload.files}
     assert status["toy.zip/toy/corpus.jsonl"].status == "loaded"
     for side in ("toy.zip/toy/queries.jsonl", "toy.zip/toy/qrels/test.tsv"):
-        assert status[side].status == "skipped" and "judgments of the BEIR set" in status[side].reason
+        assert status[side].status == "skipped" and "judgments of the set beside it" in status[side].reason
     reason = status["toy.zip/toy/corpus.jsonl"].reason
     assert "repeat an _id" in reason and "'d1'" in reason  # duplicates are said, not dropped silently
     assert "surrogate" in reason
@@ -209,3 +209,18 @@ def test_corpus_reader_strict_mode_names_file_and_line():
     assert [d.id for d in lenient.docs] == ["a"]
     assert any("not valid JSON" in n for n in lenient.notes) and any("empty _id" in n for n in lenient.notes)
     assert json.loads(CORPUS_LINES[2])["text"].count("\u2028") == 1
+
+
+def test_a_judged_folder_keeps_its_queries_and_qrels_out_of_the_documents(tmp_path):
+    """sample_corpus/ layout (docs/ + queries.jsonl + qrels.tsv): the judgments are reported, never embedded."""
+    root = tmp_path / "kb"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "a.md").write_text("# JWT\n\nThe server signs a token.\n", encoding="utf-8")
+    (root / "queries.jsonl").write_text('{"_id": "q1", "text": "how are tokens signed"}\n', encoding="utf-8")
+    (root / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\ta.md\t2\n", encoding="utf-8")
+    corpus = load_corpus(root)
+    status = {f.source: f for f in corpus.files}
+    assert status["docs/a.md"].status == "loaded"
+    for side in ("queries.jsonl", "qrels.tsv"):
+        assert status[side].status == "skipped" and "judgments" in status[side].reason
+    assert all(c.source == "docs/a.md" for c in corpus.chunks)

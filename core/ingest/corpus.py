@@ -51,9 +51,18 @@ def beir_chunks(docs: Iterable[BeirDoc]) -> list[Chunk]:
 
 
 def beir_sidecars(paths: Iterable[str]) -> set[str]:
-    """Paths that are the judgments of a BEIR set (queries.jsonl, qrels.tsv, qrels/*.tsv beside a corpus.jsonl)."""
+    """Paths that are judgments, not documents: queries.jsonl, qrels.tsv and qrels/*.tsv beside a corpus.jsonl
+    (a BEIR set), or together in one folder (a judged folder such as sample_corpus/: docs/ + queries + qrels)."""
     paths = list(paths)
     roots = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "corpus.jsonl"}
+    has_queries = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "queries.jsonl"}
+    has_qrels = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "qrels.tsv"}
+    has_qrels |= {
+        posixpath.dirname(posixpath.dirname(p))
+        for p in paths
+        if posixpath.basename(posixpath.dirname(p)) == "qrels" and p.endswith(".tsv")
+    }
+    roots |= has_queries & has_qrels
     found = set()
     for p in paths:
         folder, base = posixpath.split(p)
@@ -123,7 +132,7 @@ class _Loader:
         if source in self.sidecars:
             self.skip(
                 source,
-                f"{source}: judgments of the BEIR set beside it, not documents; not embedded — upload the "
+                f"{source}: judgments of the set beside it (queries and qrels), not documents; not embedded — load the "
                 "set on the Evaluate page (or use `evaluate --beir`) to score with them",
                 len(data),
             )
