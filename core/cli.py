@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from core import evaluate_cli
-from core.cli_common import StderrProgress, add_common, dumps, load_any_corpus, positive_int
+from core.cli_common import StderrProgress, add_common, dumps, endpoint_notes, load_any_corpus, positive_int
 from core.embedders import load_embedder
 from core.engine import build_model_index
 from core.errors import DashboardError
@@ -107,7 +107,13 @@ def _build_one(corpus, name: str, args: argparse.Namespace, store):
     spec = resolve_model(name)
     check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
     print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
-    embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
+    embedder = load_embedder(
+        spec,
+        device=args.device,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        on_note=endpoint_notes(spec.name),
+    )
     params = IndexParams(
         M=args.M,
         ef_construction=args.ef_construction,

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.errors import IngestError
 from core.ingest import load_corpus
 from core.types import Corpus
@@ -48,6 +50,11 @@ class StderrProgress:
             print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
 
 
+def endpoint_notes(label: str) -> Callable[[str], None]:
+    """Print what an endpoint client adapted (a split batch, a smaller batch size) as a progress line."""
+    return lambda message: print(f"  {label}: {message}", file=sys.stderr, flush=True)
+
+
 def load_any_corpus(path: str | Path) -> Corpus:
     """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
     p = Path(path).expanduser()
@@ -67,7 +74,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
     )
     p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
-    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
+    p.add_argument("--max-tokens", type=positive_int, default=None, help="override the model's max sequence length")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=ENDPOINT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"endpoint models: seconds for one whole request (default {ENDPOINT_TIMEOUT:g}; slow batches are split)",
+    )
 
 
 def dumps(obj: object) -> str:

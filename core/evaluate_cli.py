@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from core.beir import format_trec_qrels, format_trec_run
-from core.cli_common import StderrProgress, positive_int
+from core.cli_common import StderrProgress, add_common, endpoint_notes, positive_int
 from core.embedders import load_embedder
 from core.engine import build_model_index
 from core.errors import DashboardError
@@ -78,10 +78,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
     p.add_argument("--run-dir", default=None, help="write TREC run files (and qrels) into this folder")
-    p.add_argument("--device", default="auto", help="torch device for sentence-transformers models")
-    p.add_argument("--max-tokens", type=int, default=None, help="override the model's max sequence length")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
-    p.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
+    add_common(p)
     p.add_argument("--resamples", type=positive_int, default=10_000, help="paired test resamples")
     p.add_argument("--seed", type=int, default=0, help="paired test seed")
 
@@ -158,7 +155,13 @@ def evaluate_models(args: argparse.Namespace) -> dict:
     for name, raw in zip(names, args.model, strict=True):
         spec = _load_spec(raw)
         print(f"[{name}] loading model {spec.model_id}", file=sys.stderr, flush=True)
-        embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
+        embedder = load_embedder(
+            spec,
+            device=args.device,
+            max_tokens=args.max_tokens,
+            timeout=args.timeout,
+            on_note=endpoint_notes(spec.name),
+        )
         mi = build_model_index(
             data.corpus,
             embedder,

@@ -161,3 +161,15 @@ def test_build_output_neutralises_bidi_controls_in_file_names(tmp_path, store_di
     out = capsys.readouterr().out
     assert "\u202e" not in out, "an RLO in a file name must not reach the terminal (it reverses the line)"
     assert "invoice\ufffdfdp.md" in out
+
+
+def test_timeout_option_reaches_the_endpoint_client():
+    from core.embedders import load_embedder
+    from core.endpoint_spec import endpoint_spec
+
+    args = build_parser().parse_args(
+        ["search", "--corpus", ".", "--model", "endpoint:m@http://127.0.0.1:9/v1", "--query", "q", "--timeout", "7.5"]
+    )
+    assert args.timeout == 7.5
+    emb = load_embedder(endpoint_spec(args.model), timeout=args.timeout)
+    assert emb.timeout == 7.5
