@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engine import ModelIndex  # noqa: E402
-from core.evaluation import evaluate, run_retrieval  # noqa: E402
-from core.index import IndexParams  # noqa: E402
-from core.store import EmbeddingStore  # noqa: E402
-from core.types import Chunk, Corpus, ModelSpec  # noqa: E402
+from core.engine import ModelIndex
+from core.evaluation import evaluate, run_retrieval
+from core.index import IndexParams
+from core.store import EmbeddingStore
+from core.types import Chunk, Corpus, ModelSpec
 
 
 def clustered(n_docs: int, n_queries: int, *, dim: int, clusters: int, seed: int = 0):

@@ -90,7 +90,7 @@ class _Source:
             )
         raw: IO[bytes] = (
             self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")
-        )  # noqa: SIM115
+        )
         with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
             try:
                 yield from fh

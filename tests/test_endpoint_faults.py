@@ -221,8 +221,8 @@ def _corpus(n: int, *, start: int = 0) -> Corpus:
 
 
 def test_failed_build_keeps_completed_segments_and_the_previous_index(store_dir):
-    from core.engine import build_model_index
     from core.endpoint_batches import FIRST
+    from core.engine import build_model_index
     from core.store import SEGMENT_SIZE, EmbeddingStore
 
     store = EmbeddingStore(store_dir)

@@ -90,7 +90,7 @@ def test_eight_sessions_search_while_one_rebuilds(setup):
                         got = ids(current, qvecs[q], d, exact)
                     with lock:
                         answers.append((q, d, exact, got, current))
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     def rebuilder() -> None:
@@ -102,7 +102,7 @@ def test_eight_sessions_search_while_one_rebuilds(setup):
                 new.index(96)  # and a truncated index, written to the same blob paths sessions read
                 registry.put(key, new)
                 rebuilt.append(new)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             done.set()

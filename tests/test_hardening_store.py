@@ -192,7 +192,7 @@ def tiny_tmpfs(path: Path, size: str = "160k"):
     if os.geteuid() != 0:
         yield False
         return
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],  # noqa: S607
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                           capture_output=True)  # fmt: skip
     if done.returncode != 0:
         yield False
@@ -200,7 +200,7 @@ def tiny_tmpfs(path: Path, size: str = "160k"):
     try:
         yield True
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)  # noqa: S607
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def test_full_disk_gives_a_clear_error_naming_path_and_fix(tmp_path, monkeypatch):

@@ -24,10 +24,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import seed as hyp_seed  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hyp_seed
 
-from tests.fuzz.targets import TARGETS  # noqa: E402
+from tests.fuzz.targets import TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 
