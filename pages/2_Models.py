@@ -80,7 +80,12 @@ def model_facts(spec: ModelSpec, where: str) -> None:
         ],
         columns=["", "value"],
     )
-    st.dataframe(facts, hide_index=True, width="stretch")
+    st.dataframe(
+        facts,
+        hide_index=True,
+        width="stretch",
+        column_config={"": st.column_config.TextColumn(width=130)},  # the values get the rest: none clipped
+    )
 
 
 def prompt_settings(s: str, spec: ModelSpec) -> None:

@@ -149,7 +149,17 @@ def latency() -> None:
     except Exception as exc:
         widgets.show_error(exc)
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if not rows:
+        st.caption("No query timed yet.")
+        return
+    # One column per model (headed A / B, named in the result columns above): six columns would not fit here.
+    measures = [m for m in rows[0] if m != "model"]
+    table = pd.DataFrame(
+        {str(r["model"]).split(" · ")[0]: [r[m] for m in measures] for r in rows},
+        index=measures,
+        dtype=object,
+    )
+    st.dataframe(table, width="stretch")
     st.caption(
         "Query embedding and HNSW search timed separately with perf_counter; p50/p95 over this session's queries."
     )
