@@ -84,7 +84,9 @@ def model_facts(spec: ModelSpec, where: str) -> None:
         facts,
         hide_index=True,
         width="stretch",
-        column_config={"": st.column_config.TextColumn(width=130)},  # the values get the rest: none clipped
+        column_config={
+            "value": st.column_config.TextColumn(width="large")
+        },  # "not trained for truncation" fits
     )
 
 
@@ -242,7 +244,7 @@ def cost_section(corpus: Corpus) -> None:
         built = build.built_index(slot) is not None
         st.markdown(f"**{slot}** · {escape_md(describe(est))}" + (" — already built ✅" if built else ""))
         st.caption(escape_md(est.basis))
-        if advice := suggest(est):
+        if not built and (advice := suggest(est)):  # no "would take 23 min" for an index that exists
             st.warning(escape_md(advice), icon=":material/hourglass_top:")
 
 
