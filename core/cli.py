@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from core import evaluate_cli
+from core import evaluate_cli, frontier_cli
 from core.cli_common import StderrProgress, add_common, dumps, endpoint_notes, load_any_corpus, positive_int
 from core.embedders import load_embedder
 from core.engine import build_model_index
@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add, run in _LOCAL_COMMANDS:
         add(sub).set_defaults(func=run)
     evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
+    frontier_cli.add_parser(sub).set_defaults(func=frontier_cli.run)
     return parser
 
 

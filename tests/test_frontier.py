@@ -1,0 +1,192 @@
+"""The frontier sweep: recall per configuration, Pareto front, equal budget, cost at scale, cancellation, CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.errors import SearchError
+from core.frontier import (
+    FORMULAS,
+    Judged,
+    Measurement,
+    ScaleInputs,
+    Sweep,
+    SweepCancelled,
+    cost_at_scale,
+    equal_budget,
+    pareto_front,
+    sweep,
+    sweep_dims,
+    to_json,
+)
+from core.index import truncate
+from core.metrics import ndcg
+from core.mrl import recall_at_k
+from core.quantize import PRECISIONS
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def _clustered(n: int, d: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, d)).astype(np.float32)
+    x = centres[rng.integers(0, 20, n)] + 0.7 * rng.standard_normal((n, d)).astype(np.float32)
+    x *= (1.0 / np.sqrt(1.0 + np.arange(d) / 8.0)).astype(np.float32)  # leading dims carry more signal
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def small():
+    docs = _clustered(400, 64, 1)
+    queries = _clustered(30, 64, 1)[:30] + 0.0
+    return docs, truncate(queries + 0.05 * _clustered(30, 64, 2), 64)
+
+
+@pytest.fixture(scope="module")
+def swept(small):
+    docs, queries = small
+    return sweep(docs, queries, model="toy", dims=[16, 32, 64], k=10, latency_queries=5)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def test_every_configuration_is_measured_and_full_float32_is_exact(swept):
+    combos = {(r.dims, r.precision, r.index) for r in swept.rows}
+    assert combos == {(d, p, "exact") for d in (16, 32, 64) for p in PRECISIONS} | {
+        (d, "float32", "hnsw") for d in (16, 32, 64)
+    }
+    default = swept.default()
+    assert default is not None and default.recall == 1.0 and default.bytes_per_vector == 256
+    for r in swept.rows:
+        assert 0.0 <= r.recall <= 1.0 and r.p95_ms >= r.p50_ms > 0
+        assert (r.build_seconds is not None) == (r.index == "hnsw")
+    hnsw = next(r for r in swept.rows if r.index == "hnsw" and r.dims == 64)
+    assert hnsw.index_bytes > 400 * 64 * 4 and hnsw.recall > 0.9  # measured: vectors + graph
+
+
+def test_recall_at_d_equals_an_independent_numpy_computation(small, swept):
+    docs, queries = small
+    truth = _top(queries @ docs.T, 10)
+    for d in (16, 32):
+        dd, qd = docs[:, :d], queries[:, :d]
+        dd = dd / np.linalg.norm(dd, axis=1, keepdims=True)
+        got = {(r.precision): r.recall for r in swept.rows if r.dims == d and r.index == "exact"}
+        assert got["float32"] == pytest.approx(recall_at_k(truth, _top(qd @ dd.T, 10), k=10), abs=1e-9)
+        ham = ((qd > 0)[:, None, :] != (dd > 0)[None, :, :]).sum(axis=2)
+        assert got["binary"] == pytest.approx(
+            recall_at_k(truth, _top(-ham.astype(float), 10), k=10), abs=1e-9
+        )
+        assert got["binary+rescore"] >= got["binary"]
+
+
+def test_pareto_front_and_equal_budget(swept):
+    front = pareto_front(swept.rows)
+    assert front and all(r.pareto for r in front)
+    sizes = [r.bytes_per_element for r in front]
+    assert sizes == sorted(sizes) and [r.recall for r in front] == sorted(r.recall for r in front)
+    for r in swept.rows:  # nothing off the front beats a front point of no larger size
+        assert not any(
+            f.bytes_per_element <= r.bytes_per_element and f.recall < r.recall for f in front if f is r
+        )
+    other = Sweep(model="small", k=10, queries=30, full_dim=8, mrl_trained=False, rows=(_row("small", 8),))
+    readout = equal_budget(swept, other)
+    assert readout.budget_bytes == 32 and readout.best is not None
+    assert readout.best.bytes_per_element <= 32
+    assert readout.best.recall == max(r.recall for r in swept.rows if r.bytes_per_element <= 32)
+    assert "toy at" in readout.sentence and "small at 8 float32 costs 32 bytes" in readout.sentence
+
+
+def _row(model: str, dims: int, **kw) -> Measurement:
+    base = dict(
+        model=model, dims=dims, precision="float32", index="exact", bytes_per_vector=4 * dims,
+        index_bytes=4 * dims * 100, count=100, recall=1.0, ndcg10=None, p50_ms=1.0, p95_ms=2.0, build_seconds=None,
+    )  # fmt: skip
+    return Measurement(**{**base, **kw})
+
+
+def test_cost_at_scale_follows_the_stated_formulas():
+    row = _row("m", 256, precision="int8", bytes_per_vector=256, index_bytes=25_600)
+    scale = ScaleInputs(chunks=1_000_000, qps=10, replicas=3, usd_per_gb_month=5.0)
+    c = cost_at_scale(row, full_dim=1024, docs_per_s=100.0, scale=scale)
+    assert c["ram_gb"] == pytest.approx(1e6 * 256 * 3 / 1e9)
+    assert c["embed_hours"] == pytest.approx(1e6 / 100 / 3600)
+    assert c["search_ms_at_scale"] == pytest.approx(1.0 * 1e6 / 100)
+    assert c["monthly_usd"] == pytest.approx(c["ram_gb"] * 5.0 + c["disk_gb"] * 0.10)
+    assert any("RAM (GB)" in f for f in FORMULAS)
+
+
+def test_cancel_between_configurations_keeps_what_was_measured(small):
+    docs, queries = small
+    stop = threading.Event()
+    with pytest.raises(SweepCancelled) as caught:
+        sweep(
+            docs,
+            queries,
+            model="toy",
+            dims=[16, 64],
+            latency_queries=2,
+            progress=lambda *_: stop.set(),
+            cancel=stop,
+        )
+    assert len(caught.value.partial) == 1
+
+
+def test_ndcg_when_judged_and_pseudo_queries_exclude_themselves(small):
+    docs, _ = small
+    rows = np.arange(0, 400, 40)
+    doc_ids = [f"d{i // 4}" for i in range(400)]  # four chunks per document
+    qrels = [{doc_ids[r + 1]: 2, doc_ids[r + 5]: 1} for r in rows]
+    s = sweep(
+        docs, docs[rows], model="toy", dims=[64], exclude=rows, judged=Judged(doc_ids, qrels), hnsw=False
+    )
+    full = s.default()
+    assert full is not None and full.recall == 1.0
+    ranking = np.argsort(-(docs[rows] @ docs.T), axis=1, kind="stable")
+    expected = []
+    for q, (r, order) in enumerate(zip(rows, ranking, strict=True)):
+        ids = list(dict.fromkeys(doc_ids[i] for i in order if i != r))
+        expected.append(ndcg(ids, qrels[q], 10))
+    assert full.ndcg10 == pytest.approx(float(np.mean(expected)))
+
+
+def test_sweep_dims_and_errors():
+    assert sweep_dims(384) == [384]
+    assert sweep_dims(2560, (32, 64, 128, 2560)) == [32, 64, 128, 2560]
+    with pytest.raises(SearchError, match="dims"):
+        sweep(np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32), model="x", dims=[8])
+
+
+def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_dir, capsys):
+    root = tmp_path / "kb"
+    root.mkdir()
+    for i, text in enumerate(
+        ["JWT tokens are signed with a secret key.", "Proof of stake lets validators agree on blocks.",
+         "Knead the dough, then let it rise.", "Rotate the signing key every 90 days.",
+         "The consensus layer orders transactions.", "Bake at 220 degrees for thirty minutes."]
+    ):  # fmt: skip
+        (root / f"doc{i}.md").write_text(text + "\n", encoding="utf-8")
+    queries = tmp_path / "queries.txt"
+    queries.write_text("how are tokens signed\nwhat is proof of stake\n", encoding="utf-8")
+    out = tmp_path / "frontier.json"
+    args = ["frontier", "--corpus", str(root), "--model", MODEL, "-k", "3", "--queries", str(queries)]
+    assert main([*args, "--device", "cpu", "--json", str(out), "--latency-queries", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "recall@3" in printed and "binary+rescore" in printed and "not trained for truncation" in printed
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["k"] == 3 and data["queries"] == 2 and list(data["models"]) == [MODEL]
+    rows = data["models"][MODEL]
+    assert {r["precision"] for r in rows} == set(PRECISIONS) and {r["index"] for r in rows} == {
+        "exact",
+        "hnsw",
+    }
+    assert {"dims", "bytes_per_vector", "recall@k", "ndcg@10", "p50_ms", "p95_ms"} <= set(rows[0])
+    full = next(r for r in rows if r["precision"] == "float32" and r["index"] == "exact")
+    assert full["dims"] == 384 and full["bytes_per_vector"] == 1536 and full["recall@k"] == 1.0
+    assert to_json([])["models"] == {}
