@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs every benchmark's --quick mode
+
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(
     r"^(?P<name>.+?) = (?P<value>[-+0-9.e]+|nan|inf) \(target (?:(?:>=|<=) [-+0-9.e]+|report only)\) (?:MET|MISSED|REPORTED)"

@@ -33,6 +33,7 @@ def corpus(tmp_path) -> Path:
     return root
 
 
+@pytest.mark.slow  # two builds and a fresh process that loads torch and the model again
 def test_build_reports_files_and_costs_then_search_json_in_a_fresh_process(corpus, store_dir, capsys):
     assert main(["build", "--corpus", str(corpus), "--model", MODEL, "--device", "cpu"]) == 0
     out = capsys.readouterr().out

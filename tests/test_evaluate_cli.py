@@ -16,6 +16,8 @@ import pytest
 from core.evaluate_cli import main
 from core.metrics import evaluate_per_query, mean_metrics
 
+pytestmark = pytest.mark.slow  # embeds the sample corpus with two real models in subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_corpus"
 

@@ -22,6 +22,8 @@ from core.store import EmbeddingStore
 from core.types import Corpus
 from ui.resources import SAMPLE_DIR, Registry
 
+pytestmark = pytest.mark.slow  # eight sessions searching while a real model rebuilds
+
 SESSIONS = 8
 ROUNDS = 4
 CHUNKS = 48  # small: the rebuild re-embeds them with the real model twice while the sessions search
