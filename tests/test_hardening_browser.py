@@ -39,7 +39,8 @@ SCAN = """() => ({
   columns: [...document.querySelectorAll('h4')].filter(h => /^[AB] ·/.test(h.innerText.trim()))
              .map(h => h.closest('[data-testid="stColumn"]').innerText),
   columnLinks: [...document.querySelectorAll('h4')].filter(h => /^[AB] ·/.test(h.innerText.trim()))
-             .flatMap(h => [...h.closest('[data-testid="stColumn"]').querySelectorAll('a')].map(a => a.outerHTML)),
+             .flatMap(h => [...h.closest('[data-testid="stColumn"]').querySelectorAll('a:not([href^="#"])')]
+                  .map(a => a.outerHTML)),  // Streamlit's own heading anchors (#a-model) aside
 })"""
 
 
