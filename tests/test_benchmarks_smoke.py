@@ -35,6 +35,7 @@ TARGETS = {
     "5 MRL sweep": r"^mrl sweep / full exact batch",
     "6 UI compare": r"^ui compare new-query rerun p50 ms$",
     "6 UI slider": r"^ui slider move p50 ms",
+    "8 queries during a build": r"^query p95 s during another session's build",
     "7 encoder": r"^minilm tokens/s / FLOP ceiling",
 }
 
