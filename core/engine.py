@@ -15,6 +15,7 @@ import numpy as np
 from core.errors import IngestError, SearchError, StoreError
 from core.index import HnswIndex, IndexParams, exact_search, truncate
 from core.store import EmbeddingStore
+from core.textclean import clean_text, has_visible_text
 from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchResult
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,9 @@ class ModelIndex:
 
     def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None) -> np.ndarray:
         """Full-dim query vectors with the model's query prompt (or ``instruction`` as the task)."""
-        texts = list(texts)
+        texts = [clean_text(t)[0] if isinstance(t, str) else t for t in texts]  # lone surrogates break tokenizers
         for t in texts:
-            if not isinstance(t, str) or not t.strip():
+            if not isinstance(t, str) or not has_visible_text(t):
                 raise SearchError(f"Empty query {t!r}: type a question or keywords to search for.")
         q = np.asarray(self.embedder.encode_queries(texts, instruction=instruction), dtype=np.float32)
         if q.ndim != 2 or q.shape != (len(texts), self.dim):

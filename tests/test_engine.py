@@ -163,3 +163,12 @@ def test_a_corrupt_cached_index_is_rebuilt(minilm, tmp_path):
 def test_an_empty_corpus_is_refused(minilm, tmp_path):
     with pytest.raises(IngestError, match="no chunks"):
         engine_mod.build_model_index(make_corpus([]), minilm, store=EmbeddingStore(tmp_path))
+
+
+def test_a_query_holding_a_lone_surrogate_is_cleaned_not_a_crash(built):
+    """A pasted query with an unpaired UTF-16 surrogate reaches the tokenizer cleaned (it used to raise there)."""
+    mi, _ = built
+    result = mi.search("JWT token \ud800 signing", k=3)
+    assert len(result.hits) == 3
+    with pytest.raises(SearchError):
+        mi.search("\u200b\u202e ", k=3)  # nothing visible: refused like an empty query
