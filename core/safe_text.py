@@ -30,14 +30,3 @@ def display_name(name: str, *, replacement: str = REPLACEMENT) -> str:
     return "".join(
         replacement if ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc" else ch for ch in name
     )
-
-
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
-_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f")  # Hangul fillers, grapheme joiner
-
-
-def has_visible_text(text: str) -> bool:
-    """True when text holds a character that shows: not whitespace, zero-width, bidi or control only."""
-    return any(
-        unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in _INVISIBLE_LETTERS for ch in text
-    )

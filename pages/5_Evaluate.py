@@ -46,6 +46,8 @@ def beir_upload() -> None:
     )
     for w in dataset.warnings:
         st.warning(escape_md(w))
+    for n in dataset.notes:
+        st.caption(escape_md(n))
 
 
 def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:

@@ -2,7 +2,8 @@
 
 import re
 
-from core.safe_text import has_visible_text, neutralise_bidi
+from core.safe_text import neutralise_bidi
+from core.textclean import has_visible_text
 from ui.text import WORD_JOINER, display_name, escape_md, escape_name, highlight_md, query_terms, snippet
 
 NASTY = (
