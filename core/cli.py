@@ -1,6 +1,7 @@
 """``python -m core.cli``: list models, build cached indexes, search a corpus (results on stdout, progress on stderr).
 
-``evaluate`` lives in core/evaluate_cli.py; what the commands share is in core/cli_common.py.
+``evaluate``, ``frontier`` and ``dims`` live in their own modules (core/*_cli.py); what the commands share is in
+core/cli_common.py.
 """
 
 from __future__ import annotations
@@ -9,15 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from core import evaluate_cli, frontier_cli
-from core.cli_common import StderrProgress, add_common, dumps, endpoint_notes, load_any_corpus, positive_int
-from core.embedders import load_embedder
-from core.engine import build_model_index
+from core import dims_cli, evaluate_cli, frontier_cli
+from core.cli_common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int
 from core.errors import DashboardError
 from core.hub_cache import availability
-from core.index import IndexParams
-from core.limits import check_build_fits
-from core.models import resolve_model
 from core.presets import PRESETS
 from core.safe_text import display_name
 from core.store import EmbeddingStore
@@ -83,57 +79,10 @@ def run_models(args: argparse.Namespace) -> int:
 # ---- build / search -------------------------------------------------------------------------------
 
 
-def _add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
-    p.add_argument("--corpus", required=True, metavar="PATH", help="folder, file or .zip to index")
-    if many:
-        p.add_argument(
-            "--model",
-            action="append",
-            required=True,
-            metavar="NAME",
-            help="preset, hub id, local folder or endpoint:URL (repeat for several)",
-        )
-    else:
-        p.add_argument(
-            "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
-        )
-    p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
-    p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
-    add_common(p)
-
-
-def _build_one(corpus, name: str, args: argparse.Namespace, store):
-    """Load one model and build (or load from the store) its index, with progress on stderr."""
-    spec = resolve_model(name)
-    check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
-    print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
-    embedder = load_embedder(
-        spec,
-        device=args.device,
-        max_tokens=args.max_tokens,
-        timeout=args.timeout,
-        on_note=endpoint_notes(spec.name),
-    )
-    params = IndexParams(
-        M=args.M,
-        ef_construction=args.ef_construction,
-        ef_search=getattr(args, "ef", None) or IndexParams().ef_search,
-    )
-    return build_model_index(
-        corpus,
-        embedder,
-        store=store,
-        params=params,
-        batch_size=args.batch_size,
-        progress=StderrProgress(f"{spec.name} embed"),
-        index_progress=StderrProgress(f"{spec.name} index"),
-    )
-
-
 def add_build_parser(sub) -> argparse.ArgumentParser:
     """``build``: ingest, embed (cached) and index a corpus for one or more models."""
     p = sub.add_parser("build", help="ingest a corpus, embed it (cached) and build one HNSW index per model")
-    _add_corpus_model(p, many=True)
+    add_corpus_model(p, many=True)
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     return p
 
@@ -157,7 +106,7 @@ def run_build(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     models = []
     for name in args.model:
-        mi = _build_one(corpus, name, args, store)
+        mi = build_one(corpus, name, args, store)
         s = mi.stats
         row = {
             "model": s.model,
@@ -191,7 +140,7 @@ def run_build(args: argparse.Namespace) -> int:
 def add_search_parser(sub) -> argparse.ArgumentParser:
     """``search``: top-k passages of a corpus for one query."""
     p = sub.add_parser("search", help="search a corpus with one model (builds or reuses its cached index)")
-    _add_corpus_model(p, many=False)
+    add_corpus_model(p, many=False)
     p.add_argument("--query", required=True, help="the question or keywords")
     p.add_argument("-k", "--k", type=positive_int, default=10, help="number of results")
     p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
@@ -211,7 +160,7 @@ def add_search_parser(sub) -> argparse.ArgumentParser:
 def run_search(args: argparse.Namespace) -> int:
     """Print the ranked hits of one query."""
     corpus = load_any_corpus(args.corpus)
-    mi = _build_one(corpus, args.model, args, EmbeddingStore(args.store))
+    mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
     result = mi.search(args.query, k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction)
     chunks = corpus.chunks
     if args.json:
@@ -259,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub).set_defaults(func=run)
     evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
     frontier_cli.add_parser(sub).set_defaults(func=frontier_cli.run)
+    dims_cli.add_parser(sub).set_defaults(func=dims_cli.run)
     return parser
 
 

@@ -9,9 +9,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.embedders import load_embedder
 from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
+from core.engine import ModelIndex, build_model_index
 from core.errors import IngestError
+from core.index import IndexParams
 from core.ingest import load_corpus
+from core.limits import check_build_fits
+from core.models import resolve_model
+from core.store import EmbeddingStore
 from core.types import Corpus
 
 
@@ -81,6 +87,53 @@ def add_common(p: argparse.ArgumentParser) -> None:
         default=ENDPOINT_TIMEOUT,
         metavar="SECONDS",
         help=f"endpoint models: seconds for one whole request (default {ENDPOINT_TIMEOUT:g}; slow batches are split)",
+    )
+
+
+def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
+    p.add_argument("--corpus", required=True, metavar="PATH", help="folder, file or .zip to index")
+    if many:
+        p.add_argument(
+            "--model",
+            action="append",
+            required=True,
+            metavar="NAME",
+            help="preset, hub id, local folder or endpoint:URL (repeat for several)",
+        )
+    else:
+        p.add_argument(
+            "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
+        )
+    p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
+    p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
+    add_common(p)
+
+
+def build_one(corpus: Corpus, name: str, args: argparse.Namespace, store: EmbeddingStore) -> ModelIndex:
+    """Load one model and build (or load from the store) its index, with progress on stderr."""
+    spec = resolve_model(name)
+    check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
+    print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
+    embedder = load_embedder(
+        spec,
+        device=args.device,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        on_note=endpoint_notes(spec.name),
+    )
+    params = IndexParams(
+        M=args.M,
+        ef_construction=args.ef_construction,
+        ef_search=getattr(args, "ef", None) or IndexParams().ef_search,
+    )
+    return build_model_index(
+        corpus,
+        embedder,
+        store=store,
+        params=params,
+        batch_size=args.batch_size,
+        progress=StderrProgress(f"{spec.name} embed"),
+        index_progress=StderrProgress(f"{spec.name} index"),
     )
 
 

@@ -174,3 +174,28 @@ def test_timeout_option_reaches_the_endpoint_client():
     assert args.timeout == 7.5
     emb = load_embedder(endpoint_spec(args.model), timeout=args.timeout)
     assert emb.timeout == 7.5
+
+
+def test_dims_command_prints_the_same_curve_the_dimensions_page_uses(corpus, store_dir, capsys):
+    """`dims` runs core.mrl.truncation_curve: recall 1.0 at full dimension, a figure per stop, JSON shape."""
+    import numpy as np
+
+    from core.mrl import truncation_curve
+
+    assert main(["dims", "--corpus", str(corpus), "--model", MODEL, "--device", "cpu", "-k", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["dims"]: r for r in report["dims"]}
+    assert report["model"] == MODEL and report["queries"] == 3 and rows[384]["recall@k"] == 1.0
+    assert set(rows) == {32, 64, 128, 256, 384} and all(0 <= r["recall@k"] <= 1 for r in rows.values())
+    from core.cli_common import load_any_corpus
+    from core.embedders import load_embedder
+    from core.engine import build_model_index
+    from core.models import resolve_model
+    from core.store import EmbeddingStore
+
+    mi = build_model_index(
+        load_any_corpus(corpus), load_embedder(resolve_model(MODEL), device="cpu"), store=EmbeddingStore(store_dir)
+    )
+    rows_idx = np.arange(3)  # 3 chunks: every chunk is a pseudo-query
+    want = truncation_curve(mi.vectors, mi.vectors[rows_idx], dims=sorted(rows), k=2, exclude=rows_idx)
+    assert {d: round(v, 4) for d, v in want.recall.items()} == {d: r["recall@k"] for d, r in rows.items()}
