@@ -23,7 +23,7 @@ from core.dims import mrl_stops
 from core.errors import DashboardError, SearchError
 from core.index import HnswIndex, IndexParams, exact_search, truncate
 from core.metrics import ndcg
-from core.mrl import recall_at_k
+from core.mrl import TruncationCurve, recall_at_k, truncation_curve
 from core.quantize import (
     DEFAULT_RESCORE_MULTIPLIER,
     PRECISIONS,
@@ -213,7 +213,9 @@ def sweep(
     if not stops or stops[0] < 1 or stops[-1] > full:
         raise SearchError(f"dims must lie in 1..{full}, got {list(dims)}")
     precs = [check_precision(p) for p in precisions]
-    truth = exact_search(docs, q_full, k, exclude=exclude)[0]
+    # float32 exact at every d in one pass over the dimensions (core.mrl); nDCG needs the lists, so then per d
+    curve = None if judged is not None else truncation_curve(docs, q_full, dims=stops, k=k, exclude=exclude)
+    truth = curve.truth if curve is not None else exact_search(docs, q_full, k, exclude=exclude)[0]
     kk = truth.shape[1]
     lat_n = min(max(latency_queries, 0), q_full.shape[0])
     lat_q_rows = slice(0, lat_n)
@@ -225,17 +227,23 @@ def sweep(
     t_start = time.perf_counter()
     depth = min(n - (exclude is not None), max(kk, 5 * _NDCG_DEPTH)) if judged is not None else kk
     cur_d, vd, qd = -1, docs, q_full
+    hamming: np.ndarray | None = None
     for i, (d, prec, kind) in enumerate(plan):
         if _cancelled(cancel):
             raise SweepCancelled(tuple(rows))
         if d != cur_d:
-            cur_d, vd, qd = d, truncate(docs, d), truncate(q_full, d)
+            cur_d, vd, qd, hamming = d, truncate(docs, d), truncate(q_full, d), None
         lat_q = qd[lat_q_rows]
         build_s: float | None = None
         if kind == "exact":
             flat: FlatIndex = build_flat(vd, prec, rescore_multiplier=rescore_multiplier)
-            got = flat.search(qd, kk, exclude=exclude)
-            deep = flat.search(qd, depth, exclude=exclude) if judged is not None and depth != kk else got
+            if flat.words is not None and hamming is None:  # binary and binary + rescore share the distances
+                hamming = flat.hamming_to(qd)
+            if curve is not None and prec == "float32":
+                got = None
+            else:
+                got = flat.search(qd, kk, exclude=exclude, distances=hamming)
+            deep = flat.search(qd, depth, exclude=exclude, distances=hamming) if judged is not None else got
             p50, p95 = _latency(partial(flat.search, k=kk), lat_q)
             index_bytes = flat.nbytes
         else:
@@ -259,8 +267,8 @@ def sweep(
                 bytes_per_vector=bytes_per_vector(d, prec),
                 index_bytes=int(index_bytes),
                 count=n,
-                recall=recall_at_k(truth, got, k=kk),
-                ndcg10=_ndcg(deep, judged),
+                recall=recall_at_k(truth, got, k=kk) if got is not None else curve_recall(curve, d),
+                ndcg10=None if deep is None else _ndcg(deep, judged),
                 p50_ms=p50,
                 p95_ms=p95,
                 build_seconds=build_s,
@@ -286,6 +294,13 @@ def sweep(
         rows=tuple(pareto_mark(rows)),
         notes=tuple(notes),
     )
+
+
+def curve_recall(curve: TruncationCurve | None, d: int) -> float:
+    """float32 exact recall at d from the one-pass truncation curve."""
+    if curve is None:
+        raise SearchError("internal: no truncation curve for the float32 rows")
+    return curve.recall[d]
 
 
 def metric_of(row: Measurement, metric: str) -> float:

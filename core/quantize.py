@@ -135,16 +135,37 @@ class FlatIndex:
         """Bytes of the stored codes (computed: count x bytes_per_vector)."""
         return self.count * bytes_per_vector(self.dims, self.precision)
 
-    def search(self, queries: np.ndarray, k: int, *, exclude: np.ndarray | None = None) -> np.ndarray:
-        """Top-k row indices (m, min(k, n)), best first, for unit float32 queries at ``dims``."""
+    def hamming_to(self, queries: np.ndarray) -> np.ndarray:
+        """Hamming distances (m, n) of the queries' sign bits to the stored bits (binary precisions)."""
+        if self.words is None:
+            raise SearchError(
+                f"{self.precision} stores no sign bits: Hamming distances need a binary precision"
+            )
+        return _hamming_words(_words(pack_binary(self._queries(queries))), self.words)
+
+    def _queries(self, queries: np.ndarray) -> np.ndarray:
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if q.shape[1] != self.dims:
             raise SearchError(f"queries have {q.shape[1]} dims but this index has {self.dims}")
+        return q
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude: np.ndarray | None = None,
+        distances: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Top-k row indices (m, min(k, n)), best first, for unit float32 queries at ``dims``.
+
+        ``distances``: this index's ``hamming_to(queries)`` when already computed (binary precisions share it).
+        """
+        q = self._queries(queries)
         if self.scoring is not None:
             return exact_search(self.scoring, q, k, exclude=exclude)[0]
-        assert self.words is not None  # binary precisions always hold their words
         kk = min(k, self.count - (exclude is not None))
-        dist = _hamming_words(_words(pack_binary(q)), self.words)
+        dist = self.hamming_to(q) if distances is None else distances
         if self.precision == "binary":
             return rank_block(-dist.astype(np.float32), kk, exclude=exclude)
         short = rank_block(
