@@ -34,6 +34,7 @@ MINE = [
     ("bench_ui", "6 UI"),
     ("bench_encoder", "7 encoder efficiency"),
     ("bench_build_contention", "8 queries during another session's build"),
+    ("bench_frontier", "9 frontier sweep (dims x precision)"),
 ]
 OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py"]
 
