@@ -81,7 +81,11 @@ def headline(
     m[1].metric(
         f"Recall@{k} · HNSW at d", f"{at_d['end-to-end recall']:.3f}", help="HNSW at d vs exact at full dims"
     )
-    m[2].metric("Vector memory", f"{at_d['vector MB']:.2f} MB", f"{d / full:.0%} of full", delta_color="off")
+    m[2].metric(
+        f"Vector memory · {d / full:.0%} of full",
+        f"{at_d['vector MB']:.2f} MB",
+        help=f"{d} of {full} float32 dims per vector: {4 * d:,} bytes instead of {4 * full:,}",
+    )
     m[3].metric("HNSW search", f"{at_d['hnsw ms/query']:.2f} ms", help="per query, at d dims")
     st.caption(
         f"{n_queries} queries ({escape_md(kind)}) · {len(corpus.chunks):,} chunks · full dimension {full:,} · "
@@ -120,11 +124,20 @@ def recall_chart(
 ) -> None:
     """Recall over all dimensions, the chosen d, and the point where mi costs what the other model costs."""
     full = mi.dim
-    base = alt.Chart(pd.DataFrame(rows)).encode(
-        x=alt.X("dims:Q", scale=alt.Scale(type="log", base=2), title="dimensions (log scale)"),
+    frame = pd.DataFrame(rows)
+    span = [int(frame["dims"].min()), int(frame["dims"].max())] if len(frame) else [min(stops), full]
+    # one line style only: no dash legend entry that matches no line
+    dash_legend = alt.Legend(orient="bottom", title=None) if frame.get("curve", pd.Series()).nunique() > 1 else None
+    base = alt.Chart(frame).encode(
+        x=alt.X(
+            "dims:Q",
+            scale=alt.Scale(type="log", base=2, domain=span, nice=False),
+            axis=alt.Axis(values=sorted(set(frame["dims"])) if len(frame) else stops),
+            title="dimensions (log scale)",
+        ),
         y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
         color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
-        strokeDash=alt.StrokeDash("curve:N", legend=alt.Legend(orient="bottom", title=None)),
+        strokeDash=alt.StrokeDash("curve:N", legend=dash_legend),
         tooltip=["model", "curve", "dims", alt.Tooltip("recall:Q", format=".3f")],
     )
     layers = [base.mark_line(point=True)]
