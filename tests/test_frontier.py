@@ -28,6 +28,7 @@ from core.index import truncate
 from core.metrics import ndcg
 from core.mrl import recall_at_k
 from core.quantize import PRECISIONS
+from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401 (fixtures)
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -190,3 +191,29 @@ def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_d
     full = next(r for r in rows if r["precision"] == "float32" and r["index"] == "exact")
     assert full["dims"] == 384 and full["bytes_per_vector"] == 1536 and full["recall@k"] == 1.0
     assert to_json([])["models"] == {}
+
+
+# ---- the page, through AppTest (the same seeded sessions as tests/test_pages.py) -------------------------
+
+
+def test_frontier_page_with_nothing_loaded_says_what_to_do():
+    at = app("pages/6_Frontier.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "corpus" in texts(at).lower()
+
+
+@pytest.mark.slow
+def test_frontier_page_runs_the_sweep_for_both_built_models(built_state):  # noqa: F811
+    at = seeded("pages/6_Frontier.py", built_state)
+    at.radio(key="fr_queryset").set_value("chunks as pseudo-queries").run()
+    at.number_input(key="fr_pseudo").set_value(20).run()
+    at.toggle(key="fr_hnsw").set_value(False).run()
+    at.button(key="fr_run").click().run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "bytes per vector" in shown and "keeps" in shown  # the equal-budget readout, both ways
+    assert "not trained for truncation" in shown
+    assert "RAM (GB) = chunks" in shown  # the formulas under the cost table
+    at.run()  # a rerun shows the memoised sweep without clicking again
+    assert not at.exception and "Run the sweep" not in [b.label for b in at.button]

@@ -19,7 +19,7 @@ from ui.text import escape_md, escape_name
 # page fetch its favicon from fonts.gstatic.com. Material icons elsewhere use the font Streamlit bundles.
 PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
-PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate"]
+PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate", "frontier"]
 
 PAGES: dict[PageKey, str] = {
     "home": "streamlit_app.py",
@@ -28,6 +28,7 @@ PAGES: dict[PageKey, str] = {
     "compare": "pages/3_Compare.py",
     "dims": "pages/4_Dimensions.py",
     "evaluate": "pages/5_Evaluate.py",
+    "frontier": "pages/6_Frontier.py",
 }
 
 LANG_NAMES: dict[str, str] = {
@@ -46,6 +47,7 @@ NAV: tuple[tuple[PageKey, str, str], ...] = (
     ("compare", "Compare", ":material/compare_arrows:"),
     ("dims", "Dimensions", ":material/straighten:"),
     ("evaluate", "Evaluate", ":material/analytics:"),
+    ("frontier", "Frontier", ":material/scatter_plot:"),
 )
 
 

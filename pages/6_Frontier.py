@@ -1,0 +1,216 @@
+"""Frontier: what each configuration (dimensions x precision x index) costs and keeps, and the cost at scale."""
+
+import json
+from dataclasses import asdict
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core.engine import ModelIndex
+from core.frontier import FORMULAS, ScaleInputs, Sweep, equal_budget, to_json
+from ui import build, frontier, state, widgets
+from ui.text import escape_md
+
+SUBTITLE = (
+    "Recall against each model's own full-dimension float32 results, bytes per vector and latency for every "
+    "Matryoshka dimension x precision (float32, float16, int8, binary, binary + rescore) x index, from the "
+    "stored vectors: nothing is re-embedded."
+)
+PRECISION_NOTE = (
+    "int8: ranges per dimension from the corpus embeddings (as sentence-transformers' `quantize_embeddings`), "
+    "scored as a float32 query against the dequantised documents (the int32 dot product of codes loses recall). "
+    "float16 and int8 are searched on a float32 copy here, so their latency is float32's; their memory is "
+    "counted at 2 and 1 bytes per dimension. Binary: Hamming distance on packed sign bits. Binary + rescore: "
+    "the 4 x k nearest by Hamming rescored against int8 (its bytes count both). HNSW: hnswlib, float32."
+)
+
+
+def controls(origin_sample: bool) -> tuple[str, int, int, bool]:
+    """Query set, pseudo-query count, k and whether to include HNSW builds."""
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
+    sets = [frontier.SAMPLE_SET, frontier.PSEUDO_SET] if origin_sample else [frontier.PSEUDO_SET]
+    kind = c1.radio("Query set", sets, key="fr_queryset", horizontal=True)
+    n_pseudo = int(
+        c2.number_input("Pseudo-queries", min_value=10, max_value=2000, value=200, key="fr_pseudo")
+    )
+    k = int(c3.number_input("k", min_value=1, max_value=100, value=10, key="fr_k"))
+    hnsw = c4.toggle("Include HNSW (one build per dimension)", value=True, key="fr_hnsw")
+    return str(kind), n_pseudo, k, bool(hnsw)
+
+
+def run_all(
+    indexes: dict[str, ModelIndex], kind: str, n_pseudo: int, k: int, hnsw: bool
+) -> list[Sweep] | None:
+    """Each model's sweep: from the memo when already run, else after a click (with progress)."""
+    inputs = {}
+    for slot, mi in indexes.items():
+        inputs[slot] = frontier.query_vectors(mi, slot, kind, n_pseudo)
+    keys = {s: frontier.sweep_key(mi, *inputs[s], k=k, hnsw=hnsw) for s, mi in indexes.items()}
+    done = {s: frontier.cached_sweep(key) for s, key in keys.items()}
+    if all(v is not None for v in done.values()):
+        return [v for v in done.values() if v is not None]
+    st.info(
+        "The sweep measures every configuration of both models (seconds on the sample corpus; HNSW builds take "
+        "longer on big corpora). Changing any control cancels a running sweep.",
+        icon=":material/speed:",
+    )
+    if not st.button("Run the sweep", type="primary", key="fr_run"):
+        return None
+    out = []
+    for slot, mi in indexes.items():
+        bar = st.progress(0.0, text=f"{mi.spec.name}: starting")
+
+        def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
+            bar.progress(
+                done_n / max(total, 1), text=f"{name}: {done_n}/{total} configurations ({rate:.1f}/s)"
+            )
+
+        out.append(frontier.run_sweep(mi, *inputs[slot], k=k, hnsw=hnsw, progress=progress))
+        bar.empty()
+    return out
+
+
+def frontier_chart(rows: list[dict], *, metric: str, k: int) -> None:
+    """Quality against index bytes per vector (log), colour per model, shape per precision, Pareto points joined."""
+    df = pd.DataFrame(rows)
+    y_title = f"recall@{k} vs own full-dim float32" if metric == "recall" else "nDCG@10"
+    y_col = "recall" if metric == "recall" else "nDCG@10"
+    tooltip = [
+        "model", "configuration", alt.Tooltip("bytes per vector:Q", format=","),
+        alt.Tooltip("index bytes per vector:Q", format=",.1f"), alt.Tooltip("recall:Q", format=".4f"),
+        alt.Tooltip("nDCG@10:Q", format=".4f"), alt.Tooltip("p50 ms:Q", format=".3f"),
+        alt.Tooltip("p95 ms:Q", format=".3f"), alt.Tooltip("build s:Q", format=".2f"), "pareto",
+    ]  # fmt: skip
+    points = (
+        alt.Chart(df)
+        .mark_point(filled=True, size=70)
+        .encode(
+            x=alt.X("index bytes per vector:Q", scale=alt.Scale(type="log"), title="bytes per vector (log)"),
+            y=alt.Y(f"{y_col}:Q", title=y_title),
+            color=alt.Color("model:N", legend=alt.Legend(orient="bottom")),
+            shape=alt.Shape("precision:N", legend=alt.Legend(orient="bottom")),
+            tooltip=tooltip,
+        )
+    )
+    front = (
+        alt.Chart(df[df["pareto"]])
+        .mark_line(strokeDash=[4, 3])
+        .encode(
+            x="index bytes per vector:Q", y=f"{y_col}:Q", color="model:N", order="index bytes per vector:Q"
+        )
+    )
+    st.altair_chart(alt.layer(front, points).properties(height=380), width="stretch")
+
+
+def latency_chart(rows: list[dict], *, k: int) -> None:
+    """Recall against p95 single-query latency."""
+    chart = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=alt.X("p95 ms:Q", scale=alt.Scale(type="log"), title="p95 single-query search ms (log)"),
+            y=alt.Y("recall:Q", title=f"recall@{k}"),
+            color="model:N",
+            shape="precision:N",
+            tooltip=["model", "configuration", alt.Tooltip("recall:Q", format=".4f"), "p50 ms", "p95 ms"],
+        )
+    )
+    st.altair_chart(chart.properties(height=300), width="stretch")
+
+
+def budget_readout(sweeps: list[Sweep]) -> None:
+    """The equal-budget sentence both ways."""
+    if len(sweeps) != 2:
+        return
+    a, b = sweeps
+    for x, y in ((a, b), (b, a)):
+        st.markdown("- " + escape_md(equal_budget(x, y).sentence))
+
+
+def scale_inputs() -> ScaleInputs:
+    """Editable deployment figures (defaults stated in core.frontier.ScaleInputs)."""
+    d = ScaleInputs()
+    c = st.columns(6)
+    return ScaleInputs(
+        chunks=int(c[0].number_input("Chunks", min_value=1, value=d.chunks, step=1_000_000, key="fr_chunks")),
+        qps=float(c[1].number_input("Queries/s", min_value=0.0, value=d.qps, key="fr_qps")),
+        replicas=int(c[2].number_input("Replicas", min_value=1, value=d.replicas, key="fr_replicas")),
+        usd_per_gb_month=float(
+            c[3].number_input("$/GB-month RAM", min_value=0.0, value=d.usd_per_gb_month, key="fr_ram")
+        ),
+        usd_per_gpu_hour=float(
+            c[4].number_input("$/GPU-hour", min_value=0.0, value=d.usd_per_gpu_hour, key="fr_gpu")
+        ),
+        usd_per_disk_gb_month=float(
+            c[5].number_input("$/GB-month disk", min_value=0.0, value=d.usd_per_disk_gb_month, key="fr_disk")
+        ),
+    )
+
+
+def cost_section(sweeps: list[Sweep], by_slot: dict[str, ModelIndex]) -> None:
+    """Cost at target scale: inputs, docs/s per model (measured or entered), the table and its formulas."""
+    st.subheader("Cost at target scale")
+    scale = scale_inputs()
+    rates, indexes = [], list(by_slot.values())
+    cols = st.columns(len(indexes))
+    for col, (slot, mi) in zip(cols, by_slot.items(), strict=True):
+        measured = frontier.docs_per_second(mi)
+        rates.append(
+            float(
+                col.number_input(
+                    f"{mi.spec.name}: docs/s embedding (measured {measured:.1f}; 0 = all cached)",
+                    min_value=0.0,
+                    value=round(measured, 1) or 100.0,
+                    key=f"fr_rate_{slot.lower()}",
+                )
+            )
+        )
+    st.dataframe(
+        pd.DataFrame(frontier.cost_rows(sweeps, indexes, rates, scale)), hide_index=True, width="stretch"
+    )
+    st.caption("Formulas:\n\n" + "\n\n".join(f"- {escape_md(f)}" for f in FORMULAS))
+    st.caption(f"Defaults: {escape_md(json.dumps(asdict(ScaleInputs())))}")
+
+
+def render() -> None:
+    widgets.page_header("Frontier", SUBTITLE)
+    corpus = widgets.indexed_corpus()
+    if corpus is None:
+        return
+    indexes = {slot: mi for slot in build.SLOTS if (mi := build.built_index(slot)) is not None}
+    origin_sample = state.corpus_origin() == "sample"
+    kind, n_pseudo, k, hnsw = controls(origin_sample)
+    try:
+        sweeps = run_all(indexes, kind, n_pseudo, k, hnsw)
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    if sweeps is None:
+        return
+    for s in sweeps:
+        if not s.mrl_trained:
+            st.warning(
+                f"{escape_md(s.model)} is not trained for truncation: only its full dimension is measured."
+            )
+    judged = any(r.ndcg10 is not None for s in sweeps for r in s.rows)
+    metric = "recall"
+    if judged:
+        metric = st.radio("Quality axis", ["recall", "ndcg@10"], horizontal=True, key="fr_metric")
+    rows = frontier.chart_rows(sweeps, metric=metric)
+    st.subheader("Frontier")
+    frontier_chart(rows, metric=metric, k=k)
+    st.caption(escape_md(PRECISION_NOTE))
+    st.markdown("**Equal budget**")
+    budget_readout(sweeps)
+    st.subheader("Recall against latency")
+    latency_chart(rows, k=k)
+    with st.expander("Every configuration (table)"):
+        st.dataframe(pd.DataFrame(rows).drop(columns=["recall"]), hide_index=True, width="stretch")
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", pd.DataFrame(rows).to_csv(index=False), "frontier.csv", key="fr_csv")
+    c2.download_button("Download JSON", json.dumps(to_json(sweeps), indent=2), "frontier.json", key="fr_json")
+    cost_section(sweeps, dict(indexes))
+
+
+render()
