@@ -108,6 +108,8 @@ def run_build(args: argparse.Namespace) -> int:
     for name in args.model:
         mi = build_one(corpus, name, args, store)
         s = mi.stats
+        if s is None:  # build_model_index always records them; a loaded index without them has nothing to print
+            raise DashboardError(f"{name}: the build recorded no statistics")
         row = {
             "model": s.model,
             "chunks": s.chunks,

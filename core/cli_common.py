@@ -109,22 +109,29 @@ def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
     add_common(p)
 
 
-def build_one(corpus: Corpus, name: str, args: argparse.Namespace, store: EmbeddingStore) -> ModelIndex:
-    """Load one model and build (or load from the store) its index, with progress on stderr."""
+def build_one(
+    corpus: Corpus, name: str, args: argparse.Namespace, store: EmbeddingStore, *, label: str | None = None
+) -> ModelIndex:
+    """Load one model and build (or load from the store) its index, with progress on stderr.
+
+    HNSW options come from ``args`` where the command has them (``--M``, ``--ef-construction``, ``--ef``).
+    """
     spec = resolve_model(name)
+    label = label or spec.name
     check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
-    print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
+    print(f"[{label}] loading {spec.model_id} ...", file=sys.stderr, flush=True)
     embedder = load_embedder(
         spec,
         device=args.device,
         max_tokens=args.max_tokens,
         timeout=args.timeout,
-        on_note=endpoint_notes(spec.name),
+        on_note=endpoint_notes(label),
     )
+    default = IndexParams()
     params = IndexParams(
-        M=args.M,
-        ef_construction=args.ef_construction,
-        ef_search=getattr(args, "ef", None) or IndexParams().ef_search,
+        M=getattr(args, "M", None) or default.M,
+        ef_construction=getattr(args, "ef_construction", None) or default.ef_construction,
+        ef_search=getattr(args, "ef", None) or default.ef_search,
     )
     return build_model_index(
         corpus,
@@ -132,8 +139,8 @@ def build_one(corpus: Corpus, name: str, args: argparse.Namespace, store: Embedd
         store=store,
         params=params,
         batch_size=args.batch_size,
-        progress=StderrProgress(f"{spec.name} embed"),
-        index_progress=StderrProgress(f"{spec.name} index"),
+        progress=StderrProgress(f"[{label}] embedding"),
+        index_progress=StderrProgress(f"[{label}] indexing"),
     )
 
 

@@ -13,22 +13,15 @@ import time
 from pathlib import Path
 
 from core.beir import format_trec_qrels, format_trec_run
-from core.cli_common import StderrProgress, add_common, endpoint_notes, positive_int
-from core.embedders import load_embedder
-from core.engine import build_model_index
+from core.cli_common import StderrProgress, add_common, build_one, positive_int
 from core.errors import DashboardError
 from core.eval_sets import load_eval_set
 from core.evaluation import IDENTICAL_ID_TASKS, choose_doc_key, compare, doc_key, evaluate, run_retrieval
-from core.index import IndexParams
 from core.metrics import EvaluationError, metric_key, parse_metric
-from core.models import resolve_model
 from core.store import EmbeddingStore
 
 HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
 # hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
-_BUNDLED_ALIASES = {"sentence-transformers/all-minilm-l6-v2": "all-MiniLM-L6-v2"}
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``evaluate`` subcommand on an argparse subparsers object."""
     p = subparsers.add_parser(
@@ -90,10 +83,6 @@ def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
     return any(t in name for t in IDENTICAL_ID_TASKS)
 
 
-def _load_spec(name: str):
-    return resolve_model(_BUNDLED_ALIASES.get(name.strip().lower(), name))
-
-
 def _format_table(results: dict[str, dict], metrics: list[str]) -> str:
     width = max(12, *(len(n) for n in results)) + 2
     head = "model".ljust(width) + "".join(m.rjust(12) for m in metrics) + "queries".rjust(9)
@@ -149,28 +138,10 @@ def evaluate_models(args: argparse.Namespace) -> dict:
         flush=True,
     )
     store = EmbeddingStore(args.store)
-    params = IndexParams()
     names = _unique_names(args.model)
     runs, results = {}, {}
     for name, raw in zip(names, args.model, strict=True):
-        spec = _load_spec(raw)
-        print(f"[{name}] loading model {spec.model_id}", file=sys.stderr, flush=True)
-        embedder = load_embedder(
-            spec,
-            device=args.device,
-            max_tokens=args.max_tokens,
-            timeout=args.timeout,
-            on_note=endpoint_notes(spec.name),
-        )
-        mi = build_model_index(
-            data.corpus,
-            embedder,
-            store=store,
-            params=params,
-            batch_size=args.batch_size,
-            progress=StderrProgress(f"[{name}] embedding"),
-            index_progress=StderrProgress(f"[{name}] indexing"),
-        )
+        mi = build_one(data.corpus, raw, args, store, label=name)
         runs[name] = run_retrieval(
             mi,
             data.queries,

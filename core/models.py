@@ -13,7 +13,7 @@ from core.dims import mrl_stops
 from core.endpoint_spec import endpoint_spec
 from core.errors import ModelLoadError
 from core.param_count import count_params
-from core.presets import PRESETS, QWEN3_DEFAULT_TASK, QWEN3_QUERY_PROMPT, family_defaults
+from core.presets import ALIASES, PRESETS, QWEN3_DEFAULT_TASK, QWEN3_QUERY_PROMPT, family_defaults
 from core.types import ModelSpec
 
 
@@ -69,6 +69,7 @@ def resolve_model(name: str) -> ModelSpec:
         )
     if raw.lower().startswith("endpoint:"):
         return endpoint_spec(raw)
+    raw = ALIASES.get(raw.lower(), raw)
     by_lower = {k.lower(): v for k, v in PRESETS.items()}
     if raw.lower() in by_lower:
         return by_lower[raw.lower()]

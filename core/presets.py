@@ -126,6 +126,8 @@ def _build_presets() -> dict[str, ModelSpec]:
 
 PRESETS: dict[str, ModelSpec] = _build_presets()
 BUNDLED: tuple[str, ...] = ("all-MiniLM-L6-v2", "multilingual-e5-small")
+# Hub ids whose weights ship with a bundled package: the preset is used instead of a download.
+ALIASES: dict[str, str] = {"sentence-transformers/all-minilm-l6-v2": "all-MiniLM-L6-v2"}
 
 
 def family_defaults(model_id: str) -> dict[str, Any]:

@@ -112,11 +112,16 @@ def test_model_in_hf_cache_is_cached_and_loads_offline(tmp_path, monkeypatch):
 
     src = PRESETS["all-MiniLM-L6-v2"].model_id
     commit = "0" * 40
-    repo = tmp_path / "models--sentence-transformers--all-MiniLM-L6-v2"
+    repo = tmp_path / "models--acme--minilm-copy"  # (the real hub id resolves to the bundled preset)
     shutil.copytree(src, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    spec = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    spec = resolve_model("acme/minilm-copy")
     assert availability(spec) == "cached"
     assert load_tokenizer(spec) is not None
+
+
+def test_the_bundled_models_hub_id_resolves_to_the_bundled_preset():
+    """MTEB names the model by its hub id; here its weights ship with a package, so no download is needed."""
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == PRESETS["all-MiniLM-L6-v2"]
