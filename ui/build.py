@@ -21,6 +21,7 @@ from core.mrl import valid_dims
 from core.types import Corpus
 from ui import resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
+from ui.text import escape_md
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,12 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
         def progress(done: int, total: int, rate: float) -> None:
             frac = done / total if total else 1.0
             eta = (total - done) / rate if rate > 0 else 0.0
+            notes = getattr(embedder, "notes", None)  # endpoint clients say what they adapted (split, smaller batch)
+            said = f" · {escape_md(notes[-1])}" if notes else ""
             bar.progress(
                 min(frac, 1.0),
-                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {format_duration(eta)}",
+                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {format_duration(eta)}"
+                + said,
             )
 
         found = registry.get_or_create(
