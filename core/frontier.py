@@ -228,15 +228,22 @@ def sweep(
     depth = min(n - (exclude is not None), max(kk, 5 * _NDCG_DEPTH)) if judged is not None else kk
     cur_d, vd, qd = -1, docs, q_full
     hamming: np.ndarray | None = None
+    int8_at_d: FlatIndex | None = None
+    same_code_latency: tuple[float, float] | None = None
     for i, (d, prec, kind) in enumerate(plan):
         if _cancelled(cancel):
             raise SweepCancelled(tuple(rows))
         if d != cur_d:
             cur_d, vd, qd, hamming = d, truncate(docs, d), truncate(q_full, d), None
+            int8_at_d, same_code_latency = None, None
         lat_q = qd[lat_q_rows]
         build_s: float | None = None
         if kind == "exact":
-            flat: FlatIndex = build_flat(vd, prec, rescore_multiplier=rescore_multiplier)
+            flat: FlatIndex = build_flat(
+                vd, prec, rescore_multiplier=rescore_multiplier, reuse_int8=int8_at_d
+            )
+            if prec == "int8":
+                int8_at_d = flat
             if flat.words is not None and hamming is None:  # binary and binary + rescore share the distances
                 hamming = flat.hamming_to(qd)
             if curve is not None and prec == "float32":
@@ -244,7 +251,12 @@ def sweep(
             else:
                 got = flat.search(qd, kk, exclude=exclude, distances=hamming)
             deep = flat.search(qd, depth, exclude=exclude, distances=hamming) if judged is not None else got
-            p50, p95 = _latency(partial(flat.search, k=kk), lat_q)
+            if flat.scoring is not None and same_code_latency is not None:
+                p50, p95 = same_code_latency  # float16 / int8 run float32's search code on a float32 copy
+            else:
+                p50, p95 = _latency(partial(flat.search, k=kk), lat_q)
+                if flat.scoring is not None:
+                    same_code_latency = (p50, p95)
             index_bytes = flat.nbytes
         else:
             t0 = time.perf_counter()

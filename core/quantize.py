@@ -182,8 +182,12 @@ def build_flat(
     *,
     calibration: np.ndarray | None = None,
     rescore_multiplier: int = DEFAULT_RESCORE_MULTIPLIER,
+    reuse_int8: FlatIndex | None = None,
 ) -> FlatIndex:
-    """Quantise unit vectors (n, d) for ``precision``; int8 ranges come from ``calibration`` (default: the vectors)."""
+    """Quantise unit vectors (n, d) for ``precision``; int8 ranges come from ``calibration`` (default: the vectors).
+
+    ``reuse_int8``: an int8 index of the same vectors whose codes int8 / binary + rescore may take as they are.
+    """
     precision = check_precision(precision)
     if (
         isinstance(rescore_multiplier, bool)
@@ -195,9 +199,15 @@ def build_flat(
     if v.ndim != 2 or v.shape[0] == 0:
         raise SearchError(f"vectors must be a non-empty (n, dim) matrix, got shape {v.shape}")
     n, d = v.shape
+    reusable = (
+        reuse_int8 is not None
+        and reuse_int8.precision == "int8"
+        and calibration is None
+        and reuse_int8.codes.shape == (n, d)
+    )
     ranges = (
         int8_ranges(v if calibration is None else calibration)
-        if precision in ("int8", "binary+rescore")
+        if precision in ("int8", "binary+rescore") and not reusable
         else None
     )
     codes: np.ndarray
@@ -207,6 +217,8 @@ def build_flat(
     elif precision == "float16":
         codes = v.astype(np.float16)
         scoring = codes.astype(np.float32)
+    elif precision == "int8" and reusable:
+        codes, scoring, ranges = reuse_int8.codes, reuse_int8.scoring, reuse_int8.ranges  # type: ignore[union-attr]
     elif precision == "int8":
         assert ranges is not None
         codes = quantize_int8(v, ranges=ranges)
@@ -214,7 +226,9 @@ def build_flat(
     else:
         codes = pack_binary(v)
         words = _words(codes)
-        if precision == "binary+rescore":
+        if precision == "binary+rescore" and reusable:
+            rescore, ranges = reuse_int8.scoring, reuse_int8.ranges  # type: ignore[union-attr]
+        elif precision == "binary+rescore":
             assert ranges is not None
             rescore = dequantize_int8(quantize_int8(v, ranges=ranges), ranges=ranges)
     return FlatIndex(

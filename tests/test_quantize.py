@@ -142,3 +142,11 @@ def test_pseudo_queries_never_return_themselves():
     for p in PRECISIONS:
         got = build_flat(docs, p).search(docs[rows], 5, exclude=rows)
         assert not np.any(got == rows[:, None]), p
+
+
+def test_reused_int8_codes_give_the_same_indexes():
+    docs, queries = _random_unit(300, 48, 8), _random_unit(10, 48, 9)
+    int8 = build_flat(docs, "int8")
+    for p in ("int8", "binary+rescore"):
+        fresh, reused = build_flat(docs, p), build_flat(docs, p, reuse_int8=int8)
+        assert np.array_equal(fresh.search(queries, 7), reused.search(queries, 7))
