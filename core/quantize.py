@@ -35,7 +35,8 @@ _HAMMING_BUDGET = 1 << 22  # uint64 words in one (queries x docs x words) XOR bl
 SCORING_NOTE: dict[Precision, str] = {
     "float32": "float32 inner product",
     "float16": "float16 codes scored as float32 (numpy has no fast float16 kernel: float32 speed, half the memory)",
-    "int8": "float32 query vs dequantised int8 documents (not the int32 code dot product, which loses recall)",
+    "int8": "float32 query vs dequantised int8 documents (not the int32 code dot product, which loses recall); "
+    "searched on a float32 copy: float32 speed, 1 byte per dimension stored",
     "binary": "Hamming distance on packed sign bits (exact)",
     "binary+rescore": "Hamming shortlist of rescore_multiplier x k, rescored with the float32 query vs int8",
 }
