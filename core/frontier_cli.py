@@ -14,16 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from core.beir import read_qrels
-from core.cli_common import StderrProgress, add_common, dumps, load_any_corpus, positive_int
-from core.embedders import load_embedder
-from core.engine import ModelIndex, build_model_index
+from core.cli_common import StderrProgress, add_common, build_one, dumps, load_any_corpus, positive_int
 from core.errors import DashboardError, IngestError
 from core.evaluation import choose_doc_key, doc_key
 from core.frontier import Judged, Sweep, equal_budget, sweep, sweep_dims, to_json
 from core.index import IndexParams
 from core.jsonl import read_queries_jsonl
-from core.limits import check_build_fits
-from core.models import resolve_model
 from core.mrl import pseudo_queries
 from core.quantize import PRECISIONS
 from core.store import EmbeddingStore
@@ -68,23 +64,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the sweep as JSON")
     add_common(p)
     return p
-
-
-def build_one(corpus: Corpus, name: str, args: argparse.Namespace, store: EmbeddingStore) -> ModelIndex:
-    """Load a model and embed the corpus through the store (the same steps as core.cli's _build_one)."""
-    spec = resolve_model(name)
-    check_build_fits(spec, len(corpus.chunks), args.device)
-    print(f"loading {spec.name} ...", file=sys.stderr, flush=True)
-    embedder = load_embedder(spec, device=args.device, max_tokens=args.max_tokens)
-    return build_model_index(
-        corpus,
-        embedder,
-        store=store,
-        params=IndexParams(M=args.M, ef_construction=args.ef_construction),
-        batch_size=args.batch_size,
-        progress=StderrProgress(f"{spec.name} embed"),
-        index_progress=StderrProgress(f"{spec.name} index"),
-    )
 
 
 def read_queries(path: str) -> dict[str, str]:
