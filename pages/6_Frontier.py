@@ -32,10 +32,10 @@ def controls(origin_sample: bool) -> tuple[str, int, int, bool]:
     sets = [frontier.SAMPLE_SET, frontier.PSEUDO_SET] if origin_sample else [frontier.PSEUDO_SET]
     kind = c1.radio("Query set", sets, key="fr_queryset", horizontal=True)
     n_pseudo = int(
-        c2.number_input("Pseudo-queries", min_value=10, max_value=2000, value=200, key="fr_pseudo")
+        c2.number_input("Pseudo-queries", min_value=10, max_value=2000, key="fr_pseudo")
     )
-    k = int(c3.number_input("k", min_value=1, max_value=100, value=10, key="fr_k"))
-    hnsw = c4.toggle("Include HNSW (one build per dimension)", value=True, key="fr_hnsw")
+    k = int(c3.number_input("k", min_value=1, max_value=100, key="fr_k"))
+    hnsw = c4.toggle("Include HNSW (one build per dimension)", key="fr_hnsw")
     return str(kind), n_pseudo, k, bool(hnsw)
 
 
@@ -130,20 +130,19 @@ def budget_readout(sweeps: list[Sweep]) -> None:
 
 def scale_inputs() -> ScaleInputs:
     """Editable deployment figures (defaults stated in core.frontier.ScaleInputs)."""
-    d = ScaleInputs()
     c = st.columns(6)
     return ScaleInputs(
-        chunks=int(c[0].number_input("Chunks", min_value=1, value=d.chunks, step=1_000_000, key="fr_chunks")),
-        qps=float(c[1].number_input("Queries/s", min_value=0.0, value=d.qps, key="fr_qps")),
-        replicas=int(c[2].number_input("Replicas", min_value=1, value=d.replicas, key="fr_replicas")),
+        chunks=int(c[0].number_input("Chunks", min_value=1, step=1_000_000, key="fr_chunks")),
+        qps=float(c[1].number_input("Queries/s", min_value=0.0, key="fr_qps")),
+        replicas=int(c[2].number_input("Replicas", min_value=1, key="fr_replicas")),
         usd_per_gb_month=float(
-            c[3].number_input("$/GB-month RAM", min_value=0.0, value=d.usd_per_gb_month, key="fr_ram")
+            c[3].number_input("$/GB-month RAM", min_value=0.0, key="fr_ram")
         ),
         usd_per_gpu_hour=float(
-            c[4].number_input("$/GPU-hour", min_value=0.0, value=d.usd_per_gpu_hour, key="fr_gpu")
+            c[4].number_input("$/GPU-hour", min_value=0.0, key="fr_gpu")
         ),
         usd_per_disk_gb_month=float(
-            c[5].number_input("$/GB-month disk", min_value=0.0, value=d.usd_per_disk_gb_month, key="fr_disk")
+            c[5].number_input("$/GB-month disk", min_value=0.0, key="fr_disk")
         ),
     )
 

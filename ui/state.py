@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 
 import streamlit as st
 
+from core.frontier import ScaleInputs
 from core.ingest.options import DEFAULT_CHUNKING
 
 Slot = Literal["A", "B"]
@@ -31,6 +32,7 @@ HEADLINE_A = "Qwen3-Embedding-4B"
 HEADLINE_B = {"zh": "bge-base-zh-v1.5", "en": "bge-base-en-v1.5"}
 
 # Small values only: keys, names, numbers, short lists. Models, corpora and matrices live in ui.resources.
+_SCALE = ScaleInputs()
 DEFAULTS: dict[str, Any] = {
     # corpus page
     "corpus_key": None,  # Corpus.sha256 of the loaded corpus (the Corpus itself is in resources.corpora())
@@ -73,6 +75,16 @@ DEFAULTS: dict[str, Any] = {
     "eval_mode": "exact",
     "eval_metric": "ndcg@10",
     "eval_sets": {},  # corpus_key -> name of the judged set registered in resources (BEIR upload)
+    # frontier page (the cost-at-scale defaults are core.frontier.ScaleInputs', stated on the page)
+    "fr_pseudo": 200,
+    "fr_k": 10,
+    "fr_hnsw": True,
+    "fr_chunks": _SCALE.chunks,
+    "fr_qps": _SCALE.qps,
+    "fr_replicas": _SCALE.replicas,
+    "fr_ram": _SCALE.usd_per_gb_month,
+    "fr_gpu": _SCALE.usd_per_gpu_hour,
+    "fr_disk": _SCALE.usd_per_disk_gb_month,
 }
 
 MAX_HISTORY = 30
