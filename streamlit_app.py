@@ -22,7 +22,8 @@ def intro() -> None:
         "2. **Models & indexes** — pick model A and B, see the cost estimate, build.\n"
         "3. **Compare** — ask queries, see where the models disagree, label results.\n"
         "4. **Dimensions** — recall against full-dimension results as dims shrink.\n"
-        "5. **Evaluate** — nDCG / MRR / Recall with a significance test on judged queries."
+        "5. **Evaluate** — nDCG / MRR / Recall with a significance test on judged queries.\n"
+        "6. **Frontier** — what each configuration costs: dims x precision x index, bytes and latency."
     )
 
 

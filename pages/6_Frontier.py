@@ -44,8 +44,9 @@ def run_all(
 ) -> list[Sweep] | None:
     """Each model's sweep: from the memo when already run, else after a click (with progress)."""
     inputs = {}
-    for slot, mi in indexes.items():
-        inputs[slot] = frontier.query_vectors(mi, slot, kind, n_pseudo)
+    with st.spinner("Embedding the query set with both models …"):  # memoised: only the first visit waits
+        for slot, mi in indexes.items():
+            inputs[slot] = frontier.query_vectors(mi, slot, kind, n_pseudo)
     keys = {s: frontier.sweep_key(mi, *inputs[s], k=k, hnsw=hnsw) for s, mi in indexes.items()}
     done = {s: frontier.cached_sweep(key) for s, key in keys.items()}
     if all(v is not None for v in done.values()):
@@ -199,7 +200,7 @@ def render() -> None:
     rows = frontier.chart_rows(sweeps, metric=metric)
     st.subheader("Frontier")
     frontier_chart(rows, metric=metric, k=k)
-    st.caption(escape_md(PRECISION_NOTE))
+    st.caption(PRECISION_NOTE)  # the app's own text: its Markdown (code spans) renders
     st.markdown("**Equal budget**")
     budget_readout(sweeps)
     st.subheader("Recall against latency")
