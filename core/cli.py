@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from core import dims_cli, evaluate_cli, frontier_cli
-from core.cli_common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int
+from core.cli_common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int, run_command
 from core.errors import DashboardError
 from core.hub_cache import availability
 from core.presets import PRESETS
@@ -217,14 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen subcommand; expected errors print 'error: ...' and exit 2."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted (completed embedding segments are kept in the store)", file=sys.stderr)
-        return 130
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

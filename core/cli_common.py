@@ -12,7 +12,7 @@ from pathlib import Path
 from core.embedders import load_embedder
 from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.engine import ModelIndex, build_model_index
-from core.errors import IngestError
+from core.errors import DashboardError, IngestError
 from core.index import IndexParams
 from core.ingest import load_corpus
 from core.limits import check_build_fits
@@ -142,6 +142,18 @@ def build_one(
         progress=StderrProgress(f"[{label}] embedding"),
         index_progress=StderrProgress(f"[{label}] indexing"),
     )
+
+
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one subcommand: expected errors print 'error: ...' and exit 2; Ctrl-C exits 130."""
+    try:
+        return int(func(args) or 0)
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (completed embedding segments are kept in the store)", file=sys.stderr)
+        return 130
 
 
 def dumps(obj: object) -> str:

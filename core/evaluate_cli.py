@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from core.beir import format_trec_qrels, format_trec_run
-from core.cli_common import StderrProgress, add_common, build_one, positive_int
-from core.errors import DashboardError
+from core.cli_common import StderrProgress, add_common, build_one, positive_int, run_command
 from core.eval_sets import load_eval_set
 from core.evaluation import IDENTICAL_ID_TASKS, choose_doc_key, compare, doc_key, evaluate, run_retrieval
 from core.metrics import EvaluationError, metric_key, parse_metric
@@ -199,12 +198,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point for the subcommand: 0 on success, 2 on an expected error (message on stderr)."""
-    try:
-        result = evaluate_models(args)
-    except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Print (and write) the evaluation; expected errors are reported by cli_common.run_command."""
+    result = evaluate_models(args)
     metrics = [m for m in next(iter(result["models"].values())) if m != "queries"]
     d, s = result["dataset"], result["settings"]
     print(
@@ -229,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     """Standalone entry (``python -m core.evaluate_cli ...``) with the same options."""
     parser = argparse.ArgumentParser(prog="python -m core.evaluate_cli", description=__doc__)
     configure(parser)
-    return run(parser.parse_args(argv))
+    return run_command(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

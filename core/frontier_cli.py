@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from core.beir import read_qrels
-from core.cli_common import StderrProgress, add_common, build_one, dumps, load_any_corpus, positive_int
+from core.cli_common import (
+    StderrProgress,
+    add_common,
+    build_one,
+    dumps,
+    load_any_corpus,
+    positive_int,
+    run_command,
+)
 from core.errors import DashboardError, IngestError
 from core.evaluation import choose_doc_key, doc_key
 from core.frontier import Judged, Sweep, equal_budget, sweep, sweep_dims, to_json
@@ -148,12 +156,8 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point: 0 on success, 2 on an expected error (message on stderr)."""
-    try:
-        sweeps = run_frontier(args)
-    except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Print (and write) the sweep; expected errors are reported by cli_common.run_command."""
+    sweeps = run_frontier(args)
     for s in sweeps:
         print(format_table(s))
         print()
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.frontier_cli")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
-    return run(parser.parse_args(argv))
+    return run_command(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
