@@ -19,6 +19,16 @@ def valid_dims(full_dim: int, mrl_dims: Sequence[int] = ()) -> list[int]:
     return sorted(set(dims)) + [full_dim]
 
 
+def common_dims(a: tuple[int, Sequence[int]], b: tuple[int, Sequence[int]]) -> list[int]:
+    """Truncation stops valid for both models, each given as (full dim, trained MRL dims); ascending.
+
+    A stop is each model's own valid_dims; a stop that is the full dimension of both is left out (it is
+    "full"), so two 384-dim models get [32, 64, 128, 256] and never 512 or 1024.
+    """
+    both = set(valid_dims(a[0], a[1])) & set(valid_dims(b[0], b[1]))
+    return sorted(d for d in both if not d == a[0] == b[0])
+
+
 def _check_dims(d: int, full: int) -> int:
     if isinstance(d, bool) or not isinstance(d, int | np.integer) or not 1 <= d <= full:
         raise SearchError(f"dims must be between 1 and {full}, got {d!r}")

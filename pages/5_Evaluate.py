@@ -20,7 +20,6 @@ from ui.state import EVAL_SOURCES, EvalSource
 from ui.text import escape_md
 
 SUBTITLE = "How much better, and is it real? Metrics on judged queries (MTEB/trec_eval conventions) with a paired test."
-DIMS_CHOICES: list[int | str] = ["full", 32, 64, 128, 256, 512, 768, 1024]
 
 
 def beir_upload() -> None:
@@ -84,8 +83,15 @@ def search_settings(queries: dict[str, str], qrels: Qrels) -> int | None:
         horizontal=True,
         help="exact = brute-force cosine (MTEB)",
     )
+    choices = ev.dims_choices()  # only the stops both built models support: no 512 for 384-dim models
+    if state.page_value("_eval_dims") not in choices:
+        state.set_page_value("_eval_dims", "full")  # a stop left over from another pair of models
     dims_choice = c2.selectbox(
-        "Dimensions", DIMS_CHOICES, key="_eval_dims", help="Truncate both models to d dims"
+        "Dimensions",
+        choices,
+        key="_eval_dims",
+        help="Truncate both models to their first d dimensions (renormalised); only sizes both models "
+        "support are offered.",
     )
     c3.caption(f"{len(queries)} judged queries · {sum(len(v) for v in qrels.values())} judgments · k = 100")
     return None if dims_choice == "full" else int(dims_choice)
@@ -248,11 +254,21 @@ def downloads(comparison: Comparison, runs: tuple[Run, Run], qrels: Qrels, table
 
 
 def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | None) -> None:
-    """Run both models on the judged queries and show the verdict, metrics, per-query and language views."""
-    with st.spinner(f"Searching {len(queries)} queries with both models …"):
-        comparison, run_a, run_b, pairs = ev.run_both(
-            corpus, queries, qrels, exact=state.eval_mode() == "exact", dims=dims
+    """Run both models on the judged queries (on a click; a finished run shows again by itself) and show it."""
+    exact = state.eval_mode() == "exact"
+    go = st.button("Run evaluation", type="primary", key="_eval_run", icon=":material/play_arrow:")
+    found = ev.finished_run(queries, qrels, exact=exact, dims=dims)
+    if found is None and not go:
+        st.info(
+            f"Click **Run evaluation** to search {len(queries)} judged queries with both models "
+            "(seconds on the sample corpus).",
+            icon=":material/play_arrow:",
         )
+        return
+    if found is None:
+        with st.spinner(f"Searching {len(queries)} queries with both models …"):
+            found = ev.run_both(corpus, queries, qrels, exact=exact, dims=dims)
+    comparison, run_a, run_b, pairs = found
     verdict(comparison)
     metric_bars(comparison)
     metrics_table(comparison)

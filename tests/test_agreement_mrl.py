@@ -71,3 +71,13 @@ def test_valid_dims_and_equal_cost_point():
     assert valid_dims(2560, (32, 64, 128, 256, 512, 768, 1024, 2048, 2560))[0] == 32
     assert valid_dims(384)[-1] == 384 and all(d <= 384 for d in valid_dims(384))
     assert equal_cost_dims(768, valid_dims(2560, (32, 256, 768, 1024, 2560))) == 768
+
+
+def test_common_dims_offers_only_stops_both_models_support():
+    """Issue 13 item 7: two 384-dim models were offered 512, 768 and 1024 (silently scored at full dimension)."""
+    from core.mrl import common_dims
+
+    assert common_dims((384, ()), (384, ())) == [32, 64, 128, 256]  # 384 itself is "full"
+    qwen = (2560, (32, 64, 128, 256, 512, 768, 1024, 2048, 2560))
+    assert common_dims(qwen, (384, ())) == [32, 64, 128, 256]  # 384 is no trained stop of the 2560-dim model
+    assert common_dims((768, ()), (1024, ())) == [32, 64, 128, 256, 384, 512, 768]  # 768 = full of one, cut of the other

@@ -131,6 +131,7 @@ def test_canary_key_appears_in_no_artefact_of_a_whole_session(
     at.switch_page("pages/5_Evaluate.py")
     at.session_state["eval_source"] = "labels from the Compare page"
     at.run()
+    at.button(key="_eval_run").click().run()
     assert not at.exception, at.exception
     shown += texts(at)
 

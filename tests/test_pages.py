@@ -147,6 +147,8 @@ def test_dimensions_page_slider_moves_without_reembedding(built_state):
 
 def test_evaluate_page_scores_both_models_on_the_sample_judgments(built_state):
     at = seeded("pages/5_Evaluate.py", built_state)
+    at.button(key="_eval_run").click().run()
+    assert not at.exception, at.exception
     shown = texts(at)
     assert "ndcg@10" in shown and "p = " in shown
     table = at.dataframe[0].value
@@ -183,6 +185,7 @@ def test_evaluate_an_uploaded_beir_zip_end_to_end():
     at.switch_page("pages/5_Evaluate.py")
     at.session_state["eval_source"] = "upload a BEIR set"
     at.run()
+    at.button(key="_eval_run").click().run()
     assert not at.exception, at.exception
     assert "Both models score the same on ndcg@10" in texts(at)  # the same model in both slots
     table = at.dataframe[0].value
@@ -289,7 +292,22 @@ def test_evaluate_labels_on_a_file_with_a_space_in_its_name():
     at.switch_page("pages/5_Evaluate.py")
     at.session_state["eval_source"] = "labels from the Compare page"
     at.run()
+    at.button(key="_eval_run").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     downloads = {b.proto.label: b for b in at.get("download_button")}
     assert set(downloads) == {"metrics.json", "per_query.csv", "run_A.trec", "run_B.trec", "qrels.tsv"}
+
+
+def test_evaluate_offers_only_dims_both_models_have_and_runs_on_a_click(built_state):
+    """Issue 13 item 7: 512/768/1024 were offered for 384-dim models, and the evaluation ran on arrival."""
+    at = seeded("pages/5_Evaluate.py", built_state, eval_mode="hnsw")  # a setting no other test has run
+    options = at.selectbox(key="_eval_dims").options
+    assert options == ["full", "32", "64", "128", "256"], options
+    assert not at.dataframe and "Run evaluation" in texts(at)  # nothing ran yet: the page waits for the button
+    at.selectbox(key="_eval_dims").set_value(128).run()
+    at.button(key="_eval_run").click().run()
+    assert not at.exception, at.exception
+    assert "ndcg@10" in texts(at) and at.dataframe
+    at.run()  # a rerun without a click (e.g. a widget moved) shows the finished run again
+    assert at.dataframe and "p = " in texts(at)

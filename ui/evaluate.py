@@ -10,6 +10,7 @@ from core.beir import BeirDataset, judged_queries, read_qrels
 from core.evaluation import Comparison, choose_doc_key, compare, language_pairs, run_retrieval
 from core.jsonl import read_queries_jsonl
 from core.metrics import EvaluationError, Qrels, Run
+from core.mrl import common_dims
 from core.types import Corpus
 from ui import build, resources, state
 from ui import compare as cmp
@@ -69,6 +70,28 @@ def _digest(obj: object) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def dims_choices() -> list[int | str]:
+    """The choice "full" and the truncation stops both built models support (none when an index is missing)."""
+    a, b = build.built_index("A"), build.built_index("B")
+    if a is None or b is None:
+        return []
+    return ["full", *common_dims((a.dim, a.spec.mrl_dims), (b.dim, b.spec.mrl_dims))]
+
+
+def _run_key(queries: dict[str, str], qrels: Qrels, *, exact: bool, dims: int | None) -> tuple[object, ...]:
+    return ("eval", state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels), exact, dims)
+
+
+def finished_run(
+    queries: dict[str, str], qrels: Qrels, *, exact: bool, dims: int | None
+) -> tuple[Comparison, Run, Run, dict[str, str]] | None:
+    """The result of run_both with these inputs if it has already run (None otherwise; computes nothing)."""
+    found: tuple[Comparison, Run, Run, dict[str, str]] | None = resources.memo_get(
+        _run_key(queries, qrels, exact=exact, dims=dims)
+    )
+    return found
+
+
 def run_both(
     corpus: Corpus,
     queries: dict[str, str],
@@ -83,8 +106,14 @@ def run_both(
         raise EvaluationError(
             "Build both indexes on the Models page first (this corpus has no index for A and B)."
         )
+    for mi in (a, b):
+        if dims is not None and not 1 <= dims <= mi.dim:  # never score "d dims" at full dimension in silence
+            raise EvaluationError(
+                f"{mi.spec.name} has {mi.dim} dimensions, so it cannot be cut to {dims}; "
+                f"choose one of {dims_choices()}."
+            )
     rule = choose_doc_key(corpus, qrels)
-    key = ("eval", state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels), exact, dims)
+    key = _run_key(queries, qrels, exact=exact, dims=dims)
 
     def compute() -> tuple[Comparison, Run, Run, dict[str, str]]:
         runs: list[Run] = []
