@@ -9,7 +9,7 @@ from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.types import Corpus
 from ui import build, resources, state, widgets
-from ui.corpus import chunk_options, load_sample, load_upload, unit_changed
+from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, unit_changed
 from ui.text import display_name, escape_md
 
 
@@ -33,6 +33,8 @@ def chunking_panel() -> None:
 def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool) -> None:
     """Apply what the user asked for (unload, sample, upload, new chunking); rerun when the corpus changed."""
     before = state.corpus_key()
+    if clear or use_sample or not uploads:
+        state.set_page_value("_corpus_nothing_loaded", None)  # the empty upload's report no longer applies
     try:
         if clear:
             state.unload_corpus()
@@ -44,8 +46,10 @@ def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool
             seen = (tuple(f.file_id for f in uploads), chunk_options())
             if state.changed_since("_corpus_upload_seen", seen):
                 with st.spinner(f"Reading {len(uploads)} file(s) …"):
-                    load_upload([(f.name, f.getvalue()) for f in uploads])
+                    loaded = load_upload([(f.name, f.getvalue()) for f in uploads])
                 state.set_page_value("_corpus_upload_seen", seen)
+                # nothing loaded: the previous corpus (or none) stays current; say which files and why
+                state.set_page_value("_corpus_nothing_loaded", None if loaded.chunks else not_loaded_rows(loaded))
         elif state.corpus_origin() == "sample" and state.corpus_key():
             load_sample()  # follows chunking changes; cached per option set
     except Exception as exc:
@@ -68,6 +72,33 @@ def documents_panel() -> None:
     load_documents(list(uploads or []), use_sample=use_sample, clear=clear)
 
 
+def nothing_loaded(current: Corpus | None) -> None:
+    """After an upload that gave no chunks: say so, list every file with its reason, name what stays loaded."""
+    rows: list[dict[str, str]] | None = state.page_value("_corpus_nothing_loaded")
+    if not rows:
+        return
+    kept = (
+        f"The previous corpus ({len(current.chunks):,} chunks) is still loaded."
+        if current is not None
+        else "No corpus is loaded."
+    )
+    st.error(
+        f"Nothing loaded: none of the {len(rows)} uploaded file(s) gave any text, so this upload did not "
+        f"become the corpus. {kept} Fix or replace the files listed below and upload them again.",
+        icon=":material/error:",
+    )
+    st.dataframe(
+        pd.DataFrame([{**r, "file": display_name(r["file"]), "reason": display_name(r["reason"])} for r in rows]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "file": st.column_config.TextColumn("file", width="medium"),
+            "status": st.column_config.TextColumn("status", width="small"),
+            "reason": st.column_config.TextColumn("reason", width="large"),
+        },
+    )
+
+
 def summary(corpus: Corpus) -> None:
     """Chunks, files loaded and skipped, main language; a warning when some files did not load."""
     loaded = [f for f in corpus.files if f.status == "loaded"]
@@ -79,7 +110,8 @@ def summary(corpus: Corpus) -> None:
     m[3].metric("Main language", widgets.LANG_NAMES.get(corpus.main_language, corpus.main_language))
     if problems:
         st.warning(
-            f"{len(problems)} file(s) were not loaded; the reasons are in the table below. Everything else loaded."
+            f"{len(problems)} file(s) were not loaded; the reasons are in the table below. "
+            f"The other {len(loaded)} file(s) loaded."
         )
 
 
@@ -215,6 +247,7 @@ def render() -> None:
         documents_panel()
 
     corpus = resources.current_corpus()
+    nothing_loaded(corpus)
     if corpus is None:
         st.info(
             "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",

@@ -304,10 +304,44 @@ def test_evaluate_offers_only_dims_both_models_have_and_runs_on_a_click(built_st
     at = seeded("pages/5_Evaluate.py", built_state, eval_mode="hnsw")  # a setting no other test has run
     options = at.selectbox(key="_eval_dims").options
     assert options == ["full", "32", "64", "128", "256"], options
-    assert not at.dataframe and "Run evaluation" in texts(at)  # nothing ran yet: the page waits for the button
+    # nothing ran yet: the page waits for the button
+    assert not at.dataframe and "Run evaluation" in texts(at)
     at.selectbox(key="_eval_dims").set_value(128).run()
     at.button(key="_eval_run").click().run()
     assert not at.exception, at.exception
     assert "ndcg@10" in texts(at) and at.dataframe
     at.run()  # a rerun without a click (e.g. a widget moved) shows the finished run again
     assert at.dataframe and "p = " in texts(at)
+
+
+def test_an_upload_where_every_file_is_bad_keeps_the_previous_corpus():
+    """Issue 13 item 9: an all-bad upload became the current corpus with 0 chunks ("Everything else loaded")."""
+    at = app("pages/1_Corpus.py")
+    at.run()
+    at.file_uploader[0].set_value(
+        [("notes.md", b"# Keys\n\nRotate the signing key every 90 days.\n", "text/markdown")]
+    ).run()
+    assert not at.exception, at.exception
+    good = at.session_state["corpus_key"]
+    assert good
+    at.file_uploader[0].set_value(
+        [
+            ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog", "application/pdf"),
+            ("empty.md", b"", "text/markdown"),
+        ]
+    ).run()
+    assert not at.exception, at.exception
+    assert at.session_state["corpus_key"] == good  # the previous corpus stays current
+    shown = texts(at)
+    assert "Nothing loaded" in shown and "previous corpus" in shown and "Everything else loaded" not in shown
+    reasons = {r["file"]: r["reason"] for r in at.dataframe[0].value.to_dict("records")}
+    assert set(reasons) == {"broken.pdf", "empty.md"} and "pdf" in reasons["broken.pdf"].lower()
+    at.run()  # the report survives a rerun
+    assert "Nothing loaded" in texts(at)
+
+    fresh = app("pages/1_Corpus.py")  # with no corpus before, none after
+    fresh.run()
+    fresh.file_uploader[0].set_value([("empty.md", b"", "text/markdown")]).run()
+    assert not fresh.exception, fresh.exception
+    assert fresh.session_state["corpus_key"] is None
+    assert "No corpus is loaded" in texts(fresh)

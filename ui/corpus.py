@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from core.errors import IngestError
 from core.ingest import ChunkOptions, load_corpus, load_files
 from core.ingest.chunking import Tokenizer
 from core.ingest.options import DEFAULT_CHUNKING
@@ -51,6 +52,8 @@ def _tokenizer() -> Tokenizer | None:
 
 
 def _register(corpus: Corpus, origin: str) -> Corpus:
+    if not corpus.chunks:  # a corpus with nothing to search never becomes the current one
+        raise IngestError(f"{corpus.name} has no chunks: none of its {len(corpus.files)} file(s) gave any text.")
     resources.corpora().put(corpus.sha256, corpus)
     if state.get("corpus_key") != corpus.sha256:
         state.put("built_a", None)
@@ -71,9 +74,22 @@ def load_sample() -> Corpus:
 
 
 def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
-    """Load uploaded files (zip members expand) with the current chunking options."""
+    """Load uploaded files (zip members expand) with the current chunking options.
+
+    An upload that gives no chunks at all (every file bad or empty) is returned with its file statuses but
+    not made current: the previous corpus, or none, stays loaded.
+    """
     corpus = load_files(files, options=chunk_options(), tokenizer=_tokenizer(), name="upload")
-    return _register(corpus, "upload")
+    return _register(corpus, "upload") if corpus.chunks else corpus
+
+
+def not_loaded_rows(corpus: Corpus) -> list[dict[str, str]]:
+    """File and reason of every file that did not load (small: kept in page state to explain an empty upload)."""
+    return [
+        {"file": f.source, "status": f.status, "reason": f.reason or "no text in this file"}
+        for f in corpus.files
+        if f.status != "loaded" or not f.chunks
+    ]
 
 
 @functools.lru_cache(maxsize=1)
