@@ -263,7 +263,15 @@ class EmbeddingStore:
                 if h not in shelf.where and h not in missing:
                     missing[h] = t
             if missing:
-                self._embed_missing(embedder, shelf, missing, progress=progress, batch_size=batch_size)
+                # progress counts every text asked for (a repeated or already stored text is done from the
+                # start), so the last call reads len(texts)/len(texts): 606 of 606 chunks, not 605 of 606
+                have = len(texts) - len(missing)
+
+                def counted(done: int, _total: int, rate: float) -> None:
+                    if progress is not None:
+                        progress(have + done, len(texts), rate)
+
+                self._embed_missing(embedder, shelf, missing, progress=counted, batch_size=batch_size)
             elif progress is not None:
                 progress(len(texts), len(texts), 0.0)
             return self._gather(shelf, hashes, embedder), len(missing)

@@ -141,6 +141,17 @@ def test_progress_reports_every_new_text(minilm, tmp_path, monkeypatch):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+def test_progress_ends_at_every_text_asked_for_with_repeats_and_stored_texts(minilm, tmp_path):
+    """Issue 13 item 11: a build's bar ended at 605 of 606 chunks (a repeated chunk text was not counted)."""
+    store = EmbeddingStore(tmp_path)
+    store.embed(minilm, TEXTS[:2])  # two texts already stored
+    texts = [*TEXTS, TEXTS[3]]  # and one repeated
+    seen: list[tuple[int, int]] = []
+    store.embed(minilm, texts, progress=lambda d, t, r: seen.append((d, t)), batch_size=2)
+    assert seen[-1] == (len(texts), len(texts)), seen
+    assert all(t == len(texts) for _, t in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 def test_disk_full_names_the_path_and_the_fix(minilm, tmp_path, monkeypatch):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
