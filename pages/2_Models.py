@@ -242,7 +242,10 @@ def cost_section(corpus: Corpus) -> None:
             widgets.show_error(exc)
             continue
         built = build.built_index(slot) is not None
-        st.markdown(f"**{slot}** · {escape_md(describe(est))}" + (" — already built ✅" if built else ""))
+        st.markdown(
+            f"**{slot}** · {escape_md(describe(est))}"
+            + (" — :material/check_circle: already built" if built else "")
+        )
         st.caption(escape_md(est.basis))
         if not built and (advice := suggest(est)):  # no "would take 23 min" for an index that exists
             st.warning(escape_md(advice), icon=":material/hourglass_top:")

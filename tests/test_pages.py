@@ -345,3 +345,19 @@ def test_an_upload_where_every_file_is_bad_keeps_the_previous_corpus():
     assert not fresh.exception, fresh.exception
     assert fresh.session_state["corpus_key"] is None
     assert "No corpus is loaded" in texts(fresh)
+
+
+def test_models_page_marks_built_indexes_with_a_material_icon_and_corpus_page_explains_e5_counts(built_state):
+    """Issue 13 item 11: "already built ✅" was an empty box without an emoji font; the bundled e5 row said
+    "tokenizer not available offline" as if something were broken."""
+    at = seeded("pages/2_Models.py", built_state)
+    built = [m.value for m in at.markdown if "already built" in m.value]
+    assert len(built) == 2 and all(":material/check_circle:" in m and "✅" not in m for m in built), built
+    at = seeded("pages/1_Corpus.py", built_state)
+    e5 = [m for m in texts(at).splitlines() if "multilingual-e5-small" in m and "window" in m]
+    assert e5 and all("tokenizer not available offline" not in m for m in e5), e5
+    from core.model_tokenizer import load_tokenizer
+    from core.models import resolve_model
+
+    if load_tokenizer(resolve_model("multilingual-e5-small")) is None:  # no Hugging Face copy in this cache
+        assert all("the bundled e5 engine has no Hugging Face tokenizer here" in m for m in e5), e5

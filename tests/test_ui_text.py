@@ -73,3 +73,26 @@ def test_core_safe_text_helpers():
     assert neutralise_bidi("abc\u202edef") == "abc\ufffddef" and neutralise_bidi("plain") == "plain"
     assert not has_visible_text("\u200b\u200d\u202e\u2066 \u2060\ufeff\n")
     assert has_visible_text("\u200bx") and has_visible_text("共识")
+
+
+# Emoji-presentation characters render as an empty box where the browser has no emoji font (issue 13 item 11);
+# pages use Material icons (":material/check_circle:"), which Streamlit serves itself. Text glyphs such as
+# ▲ ▼ ✓ ✗ → render in ordinary fonts and may stay.
+EMOJI_PRESENTATION = set("✅❌❎✨❓❔❕❗⭐⭕⏳⌛⏰⏩⏪⏫⏬⚡⛔⬛⬜⚪⚫⛳⛵☕♻\ufe0f")
+
+
+def test_pages_and_ui_use_material_icons_not_emoji():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        f"{path.relative_to(root)}:{n}: {line.strip()[:80]}"
+        for path in [
+            root / "streamlit_app.py",
+            *sorted((root / "pages").glob("*.py")),
+            *sorted((root / "ui").glob("*.py")),
+        ]
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(ch in EMOJI_PRESENTATION or ord(ch) >= 0x1F000 for ch in line)
+    ]
+    assert not found, found
