@@ -24,9 +24,14 @@ def _use_example() -> None:
 
 def query_bar(samples: list[dict[str, str]]) -> None:
     """The query box, examples and history, and k."""
-    q_col, ex_col, k_col = st.columns([5, 3, 1])
+    q_col, ex_col, k_col, go_col = st.columns([5, 3, 1, 1], vertical_alignment="bottom")
     with q_col:
-        st.text_input("Query", key="cmp_query", placeholder="如何实现基于 JWT 的用户鉴权？")
+        st.text_input(
+            "Query",
+            key="cmp_query",
+            placeholder="Type a question and press Enter, e.g. 如何实现基于 JWT 的用户鉴权？",
+            help="Press Enter to search both models; or pick an example on the right.",
+        )
     with ex_col:
         examples = list(dict.fromkeys([*state.history(), *(q["text"] for q in samples)]))
         st.selectbox(
@@ -39,6 +44,8 @@ def query_bar(samples: list[dict[str, str]]) -> None:
         )
     with k_col:
         st.number_input("k", min_value=1, max_value=100, key="cmp_k")
+    with go_col:  # Enter in the query box searches too; the button is there for those who look for one
+        st.button("Search", type="primary", key="_cmp_search", width="stretch")
 
 
 def search(query: str, k: int) -> compare.PairResult | None:
@@ -72,11 +79,21 @@ def agreement_metrics(pair: compare.PairResult, k: int) -> None:
     """Overlap, RBO, shared results and the query's language."""
     ag = pair.agreement
     m = st.columns(4)
-    m[0].metric(f"Overlap@{k}", f"{ag.jaccard:.2f}", help="Jaccard overlap of the two top-k sets")
+    m[0].metric(
+        f"Overlap@{k}",
+        f"{ag.jaccard:.2f}",
+        help=f"Jaccard overlap of the two top-{k} sets: results found by both / results found by either. "
+        "'Found by both' counts the shared results instead.",
+    )
     m[1].metric(
         "RBO", f"{ag.rbo:.2f}", help="Rank-biased overlap: 1 = same order, 0 = disjoint; weighted to the top"
     )
-    m[2].metric("Found by both", f"{ag.shared} / {k}")
+    m[2].metric(
+        "Found by both",
+        f"{ag.shared} / {k}",
+        help="How many of each model's top-k the other model also returned (order ignored). On a card, "
+        "'B: #3 (▼2)' means the other model ranks that chunk 3rd, two places lower.",
+    )
     m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
 
 

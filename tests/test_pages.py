@@ -361,3 +361,16 @@ def test_models_page_marks_built_indexes_with_a_material_icon_and_corpus_page_ex
 
     if load_tokenizer(resolve_model("multilingual-e5-small")) is None:  # no Hugging Face copy in this cache
         assert all("the bundled e5 engine has no Hugging Face tokenizer here" in m for m in e5), e5
+
+
+def test_compare_explains_its_agreement_figures_and_has_a_search_button(built_state):
+    """Issue 13 #10: Overlap (a Jaccard) and 'Found by both' (a count) say what they are; a Search button exists."""
+    at = seeded("pages/3_Compare.py", built_state)
+    at.text_input(key="cmp_query").set_value("JWT authentication").run()
+    at.button(key="_cmp_search").click().run()
+    assert not at.exception
+    helps = {m.label: m.proto.help for m in at.metric}
+    overlap = next(h for label, h in helps.items() if label.startswith("Overlap@"))
+    assert "Jaccard" in overlap and "Found by both" in overlap
+    assert "▼" in helps["Found by both"] and "ranks that chunk" in helps["Found by both"]
+    assert "press Enter" in at.text_input(key="cmp_query").placeholder
