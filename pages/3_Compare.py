@@ -40,7 +40,7 @@ def query_bar(samples: list[dict[str, str]]) -> None:
             index=None,
             key="_cmp_example",
             on_change=_use_example,
-            placeholder="Pick a sample query or an earlier one",
+            placeholder="Pick an example",
         )
     with k_col:
         st.number_input("k", min_value=1, max_value=100, key="cmp_k")
