@@ -30,7 +30,6 @@ def query_bar(samples: list[dict[str, str]]) -> None:
             "Query",
             key="cmp_query",
             placeholder="Type a question and press Enter, e.g. 如何实现基于 JWT 的用户鉴权？",
-            help="Press Enter to search both models; or pick an example on the right.",
         )
     with ex_col:
         examples = list(dict.fromkeys([*state.history(), *(q["text"] for q in samples)]))
