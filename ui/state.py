@@ -25,7 +25,7 @@ SLOTS: tuple[Slot, ...] = get_args(Slot)
 QUERY_SETS: tuple[QuerySet, ...] = get_args(QuerySet)
 EVAL_SOURCES: tuple[EvalSource, ...] = get_args(EvalSource)
 EVAL_MODES: tuple[EvalMode, ...] = get_args(EvalMode)
-PAGE_PREFIXES = ("_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_")
+PAGE_PREFIXES = ("_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_")
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
 HEADLINE_A = "Qwen3-Embedding-4B"

@@ -19,7 +19,7 @@ from ui.text import escape_md, escape_name
 # page fetch its favicon from fonts.gstatic.com. Material icons elsewhere use the font Streamlit bundles.
 PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
-PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate", "frontier"]
+PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report"]
 
 PAGES: dict[PageKey, str] = {
     "home": "streamlit_app.py",
@@ -29,6 +29,9 @@ PAGES: dict[PageKey, str] = {
     "dims": "pages/4_Dimensions.py",
     "evaluate": "pages/5_Evaluate.py",
     "frontier": "pages/6_Frontier.py",
+    "judge": "pages/7_Judge.py",
+    "votes": "pages/8_Blind_votes.py",
+    "report": "pages/9_Report.py",
 }
 
 LANG_NAMES: dict[str, str] = {
@@ -48,6 +51,9 @@ NAV: tuple[tuple[PageKey, str, str], ...] = (
     ("dims", "Dimensions", ":material/straighten:"),
     ("evaluate", "Evaluate", ":material/analytics:"),
     ("frontier", "Frontier", ":material/scatter_plot:"),
+    ("judge", "Judge (blind)", ":material/gavel:"),
+    ("votes", "Blind A/B votes", ":material/how_to_vote:"),
+    ("report", "Report", ":material/summarize:"),
 )
 
 
