@@ -18,13 +18,21 @@ from core.ingest.options import DEFAULT_CHUNKING
 Slot = Literal["A", "B"]
 Origin = Literal["", "sample", "upload", "beir"]
 QuerySet = Literal["sample queries", "this session's history", "chunks as pseudo-queries"]
-EvalSource = Literal["sample judgments", "labels from the Compare page", "upload a BEIR set"]
+EvalSource = Literal[
+    "sample judgments", "pooled judgments", "labels from the Compare page", "upload qrels or a BEIR zip", "union"
+]
+JudgeQuerySet = Literal["sample queries", "this session's history", "uploaded queries", "chunks as pseudo-queries"]
+VoteReveal = Literal["after each vote", "only at the end"]
+TiesRule = Literal["split", "exclude"]
 EvalMode = Literal["exact", "hnsw"]
 
 SLOTS: tuple[Slot, ...] = get_args(Slot)
 QUERY_SETS: tuple[QuerySet, ...] = get_args(QuerySet)
 EVAL_SOURCES: tuple[EvalSource, ...] = get_args(EvalSource)
 EVAL_MODES: tuple[EvalMode, ...] = get_args(EvalMode)
+JUDGE_QUERY_SETS: tuple[JudgeQuerySet, ...] = get_args(JudgeQuerySet)
+VOTE_REVEALS: tuple[VoteReveal, ...] = get_args(VoteReveal)
+TIES_RULES: tuple[TiesRule, ...] = get_args(TiesRule)
 PAGE_PREFIXES = ("_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_")
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
@@ -75,6 +83,20 @@ DEFAULTS: dict[str, Any] = {
     "eval_mode": "exact",
     "eval_metric": "ndcg@10",
     "eval_sets": {},  # corpus_key -> name of the judged set registered in resources (BEIR upload)
+    # judge and blind votes pages (query set keys: prefix "judge" or "votes")
+    "judge_rater": "",  # free-text rater name, remembered for the session (judgments and votes record it)
+    "judge_k": 10,  # pool depth: the union of both models' top-k
+    "judge_queryset": "sample queries",
+    "judge_pseudo": 20,
+    "judge_disagree_first": False,  # order the set by the Compare page's disagreement ranking
+    "judge_uploaded": None,  # {"name": file name, "queries": [texts]} of an uploaded query file
+    "votes_k": 5,
+    "votes_queryset": "sample queries",
+    "votes_pseudo": 20,
+    "votes_disagree_first": False,
+    "votes_uploaded": None,
+    "votes_reveal": "after each vote",
+    "votes_ties": "split",
     # frontier page (the cost-at-scale defaults are core.frontier.ScaleInputs', stated on the page)
     "fr_pseudo": 200,
     "fr_k": 10,
