@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -42,6 +42,30 @@ class _Ran(NamedTuple):
     search_ms: float
 
 
+class VectorIndex(Protocol):
+    """What ModelIndex searches at one dimension: core.index.HnswIndex, or a view of a Qdrant collection."""
+
+    count: int
+    dim: int
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def search(self, queries: np.ndarray, *, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class IndexBackend(Protocol):
+    """Where the approximate search runs when it is not in-process hnswlib (core.qdrant_index.QdrantBackend).
+
+    ``build`` makes the index at ``d`` dims ready (uploading what it lacks) and returns it; its ``search`` takes
+    full-dimension query vectors (a backend may rescore a low-dim shortlist at full dimension).
+    """
+
+    kind: str
+
+    def build(self, mi: ModelIndex, d: int, progress: Progress | None) -> VectorIndex: ...
+
+
 class ModelIndex:
     """One model's view of one corpus: full-dim vectors (read-only) and lazily built per-dims HNSW indexes.
 
@@ -58,6 +82,7 @@ class ModelIndex:
         store: EmbeddingStore,
         params: IndexParams = IndexParams(),
         stats: BuildStats | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape[0] != len(corpus.chunks):
@@ -70,10 +95,10 @@ class ModelIndex:
             store,
             params,
         )
-        self.stats = stats
+        self.stats, self.backend = stats, backend  # backend None = in-process hnswlib
         self.vectors_sha = hashlib.sha256(vecs.tobytes()).hexdigest()
         self._lock = threading.Lock()
-        self._indexes: dict[int, HnswIndex] = {}
+        self._indexes: dict[int, VectorIndex] = {}
         self._truncated: dict[int, np.ndarray] = {self.dim: vecs}
         self._build_locks: dict[int, threading.Lock] = {}
 
@@ -112,8 +137,8 @@ class ModelIndex:
         with self._lock:
             return self._truncated.setdefault(d, out)
 
-    def index(self, dims: int | None = None, *, progress: Progress | None = None) -> HnswIndex:
-        """The HNSW index at ``dims`` (built on first use, then cached in memory and on disk)."""
+    def index(self, dims: int | None = None, *, progress: Progress | None = None) -> VectorIndex:
+        """The index at ``dims`` (built on first use, then cached in memory and on disk or in the backend)."""
         d = self._dims(dims)
         with self._lock:
             idx = self._indexes.get(d)
@@ -132,7 +157,9 @@ class ModelIndex:
     def _index_name(self, d: int) -> str:
         return f"indexes/{self.vectors_sha[:40]}-d{d}-{self.params.key}.hnsw"
 
-    def _load_or_build(self, d: int, progress: Progress | None) -> HnswIndex:
+    def _load_or_build(self, d: int, progress: Progress | None) -> VectorIndex:
+        if self.backend is not None:
+            return self.backend.build(self, d, progress)
         path = self.store.blob_path(self._index_name(d))
         if path.exists():
             try:
@@ -177,9 +204,12 @@ class ModelIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (row indices, cosine scores) for full-dim query vectors at ``dims`` (exact or HNSW)."""
         d = self._dims(dims)
-        q = truncate(np.atleast_2d(np.asarray(qvecs, dtype=np.float32)), d)
+        full = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
+        q = truncate(full, d)
         if exact:
             return exact_search(self.vectors_at(d), q, k)
+        if self.backend is not None:  # backends take full-dim queries (Qdrant rescores a d-dim shortlist)
+            return self.index(d).search(q if d == self.dim else truncate(full, self.dim), k=k, ef=ef)
         return self.index(d).search(q, k=k, ef=ef)
 
     def _hits(self, idx: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
@@ -285,8 +315,12 @@ def build_model_index(
     progress: Progress | None = None,
     index_progress: Progress | None = None,
     batch_size: int = 32,
+    backend: IndexBackend | None = None,
 ) -> ModelIndex:
-    """Embed a corpus through the store (only unseen texts reach the model) and build its full-dim index."""
+    """Embed a corpus through the store (only unseen texts reach the model) and build its full-dim index.
+
+    ``backend`` None builds an in-process hnswlib index; a Qdrant backend uploads the vectors instead.
+    """
     if not corpus.chunks:
         raise IngestError(
             f"Corpus {corpus.name or '(unnamed)'} has no chunks to embed: every file was skipped or empty. "
@@ -298,7 +332,9 @@ def build_model_index(
         embedder, [c.embed_text for c in corpus.chunks], progress=progress, batch_size=batch_size
     )
     embed_seconds = time.perf_counter() - t0
-    mi = ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store, params=params)
+    mi = ModelIndex(
+        embedder=embedder, corpus=corpus, vectors=vectors, store=store, params=params, backend=backend
+    )
     t1 = time.perf_counter()
     idx = mi.index(progress=index_progress)
     mi.stats = BuildStats(
