@@ -1,0 +1,194 @@
+"""The judgment store: persistence, concurrency (threads and processes), merge rule, dump/load."""
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from core.errors import StoreError
+from core.judgments import Judgment, JudgmentStore, Vote, merge_labels, query_id
+
+SHA = "a" * 64
+OTHER = "b" * 64
+
+
+def test_for_corpus_creates_the_folder_and_survives_reopening(tmp_path):
+    root = tmp_path / "not" / "yet"
+    store = JudgmentStore.for_corpus(SHA, root=root)
+    assert store.path == root / "judgments" / f"{SHA}.sqlite"
+    store.record(query="jwt auth", chunk_id="c1", label=2, rater="ann", origin="pooled", pool_depth=10)
+    store.record_vote(query="jwt auth", model_a="m1", model_b="m2", left="B", winner="left", rater="ann", k=10)
+    again = JudgmentStore.for_corpus(SHA, root=root)  # a restart: a new object on the same file
+    [j] = again.judgments()
+    assert (j.query_id, j.chunk_id, j.label, j.rater, j.pool_depth, j.origin) == (
+        query_id("jwt auth"), "c1", 2, "ann", 10, "pooled")
+    [v] = again.votes()
+    assert v.outcome == "B"
+
+
+def test_default_root_is_the_store_root(store_dir):
+    assert JudgmentStore.for_corpus(SHA).path == store_dir / "judgments" / f"{SHA}.sqlite"
+
+
+def test_a_file_of_another_corpus_is_refused(tmp_path):
+    JudgmentStore.for_corpus(SHA, root=tmp_path)
+    (tmp_path / "judgments" / f"{SHA}.sqlite").rename(tmp_path / "judgments" / f"{OTHER}.sqlite")
+    with pytest.raises(StoreError, match="another corpus"):
+        JudgmentStore.for_corpus(OTHER, root=tmp_path)
+
+
+def test_bad_paths_and_files_get_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        JudgmentStore.for_corpus("../etc", root=tmp_path)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="junk.sqlite"):
+        JudgmentStore(junk)
+    with pytest.raises(StoreError, match="is a folder"):
+        JudgmentStore(tmp_path)
+
+
+def test_bad_labels_are_refused_with_the_field_named(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    with pytest.raises(ValueError, match="label must be 0, 1 or 2"):
+        store.record(query="q", chunk_id="c", label=3, rater="ann", origin="pooled")
+    with pytest.raises(ValueError, match="rater"):
+        store.record(query="q", chunk_id="c", label=1, rater="  ", origin="pooled")
+    with pytest.raises(ValueError, match="origin"):
+        store.record(query="q", chunk_id="c", label=1, rater="ann", origin="guess")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="winner"):
+        store.record_vote(query="q", model_a="a", model_b="b", left="A", winner="up", rater="r", k=5)  # type: ignore[arg-type]
+    assert store.judgments() == [] and store.votes() == []
+
+
+def test_latest_judgment_wins_and_undo_restores_the_previous_one(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    store.record(query="q", chunk_id="c1", label=0, rater="ann", origin="pooled")
+    store.record(query="q", chunk_id="c1", label=2, rater="ann", origin="pooled")
+    store.record(query="q", chunk_id="c2", label=None, rater="ann", origin="pooled")  # a skip
+    assert {(j.chunk_id, j.label) for j in store.judgments()} == {("c1", 2), ("c2", None)}
+    assert store.qrels("pooled")[1] == {query_id("q"): {"c1": 2}}  # skips never reach qrels
+    undone = store.undo("ann")
+    assert undone is not None and undone.chunk_id == "c2"
+    assert store.undo("ann").label == 2  # type: ignore[union-attr]
+    assert [(j.chunk_id, j.label) for j in store.judgments()] == [("c1", 0)]
+    assert store.undo("bob") is None
+
+
+def test_qrels_merge_by_median_rounded_down_and_union_prefers_pooled(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    for rater, label in (("ann", 0), ("bob", 2)):
+        store.record(query="q", chunk_id="c1", label=label, rater=rater, origin="pooled")
+    for rater, label in (("ann", 1), ("bob", 2), ("cy", 2)):
+        store.record(query="q", chunk_id="c2", label=label, rater=rater, origin="pooled")
+    store.record(query="q", chunk_id="c1", label=0, rater="dee", origin="thumbs")
+    store.record(query="q", chunk_id="c3", label=2, rater="dee", origin="thumbs")
+    qid = query_id("q")
+    queries, qrels = store.qrels("union")
+    assert queries == {qid: "q"}
+    assert qrels == {qid: {"c1": 1, "c2": 2, "c3": 2}}  # c1 ignores the thumb: a pooled label exists
+    assert store.qrels("thumbs")[1] == {qid: {"c1": 0, "c3": 2}}
+    assert store.qrels("imported") == ({}, {})
+    assert merge_labels([1, 2]) == 1 and merge_labels([0, 1, 1, 2]) == 1
+
+
+def test_explicit_query_ids_are_kept(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    store.record(query="How long is a JWT valid?", query_id="q03", chunk_id="c", label=1, rater="r",
+                 origin="imported")
+    assert store.qrels("imported") == ({"q03": "How long is a JWT valid?"}, {"q03": {"c": 1}})
+
+
+def test_threads_writing_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "j.sqlite"
+    start = threading.Barrier(8)
+    errors = []
+
+    def work(n: int) -> None:
+        store = JudgmentStore(path, SHA)  # each session opens its own store object
+        start.wait()
+        try:
+            for i in range(40):
+                store.record(query=f"q{i}", chunk_id=f"c{n}", label=i % 3, rater=f"r{n}", origin="pooled")
+                store.record_vote(query=f"q{i}", model_a="a", model_b="b", left="A", winner="tie",
+                                  rater=f"r{n}", k=10)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    store = JudgmentStore(path, SHA)
+    assert len(store.judgments()) == 8 * 40
+    assert len(store.votes()) == 8 * 40
+
+
+WRITER = textwrap.dedent(
+    """
+    import pathlib, sys, time
+    from core.judgments import JudgmentStore
+    path, name, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+    store = JudgmentStore(path, "a" * 64)
+    while not go.exists():
+        time.sleep(0.01)
+    for i in range(150):
+        store.record(query=f"q{i}", chunk_id="c", label=i % 3, rater=name, origin="pooled", pool_depth=10)
+    """
+)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "j.sqlite"
+    go = tmp_path / "go"
+    JudgmentStore(path, SHA)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(go)]) for name in ("p1", "p2")
+    ]
+    go.touch()
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    judged = JudgmentStore(path, SHA).judgments()
+    assert len(judged) == 300
+    assert {j.rater for j in judged} == {"p1", "p2"}
+
+
+def test_dump_load_round_trip_adds_nothing_twice_and_checks_the_corpus(tmp_path):
+    src = JudgmentStore.for_corpus(SHA, root=tmp_path / "a")
+    src.record(query="q", chunk_id="c1", label=1, rater="ann", origin="pooled", pool_depth=5)
+    src.record(query="q", chunk_id="c1", label=2, rater="ann", origin="pooled", pool_depth=5)
+    src.record(query="q", chunk_id="c2", label=None, rater="ann", origin="pooled", pool_depth=5)
+    src.record_vote(query="q", model_a="m1", model_b="m2", left="A", winner="right", rater="ann", k=10)
+    dump = json.loads(json.dumps(src.dump()))  # JSON-serialisable
+    dst = JudgmentStore.for_corpus(SHA, root=tmp_path / "b")
+    assert dst.load(dump) == 4
+    assert dst.load(dump) == 0
+    assert dst.judgments() == src.judgments() and dst.votes() == src.votes()
+    assert dst.undo("ann") == src.judgments()[-1]  # history came along: undo works after a load
+    with pytest.raises(StoreError, match="another corpus"):
+        JudgmentStore.for_corpus(OTHER, root=tmp_path / "c").load(dump)
+    with pytest.raises(StoreError, match="judgment 1"):
+        dst.load({"judgments": [{"query": "q"}], "votes": []})
+    with pytest.raises(StoreError, match="label"):
+        bad = dict(dump["judgments"][0], label="2")
+        dst.load({"judgments": [bad], "votes": []})
+
+
+def test_add_judgments_imports_ready_rows(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    rows = [Judgment("q1", "text", f"c{i}", 3, "qrels.txt", 1.0, None, "imported") for i in range(3)]
+    assert store.add_judgments(rows) == 3
+    assert store.add_judgments(rows) == 0
+    assert store.qrels("imported")[1] == {"q1": {"c0": 3, "c1": 3, "c2": 3}}  # imported grades may exceed 2
+
+
+def test_vote_outcome_maps_sides_to_models():
+    def v(left, winner):
+        return Vote("q", "q", "a", "b", left, winner, "r", 0.0, 10).outcome
+
+    assert [v("A", "left"), v("A", "right"), v("B", "left"), v("B", "right")] == ["A", "B", "B", "A"]
+    assert v("B", "tie") == "tie" and v("A", "both_bad") == "both_bad"
