@@ -1,0 +1,75 @@
+"""Blind votes: Wilson interval and sign test against scipy, the ties rule, per language pair."""
+
+import pytest
+from scipy.stats import binomtest
+
+from core.judgments import Vote
+from core.votes import by_language_pair, vote_summary, wilson_interval
+
+
+def _votes(spec, model_a="m1", model_b="m2"):
+    """spec: outcomes "A"/"B"/"tie"/"both_bad"; sides alternate so both left and right get clicked."""
+    out = []
+    for i, outcome in enumerate(spec):
+        left = "A" if i % 2 else "B"
+        if outcome in ("A", "B"):
+            winner = "left" if outcome == left else "right"
+        else:
+            winner = outcome
+        out.append(Vote(f"q{i}", f"query {i}", model_a, model_b, left, winner, "ann", float(i), 10))
+    return out
+
+
+@pytest.mark.parametrize("k,n", [(0, 5), (3, 10), (37, 58), (58, 58), (120, 200)])
+def test_wilson_interval_matches_scipy(k, n):
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_exclude_rule_counts_only_decisive_votes_and_matches_scipy():
+    votes = _votes(["A"] * 37 + ["B"] * 21 + ["tie"] * 5 + ["both_bad"] * 2)
+    s = vote_summary(votes, ties="exclude")
+    assert (s.n, s.a_wins, s.b_wins, s.ties, s.both_bad, s.ties_rule) == (65, 37, 21, 5, 2, "exclude")
+    assert s.win_rate_a == pytest.approx(37 / 58)
+    ci = binomtest(37, 58).proportion_ci(method="wilson")
+    assert (s.ci_low, s.ci_high) == pytest.approx((ci.low, ci.high))
+    assert s.p_sign == pytest.approx(binomtest(37, 58, 0.5).pvalue)
+    assert s.p_sign < 0.05
+    assert "left out" in s.ties_note
+
+
+def test_split_rule_gives_ties_half_a_win_and_keeps_the_sign_test():
+    votes = _votes(["A"] * 6 + ["B"] * 2 + ["tie"] * 2)
+    s = vote_summary(votes)  # split is the default
+    assert s.ties_rule == "split" and s.win_rate_a == pytest.approx(7 / 10)
+    assert (s.ci_low, s.ci_high) == pytest.approx(wilson_interval(7, 10))
+    assert s.p_sign == pytest.approx(binomtest(6, 8).pvalue)  # ties never enter the sign test
+
+
+def test_sides_and_model_order_do_not_change_the_result():
+    votes = _votes(["A"] * 5 + ["B"] * 3)
+    flipped = [Vote(v.query_id, v.query, v.model_b, v.model_a, "B" if v.left == "A" else "A", v.winner,
+                    v.rater, v.time, v.k) for v in votes]  # same clicks, models stored the other way round
+    a = vote_summary(votes, models=("m1", "m2"))
+    b = vote_summary(flipped, models=("m1", "m2"))
+    assert (a.a_wins, a.b_wins) == (b.a_wins, b.b_wins) == (5, 3)
+
+
+def test_mixed_pairs_need_a_choice_and_no_votes_give_no_rate():
+    mixed = _votes(["A"]) + _votes(["B"], model_a="m1", model_b="m3")
+    with pytest.raises(ValueError, match="models="):
+        vote_summary(mixed)
+    assert vote_summary(mixed, models=("m1", "m3")).b_wins == 1
+    empty = vote_summary([], ties="exclude")
+    assert (empty.n, empty.win_rate_a, empty.p_sign) == (0, None, None)
+    ties_only = vote_summary(_votes(["tie", "tie"]), ties="exclude")
+    assert ties_only.win_rate_a is None and ties_only.p_sign is None
+
+
+def test_by_language_pair_groups_votes():
+    votes = _votes(["A", "A", "B", "tie"])
+    langs = {"q0": "en->en", "q1": "zh->zh", "q2": "en->en"}
+    got = by_language_pair(votes, langs, ties="exclude")
+    assert list(got) == ["en->en", "unknown", "zh->zh"]
+    assert (got["en->en"].a_wins, got["en->en"].b_wins) == (1, 1)
+    assert got["unknown"].ties == 1 and got["zh->zh"].win_rate_a == 1.0
