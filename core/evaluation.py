@@ -13,7 +13,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -59,7 +59,7 @@ class SearchIndex(Protocol):
 
 # load_eval_set lives in core.eval_sets; the name stays importable here for pages/5_Evaluate.py
 __all__ = [
-    "IDENTICAL_ID_TASKS", "Comparison", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",
+    "COVERAGE", "COVERAGE_K", "IDENTICAL_ID_TASKS", "Comparison", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",
     "compare", "doc_key", "evaluate", "language_pairs", "load_eval_set", "run_retrieval", "short_lang",
 ]  # fmt: skip
 # MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
@@ -172,13 +172,34 @@ def run_retrieval(
     }
 
 
+COVERAGE_K = 10  # judged@10 and condensed nDCG@10 are computed beside every evaluation
+COVERAGE = (f"judged@{COVERAGE_K}", f"ndcg_condensed@{COVERAGE_K}")
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics of one run: per query ({qid: {metric: value}}) and their means over ``queries`` queries."""
+    """Metrics of one run: per query ({qid: {metric: value}}) and their means over ``queries`` queries.
+
+    ``coverage`` holds, for the same queries, how much of the run was judged: judged@10 (share of the top 10
+    with a judgment) and ndcg_condensed@10 (nDCG@10 with unjudged results removed, Sakai's condensed list);
+    ``coverage_mean`` their means. They are kept apart from ``mean`` so the requested metrics stay exactly
+    what was asked for (``column`` reads both)."""
 
     per_query: dict[str, dict[str, float]]
     mean: dict[str, float]
     metrics: tuple[str, ...]
+    coverage: dict[str, dict[str, float]] = field(default_factory=dict)
+    coverage_mean: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def judged_at_10(self) -> float | None:
+        """Mean judged@10 over the evaluated queries (None when not computed)."""
+        return self.coverage_mean.get(f"judged@{COVERAGE_K}")
+
+    @property
+    def condensed_ndcg_at_10(self) -> float | None:
+        """Mean condensed-list nDCG@10 over the evaluated queries (None when not computed)."""
+        return self.coverage_mean.get(f"ndcg_condensed@{COVERAGE_K}")
 
     @property
     def queries(self) -> int:
@@ -188,9 +209,13 @@ class Evaluation:
     def column(self, metric: str) -> dict[str, float]:
         """{qid: value} for one metric."""
         key = metric_key(metric)
-        if key not in self.metrics:
-            raise EvaluationError(f"Metric {metric!r} was not computed; available: {list(self.metrics)}.")
-        return {q: v[key] for q, v in self.per_query.items()}
+        if key in self.metrics:
+            return {q: v[key] for q, v in self.per_query.items()}
+        if key in self.coverage_mean:
+            return {q: v[key] for q, v in self.coverage.items()}
+        raise EvaluationError(
+            f"Metric {metric!r} was not computed; available: {[*self.metrics, *self.coverage_mean]}."
+        )
 
 
 def evaluate(
@@ -200,25 +225,55 @@ def evaluate(
     *,
     ignore_identical_ids: bool = False,
 ) -> Evaluation:
-    """Per-query and mean metrics of a run against judgments (trec_eval / MTEB conventions)."""
+    """Per-query and mean metrics of a run against judgments (trec_eval / MTEB conventions), with judged@10
+    and condensed nDCG@10 in ``coverage``."""
     keys = tuple(dict.fromkeys(metric_key(m) for m in metrics))
     per_query = evaluate_per_query(run, qrels, keys, ignore_identical_ids=ignore_identical_ids)
     if not per_query:
         raise EvaluationError(
             "No query of the run has judgments: check that the run's query ids match the qrels' query ids."
         )
-    return Evaluation(per_query=per_query, mean=mean_metrics(per_query), metrics=keys)
+    coverage = evaluate_per_query(run, qrels, COVERAGE, ignore_identical_ids=ignore_identical_ids)
+    return Evaluation(
+        per_query=per_query,
+        mean=mean_metrics(per_query),
+        metrics=keys,
+        coverage=coverage,
+        coverage_mean=mean_metrics(coverage),
+    )
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two evaluations on the same judgments plus a paired test per metric."""
+    """Two evaluations on the same judgments plus a paired test per metric.
+
+    ``paired_condensed`` is the same paired test on condensed nDCG@10 (None when it was not computed)."""
 
     name_a: str
     name_b: str
     a: Evaluation
     b: Evaluation
     paired: dict[str, PairedResult]
+    paired_condensed: PairedResult | None = None
+
+    @property
+    def judged_at_10(self) -> dict[str, float | None]:
+        """{model name: mean judged@10}."""
+        return {self.name_a: self.a.judged_at_10, self.name_b: self.b.judged_at_10}
+
+    def coverage_table(self) -> list[dict[str, Any]]:
+        """One row per model: judged@10, nDCG@10 (when computed) and condensed nDCG@10."""
+        rows = []
+        for name, ev in ((self.name_a, self.a), (self.name_b, self.b)):
+            rows.append(
+                {
+                    "model": name,
+                    "judged@10": ev.judged_at_10,
+                    "ndcg@10": ev.mean.get("ndcg@10"),
+                    "ndcg_condensed@10": ev.condensed_ndcg_at_10,
+                }
+            )
+        return rows
 
     def table(self) -> list[dict[str, Any]]:
         """One row per metric: means of A and B, difference, p-value, CI, wins/ties/losses."""
@@ -270,7 +325,16 @@ def compare(
         m: paired_test(ea.column(m), eb.column(m), metric=m, n_resamples=n_resamples, seed=seed)
         for m in ea.metrics
     }
-    return Comparison(name_a=names[0], name_b=names[1], a=ea, b=eb, paired=paired)
+    condensed = COVERAGE[1]
+    paired_condensed = (
+        paired_test(ea.column(condensed), eb.column(condensed), metric=condensed, n_resamples=n_resamples,
+                    seed=seed)
+        if ea.coverage and eb.coverage
+        else None
+    )  # fmt: skip
+    return Comparison(
+        name_a=names[0], name_b=names[1], a=ea, b=eb, paired=paired, paired_condensed=paired_condensed
+    )
 
 
 def short_lang(lang: str) -> str:

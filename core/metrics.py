@@ -18,6 +18,12 @@ embeddings-benchmark/mteb ``retrieval_metrics.py`` / ``retrieval_evaluator.py``)
   Queries with judgments but no relevant document are kept (they score 0), as in MTEB, whose mean is
   ``sum / len(scores)`` over the queries pytrec_eval returned. A qrels query missing from the run is
   skipped (trec_eval without ``-c``); ``run_retrieval`` always returns every query, so none go missing.
+- judged@k (not in trec_eval): the share of the run's top-k documents that have a judgment of any grade
+  (0 included), over min(k, documents retrieved) -- the same as ir_measures' ``Judged@k`` (P@k with every
+  judged document counted) whenever at least k documents were retrieved; 0 for an empty ranking.
+- ndcg_condensed@k (Sakai 2007, "condensed lists"): unjudged documents are removed from the ranking first,
+  then nDCG@k as above on what is left (same ideal DCG), so a model is neither rewarded nor punished for
+  results nobody judged. Equals ndcg@k when the top k is fully judged.
 - ``ignore_identical_ids`` (MTEB ``RetrievalEvaluator.evaluate``; on for ArguAna and Quora): a document
   whose id equals the query id is removed from the run before scoring.
 """
@@ -87,14 +93,30 @@ def precision(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
     return sum(1 for d in ranking[:k] if judged.get(d, 0) >= 1) / k
 
 
+def judged_at_k(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
+    """Share of the top k (or of the whole ranking when shorter) that has a judgment of any grade."""
+    top = ranking[:k]
+    return sum(1 for d in top if d in judged) / len(top) if top else 0.0
+
+
+def ndcg_condensed(ranking: list[str], judged: Mapping[str, int], k: int) -> float:
+    """Condensed-list nDCG@k (Sakai 2007): unjudged documents removed from the ranking, then cut at k."""
+    return ndcg([d for d in ranking if d in judged], judged, k)
+
+
 METRICS: dict[str, Callable[[list[str], Mapping[str, int], int], float]] = {
     "ndcg": ndcg,
     "mrr": mrr,
     "recall": recall,
     "map": average_precision,
     "precision": precision,
+    "judged": judged_at_k,
+    "ndcg_condensed": ndcg_condensed,
 }
-_ALIASES = {"p": "precision", "r": "recall", "ap": "map", "rr": "mrr", "recip_rank": "mrr"}
+_ALIASES = {
+    "p": "precision", "r": "recall", "ap": "map", "rr": "mrr", "recip_rank": "mrr",
+    "condensed_ndcg": "ndcg_condensed", "cndcg": "ndcg_condensed",
+}  # fmt: skip
 _NAME = re.compile(r"^\s*([a-z_]+)\s*@\s*(\d+)\s*$")
 
 

@@ -131,3 +131,39 @@ def test_agrees_with_pytrec_eval_on_random_runs_with_ties():
                 for k in ks:
                     assert mine[q][m % k] == pytest.approx(ref[q][t % k], abs=1e-12)
             assert mine[q]["mrr@1000"] == pytest.approx(ref[q]["recip_rank"], abs=1e-12)
+
+
+def test_judged_at_k_and_condensed_ndcg_on_a_hand_made_case():
+    # ranking a (1), x (unjudged), b (0), c (2), y (unjudged); d (1) judged but never retrieved
+    run = {"q": {"a": 0.9, "x": 0.8, "b": 0.7, "c": 0.6, "y": 0.5}}
+    qrels = {"q": {"a": 1, "b": 0, "c": 2, "d": 1}}
+    assert one(run, qrels, "judged@3") == pytest.approx(2 / 3)  # a, b judged; x not (grade 0 counts as judged)
+    assert one(run, qrels, "judged@1") == 1.0
+    assert one(run, qrels, "judged@10") == pytest.approx(3 / 5)  # a short run: share of what was retrieved
+    idcg3 = 2 / L2(2) + 1 / L2(3) + 1 / L2(4)
+    assert one(run, qrels, "ndcg@3") == pytest.approx((1 / L2(2)) / idcg3)
+    # condensed: x and y removed -> a, b, c; c now sits at rank 3 inside the cut
+    assert one(run, qrels, "ndcg_condensed@3") == pytest.approx((1 / L2(2) + 2 / L2(4)) / idcg3)
+    assert metric_key("condensed_ndcg@10") == "ndcg_condensed@10"
+    # fully judged top k: condensed equals standard
+    full = {"q": {"a": 0.9, "b": 0.8, "c": 0.7}}
+    assert one(full, qrels, "ndcg_condensed@3") == one(full, qrels, "ndcg@3")
+    assert one({"q": {}}, qrels, "judged@10") == 0.0
+
+
+def test_evaluation_and_comparison_carry_judged_at_10_beside_unchanged_metrics():
+    from core.evaluation import compare, evaluate
+
+    qrels = {"q1": {"a": 2, "b": 0}, "q2": {"c": 1}}
+    run_a = {"q1": {"a": 0.9, "x": 0.8, "b": 0.7}, "q2": {"c": 0.5, "d": 0.4}}
+    run_b = {"q1": {"x": 0.9, "a": 0.8, "b": 0.7}, "q2": {"d": 0.5, "c": 0.4}}
+    ev = evaluate(run_a, qrels, ["ndcg@10"])
+    assert ev.mean == {"ndcg@10": 1.0} and ev.metrics == ("ndcg@10",)  # requested metrics only
+    assert ev.judged_at_10 == pytest.approx((2 / 3 + 1 / 2) / 2)
+    cmp = compare(run_a, run_b, qrels, metrics=["ndcg@10"], names=("A", "B"), n_resamples=200)
+    assert cmp.a.mean["ndcg@10"] > cmp.b.mean["ndcg@10"]  # B ranks an unjudged result first
+    assert cmp.b.condensed_ndcg_at_10 == 1.0  # ...which the condensed list ignores
+    assert cmp.judged_at_10 == {"A": ev.judged_at_10, "B": ev.judged_at_10}
+    assert cmp.paired_condensed is not None and cmp.paired_condensed.diff == 0.0
+    assert [r["model"] for r in cmp.coverage_table()] == ["A", "B"]
+    assert cmp.b.column("judged@10") == {"q1": 2 / 3, "q2": 0.5}
