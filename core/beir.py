@@ -211,13 +211,27 @@ def _split_file(src: _Source, split: str | None) -> tuple[str, str]:
     return f"qrels/{split}.tsv", split
 
 
-def load_beir(path: str | Path, *, split: str | None = None, name: str = "") -> BeirDataset:
-    """Load a BEIR folder or zip; the split defaults to 'test' (or the only qrels/*.tsv there is).
+@dataclass(frozen=True)
+class BeirParts:
+    """A BEIR folder's corpus and all its queries, before any qrels are applied."""
+
+    corpus: Corpus
+    queries: QueriesFile
+    queries_label: str
+    notes: tuple[str, ...]  # what reading corpus.jsonl decided
+
+
+def load_beir_corpus(path: str | Path, *, name: str = "") -> BeirParts:
+    """The corpus and queries of a BEIR folder or zip, without its qrels (for judgments from elsewhere).
 
     corpus.jsonl goes through ``core.jsonl.read_corpus_jsonl`` and ``core.ingest.beir_chunks``, the same
     reader and chunk builder as an upload on the Corpus page, so both give the same chunks and sha256.
     """
     src = _Source(Path(path))
+    return _corpus_parts(src, Path(path), name)
+
+
+def _corpus_parts(src: _Source, path: Path, name: str) -> BeirParts:
     corpus_label = src.label("corpus.jsonl")
     read = read_corpus_jsonl(src.lines("corpus.jsonl"), name=corpus_label)
     if not read.docs:
@@ -230,31 +244,41 @@ def load_beir(path: str | Path, *, split: str | None = None, name: str = "") -> 
     chunks = beir_chunks(read.docs)
     queries_label = src.label("queries.jsonl")
     all_queries = read_queries_jsonl(src.lines("queries.jsonl"), name=queries_label)
+    corpus = Corpus(
+        chunks=tuple(chunks),
+        files=(FileStatus(source=path.name, status="loaded", reason="; ".join(read.notes),
+                          encoding="utf-8", chunks=len(chunks)),),
+        sha256=corpus_sha256(chunks),
+        name=name or path.stem,
+    )  # fmt: skip
+    return BeirParts(corpus, all_queries, queries_label, tuple(read.notes))
+
+
+def load_beir(path: str | Path, *, split: str | None = None, name: str = "") -> BeirDataset:
+    """Load a BEIR folder or zip; the split defaults to 'test' (or the only qrels/*.tsv there is).
+
+    The corpus and queries are read as ``load_beir_corpus`` does; the queries are then restricted to the
+    judged ones of the split.
+    """
+    src = _Source(Path(path))
+    parts = _corpus_parts(src, Path(path), name)
     rel, split = _split_file(src, split)
     judgments = read_qrels(src.lines(rel), label=src.label(rel))
     queries, qrels, warnings = judged_queries(
-        all_queries, judgments, queries_label=queries_label, qrels_label=src.label(rel)
+        parts.queries, judgments, queries_label=parts.queries_label, qrels_label=src.label(rel)
     )
-    warnings[:0] = read.notes
-    ids = {c.id for c in chunks}
+    warnings[:0] = parts.notes
+    ids = {c.id for c in parts.corpus.chunks}
     unknown = sum(1 for v in qrels.values() for d in v if d not in ids)
     if unknown:
         warnings.append(
             f"{unknown} judgments name documents not in corpus.jsonl (they still count as relevant)."
         )
-    label = name or Path(path).stem
-    corpus = Corpus(
-        chunks=tuple(chunks),
-        files=(FileStatus(source=Path(path).name, status="loaded", reason="; ".join(read.notes),
-                          encoding="utf-8", chunks=len(chunks)),),
-        sha256=corpus_sha256(chunks),
-        name=label,
-    )  # fmt: skip
     return BeirDataset(
-        corpus=corpus,
+        corpus=parts.corpus,
         queries=queries,
         qrels=qrels,
-        name=label,
+        name=parts.corpus.name,
         split=split,
         warnings=tuple(warnings),
         notes=judgments.notes,
