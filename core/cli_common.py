@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.embedders import load_embedder
 from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
@@ -19,6 +20,9 @@ from core.limits import check_build_fits
 from core.models import resolve_model
 from core.store import EmbeddingStore
 from core.types import Corpus
+
+if TYPE_CHECKING:  # qdrant-client takes seconds to import: only commands that use it load it
+    from core.qdrant_index import QdrantBackend
 
 
 def positive_int(text: str) -> int:
@@ -88,6 +92,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"endpoint models: seconds for one whole request (default {ENDPOINT_TIMEOUT:g}; slow batches are split)",
     )
+    add_index_backend(p)
 
 
 def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
@@ -107,6 +112,42 @@ def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
     p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
     p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
     add_common(p)
+
+
+def _dims_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(positive_int(part.strip()) for part in text.split(",") if part.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"--qdrant-dims takes numbers like 64,256: {exc}") from None
+
+
+def add_index_backend(p: argparse.ArgumentParser) -> None:
+    """``--index hnswlib|qdrant`` and where Qdrant is (its key comes from $QDRANT_API_KEY only)."""
+    g = p.add_argument_group("index backend")
+    g.add_argument("--index", choices=("hnswlib", "qdrant"), default="hnswlib",
+                   help="hnswlib in process (default) or a Qdrant server/cluster or local folder")  # fmt: skip
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--qdrant-url", default=None, metavar="URL", help="Qdrant server, e.g. http://localhost:6333")
+    where.add_argument("--qdrant-path", default=None, metavar="DIR", help="Qdrant local mode folder")
+    g.add_argument("--qdrant-collection", default="", metavar="NAME",
+                   help="collection name (default: rc-<corpus sha256 prefix>, one per corpus)")  # fmt: skip
+    g.add_argument("--qdrant-dims", type=_dims_list, default=(), metavar="D,D",
+                   help="Matryoshka dims to upload as extra named vectors (searched by prefetch + full rescore)")  # fmt: skip
+
+
+def index_backend(args: argparse.Namespace) -> QdrantBackend | None:
+    """The backend the flags ask for: None for hnswlib, a QdrantBackend for ``--index qdrant``."""
+    url, path = getattr(args, "qdrant_url", None), getattr(args, "qdrant_path", None)
+    if getattr(args, "index", "hnswlib") != "qdrant":
+        if url or path:
+            raise DashboardError("--qdrant-url / --qdrant-path need --index qdrant")
+        return None
+    from core.qdrant_index import QdrantBackend, QdrantTarget
+
+    target = QdrantTarget(
+        url=url or "", path=path or "", collection=args.qdrant_collection, mrl_dims=tuple(args.qdrant_dims)
+    )
+    return QdrantBackend(target)
 
 
 def build_one(
@@ -141,6 +182,7 @@ def build_one(
         batch_size=args.batch_size,
         progress=StderrProgress(f"[{label}] embedding"),
         index_progress=StderrProgress(f"[{label}] indexing"),
+        backend=index_backend(args),
     )
 
 
