@@ -111,7 +111,14 @@ def summary(corpus: Corpus) -> None:
     m[0].metric("Chunks", f"{len(corpus.chunks):,}")
     m[1].metric("Files loaded", len(loaded))
     m[2].metric("Skipped / duplicate", len(problems))
-    m[3].metric("Main language", widgets.LANG_NAMES.get(corpus.main_language, corpus.main_language))
+    label = widgets.corpus_language_label(corpus)
+    m[3].metric(
+        "Language",
+        label.split(":")[0],
+        help="Mixed when a second language holds at least 20% of the chunks whose language is known.",
+    )
+    if label.startswith("Mixed:"):
+        m[3].caption(escape_md(label.split(": ", 1)[1]))
     if problems:
         st.warning(
             f"{len(problems)} file(s) were not loaded; the reasons are in the table below. "
@@ -139,24 +146,27 @@ def files_table(corpus: Corpus) -> None:
 
 
 def languages(corpus: Corpus) -> None:
-    """Chunks per detected language, and how many mix Chinese and English."""
+    """Chunks per detected language (names, counts on the bars), and how many mix Chinese and English."""
     st.subheader("Languages")
     hist = corpus.lang_histogram()
     mixed = sum(c.mixed for c in corpus.chunks)
-    lang_df = pd.DataFrame({"language": list(hist), "chunks": list(hist.values())})
-    chart = (
-        alt.Chart(lang_df)
-        .mark_bar(cornerRadiusEnd=3)
-        .encode(
-            x=alt.X("chunks:Q", title="chunks"),
-            y=alt.Y("language:N", sort="-x", title=None),
-            color=alt.Color("language:N", legend=None),
-            tooltip=["language", "chunks"],
-        )
-        .properties(height=max(120, 32 * len(lang_df)))
+    lang_df = pd.DataFrame(
+        {"language": [widgets.LANG_NAMES.get(k, k) for k in hist], "chunks": list(hist.values())}
     )
+    bars = alt.Chart(lang_df).encode(
+        x=alt.X("chunks:Q", title="chunks", scale=alt.Scale(domainMax=max(hist.values(), default=1) * 1.15)),
+        y=alt.Y("language:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+        tooltip=["language", "chunks"],
+    )
+    chart = (
+        bars.mark_bar(cornerRadiusEnd=3, color="#4f46e5")
+        + bars.mark_text(align="left", dx=4, color="#31333f").encode(text="chunks:Q")
+    ).properties(height=max(120, 32 * len(lang_df)))
     st.altair_chart(chart, width="stretch")
-    st.caption(f"{mixed} chunk(s) mix Chinese and English.")
+    st.caption(
+        f"{mixed} chunk(s) mix Chinese and English. A chunk too short to tell takes its file's language; "
+        "'too short or no prose' counts those whose file gives no language either."
+    )
 
 
 def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, object]], str] | None:
@@ -203,13 +213,27 @@ def windows(corpus: Corpus) -> None:
         st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
         return
+    models = list(dict.fromkeys(str(r["model"]) for r in rows))
+    palette = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444"][: len(models)]
     chart = (
         alt.Chart(pd.DataFrame(rows))
-        .mark_bar(opacity=0.75)
+        .mark_bar(opacity=0.6)
         .encode(
             x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
             y=alt.Y("count():Q", title="chunks", stack=None),
-            color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+            # fixed colours, and legend symbols drawn as squares at the bars' opacity: the legend matches the bars
+            color=alt.Color(
+                "model:N",
+                scale=alt.Scale(domain=models, range=palette),
+                legend=alt.Legend(
+                    orient="bottom",
+                    title=None,
+                    symbolType="square",
+                    symbolOpacity=0.6,
+                    labelLimit=320,
+                    columns=2,
+                ),
+            ),
         )
         .properties(height=220)
     )

@@ -73,3 +73,58 @@ def test_corpus_language_histogram():
         [("zh.txt", fx.ZH_TEXT.encode()), ("en.txt", fx.EN_TEXT.encode()), ("ja.txt", fx.JA_TEXT.encode())]
     )
     assert corpus.lang_histogram() == {"zh-cn": 1, "en": 1, "ja": 1}
+
+
+# --- issue 13 item 4: no guess for chunks too short to tell, language names, a mixed corpus called mixed ---
+
+from core.ingest.language import (  # noqa: E402
+    corpus_language,
+    detect_language_sure,
+    language_name,
+    language_shares,
+)
+from core.ingest.options import ChunkOptions  # noqa: E402
+
+
+def test_short_latin_text_is_detected_but_not_sure():
+    lang, sure = detect_language_sure("Der Dienst stellt nach einer erfolgreichen Anmeldung ein Token aus.")
+    assert lang == "de" and not sure
+    assert detect_language_sure(fx.ZH_TEXT) == ("zh-cn", True)
+    assert detect_language_sure(fx.EN_TEXT) == ("en", True)
+
+
+def test_short_chunks_take_their_files_language_instead_of_a_guess():
+    # a Chinese chapter whose short English-ish bits (a heading, a code-ish line) langdetect reads as da/de/it
+    zh = "\n\n".join([fx.ZH_TEXT] * 3 + ["Merkle tree, SHA-256 og hash pointer", fx.ZH_TEXT])
+    corpus = load_files([("book.md", zh.encode())], options=ChunkOptions(size=120, overlap=0))
+    langs = {c.lang for c in corpus.chunks}
+    assert len(corpus.chunks) >= 4
+    assert langs == {"zh-cn"}, [(c.text[:40], c.lang) for c in corpus.chunks]
+
+
+def test_a_file_too_short_to_tell_is_unknown_not_a_guess():
+    corpus = load_files([("de.txt", b"Der Dienst stellt nach einer erfolgreichen Anmeldung ein Token aus.")])
+    assert [c.lang for c in corpus.chunks] == ["unknown"]
+    assert language_name("unknown") == "too short or no prose"
+
+
+def test_language_names_for_every_langdetect_code():
+    from pathlib import Path
+
+    import langdetect
+
+    profiles = Path(langdetect.__file__).parent / "profiles"
+    for code in sorted(p.name for p in profiles.iterdir()):
+        assert language_name(code) != code, f"no name for langdetect's {code!r}"
+    assert (language_name("zh-cn"), language_name("da"), language_name("de")) == ("Chinese", "Danish", "German")
+
+
+def test_the_zh_en_sample_corpus_is_mixed_and_has_no_short_chunk_guesses():
+    from core.ingest import load_corpus
+
+    hist = load_corpus("sample_corpus/docs", name="sample").lang_histogram()
+    assert corpus_language(hist) == "mixed", hist
+    assert [k for k, _ in language_shares(hist)][:2] == ["en", "zh-cn"]
+    assert set(hist) <= {"en", "zh-cn", "unknown"}, hist  # no Danish, German or Italian guesses
+    assert corpus_language({"en": 95, "zh-cn": 5, "unknown": 40}) == "en"
+    assert corpus_language({"unknown": 3}) == "unknown"

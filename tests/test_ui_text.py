@@ -96,3 +96,76 @@ def test_pages_and_ui_use_material_icons_not_emoji():
         if any(ch in EMOJI_PRESENTATION or ord(ch) >= 0x1F000 for ch in line)
     ]
     assert not found, found
+
+
+# --- result cards: Markdown syntax stripped from snippets, places that tell two hits apart, short paths ---
+
+import functools  # noqa: E402
+
+import pytest  # noqa: E402
+
+from core.ingest import load_corpus  # noqa: E402
+from core.types import Chunk  # noqa: E402
+from ui.text import card_snippet, chunk_place, page_parts, short_path, strip_markdown  # noqa: E402
+
+MD_MARKERS = re.compile(r"##|\*\*|`|(?:^|\s)\* |^#{1,6} |\]\(")
+
+
+def _unescaped(md: str) -> str:
+    return re.sub(r"\\(.)", r"\1", md.replace(WORD_JOINER, ""))
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_chunks() -> tuple[Chunk, ...]:
+    return load_corpus("sample_corpus/docs", name="sample").chunks
+
+
+def test_strip_markdown_keeps_the_words_and_drops_the_syntax():
+    md = (
+        "## Key formats\n\n* **once** when you create it under *Settings*\n- a `lk_live_` key\n"
+        "> quoted [the docs](https://x.y/z)\n\n```python\nprint(1)\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    out = strip_markdown(md)
+    assert not MD_MARKERS.search(out), out
+    assert "# not a heading" in strip_markdown("```\n# not a heading\n```\n")  # code keeps its comments
+    for word in ("Key formats", "once", "Settings", "lk_live_", "quoted", "the docs", "print(1)", "a · b"):
+        assert word in out, (word, out)
+    assert "snake_case_name" in strip_markdown("a snake_case_name and 2 * 3 * 4")
+
+
+def test_rendered_snippets_of_the_sample_corpus_show_no_markdown_markers():
+    """Issue 13 item 5: every prose chunk's card snippet (as st.markdown renders it) is free of ##, **, `, '* '."""
+    prose = [c for c in _sample_chunks() if c.source.endswith((".md", ".rst", ".txt", ".pdf", ".html"))]
+    assert len(prose) > 100
+    for c in prose:
+        out = _unescaped(card_snippet(c, ""))  # no query: no highlight bold of our own
+        assert not MD_MARKERS.search(out), (c.id, out)
+
+
+def test_card_snippets_keep_code_as_written():
+    code = Chunk(id="a.py#0", source="a.py", text="def f(**kwargs):\n    # the `x` flag\n    return kwargs")
+    assert "**kwargs" in _unescaped(card_snippet(code, ""))
+
+
+def test_two_chunks_of_one_pdf_page_get_different_places():
+    chunks = _sample_chunks()
+    parts = page_parts(chunks)
+    by_page: dict[tuple[str, int | None], list[str]] = {}
+    for c in chunks:
+        if c.page is not None:
+            by_page.setdefault((c.source, c.page), []).append(chunk_place(c, parts))
+    shared = [places for places in by_page.values() if len(places) > 1]
+    assert shared, "the sample PDF has pages with several chunks"
+    for places in shared:
+        assert len(set(places)) == len(places), places
+    assert chunk_place(Chunk(id="x#0", source="x.md", text="t", line_start=3, line_end=9)) == "lines 3-9"
+
+
+@pytest.mark.parametrize("limit", [40, 56])
+def test_short_path_cuts_the_middle_and_keeps_the_file_name(limit):
+    path = "python-library-docs-and-code-2024-release.zip/docs/source/reference/api/module_reference.md"
+    out = short_path(path, limit)
+    assert len(out) <= limit and "…" in out
+    assert out.endswith("module_reference.md") and out.startswith("python-")
+    assert short_path("api/auth.md", limit) == "api/auth.md"
+    assert len(short_path("x" * 200, limit)) <= limit

@@ -14,10 +14,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
-from core.safe_text import display_name  # re-exported: names in tables and plain text go through it
+from core.ingest.readers import CODE_EXTS, DATA_EXTS, extension
+from core.safe_text import display_name
+from core.types import Chunk  # re-exported: names in tables and plain text go through it
 
-__all__ = ["display_name", "escape_md", "escape_name", "highlight_md", "one_line", "query_terms", "snippet"]
+__all__ = [
+    "card_snippet",
+    "chunk_place",
+    "display_name",
+    "escape_md",
+    "escape_name",
+    "highlight_md",
+    "one_line",
+    "page_parts",
+    "query_terms",
+    "short_path",
+    "snippet",
+    "strip_markdown",
+]
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 WORD_JOINER = "\u2060"
@@ -121,3 +137,93 @@ def highlight_md(text: str, query: str) -> str:
         last = end
     out.append(escape_md(text[last:]))
     return "".join(out)
+
+
+# Markdown / reStructuredText syntax that a result snippet shows as noise: line markers, then inline markers.
+_FENCE = re.compile(r"^ {0,3}(```+|~~~+)[^\n]*\n(.*?)(?:^ {0,3}\1[^\n]*$|\Z)", re.M | re.S)
+_MD_LINES = [
+    (re.compile(r"^ {0,3}#{1,6}[ \t]+", re.M), ""),  # ATX headings
+    (re.compile(r"[ \t]+#+[ \t]*$", re.M), ""),  # closing hashes of a heading
+    (re.compile(r"^ {0,3}(?:[-=*_~^][ \t]*){3,}$", re.M), ""),  # rules, setext and RST underlines
+    (
+        re.compile(r"^ {0,3}\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$", re.M),
+        "",
+    ),  # table rules
+    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), ""),  # blockquotes
+    (re.compile(r"^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?", re.M), ""),  # bullets and task boxes
+    (re.compile(r"^[ \t]*\.\. [\w-]+::.*$", re.M), ""),  # RST directives
+    (re.compile(r"^[ \t]*\|[ \t]*|[ \t]*\|[ \t]*$", re.M), ""),  # outer pipes of a table row
+]
+_MD_INLINE = [
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # images: the alt text
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # links: the link text
+    (re.compile(r"`+([^`\n]*?)`+"), r"\1"),  # inline code (also RST ``literal``)
+    (re.compile(r"\*\*(?=\S)((?:(?!\n\n).)+?)(?<=\S)\*\*", re.S), r"\1"),  # strong, across a line break
+    (re.compile(r"(?<!\w)__(?=\S)([^_\n]*\s[^_\n]*?)(?<=\S)__(?!\w)"), r"\1"),  # __strong words__, not __init__
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),  # _emphasis_
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
+    (re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>"), " "),  # inline HTML tags
+    (re.compile(r"[ \t]*\|[ \t]*"), " · "),  # table cells
+    (re.compile(r"\*\*|`"), ""),  # markers left unpaired where a chunk boundary cut a span
+]
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown (and common RST) text without its syntax: what a reader sees, for a one-line result snippet.
+
+    Headings, emphasis, inline code, list bullets, quotes, links, fences and table rules lose their markers;
+    their words stay. Not for code: ``**kwargs`` or a ``# comment`` are content there (see card_snippet).
+    """
+    out, last = [], 0
+    for m in _FENCE.finditer(text):  # fenced code keeps its characters ('# comment', '**kwargs'); fences go
+        out += [_strip_prose(text[last : m.start()]), m.group(2)]
+        last = m.end()
+    out.append(_strip_prose(text[last:]))
+    return "".join(out)
+
+
+def _strip_prose(text: str) -> str:
+    for pattern, repl in _MD_LINES:
+        text = pattern.sub(repl, text)
+    for pattern, repl in _MD_INLINE:
+        text = pattern.sub(repl, text)
+    return re.sub(r"(?: · )+", " · ", text)
+
+
+def card_snippet(chunk: Chunk, query: str, *, limit: int = 240) -> str:
+    """The escaped, highlighted snippet of a result card: prose sources lose their Markdown syntax, code keeps it."""
+    raw = chunk.text
+    prose = extension(chunk.source) not in CODE_EXTS | DATA_EXTS
+    return highlight_md(snippet(strip_markdown(raw) if prose else raw, query, limit=limit), query)
+
+
+def short_path(path: str, limit: int = 56) -> str:
+    """A long path cut in the middle ('big.zip/docs/…/api/auth.md'): the start and the file name stay readable."""
+    path = display_name(path)
+    if len(path) <= limit:
+        return path
+    head, _, name = path.rpartition("/")
+    if len(name) >= limit - 8 or not head:  # the file name alone is too long: cut its middle
+        keep = limit - 1
+        return path[: keep // 2] + "…" + path[len(path) - (keep - keep // 2) :]
+    room = limit - len(name) - 2  # '…/' before the name
+    return head[:room] + "…/" + name
+
+
+def page_parts(chunks: Iterable[Chunk]) -> dict[str, tuple[int, int]]:
+    """For chunks that share a PDF page with others: chunk id -> (its place on the page, chunks on that page)."""
+    by_page: dict[tuple[str, int], list[str]] = {}
+    for c in chunks:
+        if c.page is not None:
+            by_page.setdefault((c.source, c.page), []).append(c.id)
+    return {cid: (i, len(ids)) for ids in by_page.values() if len(ids) > 1 for i, cid in enumerate(ids, 1)}
+
+
+def chunk_place(chunk: Chunk, parts: dict[str, tuple[int, int]] | None = None) -> str:
+    """Where a chunk sits in its file, distinct for two chunks of one page: 'p. 17 · part 2 of 3', 'lines 10-24'."""
+    if chunk.page is not None:
+        part = (parts or {}).get(chunk.id)
+        lines = f" · lines {chunk.line_start}-{chunk.line_end}" if chunk.line_start is not None else ""
+        return f"p. {chunk.page}" + (f" · part {part[0]} of {part[1]}" if part else "") + lines
+    return chunk.location

@@ -9,6 +9,7 @@ from typing import Literal
 import streamlit as st
 
 from core.errors import DashboardError
+from core.ingest.language import LANGUAGE_NAMES, corpus_language, language_name, language_shares
 from core.types import Corpus
 from ui import build, resources, state
 from ui.corpus import sample_queries
@@ -19,7 +20,9 @@ from ui.text import escape_md, escape_name
 # page fetch its favicon from fonts.gstatic.com. Material icons elsewhere use the font Streamlit bundles.
 PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
-PageKey = Literal["home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report"]
+PageKey = Literal[
+    "home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report"
+]
 
 PAGES: dict[PageKey, str] = {
     "home": "streamlit_app.py",
@@ -34,13 +37,9 @@ PAGES: dict[PageKey, str] = {
     "report": "pages/9_Report.py",
 }
 
-LANG_NAMES: dict[str, str] = {
-    "en": "English",
-    "zh-cn": "Chinese",
-    "zh-tw": "Chinese (trad.)",
-    "ja": "Japanese",
-    "unknown": "unknown",
-}
+LANG_NAMES: dict[str, str] = (
+    LANGUAGE_NAMES  # langdetect's codes in words ("da" -> "Danish"), plus unknown/mixed
+)
 
 
 NAV: tuple[tuple[PageKey, str, str], ...] = (
@@ -96,8 +95,18 @@ def show_error(exc: Exception) -> None:
 
 
 def lang_badge(lang: str) -> str:
-    """Short language label for a chunk or query."""
-    return {"zh-cn": "zh", "zh-tw": "zh-tw"}.get(lang, lang if lang != "unknown" else "?")
+    """Language name of a chunk or query ('Chinese', 'English'; '?' when the text is too short to tell)."""
+    return "?" if lang == "unknown" else language_name(lang)
+
+
+def corpus_language_label(corpus: Corpus) -> str:
+    """'English', or 'Mixed: English 72% · Chinese 28%' when a second language holds a real share."""
+    hist = corpus.lang_histogram()
+    main = corpus_language(hist)
+    if main != "mixed":
+        return language_name(main)
+    shares = language_shares(hist)[:3]
+    return "Mixed: " + " · ".join(f"{language_name(k)} {v:.0%}" for k, v in shares)
 
 
 def status_panel() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -11,7 +12,14 @@ from pathlib import Path
 from core.errors import IngestError
 from core.ingest.chunking import Tokenizer, chunk_pieces
 from core.ingest.document import BeirDoc, EmptyText, Extracted
-from core.ingest.language import code_prose, detect_language, is_mixed_zh_en, markdown_prose
+from core.ingest.language import (
+    code_prose,
+    detect_language,
+    detect_language_sure,
+    is_mixed_zh_en,
+    markdown_prose,
+    settle_languages,
+)
 from core.ingest.options import MB, TOKENIZER_NEEDED, ChunkOptions, Limits
 from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
 from core.ingest.zipsafe import Member, Refused, expand_zip
@@ -82,7 +90,7 @@ def _chunks_of(
 ) -> list[Chunk]:
     if doc.kind == "beir":
         return beir_chunks(doc.docs)
-    chunks = []
+    chunks, found, samples = [], [], []
     for n, piece in enumerate(chunk_pieces(doc, options, tokenizer=tokenizer)):
         text = doc.text[piece.start : piece.end]
         if not has_visible_text(text):  # zero-width / bidi-control runs would be invisible search results
@@ -94,14 +102,18 @@ def _chunks_of(
             if doc.kind == "markdown"
             else text
         )
+        found.append(detect_language_sure(sample))
+        samples.append(sample)
         chunks.append(
             Chunk(
                 id=f"{source}#{n}", source=source, text=text, start=piece.start, end=piece.end,
                 page=piece.page, line_start=piece.line_start, line_end=piece.line_end, heading=piece.heading,
-                lang=detect_language(sample), mixed=is_mixed_zh_en(text),
+                mixed=is_mixed_zh_en(text),
             )
         )  # fmt: skip
-    return chunks
+    # a chunk too short to tell takes its file's language instead of a guess (short zh/en chunks read as da, de)
+    langs = settle_languages(found, "\n".join(samples)[:4000] if not all(s for _, s in found) else "")
+    return [dataclasses.replace(c, lang=lang) for c, lang in zip(chunks, langs, strict=True)]
 
 
 class _Loader:

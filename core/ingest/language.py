@@ -50,7 +50,7 @@ def _symbols(text: str) -> int:
     return len(ascii_bytes) - len(ascii_bytes.translate(None, _SYMBOL_BYTES))
 
 
-def _langdetect(sample: str) -> str:
+def _langdetect(sample: str) -> tuple[str, float]:
     global _ready
     with _lock:
         if not _ready:
@@ -59,40 +59,110 @@ def _langdetect(sample: str) -> str:
         try:
             found = detect_langs(sample)
         except (LangDetectException, ValueError, IndexError, ZeroDivisionError):
-            return UNKNOWN
-    return found[0].lang if found and found[0].prob >= 0.5 else UNKNOWN
+            return UNKNOWN, 0.0
+    return (found[0].lang, float(found[0].prob)) if found and found[0].prob >= 0.5 else (UNKNOWN, 0.0)
+
+
+SURE_LETTERS = (
+    150  # below this many Latin letters langdetect's answer is a guess (short chunks read as da, de)
+)
+SURE_PROB = 0.9
 
 
 def detect_language(text: str) -> str:
     """ISO code ('en', 'zh-cn', 'zh-tw', 'ja', 'ko', 'de', ...) or 'unknown' for short or symbol-only text."""
+    return detect_language_sure(text)[0]
+
+
+def detect_language_sure(text: str) -> tuple[str, bool]:
+    """(language, sure): sure when the script, English stopwords or enough text decided it, not a short guess."""
     if not isinstance(text, str):
-        return UNKNOWN
+        return UNKNOWN, False
     sample = text[:SAMPLE_CHARS]
     letters, han, kana, hangul, ascii_letters = _script_counts(sample)
     visible = len("".join(sample.split()))
     cjk = han + kana + hangul
     if cjk < 2 and letters < 8:
-        return UNKNOWN
+        return UNKNOWN, False
     if cjk < 2 and (letters < 0.5 * visible or _symbols(sample) > 0.12 * letters):
-        return UNKNOWN  # mostly digits, punctuation, operators: code or data, not language
+        return UNKNOWN, False  # mostly digits, punctuation, operators: code or data, not language
     if kana >= 2 and kana >= 0.1 * (han + kana):
-        return "ja"
+        return "ja", True
     if hangul >= 2 and hangul >= 0.3 * cjk:
-        return "ko"
+        return "ko", True
     if han >= 2 and han * 2.5 >= 0.5 * ascii_letters:
         trad = sum(1 for ch in sample if ch in _TRAD_ONLY)
         simp = sum(1 for ch in sample if ch in _SIMP_ONLY)
-        return "zh-tw" if trad > simp else "zh-cn"
+        return ("zh-tw" if trad > simp else "zh-cn"), True
     latin = letters - cjk
     if ascii_letters >= 0.9 * latin:
         words = _WORD.findall(sample)
         if len(words) >= 4 and sum(w.lower() in _EN_STOPWORDS for w in words) >= 0.1 * len(words):
-            return "en"
+            return "en", True
         if han >= 2:
-            return "en"  # Chinese + plain ASCII words, English dominant: a mixed zh/en chunk
+            return "en", True  # Chinese + plain ASCII words, English dominant: a mixed zh/en chunk
     if latin < 25:
-        return UNKNOWN  # too little text for langdetect to be more than a guess
-    return _langdetect(sample[:LANGDETECT_CHARS])
+        return UNKNOWN, False  # too little text for langdetect to be more than a guess
+    lang, prob = _langdetect(sample[:LANGDETECT_CHARS])
+    return lang, lang != UNKNOWN and latin >= SURE_LETTERS and prob >= SURE_PROB
+
+
+def settle_languages(found: list[tuple[str, bool]], whole_file: str = "") -> list[str]:
+    """Languages of one file's chunks: a chunk too short to tell takes the file's language, never a guess.
+
+    The file's language is the one most of its sure chunks have; failing that, the sure language of
+    ``whole_file`` (its prose, all chunks together); failing that, short chunks stay 'unknown'.
+    """
+    votes: dict[str, int] = {}
+    for lang, sure in found:
+        if sure:
+            votes[lang] = votes.get(lang, 0) + 1
+    if votes:
+        file_lang = max(votes, key=lambda k: votes[k])
+    else:
+        lang, sure = detect_language_sure(whole_file) if whole_file else (UNKNOWN, False)
+        file_lang = lang if sure else UNKNOWN
+    return [lang if sure else file_lang for lang, sure in found]
+
+
+MIXED = "mixed"
+MIXED_SHARE = 0.2  # a second language with at least this share of the chunks makes a corpus mixed
+
+
+def language_shares(hist: dict[str, int]) -> list[tuple[str, float]]:
+    """(language, share of the chunks whose language is known), largest first; zh-cn and zh-tw count apart."""
+    known = {k: v for k, v in hist.items() if k != UNKNOWN and v > 0}
+    total = sum(known.values())
+    return sorted(((k, v / total) for k, v in known.items()), key=lambda kv: -kv[1]) if total else []
+
+
+def corpus_language(hist: dict[str, int]) -> str:
+    """A corpus's language: its main one, 'mixed' when a second holds >= 20% of the known chunks, or 'unknown'."""
+    shares = language_shares(hist)
+    if not shares:
+        return UNKNOWN
+    return MIXED if len(shares) > 1 and shares[1][1] >= MIXED_SHARE else shares[0][0]
+
+
+# langdetect's 55 codes (and 'unknown') in words, for charts and metrics.
+LANGUAGE_NAMES: dict[str, str] = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan", "cs": "Czech",
+    "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "fa": "Persian", "fi": "Finnish", "fr": "French", "gu": "Gujarati", "he": "Hebrew",
+    "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "kn": "Kannada", "ko": "Korean", "lt": "Lithuanian", "lv": "Latvian", "mk": "Macedonian", "ml": "Malayalam",
+    "mr": "Marathi", "ne": "Nepali", "nl": "Dutch", "no": "Norwegian", "pa": "Punjabi", "pl": "Polish",
+    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "so": "Somali",
+    "sq": "Albanian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil", "te": "Telugu", "th": "Thai",
+    "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
+    "zh-cn": "Chinese", "zh-tw": "Chinese (traditional)",
+    UNKNOWN: "too short or no prose", MIXED: "mixed",
+}  # fmt: skip
+
+
+def language_name(code: str) -> str:
+    """'zh-cn' -> 'Chinese', 'da' -> 'Danish', 'unknown' -> 'too short or no prose'; unknown codes as given."""
+    return LANGUAGE_NAMES.get(code, code)
 
 
 _FENCED = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[^\n]*$|\Z)", re.S | re.M)
