@@ -116,7 +116,11 @@ def test_language_names_for_every_langdetect_code():
     profiles = Path(langdetect.__file__).parent / "profiles"
     for code in sorted(p.name for p in profiles.iterdir()):
         assert language_name(code) != code, f"no name for langdetect's {code!r}"
-    assert (language_name("zh-cn"), language_name("da"), language_name("de")) == ("Chinese", "Danish", "German")
+    assert (language_name("zh-cn"), language_name("da"), language_name("de")) == (
+        "Chinese",
+        "Danish",
+        "German",
+    )
 
 
 def test_the_zh_en_sample_corpus_is_mixed_and_has_no_short_chunk_guesses():

@@ -159,7 +159,10 @@ _MD_INLINE = [
     (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # links: the link text
     (re.compile(r"`+([^`\n]*?)`+"), r"\1"),  # inline code (also RST ``literal``)
     (re.compile(r"\*\*(?=\S)((?:(?!\n\n).)+?)(?<=\S)\*\*", re.S), r"\1"),  # strong, across a line break
-    (re.compile(r"(?<!\w)__(?=\S)([^_\n]*\s[^_\n]*?)(?<=\S)__(?!\w)"), r"\1"),  # __strong words__, not __init__
+    (
+        re.compile(r"(?<!\w)__(?=\S)([^_\n]*\s[^_\n]*?)(?<=\S)__(?!\w)"),
+        r"\1",
+    ),  # __strong words__, not __init__
     (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *emphasis*
     (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),  # _emphasis_
     (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
