@@ -1,0 +1,91 @@
+"""The decision report as Markdown for wikis: the same sections, charts as their figures in tables.
+
+User text is made inert for Markdown renderers that pass HTML through: ``<``, ``>`` and ``&`` become entities
+and Markdown punctuation is backslash-escaped, so a file name or chunk cannot become a tag, a link or a heading.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.report import Bullets, Chart, Code, Facts, Report, SideBySide, Table, Text
+from core.safe_text import display_name, neutralise_bidi
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def md(text: object) -> str:
+    """Inline Markdown-safe text (one line)."""
+    t = neutralise_bidi(" ".join(str(text).split()))
+    t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", t)
+
+
+def md_name(text: str) -> str:
+    return md(display_name(text))
+
+
+def _table(t: Table) -> list[str]:
+    out = ["| " + " | ".join(md(c) for c in t.columns) + " |"]
+    out.append("|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.columns))) + "|")
+    out += ["| " + " | ".join(md_name(v) for v in r) + " |" for r in t.rows]
+    if t.caption:
+        out += ["", f"*{md(t.caption)}*"]
+    return out
+
+
+def render_block(block: object) -> list[str]:
+    if isinstance(block, Text):
+        prefix = {
+            "warn": "> **Note:** ",
+            "missing": "> ",
+            "answer_thin": "> ",
+            "lead": "**",
+            "note": "*",
+        }.get(block.kind, "")
+        suffix = {"lead": "**", "note": "*"}.get(block.kind, "")
+        return [prefix + md(block.text) + suffix]
+    if isinstance(block, Bullets):
+        return [f"- {md(i)}" for i in block.items]
+    if isinstance(block, Table):
+        return _table(block)
+    if isinstance(block, Facts):
+        return [f"- **{md(k)}**: {md_name(v)}" for k, v in block.items]
+    if isinstance(block, Code):
+        fence = "~~~~"
+        return [fence, *(line.replace(fence, "~ ~ ~ ~") for line in block.lines), fence]
+    if isinstance(block, Chart):
+        out = [f"**{md(block.title)}**"]
+        if block.table is not None:
+            out += ["", *_table(block.table)]
+        if block.caption:
+            out += ["", f"*{md(block.caption)}*"]
+        return out
+    if isinstance(block, SideBySide):
+        out = [f"**Query:** {md(block.query)}  ", f"*{md(block.detail)}*", ""]
+        out += [f"| rank | {md(block.left_title)} | {md(block.right_title)} |", "|---:|---|---|"]
+        for i in range(max(len(block.left), len(block.right))):
+            cells = []
+            for side in (block.left, block.right):
+                if i < len(side):
+                    h = side[i]
+                    label = f" ({md(h.label)})" if h.label else ""
+                    cells.append(f"**{md_name(h.where)}**{label}: {md(h.text)}")
+                else:
+                    cells.append("")
+            out.append(f"| {i + 1} | {cells[0]} | {cells[1]} |")
+        return out
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as one Markdown document."""
+    lines = [f"# {md(report.title)}", "", f"*{md(report.subtitle)}*", ""]
+    for s in report.sections:
+        lines += [f"## {md(s.title)}", ""]
+        for b in s.blocks:
+            lines += [*render_block(b), ""]
+    lines.append(
+        "*Built offline by the retrieval comparison dashboard; the commands in section 8 recompute every figure.*"
+    )
+    return "\n".join(lines) + "\n"

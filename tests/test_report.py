@@ -1,0 +1,277 @@
+"""The decision report: every section, verdict numbers equal to `evaluate --json`, nothing loads, hostile text inert."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from core.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_corpus"
+SECTIONS = ("answer", "corpus", "models", "quality", "differ", "cost", "latency", "reproduce")
+HOSTILE = "<script>alert(1)</script>"
+URL_ATTRS = {"src", "href", "xlink:href", "action", "formaction", "data", "poster", "srcset", "background"}
+
+
+class Page(HTMLParser):
+    """Tags, attributes, text by element, and what sits inside <script> (there should be nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.stack: list[str] = []
+        self.script_text: list[str] = []
+        self.texts: list[str] = []
+        self.by_id: dict[str, str] = {}
+        self._capture: list[tuple[str, int]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag not in ("meta", "br", "img", "hr", "input", "link", "path", "rect", "line", "circle"):
+            self.stack.append(tag)
+        if a.get("id"):
+            self._capture.append((a["id"], len(self.stack)))
+            self.by_id.setdefault(a["id"], "")
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        self._capture = [(i, d) for i, d in self._capture if d <= len(self.stack)]
+
+    def handle_data(self, data):
+        self.texts.append(data)
+        if "script" in self.stack:
+            self.script_text.append(data)
+        for i, _ in self._capture:
+            self.by_id[i] += data
+
+
+def parse(text: str) -> Page:
+    p = Page()
+    p.feed(text)
+    p.close()
+    return p
+
+
+def remote_loads(page: Page, raw: str) -> list[str]:
+    """Every attribute or CSS reference that would fetch from a host."""
+    bad = [
+        f"{tag} {name}={value}"
+        for tag, attrs in page.tags
+        for name, value in attrs.items()
+        if name in URL_ATTRS and value and not value.startswith("#")
+    ]
+    bad += re.findall(r"url\(\s*['\"]?(?!#)[^)]*\)", raw)
+    bad += re.findall(r"@import", raw)
+    return bad
+
+
+def run_cli(*argv: str) -> None:
+    assert cli_main(list(argv)) == 0
+
+
+# ---- the sample corpus with the bundled pair -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_report(shared_store_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    common = [
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--model",
+        "multilingual-e5-small",
+        "--store",
+        str(shared_store_dir),
+    ]
+    run_cli("evaluate", "--beir", str(SAMPLE), *common, "--json", str(out / "evaluate.json"))
+    run_cli("report", "--corpus", str(SAMPLE), *common, "--out", str(out / "report.html"), "--markdown", str(out / "report.md"))  # fmt: skip
+    return {
+        "html": (out / "report.html").read_text(encoding="utf-8"),
+        "md": (out / "report.md").read_text(encoding="utf-8"),
+        "evaluate": json.loads((out / "evaluate.json").read_text(encoding="utf-8")),
+        "path": out / "report.html",
+    }
+
+
+@pytest.mark.slow  # embeds the sample corpus with two real models (cached in the session store afterwards)
+def test_sample_report_has_every_section_and_charts(sample_report):
+    page = parse(sample_report["html"])
+    ids = {a.get("id") for tag, a in page.tags if tag == "section"}
+    assert ids == set(SECTIONS)
+    titles = [t for t in page.texts if re.match(r"\d\. ", t)]
+    assert len([t for t in titles if t[0] in "12345678"]) >= 8
+    svgs = [a for tag, a in page.tags if tag == "svg"]
+    assert len(svgs) >= 4  # per-query difference, Matryoshka curve, frontier, recall vs latency
+    text = " ".join(page.texts)
+    for needle in (
+        "win / tie / loss",
+        "judged@10",
+        "en->zh",
+        "Equal budget",
+        "p50",
+        "sha256",
+        "python -m core.cli",
+    ):
+        assert needle in text, needle
+    assert "No quality figures" not in text  # the sample corpus is judged
+    md = sample_report["md"]
+    assert all(f"## {i}\\. " in md for i in range(1, 9))
+
+
+@pytest.mark.slow
+def test_verdict_numbers_equal_evaluate_json(sample_report):
+    page = parse(sample_report["html"])
+    verdict = page.by_id["verdict"]
+    p = sample_report["evaluate"]["paired"]["ndcg@10"]
+    models = sample_report["evaluate"]["models"]
+
+    def signed(x: float) -> str:
+        return f"{x:+.3f}".replace("-", "−")
+
+    for number in (
+        f"{models['all-MiniLM-L6-v2']['ndcg@10']:.3f}",
+        f"{models['multilingual-e5-small']['ndcg@10']:.3f}",
+        signed(p["diff"]),
+        f"{signed(p['ci_low'])}..{signed(p['ci_high'])}",
+        f"p = {p['p_value']:.3f}" if p["p_value"] >= 0.001 else "p = < 0.001",
+        f"{p['queries']} judged queries",
+    ):
+        assert number in verdict, (number, verdict)
+
+
+@pytest.mark.slow
+def test_sample_report_loads_nothing_and_has_no_script(sample_report):
+    raw = sample_report["html"]
+    page = parse(raw)
+    assert remote_loads(page, raw) == []
+    assert not [
+        t
+        for t, _ in page.tags
+        if t in ("script", "link", "iframe", "object", "embed", "img", "foreignobject")
+    ]
+    assert "default-src 'none'" in raw  # CSP: the browser refuses any load as well
+
+
+# ---- hostile corpus ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    docs = root / "docs"
+    evil_dir = (
+        docs / "<script>alert(1)<"
+    )  # with the file below, the source path reads <script>alert(1)</script>.md
+    evil_dir.mkdir(parents=True)
+    body = (
+        f"# Tokens {HOSTILE}\n\nVerify the JWT signature with the secret key. {HOSTILE} "
+        '<img src="https://evil.example/x.png" onerror="alert(2)"> See https://evil.example/steal and '
+        "[click](https://evil.example/a) ![pixel](http://evil.example/p.png).\n"
+    )
+    (evil_dir / "script>.md").write_text(body, encoding="utf-8")
+    (docs / "billing.md").write_text("# Billing\n\nInvoices are sent monthly by email.\n", encoding="utf-8")
+    (docs / "backup.md").write_text("# Backups\n\nNightly backups are kept for 30 days.\n", encoding="utf-8")
+    src = f"{HOSTILE}.md"
+    queries = [
+        {"_id": "q1", "text": f"how do I verify a token {HOSTILE} https://evil.example/q"},
+        {"_id": "q2", "text": "when are invoices sent"},
+    ]
+    (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries), encoding="utf-8")
+    (root / "qrels.tsv").write_text(
+        f"query-id\tcorpus-id\tscore\nq1\t{src}\t2\nq2\tbilling.md\t2\n", encoding="utf-8"
+    )
+    out = root / "report.html"
+    store = root / "store"
+    run_cli(
+        "report", "--corpus", str(root), "--model", "multilingual-e5-small", "--model", "multilingual-e5-small",
+        "--store", str(store), "--out", str(out), "--markdown", str(root / "report.md"),
+    )  # fmt: skip
+    return out.read_text(encoding="utf-8"), (root / "report.md").read_text(encoding="utf-8")
+
+
+def test_hostile_corpus_yields_an_inert_report(hostile_report):
+    raw, md = hostile_report
+    page = parse(raw)
+    assert [t for t, _ in page.tags if t == "script"] == []
+    assert page.script_text == []
+    assert not [(t, n) for t, a in page.tags for n in a if n.startswith("on")]
+    assert remote_loads(page, raw) == []
+    text = "".join(page.texts)
+    assert HOSTILE in text  # shown as text (in the file name, the snippet and the query) ...
+    assert raw.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # ... because it was escaped
+    assert "https://evil.example/steal" in text  # a link in user text stays text
+    assert "<script" not in md and "<img" not in md and "](https://evil" not in md
+
+
+def test_hostile_report_still_has_every_section(hostile_report):
+    page = parse(hostile_report[0])
+    assert {a.get("id") for tag, a in page.tags if tag == "section"} == set(SECTIONS)
+    # two judged queries: far too few to name a winner, and the paragraph says so
+    assert "too thin" in page.by_id["verdict"]
+
+
+# ---- pieces ----------------------------------------------------------------------------------------------
+
+
+def test_svg_cleaning_removes_anything_active():
+    from core.report_html import _clean_svg
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="x()">'
+        "<script>alert(1)</script><foreignObject><p>hi</p></foreignObject>"
+        '<a href="https://evil.example"><text>t</text></a><image xlink:href="https://evil.example/i.png"/>'
+        '<rect style="fill:url(https://evil.example/f)" fill="url(#g)"/><text>ok</text></svg>'
+    )
+    out = _clean_svg(svg)
+    assert "script" not in out and "foreignObject" not in out and "evil" not in out and "onload" not in out
+    assert "ok" in out and 'fill="url(#g)"' in out
+
+
+def test_endpoint_shows_host_only():
+    from core.report_data import host_only
+
+    assert host_only("https://user:secret@api.example.com:8443/v1?key=abc#x") == "api.example.com:8443"
+    assert host_only("http://127.0.0.1:8000/v1") == "127.0.0.1:8000"
+
+
+def _data_with(n_queries: int, gap: float):
+    from core.evaluation import compare
+    from core.report_data import ReportData
+    from core.types import Corpus
+
+    qrels = {f"q{i}": {"good": 2} for i in range(n_queries)}
+    good = {q: {"good": 1.0, "bad": 0.5} for q in qrels}
+    worse = {
+        q: {"bad": 1.0, "good": 0.5} if i % 10 < gap * 10 else {"good": 1.0} for i, q in enumerate(qrels)
+    }
+    cmp = compare(good, worse, qrels, metrics=["ndcg@10"], names=("A", "B"), n_resamples=2000)
+    data = ReportData(
+        corpus=Corpus(chunks=(), files=(), sha256="x"), corpus_label="c", chunking=__import__("core.ingest").ingest.ChunkOptions(),
+        models=[], queries={q: q for q in qrels}, query_source="test qrels", comparison=cmp,
+        judged_at={"A": 1.0, "B": 1.0},
+    )  # fmt: skip
+    return data, cmp
+
+
+def test_verdict_refuses_thin_evidence_and_names_a_winner_on_enough():
+    from core.report import verdict
+
+    thin, _ = _data_with(5, 1.0)
+    answer = verdict(thin)
+    assert not answer.decided and "too thin" in answer.text and "only 5 judged queries" in answer.text
+    strong, cmp = _data_with(40, 0.6)
+    answer = verdict(strong)
+    p = cmp.paired["ndcg@10"]
+    assert answer.decided and answer.text.startswith("Ship A") and p.p_value < 0.05
+    assert f"{p.diff:+.3f}" in answer.text
+    unbalanced, _ = _data_with(40, 0.6)
+    unbalanced.judged_at = {"A": 0.9, "B": 0.5}
+    answer = verdict(unbalanced)
+    assert not answer.decided and "judged@10 is unbalanced" in answer.text
