@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from core import bundle_cli, dims_cli, evaluate_cli, frontier_cli
+from core import bundle_cli, dims_cli, evaluate_cli, frontier_cli, report_cli
 from core.cli_common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int, run_command
 from core.errors import DashboardError
 from core.hub_cache import availability
@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
     frontier_cli.add_parser(sub).set_defaults(func=frontier_cli.run)
     dims_cli.add_parser(sub).set_defaults(func=dims_cli.run)
+    report_cli.add_parser(sub).set_defaults(func=report_cli.run)
     bundle_cli.add_parser(sub).set_defaults(func=bundle_cli.run)
     return parser
 
