@@ -1,0 +1,76 @@
+"""The verdict sentence: cites what it rests on, names no winner when the evidence is thin."""
+
+from core.evaluation import Comparison, Evaluation
+from core.rater_agreement import RaterAgreement
+from core.significance import PairedResult
+from core.verdict import verdict
+from core.votes import VoteSummary
+
+
+def _cmp(n=40, diff=0.07, lo=0.02, hi=0.12, p=0.01, judged=(0.95, 0.93)):
+    paired = PairedResult("ndcg@10", n, 0.6 + diff, 0.6, diff, 25, 5, 10, p, lo, hi, 10_000, 0)
+    ev = [Evaluation({}, {}, ("ndcg@10",), {}, {"judged@10": j, "ndcg_condensed@10": 0.6}) for j in judged]
+    return Comparison("e5", "bge", ev[0], ev[1], {"ndcg@10": paired})
+
+
+KAPPA = RaterAgreement("cohen", 0.71, ("ann", "bob"), 120, [], 0.8)
+
+
+def _votes(a, b, ties=0, lo=0.52, hi=0.75, p=0.03, models=("e5", "bge")):
+    n = a + b + ties
+    return VoteSummary(n, a, b, ties, 0, (a + ties / 2) / n, lo, hi, p, "split", *models)
+
+
+def test_a_clear_win_cites_queries_raters_kappa_ci_p_and_votes():
+    v = verdict(_cmp(), source="pooled", agreement=KAPPA, votes=_votes(37, 21))
+    assert v.winner == "e5" and v.warnings == []
+    assert v.sentence == (
+        "On 40 pooled queries judged by 2 raters (kappa 0.71), e5 beats bge on nDCG@10 by +0.07 "
+        "(95% CI +0.02..+0.12, p = 0.01); blind votes agree: e5 wins 64% (95% CI 52–75%, 58 votes, "
+        "ties split, sign test p = 0.03)."
+    )
+
+
+def test_b_leading_is_reported_from_b_s_side():
+    v = verdict(_cmp(diff=-0.05, lo=-0.09, hi=-0.01, p=0.02), source="pooled")
+    assert v.winner == "bge"
+    assert "bge beats e5 on nDCG@10 by +0.05 (95% CI +0.01..+0.09, p = 0.02)" in v.sentence
+
+
+def test_thin_evidence_names_no_winner_and_says_why():
+    few = verdict(_cmp(n=6))
+    assert few.winner is None and "Not enough to name a winner" in few.sentence
+    assert "scores higher than" in few.sentence and "beats" not in few.sentence
+    assert any("only 6 queries" in w for w in few.warnings)
+    noisy = verdict(_cmp(lo=-0.02, p=0.21))
+    assert noisy.winner is None and any("not significant (p = 0.21" in w for w in noisy.warnings)
+    uneven = verdict(_cmp(judged=(0.95, 0.7)))
+    assert uneven.winner is None and any("judged@10 differs" in w and "bge" in w for w in uneven.warnings)
+    thumbs = verdict(_cmp(), unpooled_share=0.8)
+    assert thumbs.winner is None and any("80%" in w and "thumbs" in w for w in thumbs.warnings)
+
+
+def test_votes_that_disagree_withhold_the_winner_and_swapped_votes_are_oriented():
+    against = verdict(_cmp(), votes=_votes(21, 37, lo=0.25, hi=0.48))
+    assert against.winner is None and "but blind votes disagree: bge wins 64%" in against.sentence
+    swapped = _votes(21, 37, lo=0.25, hi=0.48, models=("bge", "e5"))  # bge is A in the votes
+    agree = verdict(_cmp(), votes=swapped)
+    assert agree.winner == "e5" and "blind votes agree: e5 wins 64% (95% CI 52–75%" in agree.sentence
+
+
+def test_low_kappa_warns_without_withholding():
+    v = verdict(_cmp(), agreement=RaterAgreement("cohen", 0.15, ("ann", "bob"), 30, [], 0.5))
+    assert v.winner == "e5" and any("agree poorly" in w for w in v.warnings)
+
+
+def test_votes_alone_and_nothing_at_all():
+    alone = verdict(votes=_votes(37, 21))
+    assert alone.winner == "e5" and alone.sentence.startswith("Blind votes: e5 wins 64%")
+    few = verdict(votes=_votes(4, 2, lo=0.3, hi=0.9, p=0.69))
+    assert few.winner is None and few.warnings
+    assert verdict().winner is None
+
+
+def test_a_tie_names_no_winner():
+    v = verdict(_cmp(diff=0.0, lo=0.0, hi=0.0, p=1.0))
+    assert v.winner is None and "score the same on nDCG@10" in v.sentence and v.sentence.endswith("No winner.")
