@@ -160,8 +160,15 @@ class QdrantCollection:
                                   "delete the collection or name another one.")  # fmt: skip
             return
         dense = models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=dim, distance=models.Distance.COSINE))
-        with self._lock:
-            self.client.create_vector_name(self.name, name, dense)
+        try:
+            with self._lock:
+                self.client.create_vector_name(self.name, name, dense)
+        except Exception as exc:  # servers before 1.18 cannot add a named vector to an existing collection
+            raise QdrantError(
+                f"Could not add vector {name!r} to collection {self.name!r} at {self.target.where} "
+                f"({_scrub(str(exc))[:200]}). Adding a model to an existing collection needs Qdrant 1.18 or "
+                "newer; or give this model its own collection (--qdrant-collection NAME)."
+            ) from None
 
     def check_corpus(self) -> None:
         """Refuse a collection whose points are another corpus's (more points, or another sha256 in them)."""

@@ -1,0 +1,155 @@
+"""Bring your own Qdrant collection: an existing collection (named vector + payload text) as a model's index.
+
+The corpus is the collection's points (text from a payload field, chunk id from a payload field or the point
+id); queries are embedded with the model the user names, refused when its dimension differs from the
+collection's vector. Search runs in Qdrant; the vectors are also read once (scroll) so that exact search,
+z-scores and the Dimensions page work as for any model. Nothing is re-embedded on the production side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from qdrant_client import models
+
+from core.engine import ModelIndex
+from core.index import truncate
+from core.ingest import corpus_sha256
+from core.qdrant_index import QdrantError, QdrantTarget, _matrices, connect
+from core.store import EmbeddingStore
+from core.types import Chunk, Corpus, Embedder, Progress
+
+_SCROLL = 512
+
+
+@dataclass(frozen=True)
+class ByoCollection:
+    """Which existing collection, which named vector ("" = the unnamed default) and which payload fields."""
+
+    target: QdrantTarget
+    collection: str
+    vector: str = ""
+    text_field: str = "text"
+    id_field: str = "chunk_id"  # payload field naming the chunk; missing = the point id
+    source_field: str = "source"
+
+
+def vector_size(byo: ByoCollection) -> int:
+    """The collection's dimension for ``byo.vector``; refuses a missing collection or vector, or non-cosine."""
+    client = connect(byo.target)
+    if not client.collection_exists(byo.collection):
+        names = ", ".join(c.name for c in client.get_collections().collections)[:300] or "none"
+        raise QdrantError(f"No collection {byo.collection!r} at {byo.target.where} (there: {names}).")
+    vectors = client.get_collection(byo.collection).config.params.vectors
+    table = vectors if isinstance(vectors, dict) else {"": vectors}
+    params = table.get(byo.vector)
+    if params is None:
+        have = ", ".join(repr(n) for n in table) or "none"
+        raise QdrantError(f"Collection {byo.collection!r} has no vector named {byo.vector!r} (it has {have}).")
+    if params.distance != models.Distance.COSINE:
+        raise QdrantError(f"Vector {byo.vector!r} of {byo.collection!r} uses {params.distance} distance; the "
+                          "comparison needs cosine vectors.")  # fmt: skip
+    return int(params.size)
+
+
+def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> tuple[Corpus, np.ndarray, list]:
+    """The collection as a corpus, its unit vectors (rows in corpus order) and the point id of each row."""
+    client = connect(byo.target)
+    total = client.count(byo.collection, exact=True).count
+    chunks: list[Chunk] = []
+    rows: list[np.ndarray] = []
+    ids: list = []
+    fields = [byo.text_field, byo.id_field, byo.source_field]
+    offset = None
+    while True:
+        points, offset = client.scroll(byo.collection, limit=_SCROLL, offset=offset, with_payload=fields,
+                                       with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
+        for p in points:
+            payload = p.payload or {}
+            text = payload.get(byo.text_field)
+            if not isinstance(text, str) or not text.strip():
+                raise QdrantError(f"Point {p.id} of {byo.collection!r} has no text in payload field "
+                                  f"{byo.text_field!r}; name the field that holds the passage text.")  # fmt: skip
+            vec = p.vector.get(byo.vector) if isinstance(p.vector, dict) else p.vector
+            if vec is None:
+                raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector!r}.")
+            cid = str(payload.get(byo.id_field) or p.id)
+            chunks.append(Chunk(id=cid, source=str(payload.get(byo.source_field) or byo.collection), text=text))
+            rows.append(np.asarray(vec, dtype=np.float32))
+            ids.append(p.id)
+        if progress is not None:
+            progress(len(ids), total, 0.0)
+        if offset is None:
+            break
+    if not chunks:
+        raise QdrantError(f"Collection {byo.collection!r} at {byo.target.where} holds no points.")
+    seen: set[str] = set()
+    for c in chunks:
+        if c.id in seen:
+            raise QdrantError(f"Chunk id {c.id!r} occurs twice in payload field {byo.id_field!r} of "
+                              f"{byo.collection!r}; name a unique id field.")  # fmt: skip
+        seen.add(c.id)
+    corpus = Corpus(chunks=tuple(chunks), files=(), sha256=corpus_sha256(tuple(chunks)), name=byo.collection)
+    vectors = np.stack(rows)
+    return corpus, truncate(vectors, vectors.shape[1]), ids
+
+
+class ByoView:
+    """The collection's own named vector, searched in Qdrant; point ids mapped back to corpus rows."""
+
+    def __init__(self, byo: ByoCollection, ids: list, dim: int) -> None:
+        self.byo, self.dim, self.count = byo, dim, len(ids)
+        self._rows = {pid: r for r, pid in enumerate(ids)}
+
+    def __repr__(self) -> str:
+        return f"ByoView({self.byo.collection!r}, {self.byo.vector!r}, dim={self.dim}, count={self.count})"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the collection's float32 vectors (graph and payload on top)."""
+        return self.count * self.dim * 4
+
+    def search(self, queries: np.ndarray, *, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        k = min(int(k), self.count)
+        params = models.SearchParams(hnsw_ef=ef) if ef is not None else None
+        requests = [models.QueryRequest(query=v.tolist(), using=self.byo.vector or None, limit=k, params=params,
+                                        with_payload=False) for v in q]  # fmt: skip
+        try:
+            answers = connect(self.byo.target).query_batch_points(self.byo.collection, requests=requests)
+        except Exception as exc:
+            raise QdrantError(f"Qdrant search in {self.byo.collection!r} failed: {str(exc)[:300]}") from None
+        return _matrices([a.points for a in answers], k, lambda pid: self._rows.get(pid, -1))
+
+
+class ByoBackend:
+    """Index backend over an existing collection: full dimension only (its other dims are not ours to add)."""
+
+    kind = "qdrant (own collection)"
+
+    def __init__(self, byo: ByoCollection, ids: list) -> None:
+        self.byo, self.ids = byo, ids
+
+    def build(self, mi: ModelIndex, d: int, progress: Progress | None) -> ByoView:
+        if d != mi.dim:
+            raise QdrantError(f"Collection {self.byo.collection!r} holds {mi.dim}-dim vectors only; search it at "
+                              f"full dimension (or use exact search at {d} dims).")  # fmt: skip
+        if progress is not None:
+            progress(len(self.ids), len(self.ids), 0.0)
+        return ByoView(self.byo, self.ids, mi.dim)
+
+
+def byo_model_index(
+    byo: ByoCollection, embedder: Embedder, *, store: EmbeddingStore, progress: Progress | None = None
+) -> ModelIndex:
+    """A ModelIndex over an existing collection, queried with ``embedder``; refused on a dimension mismatch."""
+    size = vector_size(byo)
+    dim = embedder.spec.dim or int(np.asarray(embedder.encode_queries(["dimension check"])).shape[1])
+    if dim != size:
+        raise QdrantError(
+            f"{embedder.spec.name} embeds queries as {dim}-dim vectors but vector {byo.vector or '(default)'!r} of "
+            f"collection {byo.collection!r} has {size} dims: name the model that embedded the collection."
+        )
+    corpus, vectors, ids = read_collection(byo, progress=progress)
+    return ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store, backend=ByoBackend(byo, ids))

@@ -1,0 +1,257 @@
+"""Qdrant as an index backend, in local mode (the same qdrant-client calls as against a server), with the
+real bundled all-MiniLM-L6-v2 on the sample corpus; a real server too when QDRANT_URL is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from core.agreement import jaccard_at_k
+from core.embedders import load_embedder
+from core.engine import build_model_index
+from core.ingest import corpus_sha256, load_corpus
+from core.models import resolve_model
+from core.mrl import recall_at_k, truncation_curve
+from core.qdrant_byo import ByoCollection, byo_model_index
+from core.qdrant_index import (
+    QdrantBackend,
+    QdrantCollection,
+    QdrantError,
+    QdrantTarget,
+    collection_name,
+    connect,
+    dims_name,
+    vector_name,
+)
+from core.store import EmbeddingStore
+from core.types import Corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+N_CHUNKS = 300  # the first 300 sample chunks, as tests/test_quantize.py (their vectors are in the shared store)
+
+
+def sub_corpus(corpus: Corpus, n: int, name: str = "sample") -> Corpus:
+    chunks = corpus.chunks[:n]
+    return Corpus(chunks=chunks, files=(), sha256=corpus_sha256(chunks), name=name)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_embedder(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def sample(shared_store_dir):
+    corpus = load_corpus(ROOT / "sample_corpus" / "docs")
+    lines = (ROOT / "sample_corpus" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    queries = [json.loads(line)["text"] for line in lines if line.strip()]
+    return sub_corpus(corpus, N_CHUNKS), queries, EmbeddingStore(shared_store_dir)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory) -> QdrantTarget:
+    return QdrantTarget(path=str(tmp_path_factory.mktemp("qdrant")), mrl_dims=(64,))
+
+
+@pytest.fixture(scope="module")
+def pair(sample, minilm, local):
+    corpus, queries, store = sample
+    hnsw = build_model_index(corpus, minilm, store=store)
+    qd = build_model_index(corpus, minilm, store=store, backend=QdrantBackend(local))
+    return hnsw, qd, queries
+
+
+def test_qdrant_returns_the_same_top10_as_hnswlib_on_the_sample_queries(pair):
+    hnsw, qd, queries = pair
+    a = hnsw.search_many(queries, k=10)
+    b = qd.search_many(queries, k=10)
+    overlaps = [jaccard_at_k([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits]) for x, y in zip(a, b, strict=True)]
+    assert len(overlaps) == len(queries) >= 50
+    assert np.mean(overlaps) >= 0.9
+    # scores are the same cosines (float32 in both engines)
+    assert abs(a[1].hits[0].score - b[1].hits[0].score) < 1e-4
+    assert qd.stats is not None and qd.stats.index_bytes == N_CHUNKS * 384 * 4
+
+
+def test_one_collection_per_corpus_with_payload_and_named_vectors(pair, local):
+    _, qd, _ = pair
+    coll = QdrantCollection(local, qd.corpus)
+    assert coll.name == collection_name(qd.corpus) == f"rc-{qd.corpus.sha256[:16]}"
+    name = vector_name("all-MiniLM-L6-v2", qd.embedder.cache_key)
+    assert coll.vector_sizes() == {name: 384, dims_name(name, 64): 64}
+    (point,) = connect(local).retrieve(coll.name, ids=[7], with_payload=True)
+    c = qd.corpus.chunks[7]
+    assert point.payload is not None
+    assert {k: point.payload[k] for k in ("chunk_id", "source", "location", "language")} == {
+        "chunk_id": c.id, "source": c.source, "location": c.location, "language": c.lang,
+    }  # fmt: skip
+
+
+def test_matryoshka_prefetches_a_low_dim_shortlist_and_rescores_at_full_dimension(pair):
+    _, qd, queries = pair
+    qvecs = qd.embed_queries(queries)
+    curve = truncation_curve(qd.vectors, qvecs, dims=[64], k=10)
+    idx, scores = qd.search_vectors(qvecs, k=10, dims=64)
+    # the scores are full-dimension cosines: the shortlist was rescored with the full vector
+    full = np.take_along_axis(qvecs @ qd.vectors.T, idx, axis=1)
+    assert np.allclose(scores, full, atol=1e-4)
+    prefetch = recall_at_k(curve.truth, idx, k=10)
+    assert prefetch > curve.recall[64]  # rescoring a 4x shortlist recovers much of what truncation loses
+    assert qd.index(64).nbytes == N_CHUNKS * 64 * 4
+
+
+def test_an_interrupted_upload_resumes_without_sending_points_again(sample, minilm, tmp_path, monkeypatch):
+    corpus, _, store = sample
+    small = sub_corpus(corpus, 40, "small")
+    target = QdrantTarget(path=str(tmp_path / "q"), batch_size=8)
+    client = connect(target)
+    sent: list[int] = []
+    real_upsert = client.upsert
+
+    def counting(name, points, **kw):
+        sent.extend(p.id for p in points)
+        return real_upsert(name, points=points, **kw)
+
+    monkeypatch.setattr(client, "upsert", counting)
+
+    def stop_after_two_batches(done, total, rate):
+        if done >= 16:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_model_index(small, minilm, store=store, backend=QdrantBackend(target), index_progress=stop_after_two_batches)
+    coll = collection_name(small)
+    assert client.count(coll, exact=True).count == 16
+    seen: list[tuple[int, int]] = []
+    mi = build_model_index(small, minilm, store=store, backend=QdrantBackend(target),
+                           index_progress=lambda d, t, r: seen.append((d, t)))  # fmt: skip
+    assert client.count(coll, exact=True).count == 40
+    assert sorted(sent) == list(range(40)), "every point sent exactly once over both runs"
+    assert seen[0] == (16, 40) and seen[-1] == (40, 40)
+    assert mi.search("token expiry", k=3).hits
+    build_model_index(small, minilm, store=store, backend=QdrantBackend(target))
+    assert len(sent) == 40, "a third build sends nothing"
+
+
+def test_a_collection_that_holds_another_corpus_is_refused(sample, minilm, tmp_path):
+    corpus, _, store = sample
+    target = QdrantTarget(path=str(tmp_path / "q"), collection="shared")
+    build_model_index(sub_corpus(corpus, 20, "one"), minilm, store=store, backend=QdrantBackend(target))
+    other = Corpus(chunks=corpus.chunks[100:110], files=(), sha256=corpus_sha256(corpus.chunks[100:110]))
+    with pytest.raises(QdrantError, match="holds another corpus") as info:
+        build_model_index(other, minilm, store=store, backend=QdrantBackend(target))
+    assert "'shared'" in str(info.value) and other.sha256[:16] in str(info.value)
+
+
+def test_an_unreachable_server_is_named_with_the_fix():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(QdrantError) as info:
+        connect(QdrantTarget(url=f"http://127.0.0.1:{port}"))
+    msg = str(info.value)
+    assert f"http://127.0.0.1:{port} is unreachable" in msg and "docker run" in msg and "QDRANT_API_KEY" in msg
+
+
+def test_a_target_needs_exactly_one_of_url_and_path():
+    with pytest.raises(QdrantError, match="either a URL"):
+        QdrantTarget()
+    with pytest.raises(QdrantError, match="either a URL"):
+        QdrantTarget(url="http://localhost:6333", path="/tmp/x")
+
+
+def _production_collection(target: QdrantTarget, name: str, corpus: Corpus, vectors: np.ndarray) -> None:
+    """What a team already runs: uuid point ids, a named vector 'dense', its own payload field names."""
+    client = connect(target)
+    client.create_collection(name, vectors_config={"dense": models.VectorParams(
+        size=vectors.shape[1], distance=models.Distance.COSINE)})  # fmt: skip
+    client.upsert(name, points=[
+        models.PointStruct(id=str(uuid.uuid5(uuid.NAMESPACE_URL, c.id)), vector={"dense": v.tolist()},
+                           payload={"body": c.text, "doc": c.id, "source": c.source})
+        for c, v in zip(corpus.chunks, vectors, strict=True)])  # fmt: skip
+
+
+def test_bring_your_own_collection_is_compared_against_an_in_process_model(sample, minilm, tmp_path):
+    corpus, queries, store = sample
+    small = sub_corpus(corpus, 120, "prod")
+    vectors, _ = store.embed(minilm, [c.embed_text for c in small.chunks])
+    target = QdrantTarget(path=str(tmp_path / "q"))
+    _production_collection(target, "production", small, vectors)
+    byo = ByoCollection(target, "production", vector="dense", text_field="body", id_field="doc")
+    b = byo_model_index(byo, minilm, store=store)  # model B: production's index, queries embedded here
+    assert [c.id for c in b.corpus.chunks] != [] and {c.id for c in b.corpus.chunks} == {c.id for c in small.chunks}
+    # model A: another model, in process, over the collection's texts (nothing re-embedded on B's side)
+    e5 = load_embedder(resolve_model("multilingual-e5-small"), device="cpu")
+    a = build_model_index(b.corpus, e5, store=store)
+    same = build_model_index(b.corpus, minilm, store=store)  # what B would be if rebuilt here
+    for q in queries[:12]:
+        hb = [h.chunk_id for h in b.search(q, k=10).hits]
+        assert hb == [h.chunk_id for h in same.search(q, k=10, exact=True).hits]
+        ha = [h.chunk_id for h in a.search(q, k=10).hits]
+        assert len(ha) == len(hb) == 10 and 0.0 <= jaccard_at_k(ha, hb) <= 1.0
+    with pytest.raises(QdrantError, match="384-dim vectors only"):
+        b.search(queries[0], dims=64)
+
+
+def test_a_collection_of_another_dimension_is_refused_with_both_dims(sample, minilm, tmp_path):
+    corpus, _, _ = sample
+    small = sub_corpus(corpus, 5)
+    target = QdrantTarget(path=str(tmp_path / "q"))
+    rng = np.random.default_rng(0)
+    _production_collection(target, "prod768", small, rng.normal(size=(5, 768)).astype(np.float32))
+    with pytest.raises(QdrantError) as info:
+        byo_model_index(ByoCollection(target, "prod768", vector="dense", text_field="body"), minilm,
+                        store=EmbeddingStore(tmp_path / "s"))  # fmt: skip
+    msg = str(info.value)
+    assert "384-dim" in msg and "768 dims" in msg and "all-MiniLM-L6-v2" in msg
+    with pytest.raises(QdrantError, match="no vector named 'sparse'"):
+        byo_model_index(ByoCollection(target, "prod768", vector="sparse"), minilm, store=EmbeddingStore(tmp_path / "s"))
+    with pytest.raises(QdrantError, match="No collection 'nope'"):
+        byo_model_index(ByoCollection(target, "nope"), minilm, store=EmbeddingStore(tmp_path / "s"))
+
+
+def test_cli_build_and_search_with_a_qdrant_folder(sample, tmp_path, capsys, store_dir):
+    from core.cli import main
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "auth.md").write_text("# Auth\n\nJWT authentication: the server signs a JSON Web Token; clients send it "
+                                "in the Authorization Bearer header.\n", encoding="utf-8")  # fmt: skip
+    (kb / "bread.txt").write_text("Knead the bread dough for ten minutes, then let it rise for an hour.\n", encoding="utf-8")
+    qd = ["--index", "qdrant", "--qdrant-path", str(tmp_path / "q"), "--qdrant-dims", "64"]
+    base = ["--corpus", str(kb), "--model", "all-MiniLM-L6-v2", "--device", "cpu"]
+    assert main(["build", *base, *qd, "--json"]) == 0
+    (m,) = json.loads(capsys.readouterr().out)["models"]
+    assert m["chunks"] == 2 and m["index_bytes"] == 2 * 384 * 4
+    assert main(["search", *base, *qd, "--query", "how do I log in with a token", "--json", "-k", "2"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["source"] for h in hits] == ["auth.md", "bread.txt"]
+    assert main(["search", *base, *qd, "--query", "dough", "--dims", "64", "--json", "-k", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["source"] == "bread.txt"
+    assert main(["search", *base, "--qdrant-path", str(tmp_path / "q"), "--query", "x"]) == 2
+    assert "need --index qdrant" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("QDRANT_URL"), reason="set QDRANT_URL (and QDRANT_API_KEY if needed) to test a real server")
+def test_against_a_real_server(sample, minilm):
+    corpus, queries, store = sample
+    small = sub_corpus(corpus, 60, "server")
+    name = f"rc-test-{uuid.uuid4().hex[:8]}"
+    target = QdrantTarget(url=os.environ["QDRANT_URL"], collection=name, mrl_dims=(64,), batch_size=16)
+    try:
+        qd = build_model_index(small, minilm, store=store, backend=QdrantBackend(target))
+        hnsw = build_model_index(small, minilm, store=store)
+        for q in queries[:10]:
+            a = [h.chunk_id for h in hnsw.search(q, k=10, exact=True).hits]
+            assert jaccard_at_k(a, [h.chunk_id for h in qd.search(q, k=10).hits]) >= 0.8
+        assert connect(target).count(name, exact=True).count == 60
+        assert qd.search(queries[0], k=5, dims=64).hits
+    finally:
+        connect(target).delete_collection(name)
