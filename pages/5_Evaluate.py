@@ -15,6 +15,7 @@ from core.evaluation import Comparison, by_group
 from core.metrics import Qrels, Run
 from core.types import Corpus
 from ui import evaluate as ev
+from ui import report as report_ui
 from ui import state, widgets
 from ui.state import EVAL_SOURCES, EvalSource
 from ui.text import escape_md
@@ -301,3 +302,4 @@ def render() -> None:
 
 
 render()
+report_ui.download_button("_eval_report_download")

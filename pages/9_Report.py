@@ -1,8 +1,81 @@
-"""Report: One self-contained decision report."""
+"""Report: the decision report (one self-contained HTML file, or Markdown) with a preview."""
 
 import streamlit as st
+import streamlit.components.v1 as components
 
+from ui import report as rep
 from ui import widgets
+from ui.text import escape_md
 
-widgets.page_header("Report", "One self-contained decision report.")
-st.info("This page is being built.", icon=":material/construction:")
+SUBTITLE = (
+    "One file to send to stakeholders: the answer in words, corpus, models, quality, where they differ, cost, "
+    "latency and how to reproduce it. Self-contained HTML (no script, nothing loaded from any host) or Markdown."
+)
+
+
+def downloads(built: rep.Built, inp: rep.Inputs) -> None:
+    c1, c2, _ = st.columns([2, 2, 3])
+    c1.download_button(
+        "Download report (HTML)",
+        built.html,
+        rep.file_name(inp, "html"),
+        mime="text/html",
+        type="primary",
+        icon=":material/download:",
+        key="_report_dl_html",
+        width="stretch",
+    )
+    c2.download_button(
+        "Download Markdown",
+        built.markdown,
+        rep.file_name(inp, "md"),
+        mime="text/markdown",
+        icon=":material/article:",
+        key="_report_dl_md",
+        width="stretch",
+    )
+
+
+def render() -> None:
+    widgets.page_header("Report", SUBTITLE)
+    if widgets.indexed_corpus() is None:
+        return
+    inp = rep.inputs()
+    if inp is None:
+        return
+    if inp.qrels:
+        st.caption(escape_md(f"Quality rests on {len(inp.qrels)} judged queries: {inp.source}."))
+    else:
+        st.caption(
+            "No judgments for this corpus yet: the report will say so instead of naming a winner "
+            "(judge queries on the Judge page)."
+        )
+    found = rep.built(inp)
+    go = st.button(
+        "Build report",
+        type="primary" if found is None else "secondary",
+        icon=":material/summarize:",
+        key="_report_build",
+    )
+    if found is None and not go:
+        st.info(
+            "Click **Build report** to measure everything the report holds (evaluation, frontier sweep, latency; "
+            "seconds on the sample corpus).",
+            icon=":material/summarize:",
+        )
+        return
+    if found is None:
+        try:
+            with st.spinner("Measuring and writing the report …"):
+                found = rep.build_files(inp)
+        except Exception as exc:
+            widgets.show_error(exc)
+            return
+    answer = found.report.answer
+    (st.success if answer.decided else st.warning)(escape_md(answer.text))
+    downloads(found, inp)
+    st.subheader("Preview")
+    components.html(found.html, height=900, scrolling=True)
+
+
+render()

@@ -1,0 +1,214 @@
+"""Report page glue: what the session has (corpus, both built models, judgments, cost inputs) -> the report files.
+
+The measuring and the writing are core's (core.report_data.gather, core.report, core.report_html/_md), the same
+functions the ``report`` CLI runs; here the inputs are read from the session and the result is memoised by
+content, so the Report page and the Evaluate page's download share one build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import streamlit as st
+
+from core.engine import ModelIndex
+from core.frontier import ScaleInputs
+from core.ingest import ChunkOptions
+from core.judgments import JudgmentStore
+from core.metrics import Qrels
+from core.report import Report, build_report
+from core.report_data import ReportData, add_store_figures, gather, unique_names
+from core.report_html import render_html
+from core.report_md import render_markdown
+from core.store import default_root
+from core.types import Corpus
+from ui import build, resources, state
+from ui import compare as cmp
+from ui import evaluate as ev
+from ui.corpus import chunk_options
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """What one report is built from (read from the session in the script thread)."""
+
+    corpus: Corpus
+    indexes: tuple[ModelIndex, ModelIndex]
+    instructions: tuple[str | None, str | None]
+    queries: dict[str, str]
+    qrels: Qrels
+    source: str
+    chunking: ChunkOptions
+    scale: ScaleInputs
+    label: str
+    store: JudgmentStore | None
+
+    def key(self) -> tuple[Any, ...]:
+        """Content key: models' vectors, judgments, settings, and how many judgments and votes the store holds."""
+        blob = json.dumps(
+            [self.queries, self.qrels, self.source, asdict(self.scale)], sort_keys=True
+        ).encode()
+        counts = (len(self.store.judgments()), len(self.store.votes())) if self.store is not None else (0, 0)
+        return (
+            "report",
+            self.corpus.sha256,
+            tuple(mi.vectors_sha for mi in self.indexes),
+            tuple(mi.embedder.cache_key for mi in self.indexes),
+            self.instructions,
+            hashlib.sha1(blob).hexdigest(),
+            counts,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Built:
+    data: ReportData
+    report: Report
+    html: str
+    markdown: str
+
+
+def judgment_store(corpus: Corpus) -> JudgmentStore | None:
+    """The corpus's judgment store (the Judge page's), or None when it cannot be opened."""
+    try:
+        root = default_root()
+        return resources.memo(
+            ("judgments", str(root), corpus.sha256),
+            lambda: JudgmentStore.for_corpus(corpus.sha256, root=root),
+        )
+    except Exception:  # an unreadable store must not take the report down; the section says none
+        return None
+
+
+def judged_set(corpus: Corpus, store: JudgmentStore | None) -> tuple[dict[str, str], Qrels, str]:
+    """The judgments the report rests on: the sample's or BEIR set's own, else the judgment store, else thumbs."""
+    origin = state.corpus_origin()
+    if origin == "sample":
+        queries, qrels = ev.sample_judgments()
+        if qrels:
+            return dict(queries), dict(qrels), "the sample corpus's judgments (sample_corpus/qrels.tsv)"
+    if origin == "beir":
+        queries, qrels = ev.beir_judgments(corpus)
+        if qrels:
+            return dict(queries), dict(qrels), "the uploaded BEIR set's qrels"
+    if store is not None:
+        queries, qrels = store.qrels("union")
+        qrels = {q: dict(d) for q, d in qrels.items() if d}
+        if qrels:
+            return (
+                {q: queries[q] for q in qrels if q in queries},
+                qrels,
+                "the judgment store (pooled and imported over thumbs)",
+            )
+    queries, qrels = ev.label_judgments(corpus)
+    return dict(queries), dict(qrels), "labels from the Compare page" if qrels else ""
+
+
+def scale() -> ScaleInputs:
+    """The Frontier page's cost-at-scale inputs."""
+    return ScaleInputs(
+        chunks=int(state.get("fr_chunks")),
+        qps=float(state.get("fr_qps")),
+        replicas=int(state.get("fr_replicas")),
+        usd_per_gb_month=float(state.get("fr_ram")),
+        usd_per_gpu_hour=float(state.get("fr_gpu")),
+        usd_per_disk_gb_month=float(state.get("fr_disk")),
+    )
+
+
+def inputs() -> Inputs | None:
+    """The session's inputs, or None when the corpus or either index is missing."""
+    corpus = resources.current_corpus()
+    a, b = build.built_index("A"), build.built_index("B")
+    if corpus is None or a is None or b is None:
+        return None
+    store = judgment_store(corpus)
+    queries, qrels, source = judged_set(corpus, store)
+    label = "sample_corpus" if state.corpus_origin() == "sample" else (corpus.name or "the uploaded corpus")
+    return Inputs(
+        corpus=corpus,
+        indexes=(a, b),
+        instructions=(cmp.instruction("A"), cmp.instruction("B")),
+        queries=queries,
+        qrels=qrels,
+        source=source,
+        chunking=chunk_options(),
+        scale=scale(),
+        label=label,
+        store=store,
+    )
+
+
+def commands(inp: Inputs) -> list[str]:
+    """CLI lines that recompute the report's numbers (the corpus path is the user's own folder when uploaded)."""
+    models = " ".join(f"--model '{mi.spec.name}'" for mi in inp.indexes)
+    corpus = "sample_corpus" if inp.label == "sample_corpus" else "YOUR_CORPUS_FOLDER"
+    lines = []
+    if inp.label == "sample_corpus":
+        lines.append(
+            f"python -m core.cli evaluate --beir sample_corpus {models} --exact --json evaluate.json"
+        )
+    judged = " --judgments JUDGMENTS.sqlite" if inp.store is not None and "store" in inp.source else ""
+    lines.append(
+        f"python -m core.cli report --corpus {corpus} {models}{judged} --out report.html --markdown report.md"
+    )
+    return lines
+
+
+def built(inp: Inputs) -> Built | None:
+    """The report for these inputs if it was already built in this process (computes nothing)."""
+    found: Built | None = resources.memo_get(inp.key())
+    return found
+
+
+def build_files(inp: Inputs) -> Built:
+    """Measure, build and render the report once per content key (the CLI's functions)."""
+
+    def make() -> Built:
+        data = gather(
+            inp.corpus,
+            inp.indexes,
+            corpus_label=inp.label,
+            queries=inp.queries,
+            qrels=inp.qrels or None,
+            query_source=inp.source,
+            chunking=inp.chunking,
+            names=unique_names(inp.indexes),
+            instructions=inp.instructions,
+            scale=inp.scale,
+            commands=commands(inp),
+        )
+        add_store_figures(data, inp.store)
+        report = build_report(data)
+        return Built(data, report, render_html(report), render_markdown(report))
+
+    found: Built = resources.memo(inp.key(), make)
+    return found
+
+
+def file_name(inp: Inputs, ext: str) -> str:
+    """report-<model-a>-vs-<model-b>.<ext> with only safe characters."""
+    names = "-vs-".join(mi.spec.name for mi in inp.indexes)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in names)
+    return f"report-{safe[:80]}.{ext}"
+
+
+def download_button(key: str) -> None:
+    """A download button for the report (built on click when it has not been built yet); nothing without indexes."""
+    inp = inputs()
+    if inp is None:
+        return
+    found = built(inp)
+    st.download_button(
+        "Download the decision report (HTML)",
+        found.html if found is not None else (lambda: build_files(inp).html),
+        file_name(inp, "html"),
+        mime="text/html",
+        icon=":material/summarize:",
+        key=key,
+        on_click="ignore",
+        help="One self-contained file for stakeholders (the Report page previews it); built on the first click.",
+    )
