@@ -205,3 +205,43 @@ def test_a_second_session_without_a_key_does_not_use_the_first_sessions_key(monk
         sent = [r["headers"].get("Authorization") for r in srv.requests]
     assert sent[0] == f"Bearer {CANARY}"
     assert sent[-1] is None, "the second session's request carried the first session's API key"
+
+
+def test_a_qdrant_key_comes_from_the_environment_and_is_never_repeated(monkeypatch):
+    """QDRANT_API_KEY is sent as Qdrant's api-key header; a server echoing it back gets it scrubbed (***)."""
+    import http.server
+    import json
+    import threading
+
+    from core.qdrant_index import QdrantBackend, QdrantError, QdrantTarget, connect
+
+    seen: list[str | None] = []
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("api-key"))
+            body = json.dumps({"status": {"error": f"Invalid api-key: {self.headers.get('api-key')}"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("QDRANT_API_KEY", CANARY)
+    target = QdrantTarget(url=f"http://127.0.0.1:{srv.server_address[1]}")
+    try:
+        with pytest.raises(QdrantError) as info:
+            connect(target)
+    finally:
+        srv.shutdown()
+    assert CANARY in seen, "the key from the environment was not sent"
+    msg = str(info.value)
+    assert "unreachable" in msg and "401" in msg and "***" in msg
+    for blob in (msg, repr(info.value.args), repr(target), target.key, repr(QdrantBackend(target)),
+                 pickle.dumps(target), pickle.dumps(QdrantBackend(target))):  # fmt: skip
+        assert not leaks(blob), blob
