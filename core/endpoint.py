@@ -264,6 +264,7 @@ class EndpointEmbedder:
                 progress,
                 notes=self._notes,
                 retries=self.retries,
+                backoff=self.backoff,
             )
 
     @property

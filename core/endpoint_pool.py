@@ -2,12 +2,13 @@
 
 Each server has its own connections (one httpx client), its own pacing (``core.endpoint_batches``:
 measured speed, batch size, requests in flight) and its own health. The loop hands the next batch to
-the next server with room, so a faster server serves more. A server that gives no usable answer
+the next server with room, so a faster server serves more; in a pool a busy server queues no more
+than ``QUEUE_S`` seconds of work, so the last batches go to whichever server frees first. A server that gives no usable answer
 (connection refused or dropped, a 5xx/429 answer, a timeout) is taken out of rotation for a back-off
 period that doubles with each failure in a row (``BACKOFF_FIRST`` s, twice that, ... at most
 ``BACKOFF_MAX`` s) and its batch goes to another server; when every server is resting, the loop waits
-for the first to come back, and a batch that failed on ``retries`` + number-of-servers attempts is an
-error. With one server nothing rests: its transport retries, and what still fails is the error, as
+for the first to come back (probing it on the transport's ``backoff`` schedule), and a batch that
+failed on ``retries`` + number-of-servers attempts is an error. With one server nothing rests: its transport retries, and what still fails is the error, as
 for any single endpoint. Answers that are wrong rather than missing (another vector size, malformed
 vectors, a refused key) stop the run with an error naming the server: a pool never mixes in vectors
 from a server that serves something else. Results are put back in input order, so a pool and a single
@@ -35,6 +36,8 @@ from core.types import Progress
 
 BACKOFF_FIRST = 2.0  # seconds out of rotation after a first failure in a row
 BACKOFF_MAX = 60.0
+QUEUE_S = 2.0  # in a pool, work a busy server may have queued (seconds at its speed): the rest waits
+# for whichever server frees first, so a slow server does not hoard batches a fast one could take
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def spread(
     *,
     notes: Notes,
     retries: int,
+    backoff: float,
 ) -> np.ndarray:
     """``embed(server, offset, count)`` over texts of ``sizes`` characters, concatenated in input order."""
     n, ends = len(sizes), list(itertools.accumulate(sizes, initial=0))
@@ -122,7 +126,7 @@ def spread(
     results: dict[int, np.ndarray] = {}
     retry: deque[_Span] = deque()  # halves of split batches and batches of failed servers go first
     pending: dict[Future[np.ndarray], _Sent] = {}
-    cursor = done = turn = 0
+    cursor = done = turn = outage = 0
     start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=sum(s.pace.concurrency for s in servers))
 
@@ -143,6 +147,8 @@ def spread(
             busy = sum(weight(p.offset, p.count) for p in mine)
             if mine and (not budget or busy + weight(offset, count) > budget):
                 continue  # this server has enough to do for now
+            if pooled and mine and busy + weight(offset, count) > (srv.pace.rate or 0.0) * QUEUE_S:
+                continue  # enough queued here: leave the batch for the first server that frees up
             if retry:
                 retry.popleft()
             else:
@@ -187,7 +193,13 @@ def spread(
             if not pending:
                 if not waiting:
                     break
-                time.sleep(back or 0.01)  # every server rests: wait for the first to come back
+                # Every server rests: the pool is down. Probe the first to come back on the transport's
+                # schedule (backoff, twice that, ...), not after its whole rest, so that an outage of the
+                # pool fails about as fast as one server's retries do.
+                time.sleep(min(back or 0.01, backoff * 2**outage))
+                outage += 1
+                first = min(servers, key=lambda s: s.rest_until)
+                first.rest_until = min(first.rest_until, time.monotonic())
                 continue
             finished, _ = wait(pending, timeout=back, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -205,7 +217,7 @@ def spread(
                     retry.extendleft(reversed([(o, c, sent.tries + 1) for o, c in halves]))
                     continue
                 sent.server.pace.measure(weight(sent.offset, sent.count), sent.at)
-                sent.server.strikes = 0
+                sent.server.strikes = outage = 0
                 sent.server.texts += sent.count
                 done += sent.count
                 if progress is not None:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from core import endpoint_check as ec
-from core import endpoint_pool
 from core.embedders import load_embedder
 from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.engine import build_model_index
@@ -134,8 +133,7 @@ def test_an_unreachable_server_is_skipped_without_waiting_for_its_retries():
     assert good.posts == 3  # the transport did not sleep through 4 retries (5 s backoff) first
 
 
-def test_when_every_server_fails_the_error_is_bounded_and_names_the_pool(monkeypatch):
-    monkeypatch.setattr(endpoint_pool, "BACKOFF_FIRST", 0.05)  # keep the test short
+def test_when_every_server_fails_the_error_is_bounded_and_names_the_pool():
     with FaultServer(default=Reply(status=500)) as a, FaultServer(default=Reply(status=502)) as b:
         emb = pool(a, b, retries=1, batch_size=4, on_note=lambda m: None)
         with pytest.raises(EndpointError) as exc:
