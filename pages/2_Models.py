@@ -20,16 +20,13 @@ ENDPOINT = "OpenAI-compatible endpoint"
 CHOICES = [*PRESETS, OTHER, ENDPOINT]
 
 
-def fallback_banner() -> None:
-    """Why the bundled offline pair is in use instead of the headline pair, and how to get the headline pair."""
-    if reason := state.fallback_reason():
-        st.warning(
-            "Using the bundled offline pair (multilingual-e5-small vs all-MiniLM-L6-v2) instead of the headline "
-            f"pair Qwen3-Embedding-4B vs bge-base, because {escape_md(reason)}. "
-            "To compare the headline pair: run on a GPU machine, pre-download the models (HF_HOME), or serve "
-            "Qwen3-Embedding-4B from vLLM/TEI/Ollama and choose **OpenAI-compatible endpoint** below.",
-            icon=":material/info:",
-        )
+def fallback_banner(corpus: Corpus | None) -> None:
+    """Two lines when the bundled pair stands in for the headline pair: what runs and why, and the one fix."""
+    running = (state.model_name("A") or "", state.model_name("B") or "")
+    if not state.fallback_reason() or not all(running):
+        return
+    if notice := build.fallback_notice(corpus, running):
+        st.info("  \n".join(notice), icon=":material/info:")
 
 
 def _initial_choice(name: str | None) -> str:
@@ -229,18 +226,26 @@ def estimate(slot: Slot, name: str, corpus: Corpus) -> CostEstimate:
     )
 
 
-def cost_section(corpus: Corpus) -> None:
-    """One line per slot: time and memory of a build on this machine, and advice when it is slow."""
+def cost_section(corpus: Corpus) -> dict[str, float]:
+    """One line per slot: time and memory of a build on this machine, and advice when it is slow.
+
+    Returns the estimated seconds per slot (the build's progress uses them for its ETA and its report)."""
     st.subheader("Cost on this machine")
+    seconds: dict[str, float] = {}
     for slot in build.SLOTS:
         name = state.model_name(slot)
         if not name:
             continue
         try:
-            est = estimate(slot, name, corpus)
+            # after an upload this counts the new chunks' tokens and times the loaded model on 16 of them
+            with st.spinner(
+                f"Estimating the build of {name}: counting tokens, timing the model on 16 chunks …"
+            ):
+                est = estimate(slot, name, corpus)
         except Exception as exc:
             widgets.show_error(exc)
             continue
+        seconds[slot] = est.seconds
         built = build.built_index(slot) is not None
         st.markdown(
             f"**{slot}** · {escape_md(describe(est))}"
@@ -249,29 +254,31 @@ def cost_section(corpus: Corpus) -> None:
         st.caption(escape_md(est.basis))
         if not built and (advice := suggest(est)):  # no "would take 23 min" for an index that exists
             st.warning(escape_md(advice), icon=":material/hourglass_top:")
+    return seconds
 
 
-def build_section(corpus: Corpus) -> None:
-    """Build (or reuse) both indexes; rerun after a clean build so every panel shows them."""
-    go = st.button("Build both indexes", type="primary", key="models_build")
-    cancelled = st.button(
-        "Cancel", key="models_cancel", help="Stops the running build; chunks already embedded are kept."
-    )
-    if cancelled:
-        st.info(
-            "Build cancelled. Chunks embedded so far are kept in the store and will not be embedded again."
-        )
+def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
+    """Build (or reuse) both indexes under one progress bar, with a Cancel; rerun after a clean build."""
+    go_col, cancel_col = st.columns([1, 4], vertical_alignment="center")
+    go = go_col.button("Build both indexes", type="primary", key="models_build")
+    with cancel_col:
+        build.cancel_button("_models_cancel")
+    build.show_build_report(state.page_value("_models_report"))
     if not go:
         return
-    failed = False
-    for slot in build.SLOTS:
-        try:
-            build.build_slot(slot, corpus, api_key=state.api_key(slot))
-        except Exception as exc:
+    try:
+        rows = build.build_all(
+            corpus, api_keys={slot: state.api_key(slot) for slot in build.SLOTS}, estimates=estimates
+        )
+    except build.BuildErrors as many:
+        for exc in many.errors:
             widgets.show_error(exc)
-            failed = True
-    if not failed:
-        st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
+        return
+    except Exception as exc:
+        widgets.show_error(exc)
+        return
+    state.set_page_value("_models_report", rows)
+    st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
 
 
 def build_stats() -> None:
@@ -308,7 +315,7 @@ def render() -> None:
         "Models & indexes",
         "Pick the two models to compare, check what a build costs on this machine, then build both indexes.",
     )
-    fallback_banner()
+    fallback_banner(resources.current_corpus())
     cols = st.columns(2, gap="large")
     for col, slot in zip(cols, build.SLOTS, strict=True):
         with col, st.container(border=True):
@@ -317,8 +324,8 @@ def render() -> None:
     corpus = resources.current_corpus()
     if not widgets.need_corpus() or corpus is None:
         return
-    cost_section(corpus)
-    build_section(corpus)
+    estimates = cost_section(corpus)
+    build_section(corpus, estimates)
     build_stats()
 
 

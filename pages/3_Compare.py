@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.types import Corpus
-from ui import compare, state, widgets
+from ui import compare, resources, state, widgets
 from ui.corpus import sample_queries
-from ui.text import escape_md, escape_name, highlight_md, snippet
+from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, short_path
 
 SUBTITLE = (
     "The same query against both models: ranks, scores, agreement and latency. Raw cosine scores of different "
@@ -96,22 +96,47 @@ def agreement_metrics(pair: compare.PairResult, k: int) -> None:
     m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
 
 
-def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str) -> None:
-    choice = state.page_value(widget_key)  # thumbs: 1 = relevant, 0 = not relevant, None = unlabelled
-    marks = compare.labels_for(corpus_key).setdefault(query, {})
-    if choice is None:
-        marks.pop(chunk_id, None)
-    else:
-        marks[chunk_id] = int(choice)
+def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str, query_id: str | None) -> None:
+    choice = state.page_value(
+        widget_key
+    )  # thumbs: 1 = up = relevant, 0 = down = not relevant, None = cleared
+    try:
+        compare.record_thumb(
+            corpus_key, query, chunk_id, None if choice is None else int(choice), query_id=query_id
+        )
+    except Exception as exc:
+        widgets.show_error(exc)
+
+
+def _toggle_chunk(key: str) -> None:
+    opened: set[str] = state.page_value("_cmp_opened") or set()
+    state.set_page_value("_cmp_opened", opened ^ {key})
+
+
+def _marker(side: compare.SideResult, rank: int, other_rank: int | None) -> str:
+    other = "B" if side.slot == "A" else "A"
+    if other_rank is None:
+        return f":orange-badge[only {side.slot}]"
+    if other_rank == rank:
+        return f"{other}: same rank"
+    delta = other_rank - rank
+    return f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
 
 
 def render_side(
-    side: compare.SideResult, pair: compare.PairResult, corpus: Corpus, changes: dict[str, Any]
+    side: compare.SideResult,
+    pair: compare.PairResult,
+    corpus: Corpus,
+    changes: dict[str, Any],
+    sample_ids: dict[str, str],
 ) -> None:
-    """One model's ranked list: a card per hit with its rank in the other list, the snippet and a thumbs label."""
+    """One model's ranked list: a light card per hit (one Markdown element: place, facts, snippet), its thumbs,
+    and the whole chunk only when asked for (widgets and code blocks are what make 20 cards slow to draw)."""
     query = pair.query
-    labels = compare.labels_for(corpus.sha256).setdefault(query, {})
-    other = "B" if side.slot == "A" else "A"
+    labels = compare.labels_for(corpus.sha256).get(query, {})
+    parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
+    opened: set[str] = state.page_value("_cmp_opened") or set()
+    qid = compare.query_id(query)
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
     st.caption(
         f"query embedding {side.result.embed_ms:.0f} ms · HNSW search {side.result.search_ms:.2f} ms · "
@@ -122,39 +147,46 @@ def render_side(
     for hit, z in zip(side.result.hits, side.z_scores, strict=True):
         chunk = corpus.chunks[hit.chunk_index]
         change = changes[hit.chunk_id]
-        other_rank = change.rank_b if side.slot == "A" else change.rank_a
-        if other_rank is None:
-            marker = f":orange-badge[only {side.slot}]"
-        elif other_rank == hit.rank:
-            marker = f"{other}: same rank"
-        else:
-            delta = other_rank - hit.rank
-            marker = f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
+        marker = _marker(side, hit.rank, change.rank_b if side.slot == "A" else change.rank_a)
         cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
+        name = display_name(chunk.source)
+        shown = short_path(chunk.source)
+        place = chunk_place(chunk, parts)
+        meta = (
+            f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
+            + (" · :violet-badge[cross-lingual]" if cross else "")
+            + f" · {marker}"
+        )
         with st.container(border=True):
-            where = escape_name(chunk.source) + (
-                f" · {escape_name(chunk.location)}" if chunk.location else ""
-            )
-            meta = (
-                f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
-                + (" · :violet-badge[cross-lingual]" if cross else "")
-                + f" · {marker}"
-            )
-            # One Markdown element per card head (fewer elements = faster reruns): title, facts, snippet.
             st.markdown(
-                f"**#{hit.rank}** · **{where}**  \n:gray[{meta}]\n\n"
-                + highlight_md(snippet(chunk.text, query, limit=240), query)
+                f"**#{hit.rank}** · **{escape_md(shown)}**"
+                + (f" · {escape_md(place)}" if place else "")
+                + f"  \n:gray[{meta}]\n\n"
+                + card_snippet(chunk, query),
+                help=escape_md(name) if shown != name else None,  # the full path, on hover
             )
             more, label = st.columns([4, 1], vertical_alignment="center")
-            with more.expander("Whole chunk"):
+            open_key = f"{side.slot}|{hit.chunk_id}"
+            more.button(
+                "Hide the chunk" if open_key in opened else "Whole chunk",
+                key=f"_cmp_more_{side.slot}_{hit.rank}",
+                type="tertiary",
+                icon=":material/unfold_less:" if open_key in opened else ":material/unfold_more:",
+                on_click=_toggle_chunk,
+                args=(open_key,),
+            )
+            key = f"_cmp_lab_{side.slot}_{qid}_{hit.chunk_id}"
+            state.default_page_value(key, labels.get(hit.chunk_id))
+            label.feedback(
+                "thumbs",
+                key=key,
+                on_change=_label_changed,
+                args=(key, corpus.sha256, query, hit.chunk_id, sample_ids.get(query)),
+            )
+            if open_key in opened:
                 if chunk.heading:
                     st.caption(escape_md(" › ".join(chunk.heading)))
                 st.code(chunk.text, language=None, wrap_lines=True)
-            key = f"_cmp_lab_{side.slot}_{compare.query_id(query)}_{hit.chunk_id}"
-            state.default_page_value(key, labels.get(hit.chunk_id))
-            label.feedback(
-                "thumbs", key=key, on_change=_label_changed, args=(key, corpus.sha256, query, hit.chunk_id)
-            )
 
 
 def latency() -> None:
@@ -184,7 +216,11 @@ def latency() -> None:
 def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
     """How many results were labelled, and the labels as BEIR qrels.tsv + queries.jsonl."""
     st.subheader("Relevance labels")
-    st.caption("Thumbs up / down on a result marks it relevant / not relevant for this query.")
+    st.caption(
+        f"Thumbs up saves label 1 (relevant), thumbs down label 0 (not relevant) for this query, as rater "
+        f"'{escape_md(compare.rater())}', in this corpus's judgment store: they survive a restart and count on "
+        "the Evaluate page (source 'thumbs'). Clicking a thumb again clears it."
+    )
     all_labels = compare.labels_for(corpus.sha256)
     n = sum(len(v) for v in all_labels.values())
     st.markdown(
@@ -228,12 +264,9 @@ def disagreement_section(k: int) -> None:
         c[3].button("Open", key=f"_cmp_open_{i}", on_click=state.set_cmp_query, args=(row["query"],))
 
 
-def render() -> None:
-    widgets.page_header("Compare", SUBTITLE)
-    corpus = widgets.indexed_corpus()
-    if corpus is None:
-        return
-    samples = sample_queries() if state.corpus_origin() == "sample" else []
+@st.fragment
+def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
+    """Query bar, both lists, latency and labels: a fragment, so Enter reruns only this part of the page."""
     query_bar(samples)
     query, k = state.cmp_query(), state.cmp_k()
     if not query:
@@ -248,17 +281,28 @@ def render() -> None:
     except Exception as exc:
         widgets.show_error(exc)
         return
+    sample_ids = {q["text"]: q["_id"] for q in samples}
     left, right = st.columns(2, gap="medium")
     with left:
-        render_side(pair.a, pair, corpus, changes)
+        render_side(pair.a, pair, corpus, changes, sample_ids)
     with right:
-        render_side(pair.b, pair, corpus, changes)
+        render_side(pair.b, pair, corpus, changes, sample_ids)
     st.divider()
     lat_col, lab_col = st.columns([3, 2], gap="large")
     with lat_col:
         latency()
     with lab_col:
-        label_exports(corpus, {q["text"]: q["_id"] for q in samples})
+        label_exports(corpus, sample_ids)
+
+
+def render() -> None:
+    widgets.page_header("Compare", SUBTITLE)
+    corpus = widgets.indexed_corpus()
+    if corpus is None:
+        return
+    samples = sample_queries() if state.corpus_origin() == "sample" else []
+    results(corpus, samples)
+    k = state.cmp_k()
     disagreement_section(k)
 
 

@@ -9,14 +9,14 @@ import streamlit as st
 from core.engine import ModelIndex
 from core.mrl import equal_cost_dims
 from core.types import Corpus
-from ui import build, compare, dims, state, widgets
+from ui import build, compare, dims, resources, state, widgets
 from ui.state import QuerySet, Slot
-from ui.text import display_name, escape_md
+from ui.text import chunk_place, escape_md, one_line, page_parts, short_path, strip_markdown
 from ui.widgets import QuerySetChoice
 
 SUBTITLE = (
-    "Recall@k against full-dimension exact search as embeddings are truncated — slicing stored vectors, "
-    "never re-embedding."
+    "How much of each model's own full-dimension top-k survives when its stored vectors are cut to d dims "
+    "(slicing, never re-embedding)."
 )
 
 
@@ -41,15 +41,35 @@ def controls(names: dict[Slot, str]) -> QuerySetChoice:
     return chosen
 
 
-def dims_slider(mi: ModelIndex) -> list[int]:
-    """The dimension slider (the model's MRL stops, or standard steps); warns when the model is not MRL-trained."""
-    stops = dims.dims_for(mi)
-    if not mi.spec.mrl_dims:
-        st.warning(
-            f"{escape_md(mi.spec.name)} was not trained for Matryoshka truncation: it can be cut, but expect recall "
-            "to fall quickly. Qwen3-Embedding models are trained for 32 … full dims.",
-            icon=":material/content_cut:",
+def what_runs(corpus: Corpus, indexes: dict[Slot, ModelIndex]) -> None:
+    """Say plainly, in at most two lines, what this page can show with the models that run here."""
+    specs = [indexes[s].spec for s in build.SLOTS]
+    trained = [sp for sp in specs if sp.mrl_dims]
+    names = " and ".join(
+        f"{escape_md(sp.name)} ({indexes[s].dim} dims)" for s, sp in zip(build.SLOTS, specs, strict=True)
+    )
+    if trained:
+        st.caption(
+            f"Running {names}. "
+            + " and ".join(escape_md(sp.name) for sp in trained)
+            + " was trained for Matryoshka truncation: its recall should hold far below full dims."
         )
+        return
+    lines = [
+        f"Running {names}: neither was trained for Matryoshka truncation, so expect recall to fall quickly "
+        "as dims shrink (this page measures it all the same)."
+    ]
+    headline = build.headline_pair(corpus)[0]
+    if all(sp.name != headline for sp in specs):
+        lines.append(
+            f"For the {escape_md(headline)} curve from 2560 down to 32 dims: {build.headline_action(corpus)}."
+        )
+    st.info("  \n".join(lines), icon=":material/info:")
+
+
+def dims_slider(mi: ModelIndex) -> list[int]:
+    """The dimension slider (the model's MRL stops, or standard steps up to its full dimension)."""
+    stops = dims.dims_for(mi)
     if state.get("mrl_dims") not in stops:
         state.put("mrl_dims", stops[len(stops) // 2])
     st.select_slider("Dimensions", options=stops, key="mrl_dims")
@@ -57,12 +77,8 @@ def dims_slider(mi: ModelIndex) -> list[int]:
 
 
 def effective_set(chosen: QuerySetChoice) -> QuerySet:
-    """The chosen set, or pseudo-queries (said on the page) when a typed set is empty."""
-    if chosen.empty:
-        st.info(
-            "This query set is empty (sample queries exist for the sample corpus; history fills on the Compare "
-            "page). Using chunks as pseudo-queries instead."
-        )
+    """The chosen set (the chooser offers only sets that have queries here)."""
+    if chosen.empty:  # cannot happen through the radio; kept so a stale state never runs an empty set
         return "chunks as pseudo-queries"
     return chosen.kind
 
@@ -127,7 +143,9 @@ def recall_chart(
     frame = pd.DataFrame(rows)
     span = [int(frame["dims"].min()), int(frame["dims"].max())] if len(frame) else [min(stops), full]
     # one line style only: no dash legend entry that matches no line
-    dash_legend = alt.Legend(orient="bottom", title=None) if frame.get("curve", pd.Series()).nunique() > 1 else None
+    dash_legend = (
+        alt.Legend(orient="bottom", title=None) if frame.get("curve", pd.Series()).nunique() > 1 else None
+    )
     base = alt.Chart(frame).encode(
         x=alt.X(
             "dims:Q",
@@ -192,6 +210,7 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
         widgets.show_error(exc)
         return
     full_ids = [h.chunk_id for h in at_full.hits]
+    parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
     left, right = st.columns(2)
     for col, title, res in ((left, f"{d} dims (HNSW)", at_dims), (right, f"{full} dims (exact)", at_full)):
         with col:
@@ -204,11 +223,28 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
                         "rank": h.rank,
                         "in full top-k": "✓" if h.chunk_id in full_ids else "✗",
                         "score": round(h.score, 3),
-                        "source": display_name(chunk.source),
-                        "text": " ".join(chunk.text.split())[:140],
+                        "source": short_path(chunk.source, 40),
+                        "where": chunk_place(chunk, parts),
+                        "text": one_line(strip_markdown(chunk.text), 140),
                     }
                 )
-            st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(table),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "rank": st.column_config.NumberColumn("rank", width="small"),
+                    "in full top-k": st.column_config.TextColumn(
+                        "in full", width="small", help="Also in the full-dimension exact top-k"
+                    ),
+                    "score": st.column_config.NumberColumn("score", format="%.3f", width="small"),
+                    "source": st.column_config.TextColumn("source", width="medium"),
+                    "where": st.column_config.TextColumn(
+                        "where", width="small", help="Page (and part of the page) or line span in the file"
+                    ),
+                    "text": st.column_config.TextColumn("text", width="large"),
+                },
+            )
 
 
 def render() -> None:
@@ -219,6 +255,7 @@ def render() -> None:
     indexes = {slot: mi for slot in build.SLOTS if (mi := build.built_index(slot)) is not None}
     names = {slot: f"{slot} · {mi.spec.name}" for slot, mi in indexes.items()}
     default_slot(indexes)
+    what_runs(corpus, indexes)
     chosen = controls(names)
     slot = state.mrl_slot()
     mi, other_slot = indexes[slot], _other(slot)

@@ -54,6 +54,42 @@ def headline_problem(corpus: Corpus | None) -> str:
     return "; ".join(reasons)
 
 
+def headline_action(corpus: Corpus | None) -> str:
+    """The one step that gets the headline pair running here (Markdown)."""
+    a, _ = headline_pair(corpus)
+    if not has_gpu():
+        return (
+            f"serve {a} on a GPU machine (vLLM, TEI or Ollama) and enter its URL as an "
+            "**OpenAI-compatible endpoint** on the Models & indexes page"
+        )
+    return (
+        f"put {a} in a local folder (or the Hugging Face cache, HF_HOME) and choose "
+        "**Other: Hugging Face id or local path** on the Models & indexes page"
+    )
+
+
+def fallback_notice(corpus: Corpus | None, running: tuple[str, str]) -> tuple[str, str] | None:
+    """Two plain lines when the headline pair is not what runs: what runs and why, then the one action.
+
+    None when a model of the headline pair is running, or nothing stands in its way (the user chose other
+    models on purpose).
+    """
+    headline = headline_pair(corpus)
+    if any(name in headline for name in running):
+        return None
+    problem = headline_problem(corpus)
+    if not problem:
+        return None
+    why = "this machine has no GPU" if not has_gpu() else "the headline models are not downloaded here"
+    if not has_gpu() and any(availability(resolve_model(n)) == "needs download" for n in headline):
+        why += " and the headline models are not downloaded"
+    first = (
+        f"Running {escape_md(running[0])} vs {escape_md(running[1])}, not the headline pair "
+        f"{escape_md(headline[0])} vs {escape_md(headline[1])}, because {why}."
+    )
+    return first, f"To compare the headline pair: {headline_action(corpus)}."
+
+
 def choose_default_pair(corpus: Corpus | None) -> None:
     """Fill model A/B with the headline pair, or the bundled offline pair plus the reason, once per session."""
     if state.get("models_a") and state.get("models_b"):
@@ -135,8 +171,59 @@ def prebuild_dims(mi: ModelIndex) -> None:
     resources.memo(("prebuild", id(mi)), start)
 
 
-def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> ModelIndex:
-    """Embed (through the store) and index the corpus for slot A/B with a progress bar; reuse what exists."""
+class JobProgress:
+    """One progress bar for a whole build job (both models): chunks done / total, rate, ETA, the running model.
+
+    ETA = the running model's remaining chunks at its measured rate, plus each later model's estimate (the
+    Models page's cost estimate) or, without one, its chunks at the running model's rate.
+    """
+
+    def __init__(
+        self, slots: tuple[str, ...], n_chunks: int, estimates: dict[str, float] | None = None
+    ) -> None:
+        self.slots, self.n_chunks = slots, n_chunks
+        self.estimates = estimates or {}
+        self.finished = 0  # models done (built or reused)
+        self.started = time.perf_counter()
+        self.bar = st.progress(0.0, text=self._head() + "starting …")
+
+    @property
+    def total(self) -> int:
+        return self.n_chunks * len(self.slots)
+
+    def _head(self) -> str:
+        return f"Build job · model {min(self.finished + 1, len(self.slots))} of {len(self.slots)} · "
+
+    def update(self, slot: str, name: str, done: int, total: int, rate: float, note: str = "") -> None:
+        """A progress call of the running model (its own done / total and items/s)."""
+        job_done = self.finished * self.n_chunks + min(done, total)
+        later = self.slots[self.slots.index(slot) + 1 :] if slot in self.slots else ()
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        for other in later:
+            eta += self.estimates.get(other) or (self.n_chunks / rate if rate > 0 else float("nan"))
+        self.bar.progress(
+            min(job_done / self.total, 1.0) if self.total else 1.0,
+            text=self._head()
+            + f"{slot} · {escape_md(name)}: {done:,}/{total:,} · whole job {job_done:,}/{self.total:,} chunks · "
+            f"{rate:,.1f} chunks/s · ETA {format_duration(eta)}" + (f" · {escape_md(note)}" if note else ""),
+        )
+
+    def model_done(self, slot: str, name: str, *, reused: bool) -> None:
+        self.finished += 1
+        self.bar.progress(
+            min(self.finished / len(self.slots), 1.0),
+            text=f"Build job · {slot} · {escape_md(name)} {'reused (already built)' if reused else 'built'} · "
+            f"{self.finished} of {len(self.slots)} models ready · {time.perf_counter() - self.started:.1f} s",
+        )
+
+
+def build_slot(
+    slot: str, corpus: Corpus, *, api_key: str | None = None, job: JobProgress | None = None
+) -> ModelIndex:
+    """Embed (through the store) and index the corpus for slot A/B with progress; reuse what exists.
+
+    With ``job`` the progress goes to the job's one bar (see build_all); alone, the slot gets its own."""
+    job = job or JobProgress((slot,), len(corpus.chunks))
     settings = slot_settings(slot)
     name = settings["name"]
     spec = resolve_model(name)
@@ -163,20 +250,15 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
     key = index_key(corpus, embedder.cache_key, index_params())
     registry = resources.indexes()
     found = registry.get(key)
+    reused = found is not None
     if found is None:
-        bar = st.progress(0.0, text=f"Model {slot} · {name}: starting …")
-        started = time.perf_counter()
+        job.update(slot, name, 0, len(corpus.chunks), 0.0, "loading the model and embedding the first batch")
 
         def progress(done: int, total: int, rate: float) -> None:
-            frac = done / total if total else 1.0
-            eta = (total - done) / rate if rate > 0 else 0.0
-            notes = getattr(embedder, "notes", None)  # endpoint clients say what they adapted (split, smaller batch)
-            said = f" · {escape_md(notes[-1])}" if notes else ""
-            bar.progress(
-                min(frac, 1.0),
-                text=f"Model {slot} · {name}: {done:,}/{total:,} · {rate:,.0f} items/s · ETA {format_duration(eta)}"
-                + said,
-            )
+            notes = getattr(
+                embedder, "notes", None
+            )  # endpoint clients say what they adapted (split, smaller batch)
+            job.update(slot, name, done, total, rate, notes[-1] if notes else "")
 
         found = registry.get_or_create(
             key,
@@ -184,7 +266,76 @@ def build_slot(slot: str, corpus: Corpus, *, api_key: str | None = None) -> Mode
                 corpus, embedder, store=resources.store(), params=index_params(), progress=progress
             ),
         )
-        bar.progress(1.0, text=f"Model {slot} · {name}: done in {time.perf_counter() - started:.1f} s")
+    job.model_done(slot, name, reused=reused)
     state.put(f"built_{slot.lower()}", key)
     prebuild_dims(found)
     return found
+
+
+def cancel_button(key: str) -> bool:
+    """A Cancel beside a build: a click stops the running build (Streamlit ends the run at its next progress
+    update); chunks embedded so far stay in the store. True on the run the click caused."""
+    clicked = st.button(
+        "Cancel build",
+        key=key,
+        icon=":material/cancel:",
+        help="Stops a running build; embedded chunks are kept.",
+    )
+    if clicked:
+        st.info(
+            "Build cancelled. Chunks embedded so far are kept in the store and will not be embedded again.",
+            icon=":material/cancel:",
+        )
+    return clicked
+
+
+def build_all(
+    corpus: Corpus,
+    *,
+    api_keys: dict[str, str | None] | None = None,
+    estimates: dict[str, float] | None = None,
+) -> list[dict[str, str]]:
+    """Build both slots under one progress bar; returns the estimate-vs-actual rows (see show_build_report).
+
+    Raises the first slot's error after trying the other slot too (both errors are shown by the caller)."""
+    job = JobProgress(SLOTS, len(corpus.chunks), estimates)
+    rows: list[dict[str, str]] = []
+    errors: list[Exception] = []
+    for slot in SLOTS:
+        t0 = time.perf_counter()
+        try:
+            mi = build_slot(slot, corpus, api_key=(api_keys or {}).get(slot), job=job)
+        except Exception as exc:
+            errors.append(exc)
+            continue
+        took = time.perf_counter() - t0
+        est = (estimates or {}).get(slot)
+        stats = mi.stats
+        embedded = stats.embedded if stats is not None else 0
+        rows.append(
+            {
+                "model": f"{slot} · {mi.spec.name}",
+                "estimated": format_duration(est) if est is not None else "—",
+                "took": format_duration(took),
+                "what ran": f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings",
+            }
+        )
+    if errors:
+        raise errors[0] if len(errors) == 1 else BuildErrors(errors)
+    return rows
+
+
+class BuildErrors(Exception):
+    """Both slots failed: each error, in slot order."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        super().__init__("; ".join(f"{type(e).__name__}: {e}" for e in errors))
+        self.errors = errors
+
+
+def show_build_report(rows: list[dict[str, str]] | None) -> None:
+    """The last build's estimate beside what it took, per model."""
+    if not rows:
+        return
+    st.markdown("**Last build: estimate vs actual**")
+    st.dataframe(rows, hide_index=True, width="stretch")

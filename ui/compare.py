@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,12 @@ import numpy as np
 from core.agreement import Agreement, RankChange, agreement, rank_changes
 from core.engine import ModelIndex
 from core.ingest import detect_language
+from core.judgments import JudgmentStore
+from core.store import default_root
 from core.types import SearchResult
 from ui import build, resources, state
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,9 +140,52 @@ def pseudo_query_texts(n: int, *, seed: int = 0, chars: int = 160) -> list[str]:
     return [" ".join(corpus.chunks[int(i)].text.split())[:chars] for i in sorted(picks)]
 
 
+THUMB_LABELS = {1: "relevant (label 1)", 0: "not relevant (label 0)"}  # st.feedback thumbs: 1 = up, 0 = down
+
+
+def rater() -> str:
+    """Who is labelling: the Judge page's rater name when one is set, else 'anonymous'."""
+    return str(state.get("judge_rater") or "").strip() or "anonymous"
+
+
+def judgment_store(corpus_key: str) -> JudgmentStore:
+    """The corpus's judgment store (SQLite under the store root), opened once per process and root."""
+    return resources.memo(
+        ("judgments", corpus_key, str(default_root())), lambda: JudgmentStore.for_corpus(corpus_key)
+    )
+
+
 def labels_for(corpus_key: str) -> dict[str, dict[str, int]]:
-    """This session's relevance labels for a corpus: {query: {chunk_id: 0|1}}."""
-    return state.get("cmp_labels").setdefault(corpus_key, {})
+    """Relevance labels of this rater for a corpus, {query: {chunk_id: 0|1}}: read from the judgment store once
+    per session (thumbs survive a restart), then kept in session state and written through on every change."""
+    all_labels: dict[str, dict[str, dict[str, int]]] = state.get("cmp_labels")
+    if corpus_key not in all_labels:
+        marks: dict[str, dict[str, int]] = {}
+        who = rater()
+        try:
+            saved = judgment_store(corpus_key).judgments(origin="thumbs")
+        except Exception:  # an unreadable store leaves the session's labels empty; writes report the error
+            log.exception("reading thumbs from the judgment store failed")
+            saved = []
+        for j in saved:
+            if j.rater == who and j.label is not None:
+                marks.setdefault(j.query, {})[j.chunk_id] = int(j.label)
+        all_labels[corpus_key] = marks
+    return all_labels[corpus_key]
+
+
+def record_thumb(
+    corpus_key: str, query: str, chunk_id: str, label: int | None, *, query_id: str | None
+) -> None:
+    """Save one thumbs label (None = cleared) in the judgment store and this session's labels."""
+    judgment_store(corpus_key).record(
+        query=query, chunk_id=chunk_id, label=label, rater=rater(), origin="thumbs", query_id=query_id
+    )
+    marks = labels_for(corpus_key).setdefault(query, {})
+    if label is None:
+        marks.pop(chunk_id, None)
+    else:
+        marks[chunk_id] = int(label)
 
 
 def qrels_tsv(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import DashboardError
 from core.ingest.language import LANGUAGE_NAMES, corpus_language, language_name, language_shares
 from core.types import Corpus
-from ui import build, resources, state
+from ui import build, bundle, resources, state
 from ui.corpus import sample_queries
 from ui.state import QUERY_SETS, QuerySet
 from ui.text import escape_md, escape_name
@@ -72,6 +72,7 @@ def sidebar() -> None:
             name = state.model_name(slot)
             ready = ":material/check_circle:" if build.built_index(slot) is not None else ""
             st.caption(f"{slot}: {escape_md(name) if name else '—'} {ready}")
+        bundle.sidebar_section()  # one expander: a caption or a 'Prepare bundle' button
 
 
 def page_header(title: str, subtitle: str) -> None:
@@ -202,18 +203,32 @@ def query_set_chooser(
 ) -> QuerySetChoice:
     """The query-set radio (sample queries / history / chunks as pseudo-queries) and the pseudo-query count.
 
-    Compare ('cmp') and Dimensions ('mrl') draw it in their own columns; sample queries exist only for the
-    sample corpus, history fills on the Compare page.
+    Compare ('cmp') and Dimensions ('mrl') draw it in their own columns. The radio offers only sets that have
+    queries here (sample queries exist only for the sample corpus; history fills on the Compare page), so
+    what it shows selected is always what runs; a stored choice that is not available moves to the first
+    available set, and a note says why.
     """
-    set_area.radio("Query set", QUERY_SETS, key=f"{prefix}_queryset", horizontal=horizontal)
+    samples = [q["text"] for q in sample_queries()] if state.corpus_origin() == "sample" else []
+    history = state.history()
+    available = [
+        kind
+        for kind, texts in zip(QUERY_SETS, (samples, history, None), strict=True)
+        if texts is None or texts
+    ]
+    wanted = state.query_set(prefix)
+    if wanted not in available:
+        state.put(f"{prefix}_queryset", available[0])
+        why = (
+            "Sample queries exist only for the sample corpus"
+            if wanted == "sample queries"
+            else "This session's history is empty (it fills as you ask queries on the Compare page)"
+        )
+        set_area.caption(f"{why}. Using {available[0]} instead.")
+    set_area.radio("Query set", available, key=f"{prefix}_queryset", horizontal=horizontal)
     low, high, step = _PSEUDO_BOUNDS[prefix]
     count_area.number_input(
         "Pseudo-queries", min_value=low, max_value=high, step=step, key=f"{prefix}_pseudo"
     )
     kind = state.query_set(prefix)
-    texts: list[str] = []
-    if kind == "sample queries" and state.corpus_origin() == "sample":
-        texts = [q["text"] for q in sample_queries()]
-    elif kind == "this session's history":
-        texts = state.history()
+    texts = samples if kind == "sample queries" else history if kind == "this session's history" else []
     return QuerySetChoice(kind=kind, texts=texts, n_pseudo=state.n_pseudo(prefix))
