@@ -10,7 +10,7 @@ from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
 from core.types import Corpus, ModelSpec
-from ui import build, resources, state, widgets
+from ui import build, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
 from ui.text import escape_md
@@ -190,6 +190,7 @@ def index_settings() -> None:
         st.caption(
             "M=16, ef_construction=200, ef=128 keep recall@10 ≥ 0.99 against exact search at a fraction of its cost."
         )
+        index_backend.settings()
         st.checkbox(
             "Trust remote code (run Python code shipped inside a model repository)",
             key="models_trust_remote_code",

@@ -19,14 +19,14 @@ from core.limits import check_build_fits
 from core.models import resolve_model
 from core.mrl import valid_dims
 from core.types import Corpus
-from ui import resources, state
+from ui import index_backend, resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
 from ui.text import escape_md
 
 log = logging.getLogger(__name__)
 
 SLOTS: tuple[Slot, ...] = state.SLOTS
-IndexKey = tuple[str, str, IndexParams]  # (corpus sha256, embedder cache key, index parameters)
+IndexKey = tuple[str, str, IndexParams, str]  # (corpus sha256, embedder cache key, index parameters, backend)
 SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is not a demo
 
 
@@ -131,9 +131,11 @@ def slot_settings(slot: str) -> SlotSettings:
     }
 
 
-def index_key(corpus: Corpus, cache_key: str, params: IndexParams) -> IndexKey:
-    """Registry key of a built index: content-addressed, so sessions with the same inputs share it."""
-    return (corpus.sha256, cache_key, params)
+def index_key(corpus: Corpus, cache_key: str, params: IndexParams, backend: str = "") -> IndexKey:
+    """Registry key of a built index: content-addressed, so sessions with the same inputs share it.
+
+    ``backend`` is '' for in-process hnswlib, else where the index lives (ui.index_backend.backend_key)."""
+    return (corpus.sha256, cache_key, params, backend)
 
 
 def built_index(slot: str) -> ModelIndex | None:
@@ -153,8 +155,8 @@ def prebuild_dims(mi: ModelIndex) -> None:
     is thread-safe and builds each d once, so a slider move that arrives first simply waits for that build.
     Set RETRIEVAL_COMPARE_PREBUILD=0 to build only on demand.
     """
-    if os.environ.get("RETRIEVAL_COMPARE_PREBUILD", "1") == "0":
-        return
+    if os.environ.get("RETRIEVAL_COMPARE_PREBUILD", "1") == "0" or mi.backend is not None:
+        return  # on Qdrant each extra dimension is an upload: only the chosen ones, or on first use
 
     def work() -> None:
         for d in valid_dims(mi.dim, mi.spec.mrl_dims):
@@ -247,7 +249,8 @@ def build_slot(
             api_key=api_key,
             trust_remote_code=settings["trust_remote_code"],
         )
-    key = index_key(corpus, embedder.cache_key, index_params())
+    backend = index_backend.backend()  # None = hnswlib; a missing Qdrant URL/folder is refused here
+    key = index_key(corpus, embedder.cache_key, index_params(), index_backend.backend_key())
     registry = resources.indexes()
     found = registry.get(key)
     reused = found is not None
@@ -263,7 +266,15 @@ def build_slot(
         found = registry.get_or_create(
             key,
             lambda: build_model_index(
-                corpus, embedder, store=resources.store(), params=index_params(), progress=progress
+                corpus,
+                embedder,
+                store=resources.store(),
+                params=index_params(),
+                progress=progress,
+                backend=backend,
+                index_progress=None
+                if backend is None
+                else lambda d, t, r: job.update(slot, name, d, t, r, "uploading to Qdrant"),
             ),
         )
     job.model_done(slot, name, reused=reused)

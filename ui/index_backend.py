@@ -1,0 +1,87 @@
+"""The build's index backend: in-process hnswlib (default) or Qdrant, by server URL or local folder.
+
+The Qdrant key is never typed here: it comes from the QDRANT_API_KEY environment variable of the app.
+qdrant-client itself is imported only when Qdrant is used (core.qdrant_index; it takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, get_args
+
+import streamlit as st
+
+from core.engine import IndexBackend
+from core.qdrant_index import QdrantBackend, QdrantError, QdrantTarget
+from ui import state
+
+Choice = Literal["hnswlib (in process)", "Qdrant server", "Qdrant local folder"]
+CHOICES: tuple[Choice, ...] = get_args(Choice)
+
+
+# Page-private widget keys, plus a plain copy that outlives the widgets when another page runs
+_WIDGETS: dict[str, str] = {
+    "_models_index_backend": CHOICES[0], "_models_qdrant_url": "", "_models_qdrant_path": "", "_models_qdrant_dims": "",
+}  # fmt: skip
+_SAVED = "_models_backend_saved"
+
+
+def _value(key: str) -> str:
+    saved = state.page_value(_SAVED) or {}
+    return str(state.page_value(key, saved.get(key, _WIDGETS[key])) or "")
+
+
+def settings() -> None:
+    """The backend radio and, for Qdrant, where it is and which Matryoshka dims to upload."""
+    saved = state.page_value(_SAVED) or {}
+    for key, default in _WIDGETS.items():
+        state.default_page_value(key, saved.get(key, default))
+    st.radio("Index backend", CHOICES, key="_models_index_backend", horizontal=True,
+             help="hnswlib keeps the indexes in this process (fastest while they fit in memory). Qdrant keeps "
+                  "them in a Qdrant server or cluster, or in a local folder (Qdrant's local mode).")  # fmt: skip
+    state.set_page_value(_SAVED, {key: state.page_value(key) for key in _WIDGETS})
+    choice = _value("_models_index_backend")
+    if choice == CHOICES[0]:
+        return
+    c = st.columns([3, 2])
+    if choice == "Qdrant server":
+        c[0].text_input("Qdrant URL", key="_models_qdrant_url", placeholder="http://localhost:6333")
+        key_set = bool(os.environ.get("QDRANT_API_KEY"))
+        st.caption(("QDRANT_API_KEY is set in the app's environment and will be sent." if key_set else
+                    "No QDRANT_API_KEY in the app's environment: fine for a server without a key.")
+                   + " The key is read from the environment only, never typed or stored here.")  # fmt: skip
+    else:
+        c[0].text_input("Local folder", key="_models_qdrant_path", placeholder="/data/qdrant")
+    c[1].text_input("Matryoshka dims to upload", key="_models_qdrant_dims", placeholder="64,256",
+                    help="Extra named vectors; a search at these dims prefetches a shortlist with them and "
+                         "rescores it with the full vector. Other dims are uploaded on first use.")  # fmt: skip
+
+
+def _dims(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise QdrantError(f"Matryoshka dims to upload: {text!r} is not a list like 64,256") from None
+    if any(d < 1 for d in dims):
+        raise QdrantError(f"Matryoshka dims to upload must be positive, got {text!r}")
+    return dims
+
+
+def backend() -> IndexBackend | None:
+    """None for hnswlib; a QdrantBackend for the chosen server or folder (QdrantError when one is missing)."""
+    choice = _value("_models_index_backend")
+    if choice == CHOICES[0]:
+        return None
+    url = _value("_models_qdrant_url").strip() if choice == "Qdrant server" else ""
+    path = _value("_models_qdrant_path").strip() if choice != "Qdrant server" else ""
+    if not (url or path):
+        raise QdrantError(f"{choice}: enter its {'URL' if choice == 'Qdrant server' else 'folder'} in "
+                          "'Device and index parameters', or choose hnswlib.")  # fmt: skip
+    dims = _dims(_value("_models_qdrant_dims"))
+    return QdrantBackend(QdrantTarget(url=url, path=path, mrl_dims=dims))
+
+
+def backend_key() -> str:
+    """What distinguishes builds on different backends in the index registry ('' for hnswlib)."""
+    b = backend()
+    return "" if b is None else str(getattr(getattr(b, "target", None), "key", b.kind))
