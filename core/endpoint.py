@@ -26,7 +26,7 @@ import numpy as np
 
 from core.dims import mrl_stops
 from core.endpoint_batches import AdaptiveBatches, Notes
-from core.endpoint_pool import Activity, Server, ServerStats, spread
+from core.endpoint_pool import Activity, Server, ServerStats, server_summary, spread
 from core.endpoint_response import (
     BadRequest,
     BatchTooLarge,
@@ -40,7 +40,14 @@ from core.errors import EndpointError
 from core.http_transport import HttpStatusError, JsonHttp, Secret, ServerUnavailable
 from core.types import ModelSpec, Progress
 
-__all__ = ["EndpointEmbedder", "ServerStats", "build_endpoint_spec", "endpoint_spec", "resolve_api_key"]
+__all__ = [
+    "EndpointEmbedder",
+    "ServerStats",
+    "build_endpoint_spec",
+    "endpoint_spec",
+    "resolve_api_key",
+    "server_summary",
+]
 
 KEY_ENV_VARS = ("EMBEDDING_API_KEY", "OPENAI_API_KEY")
 DEFAULT_TIMEOUT = 60.0

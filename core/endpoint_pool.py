@@ -20,8 +20,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import urllib.parse
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,21 @@ class Server:
         return ServerStats(
             self.base, self.texts, self.requests, self.failures, rate, left == 0.0, left, self.last_error
         )
+
+
+def server_summary(stats: Sequence[ServerStats]) -> str:
+    """One line for a progress bar or log: texts/s per server of a pool ('' for a single server).
+
+    e.g. ``gpu1:8000 41.2/s, gpu2:8000 0.0/s (out of rotation for 4 s: connection refused)``
+    """
+    if len(stats) < 2:
+        return ""
+    parts = []
+    for s in stats:
+        where = urllib.parse.urlsplit(s.url).netloc or s.url
+        rest = "" if s.in_rotation else f" (out of rotation for {s.back_in_s:.0f} s: {s.last_error})"
+        parts.append(f"{where} {s.texts_per_s:.1f}/s{rest}")
+    return ", ".join(parts)
 
 
 @dataclass

