@@ -336,7 +336,7 @@ def test_the_per_server_progress_line_names_each_server_and_the_resting_one():
         emb = pool(good, bad, batch_size=4, on_note=lambda m: None)
         lines: list[str] = []
         emb.encode_documents(
-            _texts(24), progress=lambda done, total, rate: lines.append(server_summary(emb.server_stats()))
+            _texts(12), progress=lambda done, total, rate: lines.append(server_summary(emb.server_stats()))
         )
     assert lines and f"127.0.0.1:{good.port} " in lines[-1] and "/s" in lines[-1]
     assert f"127.0.0.1:{bad.port} 0.0/s (out of rotation for" in lines[-1] and "HTTP 503" in lines[-1]
