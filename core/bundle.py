@@ -376,13 +376,22 @@ def make_bundle(
 # ---- import -----------------------------------------------------------------------------------------
 
 
+def _size(n: float) -> str:
+    """Bytes in words: '820 B', '3.1 KiB', '12.0 MiB'."""
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"
+
+
 def _refuse(why: str) -> BundleError:
     return BundleError(f"Bundle refused: {why}")
 
 
 def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
     if len(data) > limits.max_bytes:
-        raise _refuse(f"the file is {len(data) / MB:,.0f} MB (limit {limits.max_bytes / MB:,.0f} MB).")
+        raise _refuse(f"the file is {_size(len(data))} (limit {_size(limits.max_bytes)}).")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -401,9 +410,7 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
         raise _refuse(f"it has {len(infos)} members (a bundle has at most {limits.max_members}).")
     total = sum(i.file_size for i in infos)
     if total > limits.max_total_bytes:
-        raise _refuse(
-            f"its members unpack to {total / MB:,.0f} MB (limit {limits.max_total_bytes / MB:,.0f} MB)."
-        )
+        raise _refuse(f"its members unpack to {_size(total)} (limit {_size(limits.max_total_bytes)}).")
     allowed = {"manifest.json", *_JSON_MEMBERS} | {f"vectors/{s}.npy" for s in SLOT_NAMES}
     out: dict[str, bytes] = {}
     for info in infos:
@@ -420,12 +427,12 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
             raise _refuse(f"member {name!r} is encrypted.")
         if info.file_size > limits.max_member_bytes:
             raise _refuse(
-                f"member {name!r} unpacks to {info.file_size / MB:,.0f} MB (limit {limits.max_member_bytes / MB:,.0f} MB)."
+                f"member {name!r} unpacks to {_size(info.file_size)} (limit {_size(limits.max_member_bytes)})."
             )
         if info.file_size > MB and info.file_size / max(1, info.compress_size) > limits.max_ratio:
             raise _refuse(
-                f"member {name!r} looks like a zip bomb ({info.file_size / MB:,.0f} MB from "
-                f"{info.compress_size / MB:,.2f} MB)."
+                f"member {name!r} looks like a zip bomb ({_size(info.file_size)} from "
+                f"{_size(info.compress_size)})."
             )
         try:
             with zf.open(info) as fh:
@@ -444,7 +451,7 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
 
 def _json(data: bytes, name: str, limits: BundleLimits) -> Any:
     if len(data) > limits.max_json_bytes:
-        raise _refuse(f"{name} is {len(data) / MB:,.0f} MB (limit {limits.max_json_bytes / MB:,.0f} MB).")
+        raise _refuse(f"{name} is {_size(len(data))} (limit {_size(limits.max_json_bytes)}).")
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -620,6 +627,18 @@ def install(bundle: Bundle, embedders: Mapping[str, Embedder], store: EmbeddingS
         _vecs, written = store.embed(replay, ordered, batch_size=max(1, len(ordered)))
         done.append(Installed(m.slot, m.name, emb.cache_key, len(hashes), written, m.dim))
     return done
+
+
+def vector_agreement(fresh: np.ndarray, stored: np.ndarray) -> float:
+    """Lowest cosine between matching rows of two (n, dim) arrays: 1.0 when every vector was reproduced."""
+    a = np.asarray(fresh, dtype=np.float64)
+    b = np.asarray(stored, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise BundleError(f"cannot compare vectors of shapes {a.shape} and {b.shape}")
+    if not len(a):
+        return 1.0
+    cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    return float(cos.min())
 
 
 def labels_for(bundle: Bundle) -> dict[str, Any]:
