@@ -373,6 +373,10 @@ class JudgmentStore:
             dump.get("votes", []), list
         ):
             raise StoreError("Judgments data must be an object with 'judgments' and 'votes' lists.")
+        if dump.get("format", DUMP_FORMAT) != DUMP_FORMAT:
+            raise StoreError(
+                f"Judgments data has format {dump.get('format')!r}; this version reads format {DUMP_FORMAT}."
+            )
         other = dump.get("corpus_sha256")
         if other is not None and self.corpus_sha256 is not None and other != self.corpus_sha256:
             raise StoreError(

@@ -192,3 +192,11 @@ def test_vote_outcome_maps_sides_to_models():
 
     assert [v("A", "left"), v("A", "right"), v("B", "left"), v("B", "right")] == ["A", "B", "B", "A"]
     assert v("B", "tie") == "tie" and v("A", "both_bad") == "both_bad"
+
+
+def test_a_dump_of_an_unknown_format_is_refused(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    with pytest.raises(StoreError, match="format 99"):
+        store.load({"format": 99, "judgments": [], "votes": []})
+    with pytest.raises(StoreError, match="'judgments' and 'votes' lists"):
+        store.load([])
