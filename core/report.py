@@ -7,7 +7,6 @@ renderers escape it. A section whose data does not exist says so (``missing``) i
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,10 +16,9 @@ from core import charts
 from core.evaluation import Comparison, by_group, short_lang
 from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_budget, pareto_mark
 from core.report_data import EVAL_METRICS, JUDGED_K, ReportData
+from core.verdict import verdict as core_verdict
 
-MIN_QUERIES = 20  # fewer judged queries than this: too thin to pick a winner
-ALPHA = 0.05
-JUDGED_GAP = 0.1  # judged@10 differing by more than this between the models: unbalanced
+JUDGED_GAP = 0.1  # judged@10 differing by more than this between the models: unbalanced (core.verdict's rule)
 
 
 @dataclass(frozen=True)
@@ -145,89 +143,62 @@ def headline(cmp: Comparison) -> str:
     return "ndcg@10" if "ndcg@10" in cmp.paired else next(iter(cmp.paired))
 
 
-def local_verdict(data: ReportData) -> Answer:
-    """REPLACE WITH core.verdict when it lands: the verdict in words, refusing to pick a winner on thin evidence.
-
-    Thin = fewer than MIN_QUERIES judged queries, p >= 0.05, or judged@10 differing by more than 0.1.
-    """
-    cmp = data.comparison
-    if cmp is None:
-        why = (
-            "only one model was given"
-            if len(data.models) < 2
-            else "no judged queries (qrels, a judged folder or a judgment store)"
-        )
-        return Answer(
-            f"No verdict: {why}, so this report cannot say which model retrieves better. The cost, latency and "
-            "agreement figures below still hold; judge queries on the Judge page (or give --qrels) to decide.",
-            decided=False,
-        )
+def figures_sentence(cmp: Comparison) -> tuple[str, dict[str, Any]]:
+    """The headline paired test to three decimals, exactly as ``core.cli evaluate --json`` has it."""
     m = headline(cmp)
     p = cmp.paired[m]
     figures = {
         "metric": m, "queries": p.queries, "mean_a": p.mean_a, "mean_b": p.mean_b, "diff": p.diff,
         "ci_low": p.ci_low, "ci_high": p.ci_high, "p_value": p.p_value,
     }  # fmt: skip
-    numbers = (
-        f"{cmp.name_a} {f3(p.mean_a)} against {cmp.name_b} {f3(p.mean_b)} on {m} "
-        f"(A − B {signed(p.diff)}, 95% CI {signed(p.ci_low)}..{signed(p.ci_high)}, p = {pval(p.p_value)})"
+    text = (
+        f"The figures on {p.queries} judged queries: {cmp.name_a} {f3(p.mean_a)} and {cmp.name_b} {f3(p.mean_b)} on "
+        f"{m} (A − B {signed(p.diff)}, 95% CI {signed(p.ci_low)}..{signed(p.ci_high)}, p = {pval(p.p_value)}; "
+        "paired randomisation test and bootstrap, 10,000 resamples, seed 0)."
     )
-    base = (
-        f"on {p.queries} judged queries ({data.query_source})"
-        if data.query_source
-        else f"on {p.queries} judged queries"
-    )
-    thin = []
-    if p.queries < MIN_QUERIES:
-        thin.append(f"only {p.queries} judged queries (at least {MIN_QUERIES} are needed)")
-    if p.p_value >= ALPHA:
-        thin.append(f"the difference is not significant (p = {pval(p.p_value)} ≥ {ALPHA})")
-    ja, jb = data.judged_at.get(cmp.name_a), data.judged_at.get(cmp.name_b)
-    if ja is not None and jb is not None and abs(ja - jb) > JUDGED_GAP:
-        thin.append(f"judged@{JUDGED_K} is unbalanced ({f3(ja)} against {f3(jb)})")
-    if thin or p.diff == 0:
-        reasons = "; ".join(thin) or "the two models score the same"
-        return Answer(
-            f"The evidence is too thin to pick a winner: {reasons}. {base[0].upper() + base[1:]}, {numbers}. "
-            "Judge more queries where the models differ before deciding.",
-            decided=False,
-            figures=figures,
-        )
-    win, lose = (cmp.name_a, cmp.name_b) if p.diff > 0 else (cmp.name_b, cmp.name_a)
-    by = p.diff if p.diff > 0 else -p.diff
-    lo, hi = (p.ci_low, p.ci_high) if p.diff > 0 else (-p.ci_high, -p.ci_low)
-    return Answer(
-        f"Ship {win}: {base} it beats {lose} on {m} by {signed(by)} (95% CI {signed(lo)}..{signed(hi)}, "
-        f"p = {pval(p.p_value)}); {numbers}.",
-        decided=True,
-        figures={**figures, "winner": win},
-    )
+    return text, figures
 
 
 def verdict(data: ReportData) -> Answer:
-    """core.verdict's sentence when that module exists, else the local stand-in above."""
-    try:
-        core_verdict = importlib.import_module("core.verdict")  # lands with the judge-core work
-    except ImportError:
-        return local_verdict(data)
-    fn = getattr(core_verdict, "report_answer", None)
-    if fn is None:
-        return local_verdict(data)
-    found: Answer = fn(data)
-    return found
+    """core.verdict's sentence (no winner on thin evidence, with the reasons) plus the exact figures."""
+    cmp = data.comparison
+    origins = data.judgment_origins
+    total = sum(origins.values())
+    from_store = data.query_source.startswith("the judgment store")
+    v = core_verdict(
+        cmp,
+        metric=headline(cmp) if cmp is not None else "ndcg@10",
+        source="union" if from_store else "",
+        agreement=data.raters,
+        votes=data.votes,
+        judged_at_10=data.judged_at or None,
+        unpooled_share=origins.get("thumbs", 0) / total if from_store and total else None,
+    )
+    if cmp is None:
+        why = "only one model was given" if len(data.models) < 2 else "nothing was judged"
+        return Answer(
+            f"{v.sentence} This report cannot say which model retrieves better ({why}); the cost, latency and "
+            "agreement figures below still hold.",
+            decided=v.winner is not None,
+            figures={"winner": v.winner},
+        )
+    text, figures = figures_sentence(cmp)
+    return Answer(
+        f"{v.sentence} {text}", decided=v.winner is not None, figures={**figures, "winner": v.winner}
+    )
 
 
 def cost_sentence(data: ReportData) -> str:
     """What each model's default configuration costs per vector, and the equal-budget readout."""
     defaults = [(s, s.default()) for s in data.sweeps]
     parts = [
-        f"{s.model} stores {d.bytes_per_vector:,} bytes a vector ({d.dims} dims float32)"
+        f"{s.model} {d.bytes_per_vector:,} bytes a vector ({d.dims} dims float32)"
         for s, d in defaults
         if d is not None
     ]
     if not parts:
         return ""
-    text = "Cost: " + " against ".join(parts) + "."
+    text = "Cost at the default configuration: " + "; ".join(parts) + "."
     if len(data.sweeps) == 2:
         a, b = data.sweeps
         text += " " + equal_budget(a, b).sentence
@@ -403,15 +374,16 @@ def section_quality(data: ReportData) -> Section:
         ]
     )
     blocks: list[Block] = [
+        Text(f"A = {a}, B = {b}.", "note"),
         Table(
-            ("metric", f"A: {a}", f"B: {b}", "A − B", "95% CI", "p", "win / tie / loss"),
+            ("metric", "A", "B", "A − B", "95% CI", "p", "win / tie / loss"),
             rows,
             caption="Paired randomisation test (10,000 sign flips, seed 0) and bootstrap 95% CI of the mean "
             "difference A − B over the judged queries; * p < 0.05; win/tie/loss counts queries where A scores "
             "higher / the same / lower. ndcg_condensed@10: nDCG@10 with unjudged results removed first (Sakai's "
             "condensed lists), so neither model is rewarded or punished for results nobody judged.",
             numeric=(1, 2, 3, 4, 5, 6),
-        )
+        ),
     ]
     ja, jb = data.judged_at.get(a), data.judged_at.get(b)
     if ja is not None and jb is not None:

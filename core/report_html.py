@@ -21,6 +21,7 @@ SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
 _DROP_TAGS = {"script", "foreignObject", "a", "image", "iframe", "object", "embed", "use", "style"}
+CHART_FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 CSS = """
@@ -119,7 +120,10 @@ def _svg_of(spec_json: str) -> str:
     import vl_convert
 
     spec = json.loads(spec_json)
-    spec.setdefault("config", {})["aria"] = False  # no aria-label copies of the data in the picture
+    config = spec.setdefault("config", {})
+    config["aria"] = False  # no aria-label copies of the data in the picture
+    # measured and drawn with the same wide font where it exists (labels never overlap in a narrower fallback)
+    config["font"] = CHART_FONT
     svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
     return _clean_svg(svg)
 

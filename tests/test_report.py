@@ -214,7 +214,7 @@ def test_hostile_report_still_has_every_section(hostile_report):
     page = parse(hostile_report[0])
     assert {a.get("id") for tag, a in page.tags if tag == "section"} == set(SECTIONS)
     # two judged queries: far too few to name a winner, and the paragraph says so
-    assert "too thin" in page.by_id["verdict"]
+    assert "No winner" in page.by_id["verdict"] and "only 2 queries" in page.by_id["verdict"]
 
 
 # ---- pieces ----------------------------------------------------------------------------------------------
@@ -265,13 +265,17 @@ def test_verdict_refuses_thin_evidence_and_names_a_winner_on_enough():
 
     thin, _ = _data_with(5, 1.0)
     answer = verdict(thin)
-    assert not answer.decided and "too thin" in answer.text and "only 5 judged queries" in answer.text
+    assert (
+        not answer.decided
+        and "Not enough to name a winner" in answer.text
+        and "only 5 queries" in answer.text
+    )
     strong, cmp = _data_with(40, 0.6)
     answer = verdict(strong)
     p = cmp.paired["ndcg@10"]
-    assert answer.decided and answer.text.startswith("Ship A") and p.p_value < 0.05
-    assert f"{p.diff:+.3f}" in answer.text
+    assert answer.decided and "A beats B" in answer.text and p.p_value < 0.05
+    assert f"A − B {p.diff:+.3f}" in answer.text and answer.figures["winner"] == "A"
     unbalanced, _ = _data_with(40, 0.6)
     unbalanced.judged_at = {"A": 0.9, "B": 0.5}
     answer = verdict(unbalanced)
-    assert not answer.decided and "judged@10 is unbalanced" in answer.text
+    assert not answer.decided and "judged@10 differs" in answer.text
