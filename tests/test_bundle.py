@@ -231,6 +231,8 @@ def test_the_shipped_bundle_is_for_the_current_sample_corpus(shipped):
         f"sample corpus changed: {REGENERATE}"
     )
     assert shipped.corpus.sha256 == current.sha256, f"sample chunk ids or texts changed: {REGENERATE}"
+    assert shipped.corpus.chunks == current.chunks, f"chunk spans or languages changed: {REGENERATE}"
+    assert shipped.corpus.files == current.files, f"file statuses changed: {REGENERATE}"
     assert tuple(m.name for m in shipped.models) == BUNDLED_PAIR == SCRIPT_PAIR
     assert SAMPLE_BUNDLE.stat().st_size < 3 * 2**20  # float32 as stored, ~1 MB per 384-dim model
     assert shipped.labels["qrels"]["qrels"], "the sample judgments travel with the bundle"
