@@ -1,0 +1,282 @@
+"""Session bundles in the app: prepare/download one from any page, import one (or the shipped sample) in seconds."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from core.bundle import (
+    Bundle,
+    ExportModel,
+    install,
+    judgments_dump,
+    load_judgments,
+    make_bundle,
+    read_bundle,
+    vector_agreement,
+)
+from core.durations import format_duration
+from core.engine import ModelIndex
+from core.errors import DashboardError
+from core.eval_sets import load_judged_folder
+from core.types import Corpus
+from ui import build, resources, state
+from ui.state import Slot
+from ui.text import escape_md
+
+SAMPLE_BUNDLE = resources.SAMPLE_DIR / "sample_bundle.zip"
+MAKE_SCRIPT = "scripts/make_sample_bundle.py"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did, kept (small) in page state for the home page's message."""
+
+    corpus_sha: str
+    chunks: int
+    seconds: float
+    written: int  # vectors newly written to the store (0 when they were there already)
+    query_notes: tuple[str, ...]  # per model: which encoder embeds typed queries and how long one takes
+    source: str  # file name shown to the user
+
+
+# ---- export -----------------------------------------------------------------------------------------
+
+
+def _labels(corpus: Corpus) -> dict[str, Any]:
+    labels: dict[str, Any] = {}
+    if state.corpus_origin() == "sample":
+        judged = load_judged_folder(resources.SAMPLE_DIR)
+        labels["qrels"] = {
+            "queries": dict(judged.queries),
+            "qrels": {q: dict(d) for q, d in judged.qrels.items()},
+        }
+    session = state.get("cmp_labels").get(corpus.sha256)
+    if session:
+        labels["session_labels"] = session
+    if dump := judgments_dump(corpus.sha256, resources.store().root):
+        labels["judgments"] = dump
+    return labels
+
+
+def _settings() -> dict[str, Any]:
+    return {
+        "chunking": {
+            "unit": state.get("corpus_unit"),
+            "size": int(state.get("corpus_size")),
+            "overlap": int(state.get("corpus_overlap")),
+        },
+        "models": {slot: state.model_name(slot) for slot in build.SLOTS},
+        "max_tokens": {s: int(state.get(f"models_max_tokens_{s.lower()}") or 0) or None for s in build.SLOTS},
+        "index": {
+            "M": int(state.get("models_hnsw_m")),
+            "ef_construction": int(state.get("models_hnsw_efc")),
+            "ef_search": int(state.get("models_hnsw_ef")),
+        },
+        "k": state.cmp_k(),
+    }
+
+
+def bundle_bytes(corpus: Corpus, built: dict[Slot, ModelIndex]) -> bytes:
+    """The session as a bundle: corpus, both indexes' vectors, labels, votes and settings."""
+    models = [
+        ExportModel(
+            slot=slot, name=state.model_name(slot) or mi.spec.name, embedder=mi.embedder, vectors=mi.vectors
+        )
+        for slot, mi in built.items()
+    ]
+    return make_bundle(
+        corpus, models, settings=_settings(), labels=_labels(corpus), origin=state.corpus_origin()
+    )
+
+
+def _file_name(corpus: Corpus) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", corpus.name or "corpus").strip("-.")[:40] or "corpus"
+    return f"{stem}-bundle.zip"
+
+
+def export_controls(where: str) -> None:
+    """'Prepare bundle', then (in the run the click caused) a download of it; nothing heavy on other runs."""
+    corpus = resources.current_corpus()
+    built = {slot: mi for slot in build.SLOTS if (mi := build.built_index(slot)) is not None}
+    if corpus is None or len(built) < len(build.SLOTS):
+        st.caption("Build both indexes to export the session (corpus, vectors, labels, votes) as one file.")
+        return
+    if not st.button(
+        "Prepare bundle",
+        key=f"_bundle_prepare_{where}",
+        icon=":material/inventory_2:",
+        help="One zip with the corpus, both models' vectors, labels, votes and settings: import it on another "
+        "machine to skip embedding.",
+    ):
+        return
+    try:
+        with st.spinner("Packing the bundle …"):
+            data = bundle_bytes(corpus, built)
+    except DashboardError as exc:
+        st.error(escape_md(str(exc)), icon=":material/warning:")
+        return
+    st.download_button(
+        f"Download ({len(data) / 2**20:.1f} MiB)",
+        data=data,
+        file_name=_file_name(corpus),
+        mime="application/zip",
+        key=f"_bundle_download_{where}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def sidebar_section() -> None:
+    """The sidebar's bundle export (every page): a caption or one button until the user asks for it."""
+    with st.expander("Session bundle", icon=":material/inventory_2:"):
+        export_controls("sidebar")
+        st.caption("Import a bundle on the Home page.")
+
+
+# ---- import -----------------------------------------------------------------------------------------
+
+
+def _section(bundle: Bundle, name: str) -> dict[str, Any]:
+    """One dict of the bundle's settings ({} when absent or not a dict)."""
+    found = bundle.settings.get(name)
+    return found if isinstance(found, dict) else {}
+
+
+def _apply_settings(bundle: Bundle) -> None:
+    """The bundle's model choices, max tokens, chunking and index parameters become this session's."""
+    tokens = _section(bundle, "max_tokens")
+    for slot in build.SLOTS:
+        state.choose_model(slot, bundle.model(slot).name)
+        n = tokens.get(slot)
+        state.put(f"models_max_tokens_{slot.lower()}", n if isinstance(n, int) and n > 0 else 0)
+    chunking = _section(bundle, "chunking")
+    if chunking.get("unit") in ("chars", "tokens"):
+        state.put("corpus_unit", chunking["unit"])
+    for key, field in (("corpus_size", "size"), ("corpus_overlap", "overlap")):
+        if isinstance(chunking.get(field), int):
+            state.put(key, chunking[field])
+    index = _section(bundle, "index")
+    fields = (("models_hnsw_m", "M"), ("models_hnsw_efc", "ef_construction"), ("models_hnsw_ef", "ef_search"))
+    for key, field in fields:
+        if isinstance(index.get(field), int):
+            state.put(key, index[field])
+    if isinstance(bundle.settings.get("k"), int):
+        state.put("cmp_k", bundle.settings["k"])
+
+
+def _query_note(slot: str, mi: ModelIndex) -> str:
+    """Which encoder embeds typed queries for this slot and how long one took here (timed now, warm)."""
+    t0 = time.perf_counter()
+    mi.embed_queries(["warm-up query"])
+    t1 = time.perf_counter()
+    mi.embed_queries(["How long does one query take?"])
+    took = time.perf_counter() - t1
+    where = (
+        "an endpoint"
+        if mi.spec.backend == "endpoint"
+        else f"in process ({getattr(mi.embedder, 'device', 'cpu')})"
+    )
+    first = f", first {format_duration(t1 - t0)}" if t1 - t0 > 2 * took + 0.5 else ""
+    return f"{slot}: {mi.spec.name} {where}, about {took * 1000:,.0f} ms per query{first}"
+
+
+def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
+    """Validate a bundle, put its vectors into the store, make its corpus current and build both indexes
+    through the normal path (every vector found in the store: nothing is embedded). Raises BundleError."""
+    started = time.perf_counter()
+    bundle = read_bundle(data)
+    max_tokens = _section(bundle, "max_tokens")
+    embedders = {}
+    for m in bundle.models:  # the same registry keys build_slot uses once the settings are applied
+        tokens = max_tokens.get(m.slot)
+        with st.spinner(f"Loading {m.name} to embed queries …"):
+            embedders[m.slot] = resources.embedder(
+                m.name,
+                device=state.get("models_device"),
+                max_tokens=tokens if isinstance(tokens, int) and tokens > 0 else None,
+                api_key=state.api_key(m.slot),  # type: ignore[arg-type]
+                trust_remote_code=bool(state.get("models_trust_remote_code")),
+            )
+    done = install(bundle, embedders, resources.store())  # refuses another model revision before writing
+    _apply_settings(bundle)  # only now: a refused bundle leaves the session as it was
+    corpus = bundle.corpus
+    resources.corpora().put(corpus.sha256, corpus)
+    if state.corpus_key() != corpus.sha256:
+        state.put("built_a", None)
+        state.put("built_b", None)
+    state.put("corpus_key", corpus.sha256)
+    state.put("corpus_origin", origin or ("sample" if bundle.origin == "sample" else "upload"))
+    state.put("models_fallback_reason", build.headline_problem(corpus))
+    session = bundle.labels.get("session_labels")
+    if isinstance(session, dict):
+        state.put("cmp_labels", {**state.get("cmp_labels"), corpus.sha256: session})
+    load_judgments(bundle, resources.store().root)
+    build.build_all(corpus)
+    notes = tuple(
+        _query_note(slot, mi) for slot in build.SLOTS if (mi := build.built_index(slot)) is not None
+    )
+    return Imported(
+        corpus_sha=corpus.sha256,
+        chunks=len(corpus.chunks),
+        seconds=time.perf_counter() - started,
+        written=sum(d.written for d in done),
+        query_notes=notes,
+        source=source,
+    )
+
+
+def import_sample() -> Imported:
+    """The shipped sample bundle (sample corpus + the bundled pair, embeddings precomputed)."""
+    if not SAMPLE_BUNDLE.is_file():
+        raise DashboardError(
+            f"{SAMPLE_BUNDLE.name} is missing from sample_corpus/; run `python {MAKE_SCRIPT}` to make it, "
+            "or rebuild from scratch."
+        )
+    return import_bundle(SAMPLE_BUNDLE.read_bytes(), source=SAMPLE_BUNDLE.name, origin="sample")
+
+
+def rebuild_from_scratch(corpus: Corpus) -> list[str]:
+    """Embed every chunk again with both models (no store), index those vectors, and say how they compare
+    with the precomputed ones. Minutes on a CPU: this is the build the bundle saved."""
+    lines = []
+    bar = st.progress(0.0, text="Rebuild from scratch: starting …")
+    texts = [c.embed_text for c in corpus.chunks]
+    for n, slot in enumerate(build.SLOTS):
+        old = build.built_index(slot)
+        if old is None:
+            continue
+        t0 = time.perf_counter()
+        name = old.spec.name
+
+        def progress(
+            done: int, total: int, rate: float, slot: str = slot, n: int = n, name: str = name
+        ) -> None:
+            eta = (total - done) / rate if rate > 0 else float("nan")
+            bar.progress(
+                min((n + done / max(total, 1)) / len(build.SLOTS), 1.0),
+                text=f"Rebuild from scratch · model {slot} ({escape_md(name)}): {done:,}/{total:,} chunks"
+                f" · {rate:,.1f} chunks/s · ETA {format_duration(eta)}",
+            )
+
+        fresh = np.asarray(old.embedder.encode_documents(texts, progress=progress), dtype=np.float32)
+        took = time.perf_counter() - t0
+        low = vector_agreement(fresh, old.vectors)
+        mi = ModelIndex(
+            embedder=old.embedder, corpus=corpus, vectors=fresh, store=resources.store(), params=old.params
+        )
+        mi.index()
+        key = build.index_key(corpus, old.embedder.cache_key, old.params)
+        resources.indexes().put(key, mi)
+        state.put(f"built_{slot.lower()}", key)
+        lines.append(
+            f"{slot} · {old.spec.name}: embedded {len(texts):,} chunks in {format_duration(took)}; lowest cosine to "
+            f"the precomputed vectors {low:.5f}"
+        )
+    bar.progress(1.0, text="Rebuild from scratch: done")
+    return lines
