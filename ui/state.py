@@ -33,7 +33,10 @@ EVAL_MODES: tuple[EvalMode, ...] = get_args(EvalMode)
 JUDGE_QUERY_SETS: tuple[JudgeQuerySet, ...] = get_args(JudgeQuerySet)
 VOTE_REVEALS: tuple[VoteReveal, ...] = get_args(VoteReveal)
 TIES_RULES: tuple[TiesRule, ...] = get_args(TiesRule)
-PAGE_PREFIXES = ("_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_")
+PAGE_PREFIXES = (
+    "_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_",
+    "_bundle_",  # the sidebar's bundle export (every page)
+)  # fmt: skip
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
 HEADLINE_A = "Qwen3-Embedding-4B"
