@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from core import bundle_cli, dims_cli, evaluate_cli, frontier_cli, report_cli
+from core import bundle_cli, dims_cli, evaluate_cli, frontier_cli, qdrant_cli, report_cli
 from core.cli_common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int, run_command
 from core.errors import DashboardError
 from core.hub_cache import availability
@@ -182,7 +182,7 @@ def run_search(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"{mi.spec.name} @ {result.dims} dims ({'exact' if result.exact else 'HNSW'}): "
+        f"{mi.spec.name} @ {result.dims} dims ({'exact' if result.exact else mi.backend.kind if mi.backend else 'HNSW'}): "
         f"query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
     )
     for h in result.hits:
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     dims_cli.add_parser(sub).set_defaults(func=dims_cli.run)
     report_cli.add_parser(sub).set_defaults(func=report_cli.run)
     bundle_cli.add_parser(sub).set_defaults(func=bundle_cli.run)
+    qdrant_cli.add_parser(sub).set_defaults(func=qdrant_cli.run)
     return parser
 
 
