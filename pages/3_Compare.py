@@ -97,9 +97,8 @@ def agreement_metrics(pair: compare.PairResult, k: int) -> None:
 
 
 def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str, query_id: str | None) -> None:
-    choice = state.page_value(
-        widget_key
-    )  # thumbs: 1 = up = relevant, 0 = down = not relevant, None = cleared
+    # thumbs: 1 = up = relevant (label 1), 0 = down = not relevant (label 0), None = cleared
+    choice = state.page_value(widget_key)
     try:
         compare.record_thumb(
             corpus_key, query, chunk_id, None if choice is None else int(choice), query_id=query_id
