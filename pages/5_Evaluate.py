@@ -50,6 +50,31 @@ def beir_upload() -> None:
         st.caption(escape_md(n))
 
 
+def qrels_upload(corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:
+    """An uploaded qrels file (TREC graded or BEIR tsv) with its queries.jsonl, read once per set of files."""
+    st.file_uploader(
+        "Qrels file (TREC 'query-id 0 doc-id grade' or BEIR .tsv) and its queries.jsonl",
+        type=["txt", "qrels", "tsv", "jsonl"],
+        accept_multiple_files=True,
+        key="_eval_qrels_upload",
+    )
+    uploads = state.page_value("_eval_qrels_upload") or []
+    marker = tuple(sorted(u.file_id for u in uploads))
+    if not uploads:
+        return None
+    if state.changed_since("_eval_qrels_marker", marker):
+        try:
+            found = ev.read_uploaded_qrels(corpus, [(u.name, u.getvalue()) for u in uploads])
+        except Exception as exc:  # the previous upload's judgments, if any, are dropped with its files
+            widgets.show_error(exc)
+            return None
+        state.set_page_value("_eval_qrels_marker", marker)
+        state.set_page_value("_eval_qrels", found)
+    queries, qrels, note = state.page_value("_eval_qrels")
+    st.caption(escape_md(note) + ". Kept for this session only; import it on the Judge page to keep it.")
+    return queries, qrels
+
+
 def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:
     """Queries and qrels from the chosen source, or None after saying what is missing."""
     if source == "sample judgments":
@@ -60,18 +85,37 @@ def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels
             )
             return None
         return ev.sample_judgments()
+    if source == "pooled judgments":
+        queries, qrels = ev.store_judgments(corpus, "pooled")
+        if not qrels:
+            st.info("No pooled judgments for this corpus yet: judge some queries on the Judge page.")
+            st.page_link(widgets.PAGES["judge"], label="Go to Judge (blind)", icon=":material/gavel:")
+            return None
+        return queries, qrels
     if source == "labels from the Compare page":
-        queries, qrels = ev.label_judgments(corpus)
+        queries, qrels = ev.thumbs_judgments(corpus)
         if not qrels:
             st.info("No labels yet: mark results relevant / not relevant on the Compare page.")
             st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon=":material/compare_arrows:")
             return None
         return queries, qrels
-    queries, qrels = ev.beir_judgments(corpus)
-    if not qrels:
-        st.info("Upload a BEIR zip above; its corpus becomes the current corpus.")
-        return None
-    return queries, qrels
+    if source == "union":
+        queries, qrels = ev.store_judgments(corpus, "union")
+        if not qrels:
+            st.info("No stored judgments for this corpus yet (Judge page, Compare thumbs or an import).")
+            return None
+        return queries, qrels
+    if state.corpus_origin() == "beir":
+        queries, qrels = ev.beir_judgments(corpus)
+        if qrels:
+            return queries, qrels
+    found = qrels_upload(corpus)
+    if found is None:
+        st.info(
+            "Upload a qrels file with its queries.jsonl above (judgments of this corpus), or a BEIR zip "
+            "(its corpus becomes the current corpus)."
+        )
+    return found
 
 
 def search_settings(queries: dict[str, str], qrels: Qrels) -> int | None:
@@ -98,23 +142,49 @@ def search_settings(queries: dict[str, str], qrels: Qrels) -> int | None:
     return None if dims_choice == "full" else int(dims_choice)
 
 
-def verdict(comparison: Comparison) -> None:
-    """Which model is better on nDCG@10 (or the first metric), by how much, and whether that is significant."""
-    main = comparison.paired.get("ndcg@10") or next(iter(comparison.paired.values()))
-    if main.diff == 0:
-        text = f"Both models score the same on {main.metric} ({main.mean_a:.3f}) over {main.queries} queries."
-    else:
-        winner = comparison.name_a if main.diff > 0 else comparison.name_b
-        text = (
-            f"**{escape_md(winner)}** is better on {main.metric} by {abs(main.diff):.3f} "
-            f"(95% CI {main.ci_low:+.3f} … {main.ci_high:+.3f}, p = {main.p_value:.3f}): "
-            + (
-                "a significant difference."
-                if main.significant
-                else "**not** significant on this many queries."
-            )
+def verdict(corpus: Corpus, comparison: Comparison, source: EvalSource, qrels: Qrels) -> None:
+    """Who wins on nDCG@10 and what that rests on (queries, raters and kappa, CI, p, blind votes), in words."""
+    found = ev.verdict_for(corpus, comparison, source, qrels)
+    (st.success if found.winner else st.info)(escape_md(found.sentence), icon=":material/gavel:")
+    if found.warnings:
+        st.warning(
+            "**Read with care:**\n"
+            + "\n".join(f"- {escape_md(w[:1].upper() + w[1:])}" for w in found.warnings),
+            icon=":material/warning:",
         )
-    (st.success if main.significant else st.info)(text)
+
+
+def coverage(comparison: Comparison) -> None:
+    """judged@10 per model and condensed nDCG@10 beside the standard one."""
+    st.subheader("How much of each top 10 was judged")
+    rows = comparison.coverage_table()
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": st.column_config.TextColumn("model", width="medium"),
+            "judged@10": st.column_config.NumberColumn(
+                "judged@10",
+                format="%.2f",
+                help="share of the model's top 10 that has a judgment (mean over queries)",
+            ),
+            "ndcg@10": st.column_config.NumberColumn(
+                "nDCG@10", format="%.4f", help="unjudged results count as not relevant"
+            ),
+            "ndcg_condensed@10": st.column_config.NumberColumn(
+                "condensed nDCG@10",
+                format="%.4f",
+                help="unjudged results removed before cutting at 10 (Sakai's condensed lists): no reward or "
+                "penalty for results nobody judged",
+            ),
+        },
+    )
+    st.caption(
+        "Standard nDCG counts a result nobody judged as not relevant, which punishes the model whose results were "
+        "judged less; condensed nDCG leaves such results out. Judge the pooled results on the Judge page to close "
+        "the gap."
+    )
 
 
 def metric_bars(comparison: Comparison) -> None:
@@ -164,10 +234,22 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
     st.selectbox("Metric", list(comparison.paired), key="eval_metric")
     metric = state.get("eval_metric")
     rows = comparison.per_query(metric)
+    judged_a, judged_b = comparison.a.column("judged@10"), comparison.b.column("judged@10")
     for r in rows:
         r["query"] = queries.get(r["qid"], "")
         r["languages"] = pairs.get(r["qid"], "")
-    table = pd.DataFrame(rows)[["qid", comparison.name_a, comparison.name_b, "diff", "languages", "query"]]
+        r["judged A"], r["judged B"] = judged_a.get(r["qid"]), judged_b.get(r["qid"])
+    columns = [
+        "qid",
+        comparison.name_a,
+        comparison.name_b,
+        "diff",
+        "judged A",
+        "judged B",
+        "languages",
+        "query",
+    ]
+    table = pd.DataFrame(rows)[columns]
     score = "%.3f"
     st.dataframe(
         table,
@@ -176,10 +258,22 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
         height=360,
         column_config={  # the figures first and narrow, so they show at 1280 px; the query text takes the rest
             "qid": st.column_config.TextColumn("qid", width="small"),
-            comparison.name_a: st.column_config.NumberColumn("A", help=comparison.name_a, format=score, width="small"),
-            comparison.name_b: st.column_config.NumberColumn("B", help=comparison.name_b, format=score, width="small"),
+            comparison.name_a: st.column_config.NumberColumn(
+                "A", help=comparison.name_a, format=score, width="small"
+            ),
+            comparison.name_b: st.column_config.NumberColumn(
+                "B", help=comparison.name_b, format=score, width="small"
+            ),
             "diff": st.column_config.NumberColumn("A − B", format="%+.3f", width="small"),
-            "languages": st.column_config.TextColumn("langs", help="query → relevant documents", width="small"),
+            "judged A": st.column_config.NumberColumn(
+                "judged A", help="judged@10 of A", format="%.1f", width="small"
+            ),
+            "judged B": st.column_config.NumberColumn(
+                "judged B", help="judged@10 of B", format="%.1f", width="small"
+            ),
+            "languages": st.column_config.TextColumn(
+                "langs", help="query → relevant documents", width="small"
+            ),
             "query": st.column_config.TextColumn("query", width="large"),
         },
     )
@@ -224,8 +318,12 @@ def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
         column_config={
             "query → docs": st.column_config.TextColumn("query → docs", width="small"),
             "queries": st.column_config.NumberColumn("n", help="judged queries in the group", width="small"),
-            f"A {metric}": st.column_config.NumberColumn("A", help=f"A {metric}", format="%.3f", width="small"),
-            f"B {metric}": st.column_config.NumberColumn("B", help=f"B {metric}", format="%.3f", width="small"),
+            f"A {metric}": st.column_config.NumberColumn(
+                "A", help=f"A {metric}", format="%.3f", width="small"
+            ),
+            f"B {metric}": st.column_config.NumberColumn(
+                "B", help=f"B {metric}", format="%.3f", width="small"
+            ),
         },
     )
     st.caption(
@@ -237,7 +335,7 @@ def downloads(comparison: Comparison, runs: tuple[Run, Run], qrels: Qrels, table
     """metrics.json, per_query.csv, both TREC runs and the qrels (all files built before any button)."""
     summary: dict[str, Any] = {
         "models": {
-            name: {**e.mean, "queries": e.queries}
+            name: {**e.mean, **e.coverage_mean, "queries": e.queries}
             for name, e in ((comparison.name_a, comparison.a), (comparison.name_b, comparison.b))
         },
         "paired": {m: p.to_dict() for m, p in comparison.paired.items()},
@@ -270,9 +368,10 @@ def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | N
         with st.spinner(f"Searching {len(queries)} queries with both models …"):
             found = ev.run_both(corpus, queries, qrels, exact=exact, dims=dims)
     comparison, run_a, run_b, pairs = found
-    verdict(comparison)
+    verdict(corpus, comparison, state.eval_source(), qrels)
     metric_bars(comparison)
     metrics_table(comparison)
+    coverage(comparison)
     left, right = st.columns([3, 2], gap="large")
     with left:
         table = per_query(comparison, queries, pairs)
@@ -285,7 +384,7 @@ def render() -> None:
     widgets.page_header("Evaluate", SUBTITLE)
     st.radio("Judgments", EVAL_SOURCES, key="eval_source", horizontal=True)
     source = state.eval_source()
-    if source == "upload a BEIR set":
+    if source == "upload qrels or a BEIR zip":
         beir_upload()
     corpus = widgets.indexed_corpus()
     if corpus is None:

@@ -173,7 +173,7 @@ def test_evaluate_an_uploaded_beir_zip_end_to_end():
         z.writestr("mini/queries.jsonl", json.dumps({"_id": "q0", "text": "how are JWT tokens signed"}))
         z.writestr("mini/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq0\td0\t1\n")
     at = app("pages/5_Evaluate.py")
-    at.session_state["eval_source"] = "upload a BEIR set"
+    at.session_state["eval_source"] = "upload qrels or a BEIR zip"
     at.run()
     at.file_uploader(key="_eval_beir_upload").set_value(("mini.zip", buf.getvalue(), "application/zip")).run()
     assert "Loaded 3 documents, 1 queries" in texts(at)
@@ -183,11 +183,11 @@ def test_evaluate_an_uploaded_beir_zip_end_to_end():
     at.button(key="models_build").click().run()
     assert not at.exception, at.exception
     at.switch_page("pages/5_Evaluate.py")
-    at.session_state["eval_source"] = "upload a BEIR set"
+    at.session_state["eval_source"] = "upload qrels or a BEIR zip"
     at.run()
     at.button(key="_eval_run").click().run()
     assert not at.exception, at.exception
-    assert "Both models score the same on ndcg@10" in texts(at)  # the same model in both slots
+    assert "score the same on nDCG@10" in texts(at)  # the same model in both slots
     table = at.dataframe[0].value
     assert table.loc[table["metric"] == "mrr@10"].iloc[0, 1] == 1.0  # the JWT doc ranks first
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
+from typing import Literal
 
 from core.beir import BeirDataset, judged_queries, read_qrels
 from core.evaluation import Comparison, choose_doc_key, compare, language_pairs, run_retrieval
 from core.jsonl import read_queries_jsonl
 from core.metrics import EvaluationError, Qrels, Run
 from core.mrl import common_dims
+from core.qrels_io import parse_trec_qrels
 from core.types import Corpus
-from ui import build, resources, state
+from core.verdict import Verdict, verdict
+from ui import build, judge, resources, state, votes
 from ui import compare as cmp
 from ui.corpus import SAMPLE_QUERIES, sample_queries
 
@@ -137,3 +141,96 @@ def run_both(
         return comparison, runs[0], runs[1], pairs
 
     return resources.memo(key, compute)
+
+
+# Judgments from the store (pooled, thumbs, union) and uploaded qrels ---------------------------------------
+
+StoreSource = Literal["pooled", "thumbs", "union"]
+
+
+def store_judgments(corpus: Corpus, source: StoreSource) -> tuple[dict[str, str], Qrels]:
+    """Queries and merged qrels of the corpus's judgment store (several raters merged by the median)."""
+    return judge.judgment_store(corpus).qrels(source)
+
+
+def thumbs_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
+    """Compare-page thumbs: those in the judgment store, plus this session's labels not stored yet (same text)."""
+    queries, qrels = store_judgments(corpus, "thumbs")
+    stored_texts = set(queries.values())
+    session_queries, session_qrels = label_judgments(corpus)
+    for qid, text in session_queries.items():
+        if text not in stored_texts and session_qrels.get(qid):
+            queries[qid], qrels[qid] = text, dict(session_qrels[qid])
+    return queries, qrels
+
+
+def unpooled_share(corpus: Corpus, qrels: Qrels, source: str) -> float:
+    """Share of the judged (query, chunk) pairs that rest on Compare-page thumbs only (seen with names and ranks)."""
+    if source == "thumbs":
+        return 1.0
+    if source != "union" or not qrels:
+        return 0.0
+    blind = {
+        (j.query_id, j.chunk_id) for j in judge.judgment_store(corpus).judgments() if j.origin != "thumbs"
+    }
+    pairs = [(q, c) for q, docs in qrels.items() for c in docs]
+    return sum(p not in blind for p in pairs) / len(pairs)
+
+
+def read_uploaded_qrels(
+    corpus: Corpus, files: Sequence[tuple[str, bytes]]
+) -> tuple[dict[str, str], Qrels, str]:
+    """Qrels files (TREC graded or BEIR tsv) plus an optional queries.jsonl: (queries, qrels, what was left out).
+
+    Query texts come from the queries.jsonl, else from what the judgment store, the sample set and this
+    session know; qrels queries without a text are left out and counted.
+    """
+    texts = judge.known_query_texts(judge.judgment_store(corpus))
+    qrels: Qrels = {}
+    names = []
+    for name, data in files:
+        text = judge.decode_upload(name, data)
+        if name.lower().endswith((".jsonl", ".json")):
+            texts |= read_queries_jsonl(text.splitlines(), name=name).queries
+        else:
+            names.append(name)
+            for qid, docs in parse_trec_qrels(text, name).items():
+                qrels.setdefault(qid, {}).update(docs)
+    if not names:
+        raise EvaluationError("Upload a qrels file (TREC 'query-id 0 doc-id grade' or a BEIR qrels .tsv).")
+    missing = [q for q in qrels if q not in texts]
+    kept = {q: docs for q, docs in qrels.items() if q in texts}
+    if not kept:
+        raise EvaluationError(
+            f"None of the {len(qrels)} queries in {', '.join(names)} has a known text (e.g. {missing[0]!r}): "
+            "upload its queries.jsonl ('_id', 'text') together with the qrels."
+        )
+    note = f"{len(kept)} judged queries from {', '.join(names)}"
+    if missing:
+        note += f"; {len(missing)} left out without a text (e.g. {missing[0]!r}: add their queries.jsonl)"
+    return {q: texts[q] for q in kept}, kept, note
+
+
+SOURCE_ORIGIN: dict[str, str] = {
+    "pooled judgments": "pooled",
+    "labels from the Compare page": "thumbs",
+    "union": "union",
+    "upload qrels or a BEIR zip": "imported",
+}
+
+
+def verdict_for(corpus: Corpus, comparison: Comparison, source: str, qrels: Qrels) -> Verdict:
+    """core.verdict's sentence for this comparison, citing the raters' kappa and the blind votes of this pair."""
+    store = judge.judgment_store(corpus)
+    origin = SOURCE_ORIGIN.get(source, "")
+    agreement = judge.agreement(store) if origin in ("pooled", "union") else None
+    pair = votes.model_pair()
+    cast = votes.pair_votes(store.votes(), pair) if pair else []
+    summary = votes.summary(cast, ties=state.votes_ties(), pair=pair) if pair and cast else None
+    return verdict(
+        comparison,
+        source=origin,
+        agreement=agreement,
+        votes=summary,
+        unpooled_share=unpooled_share(corpus, qrels, origin),
+    )

@@ -19,9 +19,15 @@ Slot = Literal["A", "B"]
 Origin = Literal["", "sample", "upload", "beir"]
 QuerySet = Literal["sample queries", "this session's history", "chunks as pseudo-queries"]
 EvalSource = Literal[
-    "sample judgments", "pooled judgments", "labels from the Compare page", "upload qrels or a BEIR zip", "union"
+    "sample judgments",
+    "pooled judgments",
+    "labels from the Compare page",
+    "upload qrels or a BEIR zip",
+    "union",
 ]
-JudgeQuerySet = Literal["sample queries", "this session's history", "uploaded queries", "chunks as pseudo-queries"]
+JudgeQuerySet = Literal[
+    "sample queries", "this session's history", "uploaded queries", "chunks as pseudo-queries"
+]
 VoteReveal = Literal["after each vote", "only at the end"]
 TiesRule = Literal["split", "exclude"]
 EvalMode = Literal["exact", "hnsw"]
@@ -272,6 +278,12 @@ def mrl_slot() -> Slot:
 def eval_source() -> EvalSource:
     source = get("eval_source")
     return source if source in EVAL_SOURCES else EVAL_SOURCES[0]
+
+
+def votes_ties() -> TiesRule:
+    """How the Blind votes page counts ties: split (half a win each) or excluded."""
+    rule = get("votes_ties")
+    return rule if rule in TIES_RULES else "split"
 
 
 def eval_mode() -> EvalMode:

@@ -1,0 +1,222 @@
+"""Judge (blind) and Blind A/B votes through AppTest: nothing reveals a model, labels and votes persist on disk."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+
+from tests.test_pages import ROOT, SEEDED, seeded, unescape
+
+pytestmark = pytest.mark.slow  # real models on the sample corpus
+
+JUDGE = "pages/7_Judge.py"
+VOTES = "pages/8_Blind_votes.py"
+EVALUATE = "pages/5_Evaluate.py"
+# What would tell a rater which model found a chunk or how it placed it: the Compare page's card markers
+# ("**#3** ·", "score **0.812**", "z **+2.1**", "B: #3 (▼2)", "A: same rank", "only A", "A · model").
+MARKERS = re.compile(
+    r"\*\*#\d+\*\*|score \*\*\d|\bz \*\*[+-]|\b[AB]: (#\d|same rank)|only [AB]\b|(^|\s)[AB] · |[▲▼]\d"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _store(shared_store_dir):
+    """Embeddings and judgments under the run's shared store (judgments: raters are unique per test)."""
+    old = os.environ.get("RETRIEVAL_COMPARE_STORE")
+    os.environ["RETRIEVAL_COMPARE_STORE"] = str(shared_store_dir)
+    os.chdir(ROOT)
+    yield
+    if old is None:
+        os.environ.pop("RETRIEVAL_COMPARE_STORE", None)
+    else:
+        os.environ["RETRIEVAL_COMPARE_STORE"] = old
+
+
+def _load_sample_and_build() -> None:
+    """The sample corpus and both indexes with the bundled pair (what the home page's quick start gives)."""
+    from ui import build, state
+    from ui.corpus import load_sample
+    from ui.state import BUNDLED_PAIR
+
+    state.init()
+    corpus = load_sample()
+    for slot, name in zip(build.SLOTS, BUNDLED_PAIR, strict=True):
+        state.choose_model(slot, name)
+    for slot in build.SLOTS:
+        build.build_slot(slot, corpus)
+
+
+@pytest.fixture(scope="module")
+def built_state() -> dict:
+    """Sample corpus loaded and both indexes built, once per module; tests seed their sessions with it."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_load_sample_and_build, default_timeout=900)
+    at.run()
+    assert not at.exception, at.exception
+    return {key: at.session_state[key] for key in SEEDED}
+
+
+def main_text(at) -> str:
+    """Everything readable in the page body: markdown, captions, alerts, metrics, buttons, expanders, tables."""
+    body = at.main
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "success", "error")
+        for e in getattr(body, kind)
+    ]
+    parts += [f"{m.label} {m.value}" for m in body.metric]
+    parts += [b.label for b in body.button] + [e.label for e in body.expander]
+    parts += [t.value.to_csv() for t in body.dataframe]
+    parts += [e.proto.text for e in body.get("progress")]
+    return unescape("\n".join(str(p) for p in parts))
+
+
+def model_names(state: dict) -> list[str]:
+    from ui import resources
+
+    names = {state["models_a"], state["models_b"]}
+    for key in ("built_a", "built_b"):
+        names.add(resources.indexes().get(state[key]).spec.name)
+    return sorted(names) + ["MiniLM", "e5-small"]
+
+
+def store_of(state: dict):
+    from core.judgments import JudgmentStore
+
+    return JudgmentStore.for_corpus(state["corpus_key"])
+
+
+def assert_blind(at, state: dict) -> None:
+    shown = main_text(at)
+    leaked = [n for n in model_names(state) if n.lower() in shown.lower()]
+    assert not leaked, f"model names on a blind page: {leaked}"
+    assert not MARKERS.search(shown), MARKERS.search(shown)
+
+
+def test_judge_asks_for_a_rater_before_judging(built_state):
+    at = seeded(JUDGE, built_state, judge_rater="")
+    assert "Type your name" in main_text(at)
+    assert not [b for b in at.main.button if b.key and b.key.startswith("_judge_label_")]
+
+
+def test_judge_page_is_blind_and_a_label_survives_a_restart_and_undo(built_state):
+    rater = f"rater-{uuid.uuid4().hex[:8]}"
+    at = seeded(JUDGE, built_state, judge_rater=rater, judge_k=5)
+    assert_blind(at, built_state)
+    assert "Pooled chunks judged: 0 /" in main_text(at)
+    first = next(m.value for m in at.main.markdown if m.value.startswith("**Query:**"))
+    at.button(key="_judge_label_2").click().run()
+    assert not at.exception, at.exception
+    assert_blind(at, built_state)
+    mine = [j for j in store_of(built_state).judgments(origin="pooled") if j.rater == rater]
+    assert [(j.label, j.pool_depth, j.origin) for j in mine] == [(2, 5, "pooled")]
+
+    restarted = seeded(JUDGE, built_state, judge_rater=rater, judge_k=5)  # a new session: state from disk
+    assert "Pooled chunks judged: 1 /" in main_text(restarted)
+    restarted.button(key="_judge_skip").click().run()
+    assert "1 skipped" in main_text(restarted)
+    restarted.button(key="_judge_undo").click().run()  # undoes the skip
+    restarted.button(key="_judge_undo").click().run()  # and the label
+    assert not restarted.exception, restarted.exception
+    assert "Pooled chunks judged: 0 /" in main_text(restarted)
+    assert not [j for j in store_of(built_state).judgments(origin="pooled") if j.rater == rater]
+    again = next(m.value for m in restarted.main.markdown if m.value.startswith("**Query:**"))
+    assert again == first  # judging resumes at the first pair again
+
+
+def test_judge_bad_query_file_keeps_the_previous_set(built_state):
+    at = seeded(JUDGE, built_state, judge_rater="uploader", judge_queryset="uploaded queries")
+    at.file_uploader(key="_judge_upload").set_value(
+        ("mine.txt", b"How are JWT tokens signed?\nRaft leader election\n", "text/plain")
+    ).run()
+    assert not at.exception, at.exception
+    assert "2 queries from mine.txt" in main_text(at)
+    at.file_uploader(key="_judge_upload").set_value(
+        ("bad.jsonl", b'{"_id": "q1"\n', "application/json")
+    ).run()
+    shown = main_text(at)
+    assert "bad.jsonl" in shown and "previous query set is kept" in shown
+    assert "2 queries from mine.txt" in shown
+
+
+def test_kappa_of_two_raters_and_the_pairs_to_adjudicate(built_state):
+    store = store_of(built_state)
+    tag = uuid.uuid4().hex[:6]
+    query = f"kappa check {tag}"
+    ids = sorted(_chunk_ids(built_state))[:6]
+    for i, cid in enumerate(ids):
+        store.record(
+            query=query, chunk_id=cid, label=i % 3, rater=f"ann-{tag}", origin="pooled", pool_depth=10
+        )
+        other = i % 3 if i < 4 else (i + 1) % 3  # two disagreements
+        store.record(
+            query=query, chunk_id=cid, label=other, rater=f"bob-{tag}", origin="pooled", pool_depth=10
+        )
+    at = seeded(JUDGE, built_state, judge_rater="")
+    metrics = {m.label: m.value for m in at.main.metric}
+    kappa_label = next(label for label in metrics if "kappa" in label)
+    assert float(metrics[kappa_label]) < 1.0
+    assert int(metrics["Shared pairs"]) >= 6
+    table = at.main.dataframe[0].value
+    mine = table[table["query"] == query]
+    assert len(mine) == 2 and {f"ann-{tag}", f"bob-{tag}"} <= set(table.columns)
+
+
+def _chunk_ids(state: dict) -> list[str]:
+    from ui import resources
+
+    return [c.id for c in resources.corpora().get(state["corpus_key"]).chunks]
+
+
+def test_votes_page_hides_names_until_the_vote_and_records_the_side(built_state):
+    rater = f"voter-{uuid.uuid4().hex[:8]}"
+    at = seeded(VOTES, built_state, judge_rater=rater, votes_k=3, votes_reveal="after each vote")
+    assert_blind(at, built_state)
+    assert [h.value for h in at.main.markdown if h.value.startswith("#### ")] == ["#### Left", "#### Right"]
+    at.button(key="_votes_left").click().run()
+    assert not at.exception, at.exception
+    shown = main_text(at)
+    assert "You voted left is better" in shown and "Left was" in shown
+    assert built_state["models_a"] in shown and built_state["models_b"] in shown  # revealed after the vote
+    mine = [v for v in store_of(built_state).votes() if v.rater == rater]
+    assert len(mine) == 1 and mine[0].winner == "left" and mine[0].left in ("A", "B")
+    assert mine[0].outcome == mine[0].left
+    assert "95% Wilson interval" in shown and "Sign test p" in shown
+    at.button(key="_votes_next").click().run()
+    assert "Query 2 of" in main_text(at)
+
+
+def test_votes_reveal_only_at_the_end_keeps_names_hidden_after_a_vote(built_state):
+    rater = f"voter-{uuid.uuid4().hex[:8]}"
+    at = seeded(VOTES, built_state, judge_rater=rater, votes_k=3, votes_reveal="only at the end")
+    at.button(key="_votes_tie").click().run()
+    assert not at.exception, at.exception
+    assert_blind(at, built_state)
+    assert "Query 2 of" in main_text(at) and "reveal only at the end" in main_text(at)
+
+
+def test_evaluate_on_pooled_judgments_shows_judged_at_10_condensed_ndcg_and_the_verdict(built_state):
+    store = store_of(built_state)
+    query = "How do I verify the webhook signature?"
+    for cid in _chunk_ids(built_state):
+        if "webhook" in cid.lower():
+            store.record(
+                query=query, chunk_id=cid, label=2, rater="eval-rater", origin="pooled", pool_depth=10
+            )
+    at = seeded(EVALUATE, built_state, eval_source="pooled judgments")
+    at.button(key="_eval_run").click().run()
+    assert not at.exception, at.exception
+    shown = unescape(
+        "\n".join(str(e.value) for kind in ("success", "info", "warning") for e in getattr(at, kind))
+    )
+    assert "pooled queries" in shown  # the verdict says what it rests on
+    assert "only 1 queries" in shown or "queries were evaluated" in shown  # and why one query names no winner
+    coverage = next(t.value for t in at.dataframe if "judged@10" in t.value.columns)
+    assert coverage["judged@10"].between(0, 1).all() and "ndcg_condensed@10" in coverage.columns
+    assert (coverage["ndcg_condensed@10"] >= coverage["ndcg@10"] - 1e-9).all()  # unjudged results left out
+    per_query = next(t.value for t in at.dataframe if "judged A" in t.value.columns)
+    assert per_query["judged A"].between(0, 1).all()

@@ -1,0 +1,403 @@
+"""Pooled blind judging and blind votes: query sets, both models' top-k, pools, progress, the judgment store.
+
+Nothing here shows which model found a chunk: pools come from core.pooling (a seeded order that depends
+only on the set of pooled chunk ids), and the blind pages show chunks by source and location only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import streamlit as st
+
+from core.errors import IngestError
+from core.jsonl import read_queries_jsonl
+from core.judgments import Judgment, JudgmentStore, query_id
+from core.pooling import pool
+from core.qrels_io import (
+    format_judgments_csv,
+    format_trec_qrels,
+    parse_judgments_csv,
+    parse_trec_qrels,
+    qrels_judgments,
+)
+from core.rater_agreement import RaterAgreement
+from core.rater_agreement import agreement as rater_agreement
+from core.store import default_root
+from core.types import Chunk, Corpus
+from ui import build, resources, state
+from ui import compare as cmp
+from ui.corpus import sample_queries
+from ui.state import JUDGE_QUERY_SETS, JudgeQuerySet
+from ui.text import escape_md, escape_name
+
+Prefix = Literal["judge", "votes"]
+MAX_QUERIES = 2000  # queries read from an uploaded file
+LABEL_NAMES = {0: "not relevant", 1: "partly relevant", 2: "highly relevant"}
+
+
+# The judgment store ------------------------------------------------------------------------------------
+
+
+def judgment_store(corpus: Corpus) -> JudgmentStore:
+    """The corpus's judgment store under the current store root (opened once per root and corpus)."""
+    root = default_root()
+    return resources.memo(
+        ("judgments", str(root), corpus.sha256), lambda: JudgmentStore.for_corpus(corpus.sha256, root=root)
+    )
+
+
+def rater() -> str:
+    """The rater name typed this session ('' until one is typed)."""
+    return str(state.get("judge_rater") or "").strip()
+
+
+# Query sets ---------------------------------------------------------------------------------------------
+
+
+def read_query_file(name: str, data: bytes) -> list[str]:
+    """Query texts of an uploaded file: a BEIR queries.jsonl (core.jsonl's reader) or plain text, one a line."""
+    text = decode_upload(name, data)
+    if name.lower().endswith((".jsonl", ".json")):
+        queries = list(read_queries_jsonl(text.splitlines(), name=name).queries.values())
+    else:
+        queries = [" ".join(line.split()) for line in text.splitlines()]
+    queries = list(dict.fromkeys(q.strip() for q in queries if q.strip()))
+    if not queries:
+        raise IngestError(
+            f"{name} holds no query: give one query a line (plain text) or a queries.jsonl with '_id' and 'text'."
+        )
+    return queries[:MAX_QUERIES]
+
+
+def _upload_changed(prefix: Prefix) -> None:
+    upload = state.page_value(f"_{prefix}_upload")
+    if upload is None:
+        return
+    try:
+        queries = read_query_file(upload.name, upload.getvalue())
+    except Exception as exc:  # the previous set stays; the message shows on the next run
+        state.set_page_value(f"_{prefix}_upload_error", str(exc))
+        return
+    state.set_page_value(f"_{prefix}_upload_error", "")
+    state.put(f"{prefix}_uploaded", {"name": upload.name, "queries": queries})
+
+
+def query_set_kind(prefix: Prefix) -> JudgeQuerySet:
+    chosen = state.get(f"{prefix}_queryset")
+    return chosen if chosen in JUDGE_QUERY_SETS else JUDGE_QUERY_SETS[0]
+
+
+def query_set_controls(prefix: Prefix) -> tuple[list[str], str]:
+    """The query-set widgets (set, pseudo-query count, upload, disagreement order); returns (texts, why empty)."""
+    c1, c2, c3 = st.columns([5, 1, 2], vertical_alignment="bottom")
+    c1.radio("Query set", JUDGE_QUERY_SETS, key=f"{prefix}_queryset", horizontal=True)
+    c2.number_input("Pseudo-queries", min_value=5, max_value=500, step=5, key=f"{prefix}_pseudo")
+    c3.toggle(
+        "Most disagreeing first",
+        key=f"{prefix}_disagree_first",
+        help="Order the set by the Compare page's disagreement ranking (lowest rank-biased overlap first), "
+        "so effort goes where the two models differ.",
+    )
+    kind = query_set_kind(prefix)
+    if kind == "uploaded queries":
+        st.file_uploader(
+            "Queries file: queries.jsonl ('_id', 'text') or plain text, one query a line",
+            type=["jsonl", "json", "txt", "tsv", "csv"],
+            key=f"_{prefix}_upload",
+            on_change=_upload_changed,
+            args=(prefix,),
+        )
+        error = state.page_value(f"_{prefix}_upload_error")
+        if error:
+            st.error(escape_md(error) + " The previous query set is kept.", icon=":material/warning:")
+    texts = query_texts(prefix)
+    why = ""
+    if not texts:
+        why = {
+            "sample queries": "Sample queries exist for the sample corpus only: load it on the Corpus page, "
+            "or choose another query set.",
+            "this session's history": "No query asked yet this session: ask some on the Compare page, or "
+            "choose another query set.",
+            "uploaded queries": "Upload a queries file above (queries.jsonl or one query a line).",
+            "chunks as pseudo-queries": "The corpus has no chunks.",
+        }[kind]
+    elif kind == "uploaded queries":
+        uploaded = state.get(f"{prefix}_uploaded") or {}
+        st.caption(f"{len(texts)} queries from {escape_name(str(uploaded.get('name', 'the upload')))}.")
+    return texts, why
+
+
+def query_texts(prefix: Prefix) -> list[str]:
+    """The chosen set's query texts (deduplicated), before any reordering."""
+    kind = query_set_kind(prefix)
+    if kind == "sample queries":
+        texts = [q["text"] for q in sample_queries()] if state.corpus_origin() == "sample" else []
+    elif kind == "this session's history":
+        texts = state.history()
+    elif kind == "uploaded queries":
+        texts = list((state.get(f"{prefix}_uploaded") or {}).get("queries", []))
+    else:
+        texts = cmp.pseudo_query_texts(int(state.get(f"{prefix}_pseudo")))
+    return list(dict.fromkeys(t for t in texts if t.strip()))
+
+
+def _signature(k: int) -> tuple[object, ...]:
+    """What both models' top-k depend on besides the queries: the built indexes and the query instructions."""
+    return (state.get("built_a"), state.get("built_b"), cmp.instruction("A"), cmp.instruction("B"), k)
+
+
+def ordered(texts: list[str], prefix: Prefix, k: int) -> list[str]:
+    """The set in the order chosen: as given, or most disagreeing first (ui.compare.disagreement's ranking)."""
+    if not state.get(f"{prefix}_disagree_first") or len(texts) < 2:
+        return texts
+    rows = resources.memo(("disagree", _signature(k), tuple(texts)), lambda: cmp.disagreement(texts, k))
+    return [str(r["query"]) for r in rows]
+
+
+# Both models' top-k and the pools --------------------------------------------------------------------------
+
+
+def top_k(texts: Sequence[str], k: int) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """{query: (A's top-k chunk ids, B's top-k chunk ids)}: exact search (what Evaluate scores), memoised."""
+    a, b = build.built_index("A"), build.built_index("B")
+    if a is None or b is None:
+        raise RuntimeError("both indexes must be built before pooling")
+    texts = tuple(texts)
+
+    def compute() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        ra = a.search_many(list(texts), k=k, exact=True, instruction=cmp.instruction("A"))
+        rb = b.search_many(list(texts), k=k, exact=True, instruction=cmp.instruction("B"))
+        return {
+            q: (tuple(h.chunk_id for h in x.hits), tuple(h.chunk_id for h in y.hits))
+            for q, x, y in zip(texts, ra, rb, strict=True)
+        }
+
+    return resources.memo(("topk", _signature(k), texts), compute)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One query's pooled chunks in their blind order."""
+
+    query: str
+    query_id: str
+    chunk_ids: tuple[str, ...]
+
+
+def pools(texts: Sequence[str], k: int) -> list[Pool]:
+    """Each query's pool: the union of both models' top-k in core.pooling's seeded order (seed = query id)."""
+    lists = top_k(texts, k)
+    out = []
+    for q in texts:
+        qid = query_id(q)
+        ids_a, ids_b = lists[q]
+        out.append(Pool(query=q, query_id=qid, chunk_ids=tuple(pool(ids_a, ids_b, k, seed=qid))))
+    return out
+
+
+def chunk_by_id(corpus: Corpus) -> dict[str, Chunk]:
+    """The corpus's chunks by id (built once per corpus)."""
+    return resources.memo(("chunks-by-id", corpus.sha256), lambda: {c.id: c for c in corpus.chunks})
+
+
+def where(chunk: Chunk) -> str:
+    """Escaped 'source · location' of a chunk."""
+    return escape_name(chunk.source) + (f" · {escape_name(chunk.location)}" if chunk.location else "")
+
+
+# Progress ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgeProgress:
+    """One rater's progress through the pools, and the pair to show next (None when every pair is done)."""
+
+    queries_done: int
+    queries_total: int
+    judged: int  # pairs with a label
+    skipped: int  # pairs skipped (seen, no label)
+    total: int
+    next_pair: tuple[int, str] | None  # (index into the pools, chunk id)
+    reviewing: bool = False  # going back over skipped pairs
+
+
+def progress(
+    pooled: Sequence[Pool], judgments: Iterable[Judgment], who: str, *, review_since: float | None = None
+) -> JudgeProgress:
+    """Where this rater stands: pairs labelled or skipped, and the first pair not seen yet.
+
+    With ``review_since`` (a time), the next pair is the first one this rater skipped before that time.
+    """
+    seen: dict[tuple[str, str], Judgment] = {
+        (j.query_id, j.chunk_id): j for j in judgments if j.rater == who and j.origin == "pooled"
+    }
+    judged = skipped = done = total = 0
+    first: tuple[int, str] | None = None
+    first_skip: tuple[int, str] | None = None
+    for i, p in enumerate(pooled):
+        complete = True
+        for cid in p.chunk_ids:
+            total += 1
+            j = seen.get((p.query_id, cid))
+            if j is None:
+                complete = False
+                if first is None:
+                    first = (i, cid)
+            elif j.label is None:
+                skipped += 1
+                if first_skip is None and review_since is not None and j.time < review_since:
+                    first_skip = (i, cid)
+            else:
+                judged += 1
+        done += complete
+    reviewing = review_since is not None and first is None
+    return JudgeProgress(
+        queries_done=done,
+        queries_total=len(pooled),
+        judged=judged,
+        skipped=skipped,
+        total=total,
+        next_pair=first if first is not None else (first_skip if reviewing else None),
+        reviewing=reviewing and first_skip is not None,
+    )
+
+
+def label_pair(store: JudgmentStore, p: Pool, chunk_id: str, label: int | None, k: int) -> None:
+    """Record one pooled judgment (label None = skip) for the session's rater."""
+    store.record(
+        query=p.query, query_id=p.query_id, chunk_id=chunk_id, label=label, rater=rater(), origin="pooled",
+        pool_depth=k,
+    )  # fmt: skip
+
+
+def start_review() -> None:
+    """Go back over the pairs skipped so far."""
+    state.set_page_value("_judge_review_since", time.time())
+
+
+def review_since() -> float | None:
+    since = state.page_value("_judge_review_since")
+    return float(since) if since else None
+
+
+# Agreement, export and import ----------------------------------------------------------------------------
+
+KAPPA_HELP = (
+    "Chance-corrected agreement on the pairs two or more raters labelled: 1 = perfect, 0 = what chance gives. "
+    "Rough reading (Landis & Koch): above 0.6 substantial, 0.4–0.6 moderate, below 0.4 weak."
+)
+
+
+def agreement(store: JudgmentStore) -> RaterAgreement:
+    """Cohen's or Fleiss' kappa over the raters' current pooled labels (skips left out)."""
+    return rater_agreement(store.judgments(origin="pooled"), origin="pooled")
+
+
+def disagreement_rows(found: RaterAgreement, store: JudgmentStore, corpus: Corpus) -> list[dict[str, object]]:
+    """The pairs the raters labelled differently: query text, chunk and each rater's label."""
+    texts = {j.query_id: j.query for j in store.judgments(origin="pooled")}
+    chunks = chunk_by_id(corpus)
+    rows: list[dict[str, object]] = []
+    for qid, cid, labels in found.disagreements:
+        chunk = chunks.get(cid)
+        place = (
+            f"{chunk.source} · {chunk.location}"
+            if chunk and chunk.location
+            else (chunk.source if chunk else cid)
+        )
+        rows.append(
+            {"query": texts.get(qid, qid), "chunk": place, **{r: labels.get(r) for r in found.raters}}
+        )
+    return rows
+
+
+def export_files(store: JudgmentStore) -> dict[str, str]:
+    """qrels.txt (TREC graded, every origin merged), queries.jsonl (their texts) and judgments.csv."""
+    queries, qrels = store.qrels("union")
+    lines = [
+        json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n" for qid, text in queries.items()
+    ]
+    return {
+        "qrels.txt": format_trec_qrels(qrels) if qrels else "",
+        "queries.jsonl": "".join(lines),
+        "judgments.csv": format_judgments_csv(store.judgments()) if store.judgments() else "",
+    }
+
+
+def decode_upload(name: str, data: bytes) -> str:
+    """An uploaded file's UTF-8 text (IngestError naming the file otherwise)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and upload it again."
+        ) from exc
+
+
+def known_query_texts(store: JudgmentStore) -> dict[str, str]:
+    """Query ids this corpus knows, to their text: stored judgments and votes, sample query ids and the history."""
+    known = {j.query_id: j.query for j in store.judgments()}
+    known |= {v.query_id: v.query for v in store.votes()}
+    for q in sample_queries():
+        known.setdefault(q["_id"], q["text"])
+        known.setdefault(query_id(q["text"]), q["text"])
+    for text in state.history():
+        known.setdefault(query_id(text), text)
+    return known
+
+
+def import_files(store: JudgmentStore, corpus: Corpus, files: Sequence[tuple[str, bytes]]) -> str:
+    """Import judgments CSVs and TREC qrels (query texts from a queries.jsonl beside them or the store).
+
+    Judged chunks that are not chunks of this corpus, and qrels queries whose text is unknown, are left out
+    and counted in the message; nothing is imported when a file cannot be read.
+    """
+    chunk_ids = set(chunk_by_id(corpus))
+    texts = known_query_texts(store)
+    csvs, qrels_files = [], []
+    for name, data in files:
+        text = decode_upload(name, data)
+        if name.lower().endswith(".jsonl"):
+            texts |= read_queries_jsonl(text.splitlines(), name=name).queries
+        elif name.lower().endswith(".csv"):
+            csvs.append((name, parse_judgments_csv(text, name)))
+        else:
+            qrels_files.append((name, parse_trec_qrels(text, name)))
+    now = time.time()
+    items: list[Judgment] = []
+    said: list[str] = []
+    for name, parsed in csvs:
+        keep = [j for j in parsed if j.chunk_id in chunk_ids]
+        items += keep
+        said.append(
+            f"{name}: {len(keep)} judgment(s)"
+            + _left_out(len(parsed) - len(keep), "chunk not in this corpus")
+        )
+    for name, qrels in qrels_files:
+        unknown_queries = [qid for qid in qrels if qid not in texts]
+        known = {
+            qid: {c: g for c, g in docs.items() if c in chunk_ids}
+            for qid, docs in qrels.items()
+            if qid in texts
+        }
+        unknown_chunk = sum(len(qrels[qid]) - len(docs) for qid, docs in known.items())
+        found = qrels_judgments(known, texts, rater=f"imported: {name}"[:200], time=now)
+        # keyed by the text's own id, so the same query judged here and imported is one query
+        items += [replace(j, query_id=query_id(j.query)) for j in found]
+        n = len(found)
+        said.append(
+            f"{name}: {n} judgment(s)"
+            + _left_out(unknown_chunk, "chunk not in this corpus")
+            + _left_out(len(unknown_queries), "query without text: add its queries.jsonl to the upload")
+        )
+    added = store.add_judgments(items)
+    return f"Imported {added} new judgment(s). " + "; ".join(said) + "."
+
+
+def _left_out(n: int, why: str) -> str:
+    return f" ({n} left out: {why})" if n else ""
