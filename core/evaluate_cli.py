@@ -1,7 +1,14 @@
 """``python -m core.cli evaluate``: judged evaluation of one or two models on a BEIR set or the sample corpus.
 
-Prints nDCG@10, MRR@10 and Recall@100 per model (and the paired test for two models) on stdout, progress
-on stderr, and optionally writes JSON ``{"models": {...}, "paired": {...}}`` and TREC run files.
+Prints nDCG@10, MRR@10 and Recall@100 per model, with judged@10 (share of the top 10 that has a judgment)
+and condensed nDCG@10 beside them (and the paired test for two models) on stdout, progress on stderr, and
+optionally writes JSON ``{"models": {...}, "paired": {...}}`` (each model's metrics include ``"judged@10"``
+and ``"ndcg_condensed@10"``) and TREC run files.
+
+``--qrels FILE`` evaluates against graded TREC qrels (``qid 0 docid grade``, e.g. exported from the Judge
+page) instead of the set's own judgments; ``--beir`` then only supplies the corpus (a BEIR folder, a judged
+folder, or any folder of documents) and the queries come from its queries.jsonl or from ``--queries FILE``
+(queries.jsonl, or plain text with one query a line whose id is ``core.judgments.query_id(line)``).
 """
 
 from __future__ import annotations
@@ -10,13 +17,32 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from core.beir import format_trec_qrels, format_trec_run
-from core.cli_common import StderrProgress, add_common, build_one, positive_int, run_command
-from core.eval_sets import load_eval_set
+from core.beir import (
+    BeirDataset,
+    QrelsFile,
+    format_trec_qrels,
+    format_trec_run,
+    judged_queries,
+    load_beir_corpus,
+)
+from core.cli_common import (
+    StderrProgress,
+    add_common,
+    build_one,
+    positive_int,
+    run_command,
+)
+from core.errors import IngestError
+from core.eval_sets import is_judged_folder, load_eval_set
 from core.evaluation import IDENTICAL_ID_TASKS, choose_doc_key, compare, doc_key, evaluate, run_retrieval
+from core.ingest import load_corpus
+from core.jsonl import QueriesFile, read_queries_jsonl
+from core.judgments import query_id
 from core.metrics import EvaluationError, metric_key, parse_metric
+from core.qrels_io import parse_trec_qrels
 from core.store import EmbeddingStore
 
 HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
@@ -44,6 +70,18 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="BEIR folder or .zip, or a judged folder such as sample_corpus",
     )
     p.add_argument("--split", default=None, help="qrels split (default: test, or the only one)")
+    p.add_argument(
+        "--qrels",
+        default=None,
+        metavar="FILE",
+        help="graded TREC qrels (qid 0 docid grade) to evaluate against instead of the set's own judgments",
+    )
+    p.add_argument(
+        "--queries",
+        default=None,
+        metavar="FILE",
+        help="with --qrels: queries.jsonl or a text file with one query a line (default: the folder's queries.jsonl)",
+    )
     p.add_argument(
         "--model",
         action="append",
@@ -84,22 +122,87 @@ def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
 
 def _format_table(results: dict[str, dict], metrics: list[str]) -> str:
     width = max(12, *(len(n) for n in results)) + 2
-    head = "model".ljust(width) + "".join(m.rjust(12) for m in metrics) + "queries".rjust(9)
+    cols = [(m, max(12, len(m) + 2)) for m in metrics]
+    head = "model".ljust(width) + "".join(m.rjust(w) for m, w in cols) + "queries".rjust(9)
     lines = [head, "-" * len(head)]
     for name, r in results.items():
-        lines.append(name.ljust(width) + "".join(f"{r[m]:12.4f}" for m in metrics) + f"{r['queries']:9d}")
+        lines.append(name.ljust(width) + "".join(f"{r[m]:{w}.4f}" for m, w in cols) + f"{r['queries']:9d}")
     return "\n".join(lines)
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise IngestError(f"{what} file {path} does not exist.") from exc
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not UTF-8 ({exc}); re-save the file as UTF-8.") from exc
+    except OSError as exc:
+        raise IngestError(f"Cannot read {what} file {path}: {exc.strerror or exc}.") from exc
+
+
+def read_queries_file(path: Path) -> QueriesFile:
+    """queries.jsonl (BEIR), or plain text with one query a line (id = ``query_id(line)``)."""
+    text = _read_text(path, "queries")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return read_queries_jsonl(text.splitlines(), name=str(path))
+    out = QueriesFile()
+    for line in text.splitlines():
+        if line.strip():
+            out.queries.setdefault(query_id(line), line.strip())
+    if not out.queries:
+        raise IngestError(f"{path} holds no queries; write one query a line (or give a queries.jsonl).")
+    return out
+
+
+def load_with_qrels(data_path: str, qrels_path: str, queries_path: str | None) -> BeirDataset:
+    """The corpus of ``data_path`` (BEIR folder/zip, judged folder, or a folder of documents) judged by the
+    graded TREC qrels in ``qrels_path``; queries from ``queries_path`` or the corpus' queries.jsonl."""
+    path = Path(data_path)
+    notes: tuple[str, ...] = ()
+    default_queries: Path | None = None
+    if path.is_dir() and not (path / "corpus.jsonl").exists():
+        corpus = load_corpus(path / "docs" if is_judged_folder(path) else path)
+        if not corpus.chunks:
+            raise IngestError(f"{path}: no file with text to embed, so the set cannot be evaluated.")
+        corpus = replace(corpus, name=path.name)
+        default_queries = path / "queries.jsonl"
+        queries_file: QueriesFile | None = None
+    else:
+        parts = load_beir_corpus(path)
+        corpus, notes, queries_file = parts.corpus, parts.notes, parts.queries
+    if queries_path is not None:
+        queries_file, queries_label = read_queries_file(Path(queries_path)), str(queries_path)
+    elif queries_file is not None:
+        queries_label = str(path / "queries.jsonl")
+    elif default_queries is not None and default_queries.is_file():
+        queries_file, queries_label = read_queries_file(default_queries), str(default_queries)
+    else:
+        raise IngestError(f"{path} has no queries.jsonl: give the queries with --queries FILE.")
+    qrels = parse_trec_qrels(_read_text(Path(qrels_path), "qrels"), str(qrels_path))
+    queries, judged, warnings = judged_queries(
+        queries_file, QrelsFile(qrels), queries_label=queries_label, qrels_label=str(qrels_path)
+    )
+    return BeirDataset(
+        corpus=corpus,
+        queries=queries,
+        qrels=judged,
+        name=corpus.name or path.name,
+        split=Path(qrels_path).name,
+        warnings=(*notes, *warnings),
+    )
+
+
 def _format_paired(paired: dict, a: str, b: str) -> str:
+    w = max(14, *(len(m) + 2 for m in paired))
     lines = [
         f"paired test: A = {a}, B = {b} (randomisation p, bootstrap 95% CI of A - B)",
-        f"{'metric':<14}{'A - B':>9}{'95% CI':>22}{'p':>9}  win/tie/loss",
+        f"{'metric':<{w}}{'A - B':>9}{'95% CI':>22}{'p':>9}  win/tie/loss",
     ]
     for m, p in paired.items():
         ci = f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]"
         lines.append(
-            f"{m:<14}{p['diff']:+9.4f}{ci:>22}{p['p_value']:9.4f}  {p['wins']}/{p['ties']}/{p['losses']}"
+            f"{m:<{w}}{p['diff']:+9.4f}{ci:>22}{p['p_value']:9.4f}  {p['wins']}/{p['ties']}/{p['losses']}"
             + ("  *" if p["significant"] else "")
         )
     return "\n".join(lines)
@@ -122,7 +225,13 @@ def evaluate_models(args: argparse.Namespace) -> dict:
     top_k = args.top_k or max(100, *(parse_metric(m)[1] for m in metrics))
     t0 = time.perf_counter()
     print(f"loading {args.beir} ...", file=sys.stderr, flush=True)
-    data = load_eval_set(args.beir, split=args.split)
+    qrels_file = getattr(args, "qrels", None)
+    if qrels_file:
+        data = load_with_qrels(args.beir, qrels_file, getattr(args, "queries", None))
+    else:
+        if getattr(args, "queries", None):
+            raise EvaluationError("--queries goes with --qrels (the set's own judgments bring their queries).")
+        data = load_eval_set(args.beir, split=args.split)
     for w in data.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for n in data.notes:
@@ -153,7 +262,7 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             progress=StderrProgress(f"[{name}] searching"),
         )
         ev = evaluate(runs[name], data.qrels, metrics, ignore_identical_ids=ignore_ids)
-        results[name] = {**ev.mean, "queries": ev.queries}
+        results[name] = {**ev.mean, **ev.coverage_mean, "queries": ev.queries}
     paired: dict = {}
     if len(names) == 2:
         cmp = compare(
@@ -167,6 +276,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             seed=args.seed,
         )
         paired = {"a": names[0], "b": names[1], **{m: p.to_dict() for m, p in cmp.paired.items()}}
+        if cmp.paired_condensed is not None:
+            paired.setdefault(cmp.paired_condensed.metric, cmp.paired_condensed.to_dict())
     if args.run_dir:
         out = Path(args.run_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +294,7 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             "documents": len({key(c) for c in data.corpus.chunks}),
             "chunks": len(data.corpus.chunks),
             "queries": len(data.queries),
+            "qrels": str(qrels_file) if qrels_file else None,
         },
         "settings": {
             "search": "exact" if args.exact else "hnsw",
@@ -211,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     if result["paired"]:
         p = result["paired"]
         print()
-        print(_format_paired({m: p[m] for m in metrics}, p["a"], p["b"]))
+        print(_format_paired({m: p[m] for m in metrics if m in p}, p["a"], p["b"]))
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

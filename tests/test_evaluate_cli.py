@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.beir import read_trec_run
 from core.evaluate_cli import main
-from core.metrics import evaluate_per_query, mean_metrics
+from core.metrics import evaluate_per_query, mean_metrics, ranked
 
 pytestmark = pytest.mark.slow  # embeds the sample corpus with two real models in subprocesses
 
@@ -323,3 +324,94 @@ def test_multi_chunk_documents_map_to_sources_with_max_score(tmp_path):
     row = cmp.table()[0]
     assert row["metric"] == "mrr@10" and row["e5"] == 1.0 and row["diff"] > 0 and row["wins"] >= 1
     assert cmp.per_query("mrr@10")[0]["diff"] >= cmp.per_query("mrr@10")[-1]["diff"]
+
+
+def test_qrels_file_round_trip_gives_the_same_numbers_and_judged_at_10(beir_dir, store, tmp_path, capsys):
+    """The set's own judgments, exported with format_trec_qrels and passed back with --qrels: same metrics."""
+    from core.beir import read_qrels
+    from core.qrels_io import format_trec_qrels
+
+    own, via_file = tmp_path / "own.json", tmp_path / "file.json"
+    qrels = read_qrels((beir_dir / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines(), label="t").qrels
+    trec = tmp_path / "judged.qrels"
+    trec.write_text(format_trec_qrels(qrels), encoding="utf-8")
+    common = ["--beir", str(beir_dir), "--model", "multilingual-e5-small", "--store", str(store)]
+    assert main([*common, "--json", str(own)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--qrels", str(trec), "--json", str(via_file)]) == 0
+    table = capsys.readouterr().out
+    a = json.loads(own.read_text())["models"]["multilingual-e5-small"]
+    b = json.loads(via_file.read_text())["models"]["multilingual-e5-small"]
+    assert a == b  # every number identical, judged@10 included
+    assert 0.0 < b["judged@10"] <= 1.0 and "ndcg_condensed@10" in b
+    header = table.splitlines()[1].split()
+    assert header[:5] == ["model", "ndcg@10", "mrr@10", "recall@100", "judged@10"]
+    row = next(ln for ln in table.splitlines() if ln.startswith("multilingual-e5-small")).split()
+    assert float(row[4]) == pytest.approx(b["judged@10"], abs=1e-4)
+
+
+def test_store_judgments_with_plain_text_queries_reach_the_cli(beir_dir, store, tmp_path, capsys):
+    """Pooled judgments from the store (query ids from the query text) -> TREC file -> CLI with --queries."""
+    from core.judgments import JudgmentStore, query_id
+    from core.qrels_io import format_trec_qrels
+
+    js = JudgmentStore(tmp_path / "j.sqlite")
+    js.record(query=QUERIES["q1"], chunk_id="auth-jwt", label=2, rater="ann", origin="pooled", pool_depth=10)
+    js.record(query=QUERIES["q1"], chunk_id="auth-oauth", label=0, rater="ann", origin="pooled", pool_depth=10)
+    js.record(query=QUERIES["q3"], chunk_id="pos", label=2, rater="ann", origin="pooled", pool_depth=10)
+    js.record(query=QUERIES["q3"], chunk_id="pos", label=1, rater="bob", origin="pooled", pool_depth=10)
+    _, qrels = js.qrels("pooled")
+    assert qrels[query_id(QUERIES["q3"])] == {"pos": 1}  # median of 2 and 1, rounded down
+    trec, queries = tmp_path / "pooled.qrels", tmp_path / "queries.txt"
+    trec.write_text(format_trec_qrels(qrels), encoding="utf-8")
+    queries.write_text("\n".join(QUERIES.values()) + "\n", encoding="utf-8")
+    out, runs = tmp_path / "res.json", tmp_path / "runs"
+    args = ["--beir", str(beir_dir), "--model", "multilingual-e5-small", "--store", str(store)]
+    assert main([*args, "--qrels", str(trec), "--queries", str(queries), "--json", str(out),
+                 "--run-dir", str(runs)]) == 0  # fmt: skip
+    res = json.loads(out.read_text())
+    m = res["models"]["multilingual-e5-small"]
+    assert m["queries"] == 2 and res["dataset"]["qrels"] == str(trec)
+    run = read_trec_run((runs / "run_1.trec").read_text(encoding="utf-8"))
+    top10 = {q: ranked(d)[:10] for q, d in run.items()}
+    expected = sum(sum(c in qrels[q] for c in top10[q]) / 10 for q in qrels) / 2
+    assert m["judged@10"] == pytest.approx(expected) and 0 < expected <= 0.15
+    assert "judged@10" in capsys.readouterr().out
+
+
+def test_qrels_errors_name_the_file(beir_dir, tmp_path, capsys):
+    args = ["--beir", str(beir_dir), "--model", "multilingual-e5-small"]
+    assert main([*args, "--qrels", str(tmp_path / "nope.qrels")]) == 2
+    assert "nope.qrels does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.qrels"
+    bad.write_text("q1 0 auth-jwt 2\nq1 0 pos high\n", encoding="utf-8")
+    assert main([*args, "--qrels", str(bad)]) == 2
+    assert "bad.qrels line 2" in capsys.readouterr().err
+    other = tmp_path / "other.qrels"
+    other.write_text("zz9 0 auth-jwt 2\n", encoding="utf-8")
+    assert main([*args, "--qrels", str(other)]) == 2
+    assert "query ids of the two files must match" in capsys.readouterr().err
+    assert main([*args, "--queries", str(other)]) == 2
+    assert "--queries goes with --qrels" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # embeds the whole sample corpus (~460 chunks) with the bundled e5 model
+def test_sample_corpus_qrels_round_trip_through_trec_and_cli(store, tmp_path, capsys):
+    from core.beir import read_qrels
+    from core.qrels_io import format_trec_qrels, parse_trec_qrels
+
+    qrels = read_qrels((SAMPLE / "qrels.tsv").read_text(encoding="utf-8").splitlines(), label="s").qrels
+    trec = tmp_path / "sample.qrels"
+    trec.write_text(format_trec_qrels(qrels), encoding="utf-8")
+    assert parse_trec_qrels(trec.read_text(encoding="utf-8"), str(trec)) == qrels
+    own, via_file = tmp_path / "own.json", tmp_path / "file.json"
+    common = ["--beir", str(SAMPLE), "--model", "multilingual-e5-small", "--store", str(store)]
+    assert main([*common, "--json", str(own)]) == 0
+    assert main([*common, "--qrels", str(trec), "--json", str(via_file)]) == 0
+    a, b = json.loads(own.read_text()), json.loads(via_file.read_text())
+    assert a["models"] == b["models"]
+    assert b["dataset"]["queries"] == len(qrels) and b["dataset"]["name"] == "sample_corpus"
+    m = b["models"]["multilingual-e5-small"]
+    assert 0.0 < m["judged@10"] < 1.0  # judgments name files; a top 10 holds unjudged files too
+    assert m["ndcg_condensed@10"] >= m["ndcg@10"]
+    assert "judged@10" in capsys.readouterr().out
