@@ -85,7 +85,12 @@ def _store_judgments(path: str, corpus: Corpus) -> tuple[Any, dict[str, str], Qr
     except ImportError as exc:
         raise DashboardError("--judgments needs core.judgments, which this version does not have.") from exc
     p = Path(path).expanduser()
-    store = JudgmentStore.for_corpus(corpus.sha256, root=p) if p.is_dir() else JudgmentStore(p)
+    if not p.exists():
+        raise IngestError(
+            f"Judgment store {str(p)!r} does not exist: give the .sqlite file the Judge page wrote, or the store "
+            "root folder that holds judgments/<corpus sha256>.sqlite."
+        )
+    store = JudgmentStore.for_corpus(corpus.sha256, root=p) if p.is_dir() else JudgmentStore(p, corpus.sha256)
     queries, qrels = store.qrels("union")
     return store, dict(queries), {q: dict(d) for q, d in qrels.items() if d}
 

@@ -1,7 +1,9 @@
 """The decision report as Markdown for wikis: the same sections, charts as their figures in tables.
 
 User text is made inert for Markdown renderers that pass HTML through: ``<``, ``>`` and ``&`` become entities
-and Markdown punctuation is backslash-escaped, so a file name or chunk cannot become a tag, a link or a heading.
+and the Markdown punctuation that makes emphasis, code, links, images or table cells is backslash-escaped, so a
+file name or chunk cannot become a tag, a link or a column. User text never starts a line (every line opens with
+the report's own prefix), so heading and list markers need no escape.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from core.report import Bullets, Chart, Code, Facts, Report, SideBySide, Table, Text
 from core.safe_text import display_name, neutralise_bidi
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # emphasis, code, links/images, table cells, strike
 
 
 def md(text: object) -> str:

@@ -207,7 +207,8 @@ def test_hostile_corpus_yields_an_inert_report(hostile_report):
     assert HOSTILE in text  # shown as text (in the file name, the snippet and the query) ...
     assert raw.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # ... because it was escaped
     assert "https://evil.example/steal" in text  # a link in user text stays text
-    assert "<script" not in md and "<img" not in md and "](https://evil" not in md
+    assert "<script" not in md and "<img" not in md
+    assert not re.search(r"(?<!\\)\]\(https?://", md)  # no Markdown link or image survives
 
 
 def test_hostile_report_still_has_every_section(hostile_report):
@@ -279,3 +280,75 @@ def test_verdict_refuses_thin_evidence_and_names_a_winner_on_enough():
     unbalanced.judged_at = {"A": 0.9, "B": 0.5}
     answer = verdict(unbalanced)
     assert not answer.decided and "judged@10 differs" in answer.text
+
+
+# ---- the Report page ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # quick start (both models on the sample corpus) and one report build through AppTest
+def test_report_page_builds_previews_and_offers_both_downloads(shared_store_dir, monkeypatch, sample_report):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("RETRIEVAL_COMPARE_STORE", str(shared_store_dir))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=900)
+    at.run()
+    at.button(key="home_quick").click().run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/9_Report.py").run()
+    assert not at.exception, at.exception
+    assert "Build report" in [b.label for b in at.button]
+    assert not at.get("download_button")  # nothing to download before the build
+    at.button(key="_report_build").click().run()
+    assert not at.exception, at.exception
+    downloads = at.get("download_button")
+    assert len(downloads) == 2
+    shown = " ".join(str(e.value) for kind in ("success", "warning") for e in getattr(at, kind))
+    assert "nDCG@10" in shown and "judged queries" in shown  # the verdict paragraph, in words
+    assert at.get("iframe") or at.get("html")  # the inline preview
+
+
+def test_judgment_store_gives_kappa_votes_and_the_quality_section(tmp_path):
+    from core.ingest import load_corpus
+    from core.judgments import JudgmentStore
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    texts = {
+        "jwt.md": "# JWT\n\nVerify the token signature with the secret key; reject expired tokens.\n",
+        "billing.md": "# Billing\n\nInvoices are sent monthly by email.\n",
+        "backup.md": "# Backups\n\nNightly backups are kept for 30 days.\n",
+    }
+    for name, text in texts.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    corpus = load_corpus(docs)
+    store = JudgmentStore(tmp_path / "j.sqlite", corpus.sha256)
+    ids = {c.source: c.id for c in corpus.chunks}
+    labels = {("how do I verify a token", "jwt.md"): 2, ("how do I verify a token", "billing.md"): 0,
+              ("when are invoices sent", "billing.md"): 2, ("when are invoices sent", "backup.md"): 0}  # fmt: skip
+    for (query, src), label in labels.items():
+        for rater in ("ana", "bo"):
+            store.record(
+                query=query, chunk_id=ids[src], label=label, rater=rater, origin="pooled", pool_depth=10
+            )
+    for winner in ("left", "left", "right", "tie"):
+        store.record_vote(query="how do I verify a token", model_a="multilingual-e5-small",
+                          model_b="multilingual-e5-small (2)", left="A", winner=winner, rater="ana", k=5)  # fmt: skip
+    out = tmp_path / "report.html"
+    run_cli(
+        "report", "--corpus", str(docs), "--model", "multilingual-e5-small", "--model", "multilingual-e5-small",
+        "--judgments", str(tmp_path / "j.sqlite"), "--store", str(tmp_path / "store"), "--out", str(out),
+    )  # fmt: skip
+    page = parse(out.read_text(encoding="utf-8"))
+    text = " ".join(page.texts)
+    assert "2 raters, Cohen's kappa 1.00 on 4 shared pairs" in text
+    assert "blind A/B votes: multilingual-e5-small wins 62% against multilingual-e5-small (2)" in text
+    assert "4 votes" in text and "No quality figures" not in text
+    assert (
+        "2 judged queries" in page.by_id["verdict"]
+        and "judged by 2 raters (kappa 1.00)" in page.by_id["verdict"]
+    )
+    bad = tmp_path / "missing.sqlite"
+    assert cli_main(["report", "--corpus", str(docs), "--model", "multilingual-e5-small", "--judgments", str(bad),
+                     "--store", str(tmp_path / "store"), "--out", str(out)]) == 2  # fmt: skip
+    assert not bad.exists()  # a typo never creates an empty store
