@@ -21,9 +21,10 @@ import numpy as np
 
 from core.dims import mrl_stops
 from core.errors import DashboardError, SearchError
+from core.frontier_exact import exact_lists
 from core.index import HnswIndex, IndexParams, exact_search, truncate
 from core.metrics import ndcg
-from core.mrl import TruncationCurve, recall_at_k, truncation_curve
+from core.mrl import recall_at_k
 from core.quantize import (
     DEFAULT_RESCORE_MULTIPLIER,
     PRECISIONS,
@@ -179,6 +180,36 @@ def _strip_self(idx: np.ndarray, exclude: np.ndarray | None, k: int) -> np.ndarr
     )
 
 
+HNSW_FLOAT16_NOTE = (
+    "hnswlib stores float32 only: the vectors are rounded through float16, then indexed (so recall is that of "
+    "float16 values, latency that of a float32 graph); bytes per vector counted at 2 per dimension, index bytes "
+    "= hnswlib's measured size minus 2 bytes per dimension per vector"
+)
+HNSW_FLOAT32_NOTE = "hnswlib graph over the float32 vectors; index bytes = hnswlib's measured size"
+
+
+def method(precision: Precision, index: IndexKind) -> str:
+    """How a configuration is stored, searched and counted, in words (page, CLI notes and JSON)."""
+    if index == "exact":
+        return SCORING_NOTE[precision]
+    return HNSW_FLOAT16_NOTE if precision == "float16" else HNSW_FLOAT32_NOTE
+
+
+@dataclass
+class _Pending:
+    """A measured configuration waiting for the full-dimension truth (known after the last stop)."""
+
+    dims: int
+    precision: Precision
+    index: IndexKind
+    top: np.ndarray
+    deep: np.ndarray
+    p50: float
+    p95: float
+    index_bytes: int
+    build_seconds: float | None = None
+
+
 def sweep(
     vectors: np.ndarray,
     queries: np.ndarray,
@@ -197,10 +228,12 @@ def sweep(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Sweep:
-    """Measure every (d, precision) exact, plus float32 HNSW at every d; cancellable between configurations.
+    """Every (d, precision) exact, then float32 and float16 HNSW at every d; cancellable between configurations.
 
     ``vectors`` are the stored full-dim unit vectors, ``queries`` full-dim query vectors (rows of ``exclude``,
-    one per query, are never returned: pseudo-queries). Latency: single queries, the first ``latency_queries``.
+    one per query, are never returned: pseudo-queries). Result lists for recall and nDCG come from one batched
+    pass over the dimensions (core.frontier_exact); latency from single queries, the first ``latency_queries``
+    (two more untimed first).
     """
     docs = np.ascontiguousarray(vectors, dtype=np.float32)
     if docs.ndim != 2 or docs.shape[0] == 0:
@@ -212,88 +245,117 @@ def sweep(
     stops = sorted({int(d) for d in dims})
     if not stops or stops[0] < 1 or stops[-1] > full:
         raise SearchError(f"dims must lie in 1..{full}, got {list(dims)}")
-    precs = [check_precision(p) for p in precisions]
-    # float32 exact at every d in one pass over the dimensions (core.mrl); nDCG needs the lists, so then per d
-    curve = None if judged is not None else truncation_curve(docs, q_full, dims=stops, k=k, exclude=exclude)
-    truth = curve.truth if curve is not None else exact_search(docs, q_full, k, exclude=exclude)[0]
-    kk = truth.shape[1]
-    lat_n = min(max(latency_queries, 0), q_full.shape[0])
-    lat_q_rows = slice(0, lat_n)
-    plan: list[tuple[int, Precision, IndexKind]] = [(d, p, "exact") for d in stops for p in precs]
-    if hnsw:
-        plan += [(d, "float32", "hnsw") for d in stops]
-    plan.sort(key=lambda c: (c[0], c[2]))
-    rows: list[Measurement] = []
+    precs = list(dict.fromkeys(check_precision(p) for p in precisions))
+    if (
+        isinstance(rescore_multiplier, bool)
+        or not isinstance(rescore_multiplier, int)
+        or rescore_multiplier < 1
+    ):
+        raise SearchError(f"rescore_multiplier must be a positive integer, got {rescore_multiplier!r}")
+    avail = n - (exclude is not None)
+    if avail < 1:
+        raise SearchError("Pseudo-queries need at least 2 chunks: there is nothing else to return.")
+    kk = min(k, avail)
+    depth = min(avail, max(kk, 5 * _NDCG_DEPTH)) if judged is not None else kk
+    lat_q = q_full[: min(max(latency_queries, 0), q_full.shape[0])]
+    total = len(stops) * (len(precs) + (2 if hnsw else 0))
+    done: list[_Pending] = []
+    truth: np.ndarray | None = None
     t_start = time.perf_counter()
-    depth = min(n - (exclude is not None), max(kk, 5 * _NDCG_DEPTH)) if judged is not None else kk
-    cur_d, vd, qd = -1, docs, q_full
-    hamming: np.ndarray | None = None
-    int8_at_d: FlatIndex | None = None
-    same_code_latency: tuple[float, float] | None = None
-    for i, (d, prec, kind) in enumerate(plan):
-        if _cancelled(cancel):
-            raise SweepCancelled(tuple(rows))
-        if d != cur_d:
-            cur_d, vd, qd, hamming = d, truncate(docs, d), truncate(q_full, d), None
-            int8_at_d, same_code_latency = None, None
-        lat_q = qd[lat_q_rows]
-        build_s: float | None = None
-        if kind == "exact":
-            flat: FlatIndex = build_flat(
-                vd, prec, rescore_multiplier=rescore_multiplier, reuse_int8=int8_at_d
-            )
-            if prec == "int8":
-                int8_at_d = flat
-            if flat.words is not None and hamming is None:  # binary and binary + rescore share the distances
-                hamming = flat.hamming_to(qd)
-            if curve is not None and prec == "float32":
-                got = None
-            else:
-                got = flat.search(qd, kk, exclude=exclude, distances=hamming)
-            deep = flat.search(qd, depth, exclude=exclude, distances=hamming) if judged is not None else got
-            if flat.scoring is not None and same_code_latency is not None:
-                p50, p95 = same_code_latency  # float16 / int8 run float32's search code on a float32 copy
-            else:
-                p50, p95 = _latency(partial(flat.search, k=kk), lat_q)
-                if flat.scoring is not None:
-                    same_code_latency = (p50, p95)
-            index_bytes = flat.nbytes
-        else:
-            t0 = time.perf_counter()
-            graph = HnswIndex.build(vd, params=params)
-            build_s = time.perf_counter() - t0
-            extra = 1 if exclude is not None else 0
-            want = min(n, max(depth, kk) + extra)
-            ef = max(params.ef_search, want)
-            raw = graph.search(qd, k=want, ef=ef)[0]
-            deep = _strip_self(raw, exclude, max(depth, kk))
-            got = deep[:, :kk]
-            p50, p95 = _latency(partial(graph.search, k=kk + extra), lat_q)
-            index_bytes = graph.nbytes
-        rows.append(
+
+    def finish(rows: list[_Pending]) -> list[Measurement]:
+        t = truth if truth is not None else exact_search(docs, q_full, kk, exclude=exclude)[0]
+        return [
             Measurement(
                 model=model,
-                dims=d,
-                precision=prec,
-                index=kind,
-                bytes_per_vector=bytes_per_vector(d, prec),
-                index_bytes=int(index_bytes),
+                dims=r.dims,
+                precision=r.precision,
+                index=r.index,
+                bytes_per_vector=bytes_per_vector(r.dims, r.precision),
+                index_bytes=int(r.index_bytes),
                 count=n,
-                recall=recall_at_k(truth, got, k=kk) if got is not None else curve_recall(curve, d),
-                ndcg10=None if deep is None else _ndcg(deep, judged),
-                p50_ms=p50,
-                p95_ms=p95,
-                build_seconds=build_s,
+                recall=recall_at_k(t, r.top, k=kk),
+                ndcg10=_ndcg(r.deep, judged),
+                p50_ms=r.p50,
+                p95_ms=r.p95,
+                build_seconds=r.build_seconds,
             )
-        )
+            for r in rows
+        ]
+
+    def record(row: _Pending) -> None:
+        done.append(row)
         if progress is not None:
             elapsed = time.perf_counter() - t_start
-            progress(i + 1, len(plan), (i + 1) / elapsed if elapsed > 0 else 0.0)
+            progress(len(done), total, len(done) / elapsed if elapsed > 0 else 0.0)
+
+    def check() -> None:
+        if _cancelled(cancel):
+            raise SweepCancelled(tuple(pareto_mark(finish(done))))
+
+    passes = exact_lists(
+        docs,
+        q_full,
+        stops=stops,
+        precisions=precs,
+        k=kk,
+        depth=depth,
+        exclude=exclude,
+        rescore_multiplier=rescore_multiplier,
+    )
+    for at in passes:
+        if at.dims == full:
+            truth = at.lists["float32"]
+        if at.dims not in stops:
+            continue
+        d, lat_d = at.dims, truncate(lat_q, at.dims)
+        f32_latency: tuple[float, float] | None = None
+        bits: FlatIndex | None = None
+        for prec in precs:
+            check()
+            if prec in ("float32", "float16", "int8"):  # float16 / int8 are searched on a float32 copy
+                if f32_latency is None:
+                    f32 = build_flat(at.vectors, "float32")
+                    f32_latency = _latency(partial(f32.search, k=kk), lat_d)
+                p50, p95 = f32_latency
+            else:
+                bits = bits or build_flat(at.vectors, "binary")
+                flat = bits
+                if prec == "binary+rescore":
+                    flat = replace(
+                        bits,
+                        precision="binary+rescore",
+                        ranges=at.ranges,
+                        rescore=at.int8_codes,
+                        rescore_multiplier=rescore_multiplier,
+                    )
+                p50, p95 = _latency(partial(flat.search, k=kk), lat_d)
+            stored = n * bytes_per_vector(d, prec)
+            record(_Pending(d, prec, "exact", at.lists[prec], at.deep[prec], p50, p95, stored))
+        check()
+    for d in stops if hnsw else ():
+        vd, qd = truncate(docs, d), truncate(q_full, d)
+        for prec in ("float32", "float16"):
+            check()
+            data = vd if prec == "float32" else vd.astype(np.float16).astype(np.float32)
+            t0 = time.perf_counter()
+            graph = HnswIndex.build(data, params=params)
+            build_s = time.perf_counter() - t0
+            extra = 1 if exclude is not None else 0
+            want = min(n, depth + extra)
+            found = graph.search(qd, k=want, ef=max(params.ef_search, want))[0]
+            deep = _strip_self(found, exclude, depth)
+            p50, p95 = _latency(partial(graph.search, k=kk + extra), qd[: lat_q.shape[0]])
+            saved = 0 if prec == "float32" else 2 * d * n  # a float16 store holds 2 bytes less per dimension
+            record(_Pending(d, prec, "hnsw", deep[:, :kk], deep, p50, p95, graph.nbytes - saved, build_s))
     notes = [f"{p}: {SCORING_NOTE[p]}" for p in precs]
+    notes.append(
+        "float16 and int8 latency is float32's at the same dimension (the same search on a float32 copy)"
+    )
     if hnsw:
         notes.append(
-            f"hnsw: hnswlib M={params.M}, ef_construction={params.ef_construction}, ef_search={params.ef_search}, "
-            "float32 only (hnswlib stores float32; a float16 graph would hold the same float32 data)"
+            f"hnsw: hnswlib M={params.M}, ef_construction={params.ef_construction}, ef_search={params.ef_search}; "
+            f"float16 hnsw: {HNSW_FLOAT16_NOTE}"
         )
     if not mrl_trained:
         notes.append(f"{model}: {NOT_MRL_NOTE}")
@@ -303,16 +365,9 @@ def sweep(
         queries=int(q_full.shape[0]),
         full_dim=full,
         mrl_trained=mrl_trained,
-        rows=tuple(pareto_mark(rows)),
+        rows=tuple(pareto_mark(finish(done))),
         notes=tuple(notes),
     )
-
-
-def curve_recall(curve: TruncationCurve | None, d: int) -> float:
-    """float32 exact recall at d from the one-pass truncation curve."""
-    if curve is None:
-        raise SearchError("internal: no truncation curve for the float32 rows")
-    return curve.recall[d]
 
 
 def metric_of(row: Measurement, metric: str) -> float:
@@ -434,10 +489,16 @@ def cost_at_scale(
 
 
 def to_json(sweeps: Sequence[Sweep]) -> dict[str, Any]:
-    """``{"k", "queries", "models": {name: [row, ...]}}`` as the CLI writes it."""
+    """``{"k", "queries", "models": {name: [row, ...]}, "notes", "methods"}`` as the CLI writes it.
+
+    ``methods``: how each "<precision> <index>" configuration is stored, searched and counted, in words.
+    """
     first = sweeps[0] if sweeps else None
+    kinds = dict.fromkeys((r.precision, r.index) for s in sweeps for r in s.rows)
     return {
         "k": first.k if first else None,
         "queries": first.queries if first else 0,
         "models": {s.model: [r.to_json() for r in s.rows] for s in sweeps},
+        "notes": {s.model: list(s.notes) for s in sweeps},
+        "methods": {f"{p} {i}": method(p, i) for p, i in kinds},
     }

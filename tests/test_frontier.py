@@ -24,10 +24,10 @@ from core.frontier import (
     sweep_dims,
     to_json,
 )
-from core.index import truncate
+from core.index import exact_search, truncate
 from core.metrics import ndcg
 from core.mrl import recall_at_k
-from core.quantize import PRECISIONS
+from core.quantize import PRECISIONS, build_flat
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401 (fixtures)
 
 MODEL = "all-MiniLM-L6-v2"
@@ -61,15 +61,38 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 def test_every_configuration_is_measured_and_full_float32_is_exact(swept):
     combos = {(r.dims, r.precision, r.index) for r in swept.rows}
     assert combos == {(d, p, "exact") for d in (16, 32, 64) for p in PRECISIONS} | {
-        (d, "float32", "hnsw") for d in (16, 32, 64)
+        (d, p, "hnsw") for d in (16, 32, 64) for p in ("float32", "float16")
     }
     default = swept.default()
     assert default is not None and default.recall == 1.0 and default.bytes_per_vector == 256
     for r in swept.rows:
         assert 0.0 <= r.recall <= 1.0 and r.p95_ms >= r.p50_ms > 0
         assert (r.build_seconds is not None) == (r.index == "hnsw")
-    hnsw = next(r for r in swept.rows if r.index == "hnsw" and r.dims == 64)
+    hnsw = next(r for r in swept.rows if r.index == "hnsw" and r.dims == 64 and r.precision == "float32")
     assert hnsw.index_bytes > 400 * 64 * 4 and hnsw.recall > 0.9  # measured: vectors + graph
+    half = next(r for r in swept.rows if r.index == "hnsw" and r.dims == 64 and r.precision == "float16")
+    # hnswlib stores float32: the float16 graph is measured, then counted with 2 bytes less per dimension
+    assert half.bytes_per_vector == 128 and half.index_bytes == hnsw.index_bytes - 2 * 64 * 400
+    assert half.recall > 0.9 and half.build_seconds is not None
+
+
+@pytest.mark.parametrize("pseudo", [False, True])
+def test_batched_sweep_lists_equal_a_plain_search_of_every_configuration(pseudo):
+    """The one-pass lists (prefix sums, float16/int8 candidates within their error bound) = FlatIndex.search."""
+    docs = _clustered(1500, 96, 3)
+    exclude = np.arange(0, 1500, 50) if pseudo else None
+    queries = docs[exclude] if pseudo else _clustered(30, 96, 4)
+    s = sweep(
+        docs, queries, model="toy", dims=[24, 48, 96], k=10, hnsw=False, exclude=exclude, latency_queries=1
+    )
+    truth = exact_search(docs, truncate(queries, 96), 10, exclude=exclude)[0]
+    for r in s.rows:
+        plain = build_flat(truncate(docs, r.dims), r.precision).search(
+            truncate(queries, r.dims), 10, exclude=exclude
+        )
+        assert r.recall == pytest.approx(recall_at_k(truth, plain, k=10), abs=1e-9), r.label
+        if pseudo:
+            assert not np.any(plain == exclude[:, None])
 
 
 def test_recall_at_d_equals_an_independent_numpy_computation(small, swept):
@@ -191,6 +214,10 @@ def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_d
     full = next(r for r in rows if r["precision"] == "float32" and r["index"] == "exact")
     assert full["dims"] == 384 and full["bytes_per_vector"] == 1536 and full["recall@k"] == 1.0
     assert to_json([])["models"] == {}
+    assert "float16 hnsw" in data["methods"] and "rounded through float16" in data["methods"]["float16 hnsw"]
+    assert "dequantised" in data["methods"]["int8 exact"] and any(
+        "not trained for truncation" in n for n in data["notes"][MODEL]
+    )
 
 
 # ---- the page, through AppTest (the same seeded sessions as tests/test_pages.py) -------------------------

@@ -1,0 +1,251 @@
+"""Exact result lists of every storage precision at every Matryoshka stop, in one pass over the dimensions.
+
+What core.frontier measures recall and nDCG from. Each list equals a plain search of that configuration
+(core.quantize.FlatIndex.search on the truncated, renormalised, quantised vectors) up to float32 rounding of
+near-ties (tests/test_frontier.py checks it), but the whole pass costs about two full-dimension matmuls instead
+of one per configuration:
+
+- float32 at d: the dot products at d are those at the previous stop plus the next block of columns, divided
+  by the prefix norms (as core.mrl.truncation_curve).
+- binary at d: the same prefix sums over +-1 sign vectors (a sign never changes when a vector is
+  renormalised); Hamming distance = (d - sum) / 2, exact (small integers in float32).
+- float16 and int8 at d: the float32 score bounds theirs. Rounding to float16 moves q.x by at most
+  2^-11 + 2^-25 |q|_1 (round to nearest, unit vectors); decoding int8 to its bucket centre by at most
+  sum_j |q_j| step_j / 2. So only documents whose float32 score lies within twice that bound (plus float32
+  rounding slack) of the k-th best float32 score can be in the top k; exactly those are scored with the float16
+  / dequantised int8 vectors. When more than 1/8 of all scores qualify, the whole matrix is scored instead.
+- binary + rescore: the Hamming shortlist rescored by core.quantize.rescore, as FlatIndex does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.index import query_block_rows, rank_block, truncate
+from core.quantize import (
+    Precision,
+    dequant_steps,
+    dequantize_int8,
+    int8_ranges,
+    quantize_int8,
+    rescore,
+)
+
+_F16_REL = 2.0**-11 * 1.001  # float16 round-to-nearest relative error (normal range), with a margin
+_F16_ABS = 2.0**-25  # float16 absolute error in the subnormal range
+_F32_EPS = 2.0**-24
+_KEEP_FLOATS = 1 << 26  # prefix sums kept across stops while queries x docs fit in this many floats
+_PAIR_FLOATS = 1 << 22  # floats gathered per chunk of candidate pairs
+_SIGN_FLOATS = 1 << 24  # floats of +-1 document signs made at a time
+
+
+@dataclass(frozen=True, eq=False)
+class AtDim:
+    """One stop: the truncated vectors, the int8 codes, and each precision's top-k and top-depth rows."""
+
+    dims: int
+    vectors: np.ndarray  # truncate(docs, dims)
+    queries: np.ndarray  # truncate(queries, dims)
+    ranges: np.ndarray | None  # int8 ranges (when int8 or binary + rescore was asked for)
+    int8_codes: np.ndarray | None
+    lists: dict[Precision, np.ndarray]  # (m, k) rows, best first (float32 always)
+    deep: dict[Precision, np.ndarray]  # (m, depth) rows, best first (the same arrays when depth == k)
+
+
+def _signs(block: np.ndarray) -> np.ndarray:
+    """+1 where a value is > 0 (a set ``ubinary`` bit), else -1, float32."""
+    return np.where(block > 0, np.float32(1), np.float32(-1))
+
+
+def _f16(v: np.ndarray) -> np.ndarray:
+    """Vectors rounded through float16, as float32 (what a float16 store holds, widened to score)."""
+    return v.astype(np.float16).astype(np.float32)
+
+
+def _add_signs(acc: np.ndarray, q_block: np.ndarray, docs: np.ndarray) -> None:
+    """acc += signs(q_block) @ signs(docs).T, the document signs made a chunk of rows at a time."""
+    sq = _signs(q_block)
+    width = max(docs.shape[1], 1)
+    step = max(1, _SIGN_FLOATS // width)
+    for s in range(0, docs.shape[0], step):
+        acc[:, s : s + step] += sq @ _signs(docs[s : s + step]).T
+
+
+def _refine(
+    scores: np.ndarray,
+    threshold: np.ndarray,
+    depth: int,
+    exact: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    width: int,
+) -> np.ndarray | None:
+    """Top-depth rows by ``exact(rows, cols)`` among the pairs whose float32 score reaches the row's threshold.
+
+    None when more than 1/8 of the scores reach it (the caller scores everything instead).
+    """
+    m, n = scores.shape
+    flat = np.flatnonzero(scores >= threshold[:, None])
+    if flat.size > max(scores.size // 8, 1):
+        return None
+    rows, cols = np.divmod(flat, n)
+    vals = np.empty(flat.size, dtype=np.float32)
+    step = max(1, _PAIR_FLOATS // max(width, 1))
+    for s in range(0, flat.size, step):
+        vals[s : s + step] = exact(rows[s : s + step], cols[s : s + step])
+    counts = np.bincount(rows, minlength=m)
+    order = np.lexsort((cols, -vals, rows))  # by query, score descending, then lower row
+    starts = np.cumsum(counts) - counts
+    return cols[order][starts[:, None] + np.arange(depth)]
+
+
+class _NearFloat32:
+    """A precision whose score is within a known bound of the float32 score: float16 or dequantised int8."""
+
+    def __init__(self, vd: np.ndarray, *, codes: np.ndarray | None = None, ranges: np.ndarray | None = None):
+        self.vd, self.codes, self.ranges = vd, codes, ranges
+        self._matrix: np.ndarray | None = None
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """The stored vectors of those rows, as float32 (float16 widened, or int8 bucket centres)."""
+        if self.codes is None:
+            return self.vd[idx].astype(np.float16).astype(np.float32)
+        assert self.ranges is not None
+        return dequantize_int8(self.codes[idx], ranges=self.ranges)
+
+    def margin(self, q: np.ndarray) -> np.ndarray:
+        """Per query, the most its score of any document can differ from the float32 score."""
+        if self.codes is None:
+            return _F16_REL + _F16_ABS * np.abs(q).sum(axis=1)
+        assert self.ranges is not None
+        return 0.5 * 1.001 * (np.abs(q) @ dequant_steps(self.ranges)[1])
+
+    def matrix(self) -> np.ndarray:
+        """Every stored vector as float32 (made once, only when the candidates are too many)."""
+        if self._matrix is None:
+            self._matrix = self.rows(np.arange(self.vd.shape[0]))
+        return self._matrix
+
+    def top(
+        self,
+        q: np.ndarray,
+        scores: np.ndarray,
+        top: np.ndarray,
+        *,
+        slack: float,
+        exclude: np.ndarray | None,
+        start: int,
+    ) -> np.ndarray:
+        """Top-depth rows for queries q (truncated, unit) given their float32 scores and float32 top-depth."""
+        depth = top.shape[1]
+        kth = scores[np.arange(top.shape[0]), top[:, -1]]
+        got = _refine(
+            scores,
+            kth - 2 * (self.margin(q) + slack),
+            depth,
+            lambda r, c: np.einsum("ij,ij->i", q[r], self.rows(c)),
+            q.shape[1],
+        )
+        if got is not None:
+            return got
+        return rank_block(q @ self.matrix().T, depth, exclude=exclude, start=start)
+
+
+def exact_lists(
+    docs: np.ndarray,
+    queries: np.ndarray,
+    *,
+    stops: Sequence[int],
+    precisions: Sequence[Precision],
+    k: int,
+    depth: int,
+    exclude: np.ndarray | None,
+    rescore_multiplier: int,
+) -> Iterator[AtDim]:
+    """Yield one AtDim per stop, ascending; the last stop is the full dimension (the float32 truth).
+
+    ``docs``, ``queries``: full-dimension unit float32 matrices. ``k`` and ``depth`` (>= k) are already clamped
+    to the rows a query may return (``exclude``: one row per query that is never returned).
+    """
+    n, full = docs.shape
+    m = queries.shape[0]
+    want = set(precisions)
+    binary = bool(want & {"binary", "binary+rescore"})
+    need8 = bool(want & {"int8", "binary+rescore"})
+    run = sorted({*stops, full})
+    step = query_block_rows(n)
+    blocks = [slice(s, min(s + step, m)) for s in range(0, m, step)]
+    keep = m * n * (2 if binary else 1) <= _KEEP_FLOATS  # prefix sums kept across stops
+    acc32: dict[int, np.ndarray] = {}
+    accb: dict[int, np.ndarray] = {}
+    doc_sq = np.zeros(n, dtype=np.float64)
+    q_sq = np.zeros(m, dtype=np.float64)
+    prev = 0
+    for d in run:
+        block_docs = docs[:, prev:d]
+        doc_sq += np.einsum("ij,ij->i", block_docs, block_docs)
+        q_sq += np.einsum("ij,ij->i", queries[:, prev:d], queries[:, prev:d])
+        inv_dn = (1.0 / np.maximum(np.sqrt(doc_sq), 1e-12)).astype(np.float32)
+        inv_qn = (1.0 / np.maximum(np.sqrt(q_sq), 1e-12)).astype(np.float32)
+        vd, qd = truncate(docs, d), truncate(queries, d)
+        ranges = int8_ranges(vd) if need8 else None
+        codes8 = quantize_int8(vd, ranges=ranges) if ranges is not None else None
+        slack = 2 * d * _F32_EPS + 1e-6
+        lists: dict[Precision, list[np.ndarray]] = {p: [] for p in ("float32", *precisions)}
+        deep: dict[Precision, list[np.ndarray]] = {p: [] for p in ("float32", *precisions)}
+        nears: dict[Precision, _NearFloat32] = {}
+        if "float16" in want:
+            nears["float16"] = _NearFloat32(vd)
+        if "int8" in want:
+            nears["int8"] = _NearFloat32(vd, codes=codes8, ranges=ranges)
+        for bi, qs in enumerate(blocks):
+            lo = prev if keep and bi in acc32 else 0
+            part = queries[qs, lo:d] @ docs[:, lo:d].T
+            acc = acc32[bi] = np.add(acc32[bi], part, out=acc32[bi]) if lo else part
+            scores = acc * inv_qn[qs, None] * inv_dn[None, :]
+            top = rank_block(scores, depth, exclude=exclude, start=qs.start)
+            for p, near in nears.items():
+                res = near.top(qd[qs], scores, top, slack=slack, exclude=exclude, start=qs.start)
+                deep[p].append(res)
+                lists[p].append(res[:, :k])
+            deep["float32"].append(top)  # always: the full-dimension float32 lists are the truth
+            lists["float32"].append(top[:, :k])
+            if binary:
+                lo_b = prev if keep and bi in accb else 0
+                if not lo_b:
+                    accb[bi] = np.zeros((qs.stop - qs.start, n), dtype=np.float32)
+                _add_signs(accb[bi], queries[qs, lo_b:d], docs[:, lo_b:d])
+                sims = accb[bi]  # d - 2 x Hamming; ranking masks excluded rows in place (they stay out)
+                avail = n - (exclude is not None)
+                if "binary" in want:
+                    res = rank_block(sims, depth, exclude=exclude, start=qs.start)
+                    deep["binary"].append(res)
+                    lists["binary"].append(res[:, :k])
+                if "binary+rescore" in want:
+                    assert codes8 is not None and ranges is not None
+                    short = rank_block(
+                        sims, min(rescore_multiplier * k, avail), exclude=exclude, start=qs.start
+                    )
+                    lists["binary+rescore"].append(rescore(qd[qs], short, codes8, ranges, k))
+                    if depth > k:
+                        short = rank_block(
+                            sims, min(rescore_multiplier * depth, avail), exclude=exclude, start=qs.start
+                        )
+                        deep["binary+rescore"].append(rescore(qd[qs], short, codes8, ranges, depth))
+                    else:
+                        deep["binary+rescore"].append(lists["binary+rescore"][-1])
+                if not keep:
+                    del accb[bi]
+            if not keep:
+                del acc32[bi]
+        prev = d
+        yield AtDim(
+            dims=d,
+            vectors=vd,
+            queries=qd,
+            ranges=ranges,
+            int8_codes=codes8,
+            lists={p: np.concatenate(v) for p, v in lists.items()},
+            deep={p: np.concatenate(v) for p, v in deep.items()},
+        )
