@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from core.errors import StoreError
-from core.store import default_root, os_error
+from core.store import ENV_VAR, default_root
 
 Origin = Literal["pooled", "thumbs", "imported"]
 Winner = Literal["left", "right", "tie", "both_bad"]
@@ -184,7 +184,7 @@ class JudgmentStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise os_error(exc, self.path.parent) from exc
+            raise _os_error(exc, self.path.parent) from exc
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
@@ -226,7 +226,7 @@ class JudgmentStore:
                 "move it aside to start a fresh one, or restore it from a bundle."
             ) from exc
         except OSError as exc:
-            raise os_error(exc, self.path) from exc
+            raise _os_error(exc, self.path) from exc
 
     # -- judgments ---------------------------------------------------------------------------------
 
@@ -389,6 +389,13 @@ class JudgmentStore:
             return self.add_judgments(judgments) + self.add_votes(votes)
         except ValueError as exc:
             raise StoreError(f"Judgments data is malformed: {exc}") from exc
+
+
+def _os_error(exc: OSError, path: Path) -> StoreError:
+    return StoreError(
+        f"Cannot write the judgment store at {path}: {exc.strerror or exc}. Make that folder writable, or set "
+        f"{ENV_VAR} to a writable folder (judgments are kept in its judgments/ subfolder)."
+    )
 
 
 _query_id = query_id  # record()'s keyword argument shadows the function name

@@ -200,3 +200,10 @@ def test_a_dump_of_an_unknown_format_is_refused(tmp_path):
         store.load({"format": 99, "judgments": [], "votes": []})
     with pytest.raises(StoreError, match="'judgments' and 'votes' lists"):
         store.load([])
+
+
+def test_an_unwritable_folder_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="Cannot write the judgment store at .*file"):
+        JudgmentStore.for_corpus(SHA, root=blocker)
