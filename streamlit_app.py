@@ -1,60 +1,115 @@
-"""Home: what the dashboard answers, one click to a working demo, and the status of every step."""
-
-import time
+"""Home: what the dashboard answers, a quick start in seconds (precomputed sample bundle), and the status."""
 
 import streamlit as st
 
-from ui import build, state, widgets
-from ui.corpus import load_sample
+from ui import build, bundle, resources, state, widgets
 from ui.state import BUNDLED_PAIR
+from ui.text import escape_md, escape_name
 
 
 def intro() -> None:
-    """What the dashboard answers and the five steps, in order."""
+    """What the dashboard answers and the steps, in order (no promise the running models cannot keep)."""
     st.markdown(
         "Upload your corpus (PDF, Markdown, text, source code, zip or BEIR `corpus.jsonl`), embed it with two "
-        "models — headline pair **Qwen3-Embedding-4B vs BAAI/bge-base** — and see every query's two ranked "
-        "lists side by side with scores, latency and agreement. The **Dimensions** page shows how much "
-        "retrieval Qwen3 keeps when its Matryoshka embeddings are cut from 2560 down to 32 dims."
+        "models and see every query's two ranked lists side by side, with scores, latency and agreement."
     )
     st.markdown(
         "1. **Corpus** — upload files or use the sample knowledge base (zh + en).\n"
         "2. **Models & indexes** — pick model A and B, see the cost estimate, build.\n"
         "3. **Compare** — ask queries, see where the models disagree, label results.\n"
-        "4. **Dimensions** — recall against full-dimension results as dims shrink.\n"
+        "4. **Dimensions** — how much retrieval survives when embeddings are cut to fewer dims.\n"
         "5. **Evaluate** — nDCG / MRR / Recall with a significance test on judged queries.\n"
         "6. **Frontier** — what each configuration costs: dims x precision x index, bytes and latency."
     )
 
 
+def running_note() -> None:
+    """Two lines: which pair runs and why, then the one action that gets the headline pair."""
+    corpus = resources.current_corpus()
+    a, b = state.model_name("A"), state.model_name("B")
+    notice = build.fallback_notice(corpus, (a, b) if a and b else BUNDLED_PAIR)
+    if notice:
+        st.info(f"{notice[0]}  \n{notice[1]}", icon=":material/info:")
+
+
+def ready_message() -> None:
+    """After the quick start or an import: ready, where the vectors came from, how queries are embedded."""
+    done: bundle.Imported | None = state.page_value("_home_ready")
+    if (
+        done is None
+        or done.corpus_sha != state.corpus_key()
+        or not all(build.built_index(s) for s in build.SLOTS)
+    ):
+        return
+    where = (
+        "nothing was embedded"
+        if not done.written
+        else f"{done.written:,} vectors added to the store, none embedded"
+    )
+    st.success(
+        f"Ready in {done.seconds:.1f} s: {done.chunks:,} chunks; the embeddings came precomputed from "
+        f"{escape_name(done.source)} ({where}).",
+        icon=":material/check_circle:",
+    )
+    st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
+    st.page_link(
+        widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
+    )
+    if st.button(
+        "Rebuild from scratch",
+        key="home_rebuild",
+        icon=":material/restart_alt:",
+        help="Embed every chunk again with both models on this machine (minutes on a CPU) and compare the "
+        "result with the precomputed vectors.",
+    ):
+        corpus = resources.current_corpus()
+        if corpus is not None:
+            try:
+                state.set_page_value("_home_rebuilt", bundle.rebuild_from_scratch(corpus))
+            except Exception as exc:  # shown to the user, never swallowed
+                widgets.show_error(exc)
+    for line in state.page_value("_home_rebuilt") or []:
+        st.caption(escape_md(line))
+
+
 def quick_start() -> None:
-    """One button: the sample corpus and both indexes with the bundled offline pair."""
+    """One button: the sample corpus and both indexes from the shipped bundle (embeddings precomputed)."""
     st.markdown("#### Quick start")
     st.markdown(
-        f"Loads the sample corpus and builds both indexes with the bundled offline pair "
-        f"(`{BUNDLED_PAIR[0]}` vs `{BUNDLED_PAIR[1]}`): works without a GPU or the Hugging Face Hub."
+        f"The sample knowledge base with the bundled pair ({BUNDLED_PAIR[0]} vs {BUNDLED_PAIR[1]}), embeddings "
+        "precomputed: ready in seconds, no GPU or Hugging Face Hub needed."
     )
-    if st.button("Load sample corpus and build", type="primary", width="stretch", key="home_quick"):
-        started = time.perf_counter()
+    if st.button("Load the sample corpus", type="primary", width="stretch", key="home_quick"):
         try:
-            corpus = load_sample()
-            for slot, name in zip(build.SLOTS, BUNDLED_PAIR, strict=True):
-                state.choose_model(slot, name)
-            state.put("models_fallback_reason", build.headline_problem(corpus))
-            for slot in build.SLOTS:
-                build.build_slot(slot, corpus)
+            done = bundle.import_sample()
         except Exception as exc:  # shown to the user, never swallowed
             widgets.show_error(exc)
             return
-        message = f"Ready in {time.perf_counter() - started:.1f} s: {len(corpus.chunks):,} chunks, both indexes built."
-        state.set_page_value("_home_ready", (corpus.sha256, message))
-        st.rerun()  # so the sidebar, drawn before the build, shows the corpus and both models
-    ready = state.page_value("_home_ready")
-    if ready and ready[0] == state.corpus_key() and all(build.built_index(s) for s in build.SLOTS):
-        st.success(ready[1])
-        st.page_link(
-            widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
-        )
+        state.set_page_value("_home_ready", done)
+        state.set_page_value("_home_rebuilt", None)
+        st.rerun()  # so the sidebar, drawn before the import, shows the corpus and both models
+    ready_message()
+
+
+def import_box() -> None:
+    """Upload a session bundle made by this app (any page's sidebar, the Models page, or `bundle export`)."""
+    upload = st.file_uploader(
+        "Import a session bundle (.zip)",
+        type=["zip"],
+        key="_home_bundle_upload",
+        help="Made with 'Prepare bundle' in the sidebar or on the Models page, or `python -m core.cli bundle "
+        "export`: the corpus and both models' vectors, so nothing is embedded here.",
+    )
+    if upload is None or not state.changed_since("_home_bundle_marker", upload.file_id):
+        return
+    state.set_page_value("_home_bundle_marker", upload.file_id)
+    try:
+        done = bundle.import_bundle(upload.getvalue(), source=upload.name)
+    except Exception as exc:  # a refused bundle leaves the session as it was
+        widgets.show_error(exc)
+        return
+    state.set_page_value("_home_ready", done)
+    st.rerun()
 
 
 def render() -> None:
@@ -62,11 +117,13 @@ def render() -> None:
         "Retrieval Compare",
         "Which embedding model should we ship, and at what cost? Two models, your documents, side by side.",
     )
+    running_note()
     left, right = st.columns([3, 2], gap="large")
     with left:
         intro()
     with right, st.container(border=True):
         quick_start()
+        import_box()
     st.subheader("Status")
     widgets.status_panel()
 

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import DashboardError
+from core.errors import DashboardError, StoreError
 from core.ingest import corpus_sha256
 from core.ingest.zipsafe import safe_member_name
+from core.judgments import JudgmentStore
 from core.store import EmbeddingStore, text_hash
 from core.types import Chunk, Corpus, Embedder, FileStatus, ModelSpec, Progress
 
@@ -648,10 +649,6 @@ def labels_for(bundle: Bundle) -> dict[str, Any]:
 
 def judgments_dump(corpus_sha: str, root: Path | None = None) -> dict[str, Any] | None:
     """The judgment store's dump (judgments and votes) for a corpus, or None when it holds nothing."""
-    try:
-        from core.judgments import JudgmentStore
-    except ImportError:  # the judgment store is not part of this build
-        return None
     dump = JudgmentStore.for_corpus(corpus_sha, root).dump()
     return dump if any(dump.get(k) for k in ("judgments", "votes")) else None
 
@@ -661,12 +658,10 @@ def load_judgments(bundle: Bundle, root: Path | None = None) -> int:
     dump = bundle.labels.get("judgments")
     if not isinstance(dump, dict):
         return 0
-    from core.judgments import JudgmentStore
-
     try:
         return int(JudgmentStore.for_corpus(bundle.corpus.sha256, root).load(dump))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _refuse(f"labels.json holds judgments this app cannot read ({exc}).") from None
+    except StoreError as exc:
+        raise _refuse(f"labels.json holds judgments this app cannot use: {exc}") from None
 
 
 def summary(bundle: Bundle) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
 from core.types import Corpus, ModelSpec
-from ui import build, index_backend, resources, state, widgets
+from ui import build, bundle, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
 from ui.text import escape_md
@@ -308,6 +308,7 @@ def build_stats() -> None:
         st.page_link(
             widgets.PAGES["compare"], label="Next: compare the two models", icon=":material/compare_arrows:"
         )
+        bundle.export_controls("models")  # the session as one file: demo it elsewhere with nothing to embed
 
 
 def render() -> None:

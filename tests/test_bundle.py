@@ -19,6 +19,8 @@ from core.bundle import (
     ExportModel,
     distinct_texts,
     install,
+    judgments_dump,
+    load_judgments,
     make_bundle,
     read_bundle,
     vector_agreement,
@@ -27,6 +29,7 @@ from core.cli import main as cli_main
 from core.embedders import load_embedder
 from core.engine import build_model_index
 from core.ingest import ChunkOptions, load_corpus, load_files
+from core.judgments import JudgmentStore
 from core.models import resolve_model
 from core.store import EmbeddingStore
 
@@ -137,6 +140,23 @@ def test_cli_export_then_import_prints_what_it_loaded(tmp_path, capsys):
     assert cli_main(["build", "--corpus", str(folder), *args, "--store", str(fresh), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [m["embedded"] for m in report["models"]] == [0, 0]
+
+
+def test_judgments_and_votes_travel_with_the_bundle(made, corpus, tmp_path):
+    made_on = JudgmentStore.for_corpus(corpus.sha256, tmp_path / "gpu-box")
+    made_on.record(
+        query="how long is a token valid", chunk_id="auth.md#0", label=2, rater="ann", origin="pooled"
+    )
+    made_on.record_vote(
+        query="backups", model_a=PAIR[0], model_b=PAIR[1], left="B", winner="left", rater="ann", k=10
+    )
+    dump = judgments_dump(corpus.sha256, tmp_path / "gpu-box")
+    bundle = read_bundle(rezip(made, replace={"labels.json": json.dumps({"judgments": dump}).encode()}))
+    assert load_judgments(bundle, tmp_path / "laptop") == 2
+    laptop = JudgmentStore.for_corpus(corpus.sha256, tmp_path / "laptop")
+    assert laptop.qrels("pooled")[1] == {laptop.judgments()[0].query_id: {"auth.md#0": 2}}
+    assert laptop.votes()[0].outcome == "B"  # B was shown on the left and won
+    assert load_judgments(bundle, tmp_path / "laptop") == 0  # no duplicates
 
 
 def test_a_tampered_member_is_refused_by_its_checksum(made):

@@ -204,6 +204,9 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
                 trust_remote_code=bool(state.get("models_trust_remote_code")),
             )
     done = install(bundle, embedders, resources.store())  # refuses another model revision before writing
+    load_judgments(
+        bundle, resources.store().root
+    )  # refuses judgments for another corpus, also before any state
     _apply_settings(bundle)  # only now: a refused bundle leaves the session as it was
     corpus = bundle.corpus
     resources.corpora().put(corpus.sha256, corpus)
@@ -216,7 +219,6 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
     session = bundle.labels.get("session_labels")
     if isinstance(session, dict):
         state.put("cmp_labels", {**state.get("cmp_labels"), corpus.sha256: session})
-    load_judgments(bundle, resources.store().root)
     build.build_all(corpus)
     notes = tuple(
         _query_note(slot, mi) for slot in build.SLOTS if (mi := build.built_index(slot)) is not None

@@ -1,0 +1,113 @@
+"""The home page's quick start from the shipped sample bundle, export from the sidebar, and refused imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow  # AppTest runs with real models
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_BUNDLE = ROOT / "sample_corpus" / "sample_bundle.zip"
+JWT_QUERY = "如何实现基于 JWT 的用户鉴权？"
+SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "built_b")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_store(tmp_path_factory):
+    """An empty store: whatever the quick start finds there, it put there itself (nothing embedded)."""
+    old = os.environ.get("RETRIEVAL_COMPARE_STORE")
+    os.environ["RETRIEVAL_COMPARE_STORE"] = str(tmp_path_factory.mktemp("bundle-pages-store"))
+    os.chdir(ROOT)
+    yield
+    if old is None:
+        os.environ.pop("RETRIEVAL_COMPARE_STORE", None)
+    else:
+        os.environ["RETRIEVAL_COMPARE_STORE"] = old
+
+
+def app(path: str = "streamlit_app.py") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
+    if path != "streamlit_app.py":
+        at.switch_page(path)
+    return at
+
+
+def shown(at: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "success", "error")
+        for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts).replace("\\", "")
+
+
+@pytest.fixture(scope="module")
+def quick() -> AppTest:
+    at = app()
+    at.run()
+    at.button(key="home_quick").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_quick_start_from_the_shipped_bundle_is_ready_and_updates_the_sidebar(quick):
+    from ui import resources
+
+    text = shown(quick)
+    assert "came precomputed from sample_bundle.zip" in text and "none embedded" in text, text
+    assert "Typed queries are embedded here: A: multilingual-e5-small in process" in text
+    assert "ms per query" in text
+    assert quick.button(key="home_rebuild").label == "Rebuild from scratch"
+    side = [c.value for c in quick.sidebar.caption]
+    assert any(c.startswith("Corpus: sample corpus · 460 chunks") for c in side), side
+    assert sum(":material/check_circle:" in c for c in side) == 2, side
+    for slot in ("a", "b"):
+        mi = resources.indexes().get(quick.session_state[f"built_{slot}"])
+        assert (
+            mi is not None and mi.stats is not None and mi.stats.embedded == 0
+        )  # every vector from the bundle
+
+
+def test_compare_answers_after_the_import_and_the_sidebar_prepares_a_bundle(quick):
+    at = app("pages/3_Compare.py")
+    for key in SEEDED:
+        at.session_state[key] = quick.session_state[key]
+    at.session_state["cmp_query"] = JWT_QUERY
+    at.run()
+    assert not at.exception, at.exception
+    text = shown(at)
+    assert text.count("query embedding") == 2 and "JWT" in text, text  # both models answered the typed query
+    at.button(key="_bundle_prepare_sidebar").click().run()
+    assert not at.exception, at.exception
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download (1.4 MiB)" in labels, labels  # the session (corpus, both models' vectors) as one file
+
+
+def test_a_tampered_bundle_upload_is_refused_and_the_session_kept(quick):
+    with zipfile.ZipFile(SAMPLE_BUNDLE) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    body = json.loads(members["corpus.json"])
+    body["chunks"][0]["text"] = "tampered"
+    members["corpus.json"] = json.dumps(body).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    at = app()
+    for key in SEEDED:
+        at.session_state[key] = quick.session_state[key]
+    at.run()
+    at.file_uploader(key="_home_bundle_upload").set_value(
+        ("demo.zip", buf.getvalue(), "application/zip")
+    ).run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "Bundle refused: checksum mismatch for corpus.json" in errors, errors
+    assert at.session_state["corpus_key"] == quick.session_state["corpus_key"]
