@@ -13,7 +13,7 @@ of one per configuration:
   2^-11 + 2^-25 |q|_1 (round to nearest, unit vectors); decoding int8 to its bucket centre by at most
   sum_j |q_j| step_j / 2. So only documents whose float32 score lies within twice that bound (plus float32
   rounding slack) of the k-th best float32 score can be in the top k; exactly those are scored with the float16
-  / dequantised int8 vectors. When more than 1/8 of all scores qualify, the whole matrix is scored instead.
+  / dequantised int8 vectors (int8 as (q * step) . code, which ranks as q . dequantised). When more than 1/64 of all scores qualify, the whole matrix is scored instead.
 - binary + rescore: the Hamming shortlist rescored by core.quantize.rescore, as FlatIndex does.
 """
 
@@ -28,8 +28,8 @@ from core.index import query_block_rows, rank_block, truncate
 from core.quantize import (
     Precision,
     dequant_steps,
-    dequantize_int8,
     int8_ranges,
+    int8_weights,
     quantize_int8,
     rescore,
 )
@@ -83,11 +83,11 @@ def _refine(
 ) -> np.ndarray | None:
     """Top-depth rows by ``exact(rows, cols)`` among the pairs whose float32 score reaches the row's threshold.
 
-    None when more than 1/8 of the scores reach it (the caller scores everything instead).
+    None when more than 1/64 of the scores reach it (gathering rows costs ~50x a matmul's work per pair) (the caller scores everything instead).
     """
     m, n = scores.shape
     flat = np.flatnonzero(scores >= threshold[:, None])
-    if flat.size > max(scores.size // 8, 1):
+    if flat.size > max(scores.size // 64, 1):
         return None
     rows, cols = np.divmod(flat, n)
     vals = np.empty(flat.size, dtype=np.float32)
@@ -108,11 +108,16 @@ class _NearFloat32:
         self._matrix: np.ndarray | None = None
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
-        """The stored vectors of those rows, as float32 (float16 widened, or int8 bucket centres)."""
+        """The stored vectors of those rows as float32: float16 widened, or the int8 codes themselves."""
         if self.codes is None:
             return self.vd[idx].astype(np.float16).astype(np.float32)
-        assert self.ranges is not None
-        return dequantize_int8(self.codes[idx], ranges=self.ranges)
+        return self.codes[idx].astype(np.float32)
+
+    def weights(self, q: np.ndarray) -> np.ndarray:
+        """What ``rows`` are scored with: the queries (float16), or int8_weights (same ranking as dequantised)."""
+        if self.ranges is None:
+            return q
+        return int8_weights(q, self.ranges)
 
     def margin(self, q: np.ndarray) -> np.ndarray:
         """Per query, the most its score of any document can differ from the float32 score."""
@@ -140,16 +145,17 @@ class _NearFloat32:
         """Top-depth rows for queries q (truncated, unit) given their float32 scores and float32 top-depth."""
         depth = top.shape[1]
         kth = scores[np.arange(top.shape[0]), top[:, -1]]
+        w = self.weights(q)
         got = _refine(
             scores,
             kth - 2 * (self.margin(q) + slack),
             depth,
-            lambda r, c: np.einsum("ij,ij->i", q[r], self.rows(c)),
+            lambda r, c: np.einsum("ij,ij->i", w[r], self.rows(c)),
             q.shape[1],
         )
         if got is not None:
             return got
-        return rank_block(q @ self.matrix().T, depth, exclude=exclude, start=start)
+        return rank_block(w @ self.matrix().T, depth, exclude=exclude, start=start)
 
 
 def exact_lists(

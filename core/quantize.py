@@ -172,12 +172,26 @@ def _hamming_all(q: np.ndarray, docs: np.ndarray) -> np.ndarray:
     return out
 
 
+def int8_weights(queries: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """Per query, weights w with w . code = q . dequantised code - a constant per query (same ranking).
+
+    q . deq(c) = q . (start + (c + 128.5) * step) = (q * step) . c + q . (start + 128.5 * step).
+    """
+    return queries * dequant_steps(ranges)[1]
+
+
 def rescore(
     queries: np.ndarray, shortlist: np.ndarray, codes: np.ndarray, ranges: np.ndarray, k: int
 ) -> np.ndarray:
-    """The k best of each query's shortlist (m, s) by float32 query . dequantised int8 codes, best first."""
-    docs = dequantize_int8(codes[shortlist], ranges=ranges)  # (m, s, d): only the shortlisted rows
-    scores = np.einsum("md,msd->ms", queries, docs)
+    """The k best of each query's shortlist (m, s) by float32 query . dequantised int8 codes, best first.
+
+    Ranked by (q * step) . code, which differs from q . dequantised code by a constant per query; only the
+    shortlisted rows are read, a query at a time.
+    """
+    weights = int8_weights(queries, ranges)
+    scores = np.empty(shortlist.shape, dtype=np.float32)
+    for i in range(shortlist.shape[0]):
+        scores[i] = codes[shortlist[i]].astype(np.float32) @ weights[i]
     return np.take_along_axis(shortlist, rank_block(scores, k), axis=1)
 
 
