@@ -128,6 +128,8 @@ def render_side(
     corpus: Corpus,
     changes: dict[str, Any],
     sample_ids: dict[str, str],
+    *,
+    actions: bool,
 ) -> None:
     """One model's ranked list: a light card per hit (one Markdown element: place, facts, snippet), its thumbs,
     and the whole chunk only when asked for (widgets and code blocks are what make 20 cards slow to draw)."""
@@ -164,6 +166,8 @@ def render_side(
                 + card_snippet(chunk, query),
                 help=escape_md(name) if shown != name else None,  # the full path, on hover
             )
+            if not actions:
+                continue
             more, label = st.columns([4, 1], vertical_alignment="center")
             open_key = f"{side.slot}|{hit.chunk_id}"
             more.button(
@@ -218,7 +222,8 @@ def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
     st.caption(
         f"Thumbs up saves label 1 (relevant), thumbs down label 0 (not relevant) for this query, as rater "
         f"'{escape_md(compare.rater())}', in this corpus's judgment store: they survive a restart and count on "
-        "the Evaluate page (source 'thumbs'). Clicking a thumb again clears it."
+        "the Evaluate page (source 'thumbs'). Clicking a thumb again clears it. The thumbs show on the cards "
+        "when 'Label results and open whole chunks' is on."
     )
     all_labels = compare.labels_for(corpus.sha256)
     n = sum(len(v) for v in all_labels.values())
@@ -281,11 +286,16 @@ def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
         widgets.show_error(exc)
         return
     sample_ids = {q["text"]: q["_id"] for q in samples}
+    actions = st.toggle(
+        "Label results and open whole chunks",
+        key="_cmp_actions",
+        help="Adds thumbs up / down and a 'Whole chunk' button to every card (off: lighter cards that redraw faster).",
+    )
     left, right = st.columns(2, gap="medium")
     with left:
-        render_side(pair.a, pair, corpus, changes, sample_ids)
+        render_side(pair.a, pair, corpus, changes, sample_ids, actions=actions)
     with right:
-        render_side(pair.b, pair, corpus, changes, sample_ids)
+        render_side(pair.b, pair, corpus, changes, sample_ids, actions=actions)
     st.divider()
     lat_col, lab_col = st.columns([3, 2], gap="large")
     with lat_col:

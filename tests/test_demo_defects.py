@@ -105,6 +105,8 @@ def test_result_cards_show_no_raw_markdown_and_say_where_the_chunk_is(uploaded):
 def test_whole_chunk_keeps_the_raw_text_and_opens_on_demand(uploaded):
     state, _, _ = uploaded
     at = seeded("pages/3_Compare.py", state, cmp_query=QUERY)
+    assert not any(b.label == "Whole chunk" for b in at.button), "light cards by default: no per-card widgets"
+    at.toggle(key="_cmp_actions").set_value(True).run()
     assert not at.code, "no code block before one is asked for"
     next(b for b in at.button if b.label == "Whole chunk").click().run()
     assert not at.exception, at.exception
@@ -116,7 +118,8 @@ def test_thumbs_are_saved_in_the_judgment_store_and_read_back_in_a_new_session(u
     state, store_dir, _ = uploaded
     store = JudgmentStore.for_corpus(state["corpus_key"], root=store_dir)
     store.record(query=QUERY, chunk_id="handbook.md#0", label=1, rater="anonymous", origin="thumbs")
-    at = seeded("pages/3_Compare.py", state, cmp_query=QUERY)  # a fresh session: nothing in cmp_labels
+    # a fresh session (nothing in cmp_labels) with the card actions on
+    at = seeded("pages/3_Compare.py", state, cmp_query=QUERY, _cmp_actions=True)
     assert any("**1** label(s)" in m.value for m in at.markdown), [m.value for m in at.markdown]
     keys = [f"_cmp_lab_{slot}_{query_id(QUERY)}_handbook.md#0" for slot in "AB"]
     shown = [at.session_state[k] for k in keys if k in at.session_state]
