@@ -19,7 +19,8 @@ Choice = Literal["hnswlib (in process)", "Qdrant server", "Qdrant local folder"]
 CHOICES: tuple[Choice, ...] = get_args(Choice)
 
 
-# Page-private widget keys, plus a plain copy that outlives the widgets when another page runs
+# Page-private widget keys; the plain copy under _SAVED is the truth (widget keys do not outlive a page change):
+# each widget's on_change copies its new value there, and each run writes it back into the widget key first.
 _WIDGETS: dict[str, str] = {
     "_models_index_backend": CHOICES[0], "_models_qdrant_url": "", "_models_qdrant_path": "", "_models_qdrant_dims": "",
 }  # fmt: skip
@@ -28,31 +29,39 @@ _SAVED = "_models_backend_saved"
 
 def _value(key: str) -> str:
     saved = state.page_value(_SAVED) or {}
-    return str(state.page_value(key, saved.get(key, _WIDGETS[key])) or "")
+    return str(saved.get(key, _WIDGETS[key]) or "")
+
+
+def _remember(key: str) -> None:
+    saved = dict(state.page_value(_SAVED) or {})
+    saved[key] = state.page_value(key, _WIDGETS[key])
+    state.set_page_value(_SAVED, saved)
+
+
+def _restore(key: str) -> dict:
+    """Give the widget its remembered value before it is drawn; the widget's own keyword arguments."""
+    state.set_page_value(key, _value(key))
+    return {"key": key, "on_change": _remember, "args": (key,)}
 
 
 def settings() -> None:
     """The backend radio and, for Qdrant, where it is and which Matryoshka dims to upload."""
-    saved = state.page_value(_SAVED) or {}
-    for key, default in _WIDGETS.items():
-        state.default_page_value(key, saved.get(key, default))
-    st.radio("Index backend", CHOICES, key="_models_index_backend", horizontal=True,
+    st.radio("Index backend", CHOICES, horizontal=True, **_restore("_models_index_backend"),
              help="hnswlib keeps the indexes in this process (fastest while they fit in memory). Qdrant keeps "
                   "them in a Qdrant server or cluster, or in a local folder (Qdrant's local mode).")  # fmt: skip
-    state.set_page_value(_SAVED, {key: state.page_value(key) for key in _WIDGETS})
     choice = _value("_models_index_backend")
     if choice == CHOICES[0]:
         return
     c = st.columns([3, 2])
     if choice == "Qdrant server":
-        c[0].text_input("Qdrant URL", key="_models_qdrant_url", placeholder="http://localhost:6333")
+        c[0].text_input("Qdrant URL", placeholder="http://localhost:6333", **_restore("_models_qdrant_url"))
         key_set = bool(os.environ.get("QDRANT_API_KEY"))
         st.caption(("QDRANT_API_KEY is set in the app's environment and will be sent." if key_set else
                     "No QDRANT_API_KEY in the app's environment: fine for a server without a key.")
                    + " The key is read from the environment only, never typed or stored here.")  # fmt: skip
     else:
-        c[0].text_input("Local folder", key="_models_qdrant_path", placeholder="/data/qdrant")
-    c[1].text_input("Matryoshka dims to upload", key="_models_qdrant_dims", placeholder="64,256",
+        c[0].text_input("Local folder", placeholder="/data/qdrant", **_restore("_models_qdrant_path"))
+    c[1].text_input("Matryoshka dims to upload", placeholder="64,256", **_restore("_models_qdrant_dims"),
                     help="Extra named vectors; a search at these dims prefetches a shortlist with them and "
                          "rescores it with the full vector. Other dims are uploaded on first use.")  # fmt: skip
 
