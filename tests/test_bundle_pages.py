@@ -111,3 +111,14 @@ def test_a_tampered_bundle_upload_is_refused_and_the_session_kept(quick):
     errors = " ".join(e.value for e in at.error).replace("\\", "")
     assert "Bundle refused: checksum mismatch for corpus.json" in errors, errors
     assert at.session_state["corpus_key"] == quick.session_state["corpus_key"]
+
+
+def test_the_models_page_offers_the_export_too(quick):
+    at = app("pages/2_Models.py")
+    for key in SEEDED:
+        at.session_state[key] = quick.session_state[key]
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="_bundle_prepare_models").click().run()
+    assert not at.exception, at.exception
+    assert "Download (1.4 MiB)" in [d.proto.label for d in at.get("download_button")]
