@@ -143,6 +143,38 @@ class ReportData:
     notes: list[str] = field(default_factory=list)  # what could not be measured, and why
 
 
+class CachedQueries:
+    """A ModelIndex seen through ``core.evaluation.SearchIndex`` whose query vectors are computed once per set.
+
+    The report embeds the same judged queries for the evaluation, the disagreement lists and the cost curves;
+    each model embeds them once (latency is measured apart, on fresh single queries)."""
+
+    def __init__(self, mi: ModelIndex) -> None:
+        self.mi = mi
+        self._seen: dict[tuple[tuple[str, ...], str | None], np.ndarray] = {}
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.mi.corpus
+
+    def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None) -> np.ndarray:
+        key = (tuple(texts), instruction)
+        if key not in self._seen:
+            self._seen[key] = self.mi.embed_queries(list(texts), instruction=instruction)
+        return self._seen[key]
+
+    def search_vectors(
+        self,
+        qvecs: np.ndarray,
+        *,
+        k: int,
+        dims: int | None = None,
+        exact: bool = False,
+        ef: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.mi.search_vectors(qvecs, k=k, dims=dims, exact=exact, ef=ef)
+
+
 def host_only(url: str) -> str:
     """host[:port] of a URL: no scheme, user, password, path, query or fragment."""
     parts = urllib.parse.urlsplit(url.strip())
@@ -245,8 +277,8 @@ def _snippet(text: str, n: int = 160) -> str:
 
 
 def disagreements(
-    a: ModelIndex,
-    b: ModelIndex,
+    a: CachedQueries,
+    b: CachedQueries,
     queries: Mapping[str, str],
     *,
     qrels: Qrels | None = None,
@@ -260,22 +292,27 @@ def disagreements(
     if not qids:
         return []
     texts = [queries[q] for q in qids]
-    ra = a.search_many(texts, k=DISAGREE_K, instruction=instructions[0])
-    rb = b.search_many(texts, k=DISAGREE_K, instruction=instructions[1])
+    k = min(DISAGREE_K, len(a.corpus.chunks))
+    # HNSW at full dimension, as the Compare page searches (the query vectors are the evaluation's)
+    ra = a.search_vectors(a.embed_queries(texts, instruction=instructions[0]), k=k)[0]
+    rb = b.search_vectors(b.embed_queries(texts, instruction=instructions[1]), k=k)[0]
     key = doc_key(rule)
     chunks = a.corpus.chunks
 
-    def view(result: Any, qid: str) -> tuple[HitView, ...]:
+    def ids(row: np.ndarray) -> list[str]:
+        return [chunks[int(i)].id for i in row.tolist() if i >= 0]
+
+    def view(row: np.ndarray, qid: str) -> tuple[HitView, ...]:
         judged = (qrels or {}).get(qid, {})
         out = []
-        for h in result.hits[:SHOW_TOP]:
-            c = chunks[h.chunk_index]
-            out.append(HitView(h.rank, c.source, c.location, _snippet(c.text), judged.get(key(c))))
+        for rank, i in enumerate([int(i) for i in row.tolist() if i >= 0][:SHOW_TOP], start=1):
+            c = chunks[i]
+            out.append(HitView(rank, c.source, c.location, _snippet(c.text), judged.get(key(c))))
         return tuple(out)
 
     rows = []
     for qid, x, y in zip(qids, ra, rb, strict=True):
-        ag = agreement([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits], k=DISAGREE_K)
+        ag = agreement(ids(x), ids(y), k=DISAGREE_K)
         d = None if diffs is None else diffs.get(qid)
         rows.append((ag.rbo, -abs(d or 0.0), qid, ag, d, x, y))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
@@ -302,8 +339,8 @@ def now_utc() -> str:
 
 
 def evaluate_pair(
-    a: ModelIndex,
-    b: ModelIndex,
+    a: ModelIndex | CachedQueries,
+    b: ModelIndex | CachedQueries,
     queries: Mapping[str, str],
     qrels: Qrels,
     *,
@@ -323,12 +360,16 @@ def evaluate_pair(
 
 
 def query_vectors(
-    mi: ModelIndex, queries: Mapping[str, str], *, instruction: str | None = None
+    mi: ModelIndex,
+    queries: Mapping[str, str],
+    *,
+    instruction: str | None = None,
+    cache: CachedQueries | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Full-dim vectors of the queries, or of chunks as pseudo-queries (with the rows to exclude) when none."""
     texts = [t for t in queries.values() if t.strip()]
     if texts:
-        return mi.embed_queries(texts, instruction=instruction), None
+        return (cache or CachedQueries(mi)).embed_queries(texts, instruction=instruction), None
     rows = pseudo_queries(len(mi.corpus.chunks), n=PSEUDO)
     return mi.vectors[rows], rows
 
@@ -343,9 +384,10 @@ def cost_side(
     name: str | None = None,
     instruction: str | None = None,
     with_sweep: bool = True,
+    cache: CachedQueries | None = None,
 ) -> tuple[TruncationCurve, Sweep | None]:
     """One model's Matryoshka curve (exact at every stop) and frontier sweep, on the same query vectors."""
-    qvecs, exclude = query_vectors(mi, queries, instruction=instruction)
+    qvecs, exclude = query_vectors(mi, queries, instruction=instruction, cache=cache)
     curve = truncation_curve(
         mi.vectors, qvecs, dims=valid_dims(mi.dim, mi.spec.mrl_dims), k=k, exclude=exclude
     )
@@ -428,8 +470,9 @@ def gather(
     )
     step("models described, docs/s measured")
     rule: DocIdRule | None = choose_doc_key(corpus, qrels) if qrels else None
+    caches = [CachedQueries(mi) for mi in indexes]
     if len(indexes) == 2 and qrels and rule:
-        a, b = indexes
+        a, b = caches
         if comparison is None:
             cmp, run_a, run_b, rule = evaluate_pair(
                 a, b, queries, qrels, names=(labels[0], labels[1]), instructions=instructions
@@ -441,7 +484,7 @@ def gather(
         data.lang_pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
         step("paired evaluation")
     if len(indexes) == 2:
-        a, b = indexes
+        a, b = caches
         diffs = None
         if data.comparison is not None:
             metric = "ndcg@10" if "ndcg@10" in data.comparison.paired else next(iter(data.comparison.paired))
@@ -457,9 +500,17 @@ def gather(
         else f"{min(PSEUDO, len(corpus.chunks))} chunks as pseudo-queries (each excluded from its own results)"
     )
     computed = []
-    for mi, n, ins in sides:
+    for (mi, n, ins), cache in zip(sides, caches, strict=False):
         curve, s = cost_side(
-            mi, queries, qrels, rule, k=data.curve_k, name=n, instruction=ins, with_sweep=not sweeps
+            mi,
+            queries,
+            qrels,
+            rule,
+            k=data.curve_k,
+            name=n,
+            instruction=ins,
+            with_sweep=not sweeps,
+            cache=cache,
         )
         data.curves[n] = curve
         if s is not None:

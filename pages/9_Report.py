@@ -59,8 +59,8 @@ def render() -> None:
     )
     if found is None and not go:
         st.info(
-            "Click **Build report** to measure everything the report holds (evaluation, frontier sweep, latency; "
-            "seconds on the sample corpus).",
+            "Click **Build report** to measure everything the report holds: both models on the judged queries, "
+            "the frontier sweep and single-query latency (a minute or two on the sample corpus on 2 CPU cores).",
             icon=":material/summarize:",
         )
         return

@@ -33,6 +33,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+@pytest.mark.timeout(2400)  # the fixture measures a whole report (see tests/test_report.py)
 def test_report_renders_offline_and_prints_without_split_charts(report_file):
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -144,7 +145,7 @@ def inputs() -> Inputs | None:
 
 def commands(inp: Inputs) -> list[str]:
     """CLI lines that recompute the report's numbers (the corpus path is the user's own folder when uploaded)."""
-    models = " ".join(f"--model '{mi.spec.name}'" for mi in inp.indexes)
+    models = " ".join(f"--model {shlex.quote(mi.spec.name)}" for mi in inp.indexes)
     corpus = "sample_corpus" if inp.label == "sample_corpus" else "YOUR_CORPUS_FOLDER"
     lines = []
     if inp.label == "sample_corpus":
