@@ -50,6 +50,8 @@ _OBSERVE = """() => {
 }"""
 _SETTLED = """(quiet) => {
   if (window.__enterAt === undefined || window.__lastMut <= window.__enterAt) return false;
+  const main = document.querySelector('[data-testid="stMain"]') || document.body;
+  if (main.innerText === window.__before) return false;  // the new query's results are not drawn yet
   if (document.querySelector('[data-stale="true"]')) return false;
   const status = document.querySelector('[data-testid="stStatusWidget"]');
   if (status && /running/i.test(status.innerText)) return false;
@@ -69,7 +71,10 @@ def measure(page, query: str) -> float:
     """ms from Enter to the last DOM change of the run it started."""
     box = page.get_by_label("Query", exact=True)
     box.fill(query)
-    page.evaluate("() => { window.__enterAt = undefined; }")
+    page.evaluate(
+        "() => { window.__enterAt = undefined; "
+        "window.__before = (document.querySelector('[data-testid=\"stMain\"]') || document.body).innerText; }"
+    )
     box.press("Enter")
     page.wait_for_function(_SETTLED, arg=QUIET_MS, timeout=120_000, polling=50)
     return float(page.evaluate("() => window.__lastMut - window.__enterAt"))
