@@ -129,6 +129,7 @@ def test_sample_report_has_every_section_and_charts(sample_report):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_verdict_numbers_equal_evaluate_json(sample_report):
     page = parse(sample_report["html"])
     verdict = page.by_id["verdict"]
@@ -150,6 +151,7 @@ def test_verdict_numbers_equal_evaluate_json(sample_report):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_sample_report_loads_nothing_and_has_no_script(sample_report):
     raw = sample_report["html"]
     page = parse(raw)
