@@ -122,3 +122,44 @@ def test_the_models_page_offers_the_export_too(quick):
     at.button(key="_bundle_prepare_models").click().run()
     assert not at.exception, at.exception
     assert "Download (1.4 MiB)" in [d.proto.label for d in at.get("download_button")]
+
+
+def test_an_uploaded_bundle_is_ready_and_rebuild_from_scratch_reproduces_it(tmp_path):
+    from core.bundle import ExportModel, make_bundle
+    from core.embedders import load_embedder
+    from core.engine import build_model_index
+    from core.ingest import load_files
+    from core.models import resolve_model
+    from core.store import EmbeddingStore
+    from ui.state import BUNDLED_PAIR
+
+    corpus = load_files(
+        [
+            (
+                "auth.md",
+                b"# JWT\n\nThe access token is valid for 15 minutes; refresh it with the refresh token.\n",
+            ),
+            (
+                "backup.md",
+                b"# Backups\n\nBackups run every night at 02:00 UTC and are kept for thirty days.\n",
+            ),
+        ],
+        name="tiny demo",
+    )
+    exports = []
+    for slot, name in zip("AB", BUNDLED_PAIR, strict=True):
+        emb = load_embedder(resolve_model(name), device="cpu")
+        mi = build_model_index(corpus, emb, store=EmbeddingStore(tmp_path / "gpu-box"))
+        exports.append(ExportModel(slot=slot, name=name, embedder=emb, vectors=mi.vectors))
+    data = make_bundle(corpus, exports, origin="upload")
+    at = app()
+    at.run()
+    at.file_uploader(key="_home_bundle_upload").set_value(("tiny.zip", data, "application/zip")).run()
+    assert not at.exception, at.exception
+    assert "2 chunks; the embeddings came precomputed from tiny.zip" in shown(at)
+    assert any(c.value.startswith("Corpus: tiny demo · 2 chunks") for c in at.sidebar.caption)
+    at.button(key="home_rebuild").click().run()
+    assert not at.exception, at.exception
+    lines = [c.value.replace("\\", "") for c in at.caption if "lowest cosine to the precomputed" in c.value]
+    assert len(lines) == 2 and all("embedded 2 chunks" in line for line in lines), lines
+    assert all(float(line.rsplit(" ", 1)[1]) >= 0.999 for line in lines)
