@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from core.evaluation import choose_doc_key, doc_key
 from core.frontier import Judged, Sweep, equal_budget, sweep, sweep_dims, to_json
 from core.index import IndexParams
 from core.jsonl import read_queries_jsonl
+from core.judgments import JudgmentStore
 from core.mrl import pseudo_queries
 from core.quantize import PRECISIONS
 from core.store import EmbeddingStore
@@ -60,6 +62,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--qrels", default=None, metavar="FILE", help="BEIR qrels tsv for nDCG@10 (with --queries .jsonl)"
     )
     p.add_argument(
+        "--from-store",
+        action="store_true",
+        help="queries and judgments from the corpus's judgment store (the Judge page's: pooled and imported "
+        "labels over thumbs) for nDCG@10",
+    )
+    p.add_argument(
         "--pseudo", type=positive_int, default=200, help="pseudo-queries when no --queries (default 200)"
     )
     p.add_argument(
@@ -88,13 +96,30 @@ def read_queries(path: str) -> dict[str, str]:
     return {f"q{i + 1}": t for i, t in enumerate(lines)}
 
 
+def judged_for(corpus: Corpus, qids: list[str], qrels: Mapping[str, Mapping[str, int]]) -> Judged:
+    """Judgments aligned with the query ids; qrels name chunk ids or file paths (whichever matches better)."""
+    key = doc_key(choose_doc_key(corpus, {q: dict(d) for q, d in qrels.items()}))
+    return Judged(doc_ids=[key(c) for c in corpus.chunks], qrels=[qrels.get(q) for q in qids])
+
+
 def _judged(corpus: Corpus, qids: list[str], qrels_path: str | None) -> Judged | None:
     if qrels_path is None:
         return None
     with open(Path(qrels_path).expanduser(), encoding="utf-8-sig") as fh:
         qrels = read_qrels(fh, label=qrels_path).qrels
-    key = doc_key(choose_doc_key(corpus, qrels))
-    return Judged(doc_ids=[key(c) for c in corpus.chunks], qrels=[qrels.get(q) for q in qids])
+    return judged_for(corpus, qids, qrels)
+
+
+def store_queries(corpus: Corpus, root: str | None) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Judged queries and qrels of the corpus's judgment store ("union"), or a DashboardError naming the fix."""
+    queries, qrels = JudgmentStore.for_corpus(corpus.sha256, root=root).qrels("union")
+    qrels = {q: dict(d) for q, d in qrels.items() if d and q in queries}
+    if not qrels:
+        raise DashboardError(
+            f"The judgment store of corpus {corpus.name or corpus.sha256[:12]} holds no judgments: judge some "
+            "results on the Judge page (or import qrels there), or give --queries and --qrels."
+        )
+    return {q: queries[q] for q in qrels}, qrels
 
 
 def format_table(s: Sweep) -> str:
@@ -121,7 +146,14 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
         raise DashboardError(f"Give one or two --model options, got {len(args.model)}.")
     corpus = load_any_corpus(args.corpus)
     store = EmbeddingStore(args.store)
-    texts = read_queries(args.queries) if args.queries else None
+    if args.from_store and (args.queries or args.qrels):
+        raise DashboardError("Give either --from-store or --queries/--qrels, not both.")
+    store_qrels: dict[str, dict[str, int]] | None = None
+    texts: dict[str, str] | None = None
+    if args.from_store:
+        texts, store_qrels = store_queries(corpus, args.store)
+    else:
+        texts = read_queries(args.queries) if args.queries else None
     sweeps = []
     for name in args.model:
         mi = build_one(corpus, name, args, store)
@@ -131,7 +163,11 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
             qvecs, exclude, judged = mi.vectors[rows], rows, None
         else:
             qvecs = mi.embed_queries(list(texts.values()))
-            judged = _judged(corpus, list(texts), args.qrels)
+            judged = (
+                judged_for(corpus, list(texts), store_qrels)
+                if store_qrels is not None
+                else _judged(corpus, list(texts), args.qrels)
+            )
         if exclude is not None and len(corpus.chunks) < 2:
             raise DashboardError("Pseudo-queries need at least 2 chunks; give --queries instead.")
         sweeps.append(

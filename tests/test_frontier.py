@@ -220,6 +220,35 @@ def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_d
     )
 
 
+def test_cli_frontier_takes_queries_and_judgments_from_the_judgment_store(tmp_path, store_dir, capsys):
+    from core.cli_common import load_any_corpus
+    from core.judgments import JudgmentStore
+
+    root = tmp_path / "kb"
+    root.mkdir()
+    for i, text in enumerate(
+        ["JWT tokens are signed with a secret key.", "Proof of stake lets validators agree on blocks.",
+         "Knead the dough, then let it rise.", "Bake at 220 degrees for thirty minutes."]
+    ):  # fmt: skip
+        (root / f"doc{i}.md").write_text(text + "\n", encoding="utf-8")
+    args = ["frontier", "--corpus", str(root), "--model", MODEL, "-k", "2", "--no-hnsw", "--device", "cpu"]
+    assert main([*args, "--from-store"]) == 2  # an empty store: a clear error, not a sweep without nDCG
+    assert "holds no judgments" in capsys.readouterr().err
+    corpus = load_any_corpus(str(root))
+    store = JudgmentStore.for_corpus(corpus.sha256)
+    signed = next(c.id for c in corpus.chunks if "JWT" in c.text)
+    store.record(query="how are tokens signed", chunk_id=signed, label=2, rater="ann", origin="pooled")
+    out = tmp_path / "f.json"
+    assert main([*args, "--from-store", "--json", str(out), "--latency-queries", "1"]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["queries"] == 1
+    rows = data["models"][MODEL]
+    assert all(r["ndcg@10"] is not None for r in rows)
+    assert (
+        next(r for r in rows if r["precision"] == "float32")["ndcg@10"] == 1.0
+    )  # the judged chunk ranks first
+
+
 # ---- the page, through AppTest (the same seeded sessions as tests/test_pages.py) -------------------------
 
 
