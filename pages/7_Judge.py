@@ -1,5 +1,7 @@
 """Judge (blind): both models' top-k pooled per query and labelled 0 / 1 / 2 without knowing who found what."""
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -159,19 +161,22 @@ def agreement_panel(store: JudgmentStore, corpus: Corpus) -> None:
 def import_export(store: JudgmentStore, corpus: Corpus) -> None:
     """TREC qrels (graded) and the judgments CSV, out and in."""
     st.subheader("Import and export")
-    out_col, in_col = st.columns(2, gap="large")
+    out_col, in_col = st.columns([3, 2], gap="large")
     with out_col:
-        try:
-            files = judge.export_files(store)
-        except Exception as exc:
-            widgets.show_error(exc)
-            files = {}
         st.caption(
             "qrels.txt: TREC graded qrels (query id, 0, chunk id, label) of every stored judgment, raters merged "
-            "by the median; queries.jsonl: their texts; judgments.csv: each judgment with rater, time and origin."
+            "by the median; queries.jsonl: their texts; judgments.csv: each judgment with rater, time and origin. "
+            "Each file is made from the store when you click it."
         )
-        for col, (file_name, data) in zip(st.columns(max(1, len(files))), files.items(), strict=False):
-            col.download_button(file_name, data, file_name=file_name, width="stretch", disabled=not data)
+        for col, file_name in zip(st.columns(len(judge.EXPORTS)), judge.EXPORTS, strict=True):
+            col.download_button(
+                file_name,
+                functools.partial(judge.export_file, store, file_name),  # made on the click: never stale
+                file_name=file_name,
+                on_click="ignore",
+                icon=":material/download:",
+                width="stretch",
+            )
     with in_col:
         st.file_uploader(
             "Import TREC qrels (with its queries.jsonl) or a judgments CSV",
@@ -218,11 +223,8 @@ def render() -> None:
             return
         judging_card(corpus, store, pooled, k)
     st.divider()
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        agreement_panel(store, corpus)
-    with right:
-        import_export(store, corpus)
+    agreement_panel(store, corpus)
+    import_export(store, corpus)
 
 
 render()

@@ -220,3 +220,34 @@ def test_evaluate_on_pooled_judgments_shows_judged_at_10_condensed_ndcg_and_the_
     assert (coverage["ndcg_condensed@10"] >= coverage["ndcg@10"] - 1e-9).all()  # unjudged results left out
     per_query = next(t.value for t in at.dataframe if "judged A" in t.value.columns)
     assert per_query["judged A"].between(0, 1).all()
+
+
+def test_judge_imports_trec_qrels_with_their_queries_and_exports_them_again(built_state, tmp_path):
+    from core.judgments import JudgmentStore
+    from core.qrels_io import parse_trec_qrels
+    from ui.judge import export_file
+
+    chunk = sorted(_chunk_ids(built_state))[0]
+    tag = uuid.uuid4().hex[:6]
+    qrels = f"imp-{tag} 0 {chunk} 2\nimp-{tag} 0 no-such-chunk 1\nunknown-{tag} 0 {chunk} 1\n"
+    queries = f'{{"_id": "imp-{tag}", "text": "imported query {tag}"}}\n'
+    at = seeded(JUDGE, built_state, judge_rater="")
+    at.file_uploader(key="_judge_import").set_value(
+        [
+            ("mine.qrels", qrels.encode(), "text/plain"),
+            ("queries.jsonl", queries.encode(), "application/json"),
+        ]
+    ).run()
+    assert not at.exception, at.exception
+    shown = main_text(at)
+    assert "mine.qrels: 1 judgment(s)" in shown, shown
+    assert "1 left out: chunk not in this corpus" in shown and "1 left out: query without text" in shown
+    imported = [
+        j for j in store_of(built_state).judgments(origin="imported") if j.query == f"imported query {tag}"
+    ]
+    assert [(j.chunk_id, j.label) for j in imported] == [(chunk, 2)]
+
+    copy = JudgmentStore(tmp_path / "copy.sqlite")  # the export reads back as the same graded qrels
+    copy.add_judgments(imported)
+    back = parse_trec_qrels(export_file(copy, "qrels.txt"), "qrels.txt")
+    assert back == {imported[0].query_id: {chunk: 2}}

@@ -38,6 +38,12 @@ from ui.text import escape_md, escape_name
 Prefix = Literal["judge", "votes"]
 MAX_QUERIES = 2000  # queries read from an uploaded file
 LABEL_NAMES = {0: "not relevant", 1: "partly relevant", 2: "highly relevant"}
+QUERY_SET_LABELS = {
+    "sample queries": "Sample queries",
+    "this session's history": "Session history",
+    "uploaded queries": "Uploaded file",
+    "chunks as pseudo-queries": "Chunks as pseudo-queries",
+}
 
 
 # The judgment store ------------------------------------------------------------------------------------
@@ -94,15 +100,25 @@ def query_set_kind(prefix: Prefix) -> JudgeQuerySet:
 
 def query_set_controls(prefix: Prefix) -> tuple[list[str], str]:
     """The query-set widgets (set, pseudo-query count, upload, disagreement order); returns (texts, why empty)."""
-    c1, c2, c3 = st.columns([5, 1, 2], vertical_alignment="bottom")
-    c1.radio("Query set", JUDGE_QUERY_SETS, key=f"{prefix}_queryset", horizontal=True)
-    c2.number_input("Pseudo-queries", min_value=5, max_value=500, step=5, key=f"{prefix}_pseudo")
-    c3.toggle(
+    c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
+    c1.radio(
+        "Query set",
+        JUDGE_QUERY_SETS,
+        key=f"{prefix}_queryset",
+        horizontal=True,
+        format_func=QUERY_SET_LABELS.get,
+    )
+    c2.toggle(
         "Most disagreeing first",
         key=f"{prefix}_disagree_first",
         help="Order the set by the Compare page's disagreement ranking (lowest rank-biased overlap first), "
         "so effort goes where the two models differ.",
     )
+    if query_set_kind(prefix) == "chunks as pseudo-queries":
+        st.number_input(
+            "How many chunks (their opening text is the query)", min_value=5, max_value=500, step=5,
+            key=f"{prefix}_pseudo", width=260,
+        )  # fmt: skip
     kind = query_set_kind(prefix)
     if kind == "uploaded queries":
         st.file_uploader(
@@ -146,38 +162,45 @@ def query_texts(prefix: Prefix) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t.strip()))
 
 
-def _signature(k: int) -> tuple[object, ...]:
+def _signature() -> tuple[object, ...]:
     """What both models' top-k depend on besides the queries: the built indexes and the query instructions."""
-    return (state.get("built_a"), state.get("built_b"), cmp.instruction("A"), cmp.instruction("B"), k)
+    return (state.get("built_a"), state.get("built_b"), cmp.instruction("A"), cmp.instruction("B"))
 
 
 def ordered(texts: list[str], prefix: Prefix, k: int) -> list[str]:
     """The set in the order chosen: as given, or most disagreeing first (ui.compare.disagreement's ranking)."""
     if not state.get(f"{prefix}_disagree_first") or len(texts) < 2:
         return texts
-    rows = resources.memo(("disagree", _signature(k), tuple(texts)), lambda: cmp.disagreement(texts, k))
+    rows = resources.memo(("disagree", _signature(), k, tuple(texts)), lambda: cmp.disagreement(texts, k))
     return [str(r["query"]) for r in rows]
 
 
 # Both models' top-k and the pools --------------------------------------------------------------------------
 
 
+SEARCH_DEPTH = 20  # each query is searched this deep once; any k up to it (Judge, Votes) is a slice
+
+
 def top_k(texts: Sequence[str], k: int) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """{query: (A's top-k chunk ids, B's top-k chunk ids)}: exact search (what Evaluate scores), memoised."""
+    """{query: (A's top-k chunk ids, B's top-k chunk ids)}: exact search (what Evaluate scores).
+
+    Cached per query (not per query set): a query searched once for either page, at any k up to
+    SEARCH_DEPTH, is never searched again while the indexes and instructions stay the same.
+    """
     a, b = build.built_index("A"), build.built_index("B")
     if a is None or b is None:
         raise RuntimeError("both indexes must be built before pooling")
-    texts = tuple(texts)
-
-    def compute() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-        ra = a.search_many(list(texts), k=k, exact=True, instruction=cmp.instruction("A"))
-        rb = b.search_many(list(texts), k=k, exact=True, instruction=cmp.instruction("B"))
-        return {
-            q: (tuple(h.chunk_id for h in x.hits), tuple(h.chunk_id for h in y.hits))
-            for q, x, y in zip(texts, ra, rb, strict=True)
-        }
-
-    return resources.memo(("topk", _signature(k), texts), compute)
+    depth = min(max(k, SEARCH_DEPTH), len(a.corpus.chunks))  # never deeper than the corpus
+    found: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = resources.memo(
+        ("topk", _signature(), depth), dict
+    )
+    missing = [q for q in dict.fromkeys(texts) if q not in found]
+    if missing:
+        ra = a.search_many(missing, k=depth, exact=True, instruction=cmp.instruction("A"))
+        rb = b.search_many(missing, k=depth, exact=True, instruction=cmp.instruction("B"))
+        for q, x, y in zip(missing, ra, rb, strict=True):  # whole entries: readers never see half of one
+            found[q] = (tuple(h.chunk_id for h in x.hits), tuple(h.chunk_id for h in y.hits))
+    return {q: (found[q][0][:k], found[q][1][:k]) for q in texts}
 
 
 @dataclass(frozen=True)
@@ -316,17 +339,21 @@ def disagreement_rows(found: RaterAgreement, store: JudgmentStore, corpus: Corpu
     return rows
 
 
-def export_files(store: JudgmentStore) -> dict[str, str]:
-    """qrels.txt (TREC graded, every origin merged), queries.jsonl (their texts) and judgments.csv."""
+EXPORTS = ("qrels.txt", "queries.jsonl", "judgments.csv")
+
+
+def export_file(store: JudgmentStore, name: str) -> str:
+    """qrels.txt (TREC graded, every origin, raters merged), queries.jsonl (their texts) or judgments.csv."""
+    if name == "judgments.csv":
+        return format_judgments_csv(store.judgments())
     queries, qrels = store.qrels("union")
-    lines = [
-        json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n" for qid, text in queries.items()
-    ]
-    return {
-        "qrels.txt": format_trec_qrels(qrels) if qrels else "",
-        "queries.jsonl": "".join(lines),
-        "judgments.csv": format_judgments_csv(store.judgments()) if store.judgments() else "",
-    }
+    if name == "qrels.txt":
+        return format_trec_qrels(qrels)
+    if name == "queries.jsonl":
+        return "".join(
+            json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n" for q, t in queries.items()
+        )
+    raise ValueError(f"unknown export {name!r}; one of {EXPORTS}")
 
 
 def decode_upload(name: str, data: bytes) -> str:
