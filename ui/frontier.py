@@ -15,28 +15,55 @@ from core.frontier import (
     ScaleInputs,
     Sweep,
     cost_at_scale,
+    method,
     pareto_mark,
     sweep,
     sweep_dims,
 )
+from core.metrics import Qrels
 from core.mrl import pseudo_queries
-from core.types import Progress
-from ui import compare, resources
-from ui.evaluate import sample_judgments
+from core.types import Corpus, Progress
+from ui import compare, resources, state
+from ui.evaluate import beir_judgments, sample_judgments, store_judgments
 
 Row = dict[str, Any]
 SAMPLE_SET = "sample queries (judged: nDCG@10 too)"
+BEIR_SET = "the BEIR set's queries (judged: nDCG@10 too)"
+STORE_SET = "queries judged on the Judge page (nDCG@10 too)"
 PSEUDO_SET = "chunks as pseudo-queries"
+
+
+def judged_sets(corpus: Corpus) -> dict[str, tuple[dict[str, str], Qrels]]:
+    """The judged query sets this corpus has: the sample's qrels, an uploaded BEIR set's, the judgment store's."""
+    out: dict[str, tuple[dict[str, str], Qrels]] = {}
+    origin = state.corpus_origin()
+    if origin == "sample":
+        queries, qrels = sample_judgments()
+        if qrels:
+            out[SAMPLE_SET] = (dict(queries), dict(qrels))
+    if origin == "beir":
+        queries, qrels = beir_judgments(corpus)
+        if qrels:
+            out[BEIR_SET] = (dict(queries), dict(qrels))
+    try:
+        queries, qrels = store_judgments(corpus, "union")
+    except Exception:  # an unreadable store must not take the page down: the set is simply not offered
+        queries, qrels = {}, {}
+    qrels = {q: dict(d) for q, d in qrels.items() if d and q in queries}
+    if qrels:
+        out[STORE_SET] = ({q: queries[q] for q in qrels}, qrels)
+    return out
 
 
 def query_vectors(
     mi: ModelIndex, slot: str, kind: str, n_pseudo: int
 ) -> tuple[np.ndarray, np.ndarray | None, Judged | None]:
-    """Full-dim query vectors, rows to exclude (pseudo-queries exclude themselves) and judgments (sample set)."""
-    if kind != SAMPLE_SET:
+    """Full-dim query vectors, rows to exclude (pseudo-queries exclude themselves) and judgments (judged sets)."""
+    sets = judged_sets(mi.corpus) if kind != PSEUDO_SET else {}
+    if kind not in sets:
         rows = pseudo_queries(len(mi.corpus.chunks), n=n_pseudo)
         return mi.vectors[rows], rows, None
-    queries, qrels = sample_judgments()
+    queries, qrels = sets[kind]
     texts = list(queries.values())
     key = ("qvecs", mi.vectors_sha, mi.embedder.cache_key, tuple(texts), compare.instruction(slot))
     qvecs = resources.memo(key, lambda: mi.embed_queries(texts, instruction=compare.instruction(slot)))
@@ -129,6 +156,7 @@ def chart_rows(sweeps: list[Sweep], *, metric: str) -> list[Row]:
                     "p95 ms": r.p95_ms,
                     "build s": r.build_seconds,
                     "pareto": r.pareto,
+                    "method": method(r.precision, r.index),
                 }
             )
     return rows
