@@ -205,8 +205,8 @@ def query_set_chooser(
 
     Compare ('cmp') and Dimensions ('mrl') draw it in their own columns. The radio offers only sets that have
     queries here (sample queries exist only for the sample corpus; history fills on the Compare page), so
-    what it shows selected is always what runs; a stored choice that is not available moves to the first
-    available set, and a note says why.
+    what it shows selected is always what runs; a stored choice that is not available moves to chunks as
+    pseudo-queries, and a note says why.
     """
     samples = [q["text"] for q in sample_queries()] if state.corpus_origin() == "sample" else []
     history = state.history()
@@ -217,13 +217,14 @@ def query_set_chooser(
     ]
     wanted = state.query_set(prefix)
     if wanted not in available:
-        state.put(f"{prefix}_queryset", available[0])
+        fallback: QuerySet = "chunks as pseudo-queries"  # always there; the previous behaviour of an empty set
+        state.put(f"{prefix}_queryset", fallback)
         why = (
             "Sample queries exist only for the sample corpus"
             if wanted == "sample queries"
             else "This session's history is empty (it fills as you ask queries on the Compare page)"
         )
-        set_area.caption(f"{why}. Using {available[0]} instead.")
+        set_area.caption(f"{why}. Using {fallback} instead.")
     set_area.radio("Query set", available, key=f"{prefix}_queryset", horizontal=horizontal)
     low, high, step = _PSEUDO_BOUNDS[prefix]
     count_area.number_input(
