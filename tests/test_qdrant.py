@@ -255,3 +255,66 @@ def test_against_a_real_server(sample, minilm):
         assert qd.search(queries[0], k=5, dims=64).hits
     finally:
         connect(target).delete_collection(name)
+
+
+@pytest.mark.slow  # AppTest: the Corpus, Models and Compare pages with a real model
+def test_the_models_page_builds_into_a_qdrant_folder_and_compare_searches_it(tmp_path, store_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from ui import resources
+
+    os.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
+    at.switch_page("pages/1_Corpus.py").run()
+    at.file_uploader[0].set_value([
+        ("auth.md", b"# Auth\n\nJWT authentication: the server signs a JSON Web Token with its secret key.\n", "text/markdown"),
+        ("bread.md", b"# Bread\n\nKnead the dough for ten minutes, then let it rise for an hour.\n", "text/markdown"),
+    ]).run()  # fmt: skip
+    at.session_state["models_a"] = "all-MiniLM-L6-v2"
+    at.session_state["models_b"] = "all-MiniLM-L6-v2"
+    at.switch_page("pages/2_Models.py").run()
+    at.radio(key="_models_index_backend").set_value("Qdrant local folder").run()
+    at.text_input(key="_models_qdrant_path").input(str(tmp_path / "q")).run()
+    at.switch_page("pages/3_Compare.py").run()
+    at.switch_page("pages/2_Models.py").run()  # the choice survives a visit to another page
+    assert at.radio(key="_models_index_backend").value == "Qdrant local folder"
+    assert at.text_input(key="_models_qdrant_path").value == str(tmp_path / "q")
+    at.button(key="models_build").click().run()
+    assert not at.exception, at.exception
+    key = at.session_state["built_a"]
+    assert key[3].startswith("qdrant:path=")
+    mi = resources.indexes().get(key)
+    assert mi is not None and mi.backend is not None and mi.backend.kind == "qdrant"
+    assert connect(QdrantTarget(path=str(tmp_path / "q"))).count(collection_name(mi.corpus), exact=True).count == 2
+    at.switch_page("pages/3_Compare.py")
+    at.session_state["cmp_query"] = "how do tokens get signed"
+    at.run()
+    assert not at.exception, at.exception
+    shown = "\n".join(m.value.replace("\\", "") for m in at.markdown)  # user text is escaped Markdown
+    assert "auth.md" in shown and at.session_state["built_b"][3].startswith("qdrant:path=")
+
+
+def test_cli_byo_compares_a_candidate_against_a_production_collection(sample, minilm, tmp_path, capsys, store_dir):
+    from core.cli import main
+
+    corpus, queries, store = sample
+    small = sub_corpus(corpus, 30, "prod")
+    vectors, _ = store.embed(minilm, [c.embed_text for c in small.chunks])
+    folder = str(tmp_path / "q")
+    _production_collection(QdrantTarget(path=folder), "production", small, vectors)
+    base = ["byo", "--qdrant-path", folder, "--qdrant-collection", "production", "--qdrant-vector", "dense",
+            "--qdrant-text-field", "body", "--qdrant-id-field", "doc", "--device", "cpu"]  # fmt: skip
+    assert main([*base, "--model", "all-MiniLM-L6-v2", "--against", "all-MiniLM-L6-v2",
+                 "--query", queries[1], "--query", queries[2], "-k", "5", "--json"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["mean_overlap"] == 1.0 and len(out["queries"]) == 2  # the same model on both sides agrees
+    assert set(out["queries"][0]["collection"]) <= {c.id for c in small.chunks}
+    assert main([*base, "--model", "multilingual-e5-small", "--qdrant-vector", "dense", "--query", "x"]) == 0
+    capsys.readouterr()
+    wrong = str(tmp_path / "w")
+    _production_collection(QdrantTarget(path=wrong), "p768", sub_corpus(corpus, 3),
+                           np.random.default_rng(1).normal(size=(3, 768)).astype(np.float32))  # fmt: skip
+    assert main(["byo", "--qdrant-path", wrong, "--qdrant-collection", "p768", "--qdrant-vector", "dense",
+                 "--qdrant-text-field", "body", "--model", "all-MiniLM-L6-v2", "--query", "x"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "384-dim" in err and "768 dims" in err
