@@ -21,6 +21,7 @@ from core.errors import DashboardError, IngestError
 from core.eval_sets import is_judged_folder, load_eval_set
 from core.frontier import ScaleInputs
 from core.frontier_cli import read_queries
+from core.judgments import JudgmentStore
 from core.metrics import Qrels
 from core.report import build_report
 from core.report_data import ReportData, add_store_figures, gather
@@ -80,10 +81,6 @@ def _read_qrels(path: str) -> Qrels:
 
 def _store_judgments(path: str, corpus: Corpus) -> tuple[Any, dict[str, str], Qrels]:
     """(store, queries, qrels) from a judgment store file or root folder (core.judgments)."""
-    try:
-        from core.judgments import JudgmentStore
-    except ImportError as exc:
-        raise DashboardError("--judgments needs core.judgments, which this version does not have.") from exc
     p = Path(path).expanduser()
     if not p.exists():
         raise IngestError(

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core import rater_agreement, votes
 from core.agreement import agreement
 from core.engine import ModelIndex
 from core.evaluation import (
@@ -535,8 +536,6 @@ def add_store_figures(data: ReportData, store: Any) -> None:
     """Votes (per language pair too), rater agreement and judgment origins from a core.judgments store."""
     if store is None:
         return
-    from core import rater_agreement, votes
-
     judgments = store.judgments()
     for j in judgments:
         data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
