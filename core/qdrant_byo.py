@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from qdrant_client import models
 
 from core.engine import ModelIndex
 from core.index import truncate
 from core.ingest import corpus_sha256
-from core.qdrant_index import QdrantError, QdrantTarget, _matrices, connect
+from core.qdrant_index import QdrantError, QdrantTarget, _matrices, _models, call_lock, connect
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus, Embedder, Progress
 
@@ -47,7 +46,7 @@ def vector_size(byo: ByoCollection) -> int:
     if params is None:
         have = ", ".join(repr(n) for n in table) or "none"
         raise QdrantError(f"Collection {byo.collection!r} has no vector named {byo.vector!r} (it has {have}).")
-    if params.distance != models.Distance.COSINE:
+    if params.distance != _models().Distance.COSINE:
         raise QdrantError(f"Vector {byo.vector!r} of {byo.collection!r} uses {params.distance} distance; the "
                           "comparison needs cosine vectors.")  # fmt: skip
     return int(params.size)
@@ -113,11 +112,13 @@ class ByoView:
     def search(self, queries: np.ndarray, *, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         k = min(int(k), self.count)
-        params = models.SearchParams(hnsw_ef=ef) if ef is not None else None
-        requests = [models.QueryRequest(query=v.tolist(), using=self.byo.vector or None, limit=k, params=params,
+        qm = _models()
+        params = qm.SearchParams(hnsw_ef=ef) if ef is not None else None
+        requests = [qm.QueryRequest(query=v.tolist(), using=self.byo.vector or None, limit=k, params=params,
                                         with_payload=False) for v in q]  # fmt: skip
         try:
-            answers = connect(self.byo.target).query_batch_points(self.byo.collection, requests=requests)
+            with call_lock(self.byo.target):
+                answers = connect(self.byo.target).query_batch_points(self.byo.collection, requests=requests)
         except Exception as exc:
             raise QdrantError(f"Qdrant search in {self.byo.collection!r} failed: {str(exc)[:300]}") from None
         return _matrices([a.points for a in answers], k, lambda pid: self._rows.get(pid, -1))

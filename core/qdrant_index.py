@@ -13,26 +13,33 @@ The API key is read from ``QDRANT_API_KEY`` when a client connects and is kept n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-from qdrant_client import QdrantClient, models
 
 from core.errors import SearchError
 from core.index import truncate
 from core.types import Corpus, Progress
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient, models
 
 API_KEY_ENV = "QDRANT_API_KEY"
 RESCORE_MULTIPLIER = 4  # shortlist = this x k (at least ef) at the low dimension, rescored at full
 _SCROLL = 1024
 _clients: dict[str, QdrantClient] = {}
 _clients_lock = threading.Lock()
+_local_locks: dict[str, threading.Lock] = {}  # local mode: one call at a time per folder, across sessions
 
 
 class QdrantError(SearchError):
@@ -67,13 +74,36 @@ class QdrantTarget:
         return f"qdrant:{self.url or 'path=' + self.path}:{self.collection}:{','.join(map(str, self.mrl_dims))}"
 
 
+def _models() -> ModuleType:
+    """qdrant_client.models, imported on first use: the package takes seconds to import (a CLI on hnswlib
+    or an app page that never uses Qdrant should not pay for it)."""
+    from qdrant_client import models
+
+    return models
+
+
+def _ident(target: QdrantTarget) -> str:
+    return target.url or "path:" + str(os.path.abspath(target.path))
+
+
+def call_lock(target: QdrantTarget) -> AbstractContextManager:
+    """What serialises calls to the target: a lock per local folder (its files are this process's), none for a
+    server (the HTTP client is thread-safe and the server handles concurrency)."""
+    if target.url:
+        return contextlib.nullcontext()
+    with _clients_lock:
+        return _local_locks.setdefault(_ident(target), threading.Lock())
+
+
 def connect(target: QdrantTarget) -> QdrantClient:
     """A client for the target (one per URL or folder per process: local mode locks its folder); checked alive."""
-    ident = target.url or "path:" + str(os.path.abspath(target.path))
+    ident = _ident(target)
     with _clients_lock:
         client = _clients.get(ident)
         if client is not None:
             return client
+        from qdrant_client import QdrantClient
+
         try:
             if target.url:
                 client = QdrantClient(url=target.url, api_key=os.environ.get(API_KEY_ENV) or None, timeout=30)
@@ -130,7 +160,7 @@ class QdrantCollection:
         self.target, self.corpus = target, corpus
         self.name = target.collection or collection_name(corpus)
         self.client = connect(target)
-        self._lock = threading.Lock()  # local mode is one process's files: one call at a time
+        self._lock = call_lock(target)
 
     def __repr__(self) -> str:
         return f"QdrantCollection({self.name!r} at {self.target.where})"
@@ -147,8 +177,9 @@ class QdrantCollection:
 
     def ensure_vector(self, name: str, dim: int) -> None:
         """Create the collection or add the named vector (cosine); refuse another corpus or another size."""
+        qm = _models()
         sizes = self.vector_sizes()
-        config = models.VectorParams(size=dim, distance=models.Distance.COSINE)
+        config = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
         with self._lock:
             if not sizes and not self.client.collection_exists(self.name):
                 self.client.create_collection(self.name, vectors_config={name: config})
@@ -159,7 +190,7 @@ class QdrantCollection:
                 raise QdrantError(f"Collection {self.name!r} has vector {name!r} at {sizes[name]} dims, not {dim}; "
                                   "delete the collection or name another one.")  # fmt: skip
             return
-        dense = models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=dim, distance=models.Distance.COSINE))
+        dense = qm.DenseVectorNameConfig(dense=qm.DenseVectorConfig(size=dim, distance=qm.Distance.COSINE))
         try:
             with self._lock:
                 self.client.create_vector_name(self.name, name, dense)
@@ -186,7 +217,8 @@ class QdrantCollection:
 
     def ids_with(self, name: str | None = None) -> set[int]:
         """Point ids present (with the named vector ``name`` when given)."""
-        flt = None if name is None else models.Filter(must=[models.HasVectorCondition(has_vector=name)])
+        qm = _models()
+        flt = None if name is None else qm.Filter(must=[qm.HasVectorCondition(has_vector=name)])
         out: set[int] = set()
         offset = None
         while True:
@@ -202,6 +234,7 @@ class QdrantCollection:
         self, vectors: dict[str, np.ndarray], *, progress: Progress | None = None
     ) -> int:
         """Send every named vector (rows = chunk index) that a point lacks; return how many points were sent."""
+        qm = _models()
         n = len(self.corpus.chunks)
         for name, v in vectors.items():
             if v.shape[0] != n:
@@ -221,11 +254,11 @@ class QdrantCollection:
             with self._lock:
                 if new:
                     self.client.upsert(self.name, wait=True, points=[
-                        models.PointStruct(id=i, vector={m: v[i].tolist() for m, v in vectors.items()},
+                        qm.PointStruct(id=i, vector={m: v[i].tolist() for m, v in vectors.items()},
                                            payload=_payload(self.corpus, i)) for i in new])  # fmt: skip
                 if old:
                     self.client.update_vectors(self.name, wait=True, points=[
-                        models.PointVectors(id=i, vector={m: vectors[m][i].tolist() for m in vectors
+                        qm.PointVectors(id=i, vector={m: vectors[m][i].tolist() for m in vectors
                                                           if i in lacking[m]}) for i in old])  # fmt: skip
             sent += len(batch)
             if progress is not None:
@@ -243,14 +276,15 @@ class QdrantCollection:
         ef: int | None = None,
     ) -> list[list[models.ScoredPoint]]:
         """One ``query_batch_points`` call: ``using`` ranks; ``shortlist`` = (low-dim name, limit, its queries)."""
-        params = models.SearchParams(hnsw_ef=ef) if ef is not None else None
+        qm = _models()
+        params = qm.SearchParams(hnsw_ef=ef) if ef is not None else None
         requests = []
         for r, q in enumerate(queries):
             prefetch = None
             if shortlist is not None:
                 low, limit, low_q = shortlist
-                prefetch = models.Prefetch(query=low_q[r].tolist(), using=low, limit=limit, params=params)
-            requests.append(models.QueryRequest(query=q.tolist(), using=using, limit=k, prefetch=prefetch,
+                prefetch = qm.Prefetch(query=low_q[r].tolist(), using=low, limit=limit, params=params)
+            requests.append(qm.QueryRequest(query=q.tolist(), using=using, limit=k, prefetch=prefetch,
                                                 params=params, with_payload=False))  # fmt: skip
         try:
             with self._lock:
