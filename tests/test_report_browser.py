@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def report_file(shared_store_dir, tmp_path_factory) -> Path:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
+    """Whitespace collapsed and PDF ligatures (ﬁ, ﬀ) unfolded."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text))
 
 
 @pytest.mark.timeout(2400)  # the fixture measures a whole report (see tests/test_report.py)
