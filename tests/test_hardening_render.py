@@ -10,6 +10,7 @@ same in Chromium.
 from __future__ import annotations
 
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import fixtures_ingest as fx
 from tests.test_ui_text import autolinks
-from ui.text import WORD_JOINER
+from ui.text import WORD_JOINER, short_path, strip_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW_URLS = (
@@ -128,6 +129,10 @@ def compare_page(tmp_path_factory):
         at.session_state["cmp_query"] = QUERY
         at.run()
         assert not at.exception, at.exception
+        at.toggle(key="_cmp_actions").set_value(True).run()  # thumbs and 'Whole chunk' on every card
+        for key in [b.key for b in at.button if b.key and b.key.startswith("_cmp_more_")]:
+            at.button(key=key).click().run()  # open every whole chunk: its heading and text render too
+        assert not at.exception, at.exception
         yield at
     finally:
         if old is None:
@@ -146,35 +151,46 @@ def _column_markdown(at: AppTest) -> list[list[str]]:
     return results
 
 
+def _words(text: str) -> str:
+    """A text's words without Markdown syntax or HTML tags (snippets drop markup; tags may span a line break)."""
+    return " ".join(re.sub(r"<[^<>]*>", " ", strip_markdown(text)).split())
+
+
+def _column_help(at: AppTest) -> list[str]:
+    """Hover texts (help) of the Markdown elements in the result columns: where a shortened path shows in full."""
+    return [m.proto.help for col in at.columns for m in col.markdown if m.proto.help]
+
+
 def shown(markdown: str) -> str:
     """The text a reader sees for a Markdown string (the invisible word joiners left out)."""
     return "".join(render(markdown).text).replace(WORD_JOINER, "")
 
 
 def test_both_columns_show_hostile_text_names_and_titles_literally(compare_page):
-    flat_docs = "\n".join(" ".join(text.split()) for text in DOC_TEXTS.values())
+    flat_docs = "\n".join(_words(text) for text in DOC_TEXTS.values())
     cols = _column_markdown(compare_page)
     assert len(cols) == 2, "expected the A and B result columns"
     for md in cols:
         for m in md:
             assert_literal(m)  # nothing active anywhere in the column
         seen = [shown(m) for m in md]
-        names = [m for m, t in zip(md, seen, strict=True) if EVIL_NAME in t]
-        assert names, f"the hostile file name should be listed literally: {seen}"
+        names = [m for m, t in zip(md, seen, strict=True) if short_path(EVIL_NAME) in t]
+        assert names, f"the hostile file name should be listed literally (cut in the middle): {seen}"
+        tips = _column_help(compare_page)
+        assert any(EVIL_NAME in shown(tip) for tip in tips), f"its full name should be on hover: {tips}"
+        for tip in tips:
+            assert_literal(tip)
         assert any("whitepaper.pdf" in t for t in seen) and any("keys.txt" in t for t in seen), seen
         snippets = [m for m, t in zip(md, seen, strict=True) if "window.__pwned='script'" in t]
         assert len(snippets) == 3, seen  # one per file: every hit shows its payload as text
         for m in snippets:
-            assert_literal(
-                m,
-                "<script>window.__pwned='script';alert('xss')</script>",
-                "[click me](javascript:",
-                *RAW_URLS,
-            )
+            # Snippets drop Markdown syntax (and inline HTML tags) from prose: the payload's words stay, as text,
+            # and nothing in the card is active; the whole chunk (st.code) keeps every character.
+            assert_literal(m, "window.__pwned='script';alert('xss')", *RAW_URLS)
             snippet_md = m.split("\n\n", 1)[
                 -1
             ]  # a card is "head  \n facts" then a blank line, then the snippet
             window = shown(snippet_md).strip().removeprefix("… ").removesuffix(" …")
-            assert window in flat_docs, f"the snippet is not the document's own text: {window!r}"
+            assert _words(window) in flat_docs, f"the snippet is not the document's own text: {window!r}"
         titles = [m for m, t in zip(md, seen, strict=True) if EVIL_TITLE in t]
         assert titles, f"the PDF title should be shown literally (chunk heading): {seen}"
