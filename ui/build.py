@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.device import has_gpu
 from core.durations import format_duration
+from core.endpoint_pool import server_summary
 from core.engine import ModelIndex, build_model_index
 from core.hub_cache import availability, hub_offline
 from core.index import IndexParams
@@ -258,10 +259,11 @@ def build_slot(
         job.update(slot, name, 0, len(corpus.chunks), 0.0, "loading the model and embedding the first batch")
 
         def progress(done: int, total: int, rate: float) -> None:
-            notes = getattr(
-                embedder, "notes", None
-            )  # endpoint clients say what they adapted (split, smaller batch)
-            job.update(slot, name, done, total, rate, notes[-1] if notes else "")
+            # Endpoint clients say what they adapted (split, smaller batch); a pool also gives texts/s per server.
+            notes = getattr(embedder, "notes", None)
+            stats = getattr(embedder, "server_stats", None)
+            parts = [notes[-1] if notes else "", server_summary(stats()) if callable(stats) else ""]
+            job.update(slot, name, done, total, rate, " · ".join(p for p in parts if p))
 
         found = registry.get_or_create(
             key,
