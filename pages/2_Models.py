@@ -51,7 +51,13 @@ def endpoint_name(s: str, current: str | None) -> str:
         served, _, base = current[len("endpoint:") :].partition("@")
         state.default_page_value(f"_models_ep_url_{s}", base)
         state.default_page_value(f"_models_ep_model_{s}", served)
-    url = st.text_input("Base URL", key=f"_models_ep_url_{s}", placeholder="http://127.0.0.1:8000/v1").strip()
+    url = st.text_input(
+        "Base URL (several servers of one model: separate with commas)",
+        key=f"_models_ep_url_{s}",
+        placeholder="http://127.0.0.1:8000/v1",
+        help="e.g. http://gpu1:8000/v1,http://gpu2:8000/v1 — batches are spread over all of them; Test connection "
+        "checks each one and names a server that differs.",
+    ).strip()
     model = st.text_input(
         "Served model name", key=f"_models_ep_model_{s}", placeholder="Qwen3-Embedding-4B"
     ).strip()
