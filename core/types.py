@@ -118,7 +118,7 @@ class Embedder(Protocol):
 
     @property
     def cache_key(self) -> str:
-        """Identity for the embedding store: model id + revision + backend + max tokens (+ endpoint host)."""
+        """Identity for the embedding store: model id + revision + backend + max tokens."""
         ...
 
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
