@@ -20,12 +20,7 @@ LABEL_BUTTONS = ((0, ":material/block:"), (1, ":material/contrast:"), (2, ":mate
 def settings() -> tuple[list[str], str]:
     """Rater name, pool depth and the query set; returns (query texts, why the set is empty)."""
     r_col, k_col = st.columns([4, 1], vertical_alignment="bottom")
-    r_col.text_input(
-        "Your name (rater)",
-        key="judge_rater",
-        placeholder="e.g. Ana — required: every judgment records who made it",
-        max_chars=80,
-    )
+    judge.rater_input(r_col, what="judgment")
     k_col.number_input("Pool depth k", min_value=1, max_value=50, key="judge_k")
     return judge.query_set_controls("judge")
 

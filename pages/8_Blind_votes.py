@@ -27,10 +27,7 @@ SAID = {"left": "left is better", "right": "right is better", "tie": "a tie", "b
 def settings() -> tuple[list[str], str]:
     """Rater name, k, when names are revealed and the query set; returns (query texts, why the set is empty)."""
     r_col, k_col, rev_col = st.columns([3, 1, 2], vertical_alignment="bottom")
-    r_col.text_input(
-        "Your name (rater)", key="judge_rater", placeholder="e.g. Ana — required: every vote records who cast it",
-        max_chars=80,
-    )  # fmt: skip
+    judge.rater_input(r_col, what="vote")
     k_col.number_input("k per list", min_value=1, max_value=20, key="votes_k")
     rev_col.radio("Reveal model names", VOTE_REVEALS, key="votes_reveal", horizontal=True)
     return judge.query_set_controls("votes")
@@ -142,10 +139,10 @@ def voting_card(
                 width="stretch",
             )  # fmt: skip
     st.divider()
-    if at_end and nxt is not None:
+    if nxt is not None and not (last and not at_end):
         st.caption(
-            "Results and model names appear once every query of this set has your vote "
-            "(setting: reveal only at the end)."
+            "Results, with the model names, show beside the reveal after each vote, or once every query of this "
+            "set has your vote (setting: reveal only at the end); never next to a list you are judging."
         )
         return
     results(corpus, store, pair, texts, k)

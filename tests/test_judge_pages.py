@@ -197,6 +197,7 @@ def test_votes_reveal_only_at_the_end_keeps_names_hidden_after_a_vote(built_stat
     assert not at.exception, at.exception
     assert_blind(at, built_state)
     assert "Query 2 of" in main_text(at) and "reveal only at the end" in main_text(at)
+    assert "Wilson" not in main_text(at)  # no results beside a list being judged
 
 
 def test_evaluate_on_pooled_judgments_shows_judged_at_10_condensed_ndcg_and_the_verdict(built_state):

@@ -57,6 +57,26 @@ def judgment_store(corpus: Corpus) -> JudgmentStore:
     )
 
 
+def _rater_typed() -> None:
+    state.put("judge_rater", str(state.page_value("_judge_rater_in") or "").strip())
+
+
+def rater_input(area: st.delta_generator.DeltaGenerator, *, what: str) -> None:
+    """The rater-name box of the Judge and Votes pages; the name lives in plain session state ("judge_rater").
+
+    The box's own key is re-seeded from it on every run, so the name survives fragment reruns and page changes
+    (a widget key alone was forgotten after a run of fragment-only reruns).
+    """
+    state.set_page_value("_judge_rater_in", state.get("judge_rater") or "")
+    area.text_input(
+        "Your name (rater)",
+        key="_judge_rater_in",
+        on_change=_rater_typed,
+        placeholder=f"e.g. Ana — required: every {what} records who made it",
+        max_chars=80,
+    )
+
+
 def rater() -> str:
     """The rater name typed this session ('' until one is typed)."""
     return str(state.get("judge_rater") or "").strip()
