@@ -1,7 +1,6 @@
 """Report: the decision report (one self-contained HTML file, or Markdown) with a preview."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from ui import report as rep
 from ui import widgets
@@ -75,7 +74,8 @@ def render() -> None:
     (st.success if answer.decided else st.warning)(escape_md(answer.text))
     downloads(found, inp)
     st.subheader("Preview")
-    components.html(found.html, height=900, scrolling=True)
+    # inert HTML: no script, all user text escaped, and its own CSP (default-src 'none') forbids scripts and loads
+    st.iframe(found.html, height=900)
 
 
 render()
