@@ -39,7 +39,8 @@ def app(path: str = "streamlit_app.py") -> AppTest:
 
 def unescape(markdown: str) -> str:
     """Markdown source as the user reads it (user text is backslash-escaped by ui.text.escape_md)."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")  # word joiners (anti-autolink) are invisible
+    # word joiners (ui.text's anti-autolink seams) are invisible to the reader
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def texts(at: AppTest) -> str:
@@ -155,7 +156,8 @@ def test_evaluate_page_scores_both_models_on_the_sample_judgments(built_state):
     assert set(table["metric"]) >= {"ndcg@10", "mrr@10", "recall@100"}
     name_a = next(c for c in table.columns if c.startswith("A · "))
     assert table[name_a].between(0, 1).all()
-    files = [b for b in at.main.get("download_button") if "report" not in b.proto.label]  # the report has its own
+    # the decision report has its own button
+    files = [b for b in at.main.get("download_button") if "report" not in b.proto.label]
     assert len(files) == 5
 
 
