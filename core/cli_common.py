@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.embedders import load_embedder
 from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
@@ -18,11 +17,9 @@ from core.index import IndexParams
 from core.ingest import load_corpus
 from core.limits import check_build_fits
 from core.models import resolve_model
+from core.qdrant_index import QdrantBackend, QdrantTarget  # qdrant-client itself is imported on first use
 from core.store import EmbeddingStore
 from core.types import Corpus
-
-if TYPE_CHECKING:  # qdrant-client takes seconds to import: only commands that use it load it
-    from core.qdrant_index import QdrantBackend
 
 
 def positive_int(text: str) -> int:
@@ -142,8 +139,6 @@ def index_backend(args: argparse.Namespace) -> QdrantBackend | None:
         if url or path:
             raise DashboardError("--qdrant-url / --qdrant-path need --index qdrant")
         return None
-    from core.qdrant_index import QdrantBackend, QdrantTarget
-
     target = QdrantTarget(
         url=url or "", path=path or "", collection=args.qdrant_collection, mrl_dims=tuple(args.qdrant_dims)
     )
