@@ -166,6 +166,9 @@ def verdict(
     head = "On " + _SOURCES.get(source, "{n} " + source + " queries").format(n=p.queries)
     head += _raters(agreement, warnings)
 
+    lead = "A" if p.diff >= 0 else "B"
+    other = "B" if lead == "A" else "A"
+    view = p if lead == "A" else _flip(p)  # every figure is quoted from the leader's side (leader - other)
     blocking: list[str] = []
     if p.queries < min_queries:
         blocking.append(f"only {p.queries} queries were evaluated (at least {min_queries} are needed to name a winner)")
@@ -175,7 +178,7 @@ def verdict(
         spans = " includes 0" if p.ci_low <= 0.0 <= p.ci_high else ""
         blocking.append(
             f"the difference on {shown} is not significant ({_p(p.p_value)}, 95% CI "
-            f"{p.ci_low:+.2f}..{p.ci_high:+.2f}{spans})"
+            f"{view.ci_low:+.2f}..{view.ci_high:+.2f}{spans})"
         )
     judged = dict(judged_at_10) if judged_at_10 is not None else dict(comparison.judged_at_10)
     ja, jb = judged.get(comparison.name_a), judged.get(comparison.name_b)
@@ -183,7 +186,8 @@ def verdict(
         less = comparison.name_a if ja < jb else comparison.name_b
         cond = comparison.paired_condensed
         hint = (
-            f"; condensed nDCG@10 (unjudged results left out) gives {cond.diff:+.2f}, {_p(cond.p_value)}"
+            f"; condensed nDCG@10 (unjudged results left out) gives {_flip(cond).diff if lead == 'B' else cond.diff:+.2f}"
+            f" for {name[lead]}, {_p(cond.p_value)}"
             if cond is not None
             else ""
         )
@@ -197,9 +201,6 @@ def verdict(
             "view: judge pooled queries on the Judge page"
         )
 
-    lead = "A" if p.diff >= 0 else "B"
-    other = "B" if lead == "A" else "A"
-    view = p if lead == "A" else _flip(p)
     numbers = f"by {view.diff:+.2f} (95% CI {view.ci_low:+.2f}..{view.ci_high:+.2f}, {_p(view.p_value)})"
     winner: str | None = None
     if p.diff == 0.0:

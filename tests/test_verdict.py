@@ -74,3 +74,12 @@ def test_votes_alone_and_nothing_at_all():
 def test_a_tie_names_no_winner():
     v = verdict(_cmp(diff=0.0, lo=0.0, hi=0.0, p=1.0))
     assert v.winner is None and "score the same on nDCG@10" in v.sentence and v.sentence.endswith("No winner.")
+
+
+def test_a_b_lead_that_is_not_significant_quotes_one_side_throughout():
+    # B ahead by 0.05, CI of A - B -0.09..+0.01: every figure is quoted as B - A, so no sign flips mid-sentence.
+    v = verdict(_cmp(diff=-0.05, lo=-0.09, hi=0.01, p=0.2), source="pooled")
+    assert v.winner is None
+    assert "bge scores higher than e5 on nDCG@10 by +0.05 (95% CI -0.01..+0.09, p = 0.2" in v.sentence
+    assert "not significant (p = 0.2" in v.sentence and "95% CI -0.01..+0.09 includes 0" in v.sentence
+    assert "-0.09" not in v.sentence
