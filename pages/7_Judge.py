@@ -194,7 +194,7 @@ def import_export(store: JudgmentStore, corpus: Corpus) -> None:
 
 
 def render() -> None:
-    widgets.page_header("Judge (blind)", SUBTITLE)
+    widgets.page_header("Judge (blind)", SUBTITLE, blind=True)
     corpus = widgets.indexed_corpus()
     if corpus is None:
         return

@@ -189,7 +189,7 @@ def results(corpus: Corpus, store: JudgmentStore, pair: tuple[str, str], texts: 
 
 
 def render() -> None:
-    widgets.page_header("Blind A/B votes", SUBTITLE)
+    widgets.page_header("Blind A/B votes", SUBTITLE, blind=True)
     corpus = widgets.indexed_corpus()
     if corpus is None:
         return

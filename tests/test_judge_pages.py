@@ -94,6 +94,9 @@ def assert_blind(at, state: dict) -> None:
     shown = main_text(at)
     leaked = [n for n in model_names(state) if n.lower() in shown.lower()]
     assert not leaked, f"model names on a blind page: {leaked}"
+    side = unescape("\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at.sidebar, kind)))
+    leaked = [n for n in model_names(state) if n.lower() in side.lower()]
+    assert not leaked, f"model names in a blind page's sidebar: {leaked}"
     assert not MARKERS.search(shown), MARKERS.search(shown)
 
 

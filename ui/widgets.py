@@ -56,8 +56,10 @@ NAV: tuple[tuple[PageKey, str, str], ...] = (
 )
 
 
-def sidebar() -> None:
-    """Page links plus what is loaded right now (our own navigation: the default one shows file names)."""
+def sidebar(*, blind: bool = False) -> None:
+    """Page links plus what is loaded right now (our own navigation: the default one shows file names).
+
+    ``blind`` (the Judge and Blind A/B votes pages): the model names are not shown, only whether each is built."""
     with st.sidebar:
         st.markdown("### :material/travel_explore: Retrieval Compare")
         for key, label, icon in NAV:
@@ -71,15 +73,16 @@ def sidebar() -> None:
         for slot in build.SLOTS:
             name = state.model_name(slot)
             ready = ":material/check_circle:" if build.built_index(slot) is not None else ""
-            st.caption(f"{slot}: {escape_md(name) if name else '—'} {ready}")
+            shown = "model hidden while judging" if blind and name else (escape_md(name) if name else "—")
+            st.caption(f"{slot}: {shown} {ready}")
         bundle.sidebar_section()  # one expander: a caption or a 'Prepare bundle' button
 
 
-def page_header(title: str, subtitle: str) -> None:
+def page_header(title: str, subtitle: str, *, blind: bool = False) -> None:
     """Page config, sidebar, title and a one-line purpose (call first on every page)."""
     st.set_page_config(page_title=f"{title} · Retrieval Compare", page_icon=str(PAGE_ICON), layout="wide")
     state.init()
-    sidebar()
+    sidebar(blind=blind)
     st.title(title)
     st.caption(subtitle)
 
