@@ -15,7 +15,9 @@ from typing import Any, Literal
 from core import charts
 from core.evaluation import Comparison, by_group, short_lang
 from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_budget, pareto_mark
+from core.ingest.language import language_name
 from core.report_data import EVAL_METRICS, JUDGED_K, ReportData
+from core.verdict import pretty_metric
 from core.verdict import verdict as core_verdict
 
 JUDGED_GAP = 0.1  # judged@10 differing by more than this between the models: unbalanced (core.verdict's rule)
@@ -153,7 +155,7 @@ def figures_sentence(cmp: Comparison) -> tuple[str, dict[str, Any]]:
     }  # fmt: skip
     text = (
         f"The figures on {p.queries} judged queries: {cmp.name_a} {f3(p.mean_a)} and {cmp.name_b} {f3(p.mean_b)} on "
-        f"{m} (A − B {signed(p.diff)}, 95% CI {signed(p.ci_low)}..{signed(p.ci_high)}, p = {pval(p.p_value)}; "
+        f"{pretty_metric(m)} (A − B {signed(p.diff)}, 95% CI {signed(p.ci_low)}..{signed(p.ci_high)}, p = {pval(p.p_value)}; "
         "paired randomisation test and bootstrap, 10,000 resamples, seed 0)."
     )
     return text, figures
@@ -269,7 +271,7 @@ def section_corpus(data: ReportData) -> Section:
     other = [f for f in c.files if f.status != "loaded"]
     hist = c.lang_histogram()
     total = max(1, len(c.chunks))
-    langs = ", ".join(f"{lang} {pct(n / total)} ({n})" for lang, n in hist.items()) or "none"
+    langs = ", ".join(f"{language_name(lang)} {pct(n / total)} ({n})" for lang, n in hist.items()) or "none"
     o = data.chunking
     blocks: list[Block] = [
         Facts(
