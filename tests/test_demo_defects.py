@@ -150,3 +150,25 @@ def test_dimensions_says_plainly_what_runs(uploaded):
     info = [i.value for i in at.info if "Running" in i.value]
     assert len(info) == 1 and info[0].count("\n") <= 1, info
     assert "neither was trained for Matryoshka truncation" in info[0]
+
+
+def _corpus_of(langs: list[str]):
+    from core.types import Chunk, Corpus
+
+    chunks = tuple(Chunk(id=f"c{i}", source="a.md", text="x", lang=lang) for i, lang in enumerate(langs))
+    return Corpus(chunks, (), "0" * 64, "t")
+
+
+@pytest.mark.parametrize(
+    ("langs", "expected"),
+    [
+        (["en"] * 10, "bge-base-en-v1.5"),
+        (["zh-cn"] * 10, "bge-base-zh-v1.5"),
+        (["en"] * 7 + ["zh-cn"] * 3, "bge-base-zh-v1.5"),  # the zh+en sample: 72% / 28% is a mixed corpus
+        (["en"] * 9 + ["zh-cn"], "bge-base-en-v1.5"),
+    ],
+)
+def test_the_headline_bge_reads_the_corpus_languages(langs, expected):
+    from ui import build
+
+    assert build.headline_pair(_corpus_of(langs))[1] == expected

@@ -16,6 +16,7 @@ from core.endpoint_pool import server_summary
 from core.engine import ModelIndex, build_model_index
 from core.hub_cache import availability, hub_offline
 from core.index import IndexParams
+from core.ingest.language import MIXED_SHARE, language_shares
 from core.limits import check_build_fits
 from core.models import resolve_model
 from core.mrl import valid_dims
@@ -32,9 +33,11 @@ SLOW_BUILD_SECONDS = 15 * 60  # beyond this a CPU build of the headline model is
 
 
 def headline_pair(corpus: Corpus | None) -> tuple[str, str]:
-    """Qwen3-Embedding-4B vs bge-base (zh or en by the corpus's main language)."""
-    lang = corpus.main_language if corpus else "en"
-    return HEADLINE_A, HEADLINE_B["zh" if lang.startswith("zh") else "en"]
+    """Qwen3-Embedding-4B vs bge-base: the zh model when Chinese is the main language or a large share of a mixed
+    corpus (bge-base-en cannot read Chinese; bge-base-zh reads English well enough), else the en model."""
+    shares = dict(language_shares(corpus.lang_histogram())) if corpus else {}
+    zh = sum(share for lang, share in shares.items() if lang.startswith("zh"))
+    return HEADLINE_A, HEADLINE_B["zh" if zh >= MIXED_SHARE else "en"]
 
 
 def headline_problem(corpus: Corpus | None) -> str:
