@@ -7,6 +7,7 @@ no user text except model names, which the renderers escape.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +18,13 @@ BLUE, AMBER = "#4f46e5", "#f59e0b"
 REPORT_WIDTH = 600  # px: fits an A4 or Letter page with 14 mm margins at 96 dpi
 
 
+def _clean(value: Any) -> Any:
+    """NaN is not JSON: a missing figure (e.g. nDCG without judgments) travels as null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def _data(rows: Sequence[Row]) -> alt.Data:
-    return alt.Data(values=[dict(r) for r in rows])
+    return alt.Data(values=[{k: _clean(v) for k, v in r.items()} for r in rows])
 
 
 def per_query_diff(rows: Sequence[Row], *, metric: str, width: int | str = REPORT_WIDTH) -> alt.Chart:
@@ -65,7 +71,13 @@ def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -
 
 
 def frontier(
-    rows: Sequence[Row], *, y: str = "recall", y_title: str = "recall", width: int | str = REPORT_WIDTH
+    rows: Sequence[Row],
+    *,
+    y: str = "recall",
+    y_title: str = "recall",
+    width: int | str = REPORT_WIDTH,
+    height: int = 300,
+    tooltip: Sequence[Any] | None = None,
 ) -> alt.LayerChart | alt.FacetChart:
     """Quality against index bytes per vector (log): colour per model, shape per precision, Pareto points joined.
 
@@ -81,7 +93,7 @@ def frontier(
             y=alt.Y(f"{y}:Q", title=y_title),
             color=alt.Color("model:N", legend=alt.Legend(orient="bottom")),
             shape=alt.Shape("precision:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["model:N", "configuration:N", alt.Tooltip(f"{y}:Q", format=".4f")],
+            tooltip=list(tooltip or ["model:N", "configuration:N", alt.Tooltip(f"{y}:Q", format=".4f")]),
         )
     )
     front = (
@@ -90,10 +102,17 @@ def frontier(
         .mark_line(strokeDash=[4, 3])
         .encode(x=x, y=f"{y}:Q", color="model:N", order="index bytes per vector:Q")
     )
-    return alt.layer(front, points).properties(width=width, height=300)
+    return alt.layer(front, points).properties(width=width, height=height)
 
 
-def recall_latency(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -> alt.Chart:
+def recall_latency(
+    rows: Sequence[Row],
+    *,
+    k: int,
+    width: int | str = REPORT_WIDTH,
+    height: int = 240,
+    tooltip: Sequence[Any] | None = None,
+) -> alt.Chart:
     """Recall against p95 single-query search latency (log), colour per model, shape per precision."""
     return (
         alt.Chart(_data(rows))
@@ -103,7 +122,7 @@ def recall_latency(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WID
             y=alt.Y("recall:Q", title=f"recall@{k}"),
             color=alt.Color("model:N", legend=alt.Legend(orient="bottom")),
             shape=alt.Shape("precision:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["model:N", "configuration:N", alt.Tooltip("recall:Q", format=".4f"), "p95 ms:Q"],
+            tooltip=list(tooltip or ["model:N", "configuration:N", alt.Tooltip("recall:Q", format=".4f"), "p95 ms:Q"]),
         )
-        .properties(width=width, height=240)
+        .properties(width=width, height=height)
     )

@@ -7,6 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import charts
 from core.engine import ModelIndex
 from core.frontier import FORMULAS, ScaleInputs, Sweep, equal_budget, to_json
 from ui import build, frontier, widgets
@@ -78,51 +79,32 @@ def run_all(
 
 
 def frontier_chart(rows: list[dict], *, metric: str, k: int) -> None:
-    """Quality against index bytes per vector (log), colour per model, shape per precision, Pareto points joined."""
-    df = pd.DataFrame(rows)
+    """Quality against index bytes per vector (log), colour per model, shape per precision, Pareto points joined
+    (the report draws the same chart: core.charts)."""
     y_title = f"recall@{k} vs own full-dim float32" if metric == "recall" else "nDCG@10"
-    y_col = "recall" if metric == "recall" else "nDCG@10"
     tooltip = [
-        "model", "configuration", alt.Tooltip("bytes per vector:Q", format=","),
+        "model:N", "configuration:N", alt.Tooltip("bytes per vector:Q", format=","),
         alt.Tooltip("index bytes per vector:Q", format=",.1f"), alt.Tooltip("recall:Q", format=".4f"),
         alt.Tooltip("nDCG@10:Q", format=".4f"), alt.Tooltip("p50 ms:Q", format=".3f"),
-        alt.Tooltip("p95 ms:Q", format=".3f"), alt.Tooltip("build s:Q", format=".2f"), "pareto",
+        alt.Tooltip("p95 ms:Q", format=".3f"), alt.Tooltip("build s:Q", format=".2f"), "pareto:N",
     ]  # fmt: skip
-    points = (
-        alt.Chart(df)
-        .mark_point(filled=True, size=70)
-        .encode(
-            x=alt.X("index bytes per vector:Q", scale=alt.Scale(type="log"), title="bytes per vector (log)"),
-            y=alt.Y(f"{y_col}:Q", title=y_title),
-            color=alt.Color("model:N", legend=alt.Legend(orient="bottom")),
-            shape=alt.Shape("precision:N", legend=alt.Legend(orient="bottom")),
-            tooltip=tooltip,
-        )
+    chart = charts.frontier(
+        rows,
+        y="recall" if metric == "recall" else "nDCG@10",
+        y_title=y_title,
+        width="container",
+        height=380,
+        tooltip=tooltip,
     )
-    front = (
-        alt.Chart(df[df["pareto"]])
-        .mark_line(strokeDash=[4, 3])
-        .encode(
-            x="index bytes per vector:Q", y=f"{y_col}:Q", color="model:N", order="index bytes per vector:Q"
-        )
-    )
-    st.altair_chart(alt.layer(front, points).properties(height=380), width="stretch")
+    st.altair_chart(chart, width="stretch")
 
 
 def latency_chart(rows: list[dict], *, k: int) -> None:
-    """Recall against p95 single-query latency."""
-    chart = (
-        alt.Chart(pd.DataFrame(rows))
-        .mark_point(filled=True, size=60)
-        .encode(
-            x=alt.X("p95 ms:Q", scale=alt.Scale(type="log"), title="p95 single-query search ms (log)"),
-            y=alt.Y("recall:Q", title=f"recall@{k}"),
-            color="model:N",
-            shape="precision:N",
-            tooltip=["model", "configuration", alt.Tooltip("recall:Q", format=".4f"), "p50 ms", "p95 ms"],
-        )
+    """Recall against p95 single-query latency (core.charts, as in the report)."""
+    tooltip = ["model:N", "configuration:N", alt.Tooltip("recall:Q", format=".4f"), "p50 ms:Q", "p95 ms:Q"]
+    st.altair_chart(
+        charts.recall_latency(rows, k=k, width="container", height=300, tooltip=tooltip), width="stretch"
     )
-    st.altair_chart(chart.properties(height=300), width="stretch")
 
 
 def budget_readout(sweeps: list[Sweep]) -> None:
