@@ -380,7 +380,8 @@ def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | N
     downloads(comparison, (run_a, run_b), qrels, table)
 
 
-def render() -> None:
+def evaluation() -> None:
+    """Judgment source, search settings and the results of both models."""
     widgets.page_header("Evaluate", SUBTITLE)
     st.radio("Judgments", EVAL_SOURCES, key="eval_source", horizontal=True)
     source = state.eval_source()
@@ -400,5 +401,11 @@ def render() -> None:
         widgets.show_error(exc)
 
 
+
+def render() -> None:
+    """The evaluation, then the decision report's download (offered whatever the evaluation showed)."""
+    evaluation()
+    report_ui.download_button("_eval_report_download")
+
+
 render()
-report_ui.download_button("_eval_report_download")

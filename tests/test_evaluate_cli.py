@@ -375,7 +375,7 @@ def test_store_judgments_with_plain_text_queries_reach_the_cli(beir_dir, store, 
     run = read_trec_run((runs / "run_1.trec").read_text(encoding="utf-8"))
     top10 = {q: ranked(d)[:10] for q, d in run.items()}
     expected = sum(sum(c in qrels[q] for c in top10[q]) / 10 for q in qrels) / 2
-    assert m["judged@10"] == pytest.approx(expected) and 0 < expected <= 0.15
+    assert m["judged@10"] == pytest.approx(expected) and 0 < expected <= 0.15 + 1e-9
     assert "judged@10" in capsys.readouterr().out
 
 
