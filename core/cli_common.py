@@ -154,7 +154,8 @@ def build_one(
     """
     spec = resolve_model(name)
     label = label or spec.name
-    check_build_fits(spec, len(corpus.chunks), args.device)  # refuse up front what would be an OOM kill
+    backend = index_backend(args)  # a Qdrant index holds the vectors and graph outside this process
+    check_build_fits(spec, len(corpus.chunks), args.device, index_in_process=backend is None)  # refuse an OOM kill
     print(f"[{label}] loading {spec.model_id} ...", file=sys.stderr, flush=True)
     embedder = load_embedder(
         spec,
@@ -177,7 +178,7 @@ def build_one(
         batch_size=args.batch_size,
         progress=StderrProgress(f"[{label}] embedding"),
         index_progress=StderrProgress(f"[{label}] indexing"),
-        backend=index_backend(args),
+        backend=backend,
     )
 
 

@@ -22,6 +22,7 @@ HEADROOM = (
     0.85  # use at most this share of what is available now: the server and other sessions need the rest
 )
 CORPUS_COPIES = 4.05  # vectors + HNSW (~1.05x) + one truncated copy + one gather buffer while embedding
+EXTERNAL_INDEX_COPIES = 2.0  # index in a server (Qdrant): the vectors + one gather buffer; the graph lives there
 UNKNOWN_DIM = 1024  # assumed when a model's dimension is not known before loading it
 
 
@@ -117,13 +118,15 @@ def check_build_fits(
     device_memory: int | None = None,
     headroom: float = HEADROOM,
     model_loaded: bool = False,
+    index_in_process: bool = True,
 ) -> FitReport:
     """Raise ModelTooLargeError / CorpusTooLargeError (with the numbers) unless the build fits; else a FitReport.
 
     ``seq_len`` is the longest chunk in tokens (capped at the model's window; the default 512 matches
     core.cost.describe_memory). ``ram`` / ``device_memory`` override the measured availability (tests, or a
     planner for another machine). ``model_loaded=True`` when the model is already in memory: its bytes are
-    then part of what is in use, so only the corpus is checked.
+    then part of what is in use, so only the corpus is checked. ``index_in_process=False`` when the index lives in
+    a server (Qdrant): this process then holds about 2 copies of the vectors instead of 4.
     """
     if n_chunks < 0:
         raise DashboardError(f"n_chunks must be >= 0 (the corpus's chunk count), got {n_chunks}")
@@ -142,7 +145,7 @@ def check_build_fits(
         else memory_bytes(spec, device=dev, batch_size=batch_size, seq_len=seq_len)
     )
     dim = spec.dim or UNKNOWN_DIM
-    corpus_need = int(n_chunks * dim * 4 * CORPUS_COPIES)
+    corpus_need = int(n_chunks * dim * 4 * (CORPUS_COPIES if index_in_process else EXTERNAL_INDEX_COPIES))
     if model_need and model_need > headroom * dev_free:
         where = "this GPU" if dev.startswith("cuda") else f"this machine ({dev})"
         raise ModelTooLargeError(

@@ -47,6 +47,15 @@ def test_corpus_too_large_for_ram_is_refused_with_the_numbers():
     assert info.value.needed > 0.85 * 16 * GIB
 
 
+def test_an_index_in_qdrant_counts_two_copies_of_the_vectors_not_four():
+    # 1M x 2560 float32 = 10.2 GB a copy: 4.05 copies (vectors, graph, truncated copy, buffer) do not fit 40 GiB,
+    # 2 (vectors + buffer; the graph lives in the Qdrant server) do
+    with pytest.raises(CorpusTooLargeError):
+        check_build_fits(Q4, 1_000_000, "cuda", ram=40 * GIB, device_memory=40 * GIB)
+    fits = check_build_fits(Q4, 1_000_000, "cuda", ram=40 * GIB, device_memory=40 * GIB, index_in_process=False)
+    assert fits.corpus_bytes == int(1_000_000 * 2560 * 4 * 2.0)
+
+
 def test_cpu_build_counts_model_and_corpus_together():
     fits = check_build_fits(MINI, 10_000, "cpu", ram=8 * GIB)
     assert fits.model_bytes > 0 and fits.corpus_bytes == int(10_000 * 384 * 4 * 4.05)

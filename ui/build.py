@@ -244,6 +244,7 @@ def build_slot(
             name, device=settings["device"], max_tokens=settings["max_tokens"]
         )
         is not None,
+        index_in_process=index_backend.backend_key() == "",
     )
     with st.spinner(f"Loading {name} …"):
         embedder = resources.embedder(
