@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.embedders import load_embedder
 from core.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
+from core.endpoint_pool import server_summary
 from core.engine import ModelIndex, build_model_index
 from core.errors import DashboardError, IngestError
 from core.index import IndexParams
@@ -47,14 +48,22 @@ def positive_float(text: str) -> float:
 class StderrProgress:
     """Progress lines on stderr: at most one per second, plus the final one."""
 
-    def __init__(self, label: str) -> None:
-        self.label, self.last, self.shown = label, 0.0, (-1, -1)
+    def __init__(self, label: str, extra: Callable[[], str] | None = None) -> None:
+        self.label, self.last, self.shown, self.extra = label, 0.0, (-1, -1), extra
 
     def __call__(self, done: int, total: int, rate: float) -> None:
         now = time.monotonic()
         if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
             self.last, self.shown = now, (done, total)
-            print(f"  {self.label}: {done}/{total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
+            more = self.extra() if self.extra else ""  # e.g. an endpoint pool's texts/s per server
+            line = f"  {self.label}: {done}/{total} ({rate:.1f}/s)" + (f" · {more}" if more else "")
+            print(line, file=sys.stderr, flush=True)
+
+
+def _pool_line(embedder: object) -> Callable[[], str] | None:
+    """texts/s per server of an endpoint pool, for the progress line ('' for one server); None for other models."""
+    stats = getattr(embedder, "server_stats", None)
+    return (lambda: server_summary(stats())) if callable(stats) else None
 
 
 def endpoint_notes(label: str) -> Callable[[str], None]:
@@ -176,7 +185,7 @@ def build_one(
         store=store,
         params=params,
         batch_size=args.batch_size,
-        progress=StderrProgress(f"[{label}] embedding"),
+        progress=StderrProgress(f"[{label}] embedding", _pool_line(embedder)),
         index_progress=StderrProgress(f"[{label}] indexing"),
         backend=backend,
     )
