@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.app_env import use_store
 
 pytestmark = pytest.mark.slow  # AppTest runs with real models
 
@@ -22,14 +23,8 @@ SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "bui
 @pytest.fixture(scope="module", autouse=True)
 def _fresh_store(tmp_path_factory):
     """An empty store: whatever the quick start finds there, it put there itself (nothing embedded)."""
-    old = os.environ.get("RETRIEVAL_COMPARE_STORE")
-    os.environ["RETRIEVAL_COMPARE_STORE"] = str(tmp_path_factory.mktemp("bundle-pages-store"))
-    os.chdir(ROOT)
-    yield
-    if old is None:
-        os.environ.pop("RETRIEVAL_COMPARE_STORE", None)
-    else:
-        os.environ["RETRIEVAL_COMPARE_STORE"] = old
+    with use_store(tmp_path_factory.mktemp("bundle-pages-store")):
+        yield
 
 
 def app(path: str = "streamlit_app.py") -> AppTest:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 
 import pytest
 
-from tests.test_pages import ROOT, SEEDED, seeded, unescape
+from tests.app_env import use_store
+from tests.test_pages import SEEDED, seeded, unescape
 
 pytestmark = pytest.mark.slow  # real models on the sample corpus
 
@@ -25,14 +25,8 @@ MARKERS = re.compile(
 @pytest.fixture(scope="module", autouse=True)
 def _store(shared_store_dir):
     """Embeddings and judgments under the run's shared store (judgments: raters are unique per test)."""
-    old = os.environ.get("RETRIEVAL_COMPARE_STORE")
-    os.environ["RETRIEVAL_COMPARE_STORE"] = str(shared_store_dir)
-    os.chdir(ROOT)
-    yield
-    if old is None:
-        os.environ.pop("RETRIEVAL_COMPARE_STORE", None)
-    else:
-        os.environ["RETRIEVAL_COMPARE_STORE"] = old
+    with use_store(shared_store_dir):
+        yield
 
 
 def _load_sample_and_build() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.app_env import use_store
 
 pytestmark = pytest.mark.slow  # AppTest runs of every page with real models (minutes on 2 cores)
 
@@ -19,14 +20,8 @@ SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "bui
 
 @pytest.fixture(scope="module", autouse=True)
 def _store(shared_store_dir):
-    old = os.environ.get("RETRIEVAL_COMPARE_STORE")
-    os.environ["RETRIEVAL_COMPARE_STORE"] = str(shared_store_dir)
-    os.chdir(ROOT)
-    yield
-    if old is None:
-        os.environ.pop("RETRIEVAL_COMPARE_STORE", None)
-    else:
-        os.environ["RETRIEVAL_COMPARE_STORE"] = old
+    with use_store(shared_store_dir):
+        yield
 
 
 def app(path: str = "streamlit_app.py") -> AppTest:
