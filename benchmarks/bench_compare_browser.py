@@ -16,26 +16,13 @@ import os
 import sys
 import time
 
-from common import ROOT, bench_store_root, info, load_average, median, parse_args, ratio
+from common import ROOT, SAMPLE_QUERIES, bench_store_root, info, load_average, median, parse_args, ratio
 
 sys.path.insert(0, str(ROOT))
 
 from tests.app_server import browser_page, running_app
 
-QUERIES = [
-    "如何实现基于 JWT 的用户鉴权？",
-    "Explain the consensus mechanism in blockchain",
-    "how do I rotate an API key",
-    "分页接口怎么使用游标",
-    "what happens when the rate limit is exceeded",
-    "webhook 签名如何校验",
-    "PBFT 和 Raft 有什么区别",
-    "data retention policy for deleted documents",
-    "SSO setup with SAML",
-    "向量模型如何选择",
-    "backup and restore of the index",
-    "PDF import fails with no text layer",
-]
+QUERIES = SAMPLE_QUERIES
 QUIET_MS = 600
 BUILD_TIMEOUT_MS = 40 * 60 * 1000
 

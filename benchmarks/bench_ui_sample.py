@@ -10,18 +10,9 @@ from __future__ import annotations
 import os
 import time
 
-from common import ROOT, bench_store_root, info, load_average, median, parse_args, ratio
+from common import ROOT, SAMPLE_QUERIES, bench_store_root, info, load_average, median, parse_args, ratio
 
-QUERIES = [
-    "如何实现基于 JWT 的用户鉴权？",
-    "Explain the consensus mechanism in blockchain",
-    "how do I rotate an API key",
-    "分页接口怎么使用游标",
-    "what happens when the rate limit is exceeded",
-    "webhook 签名如何校验",
-    "PBFT 和 Raft 有什么区别",
-    "data retention policy for deleted documents",
-]
+QUERIES = SAMPLE_QUERIES[:8]
 
 
 def run(at) -> float:

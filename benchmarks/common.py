@@ -177,3 +177,20 @@ def bench_store_root() -> Path:
     """Where real-corpus embeddings persist between benchmark runs ($BENCH_STORE or ~/.cache)."""
     env = os.environ.get(STORE_ENV, "").strip()
     return Path(env).expanduser() if env else Path.home() / ".cache" / "retrieval-compare-bench"
+
+
+# Typed queries on the sample corpus (zh and en, cross-lingual included) for the UI benchmarks.
+SAMPLE_QUERIES = [
+    "如何实现基于 JWT 的用户鉴权？",
+    "Explain the consensus mechanism in blockchain",
+    "how do I rotate an API key",
+    "分页接口怎么使用游标",
+    "what happens when the rate limit is exceeded",
+    "webhook 签名如何校验",
+    "PBFT 和 Raft 有什么区别",
+    "data retention policy for deleted documents",
+    "SSO setup with SAML",
+    "向量模型如何选择",
+    "backup and restore of the index",
+    "PDF import fails with no text layer",
+]
