@@ -176,7 +176,9 @@ def real_corpus(n_chunks: int, *, size: int = 256, overlap: int = 32):
 def bench_store_root() -> Path:
     """Where real-corpus embeddings persist between benchmark runs ($BENCH_STORE or ~/.cache)."""
     env = os.environ.get(STORE_ENV, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "retrieval-compare-bench"
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "retrieval-compare-bench"
+    root.mkdir(parents=True, exist_ok=True)  # a fresh machine has none yet
+    return root
 
 
 # Typed queries on the sample corpus (zh and en, cross-lingual included) for the UI benchmarks.
