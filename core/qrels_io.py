@@ -10,6 +10,8 @@
   and ``time_utc`` the same instant in ISO 8601 for people. A cell that a spreadsheet would run as a formula
   (starting with ``= + - @``, tab or CR) is written with a leading ``'``, and so is a cell that starts with
   ``'``; the parser removes exactly one leading ``'``, so every text round-trips.
+- Votes CSV (``format_votes_csv``): a header row and one row per blind A/B vote, columns ``VOTES_CSV_COLUMNS``
+  (``outcome`` is the click translated to models: A, B, tie or both_bad); cells formula-safe as above.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from datetime import datetime, timezone
 from core.beir import format_trec_qrels as _format_trec_qrels
 from core.beir import read_qrels
 from core.errors import IngestError
-from core.judgments import ORIGINS, Judgment, Origin
+from core.judgments import ORIGINS, Judgment, Origin, Vote
 from core.metrics import Qrels
 
 CSV_COLUMNS = ("query_id", "query", "chunk_id", "label", "rater", "time_utc", "time", "pool_depth", "origin")
+VOTES_CSV_COLUMNS = (
+    "query_id", "query", "model_a", "model_b", "left", "winner", "outcome", "rater", "time_utc", "time", "k",
+)  # fmt: skip
 _REQUIRED = ("query_id", "chunk_id", "label", "rater")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -75,16 +80,35 @@ def _uncell(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
-def format_judgments_csv(judgments: Iterable[Judgment]) -> str:
-    """CSV with a header row (``CSV_COLUMNS``), one row per judgment; label empty for a skip."""
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for j in judgments:
-        utc = datetime.fromtimestamp(j.time, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-        row = (j.query_id, j.query, j.chunk_id, j.label, j.rater, utc, repr(float(j.time)), j.pool_depth, j.origin)
-        w.writerow([_cell(v) for v in row])
+    w.writerow(header)
+    w.writerows([_cell(v) for v in row] for row in rows)
     return out.getvalue()
+
+
+def format_judgments_csv(judgments: Iterable[Judgment]) -> str:
+    """CSV with a header row (``CSV_COLUMNS``), one row per judgment; label empty for a skip."""
+    rows = []
+    for j in judgments:
+        when = (_utc(j.time), repr(float(j.time)))
+        rows.append((j.query_id, j.query, j.chunk_id, j.label, j.rater, *when, j.pool_depth, j.origin))
+    return _csv(CSV_COLUMNS, rows)
+
+
+def format_votes_csv(votes: Iterable[Vote]) -> str:
+    """CSV with a header row (``VOTES_CSV_COLUMNS``), one row per vote: both models, the left one, the click
+    and its outcome, rater, time; cells a spreadsheet would run as formulas start with ``'``."""
+    rows = []
+    for v in votes:
+        shown = (v.model_a, v.model_b, v.left, v.winner, v.outcome)
+        rows.append((v.query_id, v.query, *shown, v.rater, _utc(v.time), repr(float(v.time)), v.k))
+    return _csv(VOTES_CSV_COLUMNS, rows)
 
 
 def _int_or_none(value: str, field: str, where: str) -> int | None:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.judgments import JudgmentStore, Winner, query_id
+from core.qrels_io import format_votes_csv
 from core.types import Corpus
 from ui import judge, state, votes, widgets
 from ui.state import TIES_RULES, VOTE_REVEALS
@@ -185,7 +186,7 @@ def results(corpus: Corpus, store: JudgmentStore, pair: tuple[str, str], texts: 
                 "sign p": st.column_config.NumberColumn("sign p", format="%.3f"),
             },
         )
-    st.download_button("votes.csv", votes.votes_csv(cast), file_name="votes.csv", icon=":material/download:")
+    st.download_button("votes.csv", format_votes_csv(cast), file_name="votes.csv", icon=":material/download:")
 
 
 def render() -> None:

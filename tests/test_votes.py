@@ -73,3 +73,27 @@ def test_by_language_pair_groups_votes():
     assert list(got) == ["en->en", "unknown", "zh->zh"]
     assert (got["en->en"].a_wins, got["en->en"].b_wins) == (1, 1)
     assert got["unknown"].ties == 1 and got["zh->zh"].win_rate_a == 1.0
+
+
+def test_votes_csv_is_formula_safe_and_says_the_outcome():
+    import csv
+    import io
+
+    from core.qrels_io import VOTES_CSV_COLUMNS, format_votes_csv
+
+    hostile = [
+        Vote("q1", '=HYPERLINK("http://evil","x")', "+m1", "@m2", "A", "right", "-ann", 1764634766.5, 10),
+        Vote("q2", "如何实现基于 JWT 的用户鉴权？", "+m1", "@m2", "B", "left", "\tbob", 1764634767.0, 5),
+        Vote("q3", "'quoted, with comma", "+m1", "@m2", "A", "both_bad", "carol", 1764634768.0, 10),
+    ]
+    text = format_votes_csv(hostile)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert tuple(rows[0]) == VOTES_CSV_COLUMNS
+    cells = [c for row in rows[1:] for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]  # no cell a spreadsheet runs
+    table = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [r["outcome"] for r in table] == ["B", "B", "both_bad"]  # the click translated to models
+    assert table[0]["query"] == "'" + hostile[0].query and table[1]["query"] == hostile[1].query
+    assert table[2]["query"] == "''quoted, with comma"  # a leading quote is kept, doubled
+    assert (table[0]["model_a"], table[0]["model_b"], table[0]["rater"]) == ("'+m1", "'@m2", "'-ann")
+    assert table[0]["time_utc"] == "2025-12-02T00:19:26.500000Z" and float(table[0]["time"]) == 1764634766.5

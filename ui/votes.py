@@ -5,10 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from typing import Literal
-
-import pandas as pd
 
 from core.evaluation import short_lang
 from core.ingest import detect_language
@@ -42,13 +39,6 @@ def next_query(texts: Sequence[str], votes: Iterable[Vote], who: str) -> int | N
     """Index of the first query of the set this rater has not voted on, or None when every one has a vote."""
     voted = {v.query_id for v in votes if v.rater == who}
     return next((i for i, q in enumerate(texts) if query_id(q) not in voted), None)
-
-
-def votes_csv(votes: Iterable[Vote]) -> str:
-    """Every vote as CSV: the query, both model names, which was on the left, the click, its outcome, rater, time."""
-    rows = [{**asdict(v), "outcome": v.outcome} for v in votes]
-    columns = [*Vote.__dataclass_fields__, "outcome"]
-    return pd.DataFrame(rows, columns=columns).to_csv(index=False)
 
 
 def summary(cast: Sequence[Vote], *, ties: TiesRule, pair: tuple[str, str]) -> VoteSummary:
