@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
+    "build_stopped": None,  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
     # compare page
     "cmp_query": "",
     "cmp_k": 10,
