@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "models_hnsw_efc": 200,
     "models_hnsw_ef": 128,
     "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
+    "models_byo": None,  # model B as an existing Qdrant collection: ui.byo's settings (never an API key)
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
     "build_stopped": None,  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
