@@ -12,7 +12,7 @@ from typing import Literal, get_args
 import streamlit as st
 
 from core.engine import IndexBackend
-from core.qdrant_index import QdrantBackend, QdrantError, QdrantTarget
+from core.qdrant_index import API_KEY_ENV, QdrantBackend, QdrantError, QdrantTarget
 from ui import state
 
 Choice = Literal["hnswlib (in process)", "Qdrant server", "Qdrant local folder"]
@@ -55,15 +55,32 @@ def settings() -> None:
     c = st.columns([3, 2])
     if choice == "Qdrant server":
         c[0].text_input("Qdrant URL", placeholder="http://localhost:6333", **_restore("_models_qdrant_url"))
-        key_set = bool(os.environ.get("QDRANT_API_KEY"))
-        st.caption(("QDRANT_API_KEY is set in the app's environment and will be sent." if key_set else
-                    "No QDRANT_API_KEY in the app's environment: fine for a server without a key.")
-                   + " The key is read from the environment only, never typed or stored here.")  # fmt: skip
+        key_caption()
     else:
         c[0].text_input("Local folder", placeholder="/data/qdrant", **_restore("_models_qdrant_path"))
     c[1].text_input("Matryoshka dims to upload", placeholder="64,256", **_restore("_models_qdrant_dims"),
                     help="Extra named vectors; a search at these dims prefetches a shortlist with them and "
                          "rescores it with the full vector. Other dims are uploaded on first use.")  # fmt: skip
+
+
+def key_caption() -> None:
+    """Whether QDRANT_API_KEY is set (never its value): the key comes from the app's environment only."""
+    key_set = bool(os.environ.get(API_KEY_ENV))
+    st.caption((f"{API_KEY_ENV} is set in the app's environment and will be sent." if key_set else
+                f"No {API_KEY_ENV} in the app's environment: fine for a server without a key.")
+               + " The key is read from the environment only, never typed or stored here.")  # fmt: skip
+
+
+def byo_settings() -> dict | None:
+    """Model B's own Qdrant collection (ui.byo's settings) while the current corpus is the one read from it."""
+    byo = state.get("models_byo")
+    return byo if isinstance(byo, dict) and byo.get("corpus") == state.corpus_key() else None
+
+
+def slot_label(slot: str) -> str | None:
+    """What the sidebar calls a slot whose index is an existing collection (None: the model's name)."""
+    byo = byo_settings() if slot == "B" else None
+    return f"Qdrant collection {byo['collection']!r} (queries: {byo['model']})" if byo else None
 
 
 def _dims(text: str) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import DashboardError
 from core.ingest.language import LANGUAGE_NAMES, corpus_language, language_name, language_shares
 from core.types import Corpus
-from ui import build, bundle, resources, state
+from ui import build, bundle, index_backend, resources, state
 from ui.corpus import sample_queries
 from ui.state import QUERY_SETS, QuerySet
 from ui.text import escape_md, escape_name
@@ -71,7 +71,7 @@ def sidebar(*, blind: bool = False) -> None:
             + (f" · {len(corpus.chunks):,} chunks" if corpus else "")
         )
         for slot in build.SLOTS:
-            name = state.model_name(slot)
+            name = index_backend.slot_label(slot) or state.model_name(slot)  # B may be a Qdrant collection
             ready = ":material/check_circle:" if build.built_index(slot) is not None else ""
             shown = "model hidden while judging" if blind and name else (escape_md(name) if name else "—")
             st.caption(f"{slot}: {shown} {ready}")
@@ -130,7 +130,7 @@ def status_panel() -> None:
     for col, slot in zip(cols[1:3], build.SLOTS, strict=True):
         with col, st.container(border=True):
             st.markdown(f"**Model {slot}**")
-            name = state.model_name(slot)
+            name = index_backend.slot_label(slot) or state.model_name(slot)
             st.markdown(escape_md(name) if name else "Not chosen yet.")
             built = build.built_index(slot)
             if built is not None:
