@@ -4,7 +4,6 @@ import streamlit as st
 
 from ui import build, bundle, resources, state, widgets
 from ui.state import BUNDLED_PAIR
-from ui.text import escape_md, escape_name
 
 
 def intro() -> None:
@@ -32,46 +31,6 @@ def running_note() -> None:
         st.info(f"{notice[0]}  \n{notice[1]}", icon=":material/info:")
 
 
-def ready_message() -> None:
-    """After the quick start or an import: ready, where the vectors came from, how queries are embedded."""
-    done: bundle.Imported | None = state.page_value("_home_ready")
-    if (
-        done is None
-        or done.corpus_sha != state.corpus_key()
-        or not all(build.built_index(s) for s in build.SLOTS)
-    ):
-        return
-    where = (
-        "nothing was embedded"
-        if not done.written
-        else f"{done.written:,} vectors added to the store, none embedded"
-    )
-    st.success(
-        f"Ready in {done.seconds:.1f} s: {done.chunks:,} chunks; the embeddings came precomputed from "
-        f"{escape_name(done.source)} ({where}).",
-        icon=":material/check_circle:",
-    )
-    st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
-    st.page_link(
-        widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
-    )
-    if st.button(
-        "Rebuild from scratch",
-        key="home_rebuild",
-        icon=":material/restart_alt:",
-        help="Embed every chunk again with both models on this machine (minutes on a CPU) and compare the "
-        "result with the precomputed vectors.",
-    ):
-        corpus = resources.current_corpus()
-        if corpus is not None:
-            try:
-                state.set_page_value("_home_rebuilt", bundle.rebuild_from_scratch(corpus))
-            except Exception as exc:  # shown to the user, never swallowed
-                widgets.show_error(exc)
-    for line in state.page_value("_home_rebuilt") or []:
-        st.caption(escape_md(line))
-
-
 def quick_start() -> None:
     """One button: the sample corpus and both indexes from the shipped bundle (embeddings precomputed)."""
     st.markdown("#### Quick start")
@@ -86,9 +45,11 @@ def quick_start() -> None:
             widgets.show_error(exc)
             return
         state.set_page_value("_home_ready", done)
-        state.set_page_value("_home_rebuilt", None)
         st.rerun()  # so the sidebar, drawn before the import, shows the corpus and both models
-    ready_message()
+    if bundle.ready_panel("home", show_error=widgets.show_error):
+        st.page_link(
+            widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
+        )
 
 
 def import_box() -> None:

@@ -5,12 +5,16 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from core.ingest.options import DEFAULT_CHUNKING
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.types import Corpus
-from ui import build, resources, state, widgets
+from ui import build, bundle, resources, state, widgets
 from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, unit_changed
+from ui.state import BUNDLED_PAIR
 from ui.text import display_name, escape_md
+
+CHARS = DEFAULT_CHUNKING["chars"]  # the chunking the shipped sample bundle was built with
 
 
 def chunking_panel() -> None:
@@ -39,8 +43,11 @@ def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool
         if clear:
             state.unload_corpus()
         elif use_sample:
-            with st.spinner("Loading the sample corpus …"):
-                load_sample()
+            with st.spinner("Loading the sample corpus and its precomputed embeddings …"):
+                done = bundle.load_sample_corpus()
+            state.set_page_value("_corpus_ready", done)
+            state.set_page_value("_corpus_sample_chunked", done is None)
+            st.rerun()  # the sidebar, drawn before, shows the corpus and (from the bundle) both models
         elif uploads:
             # Streamlit gives every uploaded file an id: no need to hash the bytes again on every rerun.
             seen = (tuple(f.file_id for f in uploads), chunk_options())
@@ -72,6 +79,27 @@ def documents_panel() -> None:
     use_sample = b1.button("Load the sample corpus", type="primary", width="stretch")
     clear = b2.button("Unload corpus", width="stretch", disabled=state.corpus_key() is None)
     load_documents(list(uploads or []), use_sample=use_sample, clear=clear)
+
+
+def sample_ready(corpus: Corpus | None) -> None:
+    """After 'Load the sample corpus': ready from the shipped bundle (0 chunks embedded, Rebuild from scratch),
+    or why it was chunked and needs a build instead."""
+    if bundle.ready_panel("corpus", show_error=widgets.show_error):
+        st.page_link(
+            widgets.PAGES["compare"], label="Compare the two models now", icon=":material/compare_arrows:"
+        )
+    elif (
+        corpus is not None
+        and state.corpus_origin() == "sample"
+        and state.page_value("_corpus_sample_chunked")
+    ):
+        st.info(
+            f"The precomputed sample embeddings are for {BUNDLED_PAIR[0]} vs {BUNDLED_PAIR[1]} with the default "
+            f"chunking ({CHARS[0]} / {CHARS[1]} chars); with the models or chunking chosen now, build both indexes "
+            "on the "
+            "Models & indexes page.",
+            icon=":material/info:",
+        )
 
 
 def nothing_loaded(current: Corpus | None) -> None:
@@ -282,6 +310,7 @@ def render() -> None:
 
     corpus = resources.current_corpus()
     nothing_loaded(corpus)
+    sample_ready(corpus)
     if corpus is None:
         st.info(
             "Upload files above, or click **Load the sample corpus** to try the bundled zh/en knowledge base.",

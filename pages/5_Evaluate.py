@@ -14,9 +14,9 @@ from core.eval_sets import load_eval_set
 from core.evaluation import Comparison, by_group
 from core.metrics import Qrels, Run
 from core.types import Corpus
+from ui import build, resources, state, widgets
 from ui import evaluate as ev
 from ui import report as report_ui
-from ui import state, widgets
 from ui.state import EVAL_SOURCES, EvalSource
 from ui.text import escape_md
 
@@ -42,12 +42,31 @@ def beir_upload() -> None:
     state.set_page_value("_eval_beir_loaded", upload.file_id)
     st.success(
         f"Loaded {len(corpus.chunks):,} documents, {len(dataset.queries):,} queries. "
-        "It is now the current corpus: build both indexes on the Models page, then come back."
+        "It is now the current corpus: build both indexes below (or on the Models page)."
     )
     for w in dataset.warnings:
         st.warning(escape_md(w))
     for n in dataset.notes:
         st.caption(escape_md(n))
+
+
+def build_here() -> None:
+    """An uploaded BEIR set without indexes: build both here, with the Models page's progress, Cancel and report."""
+    corpus = resources.current_corpus()
+    if corpus is None or state.corpus_origin() != "beir":
+        return
+    report = state.page_value("_eval_build_report")
+    if all(build.built_index(s) for s in build.SLOTS):
+        if report and report[0] == corpus.sha256:
+            build.show_build_report(report[1])
+        return
+    build.choose_default_pair(corpus)
+    names = " vs ".join(f"{s} · {escape_md(state.model_name(s) or '?')}" for s in build.SLOTS)
+    st.markdown(f"**Build both indexes for this set** with {names} (change the models on the Models page).")
+    if build.build_panel(
+        "eval", corpus, api_keys={s: state.api_key(s) for s in build.SLOTS}, show_error=widgets.show_error
+    ):
+        st.rerun()  # the sidebar and this page, drawn before the build, show both indexes
 
 
 def qrels_upload(corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:
@@ -387,6 +406,7 @@ def evaluation() -> None:
     source = state.eval_source()
     if source == "upload qrels or a BEIR zip":
         beir_upload()
+        build_here()
     corpus = widgets.indexed_corpus()
     if corpus is None:
         return
@@ -399,7 +419,6 @@ def evaluation() -> None:
         results(corpus, queries, qrels, dims)
     except Exception as exc:  # every call the page makes: project errors name the input and the fix
         widgets.show_error(exc)
-
 
 
 def render() -> None:

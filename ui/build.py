@@ -6,11 +6,15 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TypedDict
 
 import streamlit as st
 
-from core.device import has_gpu
+from core.bundle import vector_agreement
+from core.cost import CostEstimate, estimate_build
+from core.device import has_gpu, resolve_device
 from core.durations import format_duration
 from core.endpoint_pool import server_summary
 from core.engine import ModelIndex, build_model_index
@@ -20,6 +24,7 @@ from core.ingest.language import MIXED_SHARE, language_shares
 from core.limits import check_build_fits
 from core.models import resolve_model
 from core.mrl import valid_dims
+from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.types import Corpus
 from ui import index_backend, resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
@@ -177,32 +182,84 @@ def prebuild_dims(mi: ModelIndex) -> None:
     resources.memo(("prebuild", id(mi)), start)
 
 
+class BuildCancelled(Exception):
+    """A build stopped on request before the end (``stop`` said so); the job's record says how far it got."""
+
+    def __init__(self, stopped: Stopped) -> None:
+        super().__init__(stopped.message())
+        self.stopped = stopped
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Where a build job stopped before the end (Cancel, or another click while it ran), kept in session state."""
+
+    label: str  # what the job was: "Build both indexes", "Rebuild from scratch"
+    corpus_sha: str
+    slot: str  # the model that was running
+    model: str
+    done: int  # chunks of the whole job done (both models)
+    total: int
+    saved: int  # vectors this job wrote to the store: kept, a re-run does not embed them again
+    cancelled: bool = False  # True once the Cancel click that ended it has been seen
+
+    def message(self, *, kept: str = "the previous indexes are kept") -> str:
+        """One plain sentence or three: how far it got, what is kept, what a re-run does."""
+        how = "Cancelled" if self.cancelled else "Stopped (the page was used while it ran)"
+        saved = (
+            f"{self.saved:,} newly embedded chunks are saved in the store, so running it again starts from there"
+            if self.saved
+            else f"no chunk of this run reached the store yet (it saves every {SEGMENT_SIZE} chunks)"
+        )
+        return (
+            f"{self.label}: {how} after {self.done:,} of {self.total:,} chunks, while {self.slot} · "
+            f"{escape_md(self.model)} was running; {kept}. {saved[:1].upper() + saved[1:]}."
+        )
+
+
+StopCheck = Callable[[int, int], bool]  # (chunks done, chunks in the job) -> True to stop the build
+
+
 class JobProgress:
     """One progress bar for a whole build job (both models): chunks done / total, rate, ETA, the running model.
 
     ETA = the running model's remaining chunks at its measured rate, plus each later model's estimate (the
-    Models page's cost estimate) or, without one, its chunks at the running model's rate.
+    Models page's cost estimate) or, without one, its chunks at the running model's rate. ``stop`` is asked at
+    every update; True raises BuildCancelled (Streamlit's own Cancel ends the run at an update instead).
     """
 
     def __init__(
-        self, slots: tuple[str, ...], n_chunks: int, estimates: dict[str, float] | None = None
+        self,
+        slots: tuple[str, ...],
+        n_chunks: int,
+        estimates: dict[str, float] | None = None,
+        *,
+        label: str = "Build job",
+        stop: StopCheck | None = None,
     ) -> None:
-        self.slots, self.n_chunks = slots, n_chunks
+        self.slots, self.n_chunks, self.label, self.stop = slots, n_chunks, label, stop
         self.estimates = estimates or {}
         self.finished = 0  # models done (built or reused)
+        self.done = 0  # chunks of the job done at the last update
+        self.running = (slots[0] if slots else "", "")  # slot and model name of the last update
         self.started = time.perf_counter()
-        self.bar = st.progress(0.0, text=self._head() + "starting …")
+        planned = [self.estimates[s] for s in slots if s in self.estimates]
+        est = f" · estimate {format_duration(sum(planned))}" if planned and len(planned) == len(slots) else ""
+        self.bar = st.progress(0.0, text=self._head() + "starting …" + est)
 
     @property
     def total(self) -> int:
         return self.n_chunks * len(self.slots)
 
     def _head(self) -> str:
-        return f"Build job · model {min(self.finished + 1, len(self.slots))} of {len(self.slots)} · "
+        return f"{self.label} · model {min(self.finished + 1, len(self.slots))} of {len(self.slots)} · "
 
     def update(self, slot: str, name: str, done: int, total: int, rate: float, note: str = "") -> None:
         """A progress call of the running model (its own done / total and items/s)."""
         job_done = self.finished * self.n_chunks + min(done, total)
+        self.done, self.running = job_done, (slot, name)
+        if self.stop is not None and self.stop(job_done, self.total):
+            raise BuildCancelled(self.stopped(saved=0))  # build_all fills in what reached the store
         later = self.slots[self.slots.index(slot) + 1 :] if slot in self.slots else ()
         eta = (total - done) / rate if rate > 0 else float("nan")
         for other in later:
@@ -216,20 +273,52 @@ class JobProgress:
 
     def model_done(self, slot: str, name: str, *, reused: bool) -> None:
         self.finished += 1
+        self.done = self.finished * self.n_chunks
         self.bar.progress(
             min(self.finished / len(self.slots), 1.0),
-            text=f"Build job · {slot} · {escape_md(name)} {'reused (already built)' if reused else 'built'} · "
+            text=f"{self.label} · {slot} · {escape_md(name)} {'reused (already built)' if reused else 'built'} · "
             f"{self.finished} of {len(self.slots)} models ready · {time.perf_counter() - self.started:.1f} s",
         )
 
+    def stopped(self, *, saved: int, corpus_sha: str = "") -> Stopped:
+        """Where the job is now, as the record of a stop."""
+        slot, name = self.running
+        return Stopped(self.label, corpus_sha, slot, name, self.done, self.total, saved)
 
-def build_slot(
-    slot: str, corpus: Corpus, *, api_key: str | None = None, job: JobProgress | None = None
-) -> ModelIndex:
-    """Embed (through the store) and index the corpus for slot A/B with progress; reuse what exists.
 
-    With ``job`` the progress goes to the job's one bar (see build_all); alone, the slot gets its own."""
-    job = job or JobProgress((slot,), len(corpus.chunks))
+def scratch_store() -> EmbeddingStore:
+    """Where 'Rebuild from scratch' embeds (beside the store, never mixed with the precomputed vectors): a
+    cancelled rebuild resumes from it; a finished one empties its model's folder."""
+    return EmbeddingStore(resources.store().root / "from-scratch")
+
+
+def stored_vectors(store: EmbeddingStore, cache_key: str) -> int:
+    """How many vectors the store holds for one model key (read from the segments' metadata)."""
+    return int(store.stats()["models"].get(cache_key, {}).get("vectors", 0))
+
+
+@dataclass
+class _Built:
+    """One slot's result inside a job, before the job commits it to session state."""
+
+    key: IndexKey
+    mi: ModelIndex
+    reused: bool
+    seconds: float
+    agreement: float | None = None  # fresh rebuild: lowest cosine to the vectors it replaces
+
+
+def _build_one(
+    slot: str,
+    corpus: Corpus,
+    *,
+    api_key: str | None,
+    job: JobProgress,
+    fresh: bool,
+    saved: dict[str, tuple[EmbeddingStore, int]],
+) -> _Built:
+    """Embed (through the store) and index the corpus for one slot; reuse what exists unless ``fresh``."""
+    t0 = time.perf_counter()
     settings = slot_settings(slot)
     name = settings["name"]
     spec = resolve_model(name)
@@ -257,52 +346,93 @@ def build_slot(
     backend = index_backend.backend()  # None = hnswlib; a missing Qdrant URL/folder is refused here
     key = index_key(corpus, embedder.cache_key, index_params(), index_backend.backend_key())
     registry = resources.indexes()
-    found = registry.get(key)
-    reused = found is not None
-    if found is None:
-        job.update(slot, name, 0, len(corpus.chunks), 0.0, "loading the model and embedding the first batch")
+    previous = registry.get(key)
+    if previous is not None and not fresh:
+        job.model_done(slot, name, reused=True)
+        return _Built(key, previous, True, time.perf_counter() - t0)
+    store = scratch_store() if fresh else resources.store()
+    saved[embedder.cache_key] = (store, stored_vectors(store, embedder.cache_key))
+    job.update(slot, name, 0, len(corpus.chunks), 0.0, "loading the model and embedding the first batch")
 
-        def progress(done: int, total: int, rate: float) -> None:
-            # Endpoint clients say what they adapted (split, smaller batch); a pool also gives texts/s per server.
-            notes = getattr(embedder, "notes", None)
-            stats = getattr(embedder, "server_stats", None)
-            parts = [notes[-1] if notes else "", server_summary(stats()) if callable(stats) else ""]
-            job.update(slot, name, done, total, rate, " · ".join(p for p in parts if p))
+    def progress(done: int, total: int, rate: float) -> None:
+        # Endpoint clients say what they adapted (split, smaller batch); a pool also gives texts/s per server.
+        notes = getattr(embedder, "notes", None)
+        stats = getattr(embedder, "server_stats", None)
+        parts = [notes[-1] if notes else "", server_summary(stats()) if callable(stats) else ""]
+        job.update(slot, name, done, total, rate, " · ".join(p for p in parts if p))
 
-        found = registry.get_or_create(
-            key,
-            lambda: build_model_index(
-                corpus,
-                embedder,
-                store=resources.store(),
-                params=index_params(),
-                progress=progress,
-                backend=backend,
-                index_progress=None
-                if backend is None
-                else lambda d, t, r: job.update(slot, name, d, t, r, "uploading to Qdrant"),
-            ),
+    def make() -> ModelIndex:
+        return build_model_index(
+            corpus,
+            embedder,
+            store=store,
+            params=index_params(),
+            progress=progress,
+            backend=backend,
+            index_progress=None
+            if backend is None
+            else lambda d, t, r: job.update(slot, name, d, t, r, "uploading to Qdrant"),
         )
-    job.model_done(slot, name, reused=reused)
-    state.put(f"built_{slot.lower()}", key)
-    prebuild_dims(found)
-    return found
+
+    # A fresh rebuild joins the registry only when the whole job is done (the previous indexes serve until then).
+    mi = make() if fresh else registry.get_or_create(key, make)
+    job.model_done(slot, name, reused=False)
+    agreement = vector_agreement(mi.vectors, previous.vectors) if fresh and previous is not None else None
+    return _Built(key, mi, False, time.perf_counter() - t0, agreement)
+
+
+def _commit(slot: str, built: _Built, *, fresh: bool) -> None:
+    """Make a slot's new index the session's (and, for a fresh rebuild, the registry's)."""
+    if fresh:
+        resources.indexes().put(built.key, built.mi)
+        scratch_store().clear(built.mi.embedder.cache_key)  # done: the next rebuild starts from scratch again
+    state.put(f"built_{slot.lower()}", built.key)
+    prebuild_dims(built.mi)
+
+
+def build_slot(
+    slot: str, corpus: Corpus, *, api_key: str | None = None, job: JobProgress | None = None
+) -> ModelIndex:
+    """Embed (through the store) and index the corpus for slot A/B with progress; reuse what exists.
+
+    With ``job`` the progress goes to the job's one bar (see build_all); alone, the slot gets its own."""
+    built = _build_one(
+        slot,
+        corpus,
+        api_key=api_key,
+        job=job or JobProgress((slot,), len(corpus.chunks)),
+        fresh=False,
+        saved={},
+    )
+    _commit(slot, built, fresh=False)
+    return built.mi
 
 
 def cancel_button(key: str) -> bool:
     """A Cancel beside a build: a click stops the running build (Streamlit ends the run at its next progress
-    update); chunks embedded so far stay in the store. True on the run the click caused."""
+    update; chunks embedded so far stay in the store). On the run after a stop it says where the build stopped
+    and what is kept. True on the run the click caused."""
     clicked = st.button(
         "Cancel build",
         key=key,
         icon=":material/cancel:",
-        help="Stops a running build; embedded chunks are kept.",
+        help="Stops a running build; the previous indexes stay, embedded chunks are kept in the store.",
     )
-    if clicked:
-        st.info(
-            "Build cancelled. Chunks embedded so far are kept in the store and will not be embedded again.",
-            icon=":material/cancel:",
+    stopped: Stopped | None = state.get("build_stopped")
+    if stopped is not None and stopped.corpus_sha != state.corpus_key():
+        stopped = None  # a stop on another corpus says nothing about this one
+    if clicked and stopped is not None and not stopped.cancelled:
+        stopped = replace(stopped, cancelled=True)
+        state.put("build_stopped", stopped)
+    if stopped is not None:
+        kept = (
+            "the previous indexes are kept"
+            if any(built_index(s) is not None for s in SLOTS)
+            else "no index was replaced"
         )
+        st.info(stopped.message(kept=kept), icon=":material/cancel:")
+    elif clicked:
+        st.info("No build was running.", icon=":material/cancel:")
     return clicked
 
 
@@ -311,35 +441,65 @@ def build_all(
     *,
     api_keys: dict[str, str | None] | None = None,
     estimates: dict[str, float] | None = None,
+    fresh: bool = False,
+    label: str = "Build both indexes",
+    stop: StopCheck | None = None,
 ) -> list[dict[str, str]]:
     """Build both slots under one progress bar; returns the estimate-vs-actual rows (see show_build_report).
 
-    Raises the first slot's error after trying the other slot too (both errors are shown by the caller)."""
-    job = JobProgress(SLOTS, len(corpus.chunks), estimates)
-    rows: list[dict[str, str]] = []
+    ``fresh`` embeds every chunk again (in scratch_store(), not reusing the store) and compares the vectors with
+    the ones they replace. The session gets the new indexes only when the job ends: a stopped job (``stop``, or
+    Streamlit ending the run on a Cancel click) keeps the previous ones and records where it stopped in
+    ``build_stopped``; what it embedded stays in the store. Raises the first slot's error after trying the other
+    slot too (both errors are shown by the caller)."""
+    state.put("build_stopped", None)
+    job = JobProgress(SLOTS, len(corpus.chunks), estimates, label=label, stop=stop)
+    built: dict[str, _Built] = {}
     errors: list[Exception] = []
-    for slot in SLOTS:
-        t0 = time.perf_counter()
-        try:
-            mi = build_slot(slot, corpus, api_key=(api_keys or {}).get(slot), job=job)
-        except Exception as exc:
-            errors.append(exc)
-            continue
-        took = time.perf_counter() - t0
-        est = (estimates or {}).get(slot)
-        stats = mi.stats
-        embedded = stats.embedded if stats is not None else 0
-        rows.append(
-            {
-                "model": f"{slot} · {mi.spec.name}",
-                "estimated": format_duration(est) if est is not None else "—",
-                "took": format_duration(took),
-                "what ran": f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings",
-            }
-        )
+    saved: dict[str, tuple[EmbeddingStore, int]] = {}  # model key -> (store, vectors held before this job)
+    try:
+        for slot in SLOTS:
+            try:
+                built[slot] = _build_one(
+                    slot, corpus, api_key=(api_keys or {}).get(slot), job=job, fresh=fresh, saved=saved
+                )
+            except BuildCancelled:
+                raise
+            except Exception as exc:
+                errors.append(exc)
+    except BaseException as exc:  # BuildCancelled, or Streamlit's rerun/stop at a progress update
+        new = sum(stored_vectors(store, key) - before for key, (store, before) in saved.items())
+        record = job.stopped(saved=max(new, 0), corpus_sha=corpus.sha256)
+        state.put("build_stopped", replace(record, cancelled=isinstance(exc, BuildCancelled)))
+        if isinstance(exc, BuildCancelled):
+            raise BuildCancelled(state.get("build_stopped")) from None
+        raise
+    for name, b in built.items():
+        _commit(name, b, fresh=fresh)
     if errors:
         raise errors[0] if len(errors) == 1 else BuildErrors(errors)
-    return rows
+    return [_report_row(name, b, (estimates or {}).get(name), fresh=fresh) for name, b in built.items()]
+
+
+def _report_row(slot: str, b: _Built, estimate: float | None, *, fresh: bool) -> dict[str, str]:
+    stats = b.mi.stats
+    embedded = stats.embedded if stats is not None and not b.reused else 0
+    n = len(b.mi.corpus.chunks)
+    what = f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings"
+    if embedded and embedded < n:
+        what += (
+            f" ({n - embedded:,} kept from a stopped rebuild)"
+            if fresh
+            else f" ({n - embedded:,} were stored)"
+        )
+    if b.agreement is not None:
+        what += f"; lowest cosine to the precomputed vectors {b.agreement:.5f}"
+    return {
+        "model": f"{slot} · {b.mi.spec.name}",
+        "estimated": format_duration(estimate) if estimate is not None else "—",
+        "took": format_duration(b.seconds),
+        "what ran": what,
+    }
 
 
 class BuildErrors(Exception):
@@ -355,4 +515,105 @@ def show_build_report(rows: list[dict[str, str]] | None) -> None:
     if not rows:
         return
     st.markdown("**Last build: estimate vs actual**")
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": st.column_config.TextColumn("model", width="medium"),
+            "estimated": st.column_config.TextColumn("estimated", width="small"),
+            "took": st.column_config.TextColumn("took", width="small"),
+            "what ran": st.column_config.TextColumn("what ran", width="large"),
+        },
+    )
+
+
+def estimate(slot: str, corpus: Corpus) -> CostEstimate:
+    """What building this slot's index would cost here (measured on the loaded model when there is one)."""
+    settings = slot_settings(slot)
+    name = settings["name"]
+    counts = resources.chunk_token_counts(corpus, name)
+    calibration = resources.calibration(
+        name,
+        device=settings["device"],
+        max_tokens=settings["max_tokens"],
+        trust_remote_code=settings["trust_remote_code"],
+        texts=[c.text for c in corpus.chunks[:16]],
+    )
+    return estimate_build(
+        resolve_model(name),
+        n_tokens=sum(counts),
+        n_chunks=len(counts),
+        device=resolve_device(settings["device"]),
+        calibration=calibration,
+    )
+
+
+def job_estimates(corpus: Corpus) -> dict[str, float]:
+    """Estimated seconds per slot for embedding the whole corpus (slots whose estimate fails are left out)."""
+    found: dict[str, float] = {}
+    for slot in SLOTS:
+        if not slot_settings(slot)["name"]:
+            continue
+        try:
+            found[slot] = estimate(slot, corpus).seconds
+        except Exception:  # the build itself reports what is wrong with the model
+            log.exception("no build estimate for slot %s", slot)
+    return found
+
+
+def build_panel(
+    where: str,
+    corpus: Corpus,
+    *,
+    label: str = "Build both indexes",
+    fresh: bool = False,
+    estimates: dict[str, float] | None = None,
+    api_keys: dict[str, str | None] | None = None,
+    show_error: Callable[[Exception], None],
+    button_key: str | None = None,
+    icon: str = ":material/build:",
+    help: str | None = None,
+    primary: bool = True,
+) -> bool:
+    """The one way a page starts a build: its button with a Cancel beside it, the estimate before the start,
+    the whole job under one progress bar, and afterwards the estimate beside what it took (or where a cancelled
+    build stopped and what it kept). True on the run in which a build finished (the caller reruns, so the
+    sidebar and status drawn before it show the new indexes). ``show_error`` is ui.widgets.show_error (which
+    imports this module)."""
+    go_col, cancel_col = st.columns([2, 3], vertical_alignment="center")
+    go = go_col.button(
+        label,
+        key=button_key or f"_{where}_build",
+        type="primary" if primary else "secondary",
+        icon=icon,
+        help=help,
+        width="stretch",
+    )
+    with cancel_col:
+        cancel_button(f"_{where}_cancel")
+    report = state.page_value(f"_{where}_build_report")
+    if report and report[0] == corpus.sha256:
+        show_build_report(report[1])
+    if not go:
+        return False
+    if estimates is None:
+        with st.spinner("Estimating the build: counting tokens, timing each loaded model on 16 chunks …"):
+            estimates = job_estimates(corpus)
+    if estimates:
+        st.caption(
+            "Estimate on this machine: "
+            + " · ".join(f"{slot} {format_duration(s)}" for slot, s in estimates.items())
+            + f" for {len(corpus.chunks):,} chunks per model."
+        )
+    try:
+        rows = build_all(corpus, api_keys=api_keys, estimates=estimates, fresh=fresh, label=label)
+    except BuildErrors as many:
+        for exc in many.errors:
+            show_error(exc)
+        return False
+    except Exception as exc:  # a project error names the input and the fix
+        show_error(exc)
+        return False
+    state.set_page_value(f"_{where}_build_report", (corpus.sha256, rows))
+    return True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from core.bundle import (
@@ -18,7 +18,6 @@ from core.bundle import (
     load_judgments,
     make_bundle,
     read_bundle,
-    vector_agreement,
 )
 from core.durations import format_duration
 from core.engine import ModelIndex
@@ -26,8 +25,9 @@ from core.errors import DashboardError
 from core.eval_sets import load_judged_folder
 from core.types import Corpus
 from ui import build, resources, state
-from ui.state import Slot
-from ui.text import escape_md
+from ui.corpus import load_sample
+from ui.state import BUNDLED_PAIR, Slot
+from ui.text import escape_md, escape_name
 
 SAMPLE_BUNDLE = resources.SAMPLE_DIR / "sample_bundle.zip"
 MAKE_SCRIPT = "scripts/make_sample_bundle.py"
@@ -41,6 +41,7 @@ class Imported:
     chunks: int
     seconds: float
     written: int  # vectors newly written to the store (0 when they were there already)
+    embedded: int  # chunks embedded here by the import's build (0: every vector came from the bundle)
     query_notes: tuple[str, ...]  # per model: which encoder embeds typed queries and how long one takes
     source: str  # file name shown to the user
 
@@ -219,7 +220,8 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
     session = bundle.labels.get("session_labels")
     if isinstance(session, dict):
         state.put("cmp_labels", {**state.get("cmp_labels"), corpus.sha256: session})
-    build.build_all(corpus)
+    build.build_all(corpus, label="Installing the precomputed indexes")
+    built = [mi for slot in build.SLOTS if (mi := build.built_index(slot)) is not None]
     notes = tuple(
         _query_note(slot, mi) for slot in build.SLOTS if (mi := build.built_index(slot)) is not None
     )
@@ -228,6 +230,7 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
         chunks=len(corpus.chunks),
         seconds=time.perf_counter() - started,
         written=sum(d.written for d in done),
+        embedded=sum(mi.stats.embedded for mi in built if mi.stats is not None),
         query_notes=notes,
         source=source,
     )
@@ -243,42 +246,60 @@ def import_sample() -> Imported:
     return import_bundle(SAMPLE_BUNDLE.read_bytes(), source=SAMPLE_BUNDLE.name, origin="sample")
 
 
-def rebuild_from_scratch(corpus: Corpus) -> list[str]:
-    """Embed every chunk again with both models (no store), index those vectors, and say how they compare
-    with the precomputed ones. Minutes on a CPU: this is the build the bundle saved."""
-    lines = []
-    bar = st.progress(0.0, text="Rebuild from scratch: starting …")
-    texts = [c.embed_text for c in corpus.chunks]
-    for n, slot in enumerate(build.SLOTS):
-        old = build.built_index(slot)
-        if old is None:
-            continue
-        t0 = time.perf_counter()
-        name = old.spec.name
+def sample_bundle_sha() -> str:
+    """Corpus sha256 of the shipped sample bundle ('' when it is missing), read once per file version."""
+    if not SAMPLE_BUNDLE.is_file():
+        return ""
+    stat = SAMPLE_BUNDLE.stat()
+    return resources.memo(
+        ("sample bundle sha", stat.st_mtime_ns, stat.st_size),
+        lambda: read_bundle(SAMPLE_BUNDLE.read_bytes()).corpus.sha256,
+    )
 
-        def progress(
-            done: int, total: int, rate: float, slot: str = slot, n: int = n, name: str = name
-        ) -> None:
-            eta = (total - done) / rate if rate > 0 else float("nan")
-            bar.progress(
-                min((n + done / max(total, 1)) / len(build.SLOTS), 1.0),
-                text=f"Rebuild from scratch · model {slot} ({escape_md(name)}): {done:,}/{total:,} chunks"
-                f" · {rate:,.1f} chunks/s · ETA {format_duration(eta)}",
-            )
 
-        fresh = np.asarray(old.embedder.encode_documents(texts, progress=progress), dtype=np.float32)
-        took = time.perf_counter() - t0
-        low = vector_agreement(fresh, old.vectors)
-        mi = ModelIndex(
-            embedder=old.embedder, corpus=corpus, vectors=fresh, store=resources.store(), params=old.params
-        )
-        mi.index()
-        key = build.index_key(corpus, old.embedder.cache_key, old.params)
-        resources.indexes().put(key, mi)
-        state.put(f"built_{slot.lower()}", key)
-        lines.append(
-            f"{slot} · {old.spec.name}: embedded {len(texts):,} chunks in {format_duration(took)}; lowest cosine to "
-            f"the precomputed vectors {low:.5f}"
-        )
-    bar.progress(1.0, text="Rebuild from scratch: done")
-    return lines
+def load_sample_corpus() -> Imported | None:
+    """The Corpus page's sample: from the shipped bundle (embeddings precomputed, ready in seconds) when the
+    chunking options give the bundle's chunks and the models are the bundled pair or not chosen yet; otherwise
+    the sample chunked with these options, to build as usual (None)."""
+    corpus = load_sample()
+    chosen = (state.model_name("A"), state.model_name("B"))
+    if corpus.sha256 != sample_bundle_sha() or (any(chosen) and chosen != BUNDLED_PAIR):
+        return None
+    return import_sample()
+
+
+def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
+    """After the quick start or an import: ready in N s, 0 chunks embedded (the vectors came precomputed), how
+    typed queries are embedded, and 'Rebuild from scratch' (the shared build panel, with its Cancel).
+
+    True when it showed (the page adds its link to Compare)."""
+    done: Imported | None = state.page_value(f"_{where}_ready")
+    corpus = resources.current_corpus()
+    if (
+        done is None
+        or corpus is None
+        or done.corpus_sha != corpus.sha256
+        or not all(build.built_index(s) for s in build.SLOTS)
+    ):
+        return False
+    stored = "already in the store" if not done.written else f"{done.written:,} vectors added to the store"
+    st.success(
+        f"Ready in {done.seconds:.1f} s: {done.chunks:,} chunks, {done.embedded:,} chunks embedded — the "
+        f"embeddings came precomputed from {escape_name(done.source)} ({stored}, none embedded).",
+        icon=":material/check_circle:",
+    )
+    st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
+    if build.build_panel(
+        where,
+        corpus,
+        label="Rebuild from scratch",
+        fresh=True,
+        button_key="home_rebuild" if where == "home" else None,
+        icon=":material/restart_alt:",
+        primary=False,
+        help="Embed every chunk again with both models on this machine (minutes on a CPU) and compare the "
+        "result with the precomputed vectors. The precomputed indexes serve until it finishes.",
+        show_error=show_error,
+    ):
+        st.rerun()  # the status and sidebar show the rebuilt indexes
+    return True
