@@ -8,6 +8,7 @@ z-scores and the Dimensions page work as for any model. Nothing is re-embedded o
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from core.index import truncate
 from core.ingest import corpus_sha256
 from core.qdrant_index import QdrantError, QdrantTarget, _matrices, _models, call_lock, connect
 from core.store import EmbeddingStore
-from core.types import Chunk, Corpus, Embedder, Progress
+from core.types import BuildStats, Chunk, Corpus, Embedder, Progress
 
 _SCROLL = 512
 
@@ -33,19 +34,33 @@ class ByoCollection:
     id_field: str = "chunk_id"  # payload field naming the chunk; missing = the point id
     source_field: str = "source"
 
+    @property
+    def key(self) -> str:
+        """Identity for the app's index registry: where, which collection, vector and fields (never a key)."""
+        return f"byo:{self.target.key}:{self.collection}:{self.vector}:{self.text_field}:{self.id_field}"
+
+    @property
+    def vector_label(self) -> str:
+        """The vector as a user names it: its name, or '(unnamed)' for the collection's default vector."""
+        return repr(self.vector) if self.vector else "(unnamed)"
+
 
 def vector_size(byo: ByoCollection) -> int:
     """The collection's dimension for ``byo.vector``; refuses a missing collection or vector, or non-cosine."""
     client = connect(byo.target)
-    if not client.collection_exists(byo.collection):
+    with call_lock(byo.target):
+        exists = client.collection_exists(byo.collection)
         names = ", ".join(c.name for c in client.get_collections().collections)[:300] or "none"
-        raise QdrantError(f"No collection {byo.collection!r} at {byo.target.where} (there: {names}).")
-    vectors = client.get_collection(byo.collection).config.params.vectors
+        vectors = client.get_collection(byo.collection).config.params.vectors if exists else None
+    if not exists:
+        raise QdrantError(f"No collection {byo.collection!r} at {byo.target.where} (there: {names}); check the "
+                          "collection name.")  # fmt: skip
     table = vectors if isinstance(vectors, dict) else {"": vectors}
     params = table.get(byo.vector)
     if params is None:
-        have = ", ".join(repr(n) for n in table) or "none"
-        raise QdrantError(f"Collection {byo.collection!r} has no vector named {byo.vector!r} (it has {have}).")
+        have = ", ".join(repr(n) if n else "(unnamed)" for n in table) or "none"
+        raise QdrantError(f"Collection {byo.collection!r} has no vector named {byo.vector_label} (it has {have}); "
+                          "name one of those in the named-vector field ('' = unnamed).")  # fmt: skip
     if params.distance != _models().Distance.COSINE:
         raise QdrantError(f"Vector {byo.vector!r} of {byo.collection!r} uses {params.distance} distance; the "
                           "comparison needs cosine vectors.")  # fmt: skip
@@ -55,21 +70,25 @@ def vector_size(byo: ByoCollection) -> int:
 def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> tuple[Corpus, np.ndarray, list]:
     """The collection as a corpus, its unit vectors (rows in corpus order) and the point id of each row."""
     client = connect(byo.target)
-    total = client.count(byo.collection, exact=True).count
+    with call_lock(byo.target):
+        total = client.count(byo.collection, exact=True).count
     chunks: list[Chunk] = []
     rows: list[np.ndarray] = []
     ids: list = []
     fields = [byo.text_field, byo.id_field, byo.source_field]
-    offset = None
+    offset, t0 = None, time.perf_counter()
     while True:
-        points, offset = client.scroll(byo.collection, limit=_SCROLL, offset=offset, with_payload=fields,
-                                       with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
+        with call_lock(byo.target):
+            points, offset = client.scroll(byo.collection, limit=_SCROLL, offset=offset, with_payload=fields,
+                                           with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
         for p in points:
             payload = p.payload or {}
             text = payload.get(byo.text_field)
             if not isinstance(text, str) or not text.strip():
+                have = _payload_fields(byo, p.id)
                 raise QdrantError(f"Point {p.id} of {byo.collection!r} has no text in payload field "
-                                  f"{byo.text_field!r}; name the field that holds the passage text.")  # fmt: skip
+                                  f"{byo.text_field!r} (its payload fields: {have}); name the field that holds "
+                                  "the passage text.")  # fmt: skip
             vec = p.vector.get(byo.vector) if isinstance(p.vector, dict) else p.vector
             if vec is None:
                 raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector!r}.")
@@ -78,7 +97,8 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
             rows.append(np.asarray(vec, dtype=np.float32))
             ids.append(p.id)
         if progress is not None:
-            progress(len(ids), total, 0.0)
+            elapsed = time.perf_counter() - t0
+            progress(len(ids), total, len(ids) / elapsed if elapsed > 0 else 0.0)
         if offset is None:
             break
     if not chunks:
@@ -92,6 +112,13 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
     corpus = Corpus(chunks=tuple(chunks), files=(), sha256=corpus_sha256(tuple(chunks)), name=byo.collection)
     vectors = np.stack(rows)
     return corpus, truncate(vectors, vectors.shape[1]), ids
+
+
+def _payload_fields(byo: ByoCollection, point_id) -> str:
+    """The payload field names one point has (for the message that asks for the text field)."""
+    with call_lock(byo.target):
+        found = connect(byo.target).retrieve(byo.collection, [point_id], with_payload=True, with_vectors=False)
+    return ", ".join(repr(k) for k in list(found[0].payload or {})[:12]) if found else "none"
 
 
 class ByoView:
@@ -134,8 +161,12 @@ class ByoBackend:
 
     def build(self, mi: ModelIndex, d: int, progress: Progress | None) -> ByoView:
         if d != mi.dim:
-            raise QdrantError(f"Collection {self.byo.collection!r} holds {mi.dim}-dim vectors only; search it at "
-                              f"full dimension (or use exact search at {d} dims).")  # fmt: skip
+            raise QdrantError(
+                f"Collection {self.byo.collection!r} holds {mi.dim}-dim vectors only, so it is searched in Qdrant "
+                f"at full dimension only: a {d}-dim search would need a new named vector in that collection, "
+                f"and this app does not write to a collection it did not create. Choose {mi.dim} dims for this "
+                f"model (exact search at {d} dims works on the vectors read from it)."
+            )
         if progress is not None:
             progress(len(self.ids), len(self.ids), 0.0)
         return ByoView(self.byo, self.ids, mi.dim)
@@ -149,8 +180,12 @@ def byo_model_index(
     dim = embedder.spec.dim or int(np.asarray(embedder.encode_queries(["dimension check"])).shape[1])
     if dim != size:
         raise QdrantError(
-            f"{embedder.spec.name} embeds queries as {dim}-dim vectors but vector {byo.vector or '(default)'!r} of "
+            f"{embedder.spec.name} embeds queries as {dim}-dim vectors but vector {byo.vector_label} of "
             f"collection {byo.collection!r} has {size} dims: name the model that embedded the collection."
         )
+    t0 = time.perf_counter()
     corpus, vectors, ids = read_collection(byo, progress=progress)
-    return ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store, backend=ByoBackend(byo, ids))
+    mi = ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store, backend=ByoBackend(byo, ids))
+    mi.stats = BuildStats(model=embedder.spec.name, chunks=len(ids), embedded=0, model_calls=0, embed_seconds=0.0,
+                          index_seconds=time.perf_counter() - t0, dims=dim, index_bytes=len(ids) * dim * 4)  # fmt: skip
+    return mi

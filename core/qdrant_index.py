@@ -13,6 +13,7 @@ The API key is read from ``QDRANT_API_KEY`` when a client connects and is kept n
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -117,6 +118,29 @@ def connect(target: QdrantTarget) -> QdrantClient:
         return client
 
 
+def is_open(target: QdrantTarget) -> bool:
+    """True when this process already holds a client for the target (a local folder is then locked by us)."""
+    with _clients_lock:
+        return _ident(target) in _clients
+
+
+def close(target: QdrantTarget | None = None) -> None:
+    """Close the client of ``target`` (every client when None): a local folder is unlocked for other processes.
+
+    Runs at interpreter exit too, so a local-mode client is not left to ``QdrantClient.__del__`` while the
+    interpreter tears its modules down (which prints "Exception ignored in QdrantClient.__del__").
+    """
+    with _clients_lock:
+        idents = [_ident(target)] if target is not None else list(_clients)
+        clients = [c for c in (_clients.pop(i, None) for i in idents) if c is not None]
+    for client in clients:
+        with contextlib.suppress(Exception):  # a client whose folder or connection is already gone
+            client.close()
+
+
+atexit.register(close)
+
+
 def _unreachable(target: QdrantTarget, exc: Exception) -> str:
     reason = _scrub(f"{type(exc).__name__}: {exc}")[:300]
     if target.url:
@@ -159,8 +183,13 @@ class QdrantCollection:
     def __init__(self, target: QdrantTarget, corpus: Corpus) -> None:
         self.target, self.corpus = target, corpus
         self.name = target.collection or collection_name(corpus)
-        self.client = connect(target)
+        connect(target)  # unreachable or locked: said here, before any work
         self._lock = call_lock(target)
+
+    @property
+    def client(self) -> QdrantClient:
+        """The target's client (opened again after a ``close``)."""
+        return connect(self.target)
 
     def __repr__(self) -> str:
         return f"QdrantCollection({self.name!r} at {self.target.where})"

@@ -1,16 +1,19 @@
 """Models & indexes: choose model A and B, see what a build costs here, build both with progress."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
 from core.cost import CostEstimate, estimate_build
 from core.device import resolve_device
+from core.durations import format_duration
 from core.endpoint_check import config_check, local_reference, test_connection
 from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
 from core.types import Corpus, ModelSpec
-from ui import build, bundle, index_backend, resources, state, widgets
+from ui import build, bundle, byo, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
 from ui.text import escape_md
@@ -239,9 +242,14 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
     Returns the estimated seconds per slot (the build's progress uses them for its ETA and its report)."""
     st.subheader("Cost on this machine")
     seconds: dict[str, float] = {}
+    collection = index_backend.byo_settings()
     for slot in build.SLOTS:
         name = state.model_name(slot)
         if not name:
+            continue
+        if slot == "B" and collection:
+            st.markdown(f"**B** · Qdrant collection {escape_md(repr(collection['collection']))}: nothing to "
+                        f"embed or index here ({collection['points']:,} points read in {collection['seconds']:.1f} s)")  # fmt: skip
             continue
         try:
             # after an upload this counts the new chunks' tokens and times the loaded model on 16 of them
@@ -266,8 +274,9 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
 
 def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
     """Build (or reuse) both indexes under one progress bar, with a Cancel; rerun after a clean build."""
+    only_a = index_backend.byo_settings() is not None  # model B is an existing collection: nothing to build
     go_col, cancel_col = st.columns([1, 4], vertical_alignment="center")
-    go = go_col.button("Build both indexes", type="primary", key="models_build")
+    go = go_col.button("Build index A" if only_a else "Build both indexes", type="primary", key="models_build")
     with cancel_col:
         build.cancel_button("_models_cancel")
     build.show_build_report(state.page_value("_models_report"))
@@ -276,7 +285,7 @@ def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
     try:
         rows = build.build_all(
             corpus, api_keys={slot: state.api_key(slot) for slot in build.SLOTS}, estimates=estimates
-        )
+        ) if not only_a else [build_a(corpus, estimates)]
     except build.BuildErrors as many:
         for exc in many.errors:
             widgets.show_error(exc)
@@ -286,6 +295,20 @@ def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
         return
     state.set_page_value("_models_report", rows)
     st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
+
+
+def build_a(corpus: Corpus, estimates: dict[str, float]) -> dict[str, str]:
+    """Build model A alone (model B is an existing collection); the estimate-vs-actual row."""
+    t0 = time.perf_counter()
+    mi = build.build_slot("A", corpus, api_key=state.api_key("A"))
+    embedded = mi.stats.embedded if mi.stats is not None else 0
+    est = estimates.get("A")
+    return {
+        "model": f"A · {mi.spec.name}",
+        "estimated": format_duration(est) if est is not None else "—",
+        "took": format_duration(time.perf_counter() - t0),
+        "what ran": f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings",
+    }
 
 
 def build_stats() -> None:
@@ -325,9 +348,14 @@ def render() -> None:
     )
     fallback_banner(resources.current_corpus())
     cols = st.columns(2, gap="large")
+    collection = index_backend.byo_settings()
     for col, slot in zip(cols, build.SLOTS, strict=True):
         with col, st.container(border=True):
-            model_picker(slot)
+            if slot == "B" and collection:
+                byo.card(collection)  # model B is an existing Qdrant collection
+            else:
+                model_picker(slot)
+    byo.form()
     index_settings()
     corpus = resources.current_corpus()
     if not widgets.need_corpus() or corpus is None:

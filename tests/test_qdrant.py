@@ -25,6 +25,7 @@ from core.qdrant_index import (
     QdrantCollection,
     QdrantError,
     QdrantTarget,
+    close,
     collection_name,
     connect,
     dims_name,
@@ -40,6 +41,13 @@ N_CHUNKS = 300  # the first 300 sample chunks, as tests/test_quantize.py (their 
 def sub_corpus(corpus: Corpus, n: int, name: str = "sample") -> Corpus:
     chunks = corpus.chunks[:n]
     return Corpus(chunks=chunks, files=(), sha256=corpus_sha256(chunks), name=name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_clients():
+    """Close the local-mode clients this module opened (each locks its folder) before the next module runs."""
+    yield
+    close()
 
 
 @pytest.fixture(scope="module")
