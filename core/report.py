@@ -8,6 +8,7 @@ renderers escape it. A section whose data does not exist says so (``missing``) i
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -109,12 +110,29 @@ class Report:
 # ---- formatting ---------------------------------------------------------------------------------------
 
 
+MINUS = "\u2212"  # every negative figure of the report, HTML and Markdown alike: "−0.012", never "-0.012"
+_ASCII_MINUS = re.compile(r"(?:(?<![\w.\-\u2212])|(?<=\.\.))-(?=\d*\.?\d)")
+
+
+def number(x: float | None, digits: int = 3, *, sign: bool = False) -> str:
+    """The report's one number format: fixed decimals, U+2212 for a minus, '+' when ``sign``, '–' for none."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
+
+
 def f3(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+    return number(x, 3)
 
 
 def signed(x: float) -> str:
-    return f"{x:+.3f}".replace("-", "−")
+    return number(x, 3, sign=True)
+
+
+def minus_signs(text: str) -> str:
+    """A sentence from elsewhere (core.verdict writes '+0.05..-0.03') with its negative figures in the report's
+    minus; hyphens inside words, ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
+    return _ASCII_MINUS.sub(MINUS, text)
 
 
 def pval(p: float) -> str:
@@ -176,18 +194,17 @@ def verdict(data: ReportData) -> Answer:
         judged_at_10=data.judged_at or None,
         unpooled_share=origins.get("thumbs", 0) / total if from_store and total else None,
     )
+    sentence = minus_signs(v.sentence)
     if cmp is None:
         why = "only one model was given" if len(data.models) < 2 else "nothing was judged"
         return Answer(
-            f"{v.sentence} This report cannot say which model retrieves better ({why}); the cost, latency and "
+            f"{sentence} This report cannot say which model retrieves better ({why}); the cost, latency and "
             "agreement figures below still hold.",
             decided=v.winner is not None,
             figures={"winner": v.winner},
         )
     text, figures = figures_sentence(cmp)
-    return Answer(
-        f"{v.sentence} {text}", decided=v.winner is not None, figures={**figures, "winner": v.winner}
-    )
+    return Answer(f"{sentence} {text}", decided=v.winner is not None, figures={**figures, "winner": v.winner})
 
 
 def cost_sentence(data: ReportData) -> str:
@@ -223,7 +240,9 @@ def rests_on(data: ReportData) -> list[str]:
     r = data.raters
     if r is not None and getattr(r, "kappa", None) is not None:
         kind = "Cohen's" if r.kind == "cohen" else "Fleiss'"
-        out.append(f"{len(r.raters)} raters, {kind} kappa {r.kappa:.2f} on {r.shared_pairs} shared pairs")
+        out.append(
+            f"{len(r.raters)} raters, {kind} kappa {number(r.kappa, 2)} on {r.shared_pairs} shared pairs"
+        )
     else:
         out.append("raters: no two raters judged the same pairs (no kappa)")
     v = data.votes

@@ -1,9 +1,16 @@
 """The decision report as Markdown for wikis: the same sections, charts as their figures in tables.
 
-User text is made inert for Markdown renderers that pass HTML through: ``<``, ``>`` and ``&`` become entities
-and the Markdown punctuation that makes emphasis, code, links, images or table cells is backslash-escaped, so a
-file name or chunk cannot become a tag, a link or a column. User text never starts a line (every line opens with
-the report's own prefix), so heading and list markers need no escape.
+User text (file names, chunk text, queries) renders literally in GitHub-flavoured Markdown (``md``):
+
+- ``<``, ``>`` and ``&`` become entities, so no tag or entity survives (also for renderers that pass HTML);
+- the punctuation of emphasis, code, links and images, table cells, strike-through, headings and GitHub's
+  ``$`` maths is backslash-escaped, and so is a leading list, setext or thematic-break marker (``-``, ``+``,
+  ``=``, ``1.``, ``1)``), since the text may start a line;
+- GFM's extended autolinks are broken: the ``:`` of ``://`` and the ``.`` of ``www.`` are backslash-escaped
+  (both render as typed), and a word joiner (U+2060, invisible) follows each ``@``, so neither an e-mail address nor an
+  @mention becomes a link.
+
+``tests/test_report_md.py`` renders hostile text with cmark-gfm (GitHub's own renderer) to check this.
 """
 
 from __future__ import annotations
@@ -13,14 +20,20 @@ import re
 from core.report import Bullets, Chart, Code, Facts, Report, SideBySide, Table, Text
 from core.safe_text import display_name, neutralise_bidi
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # emphasis, code, links/images, table cells, strike
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#$])")  # emphasis, code, links/images, cells, strike, headings, maths
+_LINE_START = re.compile(r"^([+=-]|\d{1,9}(?=[.)]))")  # a list, setext or thematic-break marker
+_AUTOLINK = re.compile(r"(://|www(?=\.))", re.IGNORECASE)  # GFM's extended autolinks
+WORD_JOINER = "\u2060"
 
 
 def md(text: object) -> str:
-    """Inline Markdown-safe text (one line)."""
+    """Inline Markdown-safe text (one line) that renders as typed in GitHub-flavoured Markdown."""
     t = neutralise_bidi(" ".join(str(text).split()))
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", t)
+    t = _MD_SPECIAL.sub(r"\\\1", t)
+    t = _LINE_START.sub(lambda m: "\\" + m[1] if not m[1].isdigit() else m[1] + "\\", t)
+    t = _AUTOLINK.sub(lambda m: "\\://" if m[1] == "://" else m[1] + "\\", t)
+    return t.replace("@", "@" + WORD_JOINER)
 
 
 def md_name(text: str) -> str:

@@ -1,0 +1,161 @@
+"""The Markdown report renders user text literally on GitHub (cmark-gfm, GitHub's own renderer), and every
+negative figure of the report, HTML and Markdown alike, carries the same minus sign."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from core.report import (
+    Bullets,
+    Chart,
+    Facts,
+    Hit,
+    Report,
+    Section,
+    SideBySide,
+    Table,
+    Text,
+    minus_signs,
+    number,
+)
+from core.report_md import WORD_JOINER, render_markdown
+
+# What a file name, a chunk or a query may hold that Markdown would turn into something else.
+HOSTILE = (
+    "see https://evil.example/steal?a=1 now",
+    "<https://evil.example/angle>",
+    "mail bob@example.com or ping @octocat",
+    "www.evil.example/path",
+    "*bold* _it_ __init__.py **strong**",
+    "# not a heading #",
+    "1. not a list",
+    "2) not a list either",
+    "- not a bullet",
+    "+ nor this",
+    "---",
+    "===",
+    "a | b | c",
+    "`code` ~~gone~~ $x^2$ and $5",
+    "![pixel](http://evil.example/p.png) [click](https://evil.example/a)",
+    "<script>alert(1)</script> &amp; &lt;b&gt;",
+    "[^1] [ ] \\ trailing backslash \\",
+)
+
+
+class Rendered(HTMLParser):
+    """Tags and visible text of cmark-gfm's HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def github(markdown: str) -> Rendered:
+    cmarkgfm = pytest.importorskip("cmarkgfm")  # test-only dependency (requirements-dev.txt)
+    page = Rendered()
+    page.feed(cmarkgfm.github_flavored_markdown_to_html(markdown))
+    page.close()
+    return page
+
+
+def hostile_report() -> Report:
+    """Every kind of block, each holding every hostile string where user text goes."""
+    hits = tuple(Hit(i + 1, f"{t}.md", t, "judged 2") for i, t in enumerate(HOSTILE))
+    blocks = [Text(t) for t in HOSTILE]
+    blocks += [Text(t, kind=k) for t in HOSTILE for k in ("lead", "note", "warn")]
+    blocks += [
+        Bullets(HOSTILE),
+        Facts(tuple((f"corpus {i}", t) for i, t in enumerate(HOSTILE))),
+        Table(("file", "text", "score"), tuple((f"{t}.md", t, "0.5") for t in HOSTILE), caption=HOSTILE[0]),
+        Chart(
+            "chart",
+            {},
+            caption=HOSTILE[1],
+            table=Table(("query", "A − B"), tuple((t, "+0.1") for t in HOSTILE)),
+        ),
+    ]
+    blocks += [SideBySide(t, "RBO 0.5", "A · m1", "B · m2", hits, hits[::-1]) for t in HOSTILE]
+    return Report("Decision report", "c · 3 chunks", "", None, (Section("s", "1. Hostile", tuple(blocks)),))  # type: ignore[arg-type]
+
+
+def test_user_text_renders_literally_on_github():
+    md = render_markdown(hostile_report())
+    page = github(md)
+    # the report's own structure only: its title and one section heading, its bullets, tables and bold labels
+    assert page.tags.count("h1") == 1 and page.tags.count("h2") == 1
+    for tag in ("a", "img", "code", "del", "hr", "ol", "h3", "h4", "h5", "h6", "script", "input", "sup"):
+        assert tag not in page.tags, tag
+    assert page.tags.count("blockquote") == len(HOSTILE)  # the warnings' own "> **Note:**"
+    items = len(HOSTILE) * 2  # the bullets and the facts
+    assert page.tags.count("li") == items  # no user text opens a list of its own
+    assert page.tags.count("table") == 2 + len(HOSTILE)  # every row stays one row: no '|' splits a cell
+    assert page.tags.count("td") == 3 * len(HOSTILE) + 2 * len(HOSTILE) + 3 * len(HOSTILE) * len(HOSTILE)
+    assert page.tags.count("em") == 2 * len(HOSTILE) + 4  # notes, details, 2 captions, subtitle, footer
+    text = "".join(page.text).replace(WORD_JOINER, "")
+    for t in HOSTILE:
+        assert text.count(t) >= 6, t  # shows as typed: paragraph, lead, note, warning, bullet, fact ...
+
+
+def test_autolinks_and_mentions_stay_text_but_read_the_same():
+    md = render_markdown(hostile_report())
+    assert "https\\://evil.example" in md and "www\\.evil" in md and "@" + WORD_JOINER + "octocat" in md
+    shown = "".join(github(md).text)
+    assert "https://evil.example/steal?a=1" in shown and "www.evil.example/path" in shown
+    assert "bob@" + WORD_JOINER + "example.com" in shown  # the joiner is invisible; no mailto link
+
+
+def test_one_minus_sign_for_every_negative_figure():
+    assert number(-0.1234) == "\u22120.123" and number(0.5, sign=True) == "+0.500" and number(None) == "–"
+    assert number(-2.5, 2, sign=True) == "\u22122.50"
+    said = "B leads by +0.12 (95% CI -0.06..+0.31); condensed nDCG gives -0.10 for e5-small, q-1, 2025-12-02"
+    assert minus_signs(said) == (
+        "B leads by +0.12 (95% CI \u22120.06..+0.31); condensed nDCG gives \u22120.10 for e5-small, q-1, 2025-12-02"
+    )
+
+
+def _report_with_negative_difference():
+    from core.evaluation import compare
+    from core.ingest import ChunkOptions
+    from core.report import build_report
+    from core.report_data import ReportData
+    from core.types import Corpus
+
+    qrels = {f"q{i}": {"good": 2} for i in range(12)}
+    good, bad = {"good": 1.0, "bad": 0.5}, {"bad": 1.0, "good": 0.5}
+    run_a = {q: good if i % 3 == 0 else bad for i, q in enumerate(qrels)}
+    run_b = {q: bad if i % 3 == 0 else good for i, q in enumerate(qrels)}  # B better: A − B is negative
+    cmp = compare(run_a, run_b, qrels, metrics=["ndcg@10"], names=("A", "B"), n_resamples=2000)
+    data = ReportData(
+        corpus=Corpus(chunks=(), files=(), sha256="x"), corpus_label="c", chunking=ChunkOptions(), models=[],
+        queries={q: q for q in qrels}, query_source="test qrels", comparison=cmp, judged_at={"A": 1.0, "B": 1.0},
+    )  # fmt: skip
+    return build_report(data), cmp
+
+
+def test_html_and_markdown_write_negative_figures_alike():
+    from core.report_html import render_html
+
+    report, cmp = _report_with_negative_difference()
+    p = cmp.paired["ndcg@10"]
+    assert p.diff < 0 and p.ci_low < 0 < p.ci_high  # negative figures in the verdict and in the table
+    page = Rendered()
+    page.feed(render_html(report))
+    html_text = " ".join(page.text)
+    md_text = " ".join(github(render_markdown(report)).text)
+    ascii_minus = re.compile(r"(?<![\w.\-])-\d|\.\.-\d")
+    for shown in (html_text, md_text):
+        assert not ascii_minus.findall(shown), ascii_minus.findall(shown)
+        assert f"A − B {number(p.diff, sign=True)}" in shown  # "−0.123"
+        assert f"95% CI {number(p.ci_low, sign=True)}..{number(p.ci_high, sign=True)}" in shown
+        led_by_b = f"95% CI {number(-p.ci_high, 2, sign=True)}..{number(-p.ci_low, 2, sign=True)}"
+        assert led_by_b in shown  # core.verdict's sentence, quoted from the leader's side (B), minus included
