@@ -8,6 +8,8 @@ builds the hnswlib index. Layout (JSON + .npy, never pickle)::
                         and the sha256 and size of every other member
     corpus.json         chunks (ids, text, spans, languages) and per-file statuses
     labels.json         qrels of the judged set, the Compare page's labels, the judgment store's dump
+                        (an import merges the dump and the qrels into the local judgment store, see
+                        ``load_judgments``; the sample's own qrels stay in sample_corpus/)
     vectors/A.npy       float32 (texts, dim): one row per distinct chunk text, in corpus order, as stored
     vectors/B.npy
 
@@ -36,7 +38,8 @@ import numpy as np
 from core.errors import DashboardError, StoreError
 from core.ingest import corpus_sha256
 from core.ingest.zipsafe import safe_member_name
-from core.judgments import JudgmentStore
+from core.judgments import Judgment, JudgmentStore, query_id
+from core.qrels_io import qrels_judgments
 from core.store import EmbeddingStore, text_hash
 from core.types import Chunk, Corpus, Embedder, FileStatus, ModelSpec, Progress
 
@@ -653,15 +656,63 @@ def judgments_dump(corpus_sha: str, root: Path | None = None) -> dict[str, Any] 
     return dump if any(dump.get(k) for k in ("judgments", "votes")) else None
 
 
+QRELS_RATER = "imported: bundle qrels"
+
+
+def _created_time(bundle: Bundle) -> float:
+    """The bundle's creation time in unix seconds (0.0 when unknown): the time of its imported qrels, so
+    importing the same bundle twice adds no row."""
+    try:
+        return datetime.fromisoformat(bundle.created).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def qrels_judgments_of(bundle: Bundle) -> list[Judgment]:
+    """The qrels a bundle carries (labels.json 'qrels': {'queries', 'qrels'}) as imported judgments of its corpus.
+
+    Kept: judged documents that are a chunk id or a file of the corpus, queries with a text. Query ids become
+    the text's own id (``core.judgments.query_id``), as the Judge page's import does, so a query judged here
+    and imported is one query. None for a sample bundle: the sample's judgments are read from sample_corpus/."""
+    found = bundle.labels.get("qrels")
+    if found is None or bundle.origin == "sample":
+        return []
+    queries = found.get("queries") if isinstance(found, dict) else None
+    qrels = found.get("qrels") if isinstance(found, dict) else None
+    if not isinstance(queries, dict) or not isinstance(qrels, dict):
+        raise _refuse("labels.json 'qrels' must hold a 'queries' object (id: text) and a 'qrels' object.")
+    docs = {c.id for c in bundle.corpus.chunks} | {c.source for c in bundle.corpus.chunks}
+    kept: dict[str, dict[str, int]] = {}
+    for qid, judged in qrels.items():
+        if not isinstance(judged, dict) or not all(
+            isinstance(g, int) and not isinstance(g, bool) for g in judged.values()
+        ):
+            raise _refuse(
+                f"labels.json qrels of query {str(qid)[:80]!r} must map document ids to integer grades."
+            )
+        text = queries.get(qid)
+        if isinstance(text, str) and text.strip():
+            kept[qid] = {d: g for d, g in judged.items() if d in docs}
+    texts = {q: str(queries[q]) for q in kept}
+    found_rows = qrels_judgments(kept, texts, rater=QRELS_RATER, time=_created_time(bundle))
+    return [dataclasses.replace(j, query_id=query_id(j.query)) for j in found_rows]
+
+
 def load_judgments(bundle: Bundle, root: Path | None = None) -> int:
-    """Merge the bundle's judgments and votes into the local judgment store of its corpus; rows added."""
+    """Merge the bundle's judgments and votes, and its qrels as imported judgments (``qrels_judgments_of``),
+    into the local judgment store of its corpus, where Evaluate ('union') and the report read them; rows added."""
     dump = bundle.labels.get("judgments")
-    if not isinstance(dump, dict):
+    from_qrels = qrels_judgments_of(bundle)  # refuses malformed qrels before anything is written
+    if not isinstance(dump, dict) and not from_qrels:
         return 0
     try:
-        return int(JudgmentStore.for_corpus(bundle.corpus.sha256, root).load(dump))
+        store = JudgmentStore.for_corpus(bundle.corpus.sha256, root)
+        added = int(store.load(dump)) if isinstance(dump, dict) else 0
+        return added + store.add_judgments(from_qrels)
     except StoreError as exc:
         raise _refuse(f"labels.json holds judgments this app cannot use: {exc}") from None
+    except ValueError as exc:
+        raise _refuse(f"labels.json holds qrels this app cannot use: {exc}") from None
 
 
 def summary(bundle: Bundle) -> dict[str, Any]:
