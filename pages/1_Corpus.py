@@ -63,6 +63,7 @@ def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool
             load_sample()  # follows chunking changes; cached per option set
     except Exception as exc:
         widgets.show_error(exc)
+        return  # no rerun: it would wipe the message (a failed step keeps what was loaded before it)
     if state.corpus_key() != before:
         st.rerun()  # so the sidebar and every panel show the corpus just loaded
 

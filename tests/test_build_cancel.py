@@ -81,8 +81,8 @@ def _job(step: str) -> None:
 
 
 def plain(markdown: str) -> str:
-    """Markdown as the user reads it (model names are escaped by ui.text.escape_md)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Markdown as the user reads it (escaped by ui.text.escape_md; word joiners are invisible)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def _run(at: AppTest, step: str) -> dict:

@@ -149,26 +149,33 @@ def _section(bundle: Bundle, name: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _set(key: str, value: Any) -> None:
+    """Write a setting only when it changes: a widget already drawn on this run (the Corpus page's chunking
+    fields, when its sample button imports the bundle) refuses any write, even of its own value."""
+    if state.get(key) != value:
+        state.put(key, value)
+
+
 def _apply_settings(bundle: Bundle) -> None:
     """The bundle's model choices, max tokens, chunking and index parameters become this session's."""
     tokens = _section(bundle, "max_tokens")
     for slot in build.SLOTS:
         state.choose_model(slot, bundle.model(slot).name)
         n = tokens.get(slot)
-        state.put(f"models_max_tokens_{slot.lower()}", n if isinstance(n, int) and n > 0 else 0)
+        _set(f"models_max_tokens_{slot.lower()}", n if isinstance(n, int) and n > 0 else 0)
     chunking = _section(bundle, "chunking")
     if chunking.get("unit") in ("chars", "tokens"):
-        state.put("corpus_unit", chunking["unit"])
+        _set("corpus_unit", chunking["unit"])
     for key, field in (("corpus_size", "size"), ("corpus_overlap", "overlap")):
         if isinstance(chunking.get(field), int):
-            state.put(key, chunking[field])
+            _set(key, chunking[field])
     index = _section(bundle, "index")
     fields = (("models_hnsw_m", "M"), ("models_hnsw_efc", "ef_construction"), ("models_hnsw_ef", "ef_search"))
     for key, field in fields:
         if isinstance(index.get(field), int):
-            state.put(key, index[field])
+            _set(key, index[field])
     if isinstance(bundle.settings.get("k"), int):
-        state.put("cmp_k", bundle.settings["k"])
+        _set("cmp_k", bundle.settings["k"])
 
 
 def _query_note(slot: str, mi: ModelIndex) -> str:
