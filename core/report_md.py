@@ -7,8 +7,8 @@ User text (file names, chunk text, queries) renders literally in GitHub-flavoure
   ``$`` maths is backslash-escaped, and so is a leading list, setext or thematic-break marker (``-``, ``+``,
   ``=``, ``1.``, ``1)``), since the text may start a line;
 - GFM's extended autolinks are broken: the ``:`` of ``://`` and the ``.`` of ``www.`` are backslash-escaped
-  (both render as typed), and a word joiner (U+2060, invisible) follows each ``@``, so neither an e-mail address nor an
-  @mention becomes a link.
+  (both render as typed), and a word joiner (U+2060, invisible) follows the ``@`` of an e-mail address or an
+  @mention, so neither becomes a link (``nDCG@10`` stays as it is).
 
 ``tests/test_report_md.py`` renders hostile text with cmark-gfm (GitHub's own renderer) to check this.
 """
@@ -23,6 +23,7 @@ from core.safe_text import display_name, neutralise_bidi
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#$])")  # emphasis, code, links/images, cells, strike, headings, maths
 _LINE_START = re.compile(r"^([+=-]|\d{1,9}(?=[.)]))")  # a list, setext or thematic-break marker
 _AUTOLINK = re.compile(r"(://|www(?=\.))", re.IGNORECASE)  # GFM's extended autolinks
+_AT = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])|@(?=[\w\\.-]*\.)")  # an @mention, or an e-mail's '@domain.tld'
 WORD_JOINER = "\u2060"
 
 
@@ -33,7 +34,7 @@ def md(text: object) -> str:
     t = _MD_SPECIAL.sub(r"\\\1", t)
     t = _LINE_START.sub(lambda m: "\\" + m[1] if not m[1].isdigit() else m[1] + "\\", t)
     t = _AUTOLINK.sub(lambda m: "\\://" if m[1] == "://" else m[1] + "\\", t)
-    return t.replace("@", "@" + WORD_JOINER)
+    return _AT.sub("@" + WORD_JOINER, t)
 
 
 def md_name(text: str) -> str:

@@ -21,13 +21,14 @@ from core.report import (
     minus_signs,
     number,
 )
-from core.report_md import WORD_JOINER, render_markdown
+from core.report_md import WORD_JOINER, md, render_markdown
 
 # What a file name, a chunk or a query may hold that Markdown would turn into something else.
 HOSTILE = (
     "see https://evil.example/steal?a=1 now",
     "<https://evil.example/angle>",
     "mail bob@example.com or ping @octocat",
+    "write to ops_team@corp_mail.example.org",
     "www.evil.example/path",
     "*bold* _it_ __init__.py **strong**",
     "# not a heading #",
@@ -89,8 +90,7 @@ def hostile_report() -> Report:
 
 
 def test_user_text_renders_literally_on_github():
-    md = render_markdown(hostile_report())
-    page = github(md)
+    page = github(render_markdown(hostile_report()))
     # the report's own structure only: its title and one section heading, its bullets, tables and bold labels
     assert page.tags.count("h1") == 1 and page.tags.count("h2") == 1
     for tag in ("a", "img", "code", "del", "hr", "ol", "h3", "h4", "h5", "h6", "script", "input", "sup"):
@@ -107,11 +107,12 @@ def test_user_text_renders_literally_on_github():
 
 
 def test_autolinks_and_mentions_stay_text_but_read_the_same():
-    md = render_markdown(hostile_report())
-    assert "https\\://evil.example" in md and "www\\.evil" in md and "@" + WORD_JOINER + "octocat" in md
-    shown = "".join(github(md).text)
+    text = render_markdown(hostile_report())
+    assert "https\\://evil.example" in text and "www\\.evil" in text and "@" + WORD_JOINER + "octocat" in text
+    shown = "".join(github(text).text)
     assert "https://evil.example/steal?a=1" in shown and "www.evil.example/path" in shown
     assert "bob@" + WORD_JOINER + "example.com" in shown  # the joiner is invisible; no mailto link
+    assert md("nDCG@10 of recall@10") == "nDCG@10 of recall@10"  # no joiner where nothing would link
 
 
 def test_one_minus_sign_for_every_negative_figure():
