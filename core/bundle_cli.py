@@ -1,8 +1,8 @@
 """``python -m core.cli bundle export|import``: one zip with a corpus, both models' vectors, labels and settings.
 
-``export`` builds (from the store when the vectors are there) and writes the bundle; ``import`` validates a
-bundle, checks each model against the local one and puts its vectors into the store, so a later ``build`` or
-the app embeds nothing.
+``export`` builds (from the store when the vectors are there) and writes the bundle, with the qrels of a judged
+or BEIR folder; ``import`` validates a bundle, checks each model against the local one and puts its vectors into
+the store, so a later ``build`` or the app embeds nothing, and its judgments and qrels into the judgment store.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.beir import load_beir
 from core.bundle import (
     ExportModel,
     install,
@@ -60,16 +61,26 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _is_beir_folder(path: Path) -> bool:
+    """A BEIR folder with judgments: corpus.jsonl and a qrels/ folder holding a .tsv."""
+    qrels = path / "qrels"
+    return (path / "corpus.jsonl").is_file() and qrels.is_dir() and any(qrels.glob("*.tsv"))
+
+
 def _corpus_and_qrels(path: str) -> tuple[Corpus, dict[str, Any] | None]:
-    """A judged folder (docs/ + queries.jsonl + qrels.tsv) gives its qrels too; anything else only a corpus."""
+    """A judged folder (docs/ + queries.jsonl + qrels.tsv) or a BEIR folder gives its qrels too (they land in
+    the importing machine's judgment store); anything else only a corpus."""
     p = Path(path).expanduser()
     if is_judged_folder(p):
         judged = load_judged_folder(p)
-        return judged.corpus, {
-            "queries": dict(judged.queries),
-            "qrels": {q: dict(d) for q, d in judged.qrels.items()},
-        }
-    return load_any_corpus(p), None
+    elif _is_beir_folder(p):
+        judged = load_beir(p)  # the same chunks (and sha256) as load_corpus gives a build of this folder
+    else:
+        return load_any_corpus(p), None
+    return judged.corpus, {
+        "queries": dict(judged.queries),
+        "qrels": {q: dict(d) for q, d in judged.qrels.items()},
+    }
 
 
 def run_export(args: argparse.Namespace) -> int:

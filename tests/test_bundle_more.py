@@ -216,3 +216,38 @@ def test_endpoint_bundle_is_portable_and_carries_no_key(
     other = load_embedder(resolve_model(f"endpoint:other-e5-small@{laptop_server.base_url}"))
     with pytest.raises(BundleError, match="model: bundle 'multilingual-e5-small-q4', here 'other-e5-small'"):
         check_models(bundle, {"A": other, "B": local})
+
+
+def test_a_beir_folder_exports_its_qrels_and_a_build_after_the_import_embeds_nothing(tmp_path, capsys):
+    from core.cli_common import load_any_corpus
+
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {name.split(".")[0]: text for name, text in DOCS.items()}
+    (beir / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": i, "title": "", "text": t}, ensure_ascii=False) + "\n" for i, t in docs.items()
+        ),
+        encoding="utf-8",
+    )
+    (beir / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()), encoding="utf-8"
+    )
+    by_id = {q: {d.split(".")[0]: g for d, g in judged.items()} for q, judged in QRELS.items()}
+    (beir / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n"
+        + "".join(f"{q}\t{d}\t{g}\n" for q, judged in by_id.items() for d, g in judged.items()),
+        encoding="utf-8",
+    )
+    out, fresh = tmp_path / "beir-bundle.zip", tmp_path / "laptop"
+    models = ["--model", PAIR[0], "--model", PAIR[1], "--device", "cpu"]
+    assert cli_main(["bundle", "export", "--corpus", str(beir), *models, "--store", str(tmp_path / "s1"), "--out", str(out)]) == 0  # fmt: skip
+    bundle = read_bundle(out.read_bytes())
+    assert bundle.labels["qrels"]["qrels"] == by_id  # BEIR ids name the chunks
+    assert bundle.corpus.sha256 == load_any_corpus(beir).sha256  # the corpus a `build` of the folder loads
+    assert cli_main(["bundle", "import", str(out), "--store", str(fresh), "--device", "cpu"]) == 0
+    assert "judgments added: 5" in capsys.readouterr().out
+    queries, qrels = JudgmentStore.for_corpus(bundle.corpus.sha256, fresh).qrels("union")
+    assert {queries[q]: d for q, d in qrels.items()} == {QUERIES[q]: d for q, d in by_id.items()}
+    assert cli_main(["build", "--corpus", str(beir), *models, "--store", str(fresh), "--json"]) == 0
+    assert [m["embedded"] for m in json.loads(capsys.readouterr().out)["models"]] == [0, 0]
