@@ -1,12 +1,13 @@
 """Frontier sweep: every Matryoshka stop x 5 precisions (flat) on 50k x 2560 vs one full-dim exact batch.
 
 Target 9: core.frontier.sweep over Qwen3-Embedding-4B's 11 stops (32..2560) x {float32, float16, int8, binary,
-binary+rescore} (55 flat configurations: recall@10 of 200 queries, p50/p95 of 20 single queries each) on 50k
-docs in <= 15 x the time of one full-dimension float32 exact batch of the same 200 queries
-(core.index.exact_search); and binary search's single-query speed-up over float32 exact at 2560 dims (target
->= 8), measured interleaved (one float32 query, one binary query, alternately, 40 of each, ratio of the
-medians) because the machine is shared; the sweep's own p50 ratio is printed too. Clustered Matryoshka-like
-unit vectors (benchmarks/common.py, decay=True); queries are held-out points of the same clusters.
+binary+rescore} (55 flat configurations: recall@10 of 200 queries, p50/p95 of up to 20 single queries each, see
+core.frontier.latency_note) on 50k docs in <= 15 x the time of one full-dimension float32 exact batch of the
+same 200 queries (core.index.exact_search); and binary search's single-query speed-up over float32 exact at
+2560 dims (target >= 8), measured interleaved because the machine is shared (blocks of 5 float32 queries and 5
+binary ones, alternately, 40 of each, each block after a pause and an untimed query; ratio of the medians); the
+sweep's own p50 ratio is printed too. Clustered Matryoshka-like unit vectors (benchmarks/common.py,
+decay=True); queries are held-out points of the same clusters.
 Run: python benchmarks/bench_frontier.py [--quick] [--n N]
 """
 
@@ -23,17 +24,28 @@ from core.index import exact_search
 from core.quantize import build_flat
 
 
-def interleaved_speedup(docs, queries, rounds: int) -> tuple[float, float, float]:
-    """(float32 p50 ms, binary p50 ms, ratio) of single exact queries at full dimension, alternated."""
+def interleaved_speedup(docs, queries, rounds: int, *, block: int = 5) -> tuple[float, float, float]:
+    """(float32 p50 ms, binary p50 ms, ratio) of single exact queries at full dimension.
+
+    Alternated in blocks because the machine is shared: ``block`` float32 queries, then ``block`` binary ones, and
+    so on, ``rounds`` of each. Each block starts after a 0.2 s pause and one untimed query, for both alike, so
+    that neither is timed while the other's threads still run (OpenBLAS's workers spin a while after a float32
+    search returns, and would take a core from the binary scan that follows).
+    """
     f32, bits = build_flat(docs, "float32"), build_flat(docs, "binary")
-    t32, tb = [], []
-    for i in range(rounds + 2):
-        q = queries[i % len(queries) : i % len(queries) + 1]
+    t32: list[float] = []
+    tb: list[float] = []
+    i = 0
+    while len(tb) < rounds:
         for flat, out in ((f32, t32), (bits, tb)):
-            t0 = time.perf_counter()
-            flat.search(q, 10)
-            if i >= 2:  # two warm-up rounds
+            time.sleep(0.2)
+            flat.search(queries[i % len(queries) : i % len(queries) + 1], 10)  # untimed
+            for j in range(i + 1, i + 1 + block):
+                q = queries[j % len(queries) : j % len(queries) + 1]
+                t0 = time.perf_counter()
+                flat.search(q, 10)
                 out.append((time.perf_counter() - t0) * 1e3)
+        i += block + 1
     a, b = statistics.median(t32), statistics.median(tb)
     return a, b, a / b
 

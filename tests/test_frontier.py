@@ -273,3 +273,18 @@ def test_frontier_page_runs_the_sweep_for_both_built_models(built_state):  # noq
     assert "RAM (GB) = chunks" in shown  # the formulas under the cost table
     at.run()  # a rerun shows the memoised sweep without clicking again
     assert not at.exception and "Run the sweep" not in [b.label for b in at.button]
+
+
+def test_one_pass_truncation_equals_truncate_ranges_and_bits():
+    """core.frontier_exact.truncated (row blocks on every core) gives the very values of the plain functions."""
+    from core.frontier_exact import truncated
+    from core.quantize import int8_ranges, pack_binary
+
+    docs = _clustered(5000, 160, 5)  # 800k floats: several row blocks
+    docs[3] = 0.0  # a zero row stays zero (the 1e-12 floor)
+    for d in (20, 64, 160):
+        vd, ranges, bits = truncated(docs, d, ranges=True, bits=True)
+        assert np.array_equal(vd, truncate(docs, d))
+        assert np.array_equal(ranges, int8_ranges(truncate(docs, d)))
+        assert np.array_equal(bits, pack_binary(truncate(docs, d)))
+    assert truncated(docs, 8, ranges=False, bits=False)[1:] == (None, None)

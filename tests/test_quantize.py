@@ -64,6 +64,13 @@ def test_codes_match_sentence_transformers():
     ubin = quantize_embeddings(docs, precision="ubinary")
     assert np.array_equal(pack_binary(docs), ubin) and np.array_equal(build_flat(docs, "binary").codes, ubin)
     assert np.array_equal(pack_binary(docs), np.packbits(docs > 0, axis=1))
+    # many row blocks (threads), a constant dimension, and values outside the ranges (clipped)
+    big = _random_unit(3000, 200, 3)
+    big[:, 7] = 0.25
+    ranges = int8_ranges(big[:1000])
+    expected = quantize_embeddings(big, precision="int8", ranges=ranges)
+    assert np.array_equal(quantize_int8(big, ranges=ranges), expected)
+    assert expected.min() == -128 and expected.max() == 127
 
 
 def test_dequantised_int8_lies_in_its_bucket():
@@ -152,9 +159,12 @@ def test_pseudo_queries_never_return_themselves():
         assert not np.any(got == rows[:, None]), p
 
 
-def test_reused_int8_codes_give_the_same_indexes():
+def test_codes_made_once_give_the_same_indexes():
     docs, queries = _random_unit(300, 48, 8), _random_unit(10, 48, 9)
-    int8 = build_flat(docs, "int8")
-    for p in ("int8", "binary+rescore"):
-        fresh, reused = build_flat(docs, p), build_flat(docs, p, reuse_int8=int8)
-        assert np.array_equal(fresh.search(queries, 7), reused.search(queries, 7))
+    ranges = int8_ranges(docs)
+    made = {"int8": (quantize_int8(docs, ranges=ranges), ranges), "bits": pack_binary(docs)}
+    for p in PRECISIONS:
+        fresh, reused = build_flat(docs, p), build_flat(docs, p, **made)
+        assert np.array_equal(fresh.search(queries, 7), reused.search(queries, 7)), p
+    with pytest.raises(SearchError, match="do not fit"):
+        build_flat(docs[:, :40], "binary", bits=made["bits"])
