@@ -136,11 +136,18 @@ def _has(rows: Sequence[Row], key: str) -> bool:
     return any(_clean(r.get(key)) is not None for r in rows)
 
 
+# Hover text for figures that are missing on some points: words instead of vega's "null" / "false".
+_HOVER_TEXT = {
+    "build": "isValid(datum['build s']) ? format(datum['build s'], '.2f') + ' s' : 'none (exact search)'",
+    "Pareto-optimal": "datum.pareto ? 'yes' : 'no'",
+}
+
+
 def sweep_tooltip(rows: Sequence[Row], *, k: int) -> list[alt.Tooltip]:
     """Hover text of a sweep point: the configuration and every figure measured for it (nDCG, build when known)."""
     tips = [
         alt.Tooltip("model:N"),
-        alt.Tooltip("configuration:N", title="configuration (dims precision index)"),
+        alt.Tooltip("configuration:N", title="configuration"),
         alt.Tooltip("bytes per vector:Q", format=",", title="vector bytes"),
         alt.Tooltip("index bytes per vector:Q", format=",.1f", title="index bytes per vector"),
         alt.Tooltip("recall:Q", format=".4f", title=f"recall@{k}"),
@@ -149,9 +156,9 @@ def sweep_tooltip(rows: Sequence[Row], *, k: int) -> list[alt.Tooltip]:
         tips.append(alt.Tooltip("nDCG@10:Q", format=".4f"))
     tips += [alt.Tooltip("p50 ms:Q", format=".3f"), alt.Tooltip("p95 ms:Q", format=".3f")]
     if _has(rows, "build s"):
-        tips.append(alt.Tooltip("build s:Q", format=".2f", title="build s (HNSW)"))
+        tips.append(alt.Tooltip("build:N", title="HNSW build"))
     if any("pareto" in r for r in rows):
-        tips.append(alt.Tooltip("pareto:N", title="Pareto-optimal"))
+        tips.append(alt.Tooltip("Pareto-optimal:N"))
     return tips
 
 
@@ -169,6 +176,7 @@ def _points(rows: Sequence[Row], x: alt.X, y: alt.Y, tooltip: Sequence[Any]) -> 
         enc["fillOpacity"] = index_fill(rows)
     return (
         alt.Chart(_data(rows))
+        .transform_calculate(**_HOVER_TEXT)
         .mark_point(filled=True, size=80, strokeWidth=1.5, opacity=0.95)
         .encode(**enc, tooltip=list(tooltip))
     )
@@ -194,7 +202,7 @@ def frontier(
         scale=alt.Scale(type="log", nice=False, padding=14),
         title="bytes per vector, index included (log)",
     )
-    yy = alt.Y(f"{y}:Q", title=y_title)
+    yy = alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(padding=10))  # points at 1.0 are drawn whole
     front = (
         alt.Chart(_data(rows))
         .transform_filter("datum.pareto")
@@ -222,5 +230,5 @@ def recall_latency(
         scale=alt.Scale(type="log", nice=False, padding=14),
         title="p95 single-query search ms (log)",
     )
-    yy = alt.Y(f"{y}:Q", title=y_title or f"recall@{k}")
+    yy = alt.Y(f"{y}:Q", title=y_title or f"recall@{k}", scale=alt.Scale(padding=10))
     return _points(rows, x, yy, tooltip or sweep_tooltip(rows, k=k)).properties(width=width, height=height)

@@ -1,16 +1,14 @@
 """Frontier: what each configuration (dimensions x precision x index) costs and keeps, and the cost at scale."""
 
 import json
-from dataclasses import asdict
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from core import charts
 from core.engine import ModelIndex
-from core.frontier import FORMULAS, ScaleInputs, Sweep, equal_budget, to_json
-from ui import build, frontier, widgets
+from core.frontier import FORMULAS, ScaleInputs, Sweep, to_json
+from ui import build, frontier, state, widgets
 from ui.text import escape_md
 
 SUBTITLE = (
@@ -38,14 +36,19 @@ def controls(judged: list[str]) -> tuple[str, int, int, bool]:
     kind = c1.radio("Query set", [*judged, frontier.PSEUDO_SET], key="fr_queryset", horizontal=False)
     n_pseudo = int(c2.number_input("Pseudo-queries", min_value=10, max_value=2000, key="fr_pseudo"))
     k = int(c3.number_input("k", min_value=1, max_value=100, key="fr_k"))
-    hnsw = c4.toggle("Include HNSW (two builds per dimension: float32, float16)", key="fr_hnsw")
+    hnsw = c4.toggle(
+        "Include HNSW",
+        key="fr_hnsw",
+        help="Two hnswlib builds per dimension (float32 and float16 vectors), measured last: the slow part on big "
+        "corpora.",
+    )
     return str(kind), n_pseudo, k, bool(hnsw)
 
 
 def run_all(
     indexes: dict[str, ModelIndex], kind: str, n_pseudo: int, k: int, hnsw: bool
 ) -> list[Sweep] | None:
-    """Each model's sweep: from the memo when already run, else after a click (with progress)."""
+    """Each model's sweep: from the memo when already run, else after a click (progress and a stop button)."""
     inputs = {}
     with st.spinner("Embedding the query set with both models …"):  # memoised: only the first visit waits
         for slot, mi in indexes.items():
@@ -54,104 +57,160 @@ def run_all(
     done = {s: frontier.cached_sweep(key) for s, key in keys.items()}
     if all(v is not None for v in done.values()):
         return [v for v in done.values() if v is not None]
-    st.info(
-        "The sweep measures every configuration of both models (seconds on the sample corpus; HNSW builds come "
-        "last and take longer on big corpora). Stop, or changing any control, cancels a running sweep.",
-        icon=":material/speed:",
-    )
-    if not st.button("Run the sweep", type="primary", key="fr_run"):
-        return None
-    st.button(
-        "Stop the sweep", icon=":material/stop_circle:", key="_fr_stop"
-    )  # a click reruns: the sweep stops
-    out = []
-    for slot, mi in indexes.items():
-        bar = st.progress(0.0, text=f"{mi.spec.name}: starting")
-
-        def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
-            bar.progress(
-                done_n / max(total, 1), text=f"{name}: {done_n}/{total} configurations ({rate:.1f}/s)"
+    panel = st.empty()  # the run button, then the stop button and progress; cleared once the sweep is done
+    with panel.container():
+        if state.page_value("_fr_stop"):
+            st.warning(
+                "Sweep stopped before it finished: run it again to measure the rest (a model already swept is kept).",
+                icon=":material/stop_circle:",
             )
+        st.info(
+            "The sweep measures every configuration of both models (seconds on the sample corpus; HNSW builds "
+            "come last and take longer on big corpora). Stop, or changing any control, cancels a running sweep.",
+            icon=":material/speed:",
+        )
+        clicked = st.button("Run the sweep", type="primary", icon=":material/play_arrow:", key="fr_run")
+    if not clicked:
+        return None
+    out = []
+    with panel.container():
+        st.button("Stop the sweep", icon=":material/stop_circle:", key="_fr_stop")  # a click reruns: it stops
+        for slot, mi in indexes.items():
+            bar = st.progress(0.0, text=f"{mi.spec.name}: starting")
 
-        out.append(frontier.run_sweep(mi, *inputs[slot], k=k, hnsw=hnsw, progress=progress))
-        bar.empty()
+            def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
+                bar.progress(
+                    done_n / max(total, 1), text=f"{name}: {done_n}/{total} configurations ({rate:.1f}/s)"
+                )
+
+            out.append(frontier.run_sweep(mi, *inputs[slot], k=k, hnsw=hnsw, progress=progress))
+            bar.progress(1.0, text=f"{mi.spec.name}: done")
+    panel.empty()
     return out
 
 
 def frontier_chart(rows: list[dict], *, metric: str, k: int) -> None:
     """Quality against index bytes per vector (log), colour per model, shape per precision, Pareto points joined
     (the report draws the same chart: core.charts)."""
-    y_title = f"recall@{k} vs own full-dim float32" if metric == "recall" else "nDCG@10"
-    tooltip = [
-        "model:N", "configuration:N", alt.Tooltip("bytes per vector:Q", format=","),
-        alt.Tooltip("index bytes per vector:Q", format=",.1f"), alt.Tooltip("recall:Q", format=".4f"),
-        alt.Tooltip("nDCG@10:Q", format=".4f"), alt.Tooltip("p50 ms:Q", format=".3f"),
-        alt.Tooltip("p95 ms:Q", format=".3f"), alt.Tooltip("build s:Q", format=".2f"), "pareto:N",
-    ]  # fmt: skip
-    chart = charts.frontier(
-        rows,
-        y="recall" if metric == "recall" else "nDCG@10",
-        y_title=y_title,
-        width="container",
-        height=380,
-        tooltip=tooltip,
+    y_title = f"recall@{k} vs own full-dim float32" if metric == "recall" else "nDCG@10 (judged queries)"
+    y = "recall" if metric == "recall" else "nDCG@10"
+    chart = charts.frontier(rows, y=y, y_title=y_title, k=k, width="container", height=420)
+    st.altair_chart(chart, width="stretch")
+
+
+def latency_chart(rows: list[dict], *, metric: str, k: int) -> None:
+    """The chosen quality against p95 single-query latency (core.charts, as in the report)."""
+    y = "recall" if metric == "recall" else "nDCG@10"
+    chart = charts.recall_latency(
+        rows, k=k, y=y, y_title=frontier.metric_name(metric, k), width="container", height=380
     )
     st.altair_chart(chart, width="stretch")
 
 
-def latency_chart(rows: list[dict], *, k: int) -> None:
-    """Recall against p95 single-query latency (core.charts, as in the report)."""
-    tooltip = ["model:N", "configuration:N", alt.Tooltip("recall:Q", format=".4f"), "p50 ms:Q", "p95 ms:Q"]
-    st.altair_chart(
-        charts.recall_latency(rows, k=k, width="container", height=300, tooltip=tooltip), width="stretch"
-    )
-
-
-def budget_readout(sweeps: list[Sweep]) -> None:
-    """The equal-budget sentence both ways."""
+def budget_readout(sweeps: list[Sweep], *, metric: str, k: int) -> None:
+    """The equal-budget sentence both ways, on the quality metric of the charts."""
     if len(sweeps) != 2:
         return
+    st.markdown(
+        f"**Equal budget** (best {frontier.metric_name(metric, k)} within the other model's default cost)"
+    )
     a, b = sweeps
     for x, y in ((a, b), (b, a)):
-        st.markdown("- " + escape_md(equal_budget(x, y).sentence))
+        st.markdown("- " + escape_md(frontier.budget_sentence(x, y, metric=metric)))
 
 
 def scale_inputs() -> ScaleInputs:
-    """Editable deployment figures (defaults stated in core.frontier.ScaleInputs)."""
-    c = st.columns(6)
+    """Editable deployment figures (defaults stated in core.frontier.ScaleInputs), three to a row."""
+    d = ScaleInputs()
+    top, bottom = st.columns(3), st.columns(3)
     return ScaleInputs(
-        chunks=int(c[0].number_input("Chunks", min_value=1, step=1_000_000, key="fr_chunks")),
-        qps=float(c[1].number_input("Queries/s", min_value=0.0, key="fr_qps")),
-        replicas=int(c[2].number_input("Replicas", min_value=1, key="fr_replicas")),
-        usd_per_gb_month=float(c[3].number_input("$/GB-month RAM", min_value=0.0, key="fr_ram")),
-        usd_per_gpu_hour=float(c[4].number_input("$/GPU-hour", min_value=0.0, key="fr_gpu")),
-        usd_per_disk_gb_month=float(c[5].number_input("$/GB-month disk", min_value=0.0, key="fr_disk")),
+        chunks=int(
+            top[0].number_input(
+                "Chunks", min_value=1, step=1_000_000, key="fr_chunks", help=f"default {d.chunks:,}"
+            )
+        ),
+        qps=float(top[1].number_input("Queries/s", min_value=0.0, key="fr_qps", help=f"default {d.qps:g}")),
+        replicas=int(
+            top[2].number_input(
+                "Replicas",
+                min_value=1,
+                key="fr_replicas",
+                help=f"copies of the index in RAM; default {d.replicas}",
+            )
+        ),
+        usd_per_gb_month=float(
+            bottom[0].number_input(
+                "$ per GB-month of RAM",
+                min_value=0.0,
+                key="fr_ram",
+                help=f"default ${d.usd_per_gb_month:.2f}",
+            )
+        ),
+        usd_per_gpu_hour=float(
+            bottom[1].number_input(
+                "$ per GPU-hour", min_value=0.0, key="fr_gpu", help=f"default ${d.usd_per_gpu_hour:.2f}"
+            )
+        ),
+        usd_per_disk_gb_month=float(
+            bottom[2].number_input(
+                "$ per GB-month of disk",
+                min_value=0.0,
+                key="fr_disk",
+                help=f"default ${d.usd_per_disk_gb_month:.2f}",
+            )
+        ),
     )
 
 
-def cost_section(sweeps: list[Sweep], by_slot: dict[str, ModelIndex]) -> None:
-    """Cost at target scale: inputs, docs/s per model (measured or entered), the table and its formulas."""
-    st.subheader("Cost at target scale")
-    scale = scale_inputs()
-    rates, indexes = [], list(by_slot.values())
-    cols = st.columns(len(indexes))
+def embedding_rates(by_slot: dict[str, ModelIndex]) -> list[float]:
+    """docs/s per model for the embedding cost: measured on this build, editable (a GPU embeds far faster)."""
+    rates = []
+    cols = st.columns(len(by_slot))
     for col, (slot, mi) in zip(cols, by_slot.items(), strict=True):
         measured = frontier.docs_per_second(mi)
+        seen = (
+            f"measured on this build: {measured:,.1f} docs/s"
+            if measured > 0
+            else "not measured: every vector of this build came from the store, so 100 is a placeholder"
+        )
         rates.append(
             float(
                 col.number_input(
-                    f"{mi.spec.name}: docs/s embedding (measured {measured:.1f}; 0 = all cached)",
+                    f"{mi.spec.name}: docs/s when embedding",
                     min_value=0.0,
                     value=round(measured, 1) or 100.0,
                     key=f"fr_rate_{slot.lower()}",
+                    help=f"{seen}. Enter your target hardware's rate (a GPU server embeds far faster).",
                 )
             )
         )
+    return rates
+
+
+def cost_section(sweeps: list[Sweep], by_slot: dict[str, ModelIndex], *, metric: str, k: int) -> None:
+    """Cost at target scale: inputs, docs/s per model (measured or entered), the table and its formulas."""
+    st.subheader("Cost at target scale")
+    scale = scale_inputs()
+    rates, indexes = embedding_rates(by_slot), list(by_slot.values())
+    for s, mi, rate in zip(sweeps, indexes, rates, strict=True):
+        st.markdown("- " + escape_md(frontier.embed_sentence(s, mi, rate, scale)))
     st.dataframe(
-        pd.DataFrame(frontier.cost_rows(sweeps, indexes, rates, scale)), hide_index=True, width="stretch"
+        pd.DataFrame(frontier.cost_rows(sweeps, indexes, rates, scale, metric=metric)),
+        hide_index=True,
+        width="stretch",
+        column_config=frontier.cost_columns(metric=metric, k=k),
     )
-    st.caption("Formulas:\n\n" + "\n\n".join(f"- {escape_md(f)}" for f in FORMULAS))
-    st.caption(f"Defaults: {escape_md(json.dumps(asdict(ScaleInputs())))}")
+    d = ScaleInputs()
+    with st.expander("Formulas and defaults", icon=":material/function:", expanded=True):
+        # escaped: every x, *, / and parenthesis of a formula reads as written, nothing turns into Markdown
+        st.markdown("\n".join(f"- {escape_md(f)}" for f in FORMULAS))
+        defaults = (
+            f"Defaults: {d.chunks:,} chunks, {d.qps:g} queries/s, {d.replicas} replicas, "
+            f"${d.usd_per_gb_month:.2f} per GB-month of RAM (memory-optimised cloud instance), "
+            f"${d.usd_per_gpu_hour:.2f} per GPU-hour (one data-centre GPU on demand), "
+            f"${d.usd_per_disk_gb_month:.2f} per GB-month of block storage: rough 2025 list prices."
+        )
+        st.caption(escape_md(defaults))  # escaped: a bare $ would start LaTeX
 
 
 def render() -> None:
@@ -168,29 +227,56 @@ def render() -> None:
         return
     if sweeps is None:
         return
-    for s in sweeps:
-        if not s.mrl_trained:
-            st.warning(
-                f"{escape_md(s.model)} is not trained for truncation: only its full dimension is measured."
-            )
+    flat = [escape_md(s.model) for s in sweeps if not s.mrl_trained]
+    if flat:
+        st.warning(
+            f"{' and '.join(flat)} {'is' if len(flat) == 1 else 'are'} not trained for truncation "
+            "(Matryoshka): only the full dimension is measured.",
+            icon=":material/info:",
+        )
     judged = any(r.ndcg10 is not None for s in sweeps for r in s.rows)
     metric = "recall"
     if judged:
-        metric = st.radio("Quality axis", ["recall", "ndcg@10"], horizontal=True, key="fr_metric")
+        metric = st.radio(
+            "Quality axis (charts, equal budget, cost table)",
+            ["recall", "ndcg@10"],
+            format_func=lambda m: (
+                frontier.metric_name(m, k)
+                + (" vs own full-dim float32" if m == "recall" else " on the judged queries")
+            ),
+            horizontal=True,
+            key="fr_metric",
+        )
     rows = frontier.chart_rows(sweeps, metric=metric)
     st.subheader("Frontier")
     frontier_chart(rows, metric=metric, k=k)
     st.caption(PRECISION_NOTE)  # the app's own text: its Markdown (code spans) renders
-    st.markdown("**Equal budget**")
-    budget_readout(sweeps)
-    st.subheader("Recall against latency")
-    latency_chart(rows, k=k)
-    with st.expander("Every configuration (table)"):
-        st.dataframe(pd.DataFrame(rows).drop(columns=["recall", "method"]), hide_index=True, width="stretch")
+    budget_readout(sweeps, metric=metric, k=k)
+    st.subheader(f"{frontier.metric_name(metric, k)} against latency")
+    latency_chart(rows, metric=metric, k=k)
+    with st.expander("Every configuration (table)", icon=":material/table:"):
+        cols = frontier.sweep_columns(k=k, judged=judged)
+        st.dataframe(
+            pd.DataFrame(rows), hide_index=True, width="stretch", column_config=cols, column_order=list(cols)
+        )
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", pd.DataFrame(rows).to_csv(index=False), "frontier.csv", key="fr_csv")
-    c2.download_button("Download JSON", json.dumps(to_json(sweeps), indent=2), "frontier.json", key="fr_json")
-    cost_section(sweeps, dict(indexes))
+    c1.download_button(
+        "Download CSV",
+        pd.DataFrame(rows).drop(columns=["recall"]).to_csv(index=False),
+        "frontier.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="fr_csv",
+    )
+    c2.download_button(
+        "Download JSON",
+        json.dumps(to_json(sweeps), indent=2),
+        "frontier.json",
+        mime="application/json",
+        icon=":material/download:",
+        key="fr_json",
+    )
+    cost_section(sweeps, dict(indexes), metric=metric, k=k)
 
 
 render()

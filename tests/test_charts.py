@@ -130,11 +130,22 @@ def test_hover_names_the_configuration_and_every_figure():
         t.to_dict()["field"]: t.to_dict().get("title") for t in charts.sweep_tooltip(sweep_rows(), k=10)
     }
     for field in ("model", "configuration", "bytes per vector", "index bytes per vector", "recall", "nDCG@10",
-                  "p50 ms", "p95 ms", "build s", "pareto"):  # fmt: skip
+                  "p50 ms", "p95 ms", "build", "Pareto-optimal"):  # fmt: skip
         assert field in fields, field
     assert fields["recall"] == "recall@10"
     unjudged = {t.to_dict()["field"] for t in charts.sweep_tooltip(sweep_rows(judged=False), k=10)}
     assert "nDCG@10" not in unjudged  # no empty nDCG line without judgments
+
+
+def test_hover_says_none_instead_of_null_for_a_missing_build_time():
+    rows = sweep_rows()
+    chart = charts.recall_latency(rows, k=10)
+    spec = chart.to_dict()
+    spec["data"]["values"] = [r for r in spec["data"]["values"] if r["index"] == "exact"][:1]  # no build time
+    spec["encoding"]["text"] = {"field": "build", "type": "nominal"}  # draw the hover text to read it back
+    spec["mark"] = {"type": "text"}
+    svg = vlc.vegalite_to_svg(spec)
+    assert "none (exact search)" in svg and "null" not in svg
 
 
 def test_charts_render_offline_to_svg_with_missing_ndcg():

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import numpy as np
+import streamlit as st
 
+from core.durations import format_duration
 from core.engine import ModelIndex
 from core.evaluation import choose_doc_key, doc_key
 from core.frontier import (
@@ -15,7 +17,9 @@ from core.frontier import (
     ScaleInputs,
     Sweep,
     cost_at_scale,
+    equal_budget,
     method,
+    metric_of,
     pareto_mark,
     sweep,
     sweep_dims,
@@ -162,15 +166,54 @@ def chart_rows(sweeps: list[Sweep], *, metric: str) -> list[Row]:
     return rows
 
 
+def metric_name(metric: str, k: int) -> str:
+    """How a quality metric is named on the page: 'recall@10' or 'nDCG@10'."""
+    return f"recall@{k}" if metric == "recall" else "nDCG@10"
+
+
+def budget_sentence(model: Sweep, other: Sweep, *, metric: str) -> str:
+    """The equal-budget readout on the chosen quality metric (recall: core.frontier's own sentence)."""
+    budget = equal_budget(model, other, metric=metric)
+    if metric == "recall" or budget.best is None or budget.other_default is None:
+        return budget.sentence
+    b, ref, own = budget.best, budget.other_default, model.default()
+    full = "" if own is None else f" (its full-dimension float32: {metric_of(own, metric):.3f})"
+    return (
+        f"{model.model} at {b.dims} dims {b.precision} ({b.index}) costs {b.bytes_per_element:,.0f} bytes per "
+        f"vector and scores nDCG@10 {metric_of(b, metric):.3f}{full}; {other.model} at {ref.dims} float32 costs "
+        f"{budget.budget_bytes:,.0f} bytes per vector and scores nDCG@10 {metric_of(ref, metric):.3f}."
+    )
+
+
 def docs_per_second(mi: ModelIndex) -> float:
     """Measured embedding throughput of this build (0 when every vector came from the cache)."""
     return float(mi.stats.items_per_second) if mi.stats is not None else 0.0
 
 
+def embed_sentence(s: Sweep, mi: ModelIndex, rate: float, scale: ScaleInputs) -> str:
+    """Time, GPU-hours and dollars to embed the target corpus with one model (the same for every configuration)."""
+    if not s.rows:
+        return f"{s.model}: nothing was measured."
+    c = cost_at_scale(s.rows[0], full_dim=mi.dim, docs_per_s=rate, scale=scale)
+    if rate <= 0:
+        return f"{s.model}: enter a docs/s rate above 0 to estimate the embedding time."
+    return (
+        f"{s.model}: embedding {scale.chunks:,} chunks at {rate:,.1f} docs/s takes "
+        f"{format_duration(c['embed_hours'] * 3600)} = {c['gpu_hours']:,.1f} GPU-hours = "
+        f"${c['embed_usd']:,.2f} at ${scale.usd_per_gpu_hour:,.2f}/GPU-hour (once)."
+    )
+
+
 def cost_rows(
-    sweeps: list[Sweep], indexes: list[ModelIndex], rates: list[float], scale: ScaleInputs
+    sweeps: list[Sweep],
+    indexes: list[ModelIndex],
+    rates: list[float],
+    scale: ScaleInputs,
+    *,
+    metric: str = "recall",
 ) -> list[Row]:
-    """Per configuration: RAM, disk, embedding time and GPU-hours, search cores and monthly cost at scale."""
+    """Per configuration: quality, RAM, disk, search time and CPU cores at scale, monthly cost (numbers unrounded:
+    COST_COLUMNS formats them). Embedding cost is per model, not per configuration: embed_sentence."""
     out = []
     for s, mi, rate in zip(sweeps, indexes, rates, strict=True):
         for r in s.rows:
@@ -179,14 +222,67 @@ def cost_rows(
                 {
                     "model": s.model,
                     "configuration": r.label,
-                    "recall": round(r.recall, 4),
-                    "RAM GB": round(c["ram_gb"], 2),
-                    "disk GB": round(c["disk_gb"], 2),
-                    "embed hours": round(c["embed_hours"], 2),
-                    "embed $": round(c["embed_usd"], 2),
-                    "search ms at scale": round(c["search_ms_at_scale"], 2),
-                    "CPU cores": round(c["cpu_cores"], 2),
-                    "monthly $": round(c["monthly_usd"], 2),
+                    "quality": metric_of(r, metric),
+                    "RAM GB": c["ram_gb"],
+                    "disk GB": c["disk_gb"],
+                    "search ms": c["search_ms_at_scale"],
+                    "CPU cores": c["cpu_cores"],
+                    "$/month": c["monthly_usd"],
                 }
             )
     return out
+
+
+def cost_columns(*, metric: str, k: int) -> dict[str, Any]:
+    """st.dataframe column_config of the cost table: pixel widths that fit a 1280 px window, formats, help."""
+    cc = st.column_config
+    num = cc.NumberColumn
+    return {
+        "model": cc.TextColumn("model", width=150, pinned=True),
+        "configuration": cc.TextColumn(
+            "configuration", width=165, pinned=True, help="dimensions, storage precision, index"
+        ),
+        "quality": num(
+            metric_name(metric, k),
+            width=72,
+            format="%.3f",
+            help="recall@k against the model's own full-dimension float32 exact top-k"
+            if metric == "recall"
+            else "nDCG@10 on the judged queries",
+        ),
+        "RAM GB": num("RAM GB", width=76, format="%.2f", help="vectors + HNSW graph, all replicas"),
+        "disk GB": num(
+            "disk GB", width=76, format="%.2f", help="the index plus the full float32 vectors (one copy)"
+        ),
+        "search ms": num(
+            "search ms", width=80, format="%.2f", help="one query's search time grown to the target corpus"
+        ),
+        "CPU cores": num(
+            "CPU cores", width=80, format="%.1f", help="cores busy searching at the target queries/s"
+        ),
+        "$/month": num("$/month", width=90, format="dollar", help="RAM + disk per month (embedding is once)"),
+    }
+
+
+def sweep_columns(*, k: int, judged: bool) -> dict[str, Any]:
+    """column_config of the 'every configuration' table (hidden: what the configuration label already says)."""
+    cc = st.column_config
+    num = cc.NumberColumn
+    ndcg = {"nDCG@10": num("nDCG@10", width=70, format="%.4f")} if judged else {}
+    return {
+        "model": cc.TextColumn("model", width=150, pinned=True),
+        "configuration": cc.TextColumn("configuration", width=160, pinned=True),
+        "bytes per vector": num("bytes", width=56, format="%d", help="stored vector bytes"),
+        "index bytes per vector": num(
+            "index bytes",
+            width=80,
+            format="%.1f",
+            help="index memory per vector (HNSW: with its graph's share)",
+        ),
+        f"recall@{k}": num(f"recall@{k}", width=70, format="%.4f"),
+        **ndcg,
+        "p50 ms": num("p50 ms", width=58, format="%.3f"),
+        "p95 ms": num("p95 ms", width=58, format="%.3f"),
+        "build s": num("build s", width=58, format="%.2f", help="HNSW build time"),
+        "pareto": cc.CheckboxColumn("Pareto", width=50, help="no smaller configuration is at least as good"),
+    }
