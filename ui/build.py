@@ -268,7 +268,8 @@ class JobProgress:
             min(job_done / self.total, 1.0) if self.total else 1.0,
             text=self._head()
             + f"{slot} · {escape_md(name)}: {done:,}/{total:,} · whole job {job_done:,}/{self.total:,} chunks · "
-            f"{rate:,.1f} chunks/s · ETA {format_duration(eta)}" + (f" · {escape_md(note)}" if note else ""),
+            f"{rate:,.1f} chunks/s · ETA {format_duration(eta) if eta == eta else 'after the first batch'}"
+            + (f" · {escape_md(note)}" if note else ""),
         )
 
     def model_done(self, slot: str, name: str, *, reused: bool) -> None:
@@ -408,16 +409,25 @@ def build_slot(
     return built.mi
 
 
-def cancel_button(key: str) -> bool:
+def cancel_button(key: str, *, message: bool = True) -> bool:
     """A Cancel beside a build: a click stops the running build (Streamlit ends the run at its next progress
-    update; chunks embedded so far stay in the store). On the run after a stop it says where the build stopped
-    and what is kept. True on the run the click caused."""
+    update; chunks embedded so far stay in the store). With ``message`` it then says where the build stopped
+    and what is kept (show_stop; build_panel calls that below its buttons). True on the run the click caused."""
     clicked = st.button(
         "Cancel build",
         key=key,
         icon=":material/cancel:",
-        help="Stops a running build; the previous indexes stay, embedded chunks are kept in the store.",
+        help="Stops a running build after the batch in flight; the previous indexes stay, embedded chunks are kept "
+        "in the store.",
     )
+    if message:
+        show_stop(clicked=clicked)
+    return clicked
+
+
+def show_stop(*, clicked: bool) -> None:
+    """Where the last unfinished build of this corpus stopped and what it kept (after a Cancel click, or any
+    click that ended the run); 'No build was running.' for a Cancel with nothing to stop."""
     stopped: Stopped | None = state.get("build_stopped")
     if stopped is not None and stopped.corpus_sha != state.corpus_key():
         stopped = None  # a stop on another corpus says nothing about this one
@@ -433,7 +443,6 @@ def cancel_button(key: str) -> bool:
         st.info(stopped.message(kept=kept), icon=":material/cancel:")
     elif clicked:
         st.info("No build was running.", icon=":material/cancel:")
-    return clicked
 
 
 def build_all(
@@ -581,17 +590,16 @@ def build_panel(
     build stopped and what it kept). True on the run in which a build finished (the caller reruns, so the
     sidebar and status drawn before it show the new indexes). ``show_error`` is ui.widgets.show_error (which
     imports this module)."""
-    go_col, cancel_col = st.columns([2, 3], vertical_alignment="center")
-    go = go_col.button(
-        label,
-        key=button_key or f"_{where}_build",
-        type="primary" if primary else "secondary",
-        icon=icon,
-        help=help,
-        width="stretch",
-    )
-    with cancel_col:
-        cancel_button(f"_{where}_cancel")
+    with st.container(horizontal=True, vertical_alignment="center"):  # side by side, stacked where narrow
+        go = st.button(
+            label,
+            key=button_key or f"_{where}_build",
+            type="primary" if primary else "secondary",
+            icon=icon,
+            help=help,
+        )
+        clicked = cancel_button(f"_{where}_cancel", message=False)
+    show_stop(clicked=clicked)
     report = state.page_value(f"_{where}_build_report")
     if report and report[0] == corpus.sha256:
         show_build_report(report[1])
