@@ -186,7 +186,12 @@ def test_page_tour_after_quick_start(tmp_path):
         browser_page(width=WIDTH) as page,
     ):
         page.goto(url)
-        page.get_by_role("button", name="Load sample corpus and build").click(timeout=180_000)
+        quick = page.get_by_role("button", name="Load sample corpus and build")
+        quick.wait_for(timeout=180_000)
+        settle(page)
+        before = check_page(page, "fresh home")  # the sidebar check must see the dashes of an empty session
+        assert any("sidebar still shows 'Corpus: —'" in p for p in before), before
+        quick.click()
         page.get_by_text(re.compile(r"Ready in [0-9.]+ s")).wait_for(timeout=180_000)
         settle(page)
         shoot(page, 0, "home")
