@@ -3,16 +3,20 @@
 Run: python benchmarks/bench_compare_browser.py [--quick]
 
 Starts the app (tests/app_server.py: `streamlit run` on 127.0.0.1, headless /usr/bin/chromium via Playwright,
-1280 x 800), loads the sample corpus on the Corpus page and builds both indexes with the default pair on
-the Models page (warm after the first run: the embeddings persist in $BENCH_STORE/sample-ui), opens Compare by its sidebar link and types each
-query, pressing Enter. "Settled" = the script run is over (no stale element, no running indicator) and
-the DOM has not changed for QUIET_MS; the figure is the time of the last DOM change after Enter, measured
-in the page with performance.now() (a keydown listener stamps Enter). Issue target: p50 <= 300 ms.
+1280 x 800), takes the home page's quick start (the shipped sample bundle: the sample corpus and the bundled pair
+with their vectors, so nothing is embedded; seconds), opens Compare by its sidebar link and types each query,
+pressing Enter. "Settled" = the script run is over (no stale element, no running indicator), the results of the
+new query are drawn and the DOM has not changed for QUIET_MS; the figure is the time of the last DOM change
+after Enter, measured in the page with performance.now() (a keydown listener stamps Enter). Beside it, the
+time of the run's last websocket message splits each figure into server (query embedding, the script run and
+the transfer) and browser (drawing what arrived); a busy browser delays that stamp, so the split is approximate.
+Issue target: p50 <= 300 ms.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -24,7 +28,16 @@ from tests.app_server import browser_page, running_app
 
 QUERIES = SAMPLE_QUERIES
 QUIET_MS = 600
-BUILD_TIMEOUT_MS = 40 * 60 * 1000
+READY_TIMEOUT_MS = 300_000  # the first page imports torch: slow on a busy machine
+
+# Stamps every websocket message the page receives (installed before the app's own script runs).
+_STAMP_WS = """(() => {
+  window.__wsAt = 0;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); this.addEventListener('message', () => { window.__wsAt = performance.now(); }); }
+  };
+})();"""
 
 _OBSERVE = """() => {
   if (window.__benchObserver) return;
@@ -54,8 +67,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def measure(page, query: str) -> float:
-    """ms from Enter to the last DOM change of the run it started."""
+def measure(page, query: str) -> tuple[float, float]:
+    """ms from Enter to the last DOM change of the run it started, and from Enter to its last websocket message."""
     box = page.get_by_label("Query", exact=True)
     box.fill(query)
     page.evaluate(
@@ -64,7 +77,10 @@ def measure(page, query: str) -> float:
     )
     box.press("Enter")
     page.wait_for_function(_SETTLED, arg=QUIET_MS, timeout=120_000, polling=50)
-    return float(page.evaluate("() => window.__lastMut - window.__enterAt"))
+    settled, server = page.evaluate(
+        "() => [window.__lastMut - window.__enterAt, window.__wsAt - window.__enterAt]"
+    )
+    return float(settled), float(server)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,21 +89,15 @@ def main(argv: list[str] | None = None) -> None:
     info("load average", load_average())
     info("app", str(ROOT))
     with running_app(store, store.parent / "bench_compare_browser.log") as url, browser_page() as page:
+        page.add_init_script(_STAMP_WS)
         page.goto(url)
         t0 = time.perf_counter()
-        # through the Corpus and Models pages (not the home page's quick start, whose flow may change)
-        page.get_by_role("link", name="Corpus").first.wait_for(timeout=300_000)
-        page.get_by_role("link", name="Corpus").first.click()
-        load = page.get_by_role("button", name="Load the sample corpus")
-        load.wait_for(timeout=300_000)  # the first run imports torch: slow on a busy machine
-        load.click()
-        page.get_by_text("Languages").first.wait_for(timeout=300_000)
-        page.get_by_role("link", name="Models").first.click()
-        build = page.get_by_role("button", name="Build both indexes")
-        build.wait_for(timeout=300_000)
-        build.click()
-        page.get_by_text("Build stats").first.wait_for(timeout=BUILD_TIMEOUT_MS)
-        info("sample corpus load + build (or reuse)", f"{time.perf_counter() - t0:.1f} s")
+        quick_start = page.get_by_role("button", name="Load sample corpus and build")
+        quick_start.wait_for(timeout=READY_TIMEOUT_MS)
+        quick_start.click()
+        # the status line, not the quick-start copy ("ready in seconds"): get_by_text matches substrings, any case
+        page.get_by_text(re.compile(r"Ready in [0-9.]+ s")).wait_for(timeout=READY_TIMEOUT_MS)
+        info("quick start (shipped sample bundle)", f"{time.perf_counter() - t0:.1f} s")
         page.get_by_role("link", name="Compare").first.click()
         try:
             page.get_by_label("Query", exact=True).wait_for(timeout=120_000)
@@ -97,11 +107,18 @@ def main(argv: list[str] | None = None) -> None:
         page.evaluate(_OBSERVE)
         queries = QUERIES[:3] if args.quick else QUERIES
         measure(page, "warm-up: API key scopes")  # first query loads the query encoders' caches
-        times = [measure(page, q) for q in queries]
+        runs = [measure(page, q) for q in queries]
         if os.environ.get("BENCH_SCREENSHOT"):
             page.screenshot(path=os.environ["BENCH_SCREENSHOT"], full_page=True)
+    times = [settled for settled, _ in runs]
+    server = [min(last_ws, settled) for settled, last_ws in runs]
+    browser = [settled - s for settled, s in zip(times, server, strict=True)]
     info("Enter -> settled, ms per query", ", ".join(f"{t:.0f}" for t in times))
     info("p50 / p95 ms", f"{median(times):.0f} / {percentile(times, 0.95):.0f} over {len(times)} queries")
+    info(
+        "of which (p50, approximate)",
+        f"Enter -> last websocket message {median(server):.0f} ms, then drawing {median(browser):.0f} ms",
+    )
     ratio("compare/enter->settled p50 ms", median(times), target=300, op="<=", note="Chromium, sample corpus")
     ratio("compare/enter->settled p95 ms", percentile(times, 0.95), target=300, op="<=", report=True)
 

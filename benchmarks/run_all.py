@@ -3,7 +3,9 @@
 Run: python benchmarks/run_all.py            (full figures, ~25 min on a 2-core machine; the first run also
                                                embeds the 10k-chunk corpus, ~25 min more)
      python benchmarks/run_all.py --quick    (checks every script runs; its numbers mean nothing)
-The full run also runs bench_ingest.py, bench_endpoint.py and bench_evaluate.py in their own processes.
+The full run also runs bench_ingest.py, bench_endpoint.py and bench_evaluate.py in their own processes, and
+bench_compare_browser.py (Compare in Chromium, Enter -> settled; ~1-2 min): --quick leaves that one out, since
+starting the app and a browser is most of a minute and proves nothing the browser tests do not.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ MINE = [
     ("bench_encoder", "7 encoder efficiency"),
     ("bench_build_contention", "8 queries during another session's build"),
     ("bench_frontier", "9 frontier sweep (dims x precision)"),
+    ("bench_compare_browser", "12 Compare: Enter -> settled page in Chromium"),
 ]
+FULL_ONLY = {"bench_compare_browser"}  # a real app and browser: left out of the --quick smoke
 OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py"]
 
 
@@ -54,6 +58,8 @@ def main() -> int:
     failed = []
     for module, target in MINE:
         if args.only and module not in args.only:
+            continue
+        if args.quick and module in FULL_ONLY and not args.only:
             continue
         print(f"\n=== {module} ({target}) ===", flush=True)
         t0 = time.perf_counter()

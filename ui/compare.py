@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -86,6 +87,21 @@ def search_pair(query: str, k: int) -> PairResult:
         b=b,
         agreement=agreement(ids_a, ids_b, k=k),
     )
+
+
+def settle_heap() -> int:
+    """Collect once, then move everything alive (torch, both models, the corpus and its vectors: ~500k objects)
+    out of the garbage collector's reach with gc.freeze().
+
+    Streamlit runs gc.collect(2) after every script run, fragment reruns included (runner.postScriptGC), and
+    holds the GIL while it walks the whole heap: 0.2-2 s per query here, during which the run's last deltas and
+    its 'finished' message wait on the server. After the freeze that walk covers only objects made since.
+    Frozen objects are never collected as cycles (reference counting still frees them), so this is done once per
+    newly loaded pair of indexes, not per query. Returns how many objects are frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def changes(pair: PairResult) -> dict[str, RankChange]:
