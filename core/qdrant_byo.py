@@ -75,7 +75,7 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
     chunks: list[Chunk] = []
     rows: list[np.ndarray] = []
     ids: list = []
-    fields = [byo.text_field, byo.id_field, byo.source_field]
+    fields = [byo.text_field, byo.id_field, byo.source_field, "language"]  # language: when the payload has it
     offset, t0 = None, time.perf_counter()
     while True:
         with call_lock(byo.target):
@@ -93,7 +93,9 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
             if vec is None:
                 raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector!r}.")
             cid = str(payload.get(byo.id_field) or p.id)
-            chunks.append(Chunk(id=cid, source=str(payload.get(byo.source_field) or byo.collection), text=text))
+            lang = payload.get("language")
+            chunks.append(Chunk(id=cid, source=str(payload.get(byo.source_field) or byo.collection), text=text,
+                                lang=lang if isinstance(lang, str) and lang else "unknown"))  # fmt: skip
             rows.append(np.asarray(vec, dtype=np.float32))
             ids.append(p.id)
         if progress is not None:
@@ -140,7 +142,8 @@ class ByoView:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         k = min(int(k), self.count)
         qm = _models()
-        params = qm.SearchParams(hnsw_ef=ef) if ef is not None else None
+        # local mode searches exactly (it warns that hnsw_ef has no effect): the parameter is for servers
+        params = qm.SearchParams(hnsw_ef=ef) if ef is not None and self.byo.target.url else None
         requests = [qm.QueryRequest(query=v.tolist(), using=self.byo.vector or None, limit=k, params=params,
                                         with_payload=False) for v in q]  # fmt: skip
         try:

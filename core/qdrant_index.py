@@ -306,7 +306,8 @@ class QdrantCollection:
     ) -> list[list[models.ScoredPoint]]:
         """One ``query_batch_points`` call: ``using`` ranks; ``shortlist`` = (low-dim name, limit, its queries)."""
         qm = _models()
-        params = qm.SearchParams(hnsw_ef=ef) if ef is not None else None
+        # local mode searches exactly (it warns that hnsw_ef has no effect): the parameter is for servers
+        params = qm.SearchParams(hnsw_ef=ef) if ef is not None and self.target.url else None
         requests = []
         for r, q in enumerate(queries):
             prefetch = None

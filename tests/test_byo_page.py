@@ -156,6 +156,22 @@ def test_a_collection_becomes_model_b_and_bad_settings_keep_the_previous_state(p
     assert [h.chunk_id for h in pair.a.result.hits] == [h.chunk_id for h in expected_a]
     assert any("auth" in h.chunk_id or "jwt" in h.chunk_id.lower() for h in pair.b.result.hits)
 
+    # Evaluate on Compare-page labels, both models searched by their index (B in Qdrant): scores for A and B
+    more = ["How are API keys rotated?", "What happens when the rate limit is exceeded?"]
+    labels = {q: {**{h.chunk_id: 1 for h in a.search(q, k=2).hits}, **{h.chunk_id: 1 for h in b.search(q, k=2).hits},
+                  b.search(q, k=8).hits[-1].chunk_id: 0} for q in [QUERY, *more]}  # fmt: skip
+    at.switch_page("pages/5_Evaluate.py")
+    at.session_state["cmp_labels"] = {at.session_state["corpus_key"]: labels}
+    at.session_state["eval_source"] = "labels from the Compare page"
+    at.session_state["eval_mode"] = "hnsw"
+    at.run()
+    at.button(key="_eval_run").click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    ndcg = table[table["metric"] == "ndcg@10"]
+    assert len(ndcg) == 1 and ndcg["B · all-MiniLM-L6-v2"].between(0, 1).all()
+    assert ndcg["A · multilingual-e5-small"].between(0, 1).all()
+
     # Dimensions: B at full dimension works; a lower one says why it cannot be searched in the collection
     at.switch_page("pages/4_Dimensions.py").run()  # its first run picks the default model (A)
     at.session_state["mrl_slot"] = "B"
@@ -189,6 +205,7 @@ def test_the_form_in_chromium_at_1280_px(production, shared_store_dir, tmp_path)
     shots = ARTIFACTS / "byo"
     shots.mkdir(parents=True, exist_ok=True)
     with running_app(shared_store_dir, tmp_path / "streamlit.log") as url, browser_page(width=1280, height=900) as pg:
+        pg.set_default_timeout(180_000)  # a first page load imports torch; 2 busy cores
         pg.goto(url)
         pg.get_by_role("link", name="Models & indexes").first.click()
         section = pg.locator('[data-testid="stExpander"]').filter(has_text="Bring your own Qdrant collection")
@@ -196,7 +213,7 @@ def test_the_form_in_chromium_at_1280_px(production, shared_store_dir, tmp_path)
         section.get_by_text("Qdrant local folder").click()
         for label, value in (("Local folder", str(folder)), ("Collection", "production"),
                              ("Named vector ('' = unnamed)", "dense"), ("Payload id field (missing = point id)", "doc")):  # fmt: skip
-            box = section.get_by_label(label)
+            box = section.get_by_role("textbox", name=label, exact=True)
             box.wait_for(timeout=60_000)
             box.fill(value)
             box.press("Enter")
@@ -204,14 +221,18 @@ def test_the_form_in_chromium_at_1280_px(production, shared_store_dir, tmp_path)
         section.get_by_role("button", name="Use this collection").click()
         pg.get_by_text("payload field 'text'").wait_for(timeout=300_000)  # the default text field is not theirs
         section.screenshot(path=str(shots / "models_byo_wrong_field.png"))
-        box = section.get_by_label("Payload text field")
+        box = section.get_by_role("textbox", name="Payload text field", exact=True)
         box.fill("body")
         box.press("Enter")
         pg.wait_for_timeout(1000)
         section.get_by_role("button", name="Use this collection").click()
         pg.get_by_text(f"Corpus: {N_POINTS} passages read from collection 'production'").wait_for(timeout=900_000)
+        pg.get_by_role("heading", name="Build stats").wait_for(timeout=300_000)  # the run after the switch
         pg.wait_for_timeout(1500)
-        pg.screenshot(path=str(shots / "models_byo_in_use.png"), full_page=True)
+        pg.set_viewport_size({"width": 1280, "height": 2400})  # the whole page (Streamlit scrolls inside it)
+        pg.wait_for_timeout(1000)
+        pg.screenshot(path=str(shots / "models_byo_in_use.png"))
+        pg.set_viewport_size({"width": 1280, "height": 900})
         sidebar = pg.locator('[data-testid="stSidebar"]').inner_text()
         assert "B: Qdrant collection 'production' (queries: all-MiniLM-L6-v2)" in sidebar
         assert not pg.errors and not pg.dialogs

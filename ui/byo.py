@@ -76,6 +76,7 @@ def read(byo: ByoCollection, model: str) -> tuple[ModelIndex, float]:
     A local folder this call opened is closed again when it fails (so another process can open it)."""
     was_open = is_open(byo.target)
     settings = build.slot_settings("B")
+    bar = None
     try:
         with st.spinner(f"Loading {model} …"):
             embedder = resources.embedder(model, device=settings["device"], max_tokens=settings["max_tokens"],
@@ -92,6 +93,8 @@ def read(byo: ByoCollection, model: str) -> tuple[ModelIndex, float]:
         mi = byo_model_index(byo, embedder, store=resources.store(), progress=progress)
         return mi, time.perf_counter() - t0
     except BaseException:  # an error, or a Cancel (Streamlit stops the run): leave the folder as it was
+        if bar is not None:
+            bar.empty()
         if not was_open and not byo.target.url:
             close(byo.target)
         raise
