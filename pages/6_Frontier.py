@@ -73,6 +73,7 @@ def run_all(
     if not clicked:
         return None
     out = []
+    panel.empty()  # drop the run button first: a container put in its place would keep it until overwritten
     with panel.container():
         st.button("Stop the sweep", icon=":material/stop_circle:", key="_fr_stop")  # a click reruns: it stops
         for slot, mi in indexes.items():

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow  # real models on the sample corpus
 # Glide's default width of a column without one (px); the main column is ~820 px wide in a 1280 px window
 # (wide layout, sidebar open).
 CONTENT_WIDTH_AT_1280 = 820
+EXPANDER_WIDTH_AT_1280 = 780  # inside an expander's padding
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,15 @@ def test_cost_table_columns_fit_1280px_with_formats_and_help(swept):
     numeric = [c for c in config.values() if c.get("type_config", {}).get("type") == "number"]
     assert numeric and all(c["type_config"].get("format") for c in numeric), numeric
     assert all(c.get("help") for c in numeric), "every figure says what it counts"
+
+
+def test_every_configuration_table_fits_its_expander_at_1280px(swept):
+    table = swept.dataframe[0]
+    config = column_config(table)
+    assert set(config) <= set(table.value.columns)
+    assert {"configuration", "recall@10", "nDCG@10", "p95 ms"} <= set(config)
+    widths = [c.get("width") for c in config.values()]
+    assert all(isinstance(w, int) for w in widths) and sum(widths) <= EXPANDER_WIDTH_AT_1280, widths
 
 
 def test_run_and_stop_buttons_leave_once_the_sweep_is_done(swept):

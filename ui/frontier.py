@@ -265,24 +265,25 @@ def cost_columns(*, metric: str, k: int) -> dict[str, Any]:
 
 
 def sweep_columns(*, k: int, judged: bool) -> dict[str, Any]:
-    """column_config of the 'every configuration' table (hidden: what the configuration label already says)."""
+    """column_config of the 'every configuration' table, fitting an expander at 1280 px (~780 px); hidden: what
+    the configuration label already says."""
     cc = st.column_config
     num = cc.NumberColumn
-    ndcg = {"nDCG@10": num("nDCG@10", width=70, format="%.4f")} if judged else {}
+    ndcg = {"nDCG@10": num("nDCG@10", width=66, format="%.4f")} if judged else {}
     return {
-        "model": cc.TextColumn("model", width=150, pinned=True),
-        "configuration": cc.TextColumn("configuration", width=160, pinned=True),
-        "bytes per vector": num("bytes", width=56, format="%d", help="stored vector bytes"),
+        "model": cc.TextColumn("model", width=146, pinned=True),
+        "configuration": cc.TextColumn("configuration", width=158, pinned=True),
+        "bytes per vector": num("bytes", width=54, format="%d", help="stored vector bytes"),
         "index bytes per vector": num(
             "index bytes",
-            width=80,
+            width=78,
             format="%.1f",
             help="index memory per vector (HNSW: with its graph's share)",
         ),
-        f"recall@{k}": num(f"recall@{k}", width=70, format="%.4f"),
+        f"recall@{k}": num(f"recall@{k}", width=66, format="%.4f"),
         **ndcg,
-        "p50 ms": num("p50 ms", width=58, format="%.3f"),
-        "p95 ms": num("p95 ms", width=58, format="%.3f"),
-        "build s": num("build s", width=58, format="%.2f", help="HNSW build time"),
+        "p50 ms": num("p50 ms", width=54, format="%.3f"),
+        "p95 ms": num("p95 ms", width=54, format="%.3f"),
+        "build s": num("build s", width=54, format="%.2f", help="HNSW build time"),
         "pareto": cc.CheckboxColumn("Pareto", width=50, help="no smaller configuration is at least as good"),
     }
