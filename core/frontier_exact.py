@@ -38,7 +38,6 @@ _F16_REL = 2.0**-11 * 1.001  # float16 round-to-nearest relative error (normal r
 _F16_ABS = 2.0**-25  # float16 absolute error in the subnormal range
 _F32_EPS = 2.0**-24
 _KEEP_FLOATS = 1 << 26  # prefix sums kept across stops while queries x docs fit in this many floats
-_PAIR_FLOATS = 1 << 22  # floats gathered per chunk of candidate pairs
 _SIGN_FLOATS = 1 << 24  # floats of +-1 document signs made at a time
 
 
@@ -62,7 +61,7 @@ def truncated(
     """(truncate(docs, dims), int8_ranges of it or None, pack_binary of it or None) in one pass of row blocks.
 
     The same values as those three functions (the same float32 operations, a cache-sized block of rows at a
-    time, on every core), several times faster than truncating the whole matrix and passing over it again.
+    time), several times faster than truncating the whole matrix and passing over it again.
     """
     n = docs.shape[0]
     vd = np.empty((n, dims), dtype=np.float32)
@@ -110,26 +109,25 @@ def _refine(
     scores: np.ndarray,
     threshold: np.ndarray,
     depth: int,
-    exact: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    width: int,
+    rows: Callable[[np.ndarray], np.ndarray],
+    weights: np.ndarray,
 ) -> np.ndarray | None:
-    """Top-depth rows by ``exact(rows, cols)`` among the pairs whose float32 score reaches the row's threshold.
+    """Top-depth rows by ``rows(cols) . weights[i]`` among the columns whose float32 score reaches row i's threshold.
 
-    None when more than 1/64 of the scores reach it (gathering rows costs ~50x a matmul's work per pair) (the caller scores everything instead).
+    A query at a time: its candidates' stored vectors are gathered once and scored against its own weights.
+    None when more than 1/64 of the scores reach it (gathering costs many times a matmul's work per pair; the
+    caller scores everything instead).
     """
-    m, n = scores.shape
-    flat = np.flatnonzero(scores >= threshold[:, None])
-    if flat.size > max(scores.size // 64, 1):
+    m = scores.shape[0]
+    reach = scores >= threshold[:, None]
+    if np.count_nonzero(reach) > max(scores.size // 64, 1):
         return None
-    rows, cols = np.divmod(flat, n)
-    vals = np.empty(flat.size, dtype=np.float32)
-    step = max(1, _PAIR_FLOATS // max(width, 1))
-    for s in range(0, flat.size, step):
-        vals[s : s + step] = exact(rows[s : s + step], cols[s : s + step])
-    counts = np.bincount(rows, minlength=m)
-    order = np.lexsort((cols, -vals, rows))  # by query, score descending, then lower row
-    starts = np.cumsum(counts) - counts
-    return cols[order][starts[:, None] + np.arange(depth)]
+    out = np.empty((m, depth), dtype=np.int64)
+    for i in range(m):
+        cols = np.flatnonzero(reach[i])
+        vals = np.einsum("ij,j->i", rows(cols), weights[i])
+        out[i] = cols[np.lexsort((cols, -vals))[:depth]]  # score descending, then lower row
+    return out
 
 
 class _NearFloat32:
@@ -178,13 +176,7 @@ class _NearFloat32:
         depth = top.shape[1]
         kth = scores[np.arange(top.shape[0]), top[:, -1]]
         w = self.weights(q)
-        got = _refine(
-            scores,
-            kth - 2 * (self.margin(q) + slack),
-            depth,
-            lambda r, c: np.einsum("ij,ij->i", w[r], self.rows(c)),
-            q.shape[1],
-        )
+        got = _refine(scores, kth - 2 * (self.margin(q) + slack), depth, self.rows, w)
         if got is not None:
             return got
         return rank_block(w @ self.matrix().T, depth, exclude=exclude, start=start)

@@ -10,8 +10,13 @@ ranges (min, max) from calibration embeddings (here: the corpus itself), 256 buc
 - int8: the float32 query against the dequantised documents (bucket centres; as FAISS' scalar quantiser
   scores). The int32 dot product of query codes with document codes (usearch-style, what the issue first
   asked) weights each dimension by 1/step^2 and loses much of the recall (MiniLM on the sample corpus at 384
-  dims: 0.78-0.81 against 0.995; tests/test_quantize.py checks it), so it is not used. As with float16 the
-  search runs on a float32 copy: float32 speed, 1 byte per dimension counted.
+  dims: 0.78-0.81 against 0.995; tests/test_quantize.py checks it), so it is not used. Since
+  q . dequantised(c) = const(q) + (q * step) . c, quantising the weights q * step per query and accumulating
+  their dot product with the codes in int32 ranks the same: with int16 weights the lists equalled the float
+  ones (recall equal at 64/256/1024 dims on 20k clustered vectors), with int8 weights recall fell by up to 0.02.
+  But numpy (and torch on CPU) has no fast int8/int16 kernel on these AVX2 machines (no VNNI): an int32
+  matrix-vector product took 2-6.5x float32 BLAS's time at 256-2560 dims, so that is not used either. As with
+  float16 the search runs on a float32 copy: float32 speed, 1 byte per dimension counted.
 - binary: Hamming distance between packed sign bits (XOR, ``numpy.bitwise_count``, 64 bits at a time), exact.
 - binary + rescore: the ``rescore_multiplier * k`` nearest by Hamming, rescored with the float32 query against
   the int8 codes of just those documents, dequantised (sentence-transformers' quantized retrieval recipe).
@@ -20,10 +25,7 @@ ranges (min, max) from calibration embeddings (here: the corpus itself), 256 buc
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -37,9 +39,7 @@ Precision = Literal["float32", "float16", "int8", "binary", "binary+rescore"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 DEFAULT_RESCORE_MULTIPLIER = 4
 _BLOCK_FLOATS = 1 << 18  # floats per row block of an element-wise pass (1 MiB: stays in cache)
-_WORKERS = max(1, min(8, os.cpu_count() or 1))
 _BLOCK_WORDS = 1 << 18  # uint64 words XORed per block (2 MiB: stays in cache)
-_PARALLEL_WORDS = 1 << 19  # uint64 words per thread below which one thread scans them all
 _XOR_SPAN = 512  # uint64 words per XOR row: short rows make numpy's broadcasting loop overhead dominate
 _LANES = np.uint64(0x00FF00FF00FF00FF)
 _FOLD = np.uint64(0x0001000100010001)
@@ -48,8 +48,9 @@ SCORING_NOTE: dict[Precision, str] = {
     "float32": "float32 inner product",
     "float16": "float16 codes scored as float32 (numpy has no fast float16 kernel: float32 speed, half the memory)",
     "int8": "float32 query vs dequantised int8 documents (the int32 dot product of query and document codes "
-    "loses recall: 0.78 vs 0.995 for MiniLM at 384 dims); searched on a float32 copy: float32 speed, 1 byte "
-    "per dimension counted",
+    "loses recall: 0.78 vs 0.995 for MiniLM at 384 dims; int16 query weights x codes in int32 rank as this does, "
+    "but numpy has no fast integer kernel: 2-6.5x slower than float32 here); searched on a float32 copy: float32 "
+    "speed, 1 byte per dimension counted",
     "binary": "Hamming distance on packed sign bits (exact)",
     "binary+rescore": "Hamming shortlist of rescore_multiplier x k, rescored with the float32 query vs int8",
 }
@@ -111,27 +112,13 @@ def quantize_int8(vectors: np.ndarray, *, ranges: np.ndarray) -> np.ndarray:
 
 
 def map_row_blocks(fn: Callable[[slice], object], n: int, width: int) -> None:
-    """Call ``fn`` on slices of ``n`` rows (about 1 MiB of float32 each), on every core (numpy frees the GIL)."""
+    """Call ``fn`` on consecutive slices of ``n`` rows of ``width`` floats, about 1 MiB each (they stay in cache).
+
+    One thread: on this project's shared 2-core machines a second thread measured slower, not faster.
+    """
     step = max(1, _BLOCK_FLOATS // max(width, 1))
-    blocks = [slice(s, min(s + step, n)) for s in range(0, n, step)]
-    if _WORKERS <= 1 or len(blocks) <= 1:
-        for b in blocks:
-            fn(b)
-        return
-    for _ in _pool().map(fn, blocks):
-        pass
-
-
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One process-wide pool of _WORKERS threads (started on first use)."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(_WORKERS, thread_name_prefix="quantize"))
-        return _POOL[0]
+    for s in range(0, n, step):
+        fn(slice(s, min(s + step, n)))
 
 
 def dequant_steps(ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,21 +169,11 @@ def _popcount_rows(counts: np.ndarray) -> np.ndarray:
 def hamming_words(query: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """Hamming distances (n,) int32 of one query's words (w,) to every row of docs (n, w) uint64.
 
-    Large matrices are split into one run of rows per core (numpy frees the GIL; the float32 search it is
-    compared with uses every core through BLAS too).
+    One thread: on a busy machine, handing half the rows to a second thread measured slower (the hand-over
+    waits for a time slice), and one thread is already an order of magnitude faster than float32.
     """
-    n, w = docs.shape
-    out = np.empty(n, dtype=np.int32)
-    parts = min(_WORKERS, n * w // _PARALLEL_WORDS)
-    if parts <= 1:
-        _hamming_into(query, docs, out)
-        return out
-    edges = [n * i // parts for i in range(parts + 1)]
-    runs = [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
-    pending = [_pool().submit(_hamming_into, query, docs[r], out[r]) for r in runs[1:]]
-    _hamming_into(query, docs[runs[0]], out[runs[0]])
-    for f in pending:
-        f.result()
+    out = np.empty(docs.shape[0], dtype=np.int32)
+    _hamming_into(query, docs, out)
     return out
 
 

@@ -276,7 +276,7 @@ def test_frontier_page_runs_the_sweep_for_both_built_models(built_state):  # noq
 
 
 def test_one_pass_truncation_equals_truncate_ranges_and_bits():
-    """core.frontier_exact.truncated (row blocks on every core) gives the very values of the plain functions."""
+    """core.frontier_exact.truncated (cache-sized row blocks) gives the very values of the plain functions."""
     from core.frontier_exact import truncated
     from core.quantize import int8_ranges, pack_binary
 

@@ -64,7 +64,7 @@ def test_codes_match_sentence_transformers():
     ubin = quantize_embeddings(docs, precision="ubinary")
     assert np.array_equal(pack_binary(docs), ubin) and np.array_equal(build_flat(docs, "binary").codes, ubin)
     assert np.array_equal(pack_binary(docs), np.packbits(docs > 0, axis=1))
-    # many row blocks (threads), a constant dimension, and values outside the ranges (clipped)
+    # many row blocks, a constant dimension, and values outside the ranges (clipped)
     big = _random_unit(3000, 200, 3)
     big[:, 7] = 0.25
     ranges = int8_ranges(big[:1000])
