@@ -172,6 +172,12 @@ def act(page, name: str) -> None:
         if run.count():
             run.click()
             settle(page)
+    elif name in ("judge", "blind_votes"):  # the pair to judge / the two lists show once a rater is named
+        box = page.get_by_label("Your name (rater)", exact=True)
+        box.fill("Tour")
+        box.press("Enter")
+        settle(page, timeout_ms=300_000)  # the first pooling searches every sample query with both models
+        page.get_by_text("Query 1 of").first.wait_for(timeout=60_000)
     elif name == "frontier":
         run = page.get_by_role("button", name="Run the sweep")
         if run.count():
