@@ -49,6 +49,8 @@ def run_all(
     indexes: dict[str, ModelIndex], kind: str, n_pseudo: int, k: int, hnsw: bool
 ) -> list[Sweep] | None:
     """Each model's sweep: from the memo when already run, else after a click (progress and a stop button)."""
+    go = bool(state.page_value("_fr_go"))  # set by the Run button's click, good for this run only
+    state.set_page_value("_fr_go", False)
     inputs = {}
     with st.spinner("Embedding the query set with both models …"):  # memoised: only the first visit waits
         for slot, mi in indexes.items():
@@ -57,27 +59,38 @@ def run_all(
     done = {s: frontier.cached_sweep(key) for s, key in keys.items()}
     if all(v is not None for v in done.values()):
         return [v for v in done.values() if v is not None]
-    panel = st.empty()  # the run button, then the stop button and progress; cleared once the sweep is done
-    with panel.container():
-        if state.page_value("_fr_stop"):
-            st.warning(
-                "Sweep stopped before it finished: run it again to measure the rest (a model already swept is kept).",
-                icon=":material/stop_circle:",
+    st.info(
+        "The sweep measures every configuration of both models (seconds on the sample corpus; HNSW builds come "
+        "last and take longer on big corpora). Stop, or changing any control, cancels a running sweep.",
+        icon=":material/speed:",
+    )
+    # One slot: the run button (and the note after a stop), then, in the same places, Stop and one progress bar
+    # per model, so that no stale Run button lingers under a running sweep. The click only sets a flag (on_click):
+    # the run that sweeps never draws the Run button.
+    panel = st.empty()
+    if not go:
+        with panel.container():
+            st.button(
+                "Run the sweep",
+                type="primary",
+                icon=":material/play_arrow:",
+                key="fr_run",
+                on_click=state.set_page_value,
+                args=("_fr_go", True),
             )
-        st.info(
-            "The sweep measures every configuration of both models (seconds on the sample corpus; HNSW builds "
-            "come last and take longer on big corpora). Stop, or changing any control, cancels a running sweep.",
-            icon=":material/speed:",
-        )
-        clicked = st.button("Run the sweep", type="primary", icon=":material/play_arrow:", key="fr_run")
-    if not clicked:
+            if state.page_value("_fr_stop"):
+                st.warning(
+                    "Sweep stopped before it finished: run it again to measure the rest (a model already swept "
+                    "is kept).",
+                    icon=":material/stop_circle:",
+                )
         return None
     out = []
-    panel.empty()  # drop the run button first: a container put in its place would keep it until overwritten
     with panel.container():
         st.button("Stop the sweep", icon=":material/stop_circle:", key="_fr_stop")  # a click reruns: it stops
+        bars = {slot: st.progress(0.0, text=f"{mi.spec.name}: waiting") for slot, mi in indexes.items()}
         for slot, mi in indexes.items():
-            bar = st.progress(0.0, text=f"{mi.spec.name}: starting")
+            bar = bars[slot]
 
             def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
                 bar.progress(
