@@ -248,21 +248,24 @@ def exact_lists(
                 _add_signs(accb[bi], queries[qs, lo_b:d], docs[:, lo_b:d])
                 sims = accb[bi]  # d - 2 x Hamming; ranking masks excluded rows in place (they stay out)
                 avail = n - (exclude is not None)
+                # one ranking, as long as the longest list wanted: a prefix of it is the shorter top lists
+                short_k = min(rescore_multiplier * k, avail)
+                short_deep = min(rescore_multiplier * depth, avail)
+                longest = max(
+                    depth if "binary" in want else 0,
+                    short_deep if "binary+rescore" in want else 0,
+                )
+                ranked = rank_block(sims, longest, exclude=exclude, start=qs.start)
                 if "binary" in want:
-                    res = rank_block(sims, depth, exclude=exclude, start=qs.start)
-                    deep["binary"].append(res)
-                    lists["binary"].append(res[:, :k])
+                    deep["binary"].append(ranked[:, :depth])
+                    lists["binary"].append(ranked[:, :k])
                 if "binary+rescore" in want:
                     assert codes8 is not None and ranges is not None
-                    short = rank_block(
-                        sims, min(rescore_multiplier * k, avail), exclude=exclude, start=qs.start
-                    )
-                    lists["binary+rescore"].append(rescore(qd[qs], short, codes8, ranges, k))
+                    lists["binary+rescore"].append(rescore(qd[qs], ranked[:, :short_k], codes8, ranges, k))
                     if depth > k:
-                        short = rank_block(
-                            sims, min(rescore_multiplier * depth, avail), exclude=exclude, start=qs.start
+                        deep["binary+rescore"].append(
+                            rescore(qd[qs], ranked[:, :short_deep], codes8, ranges, depth)
                         )
-                        deep["binary+rescore"].append(rescore(qd[qs], short, codes8, ranges, depth))
                     else:
                         deep["binary+rescore"].append(lists["binary+rescore"][-1])
                 if not keep:
