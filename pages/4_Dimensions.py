@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import charts
 from core.engine import ModelIndex
 from core.mrl import equal_cost_dims
 from core.types import Corpus
@@ -14,6 +15,7 @@ from ui.state import QuerySet, Slot
 from ui.text import chunk_place, escape_md, one_line, page_parts, short_path, strip_markdown
 from ui.widgets import QuerySetChoice
 
+RULE = "#4d4d4d"  # the chosen d and the equal-bytes mark: grey, apart from the models' blue and orange
 SUBTITLE = (
     "How much of each model's own full-dimension top-k survives when its stored vectors are cut to d dims "
     "(slicing, never re-embedding)."
@@ -136,6 +138,7 @@ def recall_chart(
     rows: list[dict[str, Any]],
     curve: list[dict[str, Any]],
     *,
+    names: dict[Slot, str],
     stops: list[int],
     d: int,
     k: int,
@@ -156,21 +159,26 @@ def recall_chart(
             title="dimensions (log scale)",
         ),
         y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
-        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+        # the palette of every chart (core.charts): A blue, B orange, whichever model the page is on
+        color=charts.model_colour(
+            [{"model": names[s]} for s in build.SLOTS], legend=alt.Legend(orient="bottom", title=None)
+        ),
         strokeDash=alt.StrokeDash("curve:N", legend=dash_legend),
         tooltip=["model", "curve", "dims", alt.Tooltip("recall:Q", format=".3f")],
     )
     layers = [base.mark_line(point=True)]
     layers.append(
-        alt.Chart(pd.DataFrame({"dims": [d]})).mark_rule(color="#4f46e5", strokeWidth=2).encode(x="dims:Q")
+        alt.Chart(pd.DataFrame({"dims": [d]})).mark_rule(color=RULE, strokeWidth=2).encode(x="dims:Q")
     )
     eq = equal_cost_dims(other.dim, stops)
     if eq and eq < full:
         note = pd.DataFrame({"dims": [eq], "label": [f"same bytes as {other.spec.name} ({other.dim} dims)"]})
-        layers.append(alt.Chart(note).mark_rule(color="#f59e0b", strokeDash=[4, 4]).encode(x="dims:Q"))
+        layers.append(
+            alt.Chart(note).mark_rule(color=RULE, strokeDash=[4, 4], opacity=0.7).encode(x="dims:Q")
+        )
         layers.append(
             alt.Chart(note)
-            .mark_text(align="left", dx=4, dy=-110, color="#b45309")
+            .mark_text(align="left", dx=4, dy=-110, color=RULE)
             .encode(x="dims:Q", text="label:N")
         )
     st.altair_chart(alt.layer(*layers).properties(height=340), width="stretch")
@@ -194,37 +202,52 @@ def cost_table(curve: list[dict[str, Any]], e2e: list[dict[str, Any]] | None) ->
         st.dataframe(cost.round(4), hide_index=True, width="stretch")
 
 
+def shown_query() -> tuple[str, str]:
+    """The query shown at d dims and where it comes from: the Compare page's query, else its latest one."""
+    query = state.cmp_query()
+    if query:
+        return query, "the query on the Compare page"
+    history = state.history()
+    if history:
+        return history[0], "the latest query asked on the Compare page"
+    return "", ""
+
+
 def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) -> None:
     """The Compare page's query at d dims (HNSW) beside full dims (exact)."""
     st.subheader("Results at the chosen dimension")
-    query = state.cmp_query()
+    query, source = shown_query()
     if not query:
         st.info(
             "Ask a query on the Compare page to see its results at d dims beside full-dimension results here."
         )
         return
-    st.markdown(f"Query: **{escape_md(query)}**")
+    st.markdown(f"Query ({source}): **{escape_md(query)}**")
     full = mi.dim
     try:
-        at_dims = mi.search(query, k=k, dims=d, instruction=compare.instruction(slot))
-        at_full = mi.search(query, k=k, dims=full, exact=True, instruction=compare.instruction(slot))
+        qvec = resources.query_vectors(mi, [query], instruction=compare.instruction(slot))
+        at_dims = mi.search_vectors(qvec, k=k, dims=d)
+        at_full = mi.search_vectors(qvec, k=k, dims=full, exact=True)
     except Exception as exc:
         widgets.show_error(exc)
         return
-    full_ids = [h.chunk_id for h in at_full.hits]
+    full_rows = set(at_full[0][0].tolist())
     parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
     left, right = st.columns(2)
-    for col, title, res in ((left, f"{d} dims (HNSW)", at_dims), (right, f"{full} dims (exact)", at_full)):
+    for col, title, (idx, scores) in (
+        (left, f"{d} dims (HNSW)", at_dims),
+        (right, f"{full} dims (exact)", at_full),
+    ):
         with col:
             st.markdown(f"**{title}**")
             table = []
-            for h in res.hits:
-                chunk = corpus.chunks[h.chunk_index]
+            for rank, (i, score) in enumerate(zip(idx[0].tolist(), scores[0].tolist(), strict=True), 1):
+                chunk = corpus.chunks[int(i)]
                 table.append(
                     {
-                        "rank": h.rank,
-                        "in full top-k": "✓" if h.chunk_id in full_ids else "✗",
-                        "score": round(h.score, 3),
+                        "rank": rank,
+                        "in full top-k": "✓" if i in full_rows else "✗",
+                        "score": round(float(score), 3),
                         "source": short_path(chunk.source, 40),
                         "where": chunk_place(chunk, parts),
                         "text": one_line(strip_markdown(chunk.text), 140),
@@ -249,6 +272,27 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
             )
 
 
+SET_WORDS = {
+    "sample queries": "sample queries",
+    "this session's history": "queries of this session's history",
+}
+
+
+def doing(mi: ModelIndex, slot: Slot, name: str, chosen: QuerySetChoice, kind: QuerySet, k: int) -> str:
+    """What the spinner says while a model's curve is made: the embedding of queries not held yet, or the curve."""
+    n = (
+        0
+        if kind == "chunks as pseudo-queries"
+        else resources.missing_query_vectors(mi, chosen.texts, instruction=compare.instruction(slot))
+    )
+    if n:
+        return (
+            f"Embedding {n} {SET_WORDS.get(kind, 'queries')} with {escape_md(name)} "
+            "(once: later visits and the Judge page reuse the vectors) …"
+        )
+    return f"Measuring recall@{k} at every dimension for {escape_md(name)} …"
+
+
 def render() -> None:
     widgets.page_header("Dimensions", SUBTITLE)
     corpus = widgets.indexed_corpus()
@@ -271,9 +315,10 @@ def render() -> None:
     kind = effective_set(chosen)
 
     try:
-        qvecs, exclude = dims.query_set(mi, slot, kind, chosen.texts, chosen.n_pseudo)
-        at_d = dims.point(mi, qvecs, exclude, d=d, k=k)
-        curve = dims.truncation_curve(mi, qvecs, exclude, k=k)
+        with st.spinner(doing(mi, slot, names[slot], chosen, kind, k), show_time=True):
+            qvecs, exclude = dims.query_set(mi, slot, kind, chosen.texts, chosen.n_pseudo)
+            at_d = dims.point(mi, qvecs, exclude, d=d, k=k)
+            curve = dims.truncation_curve(mi, qvecs, exclude, k=k)
     except Exception as exc:
         widgets.show_error(exc)
         return
@@ -290,8 +335,9 @@ def render() -> None:
             widgets.show_error(exc)
         else:
             rows += curve_rows(names[slot], e2e, value="end-to-end recall", curve="end to end (HNSW at d)")
-    rows += other_model_rows(other, other_slot, names[other_slot], kind, chosen.texts, chosen.n_pseudo, k)
-    recall_chart(mi, other, rows, curve, stops=stops, d=d, k=k)
+    with st.spinner(doing(other, other_slot, names[other_slot], chosen, kind, k), show_time=True):
+        rows += other_model_rows(other, other_slot, names[other_slot], kind, chosen.texts, chosen.n_pseudo, k)
+    recall_chart(mi, other, rows, curve, names=names, stops=stops, d=d, k=k)
     cost_table(curve, e2e)
     results_at_d(mi, corpus, slot, d=d, k=k)
 

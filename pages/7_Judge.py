@@ -8,7 +8,7 @@ import streamlit as st
 from core.judgments import JudgmentStore
 from core.types import Corpus
 from ui import judge, state, widgets
-from ui.text import escape_md, highlight_md, snippet
+from ui.text import escape_md, passage_md
 
 SUBTITLE = (
     "Each query's pool is the union of both models' top-k, shown blind: no model names, no positions from "
@@ -92,7 +92,7 @@ def judging_card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool],
         else:
             st.markdown(
                 f"**{judge.where(chunk)}** · :gray[{widgets.lang_badge(chunk.lang)}]\n\n"
-                + highlight_md(snippet(chunk.text, p.query, limit=700), p.query)
+                + passage_md(chunk, p.query, limit=700)
             )
             with st.expander("Whole chunk"):
                 if chunk.heading:

@@ -10,7 +10,7 @@ from core.qrels_io import format_votes_csv
 from core.types import Corpus
 from ui import judge, state, votes, widgets
 from ui.state import TIES_RULES, VOTE_REVEALS
-from ui.text import escape_md, highlight_md, snippet
+from ui.text import escape_md, passage_md
 
 SUBTITLE = (
     "Arena mode: for each query the two models' lists are shown side by side, left and right assigned at random "
@@ -78,7 +78,7 @@ def side_list(corpus: Corpus, title: str, ids: tuple[str, ...], query: str) -> N
         with st.container(border=True):
             st.markdown(
                 f"**{judge.where(chunk)}** · :gray[{widgets.lang_badge(chunk.lang)}]\n\n"
-                + highlight_md(snippet(chunk.text, query, limit=220), query)
+                + passage_md(chunk, query, limit=220)
             )
 
 

@@ -29,8 +29,7 @@ def query_set(
     if kind == "chunks as pseudo-queries":
         rows = pseudo_queries(len(mi.corpus.chunks), n=n_pseudo)
         return mi.vectors[rows], rows
-    key = ("qvecs", mi.vectors_sha, mi.embedder.cache_key, tuple(texts), compare.instruction(slot))
-    return resources.memo(key, lambda: mi.embed_queries(texts, instruction=compare.instruction(slot))), None
+    return resources.query_vectors(mi, texts, instruction=compare.instruction(slot)), None
 
 
 def _digest(*arrays: np.ndarray | None) -> str:

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
@@ -34,6 +34,9 @@ from ui import compare as cmp
 from ui.corpus import sample_queries
 from ui.state import JUDGE_QUERY_SETS, JudgeQuerySet
 from ui.text import escape_md, escape_name
+
+if TYPE_CHECKING:
+    from core.engine import ModelIndex
 
 Prefix = Literal["judge", "votes"]
 MAX_QUERIES = 2000  # queries read from an uploaded file
@@ -216,11 +219,22 @@ def top_k(texts: Sequence[str], k: int) -> dict[str, tuple[tuple[str, ...], tupl
     )
     missing = [q for q in dict.fromkeys(texts) if q not in found]
     if missing:
-        ra = a.search_many(missing, k=depth, exact=True, instruction=cmp.instruction("A"))
-        rb = b.search_many(missing, k=depth, exact=True, instruction=cmp.instruction("B"))
+        ra = _exact_ids(a, missing, depth, cmp.instruction("A"))
+        rb = _exact_ids(b, missing, depth, cmp.instruction("B"))
         for q, x, y in zip(missing, ra, rb, strict=True):  # whole entries: readers never see half of one
-            found[q] = (tuple(h.chunk_id for h in x.hits), tuple(h.chunk_id for h in y.hits))
+            found[q] = (x, y)
     return {q: (found[q][0][:k], found[q][1][:k]) for q in texts}
+
+
+def _exact_ids(
+    mi: ModelIndex, texts: list[str], depth: int, instruction: str | None
+) -> list[tuple[str, ...]]:
+    """Each text's exact top-``depth`` chunk ids; query vectors come from (and go to) the shared memo."""
+    rows, _ = mi.search_vectors(
+        resources.query_vectors(mi, texts, instruction=instruction), k=depth, exact=True
+    )
+    chunks = mi.corpus.chunks
+    return [tuple(chunks[int(i)].id for i in row) for row in rows.tolist()]
 
 
 @dataclass(frozen=True)

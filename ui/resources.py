@@ -11,10 +11,11 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import numpy as np
 import streamlit as st
 
 from core.cost import calibrate
@@ -191,3 +192,44 @@ def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
 def memo_get(key: Hashable) -> Any:
     """A memoised value if present (None otherwise), without computing it."""
     return _memo().get(key)
+
+
+@st.cache_resource(show_spinner=False)
+def _query_vectors() -> Registry[np.ndarray]:
+    return Registry(capacity=4096)
+
+
+def _qkey(mi: ModelIndex, instruction: str | None, text: str) -> Hashable:
+    return ("qvec", mi.embedder.cache_key, instruction, text)
+
+
+def missing_query_vectors(mi: ModelIndex, texts: Sequence[str], *, instruction: str | None) -> int:
+    """How many of ``texts`` query_vectors would embed now (0: every vector is held)."""
+    reg = _query_vectors()
+    return sum(_qkey(mi, instruction, t) not in reg for t in dict.fromkeys(texts))
+
+
+def query_vectors(mi: ModelIndex, texts: Sequence[str], *, instruction: str | None) -> np.ndarray:
+    """Full-dim query vectors of ``mi``'s model, each text embedded once per process (model, instruction, text).
+
+    Dimensions, Frontier, Judge pooling and Blind votes ask for the same sample queries: the first page
+    embeds them (one batch of the texts not held yet), the others reuse the vectors.
+    """
+    reg = _query_vectors()
+    got: dict[str, np.ndarray] = {}
+    missing = []
+    for t in dict.fromkeys(texts):
+        v = reg.get(_qkey(mi, instruction, t))
+        if v is None:
+            missing.append(t)
+        else:
+            got[t] = v
+    if missing:
+        for t, v in zip(missing, mi.embed_queries(missing, instruction=instruction), strict=True):
+            v = v.copy()
+            v.setflags(write=False)
+            reg.put(_qkey(mi, instruction, t), v)
+            got[t] = v
+    if not texts:
+        return np.zeros((0, mi.dim), dtype=np.float32)
+    return np.stack([got[t] for t in texts])

@@ -29,6 +29,7 @@ __all__ = [
     "highlight_md",
     "one_line",
     "page_parts",
+    "passage_md",
     "query_terms",
     "short_path",
     "snippet",
@@ -230,3 +231,45 @@ def chunk_place(chunk: Chunk, parts: dict[str, tuple[int, int]] | None = None) -
         lines = f" · lines {chunk.line_start}-{chunk.line_end}" if chunk.line_start is not None else ""
         return f"p. {chunk.page}" + (f" · part {part[0]} of {part[1]}" if part else "") + lines
     return chunk.location
+
+
+_CJK_HASHES = re.compile(r"^#{1,6}(?=[^\x00-\x7f])")  # '###难度' (no space): not a heading, still noise
+_EDGE_CELLS = re.compile(r"^(?: ?· ?)+|(?: ?· ?)+$")  # empty first/last table cells left as ' · '
+
+
+def passage_md(chunk: Chunk, query: str, *, limit: int = 700) -> str:
+    """A longer passage for the blind Judge and Votes cards: card_snippet's cleaning, its lines kept.
+
+    Prose sources lose their Markdown syntax (strip_markdown), code keeps it; every line is escaped and
+    highlighted (highlight_md) and the lines are joined by hard breaks, so nothing of the text renders as
+    active Markdown. The window starts a few lines before the first query term and holds about ``limit``
+    characters; '…' marks a cut at either end.
+    """
+    raw = chunk.text
+    prose = extension(chunk.source) not in CODE_EXTS | DATA_EXTS
+    text = strip_markdown(raw) if prose else raw
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    if prose:
+        lines = [_EDGE_CELLS.sub("", _CJK_HASHES.sub("", line)) for line in lines]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    terms = [t.lower() for t in query_terms(query)]
+    first = next((i for i, line in enumerate(lines) if any(t in line.lower() for t in terms)), 0)
+    start, before = first, 0
+    while start > 0 and before + len(lines[start - 1]) <= limit // 3:
+        start -= 1
+        before += len(lines[start])
+    shown: list[str] = []
+    room = limit
+    for line in lines[start:]:
+        if room <= 0:
+            break
+        if len(line) > room:
+            line = snippet(line, query, limit=room) if not shown else one_line(line, room)
+        shown.append(line)
+        room -= len(line)
+    more = start + len(shown) < len(lines) and not shown[-1].endswith("…")
+    head = "… " if start and not shown[0].startswith("…") else ""
+    body = "  \n".join(highlight_md(line, query) for line in shown)
+    return head + body + (" …" if more else "")

@@ -230,9 +230,16 @@ def query_set_chooser(
         set_area.caption(f"{why}. Using {fallback} instead.")
     set_area.radio("Query set", available, key=f"{prefix}_queryset", horizontal=horizontal)
     low, high, step = _PSEUDO_BOUNDS[prefix]
-    count_area.number_input(
-        "Pseudo-queries", min_value=low, max_value=high, step=step, key=f"{prefix}_pseudo"
-    )
     kind = state.query_set(prefix)
+    pseudo = kind == "chunks as pseudo-queries"
+    count_area.number_input(
+        "Pseudo-queries", min_value=low, max_value=high, step=step, key=f"{prefix}_pseudo",
+        disabled=not pseudo,
+        help="How many chunks' own text serve as queries (each one's own chunk is left out of its results). "
+        + ("" if pseudo else "Used only with the query set 'chunks as pseudo-queries'."),
+    )  # fmt: skip
+    corpus = resources.current_corpus()
+    if pseudo and corpus is not None and 0 < len(corpus.chunks) < state.n_pseudo(prefix):
+        count_area.caption(f"{len(corpus.chunks)} used: every chunk of the corpus")
     texts = samples if kind == "sample queries" else history if kind == "this session's history" else []
     return QuerySetChoice(kind=kind, texts=texts, n_pseudo=state.n_pseudo(prefix))
