@@ -64,42 +64,43 @@ def run_all(
         "last and take longer on big corpora). Stop, or changing any control, cancels a running sweep.",
         icon=":material/speed:",
     )
-    # One slot: the run button (and the note after a stop), then, in the same places, Stop and one progress bar
-    # per model, so that no stale Run button lingers under a running sweep. The click only sets a flag (on_click):
-    # the run that sweeps never draws the Run button.
-    panel = st.empty()
+    # Three slots, each one element replaced in place (st.empty): the note after a stop, the Run button (then
+    # Stop), the progress bars. The click only sets a flag (on_click), so the run that sweeps never draws Run.
+    note, button, bars_slot = st.empty(), st.empty(), st.empty()
     if not go:
-        with panel.container():
-            st.button(
-                "Run the sweep",
-                type="primary",
-                icon=":material/play_arrow:",
-                key="fr_run",
-                on_click=state.set_page_value,
-                args=("_fr_go", True),
+        if state.page_value("_fr_stop"):
+            note.warning(
+                "Sweep stopped before it finished: run it again to measure the rest (a model already swept is "
+                "kept).",
+                icon=":material/stop_circle:",
             )
-            if state.page_value("_fr_stop"):
-                st.warning(
-                    "Sweep stopped before it finished: run it again to measure the rest (a model already swept "
-                    "is kept).",
-                    icon=":material/stop_circle:",
-                )
+        button.button(
+            "Run the sweep",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="fr_run",
+            on_click=state.set_page_value,
+            args=("_fr_go", True),
+        )
         return None
+    note.empty()
+    button.button("Stop the sweep", icon=":material/stop_circle:", key="_fr_stop")  # a click reruns: it stops
     out = []
-    with panel.container():
-        st.button("Stop the sweep", icon=":material/stop_circle:", key="_fr_stop")  # a click reruns: it stops
+    with bars_slot.container():
         bars = {slot: st.progress(0.0, text=f"{mi.spec.name}: waiting") for slot, mi in indexes.items()}
-        for slot, mi in indexes.items():
-            bar = bars[slot]
+    for slot, mi in indexes.items():
+        bar = bars[slot]
 
-            def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
-                bar.progress(
-                    done_n / max(total, 1), text=f"{name}: {done_n}/{total} configurations ({rate:.1f}/s)"
-                )
+        def progress(done_n: int, total: int, rate: float, bar=bar, name=mi.spec.name) -> None:
+            bar.progress(
+                done_n / max(total, 1), text=f"{name}: {done_n}/{total} configurations ({rate:.1f}/s)"
+            )
 
-            out.append(frontier.run_sweep(mi, *inputs[slot], k=k, hnsw=hnsw, progress=progress))
-            bar.progress(1.0, text=f"{mi.spec.name}: done")
-    panel.empty()
+        out.append(frontier.run_sweep(mi, *inputs[slot], k=k, hnsw=hnsw, progress=progress))
+        bar.progress(1.0, text=f"{mi.spec.name}: done")
+    note.empty()
+    button.empty()
+    bars_slot.empty()
     return out
 
 
