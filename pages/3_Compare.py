@@ -207,9 +207,8 @@ def latency() -> None:
     # One column per model (headed A / B, named in the result columns above): six columns would not fit here.
     measures = [m for m in rows[0] if m != "model"]
     table = pd.DataFrame(
-        {str(r["model"]).split(" · ")[0]: [r[m] for m in measures] for r in rows},
+        {str(r["model"]).split(" · ")[0]: [str(r[m]) for m in measures] for r in rows},  # as rounded: 2, 31.4
         index=measures,
-        dtype=object,
     )
     st.table(table)  # a static table: the interactive grid took ~20% of the browser's redraw after each query
     st.caption(
@@ -231,16 +230,15 @@ def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
     st.markdown(
         f"**{n}** label(s) on **{sum(bool(v) for v in all_labels.values())}** query(ies) for this corpus."
     )
-    try:
-        exports = {
-            "qrels.tsv": compare.qrels_tsv(all_labels, sample_ids),
-            "queries.jsonl": compare.queries_jsonl(all_labels, sample_ids),
-        }
-    except Exception as exc:
-        widgets.show_error(exc)
-        return
-    for col, (file_name, data) in zip(st.columns(2), exports.items(), strict=True):
-        col.download_button(file_name, data, file_name=file_name, disabled=n == 0, width="stretch")
+    # The files are made when a button is clicked (a callable), not on every query; a download reruns nothing.
+    exports = {
+        "qrels.tsv": lambda: compare.qrels_tsv(all_labels, sample_ids),
+        "queries.jsonl": lambda: compare.queries_jsonl(all_labels, sample_ids),
+    }
+    for col, (file_name, make) in zip(st.columns(2), exports.items(), strict=True):
+        col.download_button(
+            file_name, make, file_name=file_name, disabled=n == 0, width="stretch", on_click="ignore"
+        )
 
 
 def disagreement_section(k: int) -> None:

