@@ -20,7 +20,8 @@ from core.qdrant_index import QdrantError, QdrantTarget, _matrices, _models, cal
 from core.store import EmbeddingStore
 from core.types import BuildStats, Chunk, Corpus, Embedder, Progress
 
-_SCROLL = 512
+_SCROLL = 512  # points per scroll call from a server
+_SCROLL_LOCAL = 8192  # local mode sorts every point id on each scroll call: few large pages
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,14 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
     with call_lock(byo.target):
         total = client.count(byo.collection, exact=True).count
     chunks: list[Chunk] = []
-    rows: list[np.ndarray] = []
+    rows: list = []  # vectors as the client returns them (lists of floats), one array at the end
     ids: list = []
     fields = [byo.text_field, byo.id_field, byo.source_field, "language"]  # language: when the payload has it
     offset, t0 = None, time.perf_counter()
+    page = _SCROLL if byo.target.url else _SCROLL_LOCAL
     while True:
         with call_lock(byo.target):
-            points, offset = client.scroll(byo.collection, limit=_SCROLL, offset=offset, with_payload=fields,
+            points, offset = client.scroll(byo.collection, limit=page, offset=offset, with_payload=fields,
                                            with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
         for p in points:
             payload = p.payload or {}
@@ -96,7 +98,7 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
             lang = payload.get("language")
             chunks.append(Chunk(id=cid, source=str(payload.get(byo.source_field) or byo.collection), text=text,
                                 lang=lang if isinstance(lang, str) and lang else "unknown"))  # fmt: skip
-            rows.append(np.asarray(vec, dtype=np.float32))
+            rows.append(vec)
             ids.append(p.id)
         if progress is not None:
             elapsed = time.perf_counter() - t0
@@ -112,7 +114,7 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
                               f"{byo.collection!r}; name a unique id field.")  # fmt: skip
         seen.add(c.id)
     corpus = Corpus(chunks=tuple(chunks), files=(), sha256=corpus_sha256(tuple(chunks)), name=byo.collection)
-    vectors = np.stack(rows)
+    vectors = np.asarray(rows, dtype=np.float32)
     return corpus, truncate(vectors, vectors.shape[1]), ids
 
 

@@ -192,15 +192,15 @@ def stop() -> None:
 def card(byo: dict[str, Any]) -> None:
     """Model B's card while it is a collection: what was read, from where, and how its queries are embedded."""
     st.markdown(f"**Model B** · Qdrant collection {escape_md(repr(byo['collection']))}")
-    where = byo["url"] or f"local folder {byo['path']}"
+    st.caption(escape_md(f"at {byo['url'] or 'local folder ' + byo['path']}"))  # wraps; a table cell would cut it
     facts = [
-        ("where", where), ("named vector", byo["vector"] or "(unnamed)"), ("text field", byo["text_field"]),
-        ("id field", byo["id_field"] or "(point id)"), ("points read", f"{byo['points']:,}"),
-        ("dimensions", f"{byo['dim']:,} (searched at full dimension only)"),
-        ("queries embedded by", byo["model"]), ("read in", f"{byo['seconds']:.1f} s"),
+        ("named vector", byo["vector"] or "(unnamed)"), ("text field", byo["text_field"]),
+        ("id field", byo["id_field"] or "(point id)"), ("points read", f"{byo['points']:,} in {byo['seconds']:.1f} s"),
+        ("dimensions", f"{byo['dim']:,}, searched at full dimension only"), ("queries embedded by", byo["model"]),
     ]  # fmt: skip
     st.dataframe(pd.DataFrame(facts, columns=["", "value"]), hide_index=True, width="stretch",
-                 column_config={"value": st.column_config.TextColumn(width="large")})  # fmt: skip
+                 column_config={"": st.column_config.TextColumn(width="small"),
+                                "value": st.column_config.TextColumn(width="large")})  # fmt: skip
     if build.built_index("B") is None:
         st.info("The collection's index is no longer held in this process: click Use this collection again.")
     st.button("Stop using the collection", key="_models_byo_stop", on_click=stop, icon=":material/link_off:",
