@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 import streamlit as st
@@ -190,18 +190,24 @@ class BuildCancelled(Exception):
         self.stopped = stopped
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Stopped:
-    """Where a build job stopped before the end (Cancel, or another click while it ran), kept in session state."""
+    """One build job's record in session state (``build_stopped``), made when it starts and updated as it runs.
+
+    Streamlit ends a running script on any click (Cancel included) by raising at its next progress update, and
+    in the same moment starts the next run, which must not touch session state of the old one: so the old run
+    only updates this object, and ``ended`` tells the next run that the old one has stopped."""
 
     label: str  # what the job was: "Build both indexes", "Rebuild from scratch"
     corpus_sha: str
-    slot: str  # the model that was running
-    model: str
-    done: int  # chunks of the whole job done (both models)
-    total: int
-    saved: int  # vectors this job wrote to the store: kept, a re-run does not embed them again
+    total: int  # chunks in the job (both models)
+    slot: str = ""  # the model that was running
+    model: str = ""
+    done: int = 0  # chunks of the whole job done at the last progress update
+    saved: int = 0  # vectors this job wrote to the store: kept, a re-run does not embed them again
     cancelled: bool = False  # True once the Cancel click that ended it has been seen
+    finished: bool = False  # the job ran to its end (then it is no longer kept)
+    ended: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def message(self, *, kept: str = "the previous indexes are kept") -> str:
         """One plain sentence or three: how far it got, what is kept, what a re-run does."""
@@ -236,12 +242,12 @@ class JobProgress:
         *,
         label: str = "Build job",
         stop: StopCheck | None = None,
+        corpus_sha: str = "",
     ) -> None:
         self.slots, self.n_chunks, self.label, self.stop = slots, n_chunks, label, stop
+        self.record = Stopped(label, corpus_sha, n_chunks * len(slots), slots[0] if slots else "")
         self.estimates = estimates or {}
         self.finished = 0  # models done (built or reused)
-        self.done = 0  # chunks of the job done at the last update
-        self.running = (slots[0] if slots else "", "")  # slot and model name of the last update
         self.started = time.perf_counter()
         planned = [self.estimates[s] for s in slots if s in self.estimates]
         est = f" · estimate {format_duration(sum(planned))}" if planned and len(planned) == len(slots) else ""
@@ -257,9 +263,9 @@ class JobProgress:
     def update(self, slot: str, name: str, done: int, total: int, rate: float, note: str = "") -> None:
         """A progress call of the running model (its own done / total and items/s)."""
         job_done = self.finished * self.n_chunks + min(done, total)
-        self.done, self.running = job_done, (slot, name)
+        self.record.done, self.record.slot, self.record.model = job_done, slot, name
         if self.stop is not None and self.stop(job_done, self.total):
-            raise BuildCancelled(self.stopped(saved=0))  # build_all fills in what reached the store
+            raise BuildCancelled(self.record)  # build_all fills in what reached the store
         later = self.slots[self.slots.index(slot) + 1 :] if slot in self.slots else ()
         eta = (total - done) / rate if rate > 0 else float("nan")
         for other in later:
@@ -274,17 +280,12 @@ class JobProgress:
 
     def model_done(self, slot: str, name: str, *, reused: bool) -> None:
         self.finished += 1
-        self.done = self.finished * self.n_chunks
+        self.record.done = self.finished * self.n_chunks
         self.bar.progress(
             min(self.finished / len(self.slots), 1.0),
             text=f"{self.label} · {slot} · {escape_md(name)} {'reused (already built)' if reused else 'built'} · "
             f"{self.finished} of {len(self.slots)} models ready · {time.perf_counter() - self.started:.1f} s",
         )
-
-    def stopped(self, *, saved: int, corpus_sha: str = "") -> Stopped:
-        """Where the job is now, as the record of a stop."""
-        slot, name = self.running
-        return Stopped(self.label, corpus_sha, slot, name, self.done, self.total, saved)
 
 
 def scratch_store() -> EmbeddingStore:
@@ -425,24 +426,44 @@ def cancel_button(key: str, *, message: bool = True) -> bool:
     return clicked
 
 
-def show_stop(*, clicked: bool) -> None:
+def show_stop(*, clicked: bool, wait_s: float = 180) -> None:
     """Where the last unfinished build of this corpus stopped and what it kept (after a Cancel click, or any
-    click that ended the run); 'No build was running.' for a Cancel with nothing to stop."""
+    click that ended the run); 'No build was running.' for a Cancel with nothing to stop.
+
+    The run a Cancel click starts begins while the old one is still embedding its batch in flight: it waits
+    (up to ``wait_s``) for the old run to stop, so the figures it shows are final."""
     stopped: Stopped | None = state.get("build_stopped")
-    if stopped is not None and stopped.corpus_sha != state.corpus_key():
+    if stopped is not None and (stopped.corpus_sha != state.corpus_key() or stopped.finished):
         stopped = None  # a stop on another corpus says nothing about this one
-    if clicked and stopped is not None and not stopped.cancelled:
-        stopped = replace(stopped, cancelled=True)
-        state.put("build_stopped", stopped)
-    if stopped is not None:
-        kept = (
-            "the previous indexes are kept"
-            if any(built_index(s) is not None for s in SLOTS)
-            else "no index was replaced"
+    if stopped is None:
+        if clicked:
+            st.info("No build was running.", icon=":material/cancel:")
+        return
+    if clicked:
+        stopped.cancelled = True
+    if not stopped.ended.is_set():
+        with st.spinner(
+            f"Stopping the build after the batch in flight ({stopped.done:,} of {stopped.total:,} chunks "
+            "done) …"
+        ):
+            stopped.ended.wait(wait_s)
+    if clicked:
+        stopped.cancelled = True  # again: the old run's stop handler may have run meanwhile
+    kept = (
+        "the previous indexes are kept"
+        if any(built_index(s) is not None for s in SLOTS)
+        else "no index was replaced"
+    )
+    if not stopped.ended.is_set():
+        st.info(
+            f"{stopped.label}: stopping after the batch in flight ({stopped.done:,} of {stopped.total:,} chunks "
+            f"done); {kept}.",
+            icon=":material/cancel:",
         )
-        st.info(stopped.message(kept=kept), icon=":material/cancel:")
-    elif clicked:
-        st.info("No build was running.", icon=":material/cancel:")
+        return
+    if stopped.finished:  # it ended on its own while this run waited
+        return
+    st.info(stopped.message(kept=kept), icon=":material/cancel:")
 
 
 def build_all(
@@ -461,8 +482,9 @@ def build_all(
     Streamlit ending the run on a Cancel click) keeps the previous ones and records where it stopped in
     ``build_stopped``; what it embedded stays in the store. Raises the first slot's error after trying the other
     slot too (both errors are shown by the caller)."""
-    state.put("build_stopped", None)
-    job = JobProgress(SLOTS, len(corpus.chunks), estimates, label=label, stop=stop)
+    job = JobProgress(SLOTS, len(corpus.chunks), estimates, label=label, stop=stop, corpus_sha=corpus.sha256)
+    record = job.record
+    state.put("build_stopped", record)  # before any work: a stopped run may not write session state any more
     built: dict[str, _Built] = {}
     errors: list[Exception] = []
     saved: dict[str, tuple[EmbeddingStore, int]] = {}  # model key -> (store, vectors held before this job)
@@ -476,13 +498,20 @@ def build_all(
                 raise
             except Exception as exc:
                 errors.append(exc)
-    except BaseException as exc:  # BuildCancelled, or Streamlit's rerun/stop at a progress update
-        new = sum(stored_vectors(store, key) - before for key, (store, before) in saved.items())
-        record = job.stopped(saved=max(new, 0), corpus_sha=corpus.sha256)
-        state.put("build_stopped", replace(record, cancelled=isinstance(exc, BuildCancelled)))
-        if isinstance(exc, BuildCancelled):
-            raise BuildCancelled(state.get("build_stopped")) from None
+    except (
+        BaseException
+    ) as exc:  # BuildCancelled, or Streamlit's stop at a progress update (no st calls here)
+        try:
+            record.saved = max(sum(stored_vectors(st_, k) - n for k, (st_, n) in saved.items()), 0)
+        except Exception:  # the count is for the message; the stop itself must go on
+            log.exception("could not count the vectors a stopped build saved")
+        record.cancelled = record.cancelled or isinstance(exc, BuildCancelled)  # the next run may have set it
         raise
+    else:
+        record.finished = True
+    finally:
+        record.ended.set()
+    state.put("build_stopped", None)
     for name, b in built.items():
         _commit(name, b, fresh=fresh)
     if errors:
