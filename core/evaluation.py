@@ -59,7 +59,7 @@ class SearchIndex(Protocol):
 
 # load_eval_set lives in core.eval_sets; the name stays importable here for pages/5_Evaluate.py
 __all__ = [
-    "COVERAGE", "COVERAGE_K", "IDENTICAL_ID_TASKS", "Comparison", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",
+    "COVERAGE", "COVERAGE_K", "IDENTICAL_ID_TASKS", "AlignedQrels", "Comparison", "align_doc_ids", "Evaluation", "by_group", "check_corpus_text", "choose_doc_key",
     "compare", "doc_key", "evaluate", "language_pairs", "load_eval_set", "run_retrieval", "short_lang",
 ]  # fmt: skip
 # MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
@@ -75,23 +75,87 @@ def doc_key(rule: str) -> DocKey:
     raise EvaluationError(f"Unknown doc_id rule {rule!r}: use 'id', 'source' or 'auto'.")
 
 
-def choose_doc_key(corpus: Corpus, qrels: Qrels) -> DocIdRule:
-    """'id' when the judged doc ids match chunk ids better than chunk sources, else 'source'."""
+def _id_kinds(corpus: Corpus, qrels: Qrels) -> tuple[set[str], set[str]]:
+    """(judged ids that name a chunk, judged ids that name a file) of ``corpus``; an id that is both (BEIR)
+    counts as a chunk id."""
     judged = {d for docs in qrels.values() for d in docs}
     if not judged:
         raise EvaluationError(
             f"There are no judgments to evaluate ({len(qrels)} judged queries, none naming a document): "
             "check that the qrels' query ids match the queries' ids and that each judgment names a document."
         )
-    by_id = len(judged & {c.id for c in corpus.chunks})
-    by_source = len(judged & {c.source for c in corpus.chunks})
-    if by_id == 0 and by_source == 0:
+    ids, sources = {c.id for c in corpus.chunks}, {c.source for c in corpus.chunks}
+    by_id, by_source = judged & ids - sources, judged & sources - ids
+    if not by_id and not by_source and judged & ids:  # BEIR: a document is one chunk, its id is its source
+        by_id = judged & ids
+    if not by_id and not by_source:
         example = sorted(judged)[0]
         raise EvaluationError(
             f"No judged document id matches a chunk id or a file path of corpus {corpus.name or '(unnamed)'} "
             f"(e.g. {example!r}); qrels must name documents by BEIR _id or by path relative to the docs folder."
         )
-    return "id" if by_id >= by_source else "source"
+    return by_id, by_source
+
+
+def choose_doc_key(corpus: Corpus, qrels: Qrels) -> DocIdRule:
+    """'id' when the judged documents are chunk ids, 'source' when they are file paths.
+
+    Judgments that name some documents by chunk id and others by file path (pooled judgments beside imported
+    file-level qrels) are refused: either rule would leave the other kind matching nothing. ``align_doc_ids``
+    turns them into file-level judgments first."""
+    by_id, by_source = _id_kinds(corpus, qrels)
+    if by_id and by_source:
+        raise EvaluationError(
+            f"The judgments name documents two ways: {len(by_source)} by file path (e.g. "
+            f"{sorted(by_source)[0]!r}) and {len(by_id)} by chunk id (e.g. {sorted(by_id)[0]!r}), so matching "
+            "by either would drop the other. Evaluate one kind alone (pooled judgments, or the file-level "
+            "qrels), or lift the chunk judgments to their files (core.evaluation.align_doc_ids)."
+        )
+    return "id" if by_id else "source"
+
+
+@dataclass(frozen=True)
+class AlignedQrels:
+    """Qrels whose documents are all of one kind, the rule that matches them, and what was changed (or '')."""
+
+    qrels: Qrels
+    rule: DocIdRule
+    note: str = ""
+
+
+def align_doc_ids(corpus: Corpus, qrels: Qrels) -> AlignedQrels:
+    """Qrels that name documents one way, for judgments that mix chunk ids and file paths.
+
+    Unmixed qrels come back as they are, with ``choose_doc_key``'s rule. Mixed ones are evaluated at file level,
+    the way the sample corpus's file-level qrels are (a file's score is its best chunk's): a chunk's judgment
+    becomes its file's, a file being as relevant as its most relevant judged chunk (the highest grade), and a
+    judgment of the file itself wins over its chunks' where a query has both. ``note`` says so in numbers."""
+    by_id, by_source = _id_kinds(corpus, qrels)
+    if not (by_id and by_source):
+        return AlignedQrels(qrels, "id" if by_id else "source")
+    file_of = {c.id: c.source for c in corpus.chunks}
+    out: Qrels = {}
+    lifted = overruled = 0
+    for qid, docs in qrels.items():
+        direct = {d: g for d, g in docs.items() if d in by_source}
+        from_chunks: dict[str, int] = {}
+        for d, g in docs.items():
+            if d in by_id:
+                lifted += 1
+                f = file_of[d]
+                from_chunks[f] = max(g, from_chunks.get(f, g))
+        overruled += sum(f in direct for f in from_chunks)
+        # ids of neither kind (stale judgments) stay as given: they match nothing, as before
+        kept = {d: g for d, g in docs.items() if d not in by_id and d not in by_source}
+        out[qid] = {**kept, **from_chunks, **direct}
+    note = (
+        f"The judgments name documents by file path and by chunk id: evaluated per file (a file scores as its best "
+        f"chunk, as the sample's qrels are), {lifted} chunk judgments lifted to their files (a file takes its best "
+        f"judged chunk's grade)"
+        + (f"; {overruled} files judged directly keep that judgment over their chunks'" if overruled else "")
+        + "."
+    )
+    return AlignedQrels(out, "source", note)
 
 
 def check_corpus_text(corpus: Corpus) -> None:

@@ -8,15 +8,15 @@ renderers escape it. A section whose data does not exist says so (``missing``) i
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core import charts
-from core.evaluation import Comparison, by_group, short_lang
+from core.evaluation import Comparison, by_group
 from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_budget, pareto_mark
-from core.ingest.language import language_name
+from core.ingest.language import LANGUAGE_NAMES, language_name
+from core.numbers import minus_signs, number
 from core.report_data import EVAL_METRICS, JUDGED_K, ReportData
 from core.verdict import pretty_metric
 from core.verdict import verdict as core_verdict
@@ -110,29 +110,12 @@ class Report:
 # ---- formatting ---------------------------------------------------------------------------------------
 
 
-MINUS = "\u2212"  # every negative figure of the report, HTML and Markdown alike: "−0.012", never "-0.012"
-_ASCII_MINUS = re.compile(r"(?:(?<![\w.\-\u2212])|(?<=\.\.))-(?=\d*\.?\d)")
-
-
-def number(x: float | None, digits: int = 3, *, sign: bool = False) -> str:
-    """The report's one number format: fixed decimals, U+2212 for a minus, '+' when ``sign``, '–' for none."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
-
-
 def f3(x: float | None) -> str:
     return number(x, 3)
 
 
 def signed(x: float) -> str:
     return number(x, 3, sign=True)
-
-
-def minus_signs(text: str) -> str:
-    """A sentence from elsewhere (core.verdict writes '+0.05..-0.03') with its negative figures in the report's
-    minus; hyphens inside words, ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
-    return _ASCII_MINUS.sub(MINUS, text)
 
 
 def pval(p: float) -> str:
@@ -151,6 +134,19 @@ def human_bytes(n: float) -> str:
     return f"{n} B"
 
 
+def lang_name(code: str) -> str:
+    """A language code in words, short ones too (core.evaluation.short_lang's 'zh' -> 'Chinese')."""
+    if code in LANGUAGE_NAMES and code not in ("unknown", "mixed"):
+        return language_name(code)
+    longer = [name for k, name in LANGUAGE_NAMES.items() if k.startswith(code + "-")]
+    return longer[0] if longer else code
+
+
+def pair_name(pair: str) -> str:
+    """'en->zh' (core.evaluation.language_pairs) -> 'English → Chinese'."""
+    return " → ".join(lang_name(code) for code in pair.split("->"))
+
+
 def ms(x: float) -> str:
     return "–" if math.isnan(x) else (f"{x:.2f}" if x < 10 else f"{x:.1f}")
 
@@ -164,7 +160,8 @@ def headline(cmp: Comparison) -> str:
 
 
 def figures_sentence(cmp: Comparison) -> tuple[str, dict[str, Any]]:
-    """The headline paired test to three decimals, exactly as ``core.cli evaluate --json`` has it."""
+    """The two means behind the verdict's difference, and how it was tested (the difference, its CI and p are
+    the verdict's own: written once); the figures as ``core.cli evaluate --json`` has them."""
     m = headline(cmp)
     p = cmp.paired[m]
     figures = {
@@ -172,9 +169,8 @@ def figures_sentence(cmp: Comparison) -> tuple[str, dict[str, Any]]:
         "ci_low": p.ci_low, "ci_high": p.ci_high, "p_value": p.p_value,
     }  # fmt: skip
     text = (
-        f"The figures on {p.queries} judged queries: {cmp.name_a} {f3(p.mean_a)} and {cmp.name_b} {f3(p.mean_b)} on "
-        f"{pretty_metric(m)} (A − B {signed(p.diff)}, 95% CI {signed(p.ci_low)}..{signed(p.ci_high)}, p = {pval(p.p_value)}; "
-        "paired randomisation test and bootstrap, 10,000 resamples, seed 0)."
+        f"Mean {pretty_metric(m)}: {cmp.name_a} {f3(p.mean_a)}, {cmp.name_b} {f3(p.mean_b)} (paired randomisation "
+        "test and bootstrap 95% CI of the difference, 10,000 resamples, seed 0; every metric in section 4)."
     )
     return text, figures
 
@@ -193,6 +189,7 @@ def verdict(data: ReportData) -> Answer:
         votes=data.votes,
         judged_at_10=data.judged_at or None,
         unpooled_share=origins.get("thumbs", 0) / total if from_store and total else None,
+        digits=3,  # as the tables of section 4
     )
     sentence = minus_signs(v.sentence)
     if cmp is None:
@@ -208,20 +205,23 @@ def verdict(data: ReportData) -> Answer:
 
 
 def cost_sentence(data: ReportData) -> str:
-    """What each model's default configuration costs per vector, and the equal-budget readout."""
-    defaults = [(s, s.default()) for s in data.sweeps]
-    parts = [
-        f"{s.model} {d.bytes_per_vector:,} bytes a vector ({d.dims} dims float32)"
-        for s, d in defaults
-        if d is not None
-    ]
-    if not parts:
+    """What each model's default configuration costs per vector (the cheaper ones and the equal-budget readout
+    are section 6's)."""
+    defaults = [(s.model, d) for s in data.sweeps if (d := s.default()) is not None]
+    if not defaults:
         return ""
-    text = "Cost at the default configuration: " + "; ".join(parts) + "."
-    if len(data.sweeps) == 2:
-        a, b = data.sweeps
-        text += " " + equal_budget(a, b).sentence
-    return text
+    shapes = {(d.bytes_per_vector, d.dims) for _, d in defaults}
+    if len(defaults) > 1 and len(shapes) == 1:
+        size, dims = shapes.pop()
+        said = f"{size:,} bytes a vector for each model ({dims} dims float32)"
+    else:
+        said = "; ".join(
+            f"{m} {d.bytes_per_vector:,} bytes a vector ({d.dims} dims float32)" for m, d in defaults
+        )
+    return (
+        f"Cost at the default configuration: {said}. Section 6 has the smaller configurations, what each keeps "
+        f"of its quality, and the cost at {data.scale.chunks:,} chunks."
+    )
 
 
 def rests_on(data: ReportData) -> list[str]:
@@ -231,6 +231,8 @@ def rests_on(data: ReportData) -> list[str]:
     if cmp is not None:
         n = cmp.paired[headline(cmp)].queries
         out.append(f"{n} judged queries: {data.query_source or 'judgments given'}")
+        if data.qrels_note:
+            out.append(data.qrels_note)
         ja = ", ".join(f"{name} {f3(v)}" for name, v in data.judged_at.items())
         out.append(f"judged@{JUDGED_K} (share of each model's top {JUDGED_K} with a judgment): {ja}")
     else:
@@ -381,7 +383,7 @@ def section_quality(data: ReportData) -> Section:
     a, b = cmp.name_a, cmp.name_b
     rows = tuple(
         (
-            m,
+            pretty_metric(m),
             f3(p.mean_a),
             f3(p.mean_b),
             signed(p.diff),
@@ -401,7 +403,7 @@ def section_quality(data: ReportData) -> Section:
             rows,
             caption="Paired randomisation test (10,000 sign flips, seed 0) and bootstrap 95% CI of the mean "
             "difference A − B over the judged queries; * p < 0.05; win/tie/loss counts queries where A scores "
-            "higher / the same / lower. ndcg_condensed@10: nDCG@10 with unjudged results removed first (Sakai's "
+            "higher / the same / lower. Condensed nDCG@10: nDCG@10 with unjudged results removed first (Sakai's "
             "condensed lists), so neither model is rewarded or punished for results nobody judged.",
             numeric=(1, 2, 3, 4, 5, 6),
         ),
@@ -425,13 +427,20 @@ def section_quality(data: ReportData) -> Section:
                 )
             )
     m = headline(cmp)
+    pm = pretty_metric(m)
     if data.lang_pairs:
         ga, gb = by_group(cmp.a, data.lang_pairs), by_group(cmp.b, data.lang_pairs)
         blocks.append(
             Table(
-                ("query → documents", "queries", f"A {m}", f"B {m}", "A − B"),
+                ("query → documents", "queries", f"A {pm}", f"B {pm}", "A − B"),
                 tuple(
-                    (g, str(ga[g]["queries"]), f3(ga[g][m]), f3(gb[g][m]), signed(ga[g][m] - gb[g][m]))
+                    (
+                        pair_name(g),
+                        str(ga[g]["queries"]),
+                        f3(ga[g][m]),
+                        f3(gb[g][m]),
+                        signed(ga[g][m] - gb[g][m]),
+                    )
                     for g in ga
                 ),
                 caption="By language pair: the query's language → the language of its relevant documents.",
@@ -445,12 +454,12 @@ def section_quality(data: ReportData) -> Section:
     losses = sum(r["diff"] < 0 for r in per_q)
     blocks.append(
         Chart(
-            f"Per-query difference, {m}",
-            charts.per_query_diff(chart_rows, metric=m).to_dict(),
-            caption=f"One bar per judged query, A − B on {m}, sorted: {wins} queries where A is better "
+            f"Per-query difference, {pm}",
+            charts.per_query_diff(chart_rows, metric=pm).to_dict(),
+            caption=f"One bar per judged query, A − B on {pm}, sorted: {wins} queries where A is better "
             f"(blue), {losses} where B is better (amber), {len(per_q) - wins - losses} ties.",
             table=Table(
-                ("query id", f"A {m}", f"B {m}", "A − B"),
+                ("query id", f"A {pm}", f"B {pm}", "A − B"),
                 tuple((r["qid"], f3(r[a]), f3(r[b]), signed(r["diff"])) for r in per_q),
                 numeric=(1, 2, 3),
             ),
@@ -472,7 +481,7 @@ def vote_blocks(data: ReportData) -> list[Block]:
             Table(
                 ("query → documents", "votes", "A win rate", "95% CI"),
                 tuple(
-                    (g, str(s.n), pct(s.win_rate_a), f"{pct(s.ci_low)}–{pct(s.ci_high)}")
+                    (pair_name(g), str(s.n), pct(s.win_rate_a), f"{pct(s.ci_low)}–{pct(s.ci_high)}")
                     for g, s in data.vote_pairs.items()
                     if s.win_rate_a is not None
                 ),
@@ -518,7 +527,7 @@ def section_differ(data: ReportData) -> Section:
     for d in data.disagreements:
         detail = f"RBO {d.rbo:.2f}, {d.shared} of top {d.k} shared"
         if d.diff is not None and data.comparison is not None:
-            detail += f"; {headline(data.comparison)} A − B {signed(d.diff)}"
+            detail += f"; {pretty_metric(headline(data.comparison))} A − B {signed(d.diff)}"
         blocks.append(SideBySide(d.query, detail, f"A: {a}", f"B: {b}", hits(d.hits_a), hits(d.hits_b)))
     return Section("differ", title, tuple(blocks))
 
@@ -709,7 +718,12 @@ def section_reproduce(data: ReportData) -> Section:
         blocks.append(Text("No command lines were recorded.", "missing"))
     facts = [("date", data.created), ("corpus sha256", data.corpus.sha256)]
     facts += [(f"cache key: {m.name}", m.cache_key) for m in data.models]
-    facts.append(("metrics", ", ".join(EVAL_METRICS) + "; exact search, top 100, 10,000 resamples, seed 0"))
+    facts.append(
+        (
+            "metrics",
+            ", ".join(map(pretty_metric, EVAL_METRICS)) + "; exact search, top 100, 10,000 resamples, seed 0",
+        )
+    )
     blocks.append(Facts(tuple(facts)))
     blocks.append(
         Table(
@@ -727,7 +741,7 @@ def build_report(data: ReportData) -> Report:
     """The eight sections from the measured data (every section present; missing data said in words)."""
     answer = verdict(data)
     names = " vs ".join(m.name for m in data.models)
-    langs = sorted({short_lang(c.lang) for c in data.corpus.chunks} - {"unknown"})
+    langs = list(dict.fromkeys(language_name(k) for k in data.corpus.lang_histogram() if k != "unknown"))
     return Report(
         title=f"Decision report: {names}",
         subtitle=f"{data.corpus_label} · {len(data.corpus.chunks):,} chunks"

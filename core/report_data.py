@@ -27,6 +27,7 @@ from core.engine import ModelIndex
 from core.evaluation import (
     Comparison,
     DocIdRule,
+    align_doc_ids,
     choose_doc_key,
     compare,
     doc_key,
@@ -123,6 +124,7 @@ class ReportData:
     queries: dict[str, str]
     query_source: str  # in words: where the queries (and judgments) came from
     qrels: Qrels | None = None
+    qrels_note: str = ""  # how judgments naming chunks and files were matched (core.evaluation.align_doc_ids)
     judged: bool = False
     comparison: Comparison | None = None
     lang_pairs: dict[str, str] = field(default_factory=dict)
@@ -445,6 +447,8 @@ def gather(
 
     ``say`` gets one line per finished step with its seconds (the CLI prints them on stderr)."""
     queries = dict(queries or {})
+    aligned = align_doc_ids(corpus, qrels) if qrels else None  # chunk ids and file paths: one kind
+    qrels = aligned.qrels if aligned else qrels
     clock = [time.perf_counter()]
 
     def step(what: str) -> None:
@@ -463,6 +467,7 @@ def gather(
         queries=queries,
         query_source=query_source,
         qrels=qrels,
+        qrels_note=aligned.note if aligned else "",
         judged=bool(qrels),
         scale=scale,
         commands=list(commands),
@@ -470,7 +475,7 @@ def gather(
         created=now_utc(),
     )
     step("models described, docs/s measured")
-    rule: DocIdRule | None = choose_doc_key(corpus, qrels) if qrels else None
+    rule: DocIdRule | None = aligned.rule if aligned else None
     caches = [CachedQueries(mi) for mi in indexes]
     if len(indexes) == 2 and qrels and rule:
         a, b = caches

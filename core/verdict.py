@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from core.evaluation import Comparison
 from core.metrics import EvaluationError, metric_key, parse_metric
+from core.numbers import number
 from core.rater_agreement import RaterAgreement
 from core.significance import PairedResult
 from core.votes import VoteSummary
@@ -61,12 +62,12 @@ def pretty_metric(name: str) -> str:
     return f"{_PRETTY.get(base, base)}@{k}"
 
 
-def _p(p: float | None) -> str:
+def _p(p: float | None, digits: int = 2) -> str:
     if p is None:
         return "p n/a"
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.{digits}f}"
 
 
 def _flip(p: PairedResult) -> PairedResult:
@@ -84,10 +85,10 @@ def _raters(agreement: RaterAgreement | None, warnings: list[str]) -> str:
         return f" judged by {n} raters (kappa undefined: {agreement.shared_pairs} shared pairs)"
     if agreement.kappa < LOW_KAPPA:
         warnings.append(
-            f"the raters agree poorly (kappa {agreement.kappa:.2f} on {agreement.shared_pairs} shared pairs): "
+            f"the raters agree poorly (kappa {number(agreement.kappa, 2)} on {agreement.shared_pairs} shared pairs): "
             "settle the listed disagreements before trusting the judgments"
         )
-    return f" judged by {n} raters (kappa {agreement.kappa:.2f})"
+    return f" judged by {n} raters (kappa {number(agreement.kappa, 2)})"
 
 
 def _orient(votes: VoteSummary, name_a: str, name_b: str) -> VoteSummary:
@@ -133,11 +134,14 @@ def verdict(
     min_queries: int = 10,
     alpha: float = 0.05,
     max_judged_gap: float = 0.1,
+    digits: int = 2,
 ) -> Verdict:
     """The verdict sentence, the winner (a model name or None) and the warnings (see the module docstring).
 
     ``source``: where the judgments came from ("pooled", "thumbs", "imported", "union" or ""); ``judged_at_10``
-    defaults to the comparison's own; ``unpooled_share``: share of the judgments that are Compare-page thumbs.
+    defaults to the comparison's own; ``unpooled_share``: share of the judgments that are Compare-page thumbs;
+    ``digits``: decimals of the metric figures and of p (the report, beside its tables, uses 3). Figures are
+    written by ``core.numbers.number`` (U+2212 minus; a bound that rounds to 0 keeps its sign: "−0.0004").
     """
     warnings: list[str] = []
     if comparison is None and (votes is None or votes.n == 0):
@@ -175,24 +179,23 @@ def verdict(
     if p.diff == 0.0:
         warnings.append(f"the two models score the same on {shown}")
     elif p.p_value >= alpha or p.ci_low <= 0.0 <= p.ci_high:
-        spans = " includes 0" if p.ci_low <= 0.0 <= p.ci_high else ""
-        blocking.append(
-            f"the difference on {shown} is not significant ({_p(p.p_value)}, 95% CI "
-            f"{view.ci_low:+.2f}..{view.ci_high:+.2f}{spans})"
-        )
+        why = [f"p \u2265 {alpha:g}"] if p.p_value >= alpha else []  # the figures themselves are in the claim
+        why += ["the 95% CI includes 0"] if p.ci_low <= 0.0 <= p.ci_high else []
+        blocking.append(f"the difference is not significant ({' and '.join(why)})")
     judged = dict(judged_at_10) if judged_at_10 is not None else dict(comparison.judged_at_10)
     ja, jb = judged.get(comparison.name_a), judged.get(comparison.name_b)
     if ja is not None and jb is not None and abs(ja - jb) > max_judged_gap:
         less = comparison.name_a if ja < jb else comparison.name_b
         cond = comparison.paired_condensed
         hint = (
-            f"; condensed nDCG@10 (unjudged results left out) gives {_flip(cond).diff if lead == 'B' else cond.diff:+.2f}"
+            f"; condensed nDCG@10 (unjudged results left out) gives "
+            f"{number(_flip(cond).diff if lead == 'B' else cond.diff, 2, sign=True)}"
             f" for {name[lead]}, {_p(cond.p_value)}"
             if cond is not None
             else ""
         )
         blocking.append(
-            f"judged@10 differs between the models ({comparison.name_a} {ja:.2f}, {comparison.name_b} {jb:.2f}): "
+            f"judged@10 differs between the models ({comparison.name_a} {number(ja, 2)}, {comparison.name_b} {number(jb, 2)}): "
             f"judge the pooled results of {less} to even it out{hint}"
         )
     if unpooled_share is not None and unpooled_share > 0.5:
@@ -201,10 +204,11 @@ def verdict(
             "view: judge pooled queries on the Judge page"
         )
 
-    numbers = f"by {view.diff:+.2f} (95% CI {view.ci_low:+.2f}..{view.ci_high:+.2f}, {_p(view.p_value)})"
+    ci = f"{number(view.ci_low, digits, sign=True)}..{number(view.ci_high, digits, sign=True)}"
+    numbers = f"by {number(view.diff, digits)} (95% CI {ci}, {_p(view.p_value, digits)})"
     winner: str | None = None
     if p.diff == 0.0:
-        claim = f"{name['A']} and {name['B']} score the same on {shown} ({p.mean_a:.2f})"
+        claim = f"{name['A']} and {name['B']} score the same on {shown} ({number(p.mean_a, digits)})"
     elif blocking:
         claim = f"{name[lead]} scores higher than {name[other]} on {shown} {numbers}"
     else:

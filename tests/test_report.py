@@ -116,7 +116,7 @@ def test_sample_report_has_every_section_and_charts(sample_report):
     for needle in (
         "win / tie / loss",
         "judged@10",
-        "en->zh",
+        "English → Chinese",
         "Equal budget",
         "p50",
         "sha256",
@@ -136,18 +136,20 @@ def test_verdict_numbers_equal_evaluate_json(sample_report):
     p = sample_report["evaluate"]["paired"]["ndcg@10"]
     models = sample_report["evaluate"]["models"]
 
-    def signed(x: float) -> str:
-        return f"{x:+.3f}".replace("-", "−")
+    from core.numbers import number
 
-    for number in (
+    lead = 1 if p["diff"] >= 0 else -1  # the verdict quotes the difference from the leader's side
+    lo, hi = sorted((lead * p["ci_low"], lead * p["ci_high"]))
+    for said in (
         f"{models['all-MiniLM-L6-v2']['ndcg@10']:.3f}",
         f"{models['multilingual-e5-small']['ndcg@10']:.3f}",
-        signed(p["diff"]),
-        f"{signed(p['ci_low'])}..{signed(p['ci_high'])}",
-        f"p = {p['p_value']:.3f}" if p["p_value"] >= 0.001 else "p = < 0.001",
+        f"by {number(abs(p['diff']))}",
+        f"95% CI {number(lo, sign=True)}..{number(hi, sign=True)}",
+        f"p = {p['p_value']:.3f}" if p["p_value"] >= 0.001 else "p < 0.001",
         f"{p['queries']} judged queries",
     ):
-        assert number in verdict, (number, verdict)
+        assert said in verdict, (said, verdict)
+    assert verdict.count("..") == 1 and "0.00.." not in verdict  # the CI once; a bound near 0 keeps its sign
 
 
 @pytest.mark.slow
@@ -280,7 +282,8 @@ def test_verdict_refuses_thin_evidence_and_names_a_winner_on_enough():
     answer = verdict(strong)
     p = cmp.paired["ndcg@10"]
     assert answer.decided and "A beats B" in answer.text and p.p_value < 0.05
-    assert f"A − B {p.diff:+.3f}" in answer.text and answer.figures["winner"] == "A"
+    assert f"by {p.diff:.3f} (95% CI +" in answer.text and answer.figures["winner"] == "A"
+    assert answer.text.count("..") == 1  # the difference, its CI and p are written once
     unbalanced, _ = _data_with(40, 0.6)
     unbalanced.judged_at = {"A": 0.9, "B": 0.5}
     answer = verdict(unbalanced)

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from core.numbers import minus_signs, number
 from core.report import (
     Bullets,
     Chart,
@@ -18,8 +19,6 @@ from core.report import (
     SideBySide,
     Table,
     Text,
-    minus_signs,
-    number,
 )
 from core.report_md import WORD_JOINER, md, render_markdown
 
@@ -118,6 +117,10 @@ def test_autolinks_and_mentions_stay_text_but_read_the_same():
 def test_one_minus_sign_for_every_negative_figure():
     assert number(-0.1234) == "\u22120.123" and number(0.5, sign=True) == "+0.500" and number(None) == "–"
     assert number(-2.5, 2, sign=True) == "\u22122.50"
+    # a figure that rounds to 0 keeps its sign with one significant digit; a true 0 (or float noise) is "0.00"
+    assert number(-0.0004, 2, sign=True) == "\u22120.0004" and number(0.00049, 3) == "0.0005"
+    assert number(-0.0004, 3, sign=True) == "\u22120.0004" and number(-0.004, 2) == "\u22120.004"
+    assert number(0.0, 2, sign=True) == number(-0.0, 2, sign=True) == number(-1e-9, 2, sign=True) == "0.00"
     said = "B leads by +0.12 (95% CI -0.06..+0.31); condensed nDCG gives -0.10 for e5-small, q-1, 2025-12-02"
     assert minus_signs(said) == (
         "B leads by +0.12 (95% CI \u22120.06..+0.31); condensed nDCG gives \u22120.10 for e5-small, q-1, 2025-12-02"
@@ -156,7 +159,42 @@ def test_html_and_markdown_write_negative_figures_alike():
     ascii_minus = re.compile(r"(?<![\w.\-])-\d|\.\.-\d")
     for shown in (html_text, md_text):
         assert not ascii_minus.findall(shown), ascii_minus.findall(shown)
-        assert f"A − B {number(p.diff, sign=True)}" in shown  # "−0.123"
-        assert f"95% CI {number(p.ci_low, sign=True)}..{number(p.ci_high, sign=True)}" in shown
-        led_by_b = f"95% CI {number(-p.ci_high, 2, sign=True)}..{number(-p.ci_low, 2, sign=True)}"
+        assert number(p.diff, sign=True) in shown  # "−0.123", the quality table's A − B
+        assert f"{number(p.ci_low, sign=True)}..{number(p.ci_high, sign=True)}" in shown  # its 95% CI
+        led_by_b = (
+            f"by {number(-p.diff)} (95% CI {number(-p.ci_high, sign=True)}..{number(-p.ci_low, sign=True)}"
+        )
         assert led_by_b in shown  # core.verdict's sentence, quoted from the leader's side (B), minus included
+
+
+def test_report_reads_in_words_languages_metrics_and_pairs():
+    """No raw codes for a stakeholder: languages and language pairs by name, metrics as written elsewhere."""
+    from dataclasses import replace
+
+    from core.report import build_report
+    from core.types import Chunk
+
+    report, cmp = _report_with_negative_difference()
+    chunks = tuple(
+        Chunk(id=f"d{i}.md#0", source=f"d{i}.md", text="text", lang=lang)
+        for i, lang in enumerate(["en", "en", "zh-cn", "unknown"])
+    )
+    from core.report_data import ReportData
+
+    data = ReportData(
+        corpus=replace(_corpus(), chunks=chunks), corpus_label="c", chunking=__import__("core.ingest").ingest.ChunkOptions(),
+        models=[], queries={q: q for q in cmp.a.per_query}, query_source="test qrels", comparison=cmp,
+        judged_at={"A": 1.0, "B": 1.0}, lang_pairs={q: ("en->zh" if i % 2 else "zh->zh") for i, q in enumerate(cmp.a.per_query)},
+    )  # fmt: skip
+    report = build_report(data)
+    assert " · English, Chinese · " in report.subtitle and "en" not in report.subtitle.split(" · ")[2]
+    text = " ".join(github(render_markdown(report)).text)
+    assert "English → Chinese" in text and "Chinese → Chinese" in text and "en->zh" not in text
+    assert "A nDCG@10" in text and "condensed nDCG@10" in text and "ndcg" not in text
+    assert text.count("95% CI −") == 1  # the verdict writes its figures once (the table has its own)
+
+
+def _corpus():
+    from core.types import Corpus
+
+    return Corpus(chunks=(), files=(), sha256="x")

@@ -25,7 +25,7 @@ def test_a_clear_win_cites_queries_raters_kappa_ci_p_and_votes():
     v = verdict(_cmp(), source="pooled", agreement=KAPPA, votes=_votes(37, 21))
     assert v.winner == "e5" and v.warnings == []
     assert v.sentence == (
-        "On 40 pooled queries judged by 2 raters (kappa 0.71), e5 beats bge on nDCG@10 by +0.07 "
+        "On 40 pooled queries judged by 2 raters (kappa 0.71), e5 beats bge on nDCG@10 by 0.07 "
         "(95% CI +0.02..+0.12, p = 0.01); blind votes agree: e5 wins 64% (95% CI 52–75%, 58 votes, "
         "ties split, sign test p = 0.03)."
     )
@@ -34,7 +34,7 @@ def test_a_clear_win_cites_queries_raters_kappa_ci_p_and_votes():
 def test_b_leading_is_reported_from_b_s_side():
     v = verdict(_cmp(diff=-0.05, lo=-0.09, hi=-0.01, p=0.02), source="pooled")
     assert v.winner == "bge"
-    assert "bge beats e5 on nDCG@10 by +0.05 (95% CI +0.01..+0.09, p = 0.02)" in v.sentence
+    assert "bge beats e5 on nDCG@10 by 0.05 (95% CI +0.01..+0.09, p = 0.02)" in v.sentence
 
 
 def test_thin_evidence_names_no_winner_and_says_why():
@@ -43,7 +43,7 @@ def test_thin_evidence_names_no_winner_and_says_why():
     assert "scores higher than" in few.sentence and "beats" not in few.sentence
     assert any("only 6 queries" in w for w in few.warnings)
     noisy = verdict(_cmp(lo=-0.02, p=0.21))
-    assert noisy.winner is None and any("not significant (p = 0.21" in w for w in noisy.warnings)
+    assert noisy.winner is None and any("not significant (p \u2265 0.05 and the 95% CI includes 0)" in w for w in noisy.warnings)
     uneven = verdict(_cmp(judged=(0.95, 0.7)))
     assert uneven.winner is None and any("judged@10 differs" in w and "bge" in w for w in uneven.warnings)
     thumbs = verdict(_cmp(), unpooled_share=0.8)
@@ -80,6 +80,16 @@ def test_a_b_lead_that_is_not_significant_quotes_one_side_throughout():
     # B ahead by 0.05, CI of A - B -0.09..+0.01: every figure is quoted as B - A, so no sign flips mid-sentence.
     v = verdict(_cmp(diff=-0.05, lo=-0.09, hi=0.01, p=0.2), source="pooled")
     assert v.winner is None
-    assert "bge scores higher than e5 on nDCG@10 by +0.05 (95% CI -0.01..+0.09, p = 0.2" in v.sentence
-    assert "not significant (p = 0.2" in v.sentence and "95% CI -0.01..+0.09 includes 0" in v.sentence
-    assert "-0.09" not in v.sentence
+    assert "bge scores higher than e5 on nDCG@10 by 0.05 (95% CI \u22120.01..+0.09, p = 0.20)" in v.sentence
+    assert v.sentence.endswith("not significant (p \u2265 0.05 and the 95% CI includes 0).")
+    assert v.sentence.count("..") == 1  # the CI figures once; the reason says what they mean
+    assert "0.09" not in v.sentence.replace("+0.09", "")  # never A's side (\u22120.09) mid-sentence
+
+
+def test_a_ci_bound_that_rounds_to_zero_keeps_its_sign():
+    # the sample corpus's nDCG@10 CI of A - B is -0.0004..+0.152: it includes 0, so it must not read "0.00.."
+    v = verdict(_cmp(n=58, diff=0.0752, lo=-0.0004, hi=0.1518, p=0.059))
+    assert "by 0.08 (95% CI \u22120.0004..+0.15, p = 0.06)" in v.sentence and v.winner is None
+    assert "-0.00" not in v.sentence and "\u22120.00." not in v.sentence
+    three = verdict(_cmp(n=58, diff=0.0752, lo=-0.0004, hi=0.1518, p=0.059), digits=3)
+    assert "by 0.075 (95% CI \u22120.0004..+0.152, p = 0.059)" in three.sentence
