@@ -421,28 +421,38 @@ def pareto_front(rows: Sequence[Measurement], *, metric: str = "recall") -> list
 
 @dataclass(frozen=True)
 class Budget:
-    """The best configuration of ``model`` costing no more than ``other``'s default configuration."""
+    """The best configuration of ``model`` costing no more than ``other``'s default configuration, on ``metric``."""
 
     model: str
     other: str
     budget_bytes: float
     best: Measurement | None
     other_default: Measurement | None
+    metric: str = "recall"
+    own_default: Measurement | None = None
 
     @property
     def sentence(self) -> str:
-        """The readout in words."""
+        """The readout in words: recall as the share of the model's own full-dimension top-k it keeps, nDCG@10 as a
+        score beside the model's own full-dimension float32 score and the other model's."""
         if self.other_default is None:
             return f"{self.other} has no full-dimension float32 measurement to compare with."
-        tail = f"{self.other} at {self.other_default.dims} float32 costs {self.budget_bytes:,.0f} bytes per vector"
+        ref = self.other_default
+        tail = f"{self.other} at {ref.dims} float32 costs {self.budget_bytes:,.0f} bytes per vector"
         if self.best is None:
             return (
                 f"No configuration of {self.model} fits in {self.budget_bytes:,.0f} bytes per vector; {tail}."
             )
         b = self.best
+        head = f"{self.model} at {b.dims} dims {b.precision} ({b.index}) costs {b.bytes_per_element:,.0f} bytes per vector"
+        if self.metric == "recall":
+            return f"{head} and keeps {b.recall:.2f} of its full-dimension top-k; {tail}."
+        name = "nDCG@10" if self.metric == "ndcg@10" else self.metric
+        own = self.own_default
+        full = "" if own is None else f" (its full-dimension float32: {metric_of(own, self.metric):.3f})"
         return (
-            f"{self.model} at {b.dims} dims {b.precision} ({b.index}) costs {b.bytes_per_element:,.0f} bytes per "
-            f"vector and keeps {b.recall:.2f} of its full-dimension top-k; {tail}."
+            f"{head} and scores {name} {metric_of(b, self.metric):.3f}{full}; {tail} and scores {name} "
+            f"{metric_of(ref, self.metric):.3f}."
         )
 
 
@@ -453,7 +463,8 @@ def equal_budget(model: Sweep, other: Sweep, *, metric: str = "recall") -> Budge
     fits = [r for r in model.rows if ref is not None and r.bytes_per_element <= budget]
     fits = [r for r in fits if not math.isnan(metric_of(r, metric))]
     best = max(fits, key=lambda r: (metric_of(r, metric), -r.bytes_per_element), default=None)
-    return Budget(model=model.model, other=other.model, budget_bytes=budget, best=best, other_default=ref)
+    return Budget(model=model.model, other=other.model, budget_bytes=budget, best=best, other_default=ref,
+                  metric=metric, own_default=model.default())  # fmt: skip
 
 
 # ---- cost at target scale -------------------------------------------------------------------------------

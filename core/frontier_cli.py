@@ -199,9 +199,11 @@ def run(args: argparse.Namespace) -> int:
         print()
     if len(sweeps) == 2:
         a, b = sweeps
-        print("equal budget:")
-        print("  " + equal_budget(a, b).sentence)
-        print("  " + equal_budget(b, a).sentence)
+        judged = any(r.ndcg10 is not None for s in sweeps for r in s.rows)
+        for metric in ("recall", "ndcg@10") if judged else ("recall",):
+            print(f"equal budget ({'nDCG@10' if metric == 'ndcg@10' else 'recall@k'}):")
+            print("  " + equal_budget(a, b, metric=metric).sentence)
+            print("  " + equal_budget(b, a, metric=metric).sentence)
     if args.json_out:
         Path(args.json_out).write_text(dumps(to_json(sweeps)) + "\n", encoding="utf-8")
         print(f"wrote {args.json_out}", file=sys.stderr)

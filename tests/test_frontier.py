@@ -127,6 +127,22 @@ def test_pareto_front_and_equal_budget(swept):
     assert "toy at" in readout.sentence and "small at 8 float32 costs 32 bytes" in readout.sentence
 
 
+def test_equal_budget_on_ndcg_names_the_metric_and_both_scores():
+    mine = Sweep(model="big", k=10, queries=12, full_dim=16, mrl_trained=True, rows=(
+        _row("big", 16, ndcg10=0.61), _row("big", 8, ndcg10=0.58), _row("big", 4, ndcg10=0.40, recall=0.5),
+    ))  # fmt: skip
+    other = Sweep(
+        model="small", k=10, queries=12, full_dim=8, mrl_trained=False, rows=(_row("small", 8, ndcg10=0.52),)
+    )
+    readout = equal_budget(mine, other, metric="ndcg@10")
+    assert readout.best is not None and readout.best.dims == 8  # 32 bytes: the 16-dim row costs 64
+    text = readout.sentence
+    assert "scores nDCG@10 0.580 (its full-dimension float32: 0.610)" in text
+    assert "small at 8 float32 costs 32 bytes per vector and scores nDCG@10 0.520" in text
+    assert "keeps" not in text  # not the recall wording
+    assert "keeps 1.00 of its full-dimension top-k" in equal_budget(mine, other).sentence
+
+
 def _row(model: str, dims: int, **kw) -> Measurement:
     base = dict(
         model=model, dims=dims, precision="float32", index="exact", bytes_per_vector=4 * dims,

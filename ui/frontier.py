@@ -172,17 +172,8 @@ def metric_name(metric: str, k: int) -> str:
 
 
 def budget_sentence(model: Sweep, other: Sweep, *, metric: str) -> str:
-    """The equal-budget readout on the chosen quality metric (recall: core.frontier's own sentence)."""
-    budget = equal_budget(model, other, metric=metric)
-    if metric == "recall" or budget.best is None or budget.other_default is None:
-        return budget.sentence
-    b, ref, own = budget.best, budget.other_default, model.default()
-    full = "" if own is None else f" (its full-dimension float32: {metric_of(own, metric):.3f})"
-    return (
-        f"{model.model} at {b.dims} dims {b.precision} ({b.index}) costs {b.bytes_per_element:,.0f} bytes per "
-        f"vector and scores nDCG@10 {metric_of(b, metric):.3f}{full}; {other.model} at {ref.dims} float32 costs "
-        f"{budget.budget_bytes:,.0f} bytes per vector and scores nDCG@10 {metric_of(ref, metric):.3f}."
-    )
+    """The equal-budget readout on the chosen quality metric (core.frontier's sentence, as the CLI and report)."""
+    return equal_budget(model, other, metric=metric).sentence
 
 
 def docs_per_second(mi: ModelIndex) -> float:
