@@ -36,7 +36,7 @@ def default_slot(indexes: dict[Slot, ModelIndex]) -> None:
 
 def controls(names: dict[Slot, str]) -> QuerySetChoice:
     """Model, query set, k and the number of pseudo-queries."""
-    c1, c2, c3, c4 = st.columns([2, 3, 1, 1])
+    c1, c2, c3, c4 = st.columns([2, 3, 1, 1.4])
     c1.radio("Model", build.SLOTS, key="mrl_slot", format_func=lambda s: names[s], horizontal=False)
     chosen = widgets.query_set_chooser("mrl", set_area=c2, count_area=c4, horizontal=False)
     c3.number_input("k", min_value=1, max_value=100, key="mrl_k")
@@ -233,12 +233,9 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
         return
     full_rows = set(at_full[0][0].tolist())
     parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
-    left, right = st.columns(2)
-    for col, title, (idx, scores) in (
-        (left, f"{d} dims (HNSW)", at_dims),
-        (right, f"{full} dims (exact)", at_full),
-    ):
-        with col:
+    # one table above the other: side by side, half the width hid the 'where' and 'text' columns at 1280 px
+    for title, (idx, scores) in ((f"{d} dims (HNSW)", at_dims), (f"{full} dims (exact)", at_full)):
+        with st.container():
             st.markdown(f"**{title}**")
             table = []
             for rank, (i, score) in enumerate(zip(idx[0].tolist(), scores[0].tolist(), strict=True), 1):
@@ -287,8 +284,8 @@ def doing(mi: ModelIndex, slot: Slot, name: str, chosen: QuerySetChoice, kind: Q
     )
     if n:
         return (
-            f"Embedding {n} {SET_WORDS.get(kind, 'queries')} with {escape_md(name)} "
-            "(once: later visits and the Judge page reuse the vectors) …"
+            f"Embedding {n} {SET_WORDS.get(kind, 'queries')} with {escape_md(name)} … "
+            "(once: the Judge page reuses them)"
         )
     return f"Measuring recall@{k} at every dimension for {escape_md(name)} …"
 

@@ -60,9 +60,27 @@ def test_passage_keeps_lines_and_drops_every_markdown_marker():
     assert "\\:red\\[boom\\]" in md and "\\$x\\^2\\$" in md
 
 
+def test_hard_wrapped_paragraphs_read_as_one_line_and_blocks_keep_theirs():
+    text = (
+        "本章说明如何签发 token、如何管理签名密钥、\n过期与刷新策略。Calls can keep\nusing API keys.\n\n"
+        "- first item\n  wrapped on\n- second item\n\n| a | b |\n| c | d |\n"
+    )
+    md = passage_md(Chunk(id="w#0", source="guide.md", text=text), "API keys")
+    lines = _unescape(md).replace("**", "").split("  \n")
+    assert lines == [
+        "本章说明如何签发 token、如何管理签名密钥、过期与刷新策略。Calls can keep using API keys.",
+        "first item wrapped on",
+        "second item",
+        "a · b",
+        "c · d",
+    ], lines
+
+
 def test_code_keeps_its_characters_but_escaped():
-    md = passage_md(Chunk(id="c#0", source="lib/keys.py", text="def rotate(**kwargs):\n    # key"), "rotate")
+    code = 'def rotate(**kwargs):\n    """Rotate ``kid`` now."""\n    # key'
+    md = passage_md(Chunk(id="c#0", source="lib/keys.py", text=code), "rotate")
     assert "\\*\\*kwargs" in md and "\\# key" in md  # content of a code file, shown literally, never live
+    assert len(md.split("  \n")) == 3 and "`" not in md  # its lines kept; RST ``literal`` marks dropped
 
 
 def test_a_long_passage_starts_near_the_query_and_marks_its_cuts():

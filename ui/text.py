@@ -233,6 +233,41 @@ def chunk_place(chunk: Chunk, parts: dict[str, tuple[int, int]] | None = None) -
     return chunk.location
 
 
+# a raw line that starts a block of its own (never joined to the line above): headings, list items, quotes,
+# table rows, fences, rules and underlines, directives, and the line after a blank one
+_BLOCK_START = re.compile(r"^\s*(?:$|#|[-*+]\s|\d+[.)]\s|>|\||```|~~~|\.\. |(?:[-=*_~^]\s*){3,}$)")
+_SINGLE_LINE_BLOCK = re.compile(r"^\s*(?:#|\||```|~~~|\.\. |(?:[-=*_~^]\s*){3,}$)")
+_CJK_END = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]$")
+_CJK_START = re.compile(r"^[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+_RST_LITERAL = re.compile(r"``([^`\n]+)``")  # ``literal`` of reStructuredText docstrings
+
+
+def _join_wrapped(text: str) -> str:
+    """Prose with hard-wrapped paragraph lines joined (a space between words, none between CJK characters).
+
+    A line joins the one above when it starts no block of its own and the line above is paragraph text, a
+    list item or a quote (not a heading, table row, fence or rule); fenced code keeps its lines.
+    """
+    out: list[str] = []
+    fence = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+        above = out[-1] if out else ""
+        if (
+            above.strip()
+            and not fence
+            and not _BLOCK_START.match(line)
+            and not _SINGLE_LINE_BLOCK.match(above)
+        ):
+            sep = "" if _CJK_END.search(above) and _CJK_START.match(stripped) else " "
+            out[-1] = above.rstrip() + sep + stripped
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 _CJK_HASHES = re.compile(r"^#{1,6}(?=[^\x00-\x7f])")  # '###难度' (no space): not a heading, still noise
 _EDGE_CELLS = re.compile(r"^(?: ?· ?)+|(?: ?· ?)+$")  # empty first/last table cells left as ' · '
 
@@ -247,7 +282,7 @@ def passage_md(chunk: Chunk, query: str, *, limit: int = 700) -> str:
     """
     raw = chunk.text
     prose = extension(chunk.source) not in CODE_EXTS | DATA_EXTS
-    text = strip_markdown(raw) if prose else raw
+    text = strip_markdown(_join_wrapped(raw)) if prose else _RST_LITERAL.sub(r"\1", raw)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     if prose:
         lines = [_EDGE_CELLS.sub("", _CJK_HASHES.sub("", line)) for line in lines]
@@ -262,14 +297,18 @@ def passage_md(chunk: Chunk, query: str, *, limit: int = 700) -> str:
         before += len(lines[start])
     shown: list[str] = []
     room = limit
+    cut = False
     for line in lines[start:]:
-        if room <= 0:
+        if len(line) > room:  # the last line shown: cut at a word, or left out when little room is left
+            cut = True
+            if not shown:
+                shown.append(snippet(line, query, limit=room))
+            elif room >= 60:
+                shown.append(one_line(line, room))
             break
-        if len(line) > room:
-            line = snippet(line, query, limit=room) if not shown else one_line(line, room)
         shown.append(line)
         room -= len(line)
-    more = start + len(shown) < len(lines) and not shown[-1].endswith("…")
+    more = (cut or start + len(shown) < len(lines)) and not shown[-1].endswith("…")
     head = "… " if start and not shown[0].startswith("…") else ""
     body = "  \n".join(highlight_md(line, query) for line in shown)
     return head + body + (" …" if more else "")
