@@ -29,7 +29,7 @@ def query_bar(samples: list[dict[str, str]]) -> None:
         st.text_input(
             "Query",
             key="cmp_query",
-            placeholder="Type a question and press Enter, e.g. 如何实现基于 JWT 的用户鉴权？",
+            placeholder="Type a question and press Enter",
         )
     with ex_col:
         examples = list(dict.fromkeys([*state.history(), *(q["text"] for q in samples)]))
@@ -270,6 +270,7 @@ def disagreement_section(k: int) -> None:
 @st.fragment
 def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     """Query bar, both lists, latency and labels: a fragment, so Enter reruns only this part of the page."""
+    state.keep("cmp_query", "cmp_k")  # what was typed here outlives a visit to another page
     query_bar(samples)
     query, k = state.cmp_query(), state.cmp_k()
     if not query:

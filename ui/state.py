@@ -138,6 +138,17 @@ def init() -> None:
             ss[key] = value.copy() if isinstance(value, (list, dict)) else value
 
 
+def keep(*keys: str) -> None:
+    """init()'s write-back for widgets drawn inside an ``st.fragment``: a fragment rerun does not run init(), so a
+    value typed there would live only as widget state and be gone after a page change. Call before the widgets."""
+    ss = st.session_state
+    for key in keys:
+        if key not in DEFAULTS:
+            raise KeyError(f"unknown session key {key!r}")
+        if key in ss:
+            ss[key] = ss[key]
+
+
 def get(key: str) -> Any:
     """Read a known key."""
     if key not in DEFAULTS:
