@@ -245,8 +245,12 @@ def rests_on(data: ReportData) -> list[str]:
         out.append(
             f"{len(r.raters)} raters, {kind} kappa {number(r.kappa, 2)} on {r.shared_pairs} shared pairs"
         )
+    elif r is not None and len(getattr(r, "raters", ())) > 1:
+        out.append(
+            f"{len(r.raters)} raters, but no two judged the same pairs, so no agreement (kappa) to report"
+        )
     else:
-        out.append("raters: no two raters judged the same pairs (no kappa)")
+        out.append("one rater or none named, so no agreement between raters (kappa) to report")
     v = data.votes
     if v is not None and getattr(v, "n", False):
         out.append(vote_text(v))
@@ -507,8 +511,8 @@ def section_differ(data: ReportData) -> Section:
     qset = data.query_source if data.queries else "chunks' opening text as pseudo-queries"
     blocks: list[Block] = [
         Text(
-            f"The {len(data.disagreements)} queries ({qset}) whose top-10 lists agree least (rank-biased overlap, "
-            "HNSW at full dimension, as the Compare page searches), with both models' top 3.",
+            f"The {len(data.disagreements)} queries whose top-10 lists agree least (rank-biased overlap, "
+            f"HNSW at full dimension, as the Compare page searches), with both models' top 3; queries: {qset}.",
             "note",
         )
     ]
@@ -642,7 +646,7 @@ def section_cost(data: ReportData) -> Section:
                 (
                     "model",
                     "configuration",
-                    "recall",
+                    f"recall@{k}",
                     "RAM GB",
                     "disk GB",
                     "embed h",

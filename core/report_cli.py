@@ -107,7 +107,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[Corpus, dict[str, str], Qrels
             print(f"warning: {w}", file=sys.stderr)
         corpus = data.corpus
         queries, qrels = dict(data.queries), dict(data.qrels)
-        source = f"the judgments shipped with {path.name} ({data.split})"
+        source = f"the judgments shipped with {path.name}, {data.split} split"
     else:
         corpus = load_any_corpus(path)
     if args.queries:

@@ -501,7 +501,7 @@ def gather(
         )
         step("most disagreeing queries")
     data.curve_queries = (
-        f"{len([t for t in queries.values() if t.strip()])} queries ({query_source})"
+        f"{len([t for t in queries.values() if t.strip()])} queries, {query_source}"
         if queries
         else f"{min(PSEUDO, len(corpus.chunks))} chunks as pseudo-queries (each excluded from its own results)"
     )
