@@ -50,16 +50,18 @@ def beir_upload() -> None:
         st.caption(escape_md(n))
 
 
-def build_here() -> None:
-    """An uploaded BEIR set without indexes: build both here, with the Models page's progress, Cancel and report."""
+def build_here() -> bool:
+    """An uploaded BEIR set without indexes: build both here, with the Models page's progress, Cancel and report.
+
+    True while the indexes are missing (the panel stands in for the 'build first' notice)."""
     corpus = resources.current_corpus()
     if corpus is None or state.corpus_origin() != "beir":
-        return
+        return False
     report = state.page_value("_eval_build_report")
     if all(build.built_index(s) for s in build.SLOTS):
         if report and report[0] == corpus.sha256:
             build.show_build_report(report[1])
-        return
+        return False
     build.choose_default_pair(corpus)
     names = " vs ".join(f"{s} · {escape_md(state.model_name(s) or '?')}" for s in build.SLOTS)
     st.markdown(f"**Build both indexes for this set** with {names} (change the models on the Models page).")
@@ -67,6 +69,7 @@ def build_here() -> None:
         "eval", corpus, api_keys={s: state.api_key(s) for s in build.SLOTS}, show_error=widgets.show_error
     ):
         st.rerun()  # the sidebar and this page, drawn before the build, show both indexes
+    return True
 
 
 def qrels_upload(corpus: Corpus) -> tuple[dict[str, str], Qrels] | None:
@@ -406,7 +409,8 @@ def evaluation() -> None:
     source = state.eval_source()
     if source == "upload qrels or a BEIR zip":
         beir_upload()
-        build_here()
+        if build_here():
+            return
     corpus = widgets.indexed_corpus()
     if corpus is None:
         return
