@@ -480,6 +480,7 @@ class ScaleInputs:
     usd_per_gb_month: float = 4.0  # RAM on a memory-optimised cloud instance, about $4 per GB-month
     usd_per_gpu_hour: float = 2.0  # one data-centre GPU (on demand), about $2 per hour
     usd_per_disk_gb_month: float = 0.10  # block storage
+    usd_per_cpu_core_month: float = 30.0  # one on-demand cloud vCPU, about $0.04 per hour
 
 
 FORMULAS: tuple[str, ...] = (
@@ -491,7 +492,7 @@ FORMULAS: tuple[str, ...] = (
     "search ms at scale = p50 ms x chunks / measured chunks (exact: linear scan) or x log(chunks) / log(measured) "
     "(HNSW)",
     "CPU cores = queries per second x search ms at scale / 1000",
-    "monthly $ = RAM GB x $/GB-month + disk GB x $/disk-GB-month",
+    "monthly $ = RAM GB x $/GB-month + disk GB x $/disk-GB-month + CPU cores x $/core-month",
 )
 
 
@@ -513,7 +514,9 @@ def cost_at_scale(
         "embed_usd": embed_h * scale.usd_per_gpu_hour,
         "search_ms_at_scale": ms,
         "cpu_cores": scale.qps * ms / 1000,
-        "monthly_usd": ram_gb * scale.usd_per_gb_month + disk_gb * scale.usd_per_disk_gb_month,
+        "monthly_usd": ram_gb * scale.usd_per_gb_month
+        + disk_gb * scale.usd_per_disk_gb_month
+        + scale.qps * ms / 1000 * scale.usd_per_cpu_core_month,
     }
 
 

@@ -137,7 +137,7 @@ def budget_readout(sweeps: list[Sweep], *, metric: str, k: int) -> None:
 def scale_inputs() -> ScaleInputs:
     """Editable deployment figures (defaults stated in core.frontier.ScaleInputs), three to a row."""
     d = ScaleInputs()
-    top, bottom = st.columns(3), st.columns(3)
+    top, bottom, last = st.columns(3), st.columns(3), st.columns(3)
     return ScaleInputs(
         chunks=int(
             top[0].number_input(
@@ -162,16 +162,24 @@ def scale_inputs() -> ScaleInputs:
             )
         ),
         usd_per_gpu_hour=float(
-            bottom[1].number_input(
+            last[0].number_input(
                 "$ per GPU-hour", min_value=0.0, key="fr_gpu", help=f"default ${d.usd_per_gpu_hour:.2f}"
             )
         ),
         usd_per_disk_gb_month=float(
-            bottom[2].number_input(
+            bottom[1].number_input(
                 "$ per GB-month of disk",
                 min_value=0.0,
                 key="fr_disk",
                 help=f"default ${d.usd_per_disk_gb_month:.2f}",
+            )
+        ),
+        usd_per_cpu_core_month=float(
+            bottom[2].number_input(
+                "$ per CPU core-month",
+                min_value=0.0,
+                key="fr_cpu",
+                help=f"cores that search; default ${d.usd_per_cpu_core_month:.2f}",
             )
         ),
     )
@@ -223,7 +231,8 @@ def cost_section(sweeps: list[Sweep], by_slot: dict[str, ModelIndex], *, metric:
             f"Defaults: {d.chunks:,} chunks, {d.qps:g} queries/s, {d.replicas} replicas, "
             f"${d.usd_per_gb_month:.2f} per GB-month of RAM (memory-optimised cloud instance), "
             f"${d.usd_per_gpu_hour:.2f} per GPU-hour (one data-centre GPU on demand), "
-            f"${d.usd_per_disk_gb_month:.2f} per GB-month of block storage: rough 2025 list prices."
+            f"${d.usd_per_disk_gb_month:.2f} per GB-month of block storage, "
+            f"${d.usd_per_cpu_core_month:.2f} per CPU core-month (one on-demand cloud vCPU): rough 2025 list prices."
         )
         st.caption(escape_md(defaults))  # escaped: a bare $ would start LaTeX
 

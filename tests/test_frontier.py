@@ -158,7 +158,9 @@ def test_cost_at_scale_follows_the_stated_formulas():
     assert c["ram_gb"] == pytest.approx(1e6 * 256 * 3 / 1e9)
     assert c["embed_hours"] == pytest.approx(1e6 / 100 / 3600)
     assert c["search_ms_at_scale"] == pytest.approx(1.0 * 1e6 / 100)
-    assert c["monthly_usd"] == pytest.approx(c["ram_gb"] * 5.0 + c["disk_gb"] * 0.10)
+    assert c["cpu_cores"] == pytest.approx(10 * c["search_ms_at_scale"] / 1000)
+    assert c["monthly_usd"] == pytest.approx(c["ram_gb"] * 5.0 + c["disk_gb"] * 0.10 + c["cpu_cores"] * 30.0)
+    assert any("CPU cores x $/core-month" in f for f in FORMULAS)
     assert any("RAM (GB)" in f for f in FORMULAS)
 
 

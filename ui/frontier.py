@@ -249,9 +249,14 @@ def cost_columns(*, metric: str, k: int) -> dict[str, Any]:
             "search ms", width=80, format="%.2f", help="one query's search time grown to the target corpus"
         ),
         "CPU cores": num(
-            "CPU cores", width=80, format="%.1f", help="cores busy searching at the target queries/s"
+            "CPU cores", width=80, format="%.2f", help="cores busy searching at the target queries/s"
         ),
-        "$/month": num("$/month", width=90, format="dollar", help="RAM + disk per month (embedding is once)"),
+        "$/month": num(
+            "$/month",
+            width=90,
+            format="dollar",
+            help="RAM + disk + search cores per month (embedding is once)",
+        ),
     }
 
 

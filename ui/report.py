@@ -117,6 +117,7 @@ def scale() -> ScaleInputs:
         usd_per_gb_month=float(state.get("fr_ram")),
         usd_per_gpu_hour=float(state.get("fr_gpu")),
         usd_per_disk_gb_month=float(state.get("fr_disk")),
+        usd_per_cpu_core_month=float(state.get("fr_cpu")),
     )
 
 

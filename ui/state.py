@@ -118,6 +118,7 @@ DEFAULTS: dict[str, Any] = {
     "fr_ram": _SCALE.usd_per_gb_month,
     "fr_gpu": _SCALE.usd_per_gpu_hour,
     "fr_disk": _SCALE.usd_per_disk_gb_month,
+    "fr_cpu": _SCALE.usd_per_cpu_core_month,
 }
 
 MAX_HISTORY = 30
