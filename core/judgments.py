@@ -13,7 +13,10 @@ Semantics (what every reader of the store can rely on):
 - ``qrels(source)``: per (query, chunk) the current labels of every rater in the chosen origins, skips
   excluded, merged by the median rounded down (``floor(statistics.median(labels))``: [0, 2] -> 1,
   [1, 2] -> 1, [0, 1, 2] -> 1). ``"union"`` uses pooled and imported labels where a pair has any, and the
-  Compare page's thumbs only for pairs nobody judged otherwise.
+  Compare page's thumbs only for pairs nobody judged otherwise. The store does not know the corpus's chunks:
+  a "chunk_id" is whatever was judged, a chunk id (Judge page, thumbs) or a file path (imported file-level
+  qrels, as the sample's and judged folders'). Qrels mixing the two are refused by
+  ``core.evaluation.choose_doc_key`` and made file-level by ``core.evaluation.align_doc_ids``.
 - Concurrency: SQLite in WAL mode, one short connection per operation with a 30 s busy timeout, so several
   threads, sessions and processes can write at once and lose nothing.
 - ``dump()``/``load()`` move the whole history (judgments and votes) as JSON-serialisable data; ``load``
