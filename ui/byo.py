@@ -199,8 +199,7 @@ def card(byo: dict[str, Any]) -> None:
         ("dimensions", f"{byo['dim']:,}, searched at full dimension only"), ("queries embedded by", byo["model"]),
     ]  # fmt: skip
     st.dataframe(pd.DataFrame(facts, columns=["", "value"]), hide_index=True, width="stretch",
-                 column_config={"": st.column_config.TextColumn(width="small"),
-                                "value": st.column_config.TextColumn(width="large")})  # fmt: skip
+                 column_config={"value": st.column_config.TextColumn(width="large")})  # fmt: skip
     if build.built_index("B") is None:
         st.info("The collection's index is no longer held in this process: click Use this collection again.")
     st.button("Stop using the collection", key="_models_byo_stop", on_click=stop, icon=":material/link_off:",
