@@ -196,7 +196,7 @@ def card(byo: dict[str, Any]) -> None:
     facts = [
         ("named vector", byo["vector"] or "(unnamed)"), ("text field", byo["text_field"]),
         ("id field", byo["id_field"] or "(point id)"), ("points read", f"{byo['points']:,} in {byo['seconds']:.1f} s"),
-        ("dimensions", f"{byo['dim']:,}, searched at full dimension only"), ("queries embedded by", byo["model"]),
+        ("dimensions", f"{byo['dim']:,} (full only)"), ("queries embedded by", byo["model"]),
     ]  # fmt: skip
     st.dataframe(pd.DataFrame(facts, columns=["", "value"]), hide_index=True, width="stretch",
                  column_config={"value": st.column_config.TextColumn(width="large")})  # fmt: skip
