@@ -141,7 +141,7 @@ def render_side(
     qid = compare.query_id(query)
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
     st.caption(
-        f"query embedding {side.result.embed_ms:.0f} ms · HNSW search {side.result.search_ms:.2f} ms · "
+        f"query embedding {side.result.embed_ms:.0f} ms · {side.engine} search {side.result.search_ms:.2f} ms · "
         f"{side.result.dims} dims"
     )
     if not side.result.hits:
@@ -212,7 +212,8 @@ def latency() -> None:
     )
     st.table(table)  # a static table: the interactive grid took ~20% of the browser's redraw after each query
     st.caption(
-        "Query embedding and HNSW search timed separately with perf_counter; p50/p95 over this session's queries."
+        "Query embedding and index search (HNSW in process, or Qdrant) timed separately with perf_counter; "
+        "p50/p95 over this session's queries."
     )
 
 

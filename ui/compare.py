@@ -33,6 +33,7 @@ class SideResult:
     model: str
     result: SearchResult
     z_scores: tuple[float, ...]  # (score - mean over all chunks) / std over all chunks, for this query
+    engine: str = "HNSW"  # what searched: in-process HNSW, a Qdrant collection of ours, or the user's own
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,16 @@ def query_id(query: str) -> str:
 
 
 def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None) -> SideResult:
-    """One model's answer through the engine (HNSW at full dimension, the slot's instruction), with z-scores."""
+    """One model's answer through the engine (its index at full dimension, the slot's instruction), with z-scores."""
     answer = mi.answer(query, k=k, instruction=task)
-    return SideResult(slot=slot, model=mi.spec.name, result=answer.result, z_scores=answer.z_scores)
+    return SideResult(slot=slot, model=mi.spec.name, result=answer.result, z_scores=answer.z_scores,
+                      engine=engine_name(mi))  # fmt: skip
+
+
+def engine_name(mi: ModelIndex) -> str:
+    """'HNSW' (hnswlib in process), 'Qdrant' or 'Qdrant (own collection)': what the search time was spent in."""
+    kind = getattr(mi.backend, "kind", None)
+    return "HNSW" if kind is None else str(kind).replace("qdrant", "Qdrant")
 
 
 def _both_indexes() -> tuple[ModelIndex, ModelIndex]:
