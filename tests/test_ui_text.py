@@ -147,6 +147,14 @@ def test_card_snippets_keep_code_as_written():
     assert "**kwargs" in _unescaped(card_snippet(code, ""))
 
 
+def test_code_snippets_drop_docstring_markup_but_not_code():
+    text = 'def check(token):\n    """Read ``Authorization: Bearer <token>`` and the ``kid``."""\n    return token ** 2  # ok\n'
+    out = _unescaped(card_snippet(Chunk(id="m.py#0", source="src/m.py", text=text), ""))
+    assert '"""' not in out and "``" not in out
+    assert "Authorization: Bearer <token>" in out and "the kid" in out
+    assert "token ** 2  # ok" in out or "token ** 2 # ok" in out  # the code itself is untouched
+
+
 def test_two_chunks_of_one_pdf_page_get_different_places():
     chunks = _sample_chunks()
     parts = page_parts(chunks)

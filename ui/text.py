@@ -196,10 +196,22 @@ def _strip_prose(text: str) -> str:
 
 
 def card_snippet(chunk: Chunk, query: str, *, limit: int = 240) -> str:
-    """The escaped, highlighted snippet of a result card: prose sources lose their Markdown syntax, code keeps it."""
+    """The escaped, highlighted snippet of a result card: prose sources lose their Markdown syntax, code keeps
+    its own (only docstring markup goes: see code_preview)."""
     raw = chunk.text
     prose = extension(chunk.source) not in CODE_EXTS | DATA_EXTS
-    return highlight_md(snippet(strip_markdown(raw) if prose else raw, query, limit=limit), query)
+    return highlight_md(
+        snippet(strip_markdown(raw) if prose else code_preview(raw), query, limit=limit), query
+    )
+
+
+_DOC_QUOTES = re.compile(r"[rRbBuU]?(?:\"\"\"|\'\'\')")  # the triple quotes that open and close a docstring
+
+
+def code_preview(text: str) -> str:
+    """Source text for a preview: reStructuredText ``literals`` keep their words, docstring triple quotes go;
+    everything else (operators, '# comments', '**kwargs') is the code itself and stays."""
+    return _DOC_QUOTES.sub("", _RST_LITERAL.sub(r"\1", text))
 
 
 def short_path(path: str, limit: int = 56) -> str:
@@ -282,7 +294,7 @@ def passage_md(chunk: Chunk, query: str, *, limit: int = 700) -> str:
     """
     raw = chunk.text
     prose = extension(chunk.source) not in CODE_EXTS | DATA_EXTS
-    text = strip_markdown(_join_wrapped(raw)) if prose else _RST_LITERAL.sub(r"\1", raw)
+    text = strip_markdown(_join_wrapped(raw)) if prose else code_preview(raw)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     if prose:
         lines = [_EDGE_CELLS.sub("", _CJK_HASHES.sub("", line)) for line in lines]
