@@ -90,7 +90,9 @@ def index_fill(rows: Sequence[Row]) -> alt.FillOpacity:
 
 
 def per_query_diff(rows: Sequence[Row], *, metric: str, width: int | str = REPORT_WIDTH) -> alt.Chart:
-    """One bar per query: A − B on ``metric``, largest win of A first (rows: {"i", "diff"}; "i" = position)."""
+    """One bar per query: A − B on ``metric``, largest win of A first (rows: {"i", "diff"}; "i" = position;
+    "qid" and "query", where given, show on hover). Above 0 in A's colour, below in B's."""
+    extra = [f"{f}:N" for f in ("qid", "query") if rows and f in rows[0]]
     return (
         alt.Chart(_data(rows))
         .mark_bar()
@@ -102,7 +104,7 @@ def per_query_diff(rows: Sequence[Row], *, metric: str, width: int | str = REPOR
             ),
             y=alt.Y("diff:Q", title=f"{metric}: A − B"),
             color=alt.condition("datum.diff > 0", alt.value(BLUE), alt.value(AMBER)),
-            tooltip=["i:O", alt.Tooltip("diff:Q", format="+.3f")],
+            tooltip=[*(extra or ["i:O"]), alt.Tooltip("diff:Q", format="+.3f")],
         )
         .properties(width=width, height=200)
     )

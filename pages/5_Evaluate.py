@@ -9,9 +9,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import charts
 from core.beir import format_beir_qrels, format_trec_run
 from core.eval_sets import load_eval_set
-from core.evaluation import Comparison, by_group
+from core.evaluation import Comparison, align_doc_ids, by_group
+from core.ingest.language import language_name
 from core.metrics import Qrels, Run
 from core.types import Corpus
 from ui import build, resources, state, widgets
@@ -168,10 +170,13 @@ def verdict(corpus: Corpus, comparison: Comparison, source: EvalSource, qrels: Q
     """Who wins on nDCG@10 and what that rests on (queries, raters and kappa, CI, p, blind votes), in words."""
     found = ev.verdict_for(corpus, comparison, source, qrels)
     (st.success if found.winner else st.info)(escape_md(found.sentence), icon=":material/gavel:")
-    if found.warnings:
+    said = found.sentence.lower()
+    warnings = [
+        w for w in found.warnings if w.lower().rstrip(".") not in said
+    ]  # not what the verdict just said
+    if warnings:
         st.warning(
-            "**Read with care:**\n"
-            + "\n".join(f"- {escape_md(w[:1].upper() + w[1:])}" for w in found.warnings),
+            "**Read with care:**\n" + "\n".join(f"- {escape_md(w[:1].upper() + w[1:])}" for w in warnings),
             icon=":material/warning:",
         )
 
@@ -225,7 +230,9 @@ def metric_bars(comparison: Comparison) -> None:
             x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0)),
             xOffset="model:N",
             y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-            color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+            color=charts.model_colour(
+                bars.to_dict("records"), legend=alt.Legend(orient="bottom", title=None)
+            ),
             tooltip=["metric", "model", alt.Tooltip("value:Q", format=".4f")],
         )
         .properties(height=220),
@@ -237,12 +244,23 @@ def metrics_table(comparison: Comparison) -> None:
     """Metric, both means, difference, p-value and CI."""
     name_a, name_b = comparison.name_a, comparison.name_b
     st.subheader("Metrics side by side")
+    num = st.column_config.NumberColumn
     st.dataframe(
-        pd.DataFrame(comparison.table()).style.format(
-            {c: "{:.4f}" for c in (name_a, name_b, "diff", "p_value", "ci_low", "ci_high")}
-        ),
+        pd.DataFrame(comparison.table()),
         hide_index=True,
         width="stretch",
+        column_config={
+            "metric": st.column_config.TextColumn("metric", width="small"),
+            name_a: num(name_a, format="%.4f", help="mean over the judged queries"),
+            name_b: num(name_b, format="%.4f", help="mean over the judged queries"),
+            "diff": num("A − B", format="%+.4f", help="mean difference A − B"),
+            "p_value": num("p", format="%.4f", help="paired randomisation test, two-sided"),
+            "ci_low": num("95% CI low", format="%+.4f", help="bootstrap 95% CI of A − B, lower bound"),
+            "ci_high": num("95% CI high", format="%+.4f", help="bootstrap 95% CI of A − B, upper bound"),
+            "wins": num("A wins", format="%d", help="queries where A scores higher"),
+            "ties": num("ties", format="%d"),
+            "losses": num("B wins", format="%d", help="queries where B scores higher"),
+        },
     )
     st.caption(
         "Paired randomisation test (10,000 sign flips, seeded) and bootstrap 95% CI of the mean difference A − B; "
@@ -259,7 +277,7 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
     judged_a, judged_b = comparison.a.column("judged@10"), comparison.b.column("judged@10")
     for r in rows:
         r["query"] = queries.get(r["qid"], "")
-        r["languages"] = pairs.get(r["qid"], "")
+        r["languages"] = pair_names(pairs.get(r["qid"], ""))
         r["judged A"], r["judged B"] = judged_a.get(r["qid"]), judged_b.get(r["qid"])
     columns = [
         "qid",
@@ -294,29 +312,24 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
                 "judged B", help="judged@10 of B", format="%.1f", width="small"
             ),
             "languages": st.column_config.TextColumn(
-                "langs", help="query → relevant documents", width="small"
+                "languages", help="query language → language of its relevant documents", width="medium"
             ),
             "query": st.column_config.TextColumn("query", width="large"),
         },
     )
-    chart = (
-        alt.Chart(table)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "qid:N",
-                sort=alt.EncodingSortField("diff", order="descending"),
-                title=None,
-                axis=alt.Axis(labels=False, ticks=False),
-            ),
-            y=alt.Y("diff:Q", title=f"{metric}: A − B"),
-            color=alt.condition("datum.diff > 0", alt.value("#4f46e5"), alt.value("#f59e0b")),
-            tooltip=["qid", "query", alt.Tooltip("diff:Q", format="+.3f")],
-        )
-        .properties(height=200)
-    )
-    st.altair_chart(chart, width="stretch")
+    ordered = table.sort_values("diff", ascending=False)
+    bars = [
+        {"i": i, "qid": q, "query": text[:120], "diff": d}
+        for i, (q, text, d) in enumerate(zip(ordered["qid"], ordered["query"], ordered["diff"], strict=True))
+    ]
+    st.altair_chart(charts.per_query_diff(bars, metric=metric, width="container"), width="stretch")
+    st.caption(f"One bar per query: above 0 (blue) A scores higher on {metric}, below 0 (orange) B does.")
     return table
+
+
+def pair_names(pair: str) -> str:
+    """'zh->en' as 'Chinese → English' (the language-pair keys of core.evaluation.by_group)."""
+    return " → ".join(language_name(code) for code in pair.split("->")) if pair else ""
 
 
 def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
@@ -326,7 +339,7 @@ def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
     ga, gb = by_group(comparison.a, pairs), by_group(comparison.b, pairs)
     lang_rows = [
         {
-            "query → docs": g,
+            "query → docs": pair_names(g),
             "queries": ga[g]["queries"],
             f"A {metric}": ga[g].get(metric),
             f"B {metric}": gb[g].get(metric),
@@ -338,7 +351,11 @@ def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "query → docs": st.column_config.TextColumn("query → docs", width="small"),
+            "query → docs": st.column_config.TextColumn(
+                "query → documents",
+                width="medium",
+                help="query language → language of its relevant documents",
+            ),
             "queries": st.column_config.NumberColumn("n", help="judged queries in the group", width="small"),
             f"A {metric}": st.column_config.NumberColumn(
                 "A", help=f"A {metric}", format="%.3f", width="small"
@@ -390,14 +407,15 @@ def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | N
         with st.spinner(f"Searching {len(queries)} queries with both models …"):
             found = ev.run_both(corpus, queries, qrels, exact=exact, dims=dims)
     comparison, run_a, run_b, pairs = found
+    if note := align_doc_ids(corpus, qrels).note:
+        st.caption(escape_md(note))
     verdict(corpus, comparison, state.eval_source(), qrels)
     metric_bars(comparison)
     metrics_table(comparison)
     coverage(comparison)
-    left, right = st.columns([3, 2], gap="large")
+    table = per_query(comparison, queries, pairs)  # full width: its figures and the query text all show
+    left, _ = st.columns([3, 2])
     with left:
-        table = per_query(comparison, queries, pairs)
-    with right:
         by_language(comparison, pairs)
     downloads(comparison, (run_a, run_b), qrels, table)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from core.beir import BeirDataset, judged_queries, read_qrels
-from core.evaluation import Comparison, choose_doc_key, compare, language_pairs, run_retrieval
+from core.evaluation import Comparison, align_doc_ids, compare, language_pairs, run_retrieval
 from core.jsonl import read_queries_jsonl
 from core.metrics import EvaluationError, Qrels, Run
 from core.mrl import common_dims
@@ -116,8 +116,11 @@ def run_both(
                 f"{mi.spec.name} has {mi.dim} dimensions, so it cannot be cut to {dims}; "
                 f"choose one of {dims_choices()}."
             )
-    rule = choose_doc_key(corpus, qrels)
     key = _run_key(queries, qrels, exact=exact, dims=dims)
+    aligned = align_doc_ids(
+        corpus, qrels
+    )  # judgments naming files and chunks are scored per file (note says so)
+    qrels, rule = aligned.qrels, aligned.rule
 
     def compute() -> tuple[Comparison, Run, Run, dict[str, str]]:
         runs: list[Run] = []

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.durations import format_duration
 from core.engine import ModelIndex
-from core.evaluation import choose_doc_key, doc_key
+from core.evaluation import align_doc_ids, doc_key
 from core.frontier import (
     Judged,
     ScaleInputs,
@@ -71,7 +71,8 @@ def query_vectors(
     texts = list(queries.values())
     key = ("qvecs", mi.vectors_sha, mi.embedder.cache_key, tuple(texts), compare.instruction(slot))
     qvecs = resources.memo(key, lambda: mi.embed_queries(texts, instruction=compare.instruction(slot)))
-    ids = doc_key(choose_doc_key(mi.corpus, qrels))
+    aligned = align_doc_ids(mi.corpus, qrels)  # files and chunks judged in one store: scored per file
+    qrels, ids = aligned.qrels, doc_key(aligned.rule)
     judged = Judged(doc_ids=[ids(c) for c in mi.corpus.chunks], qrels=[qrels.get(q) for q in queries])
     return qvecs, None, judged
 
