@@ -615,7 +615,7 @@ def section_cost(data: ReportData) -> Section:
                 charts.frontier(fr, y="recall", y_title=f"recall@{k} vs own full-dim float32").to_dict(),
                 caption="Every dimension × precision × index configuration; dashed lines join the Pareto-optimal "
                 "ones (nothing smaller is at least as good). Bytes per vector include the HNSW graph's share."
-                + (" nDCG@10 per configuration is in the table of the Markdown export." if judged else ""),
+                + (" The Markdown report lists nDCG@10 per configuration beside recall." if judged else ""),
                 table=Table(
                     ("model", "configuration", "bytes/vector", f"recall@{k}", "nDCG@10", "p95 ms", "Pareto"),
                     tuple(
@@ -638,7 +638,13 @@ def section_cost(data: ReportData) -> Section:
             a, b = data.sweeps
             blocks += [
                 Text("Equal budget:", "note"),
-                Bullets((equal_budget(a, b).sentence, equal_budget(b, a).sentence)),
+                Bullets(
+                    tuple(
+                        equal_budget(x, y, metric=m).sentence
+                        for m in (("recall", "ndcg@10") if judged else ("recall",))
+                        for x, y in ((a, b), (b, a))
+                    )
+                ),
             ]
         sc = data.scale
         blocks.append(
@@ -657,7 +663,8 @@ def section_cost(data: ReportData) -> Section:
                 tuple(_cost_rows(data)),
                 caption=f"Cost at {sc.chunks:,} chunks, {sc.qps:g} queries/s, {sc.replicas} replicas, "
                 f"${sc.usd_per_gb_month:g}/GB-month RAM, ${sc.usd_per_disk_gb_month:g}/GB-month disk, "
-                f"${sc.usd_per_gpu_hour:g}/GPU-hour; Pareto-optimal and default configurations.",
+                f"${sc.usd_per_gpu_hour:g}/GPU-hour, ${sc.usd_per_cpu_core_month:g}/CPU core-month; Pareto-optimal and "
+                "default configurations.",
                 numeric=(2, 3, 4, 5, 6, 7, 8),
             )
         )
