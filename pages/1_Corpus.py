@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from core import charts
 from core.ingest.options import DEFAULT_CHUNKING
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
@@ -243,7 +244,8 @@ def windows(corpus: Corpus) -> None:
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
         return
     models = list(dict.fromkeys(str(r["model"]) for r in rows))
-    palette = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444"][: len(models)]
+    # the palette of every chart (core.charts): A blue, B orange, then the headline pair
+    palette = [charts.MODEL_COLOURS[i % len(charts.MODEL_COLOURS)] for i in range(len(models))]
     chart = (
         alt.Chart(pd.DataFrame(rows))
         # step lines, not overlapping translucent bars: where two models' counts coincide, blended bars
