@@ -10,6 +10,7 @@ from core.ingest.options import DEFAULT_CHUNKING
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.types import Corpus
+from core.words import count, plural
 from ui import build, bundle, resources, state, widgets
 from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, unit_changed
 from ui.state import BUNDLED_PAIR
@@ -53,7 +54,7 @@ def load_documents(uploads: list[UploadedFile], *, use_sample: bool, clear: bool
             # Streamlit gives every uploaded file an id: no need to hash the bytes again on every rerun.
             seen = (tuple(f.file_id for f in uploads), chunk_options())
             if state.changed_since("_corpus_upload_seen", seen):
-                with st.spinner(f"Reading {len(uploads)} file(s) …"):
+                with st.spinner(f"Reading {count(len(uploads), 'file')} …"):
                     loaded = load_upload([(f.name, f.getvalue()) for f in uploads])
                 state.set_page_value("_corpus_upload_seen", seen)
                 # nothing loaded: the previous corpus (or none) stays current; say which files and why
@@ -115,7 +116,7 @@ def nothing_loaded(current: Corpus | None) -> None:
         else "No corpus is loaded."
     )
     st.error(
-        f"Nothing loaded: none of the {len(rows)} uploaded file(s) gave any text, so this upload did not "
+        f"Nothing loaded: none of the {count(len(rows), 'uploaded file')} gave any text, so this upload did not "
         f"become the corpus. {kept} Fix or replace the files listed below and upload them again.",
         icon=":material/error:",
     )
@@ -151,8 +152,8 @@ def summary(corpus: Corpus) -> None:
         m[3].caption(escape_md(label.split(": ", 1)[1]))
     if problems:
         st.warning(
-            f"{len(problems)} file(s) were not loaded; the reasons are in the table below. "
-            f"The other {len(loaded)} file(s) loaded."
+            f"{count(len(problems), 'file')} {plural(len(problems), 'was')} not loaded; the reasons are in the table "
+            f"below. The other {count(len(loaded), 'file')} loaded."
         )
 
 
@@ -194,7 +195,8 @@ def languages(corpus: Corpus) -> None:
     ).properties(height=max(120, 32 * len(lang_df)))
     st.altair_chart(chart, width="stretch")
     st.caption(
-        f"{mixed} chunk(s) mix Chinese and English. A chunk too short to tell takes its file's language; "
+        f"{count(mixed, 'chunk')} {plural(mixed, 'mixes')} Chinese and English. A chunk too short to tell takes "
+        "its file's language; "
         "'too short or no prose' counts those whose file gives no language either."
     )
 

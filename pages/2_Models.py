@@ -13,6 +13,7 @@ from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
 from core.types import Corpus, ModelSpec
+from core.words import count
 from ui import build, bundle, byo, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
@@ -276,16 +277,22 @@ def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
     """Build (or reuse) both indexes under one progress bar, with a Cancel; rerun after a clean build."""
     only_a = index_backend.byo_settings() is not None  # model B is an existing collection: nothing to build
     go_col, cancel_col = st.columns([1, 4], vertical_alignment="center")
-    go = go_col.button("Build index A" if only_a else "Build both indexes", type="primary", key="models_build")
+    go = go_col.button(
+        "Build index A" if only_a else "Build both indexes", type="primary", key="models_build"
+    )
     with cancel_col:
         build.cancel_button("_models_cancel")
     build.show_build_report(state.page_value("_models_report"))
     if not go:
         return
     try:
-        rows = build.build_all(
-            corpus, api_keys={slot: state.api_key(slot) for slot in build.SLOTS}, estimates=estimates
-        ) if not only_a else [build_a(corpus, estimates)]
+        rows = (
+            build.build_all(
+                corpus, api_keys={slot: state.api_key(slot) for slot in build.SLOTS}, estimates=estimates
+            )
+            if not only_a
+            else [build_a(corpus, estimates)]
+        )
     except build.BuildErrors as many:
         for exc in many.errors:
             widgets.show_error(exc)
@@ -307,7 +314,7 @@ def build_a(corpus: Corpus, estimates: dict[str, float]) -> dict[str, str]:
         "model": f"A · {mi.spec.name}",
         "estimated": format_duration(est) if est is not None else "—",
         "took": format_duration(time.perf_counter() - t0),
-        "what ran": f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings",
+        "what ran": f"embedded {count(embedded, 'chunk')}" if embedded else "reused stored embeddings",
     }
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.types import Corpus
+from core.words import plural
 from ui import compare, resources, state, widgets
 from ui.corpus import sample_queries
 from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, short_path
@@ -229,7 +230,8 @@ def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
     all_labels = compare.labels_for(corpus.sha256)
     n = sum(len(v) for v in all_labels.values())
     st.markdown(
-        f"**{n}** label(s) on **{sum(bool(v) for v in all_labels.values())}** query(ies) for this corpus."
+        f"**{n:,}** {plural(n, 'label')} on **{(q := sum(bool(v) for v in all_labels.values())):,}** "
+        f"{plural(q, 'query')} for this corpus."
     )
     # The files are made when a button is clicked (a callable), not on every query; a download reruns nothing.
     exports = {

@@ -120,7 +120,7 @@ def test_thumbs_are_saved_in_the_judgment_store_and_read_back_in_a_new_session(u
     store.record(query=QUERY, chunk_id="handbook.md#0", label=1, rater="anonymous", origin="thumbs")
     # a fresh session (nothing in cmp_labels) with the card actions on
     at = seeded("pages/3_Compare.py", state, cmp_query=QUERY, _cmp_actions=True)
-    assert any("**1** label(s)" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    assert any("**1** label on **1** query" in m.value for m in at.markdown), [m.value for m in at.markdown]
     keys = [f"_cmp_lab_{slot}_{query_id(QUERY)}_handbook.md#0" for slot in "AB"]
     shown = [at.session_state[k] for k in keys if k in at.session_state]
     assert shown and all(v == 1 for v in shown), shown  # the thumb is drawn up on the card(s) of that chunk

@@ -100,7 +100,7 @@ def test_upload_good_and_bad_file_in_one_go():
     assert rows["notes.md"]["status"] == "loaded" and rows["notes.md"]["chunks"] >= 1
     assert rows["broken.pdf"]["status"] == "skipped"
     assert "pdf" in rows["broken.pdf"]["reason"].lower()
-    assert "1 file(s) were not loaded" in texts(at)
+    assert "1 file was not loaded" in texts(at)
 
 
 def test_second_build_makes_zero_model_calls(built_state):

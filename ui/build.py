@@ -26,6 +26,7 @@ from core.models import resolve_model
 from core.mrl import valid_dims
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.types import Corpus
+from core.words import count
 from ui import index_backend, resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
 from ui.text import escape_md
@@ -523,7 +524,7 @@ def _report_row(slot: str, b: _Built, estimate: float | None, *, fresh: bool) ->
     stats = b.mi.stats
     embedded = stats.embedded if stats is not None and not b.reused else 0
     n = len(b.mi.corpus.chunks)
-    what = f"embedded {embedded:,} chunks" if embedded else "reused stored embeddings"
+    what = f"embedded {count(embedded, 'chunk')}" if embedded else "reused stored embeddings"
     if embedded and embedded < n:
         what += (
             f" ({n - embedded:,} kept from a stopped rebuild)"

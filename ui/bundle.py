@@ -24,6 +24,7 @@ from core.engine import ModelIndex
 from core.errors import DashboardError
 from core.eval_sets import load_judged_folder
 from core.types import Corpus
+from core.words import count
 from ui import build, resources, state
 from ui.corpus import load_sample
 from ui.state import BUNDLED_PAIR, Slot
@@ -291,7 +292,7 @@ def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
         return False
     stored = "already in the store" if not done.written else f"{done.written:,} vectors added to the store"
     st.success(
-        f"Ready in {done.seconds:.1f} s: {done.chunks:,} chunks, {done.embedded:,} chunks embedded — the "
+        f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}, {count(done.embedded, 'chunk')} embedded — the "
         f"embeddings came precomputed from {escape_name(done.source)} ({stored}, none embedded).",
         icon=":material/check_circle:",
     )

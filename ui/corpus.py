@@ -12,6 +12,7 @@ from core.jsonl import read_queries_jsonl
 from core.model_tokenizer import load_tokenizer
 from core.models import resolve_model
 from core.types import Corpus
+from core.words import count
 from ui import resources, state
 
 SAMPLE_DOCS = resources.SAMPLE_DIR / "docs"
@@ -53,7 +54,9 @@ def _tokenizer() -> Tokenizer | None:
 
 def _register(corpus: Corpus, origin: str) -> Corpus:
     if not corpus.chunks:  # a corpus with nothing to search never becomes the current one
-        raise IngestError(f"{corpus.name} has no chunks: none of its {len(corpus.files)} file(s) gave any text.")
+        raise IngestError(
+            f"{corpus.name} has no chunks: none of its {count(len(corpus.files), 'file')} gave any text."
+        )
     resources.corpora().put(corpus.sha256, corpus)
     if state.get("corpus_key") != corpus.sha256:
         state.put("built_a", None)

@@ -12,6 +12,7 @@ from core.ingest import detect_language
 from core.judgments import Vote, query_id
 from core.types import Chunk
 from core.votes import TiesRule, VoteSummary, by_language_pair, vote_summary
+from core.words import count
 from ui import build
 from ui.text import escape_md
 
@@ -49,13 +50,13 @@ def summary(cast: Sequence[Vote], *, ties: TiesRule, pair: tuple[str, str]) -> V
 def summary_sentence(s: VoteSummary, pair: tuple[str, str]) -> str:
     """'A · name wins 64% of 58 votes (95% CI 52–75%, ties split); sign test p = 0.04.' (escaped Markdown)."""
     if s.win_rate_a is None or s.ci_low is None or s.ci_high is None:
-        return f"{s.n} vote(s), none with a winner yet ({s.ties_note})."
+        return f"{count(s.n, 'vote')}, none with a winner yet ({s.ties_note})."
     p = "n/a" if s.p_sign is None else f"{s.p_sign:.3f}"
     return (
         f"**A · {escape_md(pair[0])}** wins **{s.win_rate_a:.0%}** against **B · {escape_md(pair[1])}** over "
-        f"{s.n} vote(s) (95% Wilson interval {s.ci_low:.0%}–{s.ci_high:.0%}; {s.ties_note}); two-sided sign "
-        f"test p = {p} on the {s.a_wins + s.b_wins} vote(s) with a winner ({s.a_wins} A, {s.b_wins} B, "
-        f"{s.ties} tie(s), {s.both_bad} both bad)."
+        f"{count(s.n, 'vote')} (95% Wilson interval {s.ci_low:.0%}–{s.ci_high:.0%}; {s.ties_note}); two-sided "
+        f"sign test p = {p} on the {count(s.a_wins + s.b_wins, 'vote')} with a winner ({s.a_wins} A, {s.b_wins} B, "
+        f"{count(s.ties, 'tie')}, {s.both_bad} both bad)."
     )
 
 
