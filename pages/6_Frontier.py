@@ -34,7 +34,16 @@ def controls(judged: list[str]) -> tuple[str, int, int, bool]:
     """Query set (judged sets give nDCG@10 too), pseudo-query count, k and whether to include HNSW builds."""
     c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
     kind = c1.radio("Query set", [*judged, frontier.PSEUDO_SET], key="fr_queryset", horizontal=False)
-    n_pseudo = int(c2.number_input("Pseudo-queries", min_value=10, max_value=2000, key="fr_pseudo"))
+    n_pseudo = int(
+        c2.number_input(
+            "Pseudo-queries",
+            min_value=10,
+            max_value=2000,
+            key="fr_pseudo",
+            disabled=kind != frontier.PSEUDO_SET,
+            help="chunks used as queries (each excludes itself); only with the pseudo-query set",
+        )
+    )
     k = int(c3.number_input("k", min_value=1, max_value=100, key="fr_k"))
     hnsw = c4.toggle(
         "Include HNSW",

@@ -69,8 +69,9 @@ def query_vectors(
         return mi.vectors[rows], rows, None
     queries, qrels = sets[kind]
     texts = list(queries.values())
-    key = ("qvecs", mi.vectors_sha, mi.embedder.cache_key, tuple(texts), compare.instruction(slot))
-    qvecs = resources.memo(key, lambda: mi.embed_queries(texts, instruction=compare.instruction(slot)))
+    qvecs = resources.query_vectors(
+        mi, texts, instruction=compare.instruction(slot)
+    )  # shared with Dimensions, Judge
     aligned = align_doc_ids(mi.corpus, qrels)  # files and chunks judged in one store: scored per file
     qrels, ids = aligned.qrels, doc_key(aligned.rule)
     judged = Judged(doc_ids=[ids(c) for c in mi.corpus.chunks], qrels=[qrels.get(q) for q in queries])
