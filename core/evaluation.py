@@ -181,8 +181,12 @@ def run_retrieval(
     instruction: str | None = None,
     batch_size: int = 256,
     progress: Progress | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> Run:
     """Search every query and return {qid: {doc_id: score}} with the top-k documents (max score over chunks).
+
+    ``embed`` turns query texts into full-dimension vectors (default: the index's own ``embed_queries`` with
+    ``instruction``); the app passes its per-text memo so queries another page embedded are not embedded again.
 
     ``doc_id='auto'`` picks 'id' or 'source' from ``qrels`` (see ``choose_doc_key``). With HNSW the beam is
     ``ef`` or max(4 * fetched, 400) so recall stays near exact. Empty queries get an empty ranking.
@@ -205,7 +209,10 @@ def run_retrieval(
     t0 = time.perf_counter()
     for start in range(0, len(qids), batch_size):
         batch = qids[start : start + batch_size]
-        qvecs = model_index.embed_queries([queries[q] for q in batch], instruction=instruction)
+        texts = [queries[q] for q in batch]
+        qvecs = (
+            embed(texts) if embed is not None else model_index.embed_queries(texts, instruction=instruction)
+        )
         pending, fetch = list(range(len(batch))), first_fetch
         while pending:
             beam = ef if ef is not None else max(4 * fetch, 400)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
+import numpy as np
+
 from core.beir import BeirDataset, judged_queries, read_qrels
+from core.engine import ModelIndex
 from core.evaluation import Comparison, align_doc_ids, compare, language_pairs, run_retrieval
 from core.jsonl import read_queries_jsonl
 from core.metrics import EvaluationError, Qrels, Run
@@ -117,10 +120,12 @@ def run_both(
                 f"choose one of {dims_choices()}."
             )
     key = _run_key(queries, qrels, exact=exact, dims=dims)
-    aligned = align_doc_ids(
-        corpus, qrels
-    )  # judgments naming files and chunks are scored per file (note says so)
+    # judgments naming files and chunks are scored per file (the page shows the note)
+    aligned = align_doc_ids(corpus, qrels)
     qrels, rule = aligned.qrels, aligned.rule
+
+    def embedder(mi: ModelIndex, slot: str) -> Callable[[list[str]], np.ndarray]:
+        return lambda texts: resources.query_vectors(mi, texts, instruction=cmp.instruction(slot))
 
     def compute() -> tuple[Comparison, Run, Run, dict[str, str]]:
         runs: list[Run] = []
@@ -136,6 +141,7 @@ def run_both(
                     doc_id=rule,
                     qrels=qrels,
                     instruction=cmp.instruction(slot),
+                    embed=embedder(mi, slot),  # the per-text memo Dimensions, Frontier and Judge share
                 )
             )
         names = (f"A · {a.spec.name}", f"B · {b.spec.name}")
