@@ -244,6 +244,13 @@ class EmbeddingStore:
                 shelf = self._shelves[cache_key] = _Shelf(folder)
         return shelf
 
+    def stored(self, cache_key: str, texts: Sequence[str]) -> list[bool]:
+        """Per text: whether the store already holds its vector for this model key (what a build will not embed)."""
+        shelf = self._shelf(cache_key)
+        with _lock_for(shelf.folder):
+            shelf.refresh()
+            return [text_hash(t) in shelf.where for t in texts]
+
     def embed(
         self,
         embedder: Embedder,

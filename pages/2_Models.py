@@ -5,8 +5,6 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.cost import CostEstimate, estimate_build
-from core.device import resolve_device
 from core.durations import format_duration
 from core.endpoint_check import config_check, local_reference, test_connection
 from core.hub_cache import availability
@@ -214,29 +212,6 @@ def index_settings() -> None:
             )
 
 
-def estimate(slot: Slot, name: str, corpus: Corpus) -> CostEstimate:
-    """What building this slot's index would cost here (measured on the loaded model when there is one)."""
-    spec = resolve_model(name)
-    counts = resources.chunk_token_counts(corpus, name)
-    settings = build.slot_settings(slot)
-    calibration = None
-    if build.built_index(slot) is None:
-        calibration = resources.calibration(
-            name,
-            device=settings["device"],
-            max_tokens=settings["max_tokens"],
-            trust_remote_code=settings["trust_remote_code"],
-            texts=[c.text for c in corpus.chunks[:16]],
-        )
-    return estimate_build(
-        spec,
-        n_tokens=sum(counts),
-        n_chunks=len(counts),
-        device=resolve_device(settings["device"]),
-        calibration=calibration,
-    )
-
-
 def cost_section(corpus: Corpus) -> dict[str, float]:
     """One line per slot: time and memory of a build on this machine, and advice when it is slow.
 
@@ -257,7 +232,7 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
             with st.spinner(
                 f"Estimating the build of {name}: counting tokens, timing the model on 16 chunks …"
             ):
-                est = estimate(slot, name, corpus)
+                est = build.estimate(slot, corpus)
         except Exception as exc:
             widgets.show_error(exc)
             continue

@@ -217,3 +217,11 @@ def test_a_read_only_store_is_refused_before_any_text_is_embedded(minilm, tmp_pa
     assert minilm.calls == calls, "nothing may be embedded into a store that cannot keep it"
     assert "read-only" in str(exc.value) and "writable" in str(exc.value) and "Free some space" not in str(exc.value)
     monkeypatch.setattr(store_mod, "atomic_write", real)
+
+
+def test_stored_says_which_texts_a_build_would_not_embed(tmp_path):
+    store = EmbeddingStore(tmp_path)
+    emb = load_embedder(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+    store.embed(emb, ["the cat sat", "on the mat"])
+    assert store.stored(emb.cache_key, ["on the mat", "a new text", "the cat sat"]) == [True, False, True]
+    assert store.stored("another model", ["the cat sat"]) == [False]

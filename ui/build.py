@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 import streamlit as st
@@ -579,13 +579,31 @@ def estimate(slot: str, corpus: Corpus) -> CostEstimate:
         trust_remote_code=settings["trust_remote_code"],
         texts=[c.text for c in corpus.chunks[:16]],
     )
-    return estimate_build(
+    # chunks whose vectors the store already holds cost nothing: estimate only the rest (when the model is loaded,
+    # its cache key says which; before that, every chunk counts)
+    loaded = resources.loaded_embedder(
+        name,
+        device=settings["device"],
+        max_tokens=settings["max_tokens"],
+        trust_remote_code=settings["trust_remote_code"],
+    )
+    todo = [True] * len(counts)
+    if loaded is not None:
+        have = resources.store().stored(loaded.cache_key, [c.embed_text for c in corpus.chunks])
+        todo = [not h for h in have]
+    est = estimate_build(
         resolve_model(name),
-        n_tokens=sum(counts),
-        n_chunks=len(counts),
+        n_tokens=sum(n for n, t in zip(counts, todo, strict=True) if t),
+        n_chunks=sum(todo),
         device=resolve_device(settings["device"]),
         calibration=calibration,
     )
+    cached = len(counts) - sum(todo)
+    if cached:
+        est = replace(
+            est, basis=f"{cached:,} of {len(counts):,} chunks are already in the store; " + est.basis
+        )
+    return est
 
 
 def job_estimates(corpus: Corpus) -> dict[str, float]:
