@@ -38,7 +38,7 @@ def quick_start() -> None:
         f"The sample knowledge base with the bundled pair ({BUNDLED_PAIR[0]} vs {BUNDLED_PAIR[1]}), embeddings "
         "precomputed: ready in seconds, no GPU or Hugging Face Hub needed."
     )
-    if st.button("Load sample corpus and build", type="primary", width="stretch", key="home_quick"):
+    if st.button("Load the sample corpus", type="primary", width="stretch", key="home_quick"):
         try:
             done = bundle.import_sample()
         except Exception as exc:  # shown to the user, never swallowed

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         page.add_init_script(_STAMP_WS)
         page.goto(url)
         t0 = time.perf_counter()
-        quick_start = page.get_by_role("button", name="Load sample corpus and build")
+        quick_start = page.get_by_role("button", name="Load the sample corpus")
         quick_start.wait_for(timeout=READY_TIMEOUT_MS)
         quick_start.click()
         # the status line, not the quick-start copy ("ready in seconds"): get_by_text matches substrings, any case

@@ -29,7 +29,7 @@ def page(tmp_path_factory, shared_store_dir):
 
 
 def test_quick_start_compare_and_slider(page):
-    page.get_by_role("button", name="Load sample corpus and build").click()
+    page.get_by_role("button", name="Load the sample corpus").click()
     # the status line, not the quick-start copy ("ready in seconds"): get_by_text matches substrings, any case
     page.get_by_text(re.compile(r"Ready in [0-9.]+ s")).wait_for(timeout=BUILD_TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)

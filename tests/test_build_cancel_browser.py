@@ -50,7 +50,7 @@ def sidebar_ticks(page) -> int:
 
 
 def test_cancel_a_running_rebuild_keeps_the_precomputed_indexes(page):
-    quick = page.get_by_role("button", name="Load sample corpus and build")
+    quick = page.get_by_role("button", name="Load the sample corpus")
     quick.wait_for(timeout=LONG_MS)  # the first page load imports torch and the models' code
     quick.click()
     page.get_by_text(re.compile(r"Ready in [0-9.]+ s: 460 chunks, 0 chunks embedded")).wait_for(

@@ -43,7 +43,7 @@ def page(tmp_path_factory, shared_store_dir):
         with browser_page(width=1280, height=900) as pg:
             pg.goto(url)
             # the first script run imports torch and the models: minutes on a loaded 2-core machine
-            pg.get_by_role("button", name="Load sample corpus and build").click(timeout=300_000)
+            pg.get_by_role("button", name="Load the sample corpus").click(timeout=300_000)
             pg.get_by_text(re.compile(r"Ready in [0-9.]+ s")).wait_for(timeout=BUILD_TIMEOUT_MS)
             pg.get_by_role("link", name="Frontier").first.click()
             try:

@@ -192,7 +192,7 @@ def test_page_tour_after_quick_start(tmp_path):
         browser_page(width=WIDTH) as page,
     ):
         page.goto(url)
-        quick = page.get_by_role("button", name="Load sample corpus and build")
+        quick = page.get_by_role("button", name="Load the sample corpus")
         quick.wait_for(timeout=180_000)
         settle(page)
         before = check_page(page, "fresh home")  # the sidebar check must see the dashes of an empty session

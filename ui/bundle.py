@@ -180,12 +180,15 @@ def _apply_settings(bundle: Bundle) -> None:
 
 
 def _query_note(slot: str, mi: ModelIndex) -> str:
-    """Which encoder embeds typed queries for this slot and how long one took here (timed now, warm)."""
+    """Which encoder embeds typed queries for this slot and how long one takes here (best of three, warm)."""
     t0 = time.perf_counter()
     mi.embed_queries(["warm-up query"])
     t1 = time.perf_counter()
-    mi.embed_queries(["How long does one query take?"])
-    took = time.perf_counter() - t1
+    took = float("inf")
+    for text in ("How long does one query take?", "如何实现用户鉴权？", "consensus mechanism"):
+        t = time.perf_counter()
+        mi.embed_queries([text])
+        took = min(took, time.perf_counter() - t)  # the best of three: the first calls after a load run slow
     where = (
         "an endpoint"
         if mi.spec.backend == "endpoint"
