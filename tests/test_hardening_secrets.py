@@ -136,7 +136,17 @@ def test_canary_key_appears_in_no_artefact_of_a_whole_session(
     shown += texts(at)
 
     names = {name for name, _ in downloads}
-    assert {"qrels.tsv", "queries.jsonl", "metrics.json", "run_A.trec"} <= names, names
+    assert {"qrels.tsv", "metrics.json", "run_A.trec"} <= names, names
+    # Compare's label files are made only when their button is clicked (AppTest cannot click a download):
+    # make them with the page's own functions from this session's labels
+    from ui import compare as cmp
+
+    labels = at.session_state["cmp_labels"][corpus_key]
+    downloads += [
+        ("compare qrels.tsv", cmp.qrels_tsv(labels, {}).encode()),
+        ("compare queries.jsonl", cmp.queries_jsonl(labels, {}).encode()),
+    ]
+    assert query in downloads[-1][1].decode()
 
     # the key was really in use: the endpoint embedded the corpus for model A
     store_files = [p for p in store.rglob("*") if p.is_file()]
