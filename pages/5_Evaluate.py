@@ -250,7 +250,7 @@ def metrics_table(comparison: Comparison) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "metric": st.column_config.TextColumn("metric", width="small"),
+            "metric": st.column_config.TextColumn("metric", width=110),
             name_a: num(name_a, format="%.4f", help="mean over the judged queries"),
             name_b: num(name_b, format="%.4f", help="mean over the judged queries"),
             "diff": num("A − B", format="%+.4f", help="mean difference A − B"),

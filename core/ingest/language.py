@@ -155,7 +155,7 @@ LANGUAGE_NAMES: dict[str, str] = {
     "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "so": "Somali",
     "sq": "Albanian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil", "te": "Telugu", "th": "Thai",
     "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
-    "zh-cn": "Chinese", "zh-tw": "Chinese (traditional)",
+    "zh": "Chinese", "zh-cn": "Chinese", "zh-tw": "Chinese (traditional)",
     UNKNOWN: "too short or no prose", MIXED: "mixed",
 }  # fmt: skip
 
