@@ -143,55 +143,37 @@ def budget_readout(sweeps: list[Sweep], *, metric: str, k: int) -> None:
         st.markdown("- " + escape_md(frontier.budget_sentence(x, y, metric=metric)))
 
 
+# (ScaleInputs field, label, widget key, type, minimum, help before the default), three to a row
+_SCALE_FIELDS = (
+    ("chunks", "Chunks", "fr_chunks", int, 1, ""),
+    ("qps", "Queries/s", "fr_qps", float, 0.0, ""),
+    ("replicas", "Replicas", "fr_replicas", int, 1, "copies of the index in RAM; "),
+    ("usd_per_gb_month", "$ per GB-month of RAM", "fr_ram", float, 0.0, ""),
+    ("usd_per_disk_gb_month", "$ per GB-month of disk", "fr_disk", float, 0.0, ""),
+    ("usd_per_cpu_core_month", "$ per CPU core-month", "fr_cpu", float, 0.0, "cores that search; "),
+    ("usd_per_gpu_hour", "$ per GPU-hour", "fr_gpu", float, 0.0, ""),
+)
+
+
 def scale_inputs() -> ScaleInputs:
     """Editable deployment figures (defaults stated in core.frontier.ScaleInputs), three to a row."""
     d = ScaleInputs()
-    top, bottom, last = st.columns(3), st.columns(3), st.columns(3)
-    return ScaleInputs(
-        chunks=int(
-            top[0].number_input(
-                "Chunks", min_value=1, step=1_000_000, key="fr_chunks", help=f"default {d.chunks:,}"
-            )
-        ),
-        qps=float(top[1].number_input("Queries/s", min_value=0.0, key="fr_qps", help=f"default {d.qps:g}")),
-        replicas=int(
-            top[2].number_input(
-                "Replicas",
-                min_value=1,
-                key="fr_replicas",
-                help=f"copies of the index in RAM; default {d.replicas}",
-            )
-        ),
-        usd_per_gb_month=float(
-            bottom[0].number_input(
-                "$ per GB-month of RAM",
-                min_value=0.0,
-                key="fr_ram",
-                help=f"default ${d.usd_per_gb_month:.2f}",
-            )
-        ),
-        usd_per_gpu_hour=float(
-            last[0].number_input(
-                "$ per GPU-hour", min_value=0.0, key="fr_gpu", help=f"default ${d.usd_per_gpu_hour:.2f}"
-            )
-        ),
-        usd_per_disk_gb_month=float(
-            bottom[1].number_input(
-                "$ per GB-month of disk",
-                min_value=0.0,
-                key="fr_disk",
-                help=f"default ${d.usd_per_disk_gb_month:.2f}",
-            )
-        ),
-        usd_per_cpu_core_month=float(
-            bottom[2].number_input(
-                "$ per CPU core-month",
-                min_value=0.0,
-                key="fr_cpu",
-                help=f"cores that search; default ${d.usd_per_cpu_core_month:.2f}",
-            )
-        ),
-    )
+    cols = [c for _ in range(0, len(_SCALE_FIELDS), 3) for c in st.columns(3)]
+    values = {}
+    for col, (field, label, key, kind, low, help_text) in zip(cols, _SCALE_FIELDS, strict=False):
+        default = getattr(d, field)
+        shown = (
+            f"${default:.2f}"
+            if field.startswith("usd")
+            else f"{default:,}"
+            if kind is int
+            else f"{default:g}"
+        )
+        extra = {"step": 1_000_000} if field == "chunks" else {}
+        values[field] = kind(
+            col.number_input(label, min_value=low, key=key, help=f"{help_text}default {shown}", **extra)
+        )
+    return ScaleInputs(**values)
 
 
 def embedding_rates(by_slot: dict[str, ModelIndex]) -> list[float]:
