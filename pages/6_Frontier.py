@@ -26,7 +26,8 @@ PRECISION_NOTE = (
     "against int8 (its bytes count both). HNSW: hnswlib (the build's M and ef); hnswlib stores float32 only, so "
     "float16 HNSW indexes the vectors rounded through float16 and counts 2 bytes per dimension (index bytes: "
     "hnswlib's measured size less 2 bytes per dimension per vector). Recall@k: against the model's own "
-    "full-dimension float32 exact top-k; latency: p50/p95 of 20 single queries, 2 warm-up queries untimed."
+    "full-dimension float32 exact top-k; latency: one untimed warm-up query, then up to 20 single queries on "
+    "each configuration's own index (at least 5, fewer once they took 0.1 s together)."
 )
 
 
