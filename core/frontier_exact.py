@@ -30,6 +30,7 @@ from core.quantize import (
     dequant_steps,
     int8_weights,
     map_row_blocks,
+    pack_binary,
     quantize_int8,
     rescore,
 )
@@ -55,35 +56,44 @@ class AtDim:
     deep: dict[Precision, np.ndarray]  # (m, depth) rows, best first (the same arrays when depth == k)
 
 
-def truncated(
-    docs: np.ndarray, dims: int, *, ranges: bool, bits: bool
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(truncate(docs, dims), int8_ranges of it or None, pack_binary of it or None) in one pass of row blocks.
+def truncated(docs: np.ndarray, dims: int, inv_norms: np.ndarray, *, ranges: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(docs[:, :dims] scaled by ``inv_norms``, per-dimension (min, max) of it or None) in one pass of row blocks.
 
-    The same values as those three functions (the same float32 operations, a cache-sized block of rows at a
-    time), several times faster than truncating the whole matrix and passing over it again.
+    ``inv_norms``: 1 / the prefix norms at ``dims`` (exact_lists keeps them from its running sums of squares),
+    so a row is one multiply instead of square, sum, root and divide: equal to core.index.truncate up to the last
+    float32 bit. At the full dimension of vectors already of unit length the matrix itself is used (no copy).
     """
     n = docs.shape[0]
-    vd = np.empty((n, dims), dtype=np.float32)
-    packed = np.empty((n, -(-dims // 8)), dtype=np.uint8) if bits else None
-    lows: dict[int, np.ndarray] = {}
-    highs: dict[int, np.ndarray] = {}
-    tiny = np.float32(1e-12)
+    if dims == docs.shape[1] and np.all(np.abs(inv_norms - 1) <= 1e-6):
+        vd = docs
+        scale = False
+    else:
+        vd = np.empty((n, dims), dtype=np.float32)
+        scale = True
+    lows: list[np.ndarray] = []
+    highs: list[np.ndarray] = []
 
     def block(s: slice) -> None:
-        b = vd[s]
-        b[...] = docs[s, :dims]
-        b /= np.maximum(np.sqrt(np.add.reduce(b * b, axis=-1, keepdims=True)), tiny)  # = np.linalg.norm
+        if scale:
+            np.multiply(docs[s, :dims], inv_norms[s, None], out=vd[s])
         if ranges:
-            lows[s.start], highs[s.start] = b.min(axis=0), b.max(axis=0)
-        if packed is not None:
-            packed[s] = np.packbits(b > 0, axis=-1)
+            lows.append(vd[s].min(axis=0))
+            highs.append(vd[s].max(axis=0))
 
-    map_row_blocks(block, n, dims)
+    if scale or ranges:
+        map_row_blocks(block, n, dims)
     if not ranges:
-        return vd, None, packed
-    lo, hi = np.min(list(lows.values()), axis=0), np.max(list(highs.values()), axis=0)
-    return vd, np.vstack((lo, hi)).astype(np.float32), packed
+        return vd, None
+    return vd, np.vstack((np.min(lows, axis=0), np.max(highs, axis=0))).astype(np.float32)
+
+
+def prefix_bits(full_bits: np.ndarray, dims: int) -> np.ndarray:
+    """pack_binary of the first ``dims`` dimensions, from the packed bits of all of them (a sign does not change
+    when a vector is truncated or renormalised): the first ceil(dims / 8) bytes, the bits past ``dims`` cleared."""
+    out = np.ascontiguousarray(full_bits[:, : -(-dims // 8)])
+    if dims % 8:
+        out[:, -1] &= np.uint8((0xFF00 >> (dims % 8)) & 0xFF)  # packbits fills a byte from its top bit
+    return out
 
 
 def _signs(block: np.ndarray) -> np.ndarray:
@@ -211,6 +221,7 @@ def exact_lists(
     step = query_block_rows(n)
     blocks = [slice(s, min(s + step, m)) for s in range(0, m, step)]
     keep = m * n * (2 if binary else 1) <= _KEEP_FLOATS  # prefix sums kept across stops
+    full_bits = pack_binary(docs) if binary else None
     acc32: dict[int, np.ndarray] = {}
     accb: dict[int, np.ndarray] = {}
     doc_sq = np.zeros(n, dtype=np.float64)
@@ -222,7 +233,8 @@ def exact_lists(
         q_sq += np.einsum("ij,ij->i", queries[:, prev:d], queries[:, prev:d])
         inv_dn = (1.0 / np.maximum(np.sqrt(doc_sq), 1e-12)).astype(np.float32)
         inv_qn = (1.0 / np.maximum(np.sqrt(q_sq), 1e-12)).astype(np.float32)
-        vd, ranges, bits = truncated(docs, d, ranges=need8, bits=binary)
+        vd, ranges = truncated(docs, d, inv_dn, ranges=need8)
+        bits = None if full_bits is None else prefix_bits(full_bits, d)
         qd = truncate(queries, d)
         codes8 = quantize_int8(vd, ranges=ranges) if ranges is not None else None
         slack = 2 * d * _F32_EPS + 1e-6

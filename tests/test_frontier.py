@@ -294,15 +294,20 @@ def test_frontier_page_runs_the_sweep_for_both_built_models(built_state):  # noq
 
 
 def test_one_pass_truncation_equals_truncate_ranges_and_bits():
-    """core.frontier_exact.truncated (cache-sized row blocks) gives the very values of the plain functions."""
-    from core.frontier_exact import truncated
+    """core.frontier_exact.truncated (cache-sized row blocks, norms given) and prefix_bits = the plain functions."""
+    from core.frontier_exact import prefix_bits, truncated
     from core.quantize import int8_ranges, pack_binary
 
     docs = _clustered(5000, 160, 5)  # 800k floats: several row blocks
     docs[3] = 0.0  # a zero row stays zero (the 1e-12 floor)
-    for d in (20, 64, 160):
-        vd, ranges, bits = truncated(docs, d, ranges=True, bits=True)
-        assert np.array_equal(vd, truncate(docs, d))
-        assert np.array_equal(ranges, int8_ranges(truncate(docs, d)))
-        assert np.array_equal(bits, pack_binary(truncate(docs, d)))
-    assert truncated(docs, 8, ranges=False, bits=False)[1:] == (None, None)
+    full_bits = pack_binary(docs)
+    for d in (5, 20, 64, 100, 160):
+        inv = (1 / np.maximum(np.linalg.norm(docs[:, :d].astype(np.float64), axis=1), 1e-12)).astype(np.float32)
+        vd, ranges = truncated(docs, d, inv, ranges=True)
+        np.testing.assert_allclose(vd, truncate(docs, d), rtol=1e-6, atol=1e-7)
+        assert np.array_equal(ranges, int8_ranges(vd))
+        assert np.array_equal(prefix_bits(full_bits, d), pack_binary(truncate(docs, d)))
+    unit = truncate(docs, 160)
+    same, _ = truncated(unit, 160, np.ones(5000, dtype=np.float32), ranges=False)
+    assert same is unit  # unit vectors at their full dimension: no copy
+    assert truncated(docs, 8, inv, ranges=False)[1] is None

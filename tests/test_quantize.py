@@ -17,10 +17,11 @@ from core.models import resolve_model
 from core.mrl import recall_at_k
 from core.quantize import (
     PRECISIONS,
+    binary_index,
     build_flat,
     bytes_per_vector,
     dequantize_int8,
-    hamming,
+    hamming_top,
     int8_ranges,
     pack_binary,
     quantize_int8,
@@ -82,10 +83,21 @@ def test_dequantised_int8_lies_in_its_bucket():
 
 
 @pytest.mark.parametrize("dims", [5, 100, 384, 1000, 2560])
-def test_hamming_equals_a_bit_count(dims):
-    a, b = _random_unit(7, dims, 3), _random_unit(3001, dims, 4)  # odd row count: a partial block
-    expected = ((a > 0)[:, None, :] != (b > 0)[None, :, :]).sum(axis=2)
-    assert np.array_equal(hamming(pack_binary(a), pack_binary(b)), expected)
+def test_hamming_search_equals_a_numpy_bit_count(dims):
+    """faiss's binary search = numpy.bitwise_count on XOR of the packed bits, ties by lower row (many ties here)."""
+    a = _random_unit(7, dims, 3)
+    b = _random_unit(40, dims, 4)[np.random.default_rng(5).integers(0, 40, 3001)]  # duplicated rows: tied distances
+    qa, qb = pack_binary(a), pack_binary(b)
+    dist = np.bitwise_count(np.bitwise_xor(qa[:, None, :], qb[None, :, :])).sum(axis=2)
+    assert np.array_equal(dist, ((a > 0)[:, None, :] != (b > 0)[None, :, :]).sum(axis=2))
+    index = binary_index(qb)
+    for k in (1, 10, 200):
+        assert np.array_equal(hamming_top(index, qa, k), _numpy_top(-dist.astype(np.float64), k))
+    rows = np.arange(7) * 100  # pseudo-queries: their own row never comes back, the rest keep their order
+    own = pack_binary(b[rows])
+    own_dist = np.bitwise_count(np.bitwise_xor(own[:, None, :], qb[None, :, :])).sum(axis=2).astype(np.float64)
+    own_dist[np.arange(7), rows] = np.inf
+    assert np.array_equal(hamming_top(index, own, 10, exclude=rows), _numpy_top(-own_dist, 10))
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
