@@ -7,8 +7,9 @@ of one per configuration:
 
 - float32 at d: the dot products at d are those at the previous stop plus the next block of columns, divided
   by the prefix norms (as core.mrl.truncation_curve).
-- binary at d: the same prefix sums over +-1 sign vectors (a sign never changes when a vector is
-  renormalised); Hamming distance = (d - sum) / 2, exact (small integers in float32).
+- binary at d: the sign bits of all dimensions are packed once; those of the first d are a prefix of them (a
+  sign never changes when a vector is truncated or renormalised), searched exactly by Hamming distance with
+  faiss (core.quantize.hamming_top), all queries at once.
 - float16 and int8 at d: the float32 score bounds theirs. Rounding to float16 moves q.x by at most
   2^-11 + 2^-25 |q|_1 (round to nearest, unit vectors); decoding int8 to its bucket centre by at most
   sum_j |q_j| step_j / 2. So only documents whose float32 score lies within twice that bound (plus float32
@@ -27,7 +28,9 @@ import numpy as np
 from core.index import query_block_rows, rank_block, truncate
 from core.quantize import (
     Precision,
+    binary_index,
     dequant_steps,
+    hamming_top,
     int8_weights,
     map_row_blocks,
     pack_binary,
@@ -38,8 +41,8 @@ from core.quantize import (
 _F16_REL = 2.0**-11 * 1.001  # float16 round-to-nearest relative error (normal range), with a margin
 _F16_ABS = 2.0**-25  # float16 absolute error in the subnormal range
 _F32_EPS = 2.0**-24
+_GATHER_FLOATS = 1 << 20  # candidate vector floats gathered at a time (4 MiB)
 _KEEP_FLOATS = 1 << 26  # prefix sums kept across stops while queries x docs fit in this many floats
-_SIGN_FLOATS = 1 << 24  # floats of +-1 document signs made at a time
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,28 +50,31 @@ class AtDim:
     """One stop: the truncated vectors, the int8 codes, and each precision's top-k and top-depth rows."""
 
     dims: int
-    vectors: np.ndarray  # truncate(docs, dims)
+    vectors: np.ndarray  # truncate(docs, dims) (a view of a buffer the next stop overwrites)
     queries: np.ndarray  # truncate(queries, dims)
     ranges: np.ndarray | None  # int8 ranges (when int8 or binary + rescore was asked for)
-    int8_codes: np.ndarray | None
+    int8_codes: np.ndarray | None  # (a view of a buffer the next stop overwrites)
     bits: np.ndarray | None  # pack_binary(vectors) (when binary or binary + rescore was asked for)
     lists: dict[Precision, np.ndarray]  # (m, k) rows, best first (float32 always)
     deep: dict[Precision, np.ndarray]  # (m, depth) rows, best first (the same arrays when depth == k)
 
 
-def truncated(docs: np.ndarray, dims: int, inv_norms: np.ndarray, *, ranges: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def truncated(
+    docs: np.ndarray, dims: int, inv_norms: np.ndarray, *, ranges: bool, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(docs[:, :dims] scaled by ``inv_norms``, per-dimension (min, max) of it or None) in one pass of row blocks.
 
     ``inv_norms``: 1 / the prefix norms at ``dims`` (exact_lists keeps them from its running sums of squares),
     so a row is one multiply instead of square, sum, root and divide: equal to core.index.truncate up to the last
     float32 bit. At the full dimension of vectors already of unit length the matrix itself is used (no copy).
+    ``out``: a float32 buffer of at least n x dims values to write into (the result is a view of it).
     """
     n = docs.shape[0]
     if dims == docs.shape[1] and np.all(np.abs(inv_norms - 1) <= 1e-6):
         vd = docs
         scale = False
     else:
-        vd = np.empty((n, dims), dtype=np.float32)
+        vd = _view(out, (n, dims), np.float32)
         scale = True
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
@@ -87,6 +93,14 @@ def truncated(docs: np.ndarray, dims: int, inv_norms: np.ndarray, *, ranges: boo
     return vd, np.vstack((np.min(lows, axis=0), np.max(highs, axis=0))).astype(np.float32)
 
 
+def _view(buffer: np.ndarray | None, shape: tuple[int, int], dtype: type) -> np.ndarray:
+    """A C-contiguous array of that shape: the start of ``buffer`` when it is large enough, else a new one."""
+    size = shape[0] * shape[1]
+    if buffer is None or buffer.size < size:
+        return np.empty(shape, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
 def prefix_bits(full_bits: np.ndarray, dims: int) -> np.ndarray:
     """pack_binary of the first ``dims`` dimensions, from the packed bits of all of them (a sign does not change
     when a vector is truncated or renormalised): the first ceil(dims / 8) bytes, the bits past ``dims`` cleared."""
@@ -94,29 +108,6 @@ def prefix_bits(full_bits: np.ndarray, dims: int) -> np.ndarray:
     if dims % 8:
         out[:, -1] &= np.uint8((0xFF00 >> (dims % 8)) & 0xFF)  # packbits fills a byte from its top bit
     return out
-
-
-def _signs(block: np.ndarray) -> np.ndarray:
-    """+1 where a value is > 0 (a set ``ubinary`` bit), else -1, float32 (2 x (x > 0) - 1: ~3x np.where's speed)."""
-    out = np.empty(block.shape, dtype=np.float32)
-    np.greater(block, 0, out=out)
-    out *= 2
-    out -= 1
-    return out
-
-
-def _f16(v: np.ndarray) -> np.ndarray:
-    """Vectors rounded through float16, as float32 (what a float16 store holds, widened to score)."""
-    return v.astype(np.float16).astype(np.float32)
-
-
-def _add_signs(acc: np.ndarray, q_block: np.ndarray, docs: np.ndarray) -> None:
-    """acc += signs(q_block) @ signs(docs).T, the document signs made a chunk of rows at a time."""
-    sq = _signs(q_block)
-    width = max(docs.shape[1], 1)
-    step = max(1, _SIGN_FLOATS // width)
-    for s in range(0, docs.shape[0], step):
-        acc[:, s : s + step] += sq @ _signs(docs[s : s + step]).T
 
 
 def _refine(
@@ -128,20 +119,23 @@ def _refine(
 ) -> np.ndarray | None:
     """Top-depth rows by ``rows(cols) . weights[i]`` among the columns whose float32 score reaches row i's threshold.
 
-    A query at a time: its candidates' stored vectors are gathered once and scored against its own weights.
-    None when more than 1/64 of the scores reach it (gathering costs many times a matmul's work per pair; the
-    caller scores everything instead).
+    All queries' candidates at once, a few MiB of gathered vectors at a time, each scored against its own query's
+    weights. None when more than 1/64 of the scores reach it (gathering costs many times a matmul's work per pair;
+    the caller scores everything instead).
     """
-    m = scores.shape[0]
-    reach = scores >= threshold[:, None]
-    if np.count_nonzero(reach) > max(scores.size // 64, 1):
+    m, n = scores.shape
+    flat = np.flatnonzero(scores >= threshold[:, None])
+    if flat.size > max(scores.size // 64, 1):
         return None
-    out = np.empty((m, depth), dtype=np.int64)
-    for i in range(m):
-        cols = np.flatnonzero(reach[i])
-        vals = np.einsum("ij,j->i", rows(cols), weights[i])
-        out[i] = cols[np.lexsort((cols, -vals))[:depth]]  # score descending, then lower row
-    return out
+    qi, cols = np.divmod(flat, n)  # by query, then column
+    vals = np.empty(flat.size, dtype=np.float32)
+    step = max(1, _GATHER_FLOATS // max(weights.shape[1], 1))
+    for a in range(0, flat.size, step):
+        vals[a : a + step] = np.einsum("ij,ij->i", rows(cols[a : a + step]), weights[qi[a : a + step]])
+    order = np.lexsort((cols, -vals, qi))  # by query, score descending, then lower row
+    counts = np.bincount(qi, minlength=m)  # >= depth: every float32 top-depth row reaches the threshold
+    starts = np.cumsum(counts) - counts
+    return cols[order][starts[:, None] + np.arange(depth)]
 
 
 class _NearFloat32:
@@ -220,10 +214,23 @@ def exact_lists(
     run = sorted({*stops, full})
     step = query_block_rows(n)
     blocks = [slice(s, min(s + step, m)) for s in range(0, m, step)]
-    keep = m * n * (2 if binary else 1) <= _KEEP_FLOATS  # prefix sums kept across stops
+    keep = m * n <= _KEEP_FLOATS  # prefix sums kept across stops
+    # Buffers made once and reused at every stop: memory fresh from the system costs a page fault per 4 KiB on
+    # first touch (on this project's VMs ~1 s per 400 MB, more than the arithmetic), and each stop's arrays used to
+    # be fresh. So AtDim.vectors and int8_codes are views that the next stop overwrites.
+    below = max((d for d in run if d < full), default=0)
+    vd_buf = np.empty(n * below, dtype=np.float32) if below else None
+    codes_buf = np.empty(n * full, dtype=np.int8) if need8 else None
+    part_buf = np.empty(min(step, m) * n, dtype=np.float32)
+    score_buf = np.empty(min(step, m) * n, dtype=np.float32)
+    avail = n - (exclude is not None)
+    # one Hamming ranking, as long as the longest list wanted: a prefix of it is the shorter top lists
+    short_k = min(rescore_multiplier * k, avail)
+    short_deep = min(rescore_multiplier * depth, avail)
+    longest = max(depth if "binary" in want else 0, short_deep if "binary+rescore" in want else 0)
     full_bits = pack_binary(docs) if binary else None
+    full_q_bits = pack_binary(queries) if binary else None
     acc32: dict[int, np.ndarray] = {}
-    accb: dict[int, np.ndarray] = {}
     doc_sq = np.zeros(n, dtype=np.float64)
     q_sq = np.zeros(m, dtype=np.float64)
     prev = 0
@@ -233,10 +240,19 @@ def exact_lists(
         q_sq += np.einsum("ij,ij->i", queries[:, prev:d], queries[:, prev:d])
         inv_dn = (1.0 / np.maximum(np.sqrt(doc_sq), 1e-12)).astype(np.float32)
         inv_qn = (1.0 / np.maximum(np.sqrt(q_sq), 1e-12)).astype(np.float32)
-        vd, ranges = truncated(docs, d, inv_dn, ranges=need8)
         bits = None if full_bits is None else prefix_bits(full_bits, d)
+        ranked_all = (
+            None
+            if bits is None or full_q_bits is None
+            else hamming_top(binary_index(bits), prefix_bits(full_q_bits, d), longest, exclude=exclude)
+        )
+        vd, ranges = truncated(docs, d, inv_dn, ranges=need8, out=vd_buf)
         qd = truncate(queries, d)
-        codes8 = quantize_int8(vd, ranges=ranges) if ranges is not None else None
+        codes8 = (
+            None
+            if ranges is None
+            else quantize_int8(vd, ranges=ranges, out=_view(codes_buf, vd.shape, np.int8))
+        )
         slack = 2 * d * _F32_EPS + 1e-6
         lists: dict[Precision, list[np.ndarray]] = {p: [] for p in ("float32", *precisions)}
         deep: dict[Precision, list[np.ndarray]] = {p: [] for p in ("float32", *precisions)}
@@ -247,9 +263,14 @@ def exact_lists(
             nears["int8"] = _NearFloat32(vd, codes=codes8, ranges=ranges)
         for bi, qs in enumerate(blocks):
             lo = prev if keep and bi in acc32 else 0
-            part = queries[qs, lo:d] @ docs[:, lo:d].T
-            acc = acc32[bi] = np.add(acc32[bi], part, out=acc32[bi]) if lo else part
-            scores = acc * inv_qn[qs, None] * inv_dn[None, :]
+            shape = (qs.stop - qs.start, n)
+            if lo:
+                part = np.matmul(queries[qs, lo:d], docs[:, lo:d].T, out=_view(part_buf, shape, np.float32))
+                acc = acc32[bi] = np.add(acc32[bi], part, out=acc32[bi])
+            else:
+                acc = acc32[bi] = queries[qs, :d] @ docs[:, :d].T  # kept across stops (or made again)
+            scores = np.multiply(acc, inv_qn[qs, None], out=_view(score_buf, shape, np.float32))
+            scores *= inv_dn[None, :]
             top = rank_block(scores, depth, exclude=exclude, start=qs.start)
             for p, near in nears.items():
                 res = near.top(qd[qs], scores, top, slack=slack, exclude=exclude, start=qs.start)
@@ -257,21 +278,8 @@ def exact_lists(
                 lists[p].append(res[:, :k])
             deep["float32"].append(top)  # always: the full-dimension float32 lists are the truth
             lists["float32"].append(top[:, :k])
-            if binary:
-                lo_b = prev if keep and bi in accb else 0
-                if not lo_b:
-                    accb[bi] = np.zeros((qs.stop - qs.start, n), dtype=np.float32)
-                _add_signs(accb[bi], queries[qs, lo_b:d], docs[:, lo_b:d])
-                sims = accb[bi]  # d - 2 x Hamming; ranking masks excluded rows in place (they stay out)
-                avail = n - (exclude is not None)
-                # one ranking, as long as the longest list wanted: a prefix of it is the shorter top lists
-                short_k = min(rescore_multiplier * k, avail)
-                short_deep = min(rescore_multiplier * depth, avail)
-                longest = max(
-                    depth if "binary" in want else 0,
-                    short_deep if "binary+rescore" in want else 0,
-                )
-                ranked = rank_block(sims, longest, exclude=exclude, start=qs.start)
+            if ranked_all is not None:
+                ranked = ranked_all[qs]
                 if "binary" in want:
                     deep["binary"].append(ranked[:, :depth])
                     lists["binary"].append(ranked[:, :k])
@@ -284,8 +292,6 @@ def exact_lists(
                         )
                     else:
                         deep["binary+rescore"].append(lists["binary+rescore"][-1])
-                if not keep:
-                    del accb[bi]
             if not keep:
                 del acc32[bi]
         prev = d
