@@ -51,7 +51,7 @@ SCORING_NOTE: dict[Precision, str] = {
     "loses recall: 0.78 vs 0.995 for MiniLM at 384 dims; int16 query weights x codes in int32 rank as this does, "
     "but numpy has no fast integer kernel: 2-6.5x slower than float32 here); searched on a float32 copy: float32 "
     "speed, 1 byte per dimension counted",
-    "binary": "Hamming distance on packed sign bits (exact)",
+    "binary": "Hamming distance on packed sign bits (exact; faiss IndexBinaryFlat)",
     "binary+rescore": "Hamming shortlist of rescore_multiplier x k, rescored with the float32 query vs int8",
 }
 
