@@ -12,9 +12,9 @@ from core.models import resolve_model
 from core.types import Corpus
 from core.words import count, plural
 from ui import build, bundle, resources, state, widgets
-from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, unit_changed
+from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, own_reason, unit_changed
 from ui.state import BUNDLED_PAIR
-from ui.text import display_name, escape_md
+from ui.text import display_name, escape_md, short_path
 
 CHARS = DEFAULT_CHUNKING["chars"]  # the chunking the shipped sample bundle was built with
 
@@ -120,18 +120,7 @@ def nothing_loaded(current: Corpus | None) -> None:
         f"become the corpus. {kept} Fix or replace the files listed below and upload them again.",
         icon=":material/error:",
     )
-    st.dataframe(
-        pd.DataFrame(
-            [{**r, "file": display_name(r["file"]), "reason": display_name(r["reason"])} for r in rows]
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "file": st.column_config.TextColumn("file", width="medium"),
-            "status": st.column_config.TextColumn("status", width="small"),
-            "reason": st.column_config.TextColumn("reason", width="large"),
-        },
-    )
+    problems_table(rows)
 
 
 def summary(corpus: Corpus) -> None:
@@ -158,22 +147,60 @@ def summary(corpus: Corpus) -> None:
 
 
 def files_table(corpus: Corpus) -> None:
-    """One row per file: status, chunks, size, encoding and the reason it was skipped (problems first)."""
+    """The files that did not load, with their reasons in full; then one row per file (problems first)."""
     st.subheader("Files")
+    problems = not_loaded_rows(corpus)
+    if problems:
+        st.markdown(f"**Not loaded** ({count(len(problems), 'file')}): what to fix, in full")
+        problems_table(problems)
     files_df = pd.DataFrame(
         [
             {
-                "file": display_name(f.source),
+                "file": short_path(f.source, 48),  # the middle of a long path elided: the file name shows
                 "status": f.status,
                 "chunks": f.chunks,
                 "KB": round(f.bytes / 1024, 1),
                 "encoding": f.encoding,
-                "reason": display_name(f.reason),
+                "reason": display_name(own_reason(f.source, f.reason)),
             }
             for f in sorted(corpus.files, key=lambda f: (f.status == "loaded", f.source))
         ]
     )
-    st.dataframe(files_df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(files_df)))
+    if problems:
+        st.markdown(f"**All files** ({count(len(files_df), 'file')})")
+    st.dataframe(
+        files_df,
+        hide_index=True,
+        width="stretch",
+        height=min(420, 38 + 35 * len(files_df)),
+        column_config={  # the path gets the room; the figures are short
+            "file": st.column_config.TextColumn(
+                "file", width=330, help="Path inside the upload (zip/folder)"
+            ),
+            "status": st.column_config.TextColumn("status", width=80),
+            "chunks": st.column_config.NumberColumn("chunks", width=64),
+            "KB": st.column_config.NumberColumn("KB", width=64),
+            "encoding": st.column_config.TextColumn("encoding", width=84),
+            "reason": st.column_config.TextColumn("reason", width="large"),
+        },
+    )
+
+
+def problems_table(rows: list[dict[str, str]]) -> None:
+    """Files that did not load: the path and the reason wrapped onto three lines, nothing cut at 1280 px."""
+    st.dataframe(
+        pd.DataFrame(
+            [{**r, "file": display_name(r["file"]), "reason": display_name(r["reason"])} for r in rows]
+        ),
+        hide_index=True,
+        width="stretch",
+        row_height=widgets.WRAP_ROW_PX,
+        column_config={
+            "file": st.column_config.TextColumn("file", width=260),
+            "status": st.column_config.TextColumn("status", width=80),
+            "reason": st.column_config.TextColumn("reason", width=470),
+        },
+    )
 
 
 def languages(corpus: Corpus) -> None:
@@ -189,11 +216,11 @@ def languages(corpus: Corpus) -> None:
         y=alt.Y("language:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
         tooltip=["language", "chunks"],
     )
-    chart = (
-        bars.mark_bar(cornerRadiusEnd=3, color="#4f46e5")
-        + bars.mark_text(align="left", dx=4, color="#31333f").encode(text="chunks:Q")
-    ).properties(height=max(120, 32 * len(lang_df)))
-    st.altair_chart(chart, width="stretch")
+    chart = bars.mark_bar(cornerRadiusEnd=3, color="#4f46e5") + bars.mark_text(
+        align="left", dx=4, color="#31333f"
+    ).encode(text="chunks:Q")
+    # With width="stretch" Streamlit fits the whole chart (axes and legend included) into this height.
+    st.altair_chart(chart, width="stretch", height=max(150, 60 + 34 * len(lang_df)))
     st.caption(
         f"{count(mixed, 'chunk')} {plural(mixed, 'mixes')} Chinese and English. A chunk too short to tell takes "
         "its file's language; "
@@ -271,9 +298,9 @@ def windows(corpus: Corpus) -> None:
                 ),
             ),
         )
-        .properties(height=220)
     )
-    st.altair_chart(chart, width="stretch")
+    # the height holds the axes and the two-row legend too (width="stretch" fits the whole chart into it)
+    st.altair_chart(chart, width="stretch", height=330)
     for note in notes:
         st.markdown(note)
 

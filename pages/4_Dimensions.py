@@ -254,17 +254,18 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
                 pd.DataFrame(table),
                 hide_index=True,
                 width="stretch",
-                column_config={
-                    "rank": st.column_config.NumberColumn("rank", width="small"),
+                row_height=widgets.WRAP_ROW_PX,  # above 4 rem Streamlit wraps cell text: the snippet shows on 3 lines
+                column_config={  # widths in px that fit 1280 px with the sidebar open: no column is cut
+                    "rank": st.column_config.NumberColumn("rank", width=48),
                     "in full top-k": st.column_config.TextColumn(
-                        "in full", width="small", help="Also in the full-dimension exact top-k"
+                        "in full", width=62, help="Also in the full-dimension exact top-k"
                     ),
-                    "score": st.column_config.NumberColumn("score", format="%.3f", width="small"),
-                    "source": st.column_config.TextColumn("source", width="medium"),
+                    "score": st.column_config.NumberColumn("score", format="%.3f", width=62),
+                    "source": st.column_config.TextColumn("source", width=190),
                     "where": st.column_config.TextColumn(
-                        "where", width="small", help="Page (and part of the page) or line span in the file"
+                        "where", width=110, help="Page (and part of the page) or line span in the file"
                     ),
-                    "text": st.column_config.TextColumn("text", width="large"),
+                    "text": st.column_config.TextColumn("text", width=330),
                 },
             )
 

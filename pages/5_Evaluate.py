@@ -234,9 +234,9 @@ def metric_bars(comparison: Comparison) -> None:
                 bars.to_dict("records"), legend=alt.Legend(orient="bottom", title=None)
             ),
             tooltip=["metric", "model", alt.Tooltip("value:Q", format=".4f")],
-        )
-        .properties(height=220),
+        ),
         width="stretch",
+        height=300,  # the whole chart, legend included (width="stretch" fits it into this height)
     )
 
 
@@ -249,17 +249,21 @@ def metrics_table(comparison: Comparison) -> None:
         pd.DataFrame(comparison.table()),
         hide_index=True,
         width="stretch",
-        column_config={
-            "metric": st.column_config.TextColumn("metric", width=110),
-            name_a: num(name_a, format="%.4f", help="mean over the judged queries"),
-            name_b: num(name_b, format="%.4f", help="mean over the judged queries"),
-            "diff": num("A − B", format="%+.4f", help="mean difference A − B"),
-            "p_value": num("p", format="%.4f", help="paired randomisation test, two-sided"),
-            "ci_low": num("95% CI low", format="%+.4f", help="bootstrap 95% CI of A − B, lower bound"),
-            "ci_high": num("95% CI high", format="%+.4f", help="bootstrap 95% CI of A − B, upper bound"),
-            "wins": num("A wins", format="%d", help="queries where A scores higher"),
-            "ties": num("ties", format="%d"),
-            "losses": num("B wins", format="%d", help="queries where B scores higher"),
+        column_config={  # headed A / B (named in the help and the chart legend above): all ten columns fit 1280 px
+            "metric": st.column_config.TextColumn("metric", width=104),
+            name_a: num("A", format="%.4f", help=f"A · {name_a}: mean over the judged queries", width=72),
+            name_b: num("B", format="%.4f", help=f"B · {name_b}: mean over the judged queries", width=72),
+            "diff": num("A − B", format="%+.4f", help="mean difference A − B", width=76),
+            "p_value": num("p", format="%.4f", help="paired randomisation test, two-sided", width=66),
+            "ci_low": num(
+                "95% CI low", format="%+.4f", help="bootstrap 95% CI of A − B, lower bound", width=88
+            ),
+            "ci_high": num(
+                "95% CI high", format="%+.4f", help="bootstrap 95% CI of A − B, upper bound", width=88
+            ),
+            "wins": num("A wins", format="%d", help="queries where A scores higher", width=62),
+            "ties": num("ties", format="%d", width=50),
+            "losses": num("B wins", format="%d", help="queries where B scores higher", width=62),
         },
     )
     st.caption(

@@ -73,3 +73,9 @@ def test_endpoint_and_unknown_size_are_reported_as_unknown():
 def test_negative_sizes_are_rejected():
     with pytest.raises(DashboardError, match="n_tokens"):
         estimate_build(Q06, n_tokens=-1, n_chunks=1)
+
+
+def test_a_corpus_already_stored_reads_nothing_to_embed():
+    """All chunks in the store: no 'about 1 s for 0 chunks (0 tokens at ...)' sentence."""
+    text = describe(estimate_build(MINI, n_tokens=0, n_chunks=0, device="cpu"))
+    assert text == "all-MiniLM-L6-v2 on this CPU: nothing to embed, every chunk is stored"

@@ -95,7 +95,7 @@ def test_upload_good_and_bad_file_in_one_go():
         ]
     ).run()
     assert not at.exception, at.exception
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value  # all files, below the table of those that did not load
     rows = {r["file"]: r for r in table.to_dict("records")}
     assert rows["notes.md"]["status"] == "loaded" and rows["notes.md"]["chunks"] >= 1
     assert rows["broken.pdf"]["status"] == "skipped"
@@ -310,6 +310,27 @@ def test_evaluate_offers_only_dims_both_models_have_and_runs_on_a_click(built_st
     assert "nDCG@10" in texts(at) and at.dataframe
     at.run()  # a rerun without a click (e.g. a widget moved) shows the finished run again
     assert at.dataframe and "p = " in texts(at)
+
+
+def test_files_that_did_not_load_are_listed_first_with_their_reasons_in_full():
+    """Issue 13 item 3: the files table cut long paths and reasons; the problems now get their own wrapped table."""
+    at = app("pages/1_Corpus.py")
+    at.run()
+    long_pdf = "handbook/legal/contracts/scanned_master_services_agreement_signed_copy_final_v3.pdf"
+    at.file_uploader[0].set_value(
+        [
+            ("notes.md", b"# Keys\n\nRotate the signing key every 90 days.\n", "text/markdown"),
+            (long_pdf, b"%PDF-1.7\n1 0 obj << /Type /Catalog", "application/pdf"),
+        ]
+    ).run()
+    assert not at.exception, at.exception
+    assert "Not loaded" in texts(at)
+    problems, every = at.dataframe[0].value, at.dataframe[1].value
+    assert list(problems["file"]) == [long_pdf]  # the whole path, wrapped in its cell
+    reason = problems["reason"][0]
+    assert "pdf" in reason.lower() and not reason.startswith(long_pdf)  # the path is not repeated in the reason
+    shown = every["file"][0]  # all files: the middle elided so that the column fits, both ends kept
+    assert len(every) == 2 and shown.startswith("handbook/") and shown.endswith("final_v3.pdf") and "…" in shown
 
 
 def test_an_upload_where_every_file_is_bad_keeps_the_previous_corpus():

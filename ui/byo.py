@@ -173,7 +173,9 @@ def form() -> None:
                       help="A preset, Hugging Face id, local folder or endpoint:MODEL@URL; its dimension must "
                            "equal the collection's.")  # fmt: skip
         go, cancel = st.columns([1, 3], vertical_alignment="center")
-        clicked = go.button("Use this collection", key="_models_byo_use", type="primary", icon=":material/database:")
+        clicked = go.button(
+            "Use this collection", key="_models_byo_use", type="primary", icon=":material/database:"
+        )
         with cancel:
             build.cancel_button("_models_byo_cancel")
         if note and active:
@@ -192,7 +194,9 @@ def stop() -> None:
 def card(byo: dict[str, Any]) -> None:
     """Model B's card while it is a collection: what was read, from where, and how its queries are embedded."""
     st.markdown(f"**Model B** · Qdrant collection {escape_md(repr(byo['collection']))}")
-    st.caption(escape_md(f"at {byo['url'] or 'local folder ' + byo['path']}"))  # wraps; a table cell would cut it
+    st.caption(
+        escape_md(f"at {byo['url'] or 'local folder ' + byo['path']}")
+    )  # wraps; a table cell would cut it
     facts = [
         ("named vector", byo["vector"] or "(unnamed)"), ("text field", byo["text_field"]),
         ("id field", byo["id_field"] or "(point id)"), ("points read", f"{byo['points']:,} in {byo['seconds']:.1f} s"),

@@ -89,10 +89,20 @@ def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
 def not_loaded_rows(corpus: Corpus) -> list[dict[str, str]]:
     """File and reason of every file that did not load (small: kept in page state to explain an empty upload)."""
     return [
-        {"file": f.source, "status": f.status, "reason": f.reason or "no text in this file"}
-        for f in corpus.files
+        {
+            "file": f.source,
+            "status": f.status,
+            "reason": own_reason(f.source, f.reason) or "no text in this file",
+        }
+        for f in sorted(corpus.files, key=lambda f: f.source)
         if f.status != "loaded" or not f.chunks
     ]
+
+
+def own_reason(source: str, reason: str) -> str:
+    """The reason without the file's path in front ('a.zip/x.pdf: cannot be read …' -> 'cannot be read …'): the
+    file column beside it names the file already."""
+    return reason.removeprefix(f"{source}: ")
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,6 +17,8 @@ def _device_name(device: str) -> str:
 
 def describe(estimate: CostEstimate) -> str:
     """One sentence, e.g. 'Qwen3-Embedding-4B on this CPU: about 3 h for 2,000 chunks'."""
+    if estimate.chunks == 0:  # every chunk is in the store already: "about 1 s for 0 chunks" said nothing
+        return f"{estimate.model} on {_device_name(estimate.device)}: nothing to embed, every chunk is stored"
     text = (
         f"{estimate.model} on {_device_name(estimate.device)}: about {format_duration(estimate.seconds)} "
         f"for {estimate.chunks:,} chunks"

@@ -37,6 +37,9 @@ PAGES: dict[PageKey, str] = {
     "report": "pages/9_Report.py",
 }
 
+# st.dataframe wraps cell text only when its rows are taller than 4 rem (64 px): 68 px shows three lines.
+WRAP_ROW_PX = 68
+
 LANG_NAMES: dict[str, str] = (
     LANGUAGE_NAMES  # langdetect's codes in words ("da" -> "Danish"), plus unknown/mixed
 )
@@ -220,7 +223,9 @@ def query_set_chooser(
     ]
     wanted = state.query_set(prefix)
     if wanted not in available:
-        fallback: QuerySet = "chunks as pseudo-queries"  # always there; the previous behaviour of an empty set
+        fallback: QuerySet = (
+            "chunks as pseudo-queries"  # always there; the previous behaviour of an empty set
+        )
         state.put(f"{prefix}_queryset", fallback)
         why = (
             "Sample queries exist only for the sample corpus"
