@@ -175,7 +175,7 @@ def files_table(corpus: Corpus) -> None:
         height=min(420, 38 + 35 * len(files_df)),
         column_config={  # the path gets the room; the figures are short
             "file": st.column_config.TextColumn(
-                "file", width=330, help="Path inside the upload (zip/folder)"
+                "file", width=350, help="Path inside the upload (zip/folder)"
             ),
             "status": st.column_config.TextColumn("status", width=80),
             "chunks": st.column_config.NumberColumn("chunks", width=64),
