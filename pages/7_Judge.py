@@ -92,7 +92,8 @@ def judging_card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool],
         else:
             st.markdown(
                 f"**{judge.where(chunk)}** · :gray[{widgets.lang_badge(chunk.lang)}]\n\n"
-                + passage_md(chunk, p.query, limit=700)
+                + passage_md(chunk, p.query, limit=700),
+                help=judge.where_help(chunk),  # the full path on hover when it was shortened
             )
             with st.expander("Whole chunk"):
                 if chunk.heading:

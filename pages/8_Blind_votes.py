@@ -76,9 +76,10 @@ def side_list(corpus: Corpus, title: str, ids: tuple[str, ...], query: str) -> N
         if chunk is None:
             continue
         with st.container(border=True):
-            st.markdown(
-                f"**{judge.where(chunk)}** · :gray[{widgets.lang_badge(chunk.lang)}]\n\n"
-                + passage_md(chunk, query, limit=220)
+            st.markdown(  # half the page wide: a shorter path, the whole of it on hover
+                f"**{judge.where(chunk, limit=40)}** · :gray[{widgets.lang_badge(chunk.lang)}]\n\n"
+                + passage_md(chunk, query, limit=220),
+                help=judge.where_help(chunk, limit=40),
             )
 
 

@@ -33,7 +33,7 @@ from ui import build, resources, state
 from ui import compare as cmp
 from ui.corpus import sample_queries
 from ui.state import JUDGE_QUERY_SETS, JudgeQuerySet
-from ui.text import escape_md, escape_name
+from ui.text import display_name, escape_md, escape_name, short_path
 
 if TYPE_CHECKING:
     from core.engine import ModelIndex
@@ -262,9 +262,18 @@ def chunk_by_id(corpus: Corpus) -> dict[str, Chunk]:
     return resources.memo(("chunks-by-id", corpus.sha256), lambda: {c.id: c for c in corpus.chunks})
 
 
-def where(chunk: Chunk) -> str:
-    """Escaped 'source · location' of a chunk."""
-    return escape_name(chunk.source) + (f" · {escape_name(chunk.location)}" if chunk.location else "")
+def where(chunk: Chunk, *, limit: int = 56) -> str:
+    """Escaped 'source · location' of a chunk, a long path shortened in the middle (see ``where_help``)."""
+    return escape_name(short_path(chunk.source, limit)) + (
+        f" · {escape_name(chunk.location)}" if chunk.location else ""
+    )
+
+
+def where_help(chunk: Chunk, *, limit: int = 56) -> str | None:
+    """The full path, for the card's hover help, when ``where`` shortened it."""
+    return (
+        escape_name(chunk.source) if short_path(chunk.source, limit) != display_name(chunk.source) else None
+    )
 
 
 # Progress ---------------------------------------------------------------------------------------------
