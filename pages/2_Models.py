@@ -1,17 +1,14 @@
 """Models & indexes: choose model A and B, see what a build costs here, build both with progress."""
 
-import time
 
 import pandas as pd
 import streamlit as st
 
-from core.durations import format_duration
 from core.endpoint_check import config_check, local_reference, test_connection
 from core.hub_cache import availability
 from core.models import resolve_model
 from core.presets import PRESETS
 from core.types import Corpus, ModelSpec
-from core.words import count
 from ui import build, bundle, byo, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
@@ -249,48 +246,20 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
 
 
 def build_section(corpus: Corpus, estimates: dict[str, float]) -> None:
-    """Build (or reuse) both indexes under one progress bar, with a Cancel; rerun after a clean build."""
-    only_a = index_backend.byo_settings() is not None  # model B is an existing collection: nothing to build
-    go_col, cancel_col = st.columns([1, 4], vertical_alignment="center")
-    go = go_col.button(
-        "Build index A" if only_a else "Build both indexes", type="primary", key="models_build"
-    )
-    with cancel_col:
-        build.cancel_button("_models_cancel")
-    build.show_build_report(state.page_value("_models_report"))
-    if not go:
-        return
-    try:
-        rows = (
-            build.build_all(
-                corpus, api_keys={slot: state.api_key(slot) for slot in build.SLOTS}, estimates=estimates
-            )
-            if not only_a
-            else [build_a(corpus, estimates)]
-        )
-    except build.BuildErrors as many:
-        for exc in many.errors:
-            widgets.show_error(exc)
-        return
-    except Exception as exc:
-        widgets.show_error(exc)
-        return
-    state.set_page_value("_models_report", rows)
-    st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
-
-
-def build_a(corpus: Corpus, estimates: dict[str, float]) -> dict[str, str]:
-    """Build model A alone (model B is an existing collection); the estimate-vs-actual row."""
-    t0 = time.perf_counter()
-    mi = build.build_slot("A", corpus, api_key=state.api_key("A"))
-    embedded = mi.stats.embedded if mi.stats is not None else 0
-    est = estimates.get("A")
-    return {
-        "model": f"A · {mi.spec.name}",
-        "estimated": format_duration(est) if est is not None else "—",
-        "took": format_duration(time.perf_counter() - t0),
-        "what ran": f"embedded {count(embedded, 'chunk')}" if embedded else "reused stored embeddings",
-    }
+    """Build (or reuse) both indexes under one progress bar, with a Cancel; rerun after a clean build. With the
+    user's own Qdrant collection as B, only A is built (B is searched where it is)."""
+    only_a = index_backend.byo_settings() is not None
+    if build.build_panel(
+        "models",
+        corpus,
+        label="Build index A" if only_a else "Build both indexes",
+        slots=("A",) if only_a else build.SLOTS,
+        estimates=estimates,
+        api_keys={slot: state.api_key(slot) for slot in build.SLOTS},
+        show_error=widgets.show_error,
+        button_key="models_build",
+    ):
+        st.rerun()  # the sidebar, the cost lines ("already built") and the stats were drawn before the build
 
 
 def build_stats() -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
@@ -475,22 +475,26 @@ def build_all(
     fresh: bool = False,
     label: str = "Build both indexes",
     stop: StopCheck | None = None,
+    slots: Sequence[str] = SLOTS,
 ) -> list[dict[str, str]]:
-    """Build both slots under one progress bar; returns the estimate-vs-actual rows (see show_build_report).
+    """Build both slots (or ``slots``: A alone when B is the user's own collection) under one progress bar;
+    returns the estimate-vs-actual rows (see show_build_report).
 
     ``fresh`` embeds every chunk again (in scratch_store(), not reusing the store) and compares the vectors with
     the ones they replace. The session gets the new indexes only when the job ends: a stopped job (``stop``, or
     Streamlit ending the run on a Cancel click) keeps the previous ones and records where it stopped in
     ``build_stopped``; what it embedded stays in the store. Raises the first slot's error after trying the other
     slot too (both errors are shown by the caller)."""
-    job = JobProgress(SLOTS, len(corpus.chunks), estimates, label=label, stop=stop, corpus_sha=corpus.sha256)
+    job = JobProgress(
+        tuple(slots), len(corpus.chunks), estimates, label=label, stop=stop, corpus_sha=corpus.sha256
+    )
     record = job.record
     state.put("build_stopped", record)  # before any work: a stopped run may not write session state any more
     built: dict[str, _Built] = {}
     errors: list[Exception] = []
     saved: dict[str, tuple[EmbeddingStore, int]] = {}  # model key -> (store, vectors held before this job)
     try:
-        for slot in SLOTS:
+        for slot in slots:
             try:
                 built[slot] = _build_one(
                     slot, corpus, api_key=(api_keys or {}).get(slot), job=job, fresh=fresh, saved=saved
@@ -632,6 +636,7 @@ def build_panel(
     icon: str = ":material/build:",
     help: str | None = None,
     primary: bool = True,
+    slots: Sequence[str] = SLOTS,
 ) -> bool:
     """The one way a page starts a build: its button with a Cancel beside it, the estimate before the start,
     the whole job under one progress bar, and afterwards the estimate beside what it took (or where a cancelled
@@ -663,7 +668,9 @@ def build_panel(
             + f" for {len(corpus.chunks):,} chunks per model."
         )
     try:
-        rows = build_all(corpus, api_keys=api_keys, estimates=estimates, fresh=fresh, label=label)
+        rows = build_all(
+            corpus, api_keys=api_keys, estimates=estimates, fresh=fresh, label=label, slots=slots
+        )
     except BuildErrors as many:
         for exc in many.errors:
             show_error(exc)
