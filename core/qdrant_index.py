@@ -107,7 +107,14 @@ def connect(target: QdrantTarget) -> QdrantClient:
 
         try:
             if target.url:
-                client = QdrantClient(url=target.url, api_key=os.environ.get(API_KEY_ENV) or None, timeout=30)
+                # check_compatibility=False: the client's own version probe logged "Failed to obtain server
+                # version" for every unreachable URL before the call below could say what is wrong, and how
+                client = QdrantClient(
+                    url=target.url,
+                    api_key=os.environ.get(API_KEY_ENV) or None,
+                    timeout=30,
+                    check_compatibility=False,
+                )
             else:
                 os.makedirs(target.path, exist_ok=True)
                 client = QdrantClient(path=target.path)
