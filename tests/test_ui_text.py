@@ -25,8 +25,12 @@ def test_highlight_bolds_query_terms_but_keeps_text_escaped():
 
 
 def test_chinese_terms_are_highlighted_as_one_run():
-    assert highlight_md("基于 JWT 的用户鉴权流程", "如何实现基于 JWT 的用户鉴权？").count("**") == 6
+    out = highlight_md("基于 JWT 的用户鉴权流程", "如何实现基于 JWT 的用户鉴权？")
+    assert out.count("**") == 6 and "**用户鉴权**" in out  # overlapping bigrams: the whole word, not 用户鉴 + 权
     assert "鉴权" in query_terms("用户鉴权")
+    terms = query_terms("如何实现基于 JWT 的用户鉴权？")
+    assert "如何" not in terms and not [t for t in terms if "的" in t]  # no bold 的 or question words
+    assert "**如何**" not in highlight_md("本章说明如何签发 token", "如何签发 token？")
 
 
 def test_snippet_centres_on_the_first_term():

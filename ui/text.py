@@ -74,6 +74,11 @@ _STOPWORDS = {
 }
 
 
+# CJK bigrams not worth a bold run: those with a particle (的 in 的用户 lit up every 的), and question words.
+_CJK_PARTICLES = set("的了吗呢吧啊么")
+_CJK_QUESTION_WORDS = {"如何", "什么", "怎么", "怎样", "哪些", "哪个", "为什", "是否", "可以"}
+
+
 def escape_md(text: str) -> str:
     """Escape user text for st.markdown: the result renders as the input characters, with no live link."""
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
@@ -99,7 +104,11 @@ def query_terms(query: str) -> list[str]:
     terms: list[str] = []
     for match in _WORD.findall(query):
         if match[0] >= "\u4e00":
-            terms.extend(match[i : i + 2] for i in range(len(match) - 1))
+            terms.extend(
+                pair
+                for i in range(len(match) - 1)
+                if not (set(pair := match[i : i + 2]) & _CJK_PARTICLES) and pair not in _CJK_QUESTION_WORDS
+            )
         elif match.lower() not in _STOPWORDS:
             terms.append(match)
     return sorted(set(terms), key=len, reverse=True)
@@ -123,13 +132,16 @@ def highlight_md(text: str, query: str) -> str:
     terms = query_terms(query)
     if not terms:
         return escape_md(text)
-    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    # a lookahead finds overlapping matches too: in 用户鉴权 the bigrams 用户, 户鉴 and 鉴权 overlap, and a plain
+    # scan resumed after 户鉴 and left 权 out of the bold run
+    pattern = re.compile("(?=(" + "|".join(re.escape(t) for t in terms) + "))", re.IGNORECASE)
     spans: list[list[int]] = []
     for m in pattern.finditer(text):
-        if spans and m.start() <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], m.end())  # merge adjacent CJK bigrams into one bold run
+        start, end = m.start(), m.start() + len(m.group(1))
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)  # merge adjacent or overlapping terms into one bold run
         else:
-            spans.append([m.start(), m.end()])
+            spans.append([start, end])
     out: list[str] = []
     last = 0
     for start, end in spans:
