@@ -26,6 +26,7 @@ ranges (min, max) from calibration embeddings (here: the corpus itself), 256 buc
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -137,9 +138,8 @@ def map_row_blocks(fn: Callable[[slice], object], n: int, width: int) -> None:
 
 
 ROW_WORKERS = min(4, os.cpu_count() or 1)
-_ROW_POOL = ThreadPoolExecutor(
-    max_workers=ROW_WORKERS, thread_name_prefix="row-blocks"
-)  # threads start on use
+# its threads start on first use
+_ROW_POOL = ThreadPoolExecutor(max_workers=ROW_WORKERS, thread_name_prefix="row-blocks")
 
 
 def dequant_steps(ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +160,20 @@ def pack_binary(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(quantize_embeddings(np.asarray(vectors, dtype=np.float32), precision="ubinary"))
 
 
+@functools.cache
+def _faiss() -> Any:
+    """faiss, imported on first use (only binary precisions need it) and set to one thread once.
+
+    One thread: a single query measured faster on one (0.58 vs 0.65 ms), and faiss's OpenMP workers spin after a
+    parallel search, taking cores from the BLAS and numpy work that follows (and BLAS's from faiss: a batch of 200
+    queries took 0.10-0.18 s right after a matmul against 0.04 s after a pause).
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    return faiss
+
+
 def binary_index(packed: np.ndarray) -> Any:
     """A faiss IndexBinaryFlat over packed sign bits (n, b) uint8: exact Hamming search, ties by lower row.
 
@@ -168,12 +182,7 @@ def binary_index(packed: np.ndarray) -> Any:
     a query over 50k x 2560 bits), which left binary only ~4x faster than float32 instead of ~25x. The byte
     padding bits are 0 in every code, so they never differ.
     """
-    import faiss  # imported on first use: only binary precisions need it
-
-    # One thread: a single query measured faster on one (0.58 vs 0.65 ms), and faiss's OpenMP workers spin after a
-    # parallel search, taking cores from the BLAS and numpy work that follows (and BLAS's from faiss: a batch of 200
-    # queries took 0.10-0.18 s right after a matmul against 0.04 s after a pause).
-    faiss.omp_set_num_threads(1)
+    faiss = _faiss()
     codes = np.ascontiguousarray(packed, dtype=np.uint8)
     index = faiss.IndexBinaryFlat(8 * codes.shape[1])
     index.add(codes)

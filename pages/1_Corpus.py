@@ -172,7 +172,7 @@ def files_table(corpus: Corpus) -> None:
         files_df,
         hide_index=True,
         width="stretch",
-        height=min(420, 38 + 35 * len(files_df)),
+        height=min(420, widgets.table_height(len(files_df))),
         column_config={  # the path gets the room; the figures are short
             "file": st.column_config.TextColumn(
                 "file", width=350, help="Path inside the upload (zip/folder)"
@@ -194,6 +194,7 @@ def problems_table(rows: list[dict[str, str]]) -> None:
         ),
         hide_index=True,
         width="stretch",
+        height=min(600, widgets.table_height(len(rows), widgets.WRAP_ROW_PX)),  # 8 rows, then it scrolls
         row_height=widgets.WRAP_ROW_PX,
         column_config={
             "file": st.column_config.TextColumn("file", width=260),

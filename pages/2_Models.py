@@ -1,6 +1,5 @@
 """Models & indexes: choose model A and B, see what a build costs here, build both with progress."""
 
-
 import pandas as pd
 import streamlit as st
 

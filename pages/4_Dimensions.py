@@ -12,7 +12,7 @@ from core.mrl import equal_cost_dims
 from core.types import Corpus
 from ui import build, compare, dims, resources, state, widgets
 from ui.state import QuerySet, Slot
-from ui.text import chunk_place, escape_md, one_line, page_parts, short_path, strip_markdown
+from ui.text import chunk_place, cut_to_width, escape_md, page_parts, short_path, strip_markdown
 from ui.widgets import QuerySetChoice
 
 RULE = "#4d4d4d"  # the chosen d and the equal-bytes mark: grey, apart from the models' blue and orange
@@ -247,13 +247,14 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
                         "score": round(float(score), 3),
                         "source": short_path(chunk.source, 40),
                         "where": chunk_place(chunk, parts),
-                        "text": one_line(strip_markdown(chunk.text), 140),
+                        "text": cut_to_width(strip_markdown(chunk.text), 100),  # three lines of the cell, any script
                     }
                 )
             st.dataframe(
                 pd.DataFrame(table),
                 hide_index=True,
                 width="stretch",
+                height=widgets.table_height(len(table), widgets.WRAP_ROW_PX),  # every row, no inner scroll
                 row_height=widgets.WRAP_ROW_PX,  # above 4 rem Streamlit wraps cell text: the snippet shows on 3 lines
                 column_config={  # widths in px that fit 1280 px with the sidebar open: no column is cut
                     "rank": st.column_config.NumberColumn("rank", width=48),

@@ -195,3 +195,14 @@ def test_blind_cards_shorten_a_long_path_and_keep_it_whole_on_hover():
     assert len(_unescaped(where(chunk, limit=40))) < len(title)
     short = Chunk(id="d#0", source="api/auth.md", text="t")
     assert _unescaped(where(short)) == "api/auth.md" and where_help(short) is None
+
+
+def test_cut_to_width_counts_a_cjk_character_as_two_columns():
+    """The Dimensions table cell shows three lines: a Chinese snippet cut at 140 characters overflowed it."""
+    from ui.text import cut_to_width
+
+    assert cut_to_width("short   text", 20) == "short text"
+    latin = cut_to_width("word " * 60, 120)
+    cjk = cut_to_width("用户鉴权" * 60, 120)
+    assert latin.endswith(" …") and len(latin) <= 122
+    assert cjk.endswith(" …") and len(cjk.removesuffix(" …")) == 60  # 60 wide characters = 120 columns

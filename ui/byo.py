@@ -194,9 +194,8 @@ def stop() -> None:
 def card(byo: dict[str, Any]) -> None:
     """Model B's card while it is a collection: what was read, from where, and how its queries are embedded."""
     st.markdown(f"**Model B** · Qdrant collection {escape_md(repr(byo['collection']))}")
-    st.caption(
-        escape_md(f"at {byo['url'] or 'local folder ' + byo['path']}")
-    )  # wraps; a table cell would cut it
+    # a caption wraps; a table cell would cut the URL or folder
+    st.caption(escape_md(f"at {byo['url'] or 'local folder ' + byo['path']}"))
     facts = [
         ("named vector", byo["vector"] or "(unnamed)"), ("text field", byo["text_field"]),
         ("id field", byo["id_field"] or "(point id)"), ("points read", f"{byo['points']:,} in {byo['seconds']:.1f} s"),

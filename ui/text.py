@@ -90,6 +90,18 @@ def escape_name(name: str) -> str:
     return escape_md(display_name(name))
 
 
+def cut_to_width(text: str, columns: int) -> str:
+    """Whitespace collapsed and cut to about ``columns`` Latin-letter widths (a CJK character counts two), with
+    ' …' when cut: what fits a table cell of fixed width and line count, whatever the script."""
+    flat = " ".join(text.split())
+    used = 0
+    for i, ch in enumerate(flat):
+        used += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used > columns:
+            return flat[:i].rstrip() + " …"
+    return flat
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """Collapse whitespace and cut to limit characters at a word boundary."""
     flat = " ".join(text.split())

@@ -40,6 +40,11 @@ PAGES: dict[PageKey, str] = {
 # st.dataframe wraps cell text only when its rows are taller than 4 rem (64 px): 68 px shows three lines.
 WRAP_ROW_PX = 68
 
+
+def table_height(rows: int, row_px: int = 35) -> int:
+    """Pixels an st.dataframe needs to show its header and every row without scrolling inside it."""
+    return 38 + rows * row_px + 2
+
 LANG_NAMES: dict[str, str] = (
     LANGUAGE_NAMES  # langdetect's codes in words ("da" -> "Danish"), plus unknown/mixed
 )
