@@ -1,4 +1,4 @@
-"""HNSW (core.index.HnswIndex, engine defaults M=16, ef_construction=200) against exact search.
+"""HNSW (core.search.index.HnswIndex, engine defaults M=16, ef_construction=200) against exact search.
 
 Target 3: recall@10 >= 0.99 vs exact at >= 10x the exact single-query throughput, at 50k x 768 and
 50k x 2560 (clustered unit vectors, benchmarks/common.py; queries are held-out points of the same clusters)
@@ -25,8 +25,7 @@ from common import (
 )
 
 from core.errors import StoreError
-from core.index import HnswIndex, IndexParams, exact_search
-from core.mrl import recall_at_k
+from core.search import HnswIndex, IndexParams, exact_search, recall_at_k
 
 EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 K = 10

@@ -17,10 +17,9 @@ import time
 import numpy as np
 from common import bench_store_root, info, load_average, parse_args, ratio, real_corpus
 
-from core.embedders import load_embedder
-from core.engine import ModelIndex, build_model_index
 from core.ingest import corpus_sha256, load_corpus
-from core.models import resolve_model
+from core.models import load_embedder, resolve_model
+from core.search import ModelIndex, build_model_index
 from core.store import EmbeddingStore
 from core.types import Corpus, Embedder
 from ui.resources import SAMPLE_DIR

@@ -14,9 +14,8 @@ import time
 from bench_engine import subset
 from common import info, load_average, median, parse_args, ratio, real_corpus
 
-from core.embedders import load_embedder
-from core.engine import build_model_index
-from core.models import resolve_model
+from core.models import load_embedder, resolve_model
+from core.search import build_model_index
 from core.store import EmbeddingStore
 
 

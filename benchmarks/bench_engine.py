@@ -14,10 +14,9 @@ import time
 import numpy as np
 from common import info, load_average, parse_args, ratio, real_corpus
 
-from core.embedders import load_embedder
-from core.engine import build_model_index
-from core.ingest.corpus import corpus_sha256
-from core.models import resolve_model
+from core.ingest import corpus_sha256
+from core.models import load_embedder, resolve_model
+from core.search import build_model_index
 from core.store import EmbeddingStore
 from core.types import Corpus
 

@@ -24,9 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engine import ModelIndex
 from core.evaluation import evaluate, run_retrieval
-from core.index import IndexParams
+from core.search import IndexParams, ModelIndex
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus, ModelSpec
 

@@ -1,7 +1,7 @@
 """Exact search against the hardware: single query vs the memory-bandwidth bound, batched vs the matmul bound.
 
 Target 4: single query >= 50% of (vector bytes / measured bandwidth); batched >= 50% of (2 n q d / measured
-matmul rate). Both through core.index.exact_search (the engine's exact path), 50k x 768 clustered unit vectors.
+matmul rate). Both through core.search.index.exact_search (the engine's exact path), 50k x 768 clustered unit vectors.
 Run: python benchmarks/bench_exact.py [--quick]
 """
 
@@ -20,7 +20,7 @@ from common import (
     times,
 )
 
-from core.index import exact_search
+from core.search import exact_search
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,9 @@
 """Frontier sweep: every Matryoshka stop x 5 precisions (flat) on 50k x 2560 vs one full-dim exact batch.
 
-Target 9: core.frontier.sweep over Qwen3-Embedding-4B's 11 stops (32..2560) x {float32, float16, int8, binary,
+Target 9: core.frontier.measure.sweep over Qwen3-Embedding-4B's 11 stops (32..2560) x {float32, float16, int8, binary,
 binary+rescore} (55 flat configurations: recall@10 of 200 queries, p50/p95 of up to 20 single queries each, see
-core.frontier.latency_note) on 50k docs in <= 15 x the time of one full-dimension float32 exact batch of the
-same 200 queries (core.index.exact_search); and binary search's single-query speed-up over float32 exact at
+core.frontier.measure.latency_note) on 50k docs in <= 15 x the time of one full-dimension float32 exact batch of the
+same 200 queries (core.search.index.exact_search); and binary search's single-query speed-up over float32 exact at
 2560 dims (target >= 8), measured interleaved because the machine is shared (blocks of 5 float32 queries and 5
 binary ones, alternately, 40 of each, each block after a pause and an untimed query; ratio of the medians); the
 sweep's own p50 ratio is printed too. Clustered Matryoshka-like unit vectors (benchmarks/common.py,
@@ -19,9 +19,8 @@ import time
 from common import clustered_unit_vectors, info, load_average, parse_args, ratio, times
 
 from core.dims import mrl_stops
-from core.frontier import sweep
-from core.index import exact_search
-from core.quantize import build_flat
+from core.frontier import build_flat, sweep
+from core.search import exact_search
 
 
 def interleaved_speedup(docs, queries, rounds: int, *, block: int = 5) -> tuple[float, float, float]:

@@ -1,7 +1,7 @@
 """Matryoshka sweep: recall@10 over 10 dimensions vs one full-dimension exact batch search.
 
-Target 5: core.mrl.truncation_curve (the one the Dimensions page calls, through ui/dims.py) for 500 queries x 50k docs x 2560 dims (Qwen3-Embedding-4B's 10 MRL
-dims, 32..2560) in <= 3 x the time of one full-dim exact batch search (core.index.exact_search, same queries).
+Target 5: core.search.matryoshka.truncation_curve (the one the Dimensions page calls, through ui/dims.py) for 500 queries x 50k docs x 2560 dims (Qwen3-Embedding-4B's 10 MRL
+dims, 32..2560) in <= 3 x the time of one full-dim exact batch search (core.search.index.exact_search, same queries).
 Clustered unit vectors (benchmarks/common.py). Run: python benchmarks/bench_mrl.py [--quick]
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from common import clustered_unit_vectors, info, load_average, parse_args, ratio, times
 
-from core.index import exact_search
-from core.mrl import truncation_curve
+from core.search import exact_search, truncation_curve
 
 DIMS = (32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560)
 

@@ -45,7 +45,7 @@ def register(n_chunks: int) -> dict:
     """Embed/load the corpus, put it and its index into the app's shared registries; return seeded state."""
     from prepare_corpus import prepared
 
-    from core.engine import build_model_index
+    from core.search import build_model_index
     from ui import build, resources
 
     corpus, _ = prepared(n_chunks, model=MODEL, verbose=False)

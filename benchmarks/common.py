@@ -161,8 +161,7 @@ def stdlib_files(*, max_bytes: int) -> list[tuple[str, bytes]]:
 
 def real_corpus(n_chunks: int, *, size: int = 256, overlap: int = 32):
     """A corpus of about ``n_chunks`` chunks of real text (stdlib source) loaded through core.ingest."""
-    from core.ingest import ChunkOptions, load_files
-    from core.ingest.corpus import corpus_sha256
+    from core.ingest import ChunkOptions, corpus_sha256, load_files
     from core.types import Corpus
 
     options = ChunkOptions(size=size, overlap=overlap)

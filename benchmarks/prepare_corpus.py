@@ -15,9 +15,8 @@ FULL_CHUNKS, QUICK_CHUNKS = 10_000, 60
 
 def prepared(n_chunks: int, *, model: str = "all-MiniLM-L6-v2", verbose: bool = True):
     """(corpus, ModelIndex) for n_chunks of real text embedded with ``model`` (store hit after the first run)."""
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.models import resolve_model
+    from core.models import load_embedder, resolve_model
+    from core.search import build_model_index
     from core.store import EmbeddingStore
 
     t0 = time.perf_counter()

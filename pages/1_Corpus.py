@@ -5,12 +5,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from core import charts
-from core.ingest.options import DEFAULT_CHUNKING
-from core.model_tokenizer import load_tokenizer
-from core.models import resolve_model
+from core.ingest import DEFAULT_CHUNKING
+from core.models import load_tokenizer, resolve_model
+from core.report import charts
+from core.text import count, plural
 from core.types import Corpus
-from core.words import count, plural
 from ui import build, bundle, resources, state, widgets
 from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, own_reason, unit_changed
 from ui.state import BUNDLED_PAIR
@@ -274,7 +273,7 @@ def windows(corpus: Corpus) -> None:
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
         return
     models = list(dict.fromkeys(str(r["model"]) for r in rows))
-    # the palette of every chart (core.charts): A blue, B orange, then the headline pair
+    # the palette of every chart (core.report.charts): A blue, B orange, then the headline pair
     palette = [charts.MODEL_COLOURS[i % len(charts.MODEL_COLOURS)] for i in range(len(models))]
     chart = (
         alt.Chart(pd.DataFrame(rows))

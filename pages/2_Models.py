@@ -3,10 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.endpoint_check import config_check, local_reference, test_connection
-from core.hub_cache import availability
-from core.models import resolve_model
-from core.presets import PRESETS
+from core.models import PRESETS, availability, resolve_model
+from core.models.endpoint import config_check, local_reference, test_connection
 from core.types import Corpus, ModelSpec
 from ui import build, bundle, byo, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest

@@ -5,8 +5,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.text import plural
 from core.types import Corpus
-from core.words import plural
 from ui import compare, resources, state, widgets
 from ui.corpus import sample_queries
 from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, short_path

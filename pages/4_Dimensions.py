@@ -6,9 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.engine import ModelIndex
-from core.mrl import equal_cost_dims
+from core.report import charts
+from core.search import ModelIndex, equal_cost_dims
 from core.types import Corpus
 from ui import build, compare, dims, resources, state, widgets
 from ui.state import QuerySet, Slot
@@ -159,7 +158,7 @@ def recall_chart(
             title="dimensions (log scale)",
         ),
         y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
-        # the palette of every chart (core.charts): A blue, B orange, whichever model the page is on
+        # the palette of every chart (core.report.charts): A blue, B orange, whichever model the page is on
         color=charts.model_colour(
             [{"model": names[s]} for s in build.SLOTS], legend=alt.Legend(orient="bottom", title=None)
         ),

@@ -9,12 +9,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.beir import format_beir_qrels, format_trec_run
-from core.eval_sets import load_eval_set
-from core.evaluation import Comparison, align_doc_ids, by_group
-from core.ingest.language import language_name
-from core.metrics import Qrels, Run
+from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
+from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group
+from core.ingest import language_name
+from core.report import charts
 from core.types import Corpus
 from ui import build, resources, state, widgets
 from ui import evaluate as ev
@@ -332,7 +330,7 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
 
 
 def pair_names(pair: str) -> str:
-    """'zh->en' as 'Chinese → English' (the language-pair keys of core.evaluation.by_group)."""
+    """'zh->en' as 'Chinese → English' (the language-pair keys of core.evaluation.run.by_group)."""
     return " → ".join(language_name(code) for code in pair.split("->")) if pair else ""
 
 

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.engine import ModelIndex
 from core.frontier import FORMULAS, ScaleInputs, Sweep, to_json
+from core.report import charts
+from core.search import ModelIndex
 from ui import build, frontier, state, widgets
 from ui.text import escape_md
 
@@ -116,7 +116,7 @@ def run_all(
 
 def frontier_chart(rows: list[dict], *, metric: str, k: int) -> None:
     """Quality against index bytes per vector (log), colour per model, shape per precision, Pareto points joined
-    (the report draws the same chart: core.charts)."""
+    (the report draws the same chart: core.report.charts)."""
     y_title = f"recall@{k} vs own full-dim float32" if metric == "recall" else "nDCG@10 (judged queries)"
     y = "recall" if metric == "recall" else "nDCG@10"
     chart = charts.frontier(rows, y=y, y_title=y_title, k=k, width="container", height=420)
@@ -124,7 +124,7 @@ def frontier_chart(rows: list[dict], *, metric: str, k: int) -> None:
 
 
 def latency_chart(rows: list[dict], *, metric: str, k: int) -> None:
-    """The chosen quality against p95 single-query latency (core.charts, as in the report)."""
+    """The chosen quality against p95 single-query latency (core.report.charts, as in the report)."""
     y = "recall" if metric == "recall" else "nDCG@10"
     chart = charts.recall_latency(
         rows, k=k, y=y, y_title=frontier.metric_name(metric, k), width="container", height=380
@@ -157,7 +157,7 @@ _SCALE_FIELDS = (
 
 
 def scale_inputs() -> ScaleInputs:
-    """Editable deployment figures (defaults stated in core.frontier.ScaleInputs), three to a row."""
+    """Editable deployment figures (defaults stated in core.frontier.measure.ScaleInputs), three to a row."""
     d = ScaleInputs()
     cols = [c for _ in range(0, len(_SCALE_FIELDS), 3) for c in st.columns(3)]
     values = {}

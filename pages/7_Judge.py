@@ -5,7 +5,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from core.judgments import JudgmentStore
+from core.judging import JudgmentStore
 from core.types import Corpus
 from ui import judge, state, widgets
 from ui.text import escape_md, passage_md

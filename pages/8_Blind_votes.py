@@ -5,8 +5,8 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from core.judgments import JudgmentStore, Winner, query_id
-from core.qrels_io import format_votes_csv
+from core.datasets import format_votes_csv
+from core.judging import JudgmentStore, Winner, query_id
 from core.types import Corpus
 from ui import judge, state, votes, widgets
 from ui.state import TIES_RULES, VOTE_REVEALS

@@ -1,7 +1,7 @@
 """Make sample_corpus/sample_bundle.zip: the sample corpus embedded by the bundled pair, for a quick start in seconds.
 
 A real build (through the embedding store, so a second run reuses the vectors) of sample_corpus/docs with the
-app's default chunking and the quick start's pair (ui.state.BUNDLED_PAIR), packed with core.bundle together
+app's default chunking and the quick start's pair (ui.state.BUNDLED_PAIR), packed with core.bundle.archive together
 with the sample queries and judgments. Run it again whenever sample_corpus/docs or the chunking defaults change:
 tests/test_bundle.py fails until the shipped bundle matches the corpus.
 
@@ -21,13 +21,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from core.bundle import ExportModel, make_bundle, read_bundle  # noqa: E402
-from core.cli_common import StderrProgress  # noqa: E402
-from core.embedders import load_embedder  # noqa: E402
-from core.engine import build_model_index  # noqa: E402
-from core.eval_sets import load_judged_folder  # noqa: E402
-from core.index import IndexParams  # noqa: E402
+from core.cli import StderrProgress  # noqa: E402
+from core.datasets import load_judged_folder  # noqa: E402
 from core.ingest import ChunkOptions  # noqa: E402
-from core.models import resolve_model  # noqa: E402
+from core.models import load_embedder, resolve_model  # noqa: E402
+from core.search import IndexParams, build_model_index  # noqa: E402
 from core.store import EmbeddingStore  # noqa: E402
 
 SAMPLE = ROOT / "sample_corpus"

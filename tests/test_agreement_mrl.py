@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.agreement import agreement, jaccard_at_k, rank_changes, rbo
-from core.index import exact_search
-from core.mrl import equal_cost_dims, pseudo_queries, recall_at_k, truncation_curve, valid_dims
+from core.search.index import exact_search
+from core.search.matryoshka import equal_cost_dims, pseudo_queries, recall_at_k, truncation_curve, valid_dims
+from core.search.overlap import agreement, jaccard_at_k, rank_changes, rbo
 
 
 def test_jaccard_and_rbo_extremes():
@@ -75,7 +75,7 @@ def test_valid_dims_and_equal_cost_point():
 
 def test_common_dims_offers_only_stops_both_models_support():
     """Issue 13 item 7: two 384-dim models were offered 512, 768 and 1024 (silently scored at full dimension)."""
-    from core.mrl import common_dims
+    from core.search.matryoshka import common_dims
 
     assert common_dims((384, ()), (384, ())) == [32, 64, 128, 256]  # 384 itself is "full"
     qwen = (2560, (32, 64, 128, 256, 512, 768, 1024, 2048, 2560))

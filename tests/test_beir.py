@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from core.beir import (
+from core.datasets.beir import (
     format_beir_qrels,
     format_trec_qrels,
     format_trec_run,
@@ -14,7 +14,7 @@ from core.beir import (
     read_trec_run,
 )
 from core.errors import IngestError
-from core.metrics import evaluate_per_query
+from core.evaluation.metrics import evaluate_per_query
 
 DOCS = [
     {"_id": "d1", "title": "JWT", "text": "Tokens carry signed claims.", "metadata": {}},

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.bundle import (
+from core.bundle.archive import (
     BundleError,
     BundleLimits,
     ExportModel,
@@ -26,11 +26,11 @@ from core.bundle import (
     vector_agreement,
 )
 from core.cli import main as cli_main
-from core.embedders import load_embedder
-from core.engine import build_model_index
 from core.ingest import ChunkOptions, load_corpus, load_files
-from core.judgments import JudgmentStore
-from core.models import resolve_model
+from core.judging.store import JudgmentStore
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.engine import build_model_index
 from core.store import EmbeddingStore
 
 ROOT = Path(__file__).resolve().parent.parent

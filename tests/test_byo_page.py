@@ -14,10 +14,10 @@ import pytest
 from qdrant_client import QdrantClient, models
 from streamlit.testing.v1 import AppTest
 
-from core.embedders import load_embedder
 from core.ingest import load_corpus
-from core.models import resolve_model
-from core.qdrant_index import QdrantTarget, close, connect
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.qdrant import QdrantTarget, close, connect
 from core.store import EmbeddingStore
 from tests.app_env import use_store
 

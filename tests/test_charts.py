@@ -1,4 +1,4 @@
-"""core.charts as a reader sees it: one distinct colour per model (also for colour-blind readers), the same in
+"""core.report.charts as a reader sees it: one distinct colour per model (also for colour-blind readers), the same in
 both frontier charts and in the Pareto lines, one outline per precision, hollow HNSW points, full hover text."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import vl_convert as vlc
 
-from core import charts
+from core.report import charts
 
 MODELS = ("Qwen3-Embedding-4B", "bge-base-en-v1.5")
 PRECISIONS = ("float32", "float16", "int8", "binary", "binary+rescore")

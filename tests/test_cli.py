@@ -165,8 +165,8 @@ def test_build_output_neutralises_bidi_controls_in_file_names(tmp_path, store_di
 
 
 def test_timeout_option_reaches_the_endpoint_client():
-    from core.embedders import load_embedder
-    from core.endpoint_spec import endpoint_spec
+    from core.models.embedders import load_embedder
+    from core.models.endpoint.spec import endpoint_spec
 
     args = build_parser().parse_args(
         ["search", "--corpus", ".", "--model", "endpoint:m@http://127.0.0.1:9/v1", "--query", "q", "--timeout", "7.5"]
@@ -177,20 +177,20 @@ def test_timeout_option_reaches_the_endpoint_client():
 
 
 def test_dims_command_prints_the_same_curve_the_dimensions_page_uses(corpus, store_dir, capsys):
-    """`dims` runs core.mrl.truncation_curve: recall 1.0 at full dimension, a figure per stop, JSON shape."""
+    """`dims` runs core.search.matryoshka.truncation_curve: recall 1.0 at full dimension, a figure per stop, JSON shape."""
     import numpy as np
 
-    from core.mrl import truncation_curve
+    from core.search.matryoshka import truncation_curve
 
     assert main(["dims", "--corpus", str(corpus), "--model", MODEL, "--device", "cpu", "-k", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = {r["dims"]: r for r in report["dims"]}
     assert report["model"] == MODEL and report["queries"] == 3 and rows[384]["recall@k"] == 1.0
     assert set(rows) == {32, 64, 128, 256, 384} and all(0 <= r["recall@k"] <= 1 for r in rows.values())
-    from core.cli_common import load_any_corpus
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.models import resolve_model
+    from core.cli.common import load_any_corpus
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
 
     mi = build_model_index(

@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from core.cost import Calibration, calibrate, estimate_build, machine_flops
 from core.errors import DashboardError
-from core.models import resolve_model
-from core.presets import PRESETS
+from core.models.cost import Calibration, calibrate, estimate_build, machine_flops
+from core.models.presets import PRESETS
+from core.models.resolve import resolve_model
 from ui.cost_text import describe, suggest
 
 Q4, Q06, BGE, MINI = (
@@ -53,7 +53,7 @@ def test_calibration_of_the_same_model_is_used_directly():
 
 
 def test_calibrate_measures_a_real_model():
-    from core.embedders import load_embedder
+    from core.models.embedders import load_embedder
 
     embedder = load_embedder(MINI)
     cal = calibrate(embedder, ["A short passage about retrieval with embeddings on a laptop."] * 8)

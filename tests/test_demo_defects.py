@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.judgments import JudgmentStore
+from core.judging.store import JudgmentStore
 from ui.compare import query_id
 
 pytestmark = pytest.mark.slow  # AppTest runs with a real model

@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core.embedders import load_embedder
 from core.errors import ModelLoadError
-from core.presets import PRESETS
+from core.models.embedders import load_embedder
+from core.models.presets import PRESETS
 
 PAIRS_EN = [
     (
@@ -157,7 +157,7 @@ def test_qwen3_left_padding_eos_and_last_token_pooling(qwen, manual_qwen):
 
 
 def test_qwen3_full_width_unit_vectors_and_truncation(qwen):
-    from core.index import truncate
+    from core.search.index import truncate
 
     vecs = qwen.encode_documents(["first passage", "second passage", "third"])
     assert vecs.shape == (3, 2560) and vecs.dtype == np.float32
@@ -193,7 +193,7 @@ def test_cache_key_follows_document_prompt_not_query_prompt(qwen):
 
 
 def test_unknown_hub_id_offline_fails_with_fixes(monkeypatch):
-    from core.models import resolve_model
+    from core.models.resolve import resolve_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError) as err:
@@ -212,7 +212,7 @@ def test_unknown_hub_id_offline_fails_with_fixes(monkeypatch):
 def test_unreachable_hub_fails_fast_with_fixes(monkeypatch):
     import socket
 
-    from core.models import resolve_model
+    from core.models.resolve import resolve_model
 
     with socket.socket() as s:  # a loopback port with nothing listening: connection refused
         s.bind(("127.0.0.1", 0))
@@ -243,8 +243,8 @@ def test_bad_backend_and_max_tokens_are_rejected(qwen_spec):
 
 
 def test_endpoint_specs_load_the_endpoint_backend():
-    from core.endpoint import EndpointEmbedder
-    from core.models import resolve_model
+    from core.models.endpoint.client import EndpointEmbedder
+    from core.models.resolve import resolve_model
 
     embedder = load_embedder(resolve_model("endpoint:multilingual-e5-small-q4@http://127.0.0.1:9/v1"))
     assert isinstance(embedder, EndpointEmbedder)

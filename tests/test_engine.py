@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-import core.engine as engine_mod
-from core.embedders import load_embedder
+import core.search.engine as engine_mod
 from core.errors import IngestError, SearchError
 from core.ingest import corpus_sha256
-from core.models import resolve_model
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus
 

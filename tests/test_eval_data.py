@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.beir import (
+from core.datasets.beir import (
     decode_trec_id,
     encode_trec_id,
     format_trec_qrels,
@@ -16,11 +16,11 @@ from core.beir import (
     read_qrels,
     read_trec_run,
 )
+from core.datasets.eval_sets import load_eval_set
 from core.errors import IngestError
-from core.eval_sets import load_eval_set
-from core.evaluation import choose_doc_key, run_retrieval
+from core.evaluation.metrics import EvaluationError
+from core.evaluation.run import choose_doc_key, run_retrieval
 from core.ingest import load_files
-from core.metrics import EvaluationError
 from core.types import Chunk, Corpus
 
 

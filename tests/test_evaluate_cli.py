@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.beir import read_trec_run
-from core.evaluate_cli import main
-from core.metrics import evaluate_per_query, mean_metrics, ranked
+from core.cli.evaluate import main
+from core.datasets.beir import read_trec_run
+from core.evaluation.metrics import evaluate_per_query, mean_metrics, ranked
 
 pytestmark = pytest.mark.slow  # embeds the sample corpus with two real models in subprocesses
 
@@ -154,7 +154,7 @@ def mteb_style_ndcg10(beir_dir):
     """nDCG@10 computed the way MTEB does it, straight from sentence-transformers."""
     from sentence_transformers import SentenceTransformer
 
-    from core.models import resolve_model
+    from core.models.resolve import resolve_model
 
     model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2").model_id, device="cpu")
     assert model.max_seq_length == 256
@@ -265,10 +265,10 @@ def test_sample_corpus_judgments(store, tmp_path):
 
 def test_multi_chunk_documents_map_to_sources_with_max_score(tmp_path):
     """Sample-corpus style: judgments name files, a file has several chunks; a real zh/en model ranks them."""
-    from core.embedders import load_embedder
-    from core.engine import build_model_index
-    from core.evaluation import by_group, choose_doc_key, compare, evaluate, language_pairs, run_retrieval
-    from core.models import resolve_model
+    from core.evaluation.run import by_group, choose_doc_key, compare, evaluate, language_pairs, run_retrieval
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
+    from core.search.engine import build_model_index
     from core.store import EmbeddingStore
     from core.types import Chunk, Corpus
 
@@ -328,8 +328,8 @@ def test_multi_chunk_documents_map_to_sources_with_max_score(tmp_path):
 
 def test_qrels_file_round_trip_gives_the_same_numbers_and_judged_at_10(beir_dir, store, tmp_path, capsys):
     """The set's own judgments, exported with format_trec_qrels and passed back with --qrels: same metrics."""
-    from core.beir import read_qrels
-    from core.qrels_io import format_trec_qrels
+    from core.datasets.beir import read_qrels
+    from core.datasets.qrels_io import format_trec_qrels
 
     own, via_file = tmp_path / "own.json", tmp_path / "file.json"
     qrels = read_qrels((beir_dir / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines(), label="t").qrels
@@ -352,8 +352,8 @@ def test_qrels_file_round_trip_gives_the_same_numbers_and_judged_at_10(beir_dir,
 
 def test_store_judgments_with_plain_text_queries_reach_the_cli(beir_dir, store, tmp_path, capsys):
     """Pooled judgments from the store (query ids from the query text) -> TREC file -> CLI with --queries."""
-    from core.judgments import JudgmentStore, query_id
-    from core.qrels_io import format_trec_qrels
+    from core.datasets.qrels_io import format_trec_qrels
+    from core.judging.store import JudgmentStore, query_id
 
     js = JudgmentStore(tmp_path / "j.sqlite")
     js.record(query=QUERIES["q1"], chunk_id="auth-jwt", label=2, rater="ann", origin="pooled", pool_depth=10)
@@ -397,8 +397,8 @@ def test_qrels_errors_name_the_file(beir_dir, tmp_path, capsys):
 
 @pytest.mark.slow  # embeds the whole sample corpus (~460 chunks) with the bundled e5 model
 def test_sample_corpus_qrels_round_trip_through_trec_and_cli(store, tmp_path, capsys):
-    from core.beir import read_qrels
-    from core.qrels_io import format_trec_qrels, parse_trec_qrels
+    from core.datasets.beir import read_qrels
+    from core.datasets.qrels_io import format_trec_qrels, parse_trec_qrels
 
     qrels = read_qrels((SAMPLE / "qrels.tsv").read_text(encoding="utf-8").splitlines(), label="s").qrels
     trec = tmp_path / "sample.qrels"

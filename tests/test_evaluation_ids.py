@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.beir import BeirDataset
-from core.eval_sets import load_judged_folder
-from core.evaluation import align_doc_ids, choose_doc_key, evaluate, run_retrieval
-from core.judgments import Judgment, JudgmentStore, query_id
-from core.metrics import EvaluationError
-from core.qrels_io import qrels_judgments
+from core.datasets.beir import BeirDataset
+from core.datasets.eval_sets import load_judged_folder
+from core.datasets.qrels_io import qrels_judgments
+from core.evaluation.metrics import EvaluationError
+from core.evaluation.run import align_doc_ids, choose_doc_key, evaluate, run_retrieval
+from core.judging.store import Judgment, JudgmentStore, query_id
 from core.types import Corpus
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_corpus"

@@ -10,7 +10,8 @@ import pytest
 
 from core.cli import main
 from core.errors import SearchError
-from core.frontier import (
+from core.evaluation.metrics import ndcg
+from core.frontier.measure import (
     FORMULAS,
     Judged,
     Measurement,
@@ -24,10 +25,9 @@ from core.frontier import (
     sweep_dims,
     to_json,
 )
-from core.index import exact_search, truncate
-from core.metrics import ndcg
-from core.mrl import recall_at_k
-from core.quantize import PRECISIONS, build_flat
+from core.frontier.quantize import PRECISIONS, build_flat
+from core.search.index import exact_search, truncate
+from core.search.matryoshka import recall_at_k
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401 (fixtures)
 
 MODEL = "all-MiniLM-L6-v2"
@@ -239,8 +239,8 @@ def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_d
 
 
 def test_cli_frontier_takes_queries_and_judgments_from_the_judgment_store(tmp_path, store_dir, capsys):
-    from core.cli_common import load_any_corpus
-    from core.judgments import JudgmentStore
+    from core.cli.common import load_any_corpus
+    from core.judging.store import JudgmentStore
 
     root = tmp_path / "kb"
     root.mkdir()
@@ -294,9 +294,9 @@ def test_frontier_page_runs_the_sweep_for_both_built_models(built_state):  # noq
 
 
 def test_one_pass_truncation_equals_truncate_ranges_and_bits():
-    """core.frontier_exact.truncated (cache-sized row blocks, norms given) and prefix_bits = the plain functions."""
-    from core.frontier_exact import prefix_bits, truncated
-    from core.quantize import int8_ranges, pack_binary
+    """core.frontier.exact.truncated (cache-sized row blocks, norms given) and prefix_bits = the plain functions."""
+    from core.frontier.exact import prefix_bits, truncated
+    from core.frontier.quantize import int8_ranges, pack_binary
 
     docs = _clustered(5000, 160, 5)  # 800k floats: several row blocks
     docs[3] = 0.0  # a zero row stays zero (the 1e-12 floor)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from core.frontier import FORMULAS
+from core.frontier.measure import FORMULAS
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow  # real models on the sample corpus

@@ -62,7 +62,7 @@ def _hover_tooltip(page, chart) -> str:
     import numpy as np
     from PIL import Image
 
-    from core.charts import MODEL_COLOURS
+    from core.report.charts import MODEL_COLOURS
 
     box = chart.bounding_box()
     pixels = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("RGB")).astype(int)

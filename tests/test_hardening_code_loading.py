@@ -104,7 +104,7 @@ def test_store_files_are_plain_npy_json_and_hnsw(tmp_path):
 
 
 def test_trust_remote_code_is_off_by_default_everywhere():
-    from core import embedders
+    from core.models.resolve import embedders
 
     for fn in (embedders.load_embedder, embedders.SentenceTransformerEmbedder.__init__):
         assert inspect.signature(fn).parameters["trust_remote_code"].default is False
@@ -136,8 +136,8 @@ def test_loading_a_real_model_passes_trust_remote_code_false(monkeypatch):
     """Spy on sentence-transformers' constructor while loading the bundled all-MiniLM-L6-v2."""
     import sentence_transformers
 
-    from core.embedders import load_embedder
-    from core.models import resolve_model
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
 
     seen: list[dict] = []
     real = sentence_transformers.SentenceTransformer
@@ -156,8 +156,8 @@ def test_loading_a_real_model_passes_trust_remote_code_false(monkeypatch):
 def test_trust_remote_code_is_passed_through_only_when_asked(monkeypatch, flag):
     import sentence_transformers
 
-    from core.embedders import load_embedder
-    from core.models import resolve_model
+    from core.models.embedders import load_embedder
+    from core.models.resolve import resolve_model
 
     seen: list[bool] = []
     real = sentence_transformers.SentenceTransformer

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from core.embedders import load_embedder
-from core.engine import ModelIndex, build_model_index
-from core.index import IndexParams
 from core.ingest import corpus_sha256, load_corpus
-from core.models import resolve_model
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.engine import ModelIndex, build_model_index
+from core.search.index import IndexParams
 from core.store import EmbeddingStore
 from core.types import Corpus
 from ui.resources import SAMPLE_DIR, Registry

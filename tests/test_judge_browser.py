@@ -113,7 +113,7 @@ def _judge_vote_evaluate(page, url: str) -> None:
 
 
 def _check_store(store: Path) -> None:
-    from core.judgments import JudgmentStore
+    from core.judging.store import JudgmentStore
 
     corpus_files = list((store / "judgments").glob("*.sqlite"))
     assert len(corpus_files) == 1

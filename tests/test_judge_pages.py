@@ -79,7 +79,7 @@ def model_names(state: dict) -> list[str]:
 
 
 def store_of(state: dict):
-    from core.judgments import JudgmentStore
+    from core.judging.store import JudgmentStore
 
     return JudgmentStore.for_corpus(state["corpus_key"])
 
@@ -221,8 +221,8 @@ def test_evaluate_on_pooled_judgments_shows_judged_at_10_condensed_ndcg_and_the_
 
 
 def test_judge_imports_trec_qrels_with_their_queries_and_exports_them_again(built_state, tmp_path):
-    from core.judgments import JudgmentStore
-    from core.qrels_io import parse_trec_qrels
+    from core.datasets.qrels_io import parse_trec_qrels
+    from core.judging.store import JudgmentStore
     from ui.judge import export_file
 
     chunk = sorted(_chunk_ids(built_state))[0]

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from core.errors import StoreError
-from core.judgments import Judgment, JudgmentStore, Vote, merge_labels, query_id
+from core.judging.store import Judgment, JudgmentStore, Vote, merge_labels, query_id
 
 SHA = "a" * 64
 OTHER = "b" * 64
@@ -132,7 +132,7 @@ def test_threads_writing_at_once_lose_nothing(tmp_path):
 WRITER = textwrap.dedent(
     """
     import pathlib, sys, time
-    from core.judgments import JudgmentStore
+    from core.judging.store import JudgmentStore
     path, name, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     store = JudgmentStore(path, "a" * 64)
     while not go.exists():

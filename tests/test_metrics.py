@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from core.metrics import (
+from core.evaluation.metrics import (
     EvaluationError,
     evaluate_per_query,
     mean_metrics,
@@ -152,7 +152,7 @@ def test_judged_at_k_and_condensed_ndcg_on_a_hand_made_case():
 
 
 def test_evaluation_and_comparison_carry_judged_at_10_beside_unchanged_metrics():
-    from core.evaluation import compare, evaluate
+    from core.evaluation.run import compare, evaluate
 
     qrels = {"q1": {"a": 2, "b": 0}, "q2": {"c": 1}}
     run_a = {"q1": {"a": 0.9, "x": 0.8, "b": 0.7}, "q2": {"c": 0.5, "d": 0.4}}

@@ -5,10 +5,10 @@ import shutil
 import pytest
 
 from core.errors import ModelLoadError
-from core.hub_cache import availability
-from core.model_tokenizer import load_tokenizer
-from core.models import resolve_model
-from core.presets import PRESETS
+from core.models.hub_cache import availability
+from core.models.presets import PRESETS
+from core.models.resolve import resolve_model
+from core.models.tokenizer import load_tokenizer
 
 QWEN_DEFAULT_PREFIX = (
     "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"

@@ -375,8 +375,8 @@ def test_models_page_marks_built_indexes_with_a_material_icon_and_corpus_page_ex
     at = seeded("pages/1_Corpus.py", built_state)
     e5 = [m for m in texts(at).splitlines() if "multilingual-e5-small" in m and "window" in m]
     assert e5 and all("tokenizer not available offline" not in m for m in e5), e5
-    from core.model_tokenizer import load_tokenizer
-    from core.models import resolve_model
+    from core.models.resolve import resolve_model
+    from core.models.tokenizer import load_tokenizer
 
     if load_tokenizer(resolve_model("multilingual-e5-small")) is None:  # no Hugging Face copy in this cache
         assert all("the bundled e5 engine has no Hugging Face tokenizer here" in m for m in e5), e5

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.pooling import pool, pool_coverage
+from core.judging.pooling import pool, pool_coverage
 
 
 def test_pool_is_the_union_of_both_top_k_without_duplicates():

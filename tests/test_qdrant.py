@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from core.agreement import jaccard_at_k
-from core.embedders import load_embedder
-from core.engine import build_model_index
 from core.ingest import corpus_sha256, load_corpus
-from core.models import resolve_model
-from core.mrl import recall_at_k, truncation_curve
-from core.qdrant_byo import ByoCollection, byo_model_index
-from core.qdrant_index import (
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.engine import build_model_index
+from core.search.matryoshka import recall_at_k, truncation_curve
+from core.search.overlap import jaccard_at_k
+from core.search.qdrant import (
     QdrantBackend,
     QdrantCollection,
     QdrantError,
@@ -32,6 +31,7 @@ from core.qdrant_index import (
     dims_name,
     vector_name,
 )
+from core.search.qdrant_byo import ByoCollection, byo_model_index
 from core.store import EmbeddingStore
 from core.types import Corpus
 

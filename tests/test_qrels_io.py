@@ -2,15 +2,15 @@
 
 import pytest
 
-from core.errors import IngestError
-from core.judgments import Judgment, JudgmentStore
-from core.qrels_io import (
+from core.datasets.qrels_io import (
     format_judgments_csv,
     format_trec_qrels,
     parse_judgments_csv,
     parse_trec_qrels,
     qrels_judgments,
 )
+from core.errors import IngestError
+from core.judging.store import Judgment, JudgmentStore
 
 QRELS = {"q1": {"doc a.md": 2, "c2": 0, "c3": 1}, "q 2": {"c9": 3}}
 

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 from sentence_transformers import quantize_embeddings
 
-from core.embedders import load_embedder
 from core.errors import SearchError
-from core.index import truncate
-from core.ingest import load_corpus
-from core.models import resolve_model
-from core.mrl import recall_at_k
-from core.quantize import (
+from core.frontier.quantize import (
     PRECISIONS,
     binary_index,
     build_flat,
@@ -26,6 +21,11 @@ from core.quantize import (
     pack_binary,
     quantize_int8,
 )
+from core.ingest import load_corpus
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
+from core.search.index import truncate
+from core.search.matryoshka import recall_at_k
 from core.store import EmbeddingStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ def test_real_model_rescore_beats_binary_and_int8_keeps_recall(minilm):
     assert recall[384, "int8"] >= 0.95  # DESIGN.md: ~0.96 for dequantised int8 at full dims
     assert recall[384, "binary+rescore"] > recall[384, "binary"] + 0.05
     # why int8 scores the float32 query against dequantised documents: ranking by the int32 dot product of
-    # query codes and document codes (same ranges) loses much of the recall (see core/quantize.py)
+    # query codes and document codes (same ranges) loses much of the recall (see core/frontier/quantize.py)
     ranges = int8_ranges(docs)
     codes = quantize_int8(docs, ranges=ranges).astype(np.int32)
     q_codes = quantize_int8(queries, ranges=ranges).astype(np.int32)

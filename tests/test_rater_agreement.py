@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from core.judgments import Judgment
-from core.rater_agreement import agreement, cohen_kappa, fleiss_kappa
+from core.judging.rater_agreement import agreement, cohen_kappa, fleiss_kappa
+from core.judging.store import Judgment
 
 
 def test_cohen_kappa_textbook_example():

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from core.beir import load_beir
-from core.eval_sets import load_eval_set
+from core.datasets.beir import load_beir
+from core.datasets.eval_sets import load_eval_set
 from core.ingest import decode_bytes, load_corpus, load_files
-from core.jsonl import read_corpus_jsonl, read_queries_jsonl
-from core.textclean import clean_text, has_visible_text
+from core.ingest.jsonl import read_corpus_jsonl, read_queries_jsonl
+from core.text.clean import clean_text, has_visible_text
 from tests import fixtures_ingest as fx
 
 # raw JSON lines: a lone surrogate escape, an unescaped U+2028 inside a string, padding without a title

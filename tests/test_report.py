@@ -136,7 +136,7 @@ def test_verdict_numbers_equal_evaluate_json(sample_report):
     p = sample_report["evaluate"]["paired"]["ndcg@10"]
     models = sample_report["evaluate"]["models"]
 
-    from core.numbers import number
+    from core.text.numbers import number
 
     lead = 1 if p["diff"] >= 0 else -1  # the verdict quotes the difference from the leader's side
     lo, hi = sorted((lead * p["ci_low"], lead * p["ci_high"]))
@@ -229,7 +229,7 @@ def test_hostile_report_still_has_every_section(hostile_report):
 
 
 def test_svg_cleaning_removes_anything_active():
-    from core.report_html import _clean_svg
+    from core.report.html import _clean_svg
 
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="x()">'
@@ -243,15 +243,15 @@ def test_svg_cleaning_removes_anything_active():
 
 
 def test_endpoint_shows_host_only():
-    from core.report_data import host_only
+    from core.report.data import host_only
 
     assert host_only("https://user:secret@api.example.com:8443/v1?key=abc#x") == "api.example.com:8443"
     assert host_only("http://127.0.0.1:8000/v1") == "127.0.0.1:8000"
 
 
 def _data_with(n_queries: int, gap: float):
-    from core.evaluation import compare
-    from core.report_data import ReportData
+    from core.evaluation.run import compare
+    from core.report.data import ReportData
     from core.types import Corpus
 
     qrels = {f"q{i}": {"good": 2} for i in range(n_queries)}
@@ -269,7 +269,7 @@ def _data_with(n_queries: int, gap: float):
 
 
 def test_verdict_refuses_thin_evidence_and_names_a_winner_on_enough():
-    from core.report import verdict
+    from core.report.sections import verdict
 
     thin, _ = _data_with(5, 1.0)
     answer = verdict(thin)
@@ -319,7 +319,7 @@ def test_report_page_builds_previews_and_offers_both_downloads(shared_store_dir,
 
 def test_judgment_store_gives_kappa_votes_and_the_quality_section(tmp_path):
     from core.ingest import load_corpus
-    from core.judgments import JudgmentStore
+    from core.judging.store import JudgmentStore
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from core.numbers import minus_signs, number
-from core.report import (
+from core.report.markdown import WORD_JOINER, md, render_markdown
+from core.report.sections import (
     Bullets,
     Chart,
     Facts,
@@ -20,7 +20,7 @@ from core.report import (
     Table,
     Text,
 )
-from core.report_md import WORD_JOINER, md, render_markdown
+from core.text.numbers import minus_signs, number
 
 # What a file name, a chunk or a query may hold that Markdown would turn into something else.
 HOSTILE = (
@@ -128,10 +128,10 @@ def test_one_minus_sign_for_every_negative_figure():
 
 
 def _report_with_negative_difference():
-    from core.evaluation import compare
+    from core.evaluation.run import compare
     from core.ingest import ChunkOptions
-    from core.report import build_report
-    from core.report_data import ReportData
+    from core.report.data import ReportData
+    from core.report.sections import build_report
     from core.types import Corpus
 
     qrels = {f"q{i}": {"good": 2} for i in range(12)}
@@ -147,7 +147,7 @@ def _report_with_negative_difference():
 
 
 def test_html_and_markdown_write_negative_figures_alike():
-    from core.report_html import render_html
+    from core.report.html import render_html
 
     report, cmp = _report_with_negative_difference()
     p = cmp.paired["ndcg@10"]
@@ -164,14 +164,14 @@ def test_html_and_markdown_write_negative_figures_alike():
         led_by_b = (
             f"by {number(-p.diff)} (95% CI {number(-p.ci_high, sign=True)}..{number(-p.ci_low, sign=True)}"
         )
-        assert led_by_b in shown  # core.verdict's sentence, quoted from the leader's side (B), minus included
+        assert led_by_b in shown  # core.evaluation.decide's sentence, quoted from the leader's side (B), minus included
 
 
 def test_report_reads_in_words_languages_metrics_and_pairs():
     """No raw codes for a stakeholder: languages and language pairs by name, metrics as written elsewhere."""
     from dataclasses import replace
 
-    from core.report import build_report
+    from core.report.sections import build_report
     from core.types import Chunk
 
     report, cmp = _report_with_negative_difference()
@@ -179,7 +179,7 @@ def test_report_reads_in_words_languages_metrics_and_pairs():
         Chunk(id=f"d{i}.md#0", source=f"d{i}.md", text="text", lang=lang)
         for i, lang in enumerate(["en", "en", "zh-cn", "unknown"])
     )
-    from core.report_data import ReportData
+    from core.report.data import ReportData
 
     data = ReportData(
         corpus=replace(_corpus(), chunks=chunks), corpus_label="c", chunking=__import__("core.ingest").ingest.ChunkOptions(),

@@ -1,4 +1,4 @@
-"""The pages' search paths are the core's: the Dimensions curve is core.mrl.truncation_curve, Compare is the engine.
+"""The pages' search paths are the core's: the Dimensions curve is core.search.matryoshka.truncation_curve, Compare is the engine.
 
 A deterministic stand-in embedder (vectors from a hash of the text, Matryoshka-like spectrum, 2560 dims) keeps
 these tests fast; what they pin is that the page glue (ui/dims.py, ui/compare.py) shows exactly what the core
@@ -12,9 +12,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from core.engine import ModelIndex
 from core.ingest import corpus_sha256
-from core.mrl import pseudo_queries, truncation_curve
+from core.search.engine import ModelIndex
+from core.search.matryoshka import pseudo_queries, truncation_curve
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus, ModelSpec
 from ui import compare, dims

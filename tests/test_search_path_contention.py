@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from core.embedders import load_embedder
-from core.engine import build_model_index
-from core.gate import QueryFirstGate
 from core.ingest import corpus_sha256
-from core.presets import PRESETS
+from core.models.embedders import load_embedder
+from core.models.gate import QueryFirstGate
+from core.models.presets import PRESETS
+from core.search.engine import build_model_index
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.metrics import EvaluationError
-from core.significance import bootstrap_ci, paired_test, randomization_test, win_tie_loss
+from core.evaluation.metrics import EvaluationError
+from core.evaluation.significance import bootstrap_ci, paired_test, randomization_test, win_tie_loss
 
 
 def test_identical_scores_give_p_one_and_zero_interval():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import core.store as store_mod
-from core.embedders import load_embedder
 from core.errors import StoreError
-from core.models import resolve_model
+from core.models.embedders import load_embedder
+from core.models.resolve import resolve_model
 from core.store import EmbeddingStore, default_root
 
 TEXTS = [

@@ -2,8 +2,8 @@
 
 import re
 
-from core.safe_text import neutralise_bidi
-from core.textclean import has_visible_text
+from core.text.clean import has_visible_text
+from core.text.safe import neutralise_bidi
 from ui.text import WORD_JOINER, display_name, escape_md, escape_name, highlight_md, query_terms, snippet
 
 NASTY = (

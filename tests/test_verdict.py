@@ -1,10 +1,10 @@
 """The verdict sentence: cites what it rests on, names no winner when the evidence is thin."""
 
-from core.evaluation import Comparison, Evaluation
-from core.rater_agreement import RaterAgreement
-from core.significance import PairedResult
-from core.verdict import verdict
-from core.votes import VoteSummary
+from core.evaluation.decide import verdict
+from core.evaluation.run import Comparison, Evaluation
+from core.evaluation.significance import PairedResult
+from core.judging.rater_agreement import RaterAgreement
+from core.judging.votes import VoteSummary
 
 
 def _cmp(n=40, diff=0.07, lo=0.02, hi=0.12, p=0.01, judged=(0.95, 0.93)):

@@ -3,8 +3,8 @@
 import pytest
 from scipy.stats import binomtest
 
-from core.judgments import Vote
-from core.votes import by_language_pair, vote_summary, wilson_interval
+from core.judging.store import Vote
+from core.judging.votes import by_language_pair, vote_summary, wilson_interval
 
 
 def _votes(spec, model_a="m1", model_b="m2"):
@@ -79,7 +79,7 @@ def test_votes_csv_is_formula_safe_and_says_the_outcome():
     import csv
     import io
 
-    from core.qrels_io import VOTES_CSV_COLUMNS, format_votes_csv
+    from core.datasets.qrels_io import VOTES_CSV_COLUMNS, format_votes_csv
 
     hostile = [
         Vote("q1", '=HYPERLINK("http://evil","x")', "+m1", "@m2", "A", "right", "-ann", 1764634766.5, 10),

@@ -1,4 +1,4 @@
-from core.words import count, plural
+from core.text.words import count, plural
 
 
 def test_counts_read_as_english():

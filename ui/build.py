@@ -13,20 +13,22 @@ from typing import TypedDict
 import streamlit as st
 
 from core.bundle import vector_agreement
-from core.cost import CostEstimate, estimate_build
-from core.device import has_gpu, resolve_device
-from core.durations import format_duration
-from core.endpoint_pool import server_summary
-from core.engine import ModelIndex, build_model_index
-from core.hub_cache import availability, hub_offline
-from core.index import IndexParams
-from core.ingest.language import MIXED_SHARE, language_shares
-from core.limits import check_build_fits
-from core.models import resolve_model
-from core.mrl import valid_dims
+from core.ingest import MIXED_SHARE, language_shares
+from core.models import (
+    CostEstimate,
+    availability,
+    check_build_fits,
+    estimate_build,
+    has_gpu,
+    hub_offline,
+    resolve_device,
+    resolve_model,
+)
+from core.models.endpoint import server_summary
+from core.search import IndexParams, ModelIndex, build_model_index, valid_dims
 from core.store import SEGMENT_SIZE, EmbeddingStore
+from core.text import count, format_duration
 from core.types import Corpus
-from core.words import count
 from ui import index_backend, resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B, Slot
 from ui.text import escape_md

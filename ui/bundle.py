@@ -10,21 +10,12 @@ from typing import Any
 
 import streamlit as st
 
-from core.bundle import (
-    Bundle,
-    ExportModel,
-    install,
-    judgments_dump,
-    load_judgments,
-    make_bundle,
-    read_bundle,
-)
-from core.durations import format_duration
-from core.engine import ModelIndex
+from core.bundle import Bundle, ExportModel, install, judgments_dump, load_judgments, make_bundle, read_bundle
+from core.datasets import load_judged_folder
 from core.errors import DashboardError
-from core.eval_sets import load_judged_folder
+from core.search import ModelIndex
+from core.text import count, format_duration
 from core.types import Corpus
-from core.words import count
 from ui import build, resources, state
 from ui.corpus import load_sample
 from ui.state import BUNDLED_PAIR, Slot

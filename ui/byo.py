@@ -1,6 +1,6 @@
 """Model B as an existing Qdrant collection ("bring your own"): the Models page's form, card and switch.
 
-On "Use this collection" the collection is read and checked first (core.qdrant_byo: vector size against the
+On "Use this collection" the collection is read and checked first (core.search.qdrant_byo: vector size against the
 query model, every point's text field); only then does the session change: the collection's texts become the
 corpus, model B is the collection (searched in Qdrant, nothing re-embedded on that side) and model A is built
 over those texts with the normal build (progress, Cancel). A wrong URL, collection, field or dimension leaves
@@ -16,9 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.engine import ModelIndex
-from core.qdrant_byo import ByoCollection, byo_model_index
-from core.qdrant_index import QdrantError, QdrantTarget, close, is_open
+from core.search import ByoCollection, ModelIndex, QdrantError, QdrantTarget, byo_model_index, close, is_open
 from ui import build, index_backend, resources, state, widgets
 from ui.text import escape_md
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from core.agreement import Agreement, RankChange, agreement, rank_changes
-from core.engine import ModelIndex
 from core.ingest import detect_language
-from core.judgments import JudgmentStore
+from core.judging import JudgmentStore
+from core.search import Agreement, ModelIndex, RankChange, agreement, rank_changes
 from core.store import default_root
 from core.types import SearchResult
 from ui import build, resources, state

@@ -5,14 +5,10 @@ from __future__ import annotations
 import functools
 
 from core.errors import IngestError
-from core.ingest import ChunkOptions, load_corpus, load_files
-from core.ingest.chunking import Tokenizer
-from core.ingest.options import DEFAULT_CHUNKING
-from core.jsonl import read_queries_jsonl
-from core.model_tokenizer import load_tokenizer
-from core.models import resolve_model
+from core.ingest import DEFAULT_CHUNKING, ChunkOptions, Tokenizer, load_corpus, load_files, read_queries_jsonl
+from core.models import load_tokenizer, resolve_model
+from core.text import count
 from core.types import Corpus
-from core.words import count
 from ui import resources, state
 
 SAMPLE_DOCS = resources.SAMPLE_DIR / "docs"
@@ -39,7 +35,7 @@ def tokenizer_for_chunking() -> tuple[Tokenizer | None, str]:
     """The first chosen model (A, then B, then the bundled MiniLM) whose tokenizer is available offline."""
     for name in (state.get("models_a"), state.get("models_b"), state.BUNDLED_PAIR[1]):
         if name:
-            tok = load_tokenizer(resolve_model(name))  # cached in core.model_tokenizer
+            tok = load_tokenizer(resolve_model(name))  # cached in core.models.tokenizer
             if tok is not None and callable(tok):
                 return tok, name
     return None, ""
@@ -114,5 +110,5 @@ def _sample_queries() -> tuple[tuple[str, str], ...]:
 
 
 def sample_queries() -> list[dict[str, str]]:
-    """The sample set's queries as [{'_id', 'text'}] (core.jsonl's queries reader; read once per process)."""
+    """The sample set's queries as [{'_id', 'text'}] (core.ingest.jsonl's queries reader; read once per process)."""
     return [{"_id": qid, "text": text} for qid, text in _sample_queries()]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from core.cost import CostEstimate
-from core.device import device_kind
-from core.durations import format_duration
+from core.models import CostEstimate, device_kind
+from core.text import format_duration
 
 # Seconds a build may take on this device before the app suggests a lighter route.
 SLOW_SECONDS = 15 * 60

@@ -1,4 +1,4 @@
-"""Matryoshka explorer for the Dimensions page: memoised calls of core.mrl.truncation_curve, rows for the charts."""
+"""Matryoshka explorer for the Dimensions page: memoised calls of core.search.matryoshka.truncation_curve, rows for the charts."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from core import mrl
-from core.engine import ModelIndex
-from core.mrl import TruncationCurve, drop_excluded, pseudo_queries, recall_at_k, valid_dims
+from core.search import ModelIndex, TruncationCurve, drop_excluded, pseudo_queries, recall_at_k, valid_dims
+from core.search import matryoshka as mrl
 from ui import compare, resources
 
 Row = dict[str, Any]
@@ -47,7 +46,7 @@ def curve(
     k: int,
     dims: Sequence[int] | None = None,
 ) -> TruncationCurve:
-    """core.mrl.truncation_curve at ``dims`` (default: every slider stop), computed once per content and k."""
+    """core.search.matryoshka.truncation_curve at ``dims`` (default: every slider stop), computed once per content and k."""
     stops = tuple(dims_for(mi) if dims is None else dims)
     key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, stops)
     return resources.memo(

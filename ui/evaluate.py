@@ -10,15 +10,22 @@ from typing import Literal
 
 import numpy as np
 
-from core.beir import BeirDataset, judged_queries, read_qrels
-from core.engine import ModelIndex
-from core.evaluation import Comparison, align_doc_ids, compare, language_pairs, run_retrieval
-from core.jsonl import read_queries_jsonl
-from core.metrics import EvaluationError, Qrels, Run
-from core.mrl import common_dims
-from core.qrels_io import parse_trec_qrels
+from core.datasets import BeirDataset, judged_queries, parse_trec_qrels, read_qrels
+from core.evaluation import (
+    Comparison,
+    EvaluationError,
+    Qrels,
+    Run,
+    Verdict,
+    align_doc_ids,
+    compare,
+    language_pairs,
+    run_retrieval,
+    verdict,
+)
+from core.ingest import read_queries_jsonl
+from core.search import ModelIndex, common_dims
 from core.types import Corpus
-from core.verdict import Verdict, verdict
 from ui import build, judge, resources, state, votes
 from ui import compare as cmp
 from ui.corpus import SAMPLE_QUERIES, sample_queries
@@ -229,7 +236,7 @@ SOURCE_ORIGIN: dict[str, str] = {
 
 
 def verdict_for(corpus: Corpus, comparison: Comparison, source: str, qrels: Qrels) -> Verdict:
-    """core.verdict's sentence for this comparison, citing the raters' kappa and the blind votes of this pair."""
+    """core.evaluation.decide's sentence for this comparison, citing the raters' kappa and the blind votes of this pair."""
     store = judge.judgment_store(corpus)
     origin = SOURCE_ORIGIN.get(source, "")
     agreement = judge.agreement(store) if origin in ("pooled", "union") else None

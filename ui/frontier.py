@@ -1,4 +1,4 @@
-"""Frontier page glue: query sets, memoised sweeps of core.frontier, rows for the charts and the cost table."""
+"""Frontier page glue: query sets, memoised sweeps of core.frontier.measure, rows for the charts and the cost table."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from core.durations import format_duration
-from core.engine import ModelIndex
-from core.evaluation import align_doc_ids, doc_key
+from core.evaluation import Qrels, align_doc_ids, doc_key
 from core.frontier import (
     Judged,
     ScaleInputs,
@@ -24,8 +22,8 @@ from core.frontier import (
     sweep,
     sweep_dims,
 )
-from core.metrics import Qrels
-from core.mrl import pseudo_queries
+from core.search import ModelIndex, pseudo_queries
+from core.text import format_duration
 from core.types import Corpus, Progress
 from ui import compare, resources, state
 from ui.evaluate import beir_judgments, sample_judgments, store_judgments
@@ -120,7 +118,7 @@ def run_sweep(
     hnsw: bool,
     progress: Progress | None = None,
 ) -> Sweep:
-    """core.frontier.sweep over the model's stored vectors, once per content key."""
+    """core.frontier.measure.sweep over the model's stored vectors, once per content key."""
     key = sweep_key(mi, qvecs, exclude, judged, k=k, hnsw=hnsw)
     return resources.memo(
         key,
@@ -174,7 +172,7 @@ def metric_name(metric: str, k: int) -> str:
 
 
 def budget_sentence(model: Sweep, other: Sweep, *, metric: str) -> str:
-    """The equal-budget readout on the chosen quality metric (core.frontier's sentence, as the CLI and report)."""
+    """The equal-budget readout on the chosen quality metric (core.frontier.measure's sentence, as the CLI and report)."""
     return equal_budget(model, other, metric=metric).sentence
 
 

@@ -1,7 +1,7 @@
 """The build's index backend: in-process hnswlib (default) or Qdrant, by server URL or local folder.
 
 The Qdrant key is never typed here: it comes from the QDRANT_API_KEY environment variable of the app.
-qdrant-client itself is imported only when Qdrant is used (core.qdrant_index; it takes seconds to import).
+qdrant-client itself is imported only when Qdrant is used (core.search.qdrant; it takes seconds to import).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Literal, get_args
 
 import streamlit as st
 
-from core.engine import IndexBackend
-from core.qdrant_index import API_KEY_ENV, QdrantBackend, QdrantError, QdrantTarget
+from core.search import API_KEY_ENV, IndexBackend, QdrantBackend, QdrantError, QdrantTarget
 from ui import state
 
 Choice = Literal["hnswlib (in process)", "Qdrant server", "Qdrant local folder"]

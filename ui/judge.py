@@ -1,6 +1,6 @@
 """Pooled blind judging and blind votes: query sets, both models' top-k, pools, progress, the judgment store.
 
-Nothing here shows which model found a chunk: pools come from core.pooling (a seeded order that depends
+Nothing here shows which model found a chunk: pools come from core.judging.pooling (a seeded order that depends
 only on the set of pooled chunk ids), and the blind pages show chunks by source and location only.
 """
 
@@ -14,19 +14,17 @@ from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
-from core.errors import IngestError
-from core.jsonl import read_queries_jsonl
-from core.judgments import Judgment, JudgmentStore, query_id
-from core.pooling import pool
-from core.qrels_io import (
+from core.datasets import (
     format_judgments_csv,
     format_trec_qrels,
     parse_judgments_csv,
     parse_trec_qrels,
     qrels_judgments,
 )
-from core.rater_agreement import RaterAgreement
-from core.rater_agreement import agreement as rater_agreement
+from core.errors import IngestError
+from core.ingest import read_queries_jsonl
+from core.judging import Judgment, JudgmentStore, RaterAgreement, pool, query_id
+from core.judging import agreement as rater_agreement
 from core.store import default_root
 from core.types import Chunk, Corpus
 from ui import build, resources, state
@@ -36,7 +34,7 @@ from ui.state import JUDGE_QUERY_SETS, JudgeQuerySet
 from ui.text import display_name, escape_md, escape_name, short_path
 
 if TYPE_CHECKING:
-    from core.engine import ModelIndex
+    from core.search import ModelIndex
 
 Prefix = Literal["judge", "votes"]
 MAX_QUERIES = 2000  # queries read from an uploaded file
@@ -89,7 +87,7 @@ def rater() -> str:
 
 
 def read_query_file(name: str, data: bytes) -> list[str]:
-    """Query texts of an uploaded file: a BEIR queries.jsonl (core.jsonl's reader) or plain text, one a line."""
+    """Query texts of an uploaded file: a BEIR queries.jsonl (core.ingest.jsonl's reader) or plain text, one a line."""
     text = decode_upload(name, data)
     if name.lower().endswith((".jsonl", ".json")):
         queries = list(read_queries_jsonl(text.splitlines(), name=name).queries.values())
@@ -247,7 +245,7 @@ class Pool:
 
 
 def pools(texts: Sequence[str], k: int) -> list[Pool]:
-    """Each query's pool: the union of both models' top-k in core.pooling's seeded order (seed = query id)."""
+    """Each query's pool: the union of both models' top-k in core.judging.pooling's seeded order (seed = query id)."""
     lists = top_k(texts, k)
     out = []
     for q in texts:

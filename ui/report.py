@@ -1,6 +1,6 @@
 """Report page glue: what the session has (corpus, both built models, judgments, cost inputs) -> the report files.
 
-The measuring and the writing are core's (core.report_data.gather, core.report, core.report_html/_md), the same
+The measuring and the writing are core's (core.report.data.gather, core.report.sections, core.report.html/_md), the same
 functions the ``report`` CLI runs; here the inputs are read from the session and the result is memoised by
 content, so the Report page and the Evaluate page's download share one build.
 """
@@ -15,15 +15,21 @@ from typing import Any
 
 import streamlit as st
 
-from core.engine import ModelIndex
+from core.evaluation import Qrels
 from core.frontier import ScaleInputs
 from core.ingest import ChunkOptions
-from core.judgments import JudgmentStore
-from core.metrics import Qrels
-from core.report import Report, build_report
-from core.report_data import ReportData, add_store_figures, gather, unique_names
-from core.report_html import render_html
-from core.report_md import render_markdown
+from core.judging import JudgmentStore
+from core.report import (
+    Report,
+    ReportData,
+    add_store_figures,
+    build_report,
+    gather,
+    render_html,
+    render_markdown,
+    unique_names,
+)
+from core.search import ModelIndex
 from core.store import default_root
 from core.types import Corpus
 from ui import build, resources, state

@@ -18,18 +18,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 import streamlit as st
 
-from core.cost import calibrate
-from core.embedders import load_embedder
 from core.ingest import token_counts
-from core.model_tokenizer import load_tokenizer
-from core.models import resolve_model
+from core.models import calibrate, load_embedder, load_tokenizer, resolve_model
 from core.store import EmbeddingStore
 from core.types import Corpus, Embedder
 from ui import state
 
 if TYPE_CHECKING:
-    from core.cost import Calibration
-    from core.engine import ModelIndex
+    from core.models import Calibration
+    from core.search import ModelIndex
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_corpus"
 

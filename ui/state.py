@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 import streamlit as st
 
 from core.frontier import ScaleInputs
-from core.ingest.options import DEFAULT_CHUNKING
+from core.ingest import DEFAULT_CHUNKING
 
 Slot = Literal["A", "B"]
 Origin = Literal["", "sample", "upload", "beir"]
@@ -108,7 +108,7 @@ DEFAULTS: dict[str, Any] = {
     "votes_uploaded": None,
     "votes_reveal": "after each vote",
     "votes_ties": "split",
-    # frontier page (the cost-at-scale defaults are core.frontier.ScaleInputs', stated on the page)
+    # frontier page (the cost-at-scale defaults are core.frontier.measure.ScaleInputs', stated on the page)
     "fr_pseudo": 200,
     "fr_k": 10,
     "fr_hnsw": True,

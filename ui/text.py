@@ -16,8 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from core.ingest.readers import CODE_EXTS, DATA_EXTS, extension
-from core.safe_text import display_name
+from core.ingest import CODE_EXTS, DATA_EXTS, extension
+from core.text import display_name
 from core.types import Chunk  # re-exported: names in tables and plain text go through it
 
 __all__ = [

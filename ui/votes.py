@@ -9,10 +9,9 @@ from typing import Literal
 
 from core.evaluation import short_lang
 from core.ingest import detect_language
-from core.judgments import Vote, query_id
+from core.judging import TiesRule, Vote, VoteSummary, by_language_pair, query_id, vote_summary
+from core.text import count
 from core.types import Chunk
-from core.votes import TiesRule, VoteSummary, by_language_pair, vote_summary
-from core.words import count
 from ui import build
 from ui.text import escape_md
 
@@ -43,7 +42,7 @@ def next_query(texts: Sequence[str], votes: Iterable[Vote], who: str) -> int | N
 
 
 def summary(cast: Sequence[Vote], *, ties: TiesRule, pair: tuple[str, str]) -> VoteSummary:
-    """core.votes' summary of this pair's votes, A and B as they are now."""
+    """core.judging.votes' summary of this pair's votes, A and B as they are now."""
     return vote_summary(cast, ties, models=pair)
 
 

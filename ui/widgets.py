@@ -9,7 +9,7 @@ from typing import Literal
 import streamlit as st
 
 from core.errors import DashboardError
-from core.ingest.language import LANGUAGE_NAMES, corpus_language, language_name, language_shares
+from core.ingest import LANGUAGE_NAMES, corpus_language, language_name, language_shares
 from core.types import Corpus
 from ui import build, bundle, index_backend, resources, state
 from ui.corpus import sample_queries

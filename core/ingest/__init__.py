@@ -1,27 +1,55 @@
 """Corpus ingestion: read any file a team has, decode, chunk, tag language, report per-file status."""
 
-from core.ingest.corpus import corpus_sha256, load_corpus, load_files
+from __future__ import annotations
+
+from core.ingest.chunking import Tokenizer
+from core.ingest.corpus import beir_chunks, corpus_sha256, load_corpus, load_files
 from core.ingest.decode import Decoded, decode_bytes
-from core.ingest.language import detect_language, is_mixed_zh_en
-from core.ingest.options import ChunkOptions, Limits
-from core.ingest.readers import SUPPORTED_EXTS, is_supported, read_file
+from core.ingest.jsonl import QueriesFile, read_corpus_jsonl, read_queries_jsonl
+from core.ingest.language import (
+    LANGUAGE_NAMES,
+    MIXED_SHARE,
+    corpus_language,
+    detect_language,
+    is_mixed_zh_en,
+    language_name,
+    language_shares,
+)
+from core.ingest.options import DEFAULT_CHUNKING, ChunkOptions, Limits
+from core.ingest.readers import CODE_EXTS, DATA_EXTS, SUPPORTED_EXTS, extension, is_supported, read_file
 from core.ingest.tokens import count_over_window, estimate_tokens, over_window_note, token_counts
+from core.ingest.zipsafe import safe_member_name
 
 __all__ = [
-    "SUPPORTED_EXTS",
+    "CODE_EXTS",
     "ChunkOptions",
+    "DATA_EXTS",
+    "DEFAULT_CHUNKING",
     "Decoded",
+    "LANGUAGE_NAMES",
     "Limits",
+    "MIXED_SHARE",
+    "QueriesFile",
+    "SUPPORTED_EXTS",
+    "Tokenizer",
+    "beir_chunks",
+    "corpus_language",
     "corpus_sha256",
     "count_over_window",
     "decode_bytes",
     "detect_language",
     "estimate_tokens",
+    "extension",
     "is_mixed_zh_en",
     "is_supported",
+    "language_name",
+    "language_shares",
     "load_corpus",
     "load_files",
     "over_window_note",
+    "read_corpus_jsonl",
     "read_file",
+    "read_queries_jsonl",
+    "safe_member_name",
     "token_counts",
 ]

@@ -23,7 +23,7 @@ from core.ingest.language import (
 from core.ingest.options import MB, TOKENIZER_NEEDED, ChunkOptions, Limits
 from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
 from core.ingest.zipsafe import Member, Refused, expand_zip
-from core.textclean import has_visible_text
+from core.text import has_visible_text
 from core.types import Chunk, Corpus, FileStatus
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "__MACOSX"})
@@ -43,7 +43,7 @@ def corpus_sha256(chunks: tuple[Chunk, ...] | list[Chunk]) -> str:
 def beir_chunks(docs: Iterable[BeirDoc]) -> list[Chunk]:
     """One chunk per BEIR document (MTEB never splits them): id and source = ``_id``, title kept, language tagged.
 
-    The Corpus page (an uploaded corpus.jsonl) and Evaluate/CLI (``core.beir.load_beir``) both build their
+    The Corpus page (an uploaded corpus.jsonl) and Evaluate/CLI (``core.datasets.beir.load_beir``) both build their
     chunks here, so one corpus.jsonl gives one ``Corpus.sha256`` whichever page loaded it.
     """
     out = []

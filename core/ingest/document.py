@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import IngestError
-from core.jsonl import BeirDoc
+from core.ingest.jsonl import BeirDoc
 from core.types import FileState
 
 # what a reader made of a file (the chunker and the language tagger act on it)

@@ -11,7 +11,7 @@ from core.ingest.html_text import html_visible_text
 from core.ingest.pdf import read_pdf
 from core.ingest.structure import code_sections, markdown_sections, rst_sections
 from core.ingest.tabular import read_csv, read_json, read_jsonl
-from core.textclean import clean_text, cleaned_note, has_visible_text
+from core.text import clean_text, cleaned_note, has_visible_text
 
 TEXT_EXTS = frozenset({".txt", ".text", ".log", ".tex", ".org", ".adoc", ""})
 MARKDOWN_EXTS = frozenset({".md", ".markdown", ".mdx"})

@@ -8,8 +8,8 @@ import json
 
 from core.errors import IngestError
 from core.ingest.document import EmptyText, Extracted, ExtractedKind, Section
+from core.ingest.jsonl import corpus_docs, is_beir_doc, json_lines
 from core.ingest.options import Limits
-from core.jsonl import corpus_docs, is_beir_doc, json_lines
 
 # A CSV cell may be as long as a file may be (Python's default limit, 128 KiB, refused whole files).
 # The limit is process-wide; it only bounds what one field may hold.
@@ -52,8 +52,8 @@ def _records_text(
 
 
 def read_jsonl(text: str, *, name: str, encoding: str) -> Extracted:
-    """JSON Lines: BEIR corpus documents when lines carry ``_id`` (``core.jsonl``), else string values per line."""
-    # lines as a text file yields them (universal newlines, as core.beir reads corpus.jsonl): str.splitlines()
+    """JSON Lines: BEIR corpus documents when lines carry ``_id`` (``core.ingest.jsonl``), else string values per line."""
+    # lines as a text file yields them (universal newlines, as core.datasets.beir reads corpus.jsonl): str.splitlines()
     # would also split at U+2028, U+0085 …, which JSON strings may hold unescaped
     parsed = json_lines(io.StringIO(text, newline=None), name=name, strict=False)
     bad = parsed.bad

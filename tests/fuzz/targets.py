@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from core.beir import load_beir
+from core.datasets.beir import load_beir
 from core.errors import IngestError
 from core.ingest import Limits, decode_bytes, load_files
 from core.ingest.pdf import read_pdf

@@ -1,0 +1,178 @@
+"""``python -m core.cli bundle export|import``: one zip with a corpus, both models' vectors, labels and settings.
+
+``export`` builds (from the store when the vectors are there) and writes the bundle, with the qrels of a judged
+or BEIR folder; ``import`` validates a bundle, checks each model against the local one and puts its vectors into
+the store, so a later ``build`` or the app embeds nothing, and its judgments and qrels into the judgment store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.bundle import (
+    ExportModel,
+    install,
+    judgments_dump,
+    load_judgments,
+    make_bundle,
+    read_bundle,
+    summary,
+)
+from core.cli.common import (
+    add_common,
+    add_corpus_model,
+    build_one,
+    dumps,
+    endpoint_notes,
+    load_any_corpus,
+    positive_int,
+)
+from core.datasets import is_judged_folder, load_beir, load_judged_folder
+from core.errors import DashboardError
+from core.ingest import ChunkOptions
+from core.models import load_embedder, resolve_model
+from core.store import EmbeddingStore
+from core.text import display_name
+from core.types import Corpus
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """``bundle``: export or import a session bundle."""
+    p = sub.add_parser(
+        "bundle", help="export a corpus + both models' vectors + labels to one zip, or import one"
+    )
+    actions = p.add_subparsers(dest="bundle_action", required=True, metavar="ACTION")
+    exp = actions.add_parser("export", help="build (from cache) and write a bundle")
+    add_corpus_model(exp, many=True)
+    exp.add_argument("--out", required=True, metavar="FILE", help="bundle file to write (.zip)")
+    exp.add_argument(
+        "-k", "--k", type=positive_int, default=10, help="results per query recorded in the settings"
+    )
+    exp.add_argument("--json", action="store_true", help="print what was written as JSON")
+    imp = actions.add_parser("import", help="validate a bundle and load its vectors into the store")
+    imp.add_argument("file", metavar="FILE", help="bundle file (.zip)")
+    add_common(imp)
+    imp.add_argument("--json", action="store_true", help="print what was loaded as JSON")
+    return p
+
+
+def _is_beir_folder(path: Path) -> bool:
+    """A BEIR folder with judgments: corpus.jsonl and a qrels/ folder holding a .tsv."""
+    qrels = path / "qrels"
+    return (path / "corpus.jsonl").is_file() and qrels.is_dir() and any(qrels.glob("*.tsv"))
+
+
+def _corpus_and_qrels(path: str) -> tuple[Corpus, dict[str, Any] | None]:
+    """A judged folder (docs/ + queries.jsonl + qrels.tsv) or a BEIR folder gives its qrels too (they land in
+    the importing machine's judgment store); anything else only a corpus."""
+    p = Path(path).expanduser()
+    if is_judged_folder(p):
+        judged = load_judged_folder(p)
+    elif _is_beir_folder(p):
+        judged = load_beir(p)  # the same chunks (and sha256) as load_corpus gives a build of this folder
+    else:
+        return load_any_corpus(p), None
+    return judged.corpus, {
+        "queries": dict(judged.queries),
+        "qrels": {q: dict(d) for q, d in judged.qrels.items()},
+    }
+
+
+def run_export(args: argparse.Namespace) -> int:
+    if len(args.model) != 2:
+        raise DashboardError(
+            f"bundle export needs exactly two --model options (A and B), got {len(args.model)}."
+        )
+    corpus, qrels = _corpus_and_qrels(args.corpus)
+    store = EmbeddingStore(args.store)
+    models = []
+    for slot, name in zip("AB", args.model, strict=True):
+        mi = build_one(corpus, name, args, store, label=f"{slot} {name}")
+        models.append(ExportModel(slot=slot, name=name, embedder=mi.embedder, vectors=mi.vectors))
+    options = ChunkOptions()
+    settings = {
+        "chunking": {"unit": options.unit, "size": options.chunk_size, "overlap": options.chunk_overlap},
+        "models": {"A": args.model[0], "B": args.model[1]},
+        "max_tokens": {"A": args.max_tokens, "B": args.max_tokens},
+        "index": {"M": args.M, "ef_construction": args.ef_construction},
+        "k": args.k,
+    }
+    labels: dict[str, Any] = {}
+    if qrels:
+        labels["qrels"] = qrels
+    if dump := judgments_dump(corpus.sha256, store.root):
+        labels["judgments"] = dump
+    data = make_bundle(corpus, models, settings=settings, labels=labels, origin="cli")
+    out = Path(args.out).expanduser()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise DashboardError(
+            f"Cannot write the bundle to {out}: {exc.strerror or exc}. Choose a writable path."
+        ) from None
+    info = {"out": str(out), "bytes": len(data), **summary(read_bundle(data))}
+    if args.json:
+        print(dumps(info))
+    else:
+        print(
+            f"wrote {out} ({len(data) / 2**20:.1f} MiB): {len(corpus.chunks):,} chunks, "
+            + ", ".join(f"{m.slot} {m.name} ({m.vectors.shape[1]} dims)" for m in models)
+            + (f", labels: {', '.join(labels)}" if labels else "")
+        )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    path = Path(args.file).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DashboardError(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
+    bundle = read_bundle(data)
+    store = EmbeddingStore(args.store)
+    found = bundle.settings.get("max_tokens")
+    max_tokens: dict[str, Any] = found if isinstance(found, dict) else {}
+    embedders = {}
+    for m in bundle.models:
+        print(f"[{m.slot}] loading {m.name} ...", file=sys.stderr, flush=True)
+        embedders[m.slot] = load_embedder(
+            resolve_model(m.name),
+            device=args.device,
+            max_tokens=args.max_tokens or max_tokens.get(m.slot) or None,
+            timeout=args.timeout,
+            on_note=endpoint_notes(m.slot),
+        )
+    done = install(bundle, embedders, store)
+    added = load_judgments(bundle, store.root)
+    info = summary(bundle)
+    info["installed"] = [vars(d) for d in done]
+    info["judgments_added"] = added
+    info["store"] = str(store.root)
+    if args.json:
+        print(dumps(info))
+        return 0
+    c = bundle.corpus
+    print(
+        f"bundle {display_name(path.name)}: corpus {display_name(c.name)!r}, {len(c.chunks):,} chunks from "
+        f"{len(c.files)} files ({c.sha256[:12]})"
+    )
+    for d in done:
+        print(
+            f"  model {d.slot} {display_name(d.name)}: {d.vectors:,} vectors x {d.dim} dims into the store "
+            f"({d.written:,} new, {d.vectors - d.written:,} already there)"
+        )
+    if labels := info["labels"]:
+        print(
+            "  labels: " + ", ".join(f"{k} ({n})" for k, n in labels.items()) + f"; judgments added: {added}"
+        )
+    print(f"store {store.root}: a build of this corpus with these models now embeds nothing")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch ``bundle export`` / ``bundle import``."""
+    return run_export(args) if args.bundle_action == "export" else run_import(args)

@@ -1,0 +1,204 @@
+"""What every CLI subcommand shares: progress lines, argument types, corpus loading, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import DashboardError, IngestError
+from core.ingest import load_corpus
+from core.models import check_build_fits, load_embedder, resolve_model
+from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
+from core.models.endpoint import server_summary
+from core.search import IndexParams, ModelIndex, QdrantBackend, QdrantTarget, build_model_index
+from core.store import EmbeddingStore
+from core.types import Corpus
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1, with a message that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (seconds, for example)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+class StderrProgress:
+    """Progress lines on stderr: at most one per second, plus the final one."""
+
+    def __init__(self, label: str, extra: Callable[[], str] | None = None) -> None:
+        self.label, self.last, self.shown, self.extra = label, 0.0, (-1, -1), extra
+
+    def __call__(self, done: int, total: int, rate: float) -> None:
+        now = time.monotonic()
+        if (done, total) != self.shown and (done >= total or now - self.last >= 1.0):
+            self.last, self.shown = now, (done, total)
+            more = self.extra() if self.extra else ""  # e.g. an endpoint pool's texts/s per server
+            line = f"  {self.label}: {done}/{total} ({rate:.1f}/s)" + (f" · {more}" if more else "")
+            print(line, file=sys.stderr, flush=True)
+
+
+def _pool_line(embedder: object) -> Callable[[], str] | None:
+    """texts/s per server of an endpoint pool, for the progress line ('' for one server); None for other models."""
+    stats = getattr(embedder, "server_stats", None)
+    return (lambda: server_summary(stats())) if callable(stats) else None
+
+
+def endpoint_notes(label: str) -> Callable[[str], None]:
+    """Print what an endpoint client adapted (a split batch, a smaller batch size) as a progress line."""
+    return lambda message: print(f"  {label}: {message}", file=sys.stderr, flush=True)
+
+
+def load_any_corpus(path: str | Path) -> Corpus:
+    """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
+    return load_corpus(p)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by commands that load models and the store."""
+    p.add_argument(
+        "--store",
+        default=None,
+        help="embedding store folder (default: $RETRIEVAL_COMPARE_STORE or user cache)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
+    p.add_argument("--max-tokens", type=positive_int, default=None, help="override the model's max sequence length")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=ENDPOINT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"endpoint models: seconds for one whole request (default {ENDPOINT_TIMEOUT:g}; slow batches are split)",
+    )
+    add_index_backend(p)
+
+
+def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
+    p.add_argument("--corpus", required=True, metavar="PATH", help="folder, file or .zip to index")
+    if many:
+        p.add_argument(
+            "--model",
+            action="append",
+            required=True,
+            metavar="NAME",
+            help="preset, hub id, local folder or endpoint:URL (repeat for several)",
+        )
+    else:
+        p.add_argument(
+            "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
+        )
+    p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
+    p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
+    add_common(p)
+
+
+def _dims_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(positive_int(part.strip()) for part in text.split(",") if part.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"--qdrant-dims takes numbers like 64,256: {exc}") from None
+
+
+def add_index_backend(p: argparse.ArgumentParser) -> None:
+    """``--index hnswlib|qdrant`` and where Qdrant is (its key comes from $QDRANT_API_KEY only)."""
+    g = p.add_argument_group("index backend")
+    g.add_argument("--index", choices=("hnswlib", "qdrant"), default="hnswlib",
+                   help="hnswlib in process (default) or a Qdrant server/cluster or local folder")  # fmt: skip
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--qdrant-url", default=None, metavar="URL", help="Qdrant server, e.g. http://localhost:6333")
+    where.add_argument("--qdrant-path", default=None, metavar="DIR", help="Qdrant local mode folder")
+    g.add_argument("--qdrant-collection", default="", metavar="NAME",
+                   help="collection name (default: rc-<corpus sha256 prefix>, one per corpus)")  # fmt: skip
+    g.add_argument("--qdrant-dims", type=_dims_list, default=(), metavar="D,D",
+                   help="Matryoshka dims to upload as extra named vectors (searched by prefetch + full rescore)")  # fmt: skip
+
+
+def index_backend(args: argparse.Namespace) -> QdrantBackend | None:
+    """The backend the flags ask for: None for hnswlib, a QdrantBackend for ``--index qdrant``."""
+    url, path = getattr(args, "qdrant_url", None), getattr(args, "qdrant_path", None)
+    if getattr(args, "index", "hnswlib") != "qdrant":
+        if url or path:
+            raise DashboardError("--qdrant-url / --qdrant-path need --index qdrant")
+        return None
+    target = QdrantTarget(
+        url=url or "", path=path or "", collection=args.qdrant_collection, mrl_dims=tuple(args.qdrant_dims)
+    )
+    return QdrantBackend(target)
+
+
+def build_one(
+    corpus: Corpus, name: str, args: argparse.Namespace, store: EmbeddingStore, *, label: str | None = None
+) -> ModelIndex:
+    """Load one model and build (or load from the store) its index, with progress on stderr.
+
+    HNSW options come from ``args`` where the command has them (``--M``, ``--ef-construction``, ``--ef``).
+    """
+    spec = resolve_model(name)
+    label = label or spec.name
+    backend = index_backend(args)  # a Qdrant index holds the vectors and graph outside this process
+    check_build_fits(spec, len(corpus.chunks), args.device, index_in_process=backend is None)  # refuse an OOM kill
+    print(f"[{label}] loading {spec.model_id} ...", file=sys.stderr, flush=True)
+    embedder = load_embedder(
+        spec,
+        device=args.device,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        on_note=endpoint_notes(label),
+    )
+    default = IndexParams()
+    params = IndexParams(
+        M=getattr(args, "M", None) or default.M,
+        ef_construction=getattr(args, "ef_construction", None) or default.ef_construction,
+        ef_search=getattr(args, "ef", None) or default.ef_search,
+    )
+    return build_model_index(
+        corpus,
+        embedder,
+        store=store,
+        params=params,
+        batch_size=args.batch_size,
+        progress=StderrProgress(f"[{label}] embedding", _pool_line(embedder)),
+        index_progress=StderrProgress(f"[{label}] indexing"),
+        backend=backend,
+    )
+
+
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one subcommand: expected errors print 'error: ...' and exit 2; Ctrl-C exits 130."""
+    try:
+        return int(func(args) or 0)
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (completed embedding segments are kept in the store)", file=sys.stderr)
+        return 130
+
+
+def dumps(obj: object) -> str:
+    """JSON for stdout (UTF-8 text kept readable)."""
+    return json.dumps(obj, ensure_ascii=False, indent=2)

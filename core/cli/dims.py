@@ -1,0 +1,65 @@
+"""``python -m core.cli dims``: how much of its own full-dimension top-k a model keeps at each Matryoshka stop.
+
+The same ``core.search.matryoshka.truncation_curve`` the Dimensions page and ``benchmarks/bench_mrl.py`` call: recall@k of
+exact search on the first d dims (renormalised) against exact search at full dimension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int
+from core.search import pseudo_queries, truncation_curve, valid_dims
+from core.store import EmbeddingStore
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """``dims``: recall@k at every dimension stop, for typed queries or chunks used as pseudo-queries."""
+    p = sub.add_parser("dims", help="Matryoshka truncation: recall@k at each dimension vs full dimension")
+    add_corpus_model(p, many=False)
+    p.add_argument("-k", "--k", type=positive_int, default=10, help="depth of the compared top-k lists")
+    p.add_argument(
+        "--query", action="append", default=None, help="a query to use (repeat); default: pseudo-queries"
+    )
+    p.add_argument(
+        "--pseudo", type=positive_int, default=200, help="chunks used as pseudo-queries when no --query is given"
+    )
+    p.add_argument("--json", action="store_true", help='print {"model", "k", "queries", "dims": [...]} as JSON')
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print recall@k and exact-search time per query at each stop."""
+    corpus = load_any_corpus(args.corpus)
+    mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
+    exclude: np.ndarray | None = None
+    if args.query:
+        queries = mi.embed_queries(args.query)
+        kind = f"{len(args.query)} typed queries"
+    else:
+        exclude = pseudo_queries(len(corpus.chunks), n=args.pseudo)
+        queries, kind = mi.vectors[exclude], f"{len(exclude)} chunks as pseudo-queries"
+    dims = valid_dims(mi.dim, mi.spec.mrl_dims)
+    curve = truncation_curve(mi.vectors, queries, dims=dims, k=args.k, exclude=exclude)
+    rows = [
+        {
+            "dims": d,
+            "recall@k": round(curve.recall[d], 4),
+            "exact_ms_per_query": round(curve.ms_per_query[d], 3),
+            "bytes_per_vector": 4 * d,
+        }
+        for d in dims
+    ]
+    if args.json:
+        print(dumps({"model": mi.spec.name, "k": args.k, "queries": len(queries), "dims": rows}))
+        return 0
+    trained = "Matryoshka-trained" if mi.spec.mrl_dims else "not trained for truncation"
+    print(f"{mi.spec.name} ({trained}), recall@{args.k} vs full {mi.dim} dims over {kind}:")
+    print(f"{'dims':>6} {'recall':>7} {'ms/query':>9} {'bytes':>7}")
+    for r in rows:
+        print(f"{r['dims']:>6} {r['recall@k']:>7.3f} {r['exact_ms_per_query']:>9.3f} {r['bytes_per_vector']:>7}")
+    sys.stdout.flush()
+    return 0

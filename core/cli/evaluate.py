@@ -1,0 +1,352 @@
+"""``python -m core.cli evaluate``: judged evaluation of one or two models on a BEIR set or the sample corpus.
+
+Prints nDCG@10, MRR@10 and Recall@100 per model, with judged@10 (share of the top 10 that has a judgment)
+and condensed nDCG@10 beside them (and the paired test for two models) on stdout, progress on stderr, and
+optionally writes JSON ``{"models": {...}, "paired": {...}}`` (each model's metrics include ``"judged@10"``
+and ``"ndcg_condensed@10"``) and TREC run files.
+
+``--qrels FILE`` evaluates against graded TREC qrels (``qid 0 docid grade``, e.g. exported from the Judge
+page) instead of the set's own judgments; ``--beir`` then only supplies the corpus (a BEIR folder, a judged
+folder, or any folder of documents) and the queries come from its queries.jsonl or from ``--queries FILE``
+(queries.jsonl, or plain text with one query a line whose id is ``core.judging.store.query_id(line)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from core.cli.common import (
+    StderrProgress,
+    add_common,
+    build_one,
+    positive_int,
+    run_command,
+)
+from core.datasets import (
+    BeirDataset,
+    QrelsFile,
+    format_trec_qrels,
+    format_trec_run,
+    is_judged_folder,
+    judged_queries,
+    load_beir_corpus,
+    load_eval_set,
+    parse_trec_qrels,
+)
+from core.errors import IngestError
+from core.evaluation import (
+    IDENTICAL_ID_TASKS,
+    EvaluationError,
+    choose_doc_key,
+    compare,
+    doc_key,
+    evaluate,
+    metric_key,
+    parse_metric,
+    run_retrieval,
+)
+from core.ingest import QueriesFile, load_corpus, read_queries_jsonl
+from core.judging import query_id
+from core.store import EmbeddingStore
+
+HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
+# hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``evaluate`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="nDCG@10 / MRR@10 / Recall@100 of one or two models on judged queries (BEIR or sample corpus)",
+        description="Evaluate models on a BEIR folder/zip (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or a "
+        "judged folder (docs/, queries.jsonl, qrels.tsv), following MTEB's conventions.",
+    )
+    configure(p)
+    return p
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the evaluate options to a parser."""
+    p.add_argument(
+        "--beir",
+        "--data",
+        dest="beir",
+        required=True,
+        metavar="PATH",
+        help="BEIR folder or .zip, or a judged folder such as sample_corpus",
+    )
+    p.add_argument("--split", default=None, help="qrels split (default: test, or the only one)")
+    p.add_argument(
+        "--qrels",
+        default=None,
+        metavar="FILE",
+        help="graded TREC qrels (qid 0 docid grade) to evaluate against instead of the set's own judgments",
+    )
+    p.add_argument(
+        "--queries",
+        default=None,
+        metavar="FILE",
+        help="with --qrels: queries.jsonl or a text file with one query a line (default: the folder's queries.jsonl)",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="preset, hub id, local folder or endpoint:URL; give twice to compare",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--exact", dest="exact", action="store_true", default=True, help="exact search (default)"
+    )
+    mode.add_argument("--hnsw", dest="exact", action="store_false", help="search the HNSW index")
+    p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))")
+    p.add_argument("--top-k", type=positive_int, default=None, help="documents retrieved per query (default: 100)")
+    p.add_argument(
+        "--metrics", default=",".join(HEADLINE), help="comma-separated, e.g. ndcg@10,map@100,precision@5"
+    )
+    p.add_argument(
+        "--ignore-identical-ids",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="drop the doc whose id equals the query id (MTEB: on for ArguAna, Quora; auto = by name)",
+    )
+    p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
+    p.add_argument("--run-dir", default=None, help="write TREC run files (and qrels) into this folder")
+    add_common(p)
+    p.add_argument("--resamples", type=positive_int, default=10_000, help="paired test resamples")
+    p.add_argument("--seed", type=int, default=0, help="paired test seed")
+
+
+def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
+    if choice != "auto":
+        return choice == "yes"
+    name = f"{dataset_name} {Path(path).name}".lower()
+    return any(t in name for t in IDENTICAL_ID_TASKS)
+
+
+def _format_table(results: dict[str, dict], metrics: list[str]) -> str:
+    width = max(12, *(len(n) for n in results)) + 2
+    cols = [(m, max(12, len(m) + 2)) for m in metrics]
+    head = "model".ljust(width) + "".join(m.rjust(w) for m, w in cols) + "queries".rjust(9)
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        lines.append(name.ljust(width) + "".join(f"{r[m]:{w}.4f}" for m, w in cols) + f"{r['queries']:9d}")
+    return "\n".join(lines)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise IngestError(f"{what} file {path} does not exist.") from exc
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not UTF-8 ({exc}); re-save the file as UTF-8.") from exc
+    except OSError as exc:
+        raise IngestError(f"Cannot read {what} file {path}: {exc.strerror or exc}.") from exc
+
+
+def read_queries_file(path: Path) -> QueriesFile:
+    """queries.jsonl (BEIR), or plain text with one query a line (id = ``query_id(line)``)."""
+    text = _read_text(path, "queries")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return read_queries_jsonl(text.splitlines(), name=str(path))
+    out = QueriesFile()
+    for line in text.splitlines():
+        if line.strip():
+            out.queries.setdefault(query_id(line), line.strip())
+    if not out.queries:
+        raise IngestError(f"{path} holds no queries; write one query a line (or give a queries.jsonl).")
+    return out
+
+
+def load_with_qrels(data_path: str, qrels_path: str, queries_path: str | None) -> BeirDataset:
+    """The corpus of ``data_path`` (BEIR folder/zip, judged folder, or a folder of documents) judged by the
+    graded TREC qrels in ``qrels_path``; queries from ``queries_path`` or the corpus' queries.jsonl."""
+    path = Path(data_path)
+    notes: tuple[str, ...] = ()
+    default_queries: Path | None = None
+    if path.is_dir() and not (path / "corpus.jsonl").exists():
+        corpus = load_corpus(path / "docs" if is_judged_folder(path) else path)
+        if not corpus.chunks:
+            raise IngestError(f"{path}: no file with text to embed, so the set cannot be evaluated.")
+        corpus = replace(corpus, name=path.name)
+        default_queries = path / "queries.jsonl"
+        queries_file: QueriesFile | None = None
+    else:
+        parts = load_beir_corpus(path)
+        corpus, notes, queries_file = parts.corpus, parts.notes, parts.queries
+    if queries_path is not None:
+        queries_file, queries_label = read_queries_file(Path(queries_path)), str(queries_path)
+    elif queries_file is not None:
+        queries_label = str(path / "queries.jsonl")
+    elif default_queries is not None and default_queries.is_file():
+        queries_file, queries_label = read_queries_file(default_queries), str(default_queries)
+    else:
+        raise IngestError(f"{path} has no queries.jsonl: give the queries with --queries FILE.")
+    qrels = parse_trec_qrels(_read_text(Path(qrels_path), "qrels"), str(qrels_path))
+    queries, judged, warnings = judged_queries(
+        queries_file, QrelsFile(qrels), queries_label=queries_label, qrels_label=str(qrels_path)
+    )
+    return BeirDataset(
+        corpus=corpus,
+        queries=queries,
+        qrels=judged,
+        name=corpus.name or path.name,
+        split=Path(qrels_path).name,
+        warnings=(*notes, *warnings),
+    )
+
+
+def _format_paired(paired: dict, a: str, b: str) -> str:
+    w = max(14, *(len(m) + 2 for m in paired))
+    lines = [
+        f"paired test: A = {a}, B = {b} (randomisation p, bootstrap 95% CI of A - B)",
+        f"{'metric':<{w}}{'A - B':>9}{'95% CI':>22}{'p':>9}  win/tie/loss",
+    ]
+    for m, p in paired.items():
+        ci = f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]"
+        lines.append(
+            f"{m:<{w}}{p['diff']:+9.4f}{ci:>22}{p['p_value']:9.4f}  {p['wins']}/{p['ties']}/{p['losses']}"
+            + ("  *" if p["significant"] else "")
+        )
+    return "\n".join(lines)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        out.append(n if n not in out else f"{n} ({len(out) + 1})")
+    return out
+
+
+def evaluate_models(args: argparse.Namespace) -> dict:
+    """Do the work of ``run`` and return the JSON-ready result (raises DashboardError on bad input)."""
+    metrics = list(dict.fromkeys(metric_key(m) for m in args.metrics.split(",") if m.strip()))
+    if not metrics:
+        raise EvaluationError("--metrics is empty: give e.g. ndcg@10,mrr@10,recall@100.")
+    if len(args.model) > 2:
+        raise EvaluationError(f"Give one or two --model options, got {len(args.model)}.")
+    top_k = args.top_k or max(100, *(parse_metric(m)[1] for m in metrics))
+    t0 = time.perf_counter()
+    print(f"loading {args.beir} ...", file=sys.stderr, flush=True)
+    qrels_file = getattr(args, "qrels", None)
+    if qrels_file:
+        data = load_with_qrels(args.beir, qrels_file, getattr(args, "queries", None))
+    else:
+        if getattr(args, "queries", None):
+            raise EvaluationError("--queries goes with --qrels (the set's own judgments bring their queries).")
+        data = load_eval_set(args.beir, split=args.split)
+    for w in data.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for n in data.notes:
+        print(f"note: {n}", file=sys.stderr)
+    rule = choose_doc_key(data.corpus, data.qrels)  # BEIR: chunk id; judged folders: file path
+    key = doc_key(rule)
+    ignore_ids = _identical_ids(args.ignore_identical_ids, data.name, args.beir)
+    print(
+        f"  {len(data.corpus.chunks)} chunks, {len(data.queries)} judged queries, split {data.split}"
+        f"{', ignoring identical query/doc ids' if ignore_ids else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
+    store = EmbeddingStore(args.store)
+    names = _unique_names(args.model)
+    runs, results = {}, {}
+    for name, raw in zip(names, args.model, strict=True):
+        mi = build_one(data.corpus, raw, args, store, label=name)
+        runs[name] = run_retrieval(
+            mi,
+            data.queries,
+            k=top_k,
+            exact=args.exact,
+            dims=args.dims,
+            doc_id=rule,
+            ef=args.ef,
+            ignore_identical_ids=ignore_ids,
+            progress=StderrProgress(f"[{name}] searching"),
+        )
+        ev = evaluate(runs[name], data.qrels, metrics, ignore_identical_ids=ignore_ids)
+        results[name] = {**ev.mean, **ev.coverage_mean, "queries": ev.queries}
+    paired: dict = {}
+    if len(names) == 2:
+        cmp = compare(
+            runs[names[0]],
+            runs[names[1]],
+            data.qrels,
+            metrics=metrics,
+            names=(names[0], names[1]),
+            ignore_identical_ids=ignore_ids,
+            n_resamples=args.resamples,
+            seed=args.seed,
+        )
+        paired = {"a": names[0], "b": names[1], **{m: p.to_dict() for m, p in cmp.paired.items()}}
+        if cmp.paired_condensed is not None:
+            paired.setdefault(cmp.paired_condensed.metric, cmp.paired_condensed.to_dict())
+    if args.run_dir:
+        out = Path(args.run_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(names):
+            (out / f"run_{i + 1}.trec").write_text(
+                format_trec_run(runs[name], tag=f"model{i + 1}"), encoding="utf-8"
+            )
+        (out / "qrels.trec").write_text(format_trec_qrels(data.qrels), encoding="utf-8")
+    return {
+        "dataset": {
+            "name": data.name,
+            "path": str(args.beir),
+            "split": data.split,
+            "documents": len({key(c) for c in data.corpus.chunks}),
+            "chunks": len(data.corpus.chunks),
+            "queries": len(data.queries),
+            "qrels": str(qrels_file) if qrels_file else None,
+        },
+        "settings": {
+            "search": "exact" if args.exact else "hnsw",
+            "dims": args.dims,
+            "top_k": top_k,
+            "ef": args.ef,
+            "ignore_identical_ids": ignore_ids,
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+        "models": results,
+        "paired": paired,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print (and write) the evaluation; expected errors are reported by cli_common.run_command."""
+    result = evaluate_models(args)
+    metrics = [m for m in next(iter(result["models"].values())) if m != "queries"]
+    d, s = result["dataset"], result["settings"]
+    print(
+        f"{d['name']} ({d['split']}): {d['queries']} queries, {d['documents']} documents "
+        f"({d['chunks']} chunks); {s['search']} search, "
+        f"dims {s['dims'] or 'full'}, top {s['top_k']}"
+    )
+    print(_format_table(result["models"], metrics))
+    if result["paired"]:
+        p = result["paired"]
+        print()
+        print(_format_paired({m: p[m] for m in metrics if m in p}, p["a"], p["b"]))
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {args.json_out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m core.cli.evaluate ...``) with the same options."""
+    parser = argparse.ArgumentParser(prog="python -m core.cli.evaluate", description=__doc__)
+    configure(parser)
+    return run_command(run, parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""``python -m core.cli``: list models, build cached indexes, search a corpus (results on stdout, progress on stderr).
+
+``evaluate``, ``frontier``, ``dims`` and ``bundle`` live in their own modules (core/*_cli.py); what the commands
+share is in core/cli/common.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from core.cli import bundle as bundle_cli
+from core.cli import byo as qdrant_cli
+from core.cli import dims as dims_cli
+from core.cli import evaluate as evaluate_cli
+from core.cli import frontier as frontier_cli
+from core.cli import report as report_cli
+from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int, run_command
+from core.errors import DashboardError
+from core.models import PRESETS, availability
+from core.store import EmbeddingStore
+from core.text import display_name
+
+# ---- models ---------------------------------------------------------------------------------------
+
+
+def _human(n: float | int, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
+    for unit in units:
+        if abs(n) < 1000 or unit == units[-1]:
+            return f"{n:.0f}{unit}" if unit == "" or n >= 100 else f"{n:.1f}{unit}"
+        n /= 1000.0
+    return str(n)
+
+
+def _bytes(n: float | int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+    return f"{n} B"
+
+
+def add_models_parser(sub) -> argparse.ArgumentParser:
+    """``models``: the presets and whether each can be loaded here."""
+    p = sub.add_parser(
+        "models", help="list model presets with dims, MRL, size, licence and availability here"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """Print the preset table."""
+    rows: list[dict[str, Any]] = []
+    for spec in PRESETS.values():
+        mrl = f"{min(spec.mrl_dims)}..{max(spec.mrl_dims)}" if spec.mrl_dims else "no"
+        rows.append(
+            {
+                "name": spec.name,
+                "model_id": spec.model_id,
+                "dims": spec.dim,
+                "mrl": mrl,
+                "params": spec.params,
+                "licence": spec.licence,
+                "availability": availability(spec),
+            }
+        )
+    if args.json:
+        print(dumps(rows))
+        return 0
+    header = f"{'model':<24} {'dims':>5}  {'MRL':<9} {'params':>7}  {'licence':<11} availability"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['name']:<24} {r['dims']:>5}  {r['mrl']:<9} {_human(r['params']):>7}  {r['licence']:<11} "
+            f"{r['availability']}"
+        )
+    return 0
+
+
+# ---- build / search -------------------------------------------------------------------------------
+
+
+def add_build_parser(sub) -> argparse.ArgumentParser:
+    """``build``: ingest, embed (cached) and index a corpus for one or more models."""
+    p = sub.add_parser("build", help="ingest a corpus, embed it (cached) and build one HNSW index per model")
+    add_corpus_model(p, many=True)
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    return p
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Print per-file status, then per-model build statistics."""
+    corpus = load_any_corpus(args.corpus)
+    store = EmbeddingStore(args.store)
+    files = [
+        {"source": f.source, "status": f.status, "reason": f.reason, "chunks": f.chunks, "bytes": f.bytes}
+        for f in corpus.files
+    ]
+    if not args.json:
+        loaded = sum(f.status == "loaded" for f in corpus.files)
+        print(
+            f"corpus {args.corpus}: {loaded} of {len(corpus.files)} files loaded, {len(corpus.chunks)} chunks"
+        )
+        for f in corpus.files:
+            detail = f.reason if f.status != "loaded" else f"{f.chunks} chunks" + (f"; {f.reason}" if f.reason else "")
+            print(f"  {f.status:<9} {display_name(f.source)}  ({display_name(detail)})")
+        sys.stdout.flush()
+    models = []
+    for name in args.model:
+        mi = build_one(corpus, name, args, store)
+        s = mi.stats
+        if s is None:  # build_model_index always records them; a loaded index without them has nothing to print
+            raise DashboardError(f"{name}: the build recorded no statistics")
+        row = {
+            "model": s.model,
+            "chunks": s.chunks,
+            "embedded": s.embedded,
+            "cached": s.chunks - s.embedded,
+            "model_calls": s.model_calls,
+            "embed_seconds": round(s.embed_seconds, 3),
+            "items_per_second": round(s.items_per_second, 1),
+            "index_seconds": round(s.index_seconds, 3),
+            "dims": s.dims,
+            "index_bytes": s.index_bytes,
+        }
+        models.append(row)
+        if not args.json:
+            print(
+                f"model {s.model}: {s.chunks} chunks ({s.embedded} embedded, {row['cached']} cached), "
+                f"{s.embed_seconds:.1f} s, {s.items_per_second:.1f} items/s, {s.model_calls} model calls, "
+                f"index {s.dims} dims {_bytes(s.index_bytes)} in {s.index_seconds:.2f} s",
+                flush=True,
+            )
+    if args.json:
+        print(
+            dumps(
+                {"corpus": str(args.corpus), "chunks": len(corpus.chunks), "files": files, "models": models}
+            )
+        )
+    return 0
+
+
+def add_search_parser(sub) -> argparse.ArgumentParser:
+    """``search``: top-k passages of a corpus for one query."""
+    p = sub.add_parser("search", help="search a corpus with one model (builds or reuses its cached index)")
+    add_corpus_model(p, many=False)
+    p.add_argument("--query", required=True, help="the question or keywords")
+    p.add_argument("-k", "--k", type=positive_int, default=10, help="number of results")
+    p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
+    p.add_argument("--exact", action="store_true", help="exact numpy search instead of HNSW")
+    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: the index's ef_search, 128; always >= k)")
+    p.add_argument(
+        "--instruction", default=None, help="task instruction for instruction-tuned models (Qwen3)"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print [{"rank", "score", "chunk_id", "source", "text"}, ...] instead of text',
+    )
+    return p
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Print the ranked hits of one query."""
+    corpus = load_any_corpus(args.corpus)
+    mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
+    result = mi.search(args.query, k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction)
+    chunks = corpus.chunks
+    if args.json:
+        print(
+            dumps(
+                [
+                    {
+                        "rank": h.rank,
+                        "score": round(h.score, 6),
+                        "chunk_id": h.chunk_id,
+                        "source": chunks[h.chunk_index].source,
+                        "text": chunks[h.chunk_index].text,
+                    }
+                    for h in result.hits
+                ]
+            )
+        )
+        return 0
+    print(
+        f"{mi.spec.name} @ {result.dims} dims ({'exact' if result.exact else mi.backend.kind if mi.backend else 'HNSW'}): "
+        f"query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
+    )
+    for h in result.hits:
+        c = chunks[h.chunk_index]
+        where = display_name(f"{c.source} {c.location}".strip())
+        snippet = " ".join(c.text.split())
+        print(
+            f"{h.rank:>3}. {h.score:.4f}  {where}\n     {snippet[:200]}{'...' if len(snippet) > 200 else ''}"
+        )
+    return 0
+
+
+_LOCAL_COMMANDS = (
+    (add_models_parser, run_models),
+    (add_build_parser, run_build),
+    (add_search_parser, run_search),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add, run in _LOCAL_COMMANDS:
+        add(sub).set_defaults(func=run)
+    evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
+    frontier_cli.add_parser(sub).set_defaults(func=frontier_cli.run)
+    dims_cli.add_parser(sub).set_defaults(func=dims_cli.run)
+    report_cli.add_parser(sub).set_defaults(func=report_cli.run)
+    bundle_cli.add_parser(sub).set_defaults(func=bundle_cli.run)
+    qdrant_cli.add_parser(sub).set_defaults(func=qdrant_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen subcommand; expected errors print 'error: ...' and exit 2."""
+    args = build_parser().parse_args(argv)
+    return run_command(args.func, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,448 @@
+"""Judged evaluation of a ModelIndex: runs from searches, metrics per query and mean, A-vs-B comparison.
+
+MTEB conventions: documents embedded as ``(title + " " + text).strip()`` (``Chunk.embed_text``), cosine
+similarity (unit vectors), the model's own query prompt (none for all-MiniLM-L6-v2), metrics as in
+``core.evaluation.metrics`` (trec_eval). A document split into several chunks scores the max over its chunks.
+Loading the judged data (BEIR sets, judged folders) is ``core.datasets.eval_sets``; this module only searches
+and scores.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from core.evaluation.metrics import (
+    DEFAULT_METRICS,
+    EvaluationError,
+    Qrels,
+    Run,
+    drop_identical_ids,
+    evaluate_per_query,
+    mean_metrics,
+    metric_key,
+)
+from core.evaluation.significance import PairedResult, paired_test
+from core.ingest import detect_language
+from core.text import has_visible_text
+from core.types import Chunk, Corpus, Progress
+
+DocKey = Callable[[Chunk], str]
+DocIdRule = Literal["id", "source"]  # judged documents named by chunk id (BEIR) or by file path
+
+
+class SearchIndex(Protocol):
+    """What ``run_retrieval`` needs of a ``core.search.engine.ModelIndex`` (tests pass light stand-ins)."""
+
+    @property
+    def corpus(self) -> Corpus: ...
+
+    def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
+
+    def search_vectors(
+        self,
+        qvecs: np.ndarray,
+        *,
+        k: int,
+        dims: int | None = None,
+        exact: bool = False,
+        ef: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+# MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
+IDENTICAL_ID_TASKS = ("arguana", "quora")
+
+
+def doc_key(rule: str) -> DocKey:
+    """'id' -> chunk.id (BEIR), 'source' -> chunk.source (file-level judgments such as the sample corpus)."""
+    if rule == "id":
+        return lambda c: c.id
+    if rule == "source":
+        return lambda c: c.source
+    raise EvaluationError(f"Unknown doc_id rule {rule!r}: use 'id', 'source' or 'auto'.")
+
+
+def _id_kinds(corpus: Corpus, qrels: Qrels) -> tuple[set[str], set[str]]:
+    """(judged ids that name a chunk, judged ids that name a file) of ``corpus``; an id that is both (BEIR)
+    counts as a chunk id."""
+    judged = {d for docs in qrels.values() for d in docs}
+    if not judged:
+        raise EvaluationError(
+            f"There are no judgments to evaluate ({len(qrels)} judged queries, none naming a document): "
+            "check that the qrels' query ids match the queries' ids and that each judgment names a document."
+        )
+    ids, sources = {c.id for c in corpus.chunks}, {c.source for c in corpus.chunks}
+    by_id, by_source = judged & ids - sources, judged & sources - ids
+    if not by_id and not by_source and judged & ids:  # BEIR: a document is one chunk, its id is its source
+        by_id = judged & ids
+    if not by_id and not by_source:
+        example = sorted(judged)[0]
+        raise EvaluationError(
+            f"No judged document id matches a chunk id or a file path of corpus {corpus.name or '(unnamed)'} "
+            f"(e.g. {example!r}); qrels must name documents by BEIR _id or by path relative to the docs folder."
+        )
+    return by_id, by_source
+
+
+def choose_doc_key(corpus: Corpus, qrels: Qrels) -> DocIdRule:
+    """'id' when the judged documents are chunk ids, 'source' when they are file paths.
+
+    Judgments that name some documents by chunk id and others by file path (pooled judgments beside imported
+    file-level qrels) are refused: either rule would leave the other kind matching nothing. ``align_doc_ids``
+    turns them into file-level judgments first."""
+    by_id, by_source = _id_kinds(corpus, qrels)
+    if by_id and by_source:
+        raise EvaluationError(
+            f"The judgments name documents two ways: {len(by_source)} by file path (e.g. "
+            f"{sorted(by_source)[0]!r}) and {len(by_id)} by chunk id (e.g. {sorted(by_id)[0]!r}), so matching "
+            "by either would drop the other. Evaluate one kind alone (pooled judgments, or the file-level "
+            "qrels), or lift the chunk judgments to their files (core.evaluation.run.align_doc_ids)."
+        )
+    return "id" if by_id else "source"
+
+
+@dataclass(frozen=True)
+class AlignedQrels:
+    """Qrels whose documents are all of one kind, the rule that matches them, and what was changed (or '')."""
+
+    qrels: Qrels
+    rule: DocIdRule
+    note: str = ""
+
+
+def align_doc_ids(corpus: Corpus, qrels: Qrels) -> AlignedQrels:
+    """Qrels that name documents one way, for judgments that mix chunk ids and file paths.
+
+    Unmixed qrels come back as they are, with ``choose_doc_key``'s rule. Mixed ones are evaluated at file level,
+    the way the sample corpus's file-level qrels are (a file's score is its best chunk's): a chunk's judgment
+    becomes its file's, a file being as relevant as its most relevant judged chunk (the highest grade), and a
+    judgment of the file itself wins over its chunks' where a query has both. ``note`` says so in numbers."""
+    by_id, by_source = _id_kinds(corpus, qrels)
+    if not (by_id and by_source):
+        return AlignedQrels(qrels, "id" if by_id else "source")
+    file_of = {c.id: c.source for c in corpus.chunks}
+    out: Qrels = {}
+    lifted = overruled = 0
+    for qid, docs in qrels.items():
+        direct = {d: g for d, g in docs.items() if d in by_source}
+        from_chunks: dict[str, int] = {}
+        for d, g in docs.items():
+            if d in by_id:
+                lifted += 1
+                f = file_of[d]
+                from_chunks[f] = max(g, from_chunks.get(f, g))
+        overruled += sum(f in direct for f in from_chunks)
+        # ids of neither kind (stale judgments) stay as given: they match nothing, as before
+        kept = {d: g for d, g in docs.items() if d not in by_id and d not in by_source}
+        out[qid] = {**kept, **from_chunks, **direct}
+    note = (
+        f"The judgments name documents by file path and by chunk id: evaluated per file (a file scores as its best "
+        f"chunk, as the sample's qrels are), {lifted} chunk judgments lifted to their files (a file takes its best "
+        f"judged chunk's grade)"
+        + (f"; {overruled} files judged directly keep that judgment over their chunks'" if overruled else "")
+        + "."
+    )
+    return AlignedQrels(out, "source", note)
+
+
+def check_corpus_text(corpus: Corpus) -> None:
+    """Refuse a corpus whose every chunk is blank: its "ranking" would be tie-breaking (nDCG 0.71 on nothing)."""
+    if not any(has_visible_text(c.embed_text) for c in corpus.chunks):
+        raise EvaluationError(
+            f"Corpus {corpus.name or '(unnamed)'} has no text in any of its {len(corpus.chunks)} documents: "
+            "an evaluation would only measure tie-breaking; load a corpus with text."
+        )
+
+
+def run_retrieval(
+    model_index: SearchIndex,
+    queries: Mapping[str, str],
+    *,
+    k: int = 100,
+    exact: bool = True,
+    dims: int | None = None,
+    doc_id: str | DocKey = "id",
+    qrels: Qrels | None = None,
+    ef: int | None = None,
+    ignore_identical_ids: bool = False,
+    instruction: str | None = None,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+) -> Run:
+    """Search every query and return {qid: {doc_id: score}} with the top-k documents (max score over chunks).
+
+    ``embed`` turns query texts into full-dimension vectors (default: the index's own ``embed_queries`` with
+    ``instruction``); the app passes its per-text memo so queries another page embedded are not embedded again.
+
+    ``doc_id='auto'`` picks 'id' or 'source' from ``qrels`` (see ``choose_doc_key``). With HNSW the beam is
+    ``ef`` or max(4 * fetched, 400) so recall stays near exact. Empty queries get an empty ranking.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise EvaluationError(f"k must be a positive integer, got {k!r}.")
+    check_corpus_text(model_index.corpus)
+    chunks = model_index.corpus.chunks
+    if doc_id == "auto":
+        if qrels is None:
+            raise EvaluationError("doc_id='auto' needs the qrels to decide between chunk ids and sources.")
+        doc_id = choose_doc_key(model_index.corpus, qrels)
+    key = doc_key(doc_id) if isinstance(doc_id, str) else doc_id
+    keys = [key(c) for c in chunks]
+    n_docs, n_chunks = len(set(keys)), len(keys)
+    want = min(k + (1 if ignore_identical_ids else 0), n_docs)
+    first_fetch = min(n_chunks, want if n_docs == n_chunks else want * max(2, math.ceil(n_chunks / n_docs)))
+    qids = [q for q in queries if queries[q].strip()]
+    run: Run = {q: {} for q in queries}
+    t0 = time.perf_counter()
+    for start in range(0, len(qids), batch_size):
+        batch = qids[start : start + batch_size]
+        texts = [queries[q] for q in batch]
+        qvecs = (
+            embed(texts) if embed is not None else model_index.embed_queries(texts, instruction=instruction)
+        )
+        pending, fetch = list(range(len(batch))), first_fetch
+        while pending:
+            beam = ef if ef is not None else max(4 * fetch, 400)
+            idx, scores = model_index.search_vectors(
+                qvecs[pending], k=fetch, dims=dims, exact=exact, ef=None if exact else beam
+            )
+            still = []
+            for row, i in enumerate(pending):
+                docs: dict[str, float] = {}
+                for c, s in zip(idx[row].tolist(), scores[row].tolist(), strict=True):
+                    if c < 0:  # hnswlib pads with -1 when it finds fewer than k
+                        continue
+                    d = keys[c]
+                    if d not in docs or s > docs[d]:
+                        docs[d] = float(s)
+                if len(docs) < want and fetch < n_chunks:
+                    still.append(i)
+                run[batch[i]] = docs
+            pending, fetch = still, min(n_chunks, fetch * 2)
+        if progress is not None:
+            done = min(start + batch_size, len(qids))
+            elapsed = time.perf_counter() - t0
+            progress(done, len(qids), done / elapsed if elapsed > 0 else 0.0)
+    if ignore_identical_ids:
+        run = drop_identical_ids(run)
+    return {
+        q: dict(sorted(d.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:k]) for q, d in run.items()
+    }
+
+
+COVERAGE_K = 10  # judged@10 and condensed nDCG@10 are computed beside every evaluation
+COVERAGE = (f"judged@{COVERAGE_K}", f"ndcg_condensed@{COVERAGE_K}")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of one run: per query ({qid: {metric: value}}) and their means over ``queries`` queries.
+
+    ``coverage`` holds, for the same queries, how much of the run was judged: judged@10 (share of the top 10
+    with a judgment) and ndcg_condensed@10 (nDCG@10 with unjudged results removed, Sakai's condensed list);
+    ``coverage_mean`` their means. They are kept apart from ``mean`` so the requested metrics stay exactly
+    what was asked for (``column`` reads both)."""
+
+    per_query: dict[str, dict[str, float]]
+    mean: dict[str, float]
+    metrics: tuple[str, ...]
+    coverage: dict[str, dict[str, float]] = field(default_factory=dict)
+    coverage_mean: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def judged_at_10(self) -> float | None:
+        """Mean judged@10 over the evaluated queries (None when not computed)."""
+        return self.coverage_mean.get(f"judged@{COVERAGE_K}")
+
+    @property
+    def condensed_ndcg_at_10(self) -> float | None:
+        """Mean condensed-list nDCG@10 over the evaluated queries (None when not computed)."""
+        return self.coverage_mean.get(f"ndcg_condensed@{COVERAGE_K}")
+
+    @property
+    def queries(self) -> int:
+        """Number of evaluated queries (in both the run and the qrels)."""
+        return len(self.per_query)
+
+    def column(self, metric: str) -> dict[str, float]:
+        """{qid: value} for one metric."""
+        key = metric_key(metric)
+        if key in self.metrics:
+            return {q: v[key] for q, v in self.per_query.items()}
+        if key in self.coverage_mean:
+            return {q: v[key] for q, v in self.coverage.items()}
+        raise EvaluationError(
+            f"Metric {metric!r} was not computed; available: {[*self.metrics, *self.coverage_mean]}."
+        )
+
+
+def evaluate(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Qrels,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    *,
+    ignore_identical_ids: bool = False,
+) -> Evaluation:
+    """Per-query and mean metrics of a run against judgments (trec_eval / MTEB conventions), with judged@10
+    and condensed nDCG@10 in ``coverage``."""
+    keys = tuple(dict.fromkeys(metric_key(m) for m in metrics))
+    per_query = evaluate_per_query(run, qrels, keys, ignore_identical_ids=ignore_identical_ids)
+    if not per_query:
+        raise EvaluationError(
+            "No query of the run has judgments: check that the run's query ids match the qrels' query ids."
+        )
+    coverage = evaluate_per_query(run, qrels, COVERAGE, ignore_identical_ids=ignore_identical_ids)
+    return Evaluation(
+        per_query=per_query,
+        mean=mean_metrics(per_query),
+        metrics=keys,
+        coverage=coverage,
+        coverage_mean=mean_metrics(coverage),
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two evaluations on the same judgments plus a paired test per metric.
+
+    ``paired_condensed`` is the same paired test on condensed nDCG@10 (None when it was not computed)."""
+
+    name_a: str
+    name_b: str
+    a: Evaluation
+    b: Evaluation
+    paired: dict[str, PairedResult]
+    paired_condensed: PairedResult | None = None
+
+    @property
+    def judged_at_10(self) -> dict[str, float | None]:
+        """{model name: mean judged@10}."""
+        return {self.name_a: self.a.judged_at_10, self.name_b: self.b.judged_at_10}
+
+    def coverage_table(self) -> list[dict[str, Any]]:
+        """One row per model: judged@10, nDCG@10 (when computed) and condensed nDCG@10."""
+        rows = []
+        for name, ev in ((self.name_a, self.a), (self.name_b, self.b)):
+            rows.append(
+                {
+                    "model": name,
+                    "judged@10": ev.judged_at_10,
+                    "ndcg@10": ev.mean.get("ndcg@10"),
+                    "ndcg_condensed@10": ev.condensed_ndcg_at_10,
+                }
+            )
+        return rows
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per metric: means of A and B, difference, p-value, CI, wins/ties/losses."""
+        rows = []
+        for m, p in self.paired.items():
+            rows.append(
+                {
+                    "metric": m,
+                    self.name_a: p.mean_a,
+                    self.name_b: p.mean_b,
+                    "diff": p.diff,
+                    "p_value": p.p_value,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "wins": p.wins,
+                    "ties": p.ties,
+                    "losses": p.losses,
+                }
+            )
+        return rows
+
+    def per_query(self, metric: str) -> list[dict[str, Any]]:
+        """Per-query rows for one metric, sorted by A - B (largest win of A first)."""
+        a, b = self.a.column(metric), self.b.column(metric)
+        rows = [
+            {"qid": q, self.name_a: a[q], self.name_b: b[q], "diff": a[q] - b[q]}
+            for q in sorted(set(a) & set(b))
+        ]
+        return sorted(rows, key=lambda r: (-r["diff"], r["qid"]))
+
+
+def compare(
+    run_a: Mapping[str, Mapping[str, float]],
+    run_b: Mapping[str, Mapping[str, float]],
+    qrels: Qrels,
+    *,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    names: tuple[str, str] = ("A", "B"),
+    ignore_identical_ids: bool = False,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Evaluate two runs on the same qrels and test every metric with a paired randomisation test + bootstrap CI."""
+    if names[0] == names[1]:
+        names = (names[0] + " (A)", names[1] + " (B)")
+    ea = evaluate(run_a, qrels, metrics, ignore_identical_ids=ignore_identical_ids)
+    eb = evaluate(run_b, qrels, metrics, ignore_identical_ids=ignore_identical_ids)
+    paired = {
+        m: paired_test(ea.column(m), eb.column(m), metric=m, n_resamples=n_resamples, seed=seed)
+        for m in ea.metrics
+    }
+    condensed = COVERAGE[1]
+    paired_condensed = (
+        paired_test(ea.column(condensed), eb.column(condensed), metric=condensed, n_resamples=n_resamples,
+                    seed=seed)
+        if ea.coverage and eb.coverage
+        else None
+    )  # fmt: skip
+    return Comparison(
+        name_a=names[0], name_b=names[1], a=ea, b=eb, paired=paired, paired_condensed=paired_condensed
+    )
+
+
+def short_lang(lang: str) -> str:
+    """'zh-cn' / 'zh-tw' -> 'zh'; 'en' stays 'en'; '' -> 'unknown'."""
+    return (lang or "unknown").split("-")[0].lower()
+
+
+def language_pairs(
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    corpus: Corpus,
+    *,
+    doc_id: str = "id",
+    detect: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """{qid: 'en->zh'}: query language -> language of its relevant documents (grade-weighted majority)."""
+    detect = detect or detect_language
+    key = doc_key(doc_id)
+    per_doc: dict[str, Counter[str]] = {}
+    texts: dict[str, str] = {}
+    for c in corpus.chunks:
+        per_doc.setdefault(key(c), Counter())[short_lang(c.lang)] += max(1, len(c.text))
+        texts.setdefault(key(c), c.embed_text)
+    doc_lang: dict[str, str] = {}
+    for d, counts in per_doc.items():
+        known = Counter({lang: n for lang, n in counts.items() if lang != "unknown"})
+        doc_lang[d] = known.most_common(1)[0][0] if known else ""
+    out: dict[str, str] = {}
+    for qid, text in queries.items():
+        votes: Counter[str] = Counter()
+        for d, grade in qrels.get(qid, {}).items():
+            if grade > 0 and d in per_doc:
+                if not doc_lang[d]:
+                    doc_lang[d] = short_lang(detect(texts[d]))
+                votes[doc_lang[d]] += grade
+        target = min(votes, key=lambda lang: (-votes[lang], lang)) if votes else "unknown"
+        out[qid] = f"{short_lang(detect(text))}->{target}"
+    return out
+
+
+def by_group(evaluation: Evaluation, groups: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """Mean metrics per group label (e.g. language pair), with the query count under 'queries'."""
+    buckets: dict[str, dict[str, dict[str, float]]] = {}
+    for qid, values in evaluation.per_query.items():
+        buckets.setdefault(groups.get(qid, "unknown"), {})[qid] = values
+    return {g: {"queries": len(pq), **mean_metrics(pq)} for g, pq in sorted(buckets.items())}

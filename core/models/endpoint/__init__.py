@@ -1,0 +1,17 @@
+"""OpenAI-compatible embedding endpoints: the name format, the hardened HTTP transport, batching, server pools and checks."""
+
+from __future__ import annotations
+
+from core.models.endpoint.check import config_check, local_reference, test_connection
+from core.models.endpoint.client import DEFAULT_TIMEOUT, EndpointEmbedder, endpoint_spec
+from core.models.endpoint.pool import server_summary
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EndpointEmbedder",
+    "config_check",
+    "endpoint_spec",
+    "local_reference",
+    "server_summary",
+    "test_connection",
+]

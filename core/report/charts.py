@@ -1,0 +1,236 @@
+"""Altair chart specs shared by the app's pages and the report (pure altair: no streamlit, no pandas needed).
+
+Each builder takes plain rows (lists of dicts) and returns an ``alt.Chart`` / ``alt.LayerChart``; the pages show
+it with ``st.altair_chart`` and the report renders the same spec to SVG offline (core.report.html). Rows carry
+no user text except model names, which the renderers escape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+
+Row = dict[str, Any]
+# Okabe & Ito's colour-blind-safe categorical palette (Color Universal Design), ordered so that the first two
+# (model A, model B) differ in hue and in lightness: blue and orange stay apart for every common colour-vision
+# deficiency and in greyscale print.
+MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
+BLUE, AMBER = MODEL_COLOURS[0], MODEL_COLOURS[1]  # A wins / B wins: the models' own colours
+# One shape per storage precision, picked to differ in outline (not only in size) at 70 px^2.
+PRECISION_SHAPES = {
+    "float32": "circle",
+    "float16": "triangle-up",
+    "int8": "diamond",
+    "binary": "square",
+    "binary+rescore": "cross",
+}
+PRECISION_TITLE = "precision (filled: exact, hollow: HNSW)"
+REPORT_WIDTH = 600  # px: fits an A4 or Letter page with 14 mm margins at 96 dpi
+
+
+def _clean(value: Any) -> Any:
+    """NaN is not JSON: a missing figure (e.g. nDCG without judgments) travels as null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _data(rows: Sequence[Row]) -> alt.Data:
+    return alt.Data(values=[{k: _clean(v) for k, v in r.items()} for r in rows])
+
+
+def models_of(rows: Sequence[Row]) -> list[str]:
+    """The model names in the order they first appear (model A first)."""
+    return list(dict.fromkeys(str(r["model"]) for r in rows))
+
+
+def model_scale(rows: Sequence[Row]) -> alt.Scale:
+    """Model name -> colour: A blue, B orange, then the rest of MODEL_COLOURS."""
+    models = models_of(rows)
+    return alt.Scale(domain=models, range=[MODEL_COLOURS[i % len(MODEL_COLOURS)] for i in range(len(models))])
+
+
+def model_colour(rows: Sequence[Row], *, legend: alt.Legend | None = None) -> alt.Color:
+    """One fixed colour per model, the same in every chart of a page or report (A blue, B orange, ...)."""
+    return alt.Color(
+        "model:N",
+        scale=model_scale(rows),
+        legend=legend if legend is not None else alt.Legend(orient="bottom", title="model"),
+    )
+
+
+def precision_shape(rows: Sequence[Row]) -> alt.Shape:
+    """One shape per precision, in the sweep's order (float32 first), each outline distinct.
+
+    Vega-Lite draws no legend for fill opacity, so the precision legend's title says what hollow means.
+    """
+    present = {str(r["precision"]) for r in rows}
+    domain = [p for p in PRECISION_SHAPES if p in present] + sorted(present - set(PRECISION_SHAPES))
+    shapes = [PRECISION_SHAPES.get(p, "stroke") for p in domain]
+    return alt.Shape(
+        "precision:N",
+        scale=alt.Scale(domain=domain, range=shapes),
+        legend=alt.Legend(
+            orient="bottom", title=PRECISION_TITLE if _has_hnsw(rows) else "precision", titleLimit=400
+        ),
+    )
+
+
+def _has_hnsw(rows: Sequence[Row]) -> bool:
+    return any(r.get("index") == "hnsw" for r in rows)
+
+
+def index_fill(rows: Sequence[Row]) -> alt.FillOpacity:
+    """Exact search filled, HNSW hollow: the same precision through two indexes stays tell-apart."""
+    present = {str(r.get("index", "exact")) for r in rows}
+    domain = [i for i in ("exact", "hnsw") if i in present]
+    opacity = {"exact": 1.0, "hnsw": 0.0}
+    return alt.FillOpacity("index:N", scale=alt.Scale(domain=domain, range=[opacity[i] for i in domain]))
+
+
+def per_query_diff(rows: Sequence[Row], *, metric: str, width: int | str = REPORT_WIDTH) -> alt.Chart:
+    """One bar per query: A − B on ``metric``, largest win of A first (rows: {"i", "diff"}; "i" = position;
+    "qid" and "query", where given, show on hover). Above 0 in A's colour, below in B's."""
+    extra = [f"{f}:N" for f in ("qid", "query") if rows and f in rows[0]]
+    return (
+        alt.Chart(_data(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "i:O",
+                title=f"queries ({len(rows)}), sorted by A − B",
+                axis=alt.Axis(labels=False, ticks=False),
+            ),
+            y=alt.Y("diff:Q", title=f"{metric}: A − B"),
+            color=alt.condition("datum.diff > 0", alt.value(BLUE), alt.value(AMBER)),
+            tooltip=[*(extra or ["i:O"]), alt.Tooltip("diff:Q", format="+.3f")],
+        )
+        .properties(width=width, height=200)
+    )
+
+
+def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -> alt.Chart:
+    """recall@k at d dims (exact at d) against exact full-dimension search, one line per model.
+
+    rows: {"model", "dims", "recall"}.
+    """
+    dims = sorted({int(r["dims"]) for r in rows}) or [1]
+    return (
+        alt.Chart(_data(rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "dims:Q",
+                scale=alt.Scale(type="log", base=2, domain=[dims[0], dims[-1]], nice=False),
+                axis=alt.Axis(values=dims),
+                title="dimensions (log scale)",
+            ),
+            y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
+            color=model_colour(rows, legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["model:N", "dims:Q", alt.Tooltip("recall:Q", format=".3f")],
+        )
+        .properties(width=width, height=260)
+    )
+
+
+def _has(rows: Sequence[Row], key: str) -> bool:
+    return any(_clean(r.get(key)) is not None for r in rows)
+
+
+# Hover text for figures that are missing on some points: words instead of vega's "null" / "false".
+_HOVER_TEXT = {
+    "build": "isValid(datum['build s']) ? format(datum['build s'], '.2f') + ' s' : 'none (exact search)'",
+    "Pareto-optimal": "datum.pareto ? 'yes' : 'no'",
+}
+
+
+def sweep_tooltip(rows: Sequence[Row], *, k: int) -> list[alt.Tooltip]:
+    """Hover text of a sweep point: the configuration and every figure measured for it (nDCG, build when known)."""
+    tips = [
+        alt.Tooltip("model:N"),
+        alt.Tooltip("configuration:N", title="configuration"),
+        alt.Tooltip("bytes per vector:Q", format=",", title="vector bytes"),
+        alt.Tooltip("index bytes per vector:Q", format=",.1f", title="index bytes per vector"),
+        alt.Tooltip("recall:Q", format=".4f", title=f"recall@{k}"),
+    ]
+    if _has(rows, "nDCG@10"):
+        tips.append(alt.Tooltip("nDCG@10:Q", format=".4f"))
+    tips += [alt.Tooltip("p50 ms:Q", format=".3f"), alt.Tooltip("p95 ms:Q", format=".3f")]
+    if _has(rows, "build s"):
+        tips.append(alt.Tooltip("build:N", title="HNSW build"))
+    if any("pareto" in r for r in rows):
+        tips.append(alt.Tooltip("Pareto-optimal:N"))
+    return tips
+
+
+def _points(rows: Sequence[Row], x: alt.X, y: alt.Y, tooltip: Sequence[Any]) -> alt.Chart:
+    """Sweep points: colour = model (fill and outline), shape = precision, hollow = HNSW."""
+    outline = alt.Stroke("model:N", scale=model_scale(rows), legend=None)
+    enc: dict[str, Any] = {
+        "x": x,
+        "y": y,
+        "color": model_colour(rows),
+        "stroke": outline,
+        "shape": precision_shape(rows),
+    }
+    if any("index" in r for r in rows):
+        enc["fillOpacity"] = index_fill(rows)
+    return (
+        alt.Chart(_data(rows))
+        .transform_calculate(**_HOVER_TEXT)
+        .mark_point(filled=True, size=80, strokeWidth=1.5, opacity=0.95)
+        .encode(**enc, tooltip=list(tooltip))
+    )
+
+
+def frontier(
+    rows: Sequence[Row],
+    *,
+    y: str = "recall",
+    y_title: str = "recall",
+    k: int = 10,
+    width: int | str = REPORT_WIDTH,
+    height: int = 300,
+    tooltip: Sequence[Any] | None = None,
+) -> alt.LayerChart | alt.FacetChart:
+    """Quality against index bytes per vector (log): colour per model, shape per precision, Pareto points joined.
+
+    rows: {"model", "configuration", "precision", "index", "index bytes per vector", y, "pareto"} (as
+    ui.frontier.chart_rows). The Pareto line of each model is drawn in that model's colour.
+    """
+    x = alt.X(
+        "index bytes per vector:Q",
+        scale=alt.Scale(type="log", nice=False, padding=14),
+        title="bytes per vector, index included (log)",
+    )
+    yy = alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(padding=10))  # points at 1.0 are drawn whole
+    front = (
+        alt.Chart(_data(rows))
+        .transform_filter("datum.pareto")
+        .mark_line(strokeDash=[5, 3], strokeWidth=1.5)
+        .encode(x=x, y=yy, color=model_colour(rows), order="index bytes per vector:Q")
+    )
+    points = _points(rows, x, yy, tooltip or sweep_tooltip(rows, k=k))
+    return alt.layer(front, points).properties(width=width, height=height)
+
+
+def recall_latency(
+    rows: Sequence[Row],
+    *,
+    k: int,
+    y: str = "recall",
+    y_title: str | None = None,
+    width: int | str = REPORT_WIDTH,
+    height: int = 240,
+    tooltip: Sequence[Any] | None = None,
+) -> alt.Chart:
+    """Quality (recall by default) against p95 single-query search latency (log); the frontier chart's colours,
+    shapes and fills."""
+    x = alt.X(
+        "p95 ms:Q",
+        scale=alt.Scale(type="log", nice=False, padding=14),
+        title="p95 single-query search ms (log)",
+    )
+    yy = alt.Y(f"{y}:Q", title=y_title or f"recall@{k}", scale=alt.Scale(padding=10))
+    return _points(rows, x, yy, tooltip or sweep_tooltip(rows, k=k)).properties(width=width, height=height)

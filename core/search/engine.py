@@ -1,0 +1,350 @@
+"""The facade pages and the CLI use: embed a corpus once, search it at any Matryoshka dimension."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from core.errors import IngestError, SearchError, StoreError
+from core.search.index import HnswIndex, IndexParams, exact_search, truncate
+from core.store import EmbeddingStore
+from core.text import clean_text, has_visible_text
+from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Answer:
+    """One query's search as a results page shows it: hits and timings, the query vector, z-scores of the hits."""
+
+    result: SearchResult
+    query_vector: np.ndarray  # full dimension, as the model returned it
+    z_scores: tuple[float, ...]  # per hit: (score - mean) / std of the query's scores against every chunk
+
+
+class _Ran(NamedTuple):
+    """What one embed-and-search call produced, before it becomes results."""
+
+    qvecs: np.ndarray
+    idx: np.ndarray
+    scores: np.ndarray
+    dims: int
+    exact: bool
+    embed_ms: float
+    search_ms: float
+
+
+class VectorIndex(Protocol):
+    """What ModelIndex searches at one dimension: core.search.index.HnswIndex, or a view of a Qdrant collection."""
+
+    count: int
+    dim: int
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def search(self, queries: np.ndarray, *, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class IndexBackend(Protocol):
+    """Where the approximate search runs when it is not in-process hnswlib (core.search.qdrant.QdrantBackend).
+
+    ``build`` makes the index at ``d`` dims ready (uploading what it lacks) and returns it; its ``search`` takes
+    full-dimension query vectors (a backend may rescore a low-dim shortlist at full dimension).
+    """
+
+    kind: str
+
+    def build(self, mi: ModelIndex, d: int, progress: Progress | None) -> VectorIndex: ...
+
+
+class ModelIndex:
+    """One model's view of one corpus: full-dim vectors (read-only) and lazily built per-dims HNSW indexes.
+
+    Thread-safe: any number of threads may search at once; a per-dims index is built once (a lock per
+    dims), then cached in memory and in the store. Changing dims never re-embeds anything.
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        corpus: Corpus,
+        vectors: np.ndarray,
+        store: EmbeddingStore,
+        params: IndexParams = IndexParams(),
+        stats: BuildStats | None = None,
+        backend: IndexBackend | None = None,
+    ) -> None:
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[0] != len(corpus.chunks):
+            raise SearchError(f"vectors of shape {vecs.shape} do not match {len(corpus.chunks)} chunks")
+        vecs.setflags(write=False)
+        self.embedder, self.corpus, self.vectors, self.store, self.params = (
+            embedder,
+            corpus,
+            vecs,
+            store,
+            params,
+        )
+        self.stats, self.backend = stats, backend  # backend None = in-process hnswlib
+        self.vectors_sha = hashlib.sha256(vecs.tobytes()).hexdigest()
+        self._lock = threading.Lock()
+        self._indexes: dict[int, VectorIndex] = {}
+        self._truncated: dict[int, np.ndarray] = {self.dim: vecs}
+        self._build_locks: dict[int, threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"ModelIndex({self.spec.name!r}, chunks={len(self.corpus.chunks)}, dim={self.dim})"
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model's spec."""
+        return self.embedder.spec
+
+    @property
+    def dim(self) -> int:
+        """Full embedding dimension."""
+        return int(self.vectors.shape[1])
+
+    def _dims(self, dims: int | None) -> int:
+        if dims is None:
+            return self.dim
+        if isinstance(dims, bool) or not isinstance(dims, int | np.integer) or not 1 <= dims <= self.dim:
+            raise SearchError(
+                f"dims must be between 1 and {self.dim} for {self.spec.name}, got {dims!r}; "
+                "pick one of the dimensions offered for this model."
+            )
+        return int(dims)
+
+    def vectors_at(self, dims: int | None = None) -> np.ndarray:
+        """Corpus vectors truncated to ``dims`` and renormalised (read-only, cached)."""
+        d = self._dims(dims)
+        with self._lock:
+            cached = self._truncated.get(d)
+        if cached is not None:
+            return cached
+        out = truncate(self.vectors, d)
+        out.setflags(write=False)
+        with self._lock:
+            return self._truncated.setdefault(d, out)
+
+    def index(self, dims: int | None = None, *, progress: Progress | None = None) -> VectorIndex:
+        """The index at ``dims`` (built on first use, then cached in memory and on disk or in the backend)."""
+        d = self._dims(dims)
+        with self._lock:
+            idx = self._indexes.get(d)
+            if idx is not None:
+                return idx
+            build_lock = self._build_locks.setdefault(d, threading.Lock())
+        with build_lock:
+            with self._lock:
+                idx = self._indexes.get(d)
+            if idx is None:
+                idx = self._load_or_build(d, progress)
+                with self._lock:
+                    self._indexes[d] = idx
+        return idx
+
+    def _index_name(self, d: int) -> str:
+        return f"indexes/{self.vectors_sha[:40]}-d{d}-{self.params.key}.hnsw"
+
+    def _load_or_build(self, d: int, progress: Progress | None) -> VectorIndex:
+        if self.backend is not None:
+            return self.backend.build(self, d, progress)
+        path = self.store.blob_path(self._index_name(d))
+        if path.exists():
+            try:
+                idx = HnswIndex.load(path, params=self.params)
+                if idx.count == len(self.corpus.chunks) and idx.dim == d:
+                    if progress is not None:
+                        progress(idx.count, idx.count, 0.0)
+                    return idx
+            except StoreError as exc:
+                log.warning("discarding cached index: %s", exc)
+            for p in (path, path.with_name(path.name + ".json")):
+                p.unlink(missing_ok=True)
+        idx = HnswIndex.build(self.vectors_at(d), params=self.params, progress=progress)
+        try:
+            idx.save(path)
+        except StoreError as exc:  # the index works without its disk copy; say so and go on
+            log.warning("could not cache the index on disk: %s", exc)
+        return idx
+
+    def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None) -> np.ndarray:
+        """Full-dim query vectors with the model's query prompt (or ``instruction`` as the task)."""
+        texts = [clean_text(t)[0] if isinstance(t, str) else t for t in texts]  # lone surrogates break tokenizers
+        for t in texts:
+            if not isinstance(t, str) or not has_visible_text(t):
+                raise SearchError(f"Empty query {t!r}: type a question or keywords to search for.")
+        q = np.asarray(self.embedder.encode_queries(texts, instruction=instruction), dtype=np.float32)
+        if q.ndim != 2 or q.shape != (len(texts), self.dim):
+            raise SearchError(
+                f"{self.spec.name} returned query vectors of shape {q.shape}, expected ({len(texts)}, {self.dim}); "
+                "was the corpus embedded with a different model?"
+            )
+        return q
+
+    def search_vectors(
+        self,
+        qvecs: np.ndarray,
+        *,
+        k: int,
+        dims: int | None = None,
+        exact: bool = False,
+        ef: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (row indices, cosine scores) for full-dim query vectors at ``dims`` (exact or HNSW)."""
+        d = self._dims(dims)
+        full = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
+        q = truncate(full, d)
+        if exact:
+            return exact_search(self.vectors_at(d), q, k)
+        if self.backend is not None:  # backends take full-dim queries (Qdrant rescores a d-dim shortlist)
+            return self.index(d).search(q if d == self.dim else truncate(full, self.dim), k=k, ef=ef)
+        return self.index(d).search(q, k=k, ef=ef)
+
+    def _hits(self, idx: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
+        chunks = self.corpus.chunks
+        return tuple(
+            Hit(rank=r + 1, score=float(s), chunk_index=int(i), chunk_id=chunks[int(i)].id)
+            for r, (i, s) in enumerate(zip(idx.tolist(), scores.tolist(), strict=True))
+        )
+
+    def _run(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int,
+        dims: int | None,
+        exact: bool,
+        instruction: str | None,
+        ef: int | None,
+    ) -> _Ran:
+        """Embed the queries in one batch, search them, and time both steps."""
+        d = self._dims(dims)
+        t0 = time.perf_counter()
+        q = self.embed_queries(queries, instruction=instruction)
+        t1 = time.perf_counter()
+        idx, scores = self.search_vectors(q, k=k, dims=d, exact=exact, ef=ef)
+        t2 = time.perf_counter()
+        return _Ran(q, idx, scores, d, exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
+
+    def _result(self, ran: _Ran, i: int, **extra: object) -> SearchResult:
+        """Query i's hits; a batch's times are shared out evenly."""
+        n = len(ran.idx)
+        return SearchResult(
+            hits=self._hits(ran.idx[i], ran.scores[i]),
+            embed_ms=ran.embed_ms / n,
+            search_ms=ran.search_ms / n,
+            dims=ran.dims,
+            exact=ran.exact,
+            extra=dict(extra),
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        dims: int | None = None,
+        exact: bool = False,
+        instruction: str | None = None,
+        ef: int | None = None,
+    ) -> SearchResult:
+        """Embed one query and return its hits, with query-embedding and search time measured separately."""
+        return self._result(
+            self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef), 0
+        )
+
+    def answer(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        dims: int | None = None,
+        exact: bool = False,
+        instruction: str | None = None,
+        ef: int | None = None,
+    ) -> Answer:
+        """``search`` plus what a results page shows beside it: the query vector and each hit's z-score."""
+        ran = self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        z = self.z_scores(ran.qvecs[0], ran.scores[0], dims=ran.dims)
+        return Answer(result=self._result(ran, 0), query_vector=ran.qvecs[0], z_scores=z)
+
+    def z_scores(self, qvec: np.ndarray, scores: np.ndarray, *, dims: int | None = None) -> tuple[float, ...]:
+        """``scores`` standardised by this query's scores against every chunk at ``dims`` (comparable across models)."""
+        d = self._dims(dims)
+        q = np.asarray(qvec, dtype=np.float32)
+        every = self.vectors_at(d) @ (q if d == self.dim else truncate(q, d))
+        mean, std = float(every.mean()), float(every.std()) or 1.0
+        return tuple((s - mean) / std for s in np.asarray(scores, dtype=np.float64).tolist())
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int = 10,
+        dims: int | None = None,
+        exact: bool = False,
+        instruction: str | None = None,
+        ef: int | None = None,
+    ) -> list[SearchResult]:
+        """Like ``search`` for many queries, embedded in one batch (times are per-query averages)."""
+        queries = list(queries)
+        if not queries:
+            return []
+        ran = self._run(queries, k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        return [self._result(ran, i, batch_size=len(queries)) for i in range(len(queries))]
+
+
+def build_model_index(
+    corpus: Corpus,
+    embedder: Embedder,
+    *,
+    store: EmbeddingStore,
+    params: IndexParams = IndexParams(),
+    progress: Progress | None = None,
+    index_progress: Progress | None = None,
+    batch_size: int = 32,
+    backend: IndexBackend | None = None,
+) -> ModelIndex:
+    """Embed a corpus through the store (only unseen texts reach the model) and build its full-dim index.
+
+    ``backend`` None builds an in-process hnswlib index; a Qdrant backend uploads the vectors instead.
+    """
+    if not corpus.chunks:
+        raise IngestError(
+            f"Corpus {corpus.name or '(unnamed)'} has no chunks to embed: every file was skipped or empty. "
+            "Check the per-file status for the reason."
+        )
+    calls0 = embedder.calls
+    t0 = time.perf_counter()
+    vectors, embedded = store.embed(
+        embedder, [c.embed_text for c in corpus.chunks], progress=progress, batch_size=batch_size
+    )
+    embed_seconds = time.perf_counter() - t0
+    mi = ModelIndex(
+        embedder=embedder, corpus=corpus, vectors=vectors, store=store, params=params, backend=backend
+    )
+    t1 = time.perf_counter()
+    idx = mi.index(progress=index_progress)
+    mi.stats = BuildStats(
+        model=embedder.spec.name,
+        chunks=len(corpus.chunks),
+        embedded=embedded,
+        model_calls=embedder.calls - calls0,
+        embed_seconds=embed_seconds,
+        index_seconds=time.perf_counter() - t1,
+        dims=mi.dim,
+        index_bytes=idx.nbytes,
+    )
+    return mi

@@ -1,0 +1,33 @@
+"""One number format for the sentences and tables people read (core.evaluation.decide, core.report.sections and its renderers).
+
+``number(x, digits, sign=)``: fixed decimals, U+2212 for a minus, '+' when ``sign``, '–' for no value. A figure
+that is not zero but rounds to zero keeps its sign with one significant digit ("−0.0004", not "−0.00" nor
+"0.00"): a CI bound of −0.0004 printed "0.00" would hide which side of 0 it lies on, and "−0.00" contradicts
+itself. Below ``FLOOR`` (1e-6) a figure is float noise and prints as an unsigned "0.00".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+MINUS = "\u2212"  # every negative figure people read: "−0.012", never "-0.012"
+FLOOR = 1e-6
+_ASCII_MINUS = re.compile(r"(?:(?<![\w.\-\u2212])|(?<=\.\.))-(?=\d*\.?\d)")
+
+
+def number(x: float | None, digits: int = 3, *, sign: bool = False) -> str:
+    """``x`` to ``digits`` decimals ('+' first when ``sign``); more decimals when it would round to a signed 0."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if abs(x) < FLOOR:
+        return f"{0:.{digits}f}"
+    if round(abs(x), digits) == 0:
+        digits = -math.floor(math.log10(abs(x)))  # 0.0004 -> 4 decimals: its first significant digit
+    return f"{x:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
+
+
+def minus_signs(text: str) -> str:
+    """A sentence written elsewhere ('+0.05..-0.03') with its negative figures in U+2212; hyphens inside words,
+    ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
+    return _ASCII_MINUS.sub(MINUS, text)
