@@ -70,7 +70,7 @@ def what_runs(corpus: Corpus, indexes: dict[Slot, ModelIndex]) -> None:
 
 def dims_slider(mi: ModelIndex) -> list[int]:
     """The dimension slider (the model's MRL stops, or standard steps up to its full dimension)."""
-    stops = dims.dims_for(mi)
+    stops = mi.offered_dims
     if state.get("mrl_dims") not in stops:
         state.put("mrl_dims", stops[len(stops) // 2])
     st.select_slider("Dimensions", options=stops, key="mrl_dims")

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from core.dims import offered_dims
 from core.search.index import exact_search
-from core.search.matryoshka import equal_cost_dims, pseudo_queries, recall_at_k, truncation_curve, valid_dims
+from core.search.matryoshka import equal_cost_dims, pseudo_queries, recall_at_k, truncation_curve
 from core.search.overlap import agreement, jaccard_at_k, rank_changes, rbo
 
 
@@ -67,10 +68,10 @@ def test_pseudo_queries_never_return_themselves():
     assert recall_at_k(top, top, k=5) == 1.0
 
 
-def test_valid_dims_and_equal_cost_point():
-    assert valid_dims(2560, (32, 64, 128, 256, 512, 768, 1024, 2048, 2560))[0] == 32
-    assert valid_dims(384)[-1] == 384 and all(d <= 384 for d in valid_dims(384))
-    assert equal_cost_dims(768, valid_dims(2560, (32, 256, 768, 1024, 2560))) == 768
+def test_offered_dims_and_equal_cost_point():
+    assert offered_dims(2560, (32, 64, 128, 256, 512, 768, 1024, 2048, 2560))[0] == 32
+    assert offered_dims(384)[-1] == 384 and all(d <= 384 for d in offered_dims(384))
+    assert equal_cost_dims(768, offered_dims(2560, (32, 256, 768, 1024, 2560))) == 768
 
 
 def test_common_dims_offers_only_stops_both_models_support():

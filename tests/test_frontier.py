@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
+from core.dims import swept_dims
 from core.errors import SearchError
 from core.evaluation.metrics import ndcg
 from core.frontier.measure import (
@@ -22,7 +23,6 @@ from core.frontier.measure import (
     equal_budget,
     pareto_front,
     sweep,
-    sweep_dims,
     to_json,
 )
 from core.frontier.quantize import PRECISIONS, build_flat
@@ -199,8 +199,8 @@ def test_ndcg_when_judged_and_pseudo_queries_exclude_themselves(small):
 
 
 def test_sweep_dims_and_errors():
-    assert sweep_dims(384) == [384]
-    assert sweep_dims(2560, (32, 64, 128, 2560)) == [32, 64, 128, 2560]
+    assert swept_dims(384) == [384]
+    assert swept_dims(2560, (32, 64, 128, 2560)) == [32, 64, 128, 2560]
     with pytest.raises(SearchError, match="dims"):
         sweep(np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32), model="x", dims=[8])
 

@@ -104,7 +104,7 @@ def test_store_files_are_plain_npy_json_and_hnsw(tmp_path):
 
 
 def test_trust_remote_code_is_off_by_default_everywhere():
-    from core.models.resolve import embedders
+    from core.models import embedders
 
     for fn in (embedders.load_embedder, embedders.SentenceTransformerEmbedder.__init__):
         assert inspect.signature(fn).parameters["trust_remote_code"].default is False

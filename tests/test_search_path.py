@@ -86,7 +86,7 @@ def test_dimensions_page_curve_is_the_core_curve_and_numpy(mi, pseudo):
         np.testing.assert_array_equal(exclude, pseudo_queries(len(mi.corpus.chunks), n=40))
     else:
         qvecs, exclude = mi.embed_queries([f"question {i}" for i in range(30)]), None
-    stops = dims.dims_for(mi)
+    stops = mi.offered_dims
     page = dims.truncation_curve(mi, qvecs, exclude, k=K)
     core = truncation_curve(mi.vectors, qvecs, dims=stops, k=K, exclude=exclude)
     assert [r["dims"] for r in page] == stops

@@ -25,7 +25,7 @@ from core.models import (
     resolve_model,
 )
 from core.models.endpoint import server_summary
-from core.search import IndexParams, ModelIndex, build_model_index, valid_dims
+from core.search import IndexParams, ModelIndex, build_model_index
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.text import count, format_duration
 from core.types import Corpus
@@ -171,7 +171,7 @@ def prebuild_dims(mi: ModelIndex) -> None:
         return  # on Qdrant each extra dimension is an upload: only the chosen ones, or on first use
 
     def work() -> None:
-        for d in valid_dims(mi.dim, mi.spec.mrl_dims):
+        for d in mi.offered_dims:
             try:
                 mi.index(d)
             except Exception:  # the slider builds on demand and shows the error there

@@ -9,16 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from core.search import ModelIndex, TruncationCurve, drop_excluded, pseudo_queries, recall_at_k, valid_dims
+from core.search import ModelIndex, TruncationCurve, drop_excluded, pseudo_queries, recall_at_k
 from core.search import matryoshka as mrl
 from ui import compare, resources
 
 Row = dict[str, Any]
-
-
-def dims_for(mi: ModelIndex) -> list[int]:
-    """Slider stops: the model's MRL dims, else standard steps up to its full dimension."""
-    return valid_dims(mi.dim, mi.spec.mrl_dims)
 
 
 def query_set(
@@ -47,7 +42,7 @@ def curve(
     dims: Sequence[int] | None = None,
 ) -> TruncationCurve:
     """core.search.matryoshka.truncation_curve at ``dims`` (default: every slider stop), computed once per content and k."""
-    stops = tuple(dims_for(mi) if dims is None else dims)
+    stops = tuple(mi.offered_dims if dims is None else dims)
     key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, stops)
     return resources.memo(
         key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=stops, k=k, exclude=exclude)
@@ -91,4 +86,4 @@ def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: i
 def end_to_end_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
     """HNSW-at-d recall, index size and latency at every stop (builds the per-d indexes once, cached)."""
     key = ("e2e", mi.vectors_sha, _digest(qvecs, exclude), k, mi.params)
-    return resources.memo(key, lambda: [point(mi, qvecs, exclude, d=d, k=k) for d in dims_for(mi)])
+    return resources.memo(key, lambda: [point(mi, qvecs, exclude, d=d, k=k) for d in mi.offered_dims])

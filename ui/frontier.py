@@ -20,7 +20,6 @@ from core.frontier import (
     metric_of,
     pareto_mark,
     sweep,
-    sweep_dims,
 )
 from core.search import ModelIndex, pseudo_queries
 from core.text import format_duration
@@ -126,7 +125,7 @@ def run_sweep(
             mi.vectors,
             qvecs,
             model=mi.spec.name,
-            dims=sweep_dims(mi.dim, mi.spec.mrl_dims),
+            dims=mi.swept_dims,
             k=k,
             hnsw=hnsw,
             params=mi.params,

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 import streamlit as st
 
+from core.dims import parse_dims
 from core.search import API_KEY_ENV, IndexBackend, QdrantBackend, QdrantError, QdrantTarget
 from ui import state
 
@@ -84,12 +85,9 @@ def slot_label(slot: str) -> str | None:
 
 def _dims(text: str) -> tuple[int, ...]:
     try:
-        dims = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise QdrantError(f"Matryoshka dims to upload: {text!r} is not a list like 64,256") from None
-    if any(d < 1 for d in dims):
-        raise QdrantError(f"Matryoshka dims to upload must be positive, got {text!r}")
-    return dims
+        return parse_dims(text, field="Matryoshka dims to upload")
+    except ValueError as exc:
+        raise QdrantError(str(exc)) from None
 
 
 def backend() -> IndexBackend | None:

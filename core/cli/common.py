@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
 from core.ingest import load_corpus
 from core.models import check_build_fits, load_embedder, resolve_model
@@ -118,9 +119,9 @@ def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
 
 def _dims_list(text: str) -> tuple[int, ...]:
     try:
-        return tuple(positive_int(part.strip()) for part in text.split(",") if part.strip())
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"--qdrant-dims takes numbers like 64,256: {exc}") from None
+        return parse_dims(text, field="--qdrant-dims")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_index_backend(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int
-from core.search import pseudo_queries, truncation_curve, valid_dims
+from core.search import pseudo_queries, truncation_curve
 from core.store import EmbeddingStore
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         exclude = pseudo_queries(len(corpus.chunks), n=args.pseudo)
         queries, kind = mi.vectors[exclude], f"{len(exclude)} chunks as pseudo-queries"
-    dims = valid_dims(mi.dim, mi.spec.mrl_dims)
+    dims = mi.offered_dims
     curve = truncation_curve(mi.vectors, queries, dims=dims, k=args.k, exclude=exclude)
     rows = [
         {

@@ -26,7 +26,7 @@ from core.cli.common import (
 from core.datasets import read_qrels
 from core.errors import DashboardError, IngestError
 from core.evaluation import choose_doc_key, doc_key
-from core.frontier import PRECISIONS, Judged, Sweep, equal_budget, sweep, sweep_dims, to_json
+from core.frontier import PRECISIONS, Judged, Sweep, equal_budget, sweep, to_json
 from core.ingest import read_queries_jsonl
 from core.judging import JudgmentStore
 from core.search import IndexParams, pseudo_queries
@@ -173,7 +173,7 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
                 mi.vectors,
                 np.asarray(qvecs),
                 model=mi.spec.name,
-                dims=sweep_dims(mi.dim, mi.spec.mrl_dims),
+                dims=mi.swept_dims,
                 k=args.k,
                 precisions=PRECISIONS,
                 hnsw=args.hnsw,

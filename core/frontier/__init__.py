@@ -14,7 +14,6 @@ from core.frontier.measure import (
     metric_of,
     pareto_mark,
     sweep,
-    sweep_dims,
     to_json,
 )
 from core.frontier.quantize import PRECISIONS, build_flat
@@ -33,6 +32,5 @@ __all__ = [
     "metric_of",
     "pareto_mark",
     "sweep",
-    "sweep_dims",
     "to_json",
 ]

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.dims import mrl_stops
 from core.errors import DashboardError, SearchError
 from core.evaluation import ndcg
 from core.frontier.exact import exact_lists
@@ -124,14 +123,6 @@ class Sweep:
             ),
             None,
         )
-
-
-def sweep_dims(full_dim: int, mrl_dims: Sequence[int] = ()) -> list[int]:
-    """Matryoshka stops for a trained model (its mrl_dims, else core.dims.mrl_stops); full dim only otherwise."""
-    if not mrl_dims:
-        return [full_dim]
-    trained = sorted({d for d in mrl_dims if 0 < d < full_dim})
-    return [*(trained or list(mrl_stops(full_dim))[:-1]), full_dim]
 
 
 def _cancelled(cancel: Cancel | None) -> bool:
@@ -254,6 +245,31 @@ def sweep(
     one per query, are never returned: pseudo-queries). Result lists for recall and nDCG come from one batched
     pass over the dimensions (core.frontier.exact); latency from single queries on each configuration's own
     index, up to the first ``latency_queries`` (see ``latency_note``).
+
+    Args:
+        vectors: The stored full-dimension unit vectors, (n, dim) (``ModelIndex.vectors``).
+        queries: Full-dimension query vectors, one row per query.
+        model: The model's name, carried into every Measurement.
+        dims: The dimensions to measure (``core.dims`` says which a model offers).
+        k: Depth of recall@k against the float32 exact full-dimension lists.
+        precisions: Any of "float32", "float16", "int8", "binary", "binary+rescore".
+        hnsw: Also measure float32 and float16 HNSW indexes at every dimension.
+        params: HNSW parameters.
+        exclude: Per query, a chunk row never returned (the query's own chunk when chunks are the queries).
+        judged: Judgments aligned with the query rows; with them every row also gets nDCG@10.
+        latency_queries: How many queries time each configuration (p50 / p95).
+        rescore_multiplier: binary+rescore fetches ``k * rescore_multiplier`` candidates to rescore.
+        mrl_trained: False adds a note that the model was not trained for truncation.
+        progress: Called as ``progress(done, total, rate)`` after each configuration.
+        cancel: A callable or Event; when set, the sweep stops between configurations.
+
+    Returns:
+        The Sweep: one Measurement per configuration (recall, nDCG@10, bytes per vector, p50 / p95 ms,
+        Pareto flag) and notes on how they were measured.
+
+    Raises:
+        SearchError: bad shapes, dims outside 1..dim, an unknown precision or a bad rescore multiplier.
+        SweepCancelled: ``cancel`` was set; its ``partial`` holds what was measured.
     """
     docs = np.ascontiguousarray(vectors, dtype=np.float32)
     if docs.ndim != 2 or docs.shape[0] == 0:

@@ -33,10 +33,10 @@ from core.evaluation import (
     language_pairs,
     run_retrieval,
 )
-from core.frontier import Judged, ScaleInputs, Sweep, sweep, sweep_dims
+from core.frontier import Judged, ScaleInputs, Sweep, sweep
 from core.ingest import ChunkOptions
 from core.judging import rater_agreement, votes
-from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve, valid_dims
+from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve
 from core.types import Corpus
 
 EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@100")  # core.cli evaluate's headline metrics
@@ -391,7 +391,7 @@ def cost_side(
     """One model's Matryoshka curve (exact at every stop) and frontier sweep, on the same query vectors."""
     qvecs, exclude = query_vectors(mi, queries, instruction=instruction, cache=cache)
     curve = truncation_curve(
-        mi.vectors, qvecs, dims=valid_dims(mi.dim, mi.spec.mrl_dims), k=k, exclude=exclude
+        mi.vectors, qvecs, dims=mi.offered_dims, k=k, exclude=exclude
     )
     if not with_sweep:
         return curve, None
@@ -404,7 +404,7 @@ def cost_side(
         mi.vectors,
         qvecs,
         model=name or mi.spec.name,
-        dims=sweep_dims(mi.dim, mi.spec.mrl_dims),
+        dims=mi.swept_dims,
         k=k,
         hnsw=True,
         params=mi.params,

@@ -12,7 +12,6 @@ from core.search.matryoshka import (
     pseudo_queries,
     recall_at_k,
     truncation_curve,
-    valid_dims,
 )
 from core.search.overlap import Agreement, RankChange, agreement, jaccard_at_k, rank_changes
 from core.search.qdrant import API_KEY_ENV, QdrantBackend, QdrantError, QdrantTarget, close, is_open
@@ -48,5 +47,4 @@ __all__ = [
     "recall_at_k",
     "truncate",
     "truncation_curve",
-    "valid_dims",
 ]

@@ -12,6 +12,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from core.dims import check_dims, offered_dims, swept_dims
 from core.errors import IngestError, SearchError, StoreError
 from core.search.index import HnswIndex, IndexParams, exact_search, truncate
 from core.store import EmbeddingStore
@@ -115,15 +116,20 @@ class ModelIndex:
         """Full embedding dimension."""
         return int(self.vectors.shape[1])
 
+    @property
+    def offered_dims(self) -> list[int]:
+        """The dims pages offer for this model (core.dims states the rule)."""
+        return offered_dims(self.dim, self.spec.mrl_dims)
+
+    @property
+    def swept_dims(self) -> list[int]:
+        """The dims the cost frontier measures for this model (core.dims states the rule)."""
+        return swept_dims(self.dim, self.spec.mrl_dims)
+
     def _dims(self, dims: int | None) -> int:
         if dims is None:
             return self.dim
-        if isinstance(dims, bool) or not isinstance(dims, int | np.integer) or not 1 <= dims <= self.dim:
-            raise SearchError(
-                f"dims must be between 1 and {self.dim} for {self.spec.name}, got {dims!r}; "
-                "pick one of the dimensions offered for this model."
-            )
-        return int(dims)
+        return check_dims(dims, self.dim, what=self.spec.name)
 
     def vectors_at(self, dims: int | None = None) -> np.ndarray:
         """Corpus vectors truncated to ``dims`` and renormalised (read-only, cached)."""
@@ -319,7 +325,21 @@ def build_model_index(
 ) -> ModelIndex:
     """Embed a corpus through the store (only unseen texts reach the model) and build its full-dim index.
 
-    ``backend`` None builds an in-process hnswlib index; a Qdrant backend uploads the vectors instead.
+    Args:
+        corpus: The chunks to embed (``core.ingest.load_corpus``).
+        embedder: A loaded model (``core.models.load_embedder``).
+        store: The on-disk embedding store; texts it already holds for this model are not embedded again.
+        params: HNSW parameters (M, ef_construction, ef_search).
+        progress: Called as ``progress(done, total, rate)`` while chunks are embedded.
+        index_progress: The same while the index is built.
+        batch_size: Texts per model call.
+        backend: None builds an in-process hnswlib index; a Qdrant backend uploads the vectors instead.
+
+    Returns:
+        The ModelIndex to search (any dimension, exact or HNSW); its ``stats`` say what the build cost.
+
+    Raises:
+        IngestError: the corpus has no chunks.
     """
     if not corpus.chunks:
         raise IngestError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
+from core.dims import check_dims
 from core.errors import SearchError, StoreError
 from core.store import atomic_write, atomic_write_bytes, file_sha256
 from core.types import Progress
@@ -26,8 +27,7 @@ def truncate(vectors: np.ndarray, dims: int) -> np.ndarray:
     if v.ndim not in (1, 2):
         raise SearchError(f"truncate expects a vector or an (n, dim) matrix, got shape {v.shape}")
     full = v.shape[-1]
-    if isinstance(dims, bool) or not isinstance(dims, int | np.integer) or not 1 <= dims <= full:
-        raise SearchError(f"dims must be an integer between 1 and {full} (the full dimension), got {dims!r}")
+    check_dims(dims, full)
     out = np.array(v[..., :dims], dtype=np.float32, order="C", copy=True)
     norms = np.linalg.norm(out, axis=-1, keepdims=True)
     out /= np.maximum(norms, np.float32(1e-12))

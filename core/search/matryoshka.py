@@ -8,15 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.dims import MRL_STEPS
-from core.errors import SearchError
+from core.dims import check_dims, offered_dims
 from core.search.index import query_block_rows, rank_block
-
-
-def valid_dims(full_dim: int, mrl_dims: Sequence[int] = ()) -> list[int]:
-    """Dimensions to offer on a slider: the model's trained MRL dims, else powers-of-two-ish steps up to full."""
-    dims = [d for d in (mrl_dims or MRL_STEPS) if 0 < d < full_dim]
-    return sorted(set(dims)) + [full_dim]
 
 
 def common_dims(a: tuple[int, Sequence[int]], b: tuple[int, Sequence[int]]) -> list[int]:
@@ -25,14 +18,8 @@ def common_dims(a: tuple[int, Sequence[int]], b: tuple[int, Sequence[int]]) -> l
     A stop is each model's own valid_dims; a stop that is the full dimension of both is left out (it is
     "full"), so two 384-dim models get [32, 64, 128, 256] and never 512 or 1024.
     """
-    both = set(valid_dims(a[0], a[1])) & set(valid_dims(b[0], b[1]))
+    both = set(offered_dims(a[0], a[1])) & set(offered_dims(b[0], b[1]))
     return sorted(d for d in both if not d == a[0] == b[0])
-
-
-def _check_dims(d: int, full: int) -> int:
-    if isinstance(d, bool) or not isinstance(d, int | np.integer) or not 1 <= d <= full:
-        raise SearchError(f"dims must be between 1 and {full}, got {d!r}")
-    return int(d)
 
 
 def recall_at_k(truth: np.ndarray, got: np.ndarray, *, k: int) -> float:
@@ -81,7 +68,7 @@ def truncation_curve(
     ``exclude`` (one per query) are never returned; ties go to the lower row.
     """
     full = docs.shape[1]
-    want = sorted({_check_dims(d, full) for d in dims})
+    want = sorted({check_dims(d, full) for d in dims})
     stops = want if want and want[-1] == full else [*want, full]
     kk = min(k, docs.shape[0] - (exclude is not None))
     n_q = queries.shape[0]
