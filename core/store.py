@@ -334,7 +334,7 @@ class EmbeddingStore:
     @staticmethod
     def _gather(shelf: _Shelf, hashes: list[str], embedder: Embedder) -> np.ndarray:
         if not hashes:
-            return np.zeros((0, max(int(getattr(embedder.spec, "dim", 0) or 0), 0)), dtype=np.float32)
+            return np.zeros((0, max(int(embedder.spec.dim or 0), 0)), dtype=np.float32)
         dims = {shelf.segments[shelf.where[h][0]].vectors.shape[1] for h in set(hashes)}
         if len(dims) != 1:
             raise StoreError(
@@ -415,7 +415,7 @@ def _tree_bytes(path: Path) -> int:
 def _check_vectors(vecs: object, n: int, embedder: Embedder) -> np.ndarray:
     """The model's output as float32 (n, dim) with finite values, or an error naming the model."""
     arr = np.ascontiguousarray(np.asarray(vecs, dtype=np.float32))
-    name = getattr(embedder.spec, "name", "?")
+    name = embedder.spec.name
     if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] == 0:
         raise ModelLoadError(
             f"Model {name} returned an array of shape {arr.shape} for {n} texts; expected ({n}, dim). "

@@ -76,10 +76,6 @@ class Corpus:
             counts[c.lang] = counts.get(c.lang, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
-    @property
-    def main_language(self) -> str:
-        hist = {k: v for k, v in self.lang_histogram().items() if k != "unknown"}
-        return next(iter(hist), "unknown")
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,7 @@ class ModelSpec:
     pooling: str = ""  # "cls" | "mean" | "lasttoken" (documentation; the model config decides)
     padding_side: str = "right"
     revision: str = "main"
-    base_url: str = ""  # endpoint backend only
+    base_urls: tuple[str, ...] = ()  # endpoint backend only: one server, or the servers of a pool
     note: str = ""
 
     def query_prefix(self, instruction: str | None = None) -> str:
@@ -115,6 +111,21 @@ class Embedder(Protocol):
 
     spec: ModelSpec
     calls: int  # number of forward batches sent to the model so far (for cache accounting)
+    device: str  # where it runs: "cpu", "cuda:0", "mps", or "endpoint" for a served model
+    max_tokens: int  # the window documents are cut to
+
+    @property
+    def notes(self) -> list[str]:
+        """What the model adapted while it ran (an endpoint's split or smaller batches); [] when nothing."""
+        ...
+
+    def pool_summary(self) -> str:
+        """Texts/s per server of an endpoint pool, for a progress line; '' for one server or a local model."""
+        ...
+
+    def runtime(self) -> str:
+        """How it runs, for people: in process with device and dtype, or the endpoint's hosts (never a key)."""
+        ...
 
     @property
     def cache_key(self) -> str:
@@ -126,6 +137,25 @@ class Embedder(Protocol):
     def encode_documents(
         self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
     ) -> np.ndarray: ...
+
+
+class InProcess:
+    """The Embedder members every in-process model shares: it adapts nothing and has no server pool."""
+
+    device: str = "cpu"
+
+    @property
+    def notes(self) -> list[str]:
+        """A local model adapts nothing: always []."""
+        return []
+
+    def pool_summary(self) -> str:
+        """No server pool: ''."""
+        return ""
+
+    def runtime(self) -> str:
+        """'in process, cpu'."""
+        return f"in process, {self.device}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.ingest import DEFAULT_CHUNKING
-from core.models import load_tokenizer, resolve_model
+from core.models import load_tokenizer
 from core.report import charts
 from core.text import count, plural
 from core.types import Corpus
@@ -231,7 +231,7 @@ def languages(corpus: Corpus) -> None:
 def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, object]], str] | None:
     """Token counts of every chunk for one model and a note on how many exceed its window (None on error)."""
     try:
-        spec = resolve_model(name)
+        spec = resources.model_spec(name)
         tokenizer = load_tokenizer(spec)
         counts = resources.chunk_token_counts(corpus, name)
     except Exception as exc:

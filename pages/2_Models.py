@@ -3,8 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from core.models import PRESETS, availability, resolve_model
-from core.models.endpoint import config_check, local_reference, test_connection
+from core.models import PRESETS, availability
+from core.models.endpoint import (
+    config_check,
+    endpoint_name,
+    is_endpoint_name,
+    local_reference,
+    parse_endpoint_name,
+    test_connection,
+)
 from core.types import Corpus, ModelSpec
 from ui import build, bundle, byo, index_backend, resources, state, widgets
 from ui.cost_text import describe, suggest
@@ -30,7 +37,7 @@ def _initial_choice(name: str | None) -> str:
         return CHOICES[0]
     if name in PRESETS:
         return name
-    return ENDPOINT if name.startswith("endpoint:") else OTHER
+    return ENDPOINT if is_endpoint_name(name) else OTHER
 
 
 def custom_name(s: str, current: str | None) -> str:
@@ -41,10 +48,11 @@ def custom_name(s: str, current: str | None) -> str:
     ).strip()
 
 
-def endpoint_name(s: str, current: str | None) -> str:
+def endpoint_choice(s: str, current: str | None) -> str:
     """endpoint:MODEL@URL from the base URL and served model fields ('' until both are filled)."""
-    if current and current.startswith("endpoint:") and "@" in current:  # refill after a page switch
-        served, _, base = current[len("endpoint:") :].partition("@")
+    parsed = parse_endpoint_name(current or "")
+    if parsed is not None:  # refill after a page switch
+        served, base = parsed
         state.default_page_value(f"_models_ep_url_{s}", base)
         state.default_page_value(f"_models_ep_model_{s}", served)
     url = st.text_input(
@@ -62,7 +70,7 @@ def endpoint_name(s: str, current: str | None) -> str:
         type="password",
         key=f"_models_ep_key_{s}",
     )
-    return f"endpoint:{model}@{url}" if url and model else ""
+    return endpoint_name(model, url) if url and model else ""
 
 
 def model_facts(spec: ModelSpec, where: str) -> None:
@@ -118,7 +126,7 @@ def model_picker(slot: Slot) -> None:
     if choice == OTHER:
         name = custom_name(s, current)
     elif choice == ENDPOINT:
-        name = endpoint_name(s, current)
+        name = endpoint_choice(s, current)
     else:
         name = choice
     if name:
@@ -127,7 +135,7 @@ def model_picker(slot: Slot) -> None:
         st.info("Fill in the fields above to choose this model.")
         return
     try:
-        spec = resolve_model(name)
+        spec = resources.model_spec(name)
         where = availability(spec)
     except Exception as exc:
         widgets.show_error(exc)
@@ -170,7 +178,7 @@ def endpoint_tools(slot: Slot, name: str) -> None:
     c1, c2 = st.columns(2)
     if c1.button("Test connection", key=f"_models_test_{slot}", width="stretch"):
         try:
-            report = test_connection(resources.embedder(name, api_key=key))
+            report = test_connection(resources.endpoint_embedder(name, api_key=key))
             st.success(escape_md(report.summary))
         except Exception as exc:
             widgets.show_error(exc)

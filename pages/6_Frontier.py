@@ -1,6 +1,7 @@
 """Frontier: what each configuration (dimensions x precision x index) costs and keeps, and the cost at scale."""
 
 import json
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -9,6 +10,7 @@ from core.frontier import FORMULAS, ScaleInputs, Sweep, to_json
 from core.report import charts
 from core.search import ModelIndex
 from ui import build, frontier, state, widgets
+from ui.state import Slot
 from ui.text import escape_md
 
 SUBTITLE = (
@@ -56,7 +58,7 @@ def controls(judged: list[str]) -> tuple[str, int, int, bool]:
 
 
 def run_all(
-    indexes: dict[str, ModelIndex], kind: str, n_pseudo: int, k: int, hnsw: bool
+    indexes: dict[Slot, ModelIndex], kind: str, n_pseudo: int, k: int, hnsw: bool
 ) -> list[Sweep] | None:
     """Each model's sweep: from the memo when already run, else after a click (progress and a stop button)."""
     go = bool(state.page_value("_fr_go"))  # set by the Run button's click, good for this run only
@@ -160,7 +162,7 @@ def scale_inputs() -> ScaleInputs:
     """Editable deployment figures (defaults stated in core.frontier.measure.ScaleInputs), three to a row."""
     d = ScaleInputs()
     cols = [c for _ in range(0, len(_SCALE_FIELDS), 3) for c in st.columns(3)]
-    values = {}
+    values: dict[str, Any] = {}
     for col, (field, label, key, kind, low, help_text) in zip(cols, _SCALE_FIELDS, strict=False):
         default = getattr(d, field)
         shown = (
@@ -170,14 +172,16 @@ def scale_inputs() -> ScaleInputs:
             if kind is int
             else f"{default:g}"
         )
-        extra = {"step": 1_000_000} if field == "chunks" else {}
-        values[field] = kind(
-            col.number_input(label, min_value=low, key=key, help=f"{help_text}default {shown}", **extra)
+        helped = f"{help_text}default {shown}"
+        values[field] = (
+            col.number_input(label, min_value=int(low), key=key, help=helped, step=1_000_000 if field == "chunks" else 1)
+            if kind is int
+            else col.number_input(label, min_value=float(low), key=key, help=helped)
         )
     return ScaleInputs(**values)
 
 
-def embedding_rates(by_slot: dict[str, ModelIndex]) -> list[float]:
+def embedding_rates(by_slot: dict[Slot, ModelIndex]) -> list[float]:
     """docs/s per model for the embedding cost: measured on this build, editable (a GPU embeds far faster)."""
     rates = []
     cols = st.columns(len(by_slot))
@@ -202,7 +206,7 @@ def embedding_rates(by_slot: dict[str, ModelIndex]) -> list[float]:
     return rates
 
 
-def cost_section(sweeps: list[Sweep], by_slot: dict[str, ModelIndex], *, metric: str, k: int) -> None:
+def cost_section(sweeps: list[Sweep], by_slot: dict[Slot, ModelIndex], *, metric: str, k: int) -> None:
     """Cost at target scale: inputs, docs/s per model (measured or entered), the table and its formulas."""
     st.subheader("Cost at target scale")
     scale = scale_inputs()
@@ -292,7 +296,7 @@ def render() -> None:
         icon=":material/download:",
         key="fr_json",
     )
-    cost_section(sweeps, dict(indexes), metric=metric, k=k)
+    cost_section(sweeps, indexes, metric=metric, k=k)
 
 
 render()

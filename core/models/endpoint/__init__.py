@@ -5,12 +5,16 @@ from __future__ import annotations
 from core.models.endpoint.check import config_check, local_reference, test_connection
 from core.models.endpoint.client import DEFAULT_TIMEOUT, EndpointEmbedder, endpoint_spec
 from core.models.endpoint.pool import server_summary
+from core.models.endpoint.spec import endpoint_name, is_endpoint_name, parse_endpoint_name
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EndpointEmbedder",
     "config_check",
+    "endpoint_name",
     "endpoint_spec",
+    "is_endpoint_name",
+    "parse_endpoint_name",
     "local_reference",
     "server_summary",
     "test_connection",

@@ -312,7 +312,7 @@ def _compare(
     a = _embed(endpoint_embedder, probes)
     ea, eb = a.shape[1], b.shape[1]
     if ea != eb:
-        if ea < eb and getattr(endpoint_embedder, "dimensions", None) == ea:
+        if ea < eb and isinstance(endpoint_embedder, EndpointEmbedder) and endpoint_embedder.dimensions == ea:
             b = _unit(b[:, :ea])  # the endpoint is deliberately truncated (MRL): compare the same prefix
         else:
             rows = tuple(ProbeResult(p, float("nan"), False) for p in probes)

@@ -37,7 +37,12 @@ from core.models.endpoint.response import (
     status_error,
     vectors_from,
 )
-from core.models.endpoint.spec import SERVER_PROMPTED_MODELS, build_endpoint_spec, endpoint_spec, pool_urls
+from core.models.endpoint.spec import (
+    SERVER_PROMPTED_MODELS,
+    build_endpoint_spec,
+    endpoint_spec,
+    split_base_url,
+)
 from core.types import ModelSpec, Progress
 
 __all__ = [
@@ -89,17 +94,18 @@ class EndpointEmbedder:
         text_suffix: str = "",
         on_note: Callable[[str], None] | None = None,
     ) -> None:
-        if spec.backend != "endpoint" or not spec.base_url:
+        if spec.backend != "endpoint" or not spec.base_urls:
             raise EndpointError(
                 f"Model spec {spec.name!r} is not an endpoint spec (backend={spec.backend!r}, "
-                f"base_url={spec.base_url!r}); build one with endpoint_spec('endpoint:MODEL@BASE_URL')."
+                f"base_urls={spec.base_urls!r}); build one with endpoint_spec('endpoint:MODEL@BASE_URL')."
             )
+        where = ",".join(spec.base_urls)
         for label, value in (("batch_size", batch_size), ("concurrency", concurrency)):
             if int(value) < 1:
-                raise EndpointError(f"{label}={value} is invalid for {spec.base_url}: use an integer >= 1.")
+                raise EndpointError(f"{label}={value} is invalid for {where}: use an integer >= 1.")
         if not timeout > 0 or retries < 0 or backoff < 0:
             raise EndpointError(
-                f"timeout={timeout}, retries={retries}, backoff={backoff} are invalid for {spec.base_url}: "
+                f"timeout={timeout}, retries={retries}, backoff={backoff} are invalid for {where}: "
                 "use timeout > 0 seconds, retries >= 0 and backoff >= 0."
             )
         if dimensions is not None and (dimensions < 1 or (spec.dim and dimensions > spec.dim)):
@@ -107,7 +113,9 @@ class EndpointEmbedder:
                 f"dimensions={dimensions} is invalid for {spec.model_id} (full size {spec.dim or 'unknown'}): "
                 "use 1..full size, or None for full vectors."
             )
-        bases = [b.rstrip("/") for b in pool_urls(spec.base_url)]
+        bases = [b.rstrip("/") for b in spec.base_urls]
+        self.device = "endpoint"
+        self.max_tokens = spec.max_tokens
         self.urls = tuple(b + "/embeddings" for b in bases)
         self.url = self.urls[0]  # the first server (the only one unless this is a pool)
         self._key = Secret(resolve_api_key(api_key))
@@ -209,13 +217,22 @@ class EndpointEmbedder:
         active = self._activity.total()
         return tuple(s.stats(active) for s in self._servers)
 
+    def pool_summary(self) -> str:
+        """Texts/s per server of a pool, for a progress line ('' for one server)."""
+        return server_summary(self.server_stats())
+
+    def runtime(self) -> str:
+        """The endpoint's hosts (never a key, a path or a full URL)."""
+        hosts = ", ".join(split_base_url(u)[1] for u in self.spec.base_urls)
+        return f"endpoint at {hosts} (OpenAI-compatible /v1/embeddings)"
+
     def each_server(self) -> list[EndpointEmbedder]:
         """One single-server embedder per server of the pool (same model, key and settings), for checks."""
         if len(self._servers) == 1:
             return [self]
         return [
             EndpointEmbedder(
-                replace(self._spec_given, base_url=s.base, name=f"{self._spec_given.model_id} @ {s.base}"),
+                replace(self._spec_given, base_urls=(s.base,), name=f"{self._spec_given.model_id} @ {s.base}"),
                 api_key=self._key.get() or None,
                 batch_size=self._options["batch_size"],
                 concurrency=self._options["concurrency"],

@@ -1,6 +1,7 @@
 """Parsing 'endpoint:MODEL@BASE_URL[,BASE_URL...]' into a ModelSpec with the prompts and dims of the served
 model's family. Several comma-separated base URLs are a pool of servers of the same model; the spec
-keeps them, normalised, comma-joined in ``base_url`` (``pool_urls`` splits them again)."""
+keeps them, normalised, as the tuple ``base_urls``. ``endpoint_name`` writes the string ``endpoint_spec``
+and ``parse_endpoint_name`` read: the one format, in one place."""
 
 from __future__ import annotations
 
@@ -68,9 +69,21 @@ def split_base_urls(base_urls: str) -> list[tuple[str, str]]:
     return out
 
 
-def pool_urls(base_url: str) -> tuple[str, ...]:
-    """The base URLs a spec's ``base_url`` holds (one, or the servers of a pool)."""
-    return tuple(u for u in (p.strip() for p in (base_url or "").split(",")) if u)
+def endpoint_name(model: str, base_urls: str | tuple[str, ...]) -> str:
+    """'endpoint:MODEL@URL[,URL...]' from a served model name and one base URL, several, or a comma list."""
+    urls = base_urls if isinstance(base_urls, str) else ",".join(base_urls)
+    return f"endpoint:{model.strip()}@{urls.strip()}"
+
+
+def is_endpoint_name(name: str) -> bool:
+    """Whether a model choice names an endpoint ('endpoint:...'), before it is parsed."""
+    return (name or "").strip().lower().startswith("endpoint:")
+
+
+def parse_endpoint_name(name: str) -> tuple[str, str] | None:
+    """'endpoint:MODEL@URLS' -> (MODEL, URLS as typed); None when the name is not of that form."""
+    m = _NAME_RE.match((name or "").strip())
+    return (m.group("model"), m.group("url")) if m else None
 
 
 def _pool_label(hosts: list[str]) -> str:
@@ -153,7 +166,7 @@ def build_endpoint_spec(model: str, base_url: str) -> ModelSpec:
         name=f"{model} @ {_pool_label([h for _, h in servers])}",
         model_id=model,
         backend="endpoint",
-        base_url=",".join(u for u, _ in servers),
+        base_urls=tuple(u for u, _ in servers),
         note=where,
         **fields,
     )
@@ -162,10 +175,10 @@ def build_endpoint_spec(model: str, base_url: str) -> ModelSpec:
 def endpoint_spec(name: str) -> ModelSpec:
     """Parse 'endpoint:MODEL@BASE_URL' (e.g. 'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1');
     several comma-separated base URLs name a pool of servers of the same model."""
-    m = _NAME_RE.match((name or "").strip())
-    if not m:
+    parsed = parse_endpoint_name(name)
+    if parsed is None:
         raise EndpointError(
             f"Endpoint model {name!r} is not of the form 'endpoint:MODEL@BASE_URL', e.g. "
             "'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1' (a pool: comma-separated base URLs)."
         )
-    return build_endpoint_spec(m.group("model"), m.group("url"))
+    return build_endpoint_spec(*parsed)
