@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from core.build import build_index, load_model, plan_build  # noqa: E402
 from core.bundle import ExportModel, make_bundle, read_bundle  # noqa: E402
 from core.cli import StderrProgress  # noqa: E402
 from core.datasets import load_judged_folder  # noqa: E402
 from core.ingest import ChunkOptions  # noqa: E402
-from core.models import load_embedder, resolve_model  # noqa: E402
-from core.search import IndexParams, build_model_index  # noqa: E402
+from core.search import IndexParams  # noqa: E402
 from core.store import EmbeddingStore  # noqa: E402
 
 SAMPLE = ROOT / "sample_corpus"
@@ -51,14 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     models = []
     for slot, name in zip("AB", PAIR, strict=True):
         t0 = time.perf_counter()
-        embedder = load_embedder(resolve_model(name), device="cpu")
-        mi = build_model_index(
-            corpus,
-            embedder,
-            store=store,
-            params=params,
-            progress=StderrProgress(f"[{slot} {name}] embedding"),
-        )
+        plan = plan_build(corpus, name, device="cpu", params=params)
+        embedder = load_model(plan)
+        mi = build_index(plan, corpus, embedder, store=store, progress=StderrProgress(f"[{slot} {name}] embedding"))
         stats = mi.stats
         print(
             f"{slot} {name}: {len(corpus.chunks)} chunks, {stats.embedded if stats else '?'} embedded now, "

@@ -16,8 +16,15 @@ from streamlit.testing.v1 import AppTest
 
 from core.errors import EndpointError
 from core.models.embedders import load_embedder
+from core.models.endpoint import (
+    EndpointEmbedder,
+    endpoint_name,
+    endpoint_spec,
+    is_endpoint_name,
+    parse_endpoint_name,
+    server_summary,
+)
 from core.models.endpoint import check as ec
-from core.models.endpoint import EndpointEmbedder, endpoint_name, endpoint_spec, is_endpoint_name, parse_endpoint_name, server_summary
 from core.models.presets import PRESETS
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore

@@ -91,7 +91,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.types", "core.errors", "core.text"),  # the vocabulary
     ("core.dims", "core.store", "core.ingest"),  # dimensions, vectors on disk, bytes -> Corpus
     ("core.models", "core.search", "core.judging"),  # embedders, indexes, labels: independent of each other
-    ("core.evaluation",),  # runs, metrics, significance, the verdict
+    ("core.evaluation", "core.build"),  # runs, metrics, significance, the verdict; plan, load, build an index
     ("core.frontier", "core.datasets"),  # the cost sweep; BEIR and qrels files
     ("core.report", "core.bundle"),  # everything above, packaged
     ("core.cli",),  # python -m core.cli: imported by nothing in core

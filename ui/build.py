@@ -12,18 +12,18 @@ from typing import TypedDict
 
 import streamlit as st
 
+from core.build import build_index, plan_build, progress_note
 from core.bundle import vector_agreement
 from core.ingest import MIXED_SHARE, language_shares
 from core.models import (
     CostEstimate,
     availability,
-    check_build_fits,
     estimate_build,
     has_gpu,
     hub_offline,
     resolve_device,
 )
-from core.search import IndexParams, ModelIndex, build_model_index
+from core.search import IndexParams, ModelIndex
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.text import count, format_duration
 from core.types import Corpus
@@ -324,19 +324,19 @@ def _build_one(
     t0 = time.perf_counter()
     settings = slot_settings(slot)
     name = settings["name"]
-    spec = resources.model_spec(name)
     counts = resources.chunk_token_counts(corpus, name)
     # Refuse up front, with the estimate, what would otherwise end in an out-of-memory kill.
-    check_build_fits(
-        spec,
-        len(corpus.chunks),
-        settings["device"],
-        seq_len=min(max(counts, default=16), settings["max_tokens"] or spec.max_tokens or 512),
-        model_loaded=resources.loaded_embedder(
-            name, device=settings["device"], max_tokens=settings["max_tokens"]
-        )
+    plan = plan_build(
+        corpus,
+        resources.model_spec(name),
+        device=settings["device"],
+        max_tokens=settings["max_tokens"],
+        trust_remote_code=settings["trust_remote_code"],
+        params=index_params(),
+        backend=index_backend.backend(),  # None = hnswlib; a missing Qdrant URL/folder is refused here
+        seq_len=max(counts, default=16),
+        model_loaded=resources.loaded_embedder(name, device=settings["device"], max_tokens=settings["max_tokens"])
         is not None,
-        index_in_process=index_backend.backend_key() == "",
     )
     with st.spinner(f"Loading {name} …"):
         embedder = resources.embedder(
@@ -346,8 +346,7 @@ def _build_one(
             api_key=api_key,
             trust_remote_code=settings["trust_remote_code"],
         )
-    backend = index_backend.backend()  # None = hnswlib; a missing Qdrant URL/folder is refused here
-    key = index_key(corpus, embedder.cache_key, index_params(), index_backend.backend_key())
+    key = index_key(corpus, embedder.cache_key, plan.params, index_backend.backend_key())
     registry = resources.indexes()
     previous = registry.get(key)
     if previous is not None and not fresh:
@@ -359,20 +358,17 @@ def _build_one(
 
     def progress(done: int, total: int, rate: float) -> None:
         # Endpoint clients say what they adapted (split, smaller batch); a pool also gives texts/s per server.
-        notes = embedder.notes
-        parts = [notes[-1] if notes else "", embedder.pool_summary()]
-        job.update(slot, name, done, total, rate, " · ".join(p for p in parts if p))
+        job.update(slot, name, done, total, rate, progress_note(embedder))
 
     def make() -> ModelIndex:
-        return build_model_index(
+        return build_index(
+            plan,
             corpus,
             embedder,
             store=store,
-            params=index_params(),
             progress=progress,
-            backend=backend,
             index_progress=None
-            if backend is None
+            if plan.backend is None
             else lambda d, t, r: job.update(slot, name, d, t, r, "uploading to Qdrant"),
         )
 

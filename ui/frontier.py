@@ -19,7 +19,7 @@ from core.frontier import (
     method,
     metric_of,
     pareto_mark,
-    sweep,
+    sweep_index,
 )
 from core.search import ModelIndex, pseudo_queries
 from core.text import format_duration
@@ -121,19 +121,7 @@ def run_sweep(
     key = sweep_key(mi, qvecs, exclude, judged, k=k, hnsw=hnsw)
     return resources.memo(
         key,
-        lambda: sweep(
-            mi.vectors,
-            qvecs,
-            model=mi.spec.name,
-            dims=mi.swept_dims,
-            k=k,
-            hnsw=hnsw,
-            params=mi.params,
-            exclude=exclude,
-            judged=judged,
-            mrl_trained=bool(mi.spec.mrl_dims),
-            progress=progress,
-        ),
+        lambda: sweep_index(mi, qvecs, k=k, hnsw=hnsw, exclude=exclude, judged=judged, progress=progress),
     )
 
 

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.build import build_index, load_model, plan_build
 from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
 from core.ingest import load_corpus
-from core.models import check_build_fits, load_embedder, resolve_model
 from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
-from core.search import IndexParams, ModelIndex, QdrantBackend, QdrantTarget, build_model_index
+from core.search import IndexParams, ModelIndex, QdrantBackend, QdrantTarget
 from core.store import EmbeddingStore
 from core.types import Corpus
 
@@ -151,33 +151,27 @@ def build_one(
 
     HNSW options come from ``args`` where the command has them (``--M``, ``--ef-construction``, ``--ef``).
     """
-    spec = resolve_model(name)
-    label = label or spec.name
-    backend = index_backend(args)  # a Qdrant index holds the vectors and graph outside this process
-    check_build_fits(spec, len(corpus.chunks), args.device, index_in_process=backend is None)  # refuse an OOM kill
-    print(f"[{label}] loading {spec.model_id} ...", file=sys.stderr, flush=True)
-    embedder = load_embedder(
-        spec,
-        device=args.device,
-        max_tokens=args.max_tokens,
-        timeout=args.timeout,
-        on_note=endpoint_notes(label),
-    )
     default = IndexParams()
     params = IndexParams(
         M=getattr(args, "M", None) or default.M,
         ef_construction=getattr(args, "ef_construction", None) or default.ef_construction,
         ef_search=getattr(args, "ef", None) or default.ef_search,
     )
-    return build_model_index(
+    # a Qdrant index holds the vectors and graph outside this process; the plan refuses an OOM kill up front
+    plan = plan_build(
+        corpus, name, device=args.device, max_tokens=args.max_tokens, params=params, backend=index_backend(args)
+    )
+    label = label or plan.spec.name
+    print(f"[{label}] loading {plan.spec.model_id} ...", file=sys.stderr, flush=True)
+    embedder = load_model(plan, timeout=args.timeout, on_note=endpoint_notes(label))
+    return build_index(
+        plan,
         corpus,
         embedder,
         store=store,
-        params=params,
         batch_size=args.batch_size,
         progress=StderrProgress(f"[{label}] embedding", embedder.pool_summary),
         index_progress=StderrProgress(f"[{label}] indexing"),
-        backend=backend,
     )
 
 

@@ -12,8 +12,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
 from core.cli.common import (
     StderrProgress,
     add_common,
@@ -26,10 +24,10 @@ from core.cli.common import (
 from core.datasets import read_qrels
 from core.errors import DashboardError, IngestError
 from core.evaluation import choose_doc_key, doc_key
-from core.frontier import PRECISIONS, Judged, Sweep, equal_budget, sweep, to_json
+from core.frontier import Judged, Sweep, equal_budget, sweep_index, to_json
 from core.ingest import read_queries_jsonl
 from core.judging import JudgmentStore
-from core.search import IndexParams, pseudo_queries
+from core.search import pseudo_queries
 from core.store import EmbeddingStore
 from core.types import Corpus
 
@@ -169,20 +167,15 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
         if exclude is not None and len(corpus.chunks) < 2:
             raise DashboardError("Pseudo-queries need at least 2 chunks; give --queries instead.")
         sweeps.append(
-            sweep(
-                mi.vectors,
-                np.asarray(qvecs),
-                model=mi.spec.name,
-                dims=mi.swept_dims,
+            sweep_index(
+                mi,
+                qvecs,
                 k=args.k,
-                precisions=PRECISIONS,
                 hnsw=args.hnsw,
-                params=IndexParams(M=args.M, ef_construction=args.ef_construction),
                 exclude=exclude,
                 judged=judged,
                 latency_queries=args.latency_queries,
                 rescore_multiplier=args.rescore_multiplier,
-                mrl_trained=bool(mi.spec.mrl_dims),
                 progress=StderrProgress(f"{mi.spec.name} sweep"),
             )
         )

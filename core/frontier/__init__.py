@@ -14,6 +14,7 @@ from core.frontier.measure import (
     metric_of,
     pareto_mark,
     sweep,
+    sweep_index,
     to_json,
 )
 from core.frontier.quantize import PRECISIONS, build_flat
@@ -32,5 +33,6 @@ __all__ = [
     "metric_of",
     "pareto_mark",
     "sweep",
+    "sweep_index",
     "to_json",
 ]

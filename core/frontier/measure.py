@@ -31,7 +31,7 @@ from core.frontier.quantize import (
     bytes_per_vector,
     check_precision,
 )
-from core.search import HnswIndex, IndexParams, exact_search, recall_at_k, truncate
+from core.search import HnswIndex, IndexParams, ModelIndex, exact_search, recall_at_k, truncate
 from core.types import Progress
 
 IndexKind = Literal["exact", "hnsw"]
@@ -250,7 +250,7 @@ def sweep(
         vectors: The stored full-dimension unit vectors, (n, dim) (``ModelIndex.vectors``).
         queries: Full-dimension query vectors, one row per query.
         model: The model's name, carried into every Measurement.
-        dims: The dimensions to measure (``core.dims`` says which a model offers).
+        dims: The dimensions to measure (``ModelIndex.swept_dims``: the rule is in ``core.dims``).
         k: Depth of recall@k against the float32 exact full-dimension lists.
         precisions: Any of "float32", "float16", "int8", "binary", "binary+rescore".
         hnsw: Also measure float32 and float16 HNSW indexes at every dimension.
@@ -400,6 +400,42 @@ def sweep(
         mrl_trained=mrl_trained,
         rows=tuple(pareto_mark(finish(done))),
         notes=tuple(notes),
+    )
+
+
+def sweep_index(
+    mi: ModelIndex,
+    queries: np.ndarray,
+    *,
+    k: int = 10,
+    name: str | None = None,
+    hnsw: bool = True,
+    exclude: np.ndarray | None = None,
+    judged: Judged | None = None,
+    latency_queries: int = 20,
+    rescore_multiplier: int = DEFAULT_RESCORE_MULTIPLIER,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Sweep:
+    """``sweep`` of a built index: its stored vectors at its swept dims (core.dims), with its HNSW parameters.
+
+    The one mapping from a ModelIndex to the sweep's arguments, shared by the Frontier page, the CLI and the report.
+    """
+    return sweep(
+        mi.vectors,
+        np.asarray(queries),
+        model=name or mi.spec.name,
+        dims=mi.swept_dims,
+        k=k,
+        hnsw=hnsw,
+        params=mi.params,
+        exclude=exclude,
+        judged=judged,
+        latency_queries=latency_queries,
+        rescore_multiplier=rescore_multiplier,
+        mrl_trained=bool(mi.spec.mrl_dims),
+        progress=progress,
+        cancel=cancel,
     )
 
 

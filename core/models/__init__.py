@@ -6,7 +6,7 @@ from core.models.cost import Calibration, CostEstimate, calibrate, estimate_buil
 from core.models.device import device_kind, has_gpu, resolve_device
 from core.models.embedders import load_embedder
 from core.models.hub_cache import availability, hub_offline
-from core.models.limits import check_build_fits
+from core.models.limits import FitReport, check_build_fits
 from core.models.presets import PRESETS
 from core.models.resolve import resolve_model
 from core.models.tokenizer import load_tokenizer
@@ -14,6 +14,7 @@ from core.models.tokenizer import load_tokenizer
 __all__ = [
     "Calibration",
     "CostEstimate",
+    "FitReport",
     "PRESETS",
     "availability",
     "calibrate",

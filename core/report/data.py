@@ -32,7 +32,7 @@ from core.evaluation import (
     language_pairs,
     run_retrieval,
 )
-from core.frontier import Judged, ScaleInputs, Sweep, sweep
+from core.frontier import Judged, ScaleInputs, Sweep, sweep_index
 from core.ingest import ChunkOptions
 from core.judging import rater_agreement, votes
 from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve
@@ -376,19 +376,7 @@ def cost_side(
         key = doc_key(rule)
         qids = [q for q, t in queries.items() if t.strip()]
         judged = Judged(doc_ids=[key(c) for c in mi.corpus.chunks], qrels=[qrels.get(q) for q in qids])
-    s = sweep(
-        mi.vectors,
-        qvecs,
-        model=name or mi.spec.name,
-        dims=mi.swept_dims,
-        k=k,
-        hnsw=True,
-        params=mi.params,
-        exclude=exclude,
-        judged=judged,
-        mrl_trained=bool(mi.spec.mrl_dims),
-    )
-    return curve, s
+    return curve, sweep_index(mi, qvecs, k=k, name=name, exclude=exclude, judged=judged)
 
 
 def unique_names(indexes: Sequence[ModelIndex]) -> tuple[str, ...]:
