@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import build, bundle, resources, state, widgets
+from ui import bundle, pair, resources, state, widgets
 from ui.state import BUNDLED_PAIR
 
 
@@ -26,7 +26,7 @@ def running_note() -> None:
     """Two lines: which pair runs and why, then the one action that gets the headline pair."""
     corpus = resources.current_corpus()
     a, b = state.model_name("A"), state.model_name("B")
-    notice = build.fallback_notice(corpus, (a, b) if a and b else BUNDLED_PAIR)
+    notice = pair.fallback_notice(corpus, (a, b) if a and b else BUNDLED_PAIR)
     if notice:
         st.info(f"{notice[0]}  \n{notice[1]}", icon=":material/info:")
 

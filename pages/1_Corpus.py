@@ -10,7 +10,7 @@ from core.models import load_tokenizer
 from core.report import charts
 from core.text import count, plural
 from core.types import Corpus
-from ui import build, bundle, resources, state, widgets
+from ui import build, bundle, pair, resources, state, widgets
 from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, own_reason, unit_changed
 from ui.state import BUNDLED_PAIR
 from ui.text import display_name, escape_md, short_path
@@ -258,7 +258,7 @@ def windows(corpus: Corpus) -> None:
     rows: list[dict[str, object]] = []
     notes: list[str] = []
     chosen = [(f"{slot} · ", state.model_name(slot)) for slot in build.SLOTS]
-    headline = [("", name) for name in build.headline_pair(corpus)]  # always shown: the pair users ask about
+    headline = [("", name) for name in pair.headline_pair(corpus)]  # always shown: the pair users ask about
     seen: set[str] = set()
     for prefix, name in [*chosen, *headline]:
         if not name or name in seen:

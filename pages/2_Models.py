@@ -13,7 +13,7 @@ from core.models.endpoint import (
     test_connection,
 )
 from core.types import Corpus, ModelSpec
-from ui import build, bundle, byo, index_backend, resources, state, widgets
+from ui import build, bundle, byo, index_backend, pair, resources, state, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
 from ui.text import escape_md
@@ -28,7 +28,7 @@ def fallback_banner(corpus: Corpus | None) -> None:
     running = (state.model_name("A") or "", state.model_name("B") or "")
     if not state.fallback_reason() or not all(running):
         return
-    if notice := build.fallback_notice(corpus, running):
+    if notice := pair.fallback_notice(corpus, running):
         st.info("  \n".join(notice), icon=":material/info:")
 
 
@@ -297,7 +297,7 @@ def build_stats() -> None:
 
 
 def render() -> None:
-    build.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
+    pair.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
     widgets.page_header(
         "Models & indexes",
         "Pick the two models to compare, check what a build costs on this machine, then build both indexes.",

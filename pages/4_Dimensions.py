@@ -9,7 +9,7 @@ import streamlit as st
 from core.report import charts
 from core.search import ModelIndex, equal_cost_dims
 from core.types import Corpus
-from ui import build, compare, dims, resources, state, widgets
+from ui import build, compare, dims, pair, resources, state, widgets
 from ui.state import QuerySet, Slot
 from ui.text import chunk_place, cut_to_width, escape_md, page_parts, short_path, strip_markdown
 from ui.widgets import QuerySetChoice
@@ -60,10 +60,10 @@ def what_runs(corpus: Corpus, indexes: dict[Slot, ModelIndex]) -> None:
         f"Running {names}: neither was trained for Matryoshka truncation, so expect recall to fall quickly "
         "as dims shrink (this page measures it all the same)."
     ]
-    headline = build.headline_pair(corpus)[0]
+    headline = pair.headline_pair(corpus)[0]
     if all(sp.name != headline for sp in specs):
         lines.append(
-            f"For the {escape_md(headline)} curve from 2560 down to 32 dims: {build.headline_action(corpus)}."
+            f"For the {escape_md(headline)} curve from 2560 down to 32 dims: {pair.headline_action(corpus)}."
         )
     st.info("  \n".join(lines), icon=":material/info:")
 

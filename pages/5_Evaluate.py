@@ -14,7 +14,7 @@ from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group
 from core.ingest import language_name
 from core.report import charts
 from core.types import Corpus
-from ui import build, resources, state, widgets
+from ui import build, pair, resources, state, widgets
 from ui import evaluate as ev
 from ui import report as report_ui
 from ui.state import EVAL_SOURCES, EvalSource
@@ -62,7 +62,7 @@ def build_here() -> bool:
         if report and report[0] == corpus.sha256:
             build.show_build_report(report[1])
         return False
-    build.choose_default_pair(corpus)
+    pair.choose_default_pair(corpus)
     names = " vs ".join(f"{s} · {escape_md(state.model_name(s) or '?')}" for s in build.SLOTS)
     st.markdown(f"**Build both indexes for this set** with {names} (change the models on the Models page).")
     if build.build_panel(

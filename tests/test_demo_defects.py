@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.judging.store import JudgmentStore
+from ui import pair
 from ui.compare import query_id
 
 pytestmark = pytest.mark.slow  # AppTest runs with a real model
@@ -169,6 +170,4 @@ def _corpus_of(langs: list[str]):
     ],
 )
 def test_the_headline_bge_reads_the_corpus_languages(langs, expected):
-    from ui import build
-
-    assert build.headline_pair(_corpus_of(langs))[1] == expected
+    assert pair.headline_pair(_corpus_of(langs))[1] == expected

@@ -16,7 +16,7 @@ from core.errors import DashboardError
 from core.search import ModelIndex
 from core.text import count, format_duration
 from core.types import Corpus
-from ui import build, resources, state
+from ui import build, pair, resources, state
 from ui.corpus import load_sample
 from ui.state import BUNDLED_PAIR, Slot
 from ui.text import escape_md, escape_name
@@ -218,7 +218,7 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
         state.put("built_b", None)
     state.put("corpus_key", corpus.sha256)
     state.put("corpus_origin", origin or ("sample" if bundle.origin == "sample" else "upload"))
-    state.put("models_fallback_reason", build.headline_problem(corpus))
+    state.put("models_fallback_reason", pair.headline_problem(corpus))
     session = bundle.labels.get("session_labels")
     if isinstance(session, dict):
         state.put("cmp_labels", {**state.get("cmp_labels"), corpus.sha256: session})
