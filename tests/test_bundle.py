@@ -207,7 +207,7 @@ def test_another_model_revision_is_refused_and_nothing_is_written(made, models, 
 def test_oversized_members_and_zip_bombs_are_refused(made):
     with pytest.raises(BundleError, match=r"member '[a-z./]+' unpacks to .* \(limit 100 B\)"):
         read_bundle(made, limits=BundleLimits(max_member_bytes=100))
-    with pytest.raises(BundleError, match=r"the file is .* KiB \(limit 1000 B\)"):
+    with pytest.raises(BundleError, match=r"the file is .* KiB \(limit 1,000 B\)"):
         read_bundle(made, limits=BundleLimits(max_bytes=1000))
     bomb = rezip(made, replace={"labels.json": b"{}" + b" " * (50 << 20)})
     with pytest.raises(BundleError, match="looks like a zip bomb"):

@@ -71,7 +71,7 @@ def test_an_already_loaded_model_is_not_counted_twice():
 
 
 def test_endpoint_model_needs_no_local_model_memory():
-    remote = dataclasses.replace(Q8, backend="endpoint", base_url="http://127.0.0.1:9/v1")
+    remote = dataclasses.replace(Q8, backend="endpoint", base_urls=("http://127.0.0.1:9/v1",))
     fits = check_build_fits(remote, 1000, "cpu", ram=1 * GIB)
     assert fits.model_bytes == 0 and fits.corpus_bytes > 0
 

@@ -14,7 +14,7 @@ from core.bundle import Bundle, ExportModel, install, judgments_dump, load_judgm
 from core.datasets import load_judged_folder
 from core.errors import DashboardError
 from core.search import ModelIndex
-from core.text import count, format_duration
+from core.text import count, format_bytes, format_duration
 from core.types import Corpus
 from ui import build, pair, resources, state
 from ui.corpus import load_sample
@@ -115,7 +115,7 @@ def export_controls(where: str) -> None:
         st.error(escape_md(str(exc)), icon=":material/warning:")
         return
     st.download_button(
-        f"Download ({len(data) / 2**20:.1f} MiB)",
+        f"Download ({format_bytes(len(data))})",
         data=data,
         file_name=_file_name(corpus),
         mime="application/zip",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import CostEstimate, device_kind
-from core.text import format_duration
+from core.text import format_bytes, format_duration
 
 # Seconds a build may take on this device before the app suggests a lighter route.
 SLOW_SECONDS = 15 * 60
@@ -24,7 +24,7 @@ def describe(estimate: CostEstimate) -> str:
     )
     if estimate.tokens_per_s == estimate.tokens_per_s:
         text += f" ({estimate.tokens:,} tokens at ~{estimate.tokens_per_s:,.0f} tokens/s"
-        text += f", ~{estimate.memory_bytes / 2**30:.1f} GiB memory)"
+        text += f", ~{format_bytes(estimate.memory_bytes)} memory)"
     return text
 
 

@@ -40,6 +40,7 @@ from core.errors import DashboardError, StoreError
 from core.ingest import corpus_sha256, safe_member_name
 from core.judging import Judgment, JudgmentStore, query_id
 from core.store import EmbeddingStore, text_hash
+from core.text import format_bytes
 from core.types import Chunk, Corpus, Embedder, FileStatus, InProcess, ModelSpec, Progress
 
 FORMAT = "retrieval-compare-bundle"
@@ -379,22 +380,13 @@ def make_bundle(
 # ---- import -----------------------------------------------------------------------------------------
 
 
-def _size(n: float) -> str:
-    """Bytes in words: '820 B', '3.1 KiB', '12.0 MiB'."""
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} GiB"
-
-
 def _refuse(why: str) -> BundleError:
     return BundleError(f"Bundle refused: {why}")
 
 
 def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
     if len(data) > limits.max_bytes:
-        raise _refuse(f"the file is {_size(len(data))} (limit {_size(limits.max_bytes)}).")
+        raise _refuse(f"the file is {format_bytes(len(data))} (limit {format_bytes(limits.max_bytes)}).")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -413,7 +405,7 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
         raise _refuse(f"it has {len(infos)} members (a bundle has at most {limits.max_members}).")
     total = sum(i.file_size for i in infos)
     if total > limits.max_total_bytes:
-        raise _refuse(f"its members unpack to {_size(total)} (limit {_size(limits.max_total_bytes)}).")
+        raise _refuse(f"its members unpack to {format_bytes(total)} (limit {format_bytes(limits.max_total_bytes)}).")
     allowed = {"manifest.json", *_JSON_MEMBERS} | {f"vectors/{s}.npy" for s in SLOT_NAMES}
     out: dict[str, bytes] = {}
     for info in infos:
@@ -430,12 +422,12 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
             raise _refuse(f"member {name!r} is encrypted.")
         if info.file_size > limits.max_member_bytes:
             raise _refuse(
-                f"member {name!r} unpacks to {_size(info.file_size)} (limit {_size(limits.max_member_bytes)})."
+                f"member {name!r} unpacks to {format_bytes(info.file_size)} (limit {format_bytes(limits.max_member_bytes)})."
             )
         if info.file_size > MB and info.file_size / max(1, info.compress_size) > limits.max_ratio:
             raise _refuse(
-                f"member {name!r} looks like a zip bomb ({_size(info.file_size)} from "
-                f"{_size(info.compress_size)})."
+                f"member {name!r} looks like a zip bomb ({format_bytes(info.file_size)} from "
+                f"{format_bytes(info.compress_size)})."
             )
         try:
             with zf.open(info) as fh:
@@ -454,7 +446,7 @@ def _read_members(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
 
 def _json(data: bytes, name: str, limits: BundleLimits) -> Any:
     if len(data) > limits.max_json_bytes:
-        raise _refuse(f"{name} is {_size(len(data))} (limit {_size(limits.max_json_bytes)}).")
+        raise _refuse(f"{name} is {format_bytes(len(data))} (limit {format_bytes(limits.max_json_bytes)}).")
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

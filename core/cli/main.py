@@ -20,7 +20,7 @@ from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus,
 from core.errors import DashboardError
 from core.models import PRESETS, availability
 from core.store import EmbeddingStore
-from core.text import display_name
+from core.text import display_name, format_bytes
 
 # ---- models ---------------------------------------------------------------------------------------
 
@@ -31,14 +31,6 @@ def _human(n: float | int, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
             return f"{n:.0f}{unit}" if unit == "" or n >= 100 else f"{n:.1f}{unit}"
         n /= 1000.0
     return str(n)
-
-
-def _bytes(n: float | int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return f"{n} B"
 
 
 def add_models_parser(sub) -> argparse.ArgumentParser:
@@ -131,7 +123,7 @@ def run_build(args: argparse.Namespace) -> int:
             print(
                 f"model {s.model}: {s.chunks} chunks ({s.embedded} embedded, {row['cached']} cached), "
                 f"{s.embed_seconds:.1f} s, {s.items_per_second:.1f} items/s, {s.model_calls} model calls, "
-                f"index {s.dims} dims {_bytes(s.index_bytes)} in {s.index_seconds:.2f} s",
+                f"index {s.dims} dims {format_bytes(s.index_bytes)} in {s.index_seconds:.2f} s",
                 flush=True,
             )
     if args.json:

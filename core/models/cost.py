@@ -12,6 +12,7 @@ import numpy as np
 from core.errors import DashboardError
 from core.models.device import device_kind
 from core.models.tokenizer import load_tokenizer
+from core.text import format_bytes
 from core.types import ModelSpec
 
 # Share of the machine's matmul rate a transformer forward pass reaches when nothing was calibrated
@@ -111,7 +112,7 @@ def memory_bytes(
 def describe_memory(spec: ModelSpec, *, device: str = "cpu") -> str:
     """One-line memory estimate used in out-of-memory errors."""
     need = memory_bytes(spec, device=device, seq_len=512)
-    return f"about {need / 2**30:.1f} GiB needed ({spec.params / 1e9:.2f}B parameters at {_bytes_per_param(device)} bytes each plus activations)"
+    return f"about {format_bytes(need)} needed ({spec.params / 1e9:.2f}B parameters at {_bytes_per_param(device)} bytes each plus activations)"
 
 
 def calibrate(embedder, texts: list[str], *, device: str = "cpu") -> Calibration:

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.errors import DashboardError
 from core.models.cost import memory_bytes
 from core.models.device import resolve_device
+from core.text import format_bytes
 from core.types import ModelSpec
 
 GIB = 2**30
@@ -103,10 +104,6 @@ def available_device_memory(device: str) -> int:
     return available_ram()
 
 
-def _gib(n: int) -> str:
-    return f"{n / GIB:,.1f} GiB"
-
-
 def check_build_fits(
     spec: ModelSpec,
     n_chunks: int,
@@ -149,8 +146,8 @@ def check_build_fits(
     if model_need and model_need > headroom * dev_free:
         where = "this GPU" if dev.startswith("cuda") else f"this machine ({dev})"
         raise ModelTooLargeError(
-            f"{spec.name} needs about {_gib(model_need)} on {where} ({spec.params / 1e9:.2f}B parameters plus "
-            f"one batch of {batch_size} activations) but only {_gib(dev_free)} is free (we use at most "
+            f"{spec.name} needs about {format_bytes(model_need)} on {where} ({spec.params / 1e9:.2f}B parameters plus "
+            f"one batch of {batch_size} activations) but only {format_bytes(dev_free)} is free (we use at most "
             f"{headroom:.0%} of it). Refused before loading so the server is not killed. Fixes: pick a smaller "
             "model (Qwen3-Embedding-0.6B, bge-base), lower the batch size or max tokens, use a GPU with more "
             "memory, or serve the model elsewhere (vLLM, TEI) and connect it as an OpenAI-compatible endpoint.",
@@ -161,10 +158,10 @@ def check_build_fits(
     total = corpus_need + (model_need if on_cpu else 0)
     if corpus_need and total > headroom * ram_free:
         raise CorpusTooLargeError(
-            f"{n_chunks:,} chunks x {dim:,} dims of {spec.name} need about {_gib(corpus_need)} of RAM for the "
+            f"{n_chunks:,} chunks x {dim:,} dims of {spec.name} need about {format_bytes(corpus_need)} of RAM for the "
             f"vectors and index"
-            + (f" on top of {_gib(model_need)} for the model" if on_cpu and model_need else "")
-            + f", but only {_gib(ram_free)} is free (we use at most {headroom:.0%} of it). Refused before "
+            + (f" on top of {format_bytes(model_need)} for the model" if on_cpu and model_need else "")
+            + f", but only {format_bytes(ram_free)} is free (we use at most {headroom:.0%} of it). Refused before "
             "embedding. Fixes: load a subset of the corpus, use larger chunks (fewer of them), pick a model with "
             "fewer dimensions, or run on a machine with more memory.",
             needed=total,

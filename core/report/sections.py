@@ -18,7 +18,7 @@ from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_bud
 from core.ingest import LANGUAGE_NAMES, language_name
 from core.report import charts
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
-from core.text import minus_signs, number
+from core.text import format_bytes, minus_signs, number
 
 JUDGED_GAP = 0.1  # judged@10 differing by more than this between the models: unbalanced (core.evaluation.decide's rule)
 
@@ -123,14 +123,6 @@ def pval(p: float) -> str:
 
 def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def lang_name(code: str) -> str:
@@ -356,7 +348,7 @@ def section_models(data: ReportData) -> Section:
                 ("query prompt", repr(m.query_prefix) if m.query_prefix else "none"),
                 ("document prompt", repr(m.doc_prompt) if m.doc_prompt else "none"),
                 ("max tokens", str(m.max_tokens)),
-                ("build", f"{build}; index {human_bytes(m.index_bytes)} in {m.index_seconds:.2f} s"),
+                ("build", f"{build}; index {format_bytes(m.index_bytes)} in {m.index_seconds:.2f} s"),
                 ("docs/s", rate),
             )
         )

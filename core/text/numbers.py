@@ -27,6 +27,15 @@ def number(x: float | None, digits: int = 3, *, sign: bool = False) -> str:
     return f"{x:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
 
 
+def format_bytes(n: float) -> str:
+    """Bytes in binary units, the one byte format people read: '820 B', '3.1 KiB', '12.0 MiB', '1,536.0 GiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
 def minus_signs(text: str) -> str:
     """A sentence written elsewhere ('+0.05..-0.03') with its negative figures in U+2212; hyphens inside words,
     ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
