@@ -21,7 +21,7 @@ from core.ingest import corpus_sha256, load_corpus
 from core.models import load_embedder, resolve_model
 from core.search import ModelIndex, build_model_index
 from core.store import EmbeddingStore
-from core.types import Corpus, Embedder
+from core.types import Corpus, Embedder, SearchParams
 from ui.resources import SAMPLE_DIR
 
 
@@ -44,7 +44,7 @@ def searches_during(
     i = 0
     while busy.is_set():
         t0 = time.perf_counter()
-        mi.search(queries[i % len(queries)], k=10)
+        mi.search(queries[i % len(queries)], SearchParams(k=10))
         if busy.is_set():  # a search that ends after the build did not wait behind it the whole time
             out.append((time.perf_counter() - t0) * 1e3)
         i += 1
@@ -89,11 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as build_root:  # the build must really embed: a fresh store each run
         mi = build_model_index(sample, embedder, store=EmbeddingStore(bench_store_root()))
         for q in queries[:3]:
-            mi.search(q, k=10)  # warm-up
+            mi.search(q, SearchParams(k=10))  # warm-up
         alone = []
         for q in queries * (1 if args.quick else 3):
             t0 = time.perf_counter()
-            mi.search(q, k=10)
+            mi.search(q, SearchParams(k=10))
             alone.append((time.perf_counter() - t0) * 1e3)
         busy = threading.Event()
         timing = build_in_thread(other, embedder, build_root, busy)

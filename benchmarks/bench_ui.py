@@ -108,7 +108,7 @@ def compare_page(state: dict, n_queries: int) -> None:
 
 def dimensions_page(state: dict, *, pseudo: int) -> None:
     at = app(
-        "pages/4_Dimensions.py", {**state, "mrl_queryset": "chunks as pseudo-queries", "mrl_pseudo": pseudo}
+        "pages/4_Dimensions.py", {**state, "mrl_queryset": "pseudo", "mrl_pseudo": pseudo}
     )
     t_first = timed_run(at)
     info("dimensions page first render (truth + curve)", f"{t_first * 1e3:.0f} ms")

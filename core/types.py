@@ -187,6 +187,17 @@ class BuildStats:
 
 
 @dataclass(frozen=True)
+class SearchParams:
+    """The knobs of one search, passed as one value: how many hits, at which dimension, exact or HNSW, the beam."""
+
+    k: int = 10
+    dims: int | None = None  # search at the first ``dims`` dimensions (Matryoshka); None: the full dimension
+    exact: bool = False  # exact (numpy) search instead of the HNSW index
+    ef: int | None = None  # HNSW search beam; None: the index's own
+    instruction: str | None = None  # the query task for models that take one (Qwen3); None: the model's default
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """Hits for one query plus where the time went."""
 

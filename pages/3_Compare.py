@@ -5,6 +5,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.judging import query_id
 from core.text import plural
 from core.types import Corpus
 from ui import compare, resources, state, widgets
@@ -98,13 +99,11 @@ def agreement_metrics(pair: compare.PairResult, k: int) -> None:
     m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
 
 
-def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str, query_id: str | None) -> None:
+def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str) -> None:
     # thumbs: 1 = up = relevant (label 1), 0 = down = not relevant (label 0), None = cleared
     choice = state.page_value(widget_key)
     try:
-        compare.record_thumb(
-            corpus_key, query, chunk_id, None if choice is None else int(choice), query_id=query_id
-        )
+        compare.record_thumb(corpus_key, query, chunk_id, None if choice is None else int(choice))
     except Exception as exc:
         widgets.show_error(exc)
 
@@ -129,7 +128,6 @@ def render_side(
     pair: compare.PairResult,
     corpus: Corpus,
     changes: dict[str, Any],
-    sample_ids: dict[str, str],
     *,
     actions: bool,
 ) -> None:
@@ -139,7 +137,7 @@ def render_side(
     labels = compare.labels_for(corpus.sha256).get(query, {})
     parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
     opened: set[str] = state.page_value("_cmp_opened") or set()
-    qid = compare.query_id(query)
+    qid = query_id(query)
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
     st.caption(
         f"query embedding {side.result.embed_ms:.0f} ms · {side.engine} search {side.result.search_ms:.2f} ms · "
@@ -186,7 +184,7 @@ def render_side(
                 "thumbs",
                 key=key,
                 on_change=_label_changed,
-                args=(key, corpus.sha256, query, hit.chunk_id, sample_ids.get(query)),
+                args=(key, corpus.sha256, query, hit.chunk_id),
             )
             if open_key in opened:
                 if chunk.heading:
@@ -218,7 +216,7 @@ def latency() -> None:
     )
 
 
-def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
+def label_exports(corpus: Corpus) -> None:
     """How many results were labelled, and the labels as BEIR qrels.tsv + queries.jsonl."""
     st.subheader("Relevance labels")
     st.caption(
@@ -235,8 +233,8 @@ def label_exports(corpus: Corpus, sample_ids: dict[str, str]) -> None:
     )
     # The files are made when a button is clicked (a callable), not on every query; a download reruns nothing.
     exports = {
-        "qrels.tsv": lambda: compare.qrels_tsv(all_labels, sample_ids),
-        "queries.jsonl": lambda: compare.queries_jsonl(all_labels, sample_ids),
+        "qrels.tsv": lambda: compare.qrels_tsv(all_labels),
+        "queries.jsonl": lambda: compare.queries_jsonl(all_labels),
     }
     for col, (file_name, make) in zip(st.columns(2), exports.items(), strict=True):
         col.download_button(
@@ -288,7 +286,6 @@ def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     except Exception as exc:
         widgets.show_error(exc)
         return
-    sample_ids = {q["text"]: q["_id"] for q in samples}
     actions = st.toggle(
         "Label results and open whole chunks",
         key="_cmp_actions",
@@ -296,15 +293,15 @@ def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     )
     left, right = st.columns(2, gap="medium")
     with left:
-        render_side(pair.a, pair, corpus, changes, sample_ids, actions=actions)
+        render_side(pair.a, pair, corpus, changes, actions=actions)
     with right:
-        render_side(pair.b, pair, corpus, changes, sample_ids, actions=actions)
+        render_side(pair.b, pair, corpus, changes, actions=actions)
     st.divider()
     lat_col, lab_col = st.columns([3, 2], gap="large")
     with lat_col:
         latency()
     with lab_col:
-        label_exports(corpus, sample_ids)
+        label_exports(corpus)
 
 
 def render() -> None:

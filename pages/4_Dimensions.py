@@ -8,9 +8,9 @@ import streamlit as st
 
 from core.report import charts
 from core.search import ModelIndex, equal_cost_dims
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 from ui import build, compare, dims, pair, resources, state, widgets
-from ui.state import QuerySet, Slot
+from ui.state import QUERY_SET_NAMES, QuerySet, Slot
 from ui.text import chunk_place, cut_to_width, escape_md, page_parts, short_path, strip_markdown
 from ui.widgets import QuerySetChoice
 
@@ -80,7 +80,7 @@ def dims_slider(mi: ModelIndex) -> list[int]:
 def effective_set(chosen: QuerySetChoice) -> QuerySet:
     """The chosen set (the chooser offers only sets that have queries here)."""
     if chosen.empty:  # cannot happen through the radio; kept so a stale state never runs an empty set
-        return "chunks as pseudo-queries"
+        return "pseudo"
     return chosen.kind
 
 
@@ -107,7 +107,7 @@ def headline(
     )
     m[3].metric(f"{engine} search", f"{at_d['hnsw ms/query']:.2f} ms", help="per query, at d dims")
     st.caption(
-        f"{n_queries} queries ({escape_md(kind)}) · {len(corpus.chunks):,} chunks · full dimension {full:,} · "
+        f"{n_queries} queries ({escape_md(QUERY_SET_NAMES.get(kind, kind))}) · {len(corpus.chunks):,} chunks · full dimension {full:,} · "
         + (f"HNSW index at d: {at_d['index MB']:.2f} MB" if mi.backend is None else "index held by Qdrant")
     )
 
@@ -124,7 +124,7 @@ def other_model_rows(
     try:
         oq, oex = dims.query_set(other, other_slot, kind, texts, n_pseudo)
         return curve_rows(
-            name, dims.truncation_curve(other, oq, oex, k=k), value="recall", curve="truncation (exact at d)"
+            name, dims.truncation_rows(other, oq, oex, k=k), value="recall", curve="truncation (exact at d)"
         )
     except Exception as exc:
         widgets.show_error(exc)
@@ -225,8 +225,8 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
     full = mi.dim
     try:
         qvec = resources.query_vectors(mi, [query], instruction=compare.instruction(slot))
-        at_dims = mi.search_vectors(qvec, k=k, dims=d)
-        at_full = mi.search_vectors(qvec, k=k, dims=full, exact=True)
+        at_dims = mi.search_vectors(qvec, SearchParams(k=k, dims=d))
+        at_full = mi.search_vectors(qvec, SearchParams(k=k, dims=full, exact=True))
     except Exception as exc:
         widgets.show_error(exc)
         return
@@ -271,8 +271,8 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
 
 
 SET_WORDS = {
-    "sample queries": "sample queries",
-    "this session's history": "queries of this session's history",
+    "sample": "sample queries",
+    "history": "queries of this session's history",
 }
 
 
@@ -280,7 +280,7 @@ def doing(mi: ModelIndex, slot: Slot, name: str, chosen: QuerySetChoice, kind: Q
     """What the spinner says while a model's curve is made: the embedding of queries not held yet, or the curve."""
     n = (
         0
-        if kind == "chunks as pseudo-queries"
+        if kind == "pseudo"
         else resources.missing_query_vectors(mi, chosen.texts, instruction=compare.instruction(slot))
     )
     if n:
@@ -316,7 +316,7 @@ def render() -> None:
         with st.spinner(doing(mi, slot, names[slot], chosen, kind, k), show_time=True):
             qvecs, exclude = dims.query_set(mi, slot, kind, chosen.texts, chosen.n_pseudo)
             at_d = dims.point(mi, qvecs, exclude, d=d, k=k)
-            curve = dims.truncation_curve(mi, qvecs, exclude, k=k)
+            curve = dims.truncation_rows(mi, qvecs, exclude, k=k)
     except Exception as exc:
         widgets.show_error(exc)
         return
@@ -328,7 +328,7 @@ def render() -> None:
     if st.toggle("Add end to end (HNSW at every d; builds the missing indexes once)", key="_mrl_e2e"):
         try:
             with st.spinner("Building per-dimension indexes …"):
-                e2e = dims.end_to_end_curve(mi, qvecs, exclude, k=k)
+                e2e = dims.end_to_end_rows(mi, qvecs, exclude, k=k)
         except Exception as exc:
             widgets.show_error(exc)
         else:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
 from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group
-from core.ingest import language_name
+from core.ingest import language_pair_name
 from core.report import charts
 from core.types import Corpus
 from ui import build, pair, resources, state, widgets
@@ -279,7 +279,7 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
     judged_a, judged_b = comparison.a.column("judged@10"), comparison.b.column("judged@10")
     for r in rows:
         r["query"] = queries.get(r["qid"], "")
-        r["languages"] = pair_names(pairs.get(r["qid"], ""))
+        r["languages"] = language_pair_name(pairs.get(r["qid"], ""))
         r["judged A"], r["judged B"] = judged_a.get(r["qid"]), judged_b.get(r["qid"])
     columns = [
         "qid",
@@ -329,11 +329,6 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
     return table
 
 
-def pair_names(pair: str) -> str:
-    """'zh->en' as 'Chinese → English' (the language-pair keys of core.evaluation.run.by_group)."""
-    return " → ".join(language_name(code) for code in pair.split("->")) if pair else ""
-
-
 def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
     """The chosen metric per (query language → document language) group."""
     metric = state.get("eval_metric")
@@ -341,7 +336,7 @@ def by_language(comparison: Comparison, pairs: dict[str, str]) -> None:
     ga, gb = by_group(comparison.a, pairs), by_group(comparison.b, pairs)
     lang_rows = [
         {
-            "query → docs": pair_names(g),
+            "query → docs": language_pair_name(g),
             "queries": ga[g]["queries"],
             f"A {metric}": ga[g].get(metric),
             f"B {metric}": gb[g].get(metric),

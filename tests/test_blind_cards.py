@@ -136,8 +136,8 @@ def _cards(at) -> list[str]:
 @pytest.mark.parametrize(
     ("path", "extra"),
     [
-        ("pages/7_Judge.py", {"judge_queryset": "this session's history"}),
-        ("pages/8_Blind_votes.py", {"votes_queryset": "this session's history"}),
+        ("pages/7_Judge.py", {"judge_queryset": "history"}),
+        ("pages/8_Blind_votes.py", {"votes_queryset": "history"}),
     ],
 )
 def test_blind_cards_show_a_hostile_chunk_without_markdown_syntax(hostile_state, path, extra):

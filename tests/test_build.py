@@ -13,7 +13,7 @@ from core.ingest import corpus_sha256, load_corpus
 from core.models import PRESETS
 from core.models.limits import ModelTooLargeError
 from core.store import EmbeddingStore
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 
 DOCS = Path(__file__).resolve().parents[1] / "sample_corpus" / "docs"
 
@@ -30,7 +30,7 @@ def corpus():
 def test_build_in_one_call_finds_the_jwt_manual_for_a_jwt_question(corpus, tmp_path):
     mi = build(corpus, "all-MiniLM-L6-v2", store=EmbeddingStore(tmp_path), device="cpu")
     assert mi.spec.name == "all-MiniLM-L6-v2" and mi.vectors.shape == (len(corpus.chunks), 384)
-    top = mi.search("How do I verify a JWT signature?", k=5).hits
+    top = mi.search("How do I verify a JWT signature?", SearchParams(k=5)).hits
     assert any("jwt" in corpus.chunks[h.chunk_index].source.lower() for h in top)
     again = build(corpus, "all-MiniLM-L6-v2", store=EmbeddingStore(tmp_path), device="cpu")
     assert again.stats is not None and again.stats.embedded == 0  # the store held every text

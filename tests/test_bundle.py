@@ -32,6 +32,7 @@ from core.models.embedders import load_embedder
 from core.models.resolve import resolve_model
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore
+from core.types import SearchParams
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BUNDLE = ROOT / "sample_corpus" / "sample_bundle.zip"
@@ -105,7 +106,7 @@ def test_export_import_into_a_fresh_store_then_search_embeds_nothing(made, corpu
         calls = emb.calls
         mi = build_model_index(bundle.corpus, emb, store=store)
         assert mi.stats is not None and mi.stats.embedded == 0 and emb.calls == calls  # no corpus embedding
-        hit = mi.search("How long is the access token valid?", k=1).hits[0]
+        hit = mi.search("How long is the access token valid?", SearchParams(k=1)).hits[0]
         assert hit.chunk_id == "auth.md#0", slot
     assert install(bundle, models, store)[0].written == 0  # a second import adds nothing
 

@@ -24,6 +24,7 @@ from core.bundle.archive import (
 from core.cli import main as cli_main
 from core.datasets.eval_sets import load_judged_folder
 from core.judging.store import JudgmentStore
+from core.types import SearchParams
 
 PAIR = ("all-MiniLM-L6-v2", "multilingual-e5-small")
 DOCS = {
@@ -210,7 +211,7 @@ def test_endpoint_bundle_is_portable_and_carries_no_key(
     assert [d.written for d in install(bundle, {"A": there, "B": local}, EmbeddingStore(fresh))] == [0, 0]
     mi = build_model_index(bundle.corpus, there, store=EmbeddingStore(fresh))
     assert mi.stats is not None and mi.stats.embedded == 0
-    assert mi.search("How long is the access token valid?", k=1).hits[0].chunk_id.startswith("auth.md")
+    assert mi.search("How long is the access token valid?", SearchParams(k=1)).hits[0].chunk_id.startswith("auth.md")
 
     # another served model is refused, naming what differs
     other = load_embedder(resolve_model(f"endpoint:other-e5-small@{laptop_server.base_url}"))

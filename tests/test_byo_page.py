@@ -19,6 +19,7 @@ from core.models.embedders import load_embedder
 from core.models.resolve import resolve_model
 from core.search.qdrant import QdrantTarget, close, connect
 from core.store import EmbeddingStore
+from core.types import SearchParams
 from tests.app_env import use_store
 
 pytestmark = pytest.mark.slow  # AppTest with real models (minutes on 2 cores)
@@ -152,14 +153,14 @@ def test_a_collection_becomes_model_b_and_bad_settings_keep_the_previous_state(p
     direct = connect(QdrantTarget(path=str(folder))).query_points(
         "production", query=qvec.tolist(), using="dense", limit=5, with_payload=["doc"]).points  # fmt: skip
     assert [h.chunk_id for h in pair.b.result.hits] == [p.payload["doc"] for p in direct]
-    expected_a = a.search(QUERY, k=5, exact=True).hits
+    expected_a = a.search(QUERY, SearchParams(k=5, exact=True)).hits
     assert [h.chunk_id for h in pair.a.result.hits] == [h.chunk_id for h in expected_a]
     assert any("auth" in h.chunk_id or "jwt" in h.chunk_id.lower() for h in pair.b.result.hits)
 
     # Evaluate on Compare-page labels, both models searched by their index (B in Qdrant): scores for A and B
     more = ["How are API keys rotated?", "What happens when the rate limit is exceeded?"]
-    labels = {q: {**{h.chunk_id: 1 for h in a.search(q, k=2).hits}, **{h.chunk_id: 1 for h in b.search(q, k=2).hits},
-                  b.search(q, k=8).hits[-1].chunk_id: 0} for q in [QUERY, *more]}  # fmt: skip
+    labels = {q: {**{h.chunk_id: 1 for h in a.search(q, SearchParams(k=2)).hits}, **{h.chunk_id: 1 for h in b.search(q, SearchParams(k=2)).hits},
+                  b.search(q, SearchParams(k=8)).hits[-1].chunk_id: 0} for q in [QUERY, *more]}  # fmt: skip
     at.switch_page("pages/5_Evaluate.py")
     at.session_state["cmp_labels"] = {at.session_state["corpus_key"]: labels}
     at.session_state["eval_source"] = "labels from the Compare page"
@@ -175,7 +176,7 @@ def test_a_collection_becomes_model_b_and_bad_settings_keep_the_previous_state(p
     # Dimensions: B at full dimension works; a lower one says why it cannot be searched in the collection
     at.switch_page("pages/4_Dimensions.py").run()  # its first run picks the default model (A)
     at.session_state["mrl_slot"] = "B"
-    at.session_state["mrl_queryset"] = "chunks as pseudo-queries"
+    at.session_state["mrl_queryset"] = "pseudo"
     at.session_state["mrl_pseudo"] = 10
     at.session_state["mrl_dims"] = 64
     at.run()

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.judging.store import JudgmentStore
+from core.judging.store import JudgmentStore, query_id
 from ui import pair
-from ui.compare import query_id
 
 pytestmark = pytest.mark.slow  # AppTest runs with a real model
 
@@ -131,11 +130,11 @@ def test_thumbs_are_saved_in_the_judgment_store_and_read_back_in_a_new_session(u
 def test_dimensions_on_an_upload_never_shows_sample_queries_selected(uploaded):
     state, _, _ = uploaded
     at = seeded(
-        "pages/4_Dimensions.py", state, mrl_queryset="sample queries", cmp_history=[], cmp_query=QUERY
+        "pages/4_Dimensions.py", state, mrl_queryset="sample", cmp_history=[], cmp_query=QUERY
     )
     radio = next(r for r in at.radio if r.label == "Query set")
     assert "sample queries" not in radio.options
-    assert radio.value == "chunks as pseudo-queries"
+    assert radio.value == "pseudo"
     assert any("Sample queries exist only for the sample corpus" in c.value for c in at.caption)
     tables = [df.value for df in at.dataframe if "where" in df.value.columns]
     assert len(tables) == 2, "both result tables say where each chunk is"

@@ -32,11 +32,11 @@ def test_dimensions_shows_the_latest_compare_query_and_says_which(built_state): 
 
 
 def test_pseudo_query_count_is_only_editable_for_pseudo_queries(built_state):  # noqa: F811
-    at = seeded(DIMS, built_state, mrl_queryset="sample queries", mrl_pseudo=2000)
+    at = seeded(DIMS, built_state, mrl_queryset="sample", mrl_pseudo=2000)
     count = at.number_input(key="mrl_pseudo")
     assert count.disabled, "the count does nothing for sample queries: it must not look editable"
     assert not any("used: every chunk" in c.value for c in at.caption)
-    at.radio(key="mrl_queryset").set_value("chunks as pseudo-queries").run()
+    at.radio(key="mrl_queryset").set_value("pseudo").run()
     assert not at.exception, at.exception
     assert not at.number_input(key="mrl_pseudo").disabled
     from ui import resources
@@ -52,9 +52,9 @@ def test_pseudo_query_count_is_only_editable_for_pseudo_queries(built_state):  #
 def test_judge_pooling_reuses_the_query_vectors_dimensions_embedded(built_state):  # noqa: F811
     from ui import resources
 
-    seeded(DIMS, built_state, mrl_queryset="sample queries")  # both models' curves: every sample query
+    seeded(DIMS, built_state, mrl_queryset="sample")  # both models' curves: every sample query
     embedders = [resources.loaded_embedder(built_state[f"models_{s}"]) for s in ("a", "b")]
     before = [e.calls for e in embedders]
-    at = seeded(JUDGE, built_state, judge_rater="Reuse test", judge_queryset="sample queries", judge_k=7)
+    at = seeded(JUDGE, built_state, judge_rater="Reuse test", judge_queryset="sample", judge_k=7)
     assert any("Query 1 of" in c.value for c in at.caption), texts(at)
     assert [e.calls for e in embedders] == before, "the Judge pool embedded the sample queries again"

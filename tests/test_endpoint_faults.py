@@ -14,7 +14,7 @@ import pytest
 from core.errors import EndpointError
 from core.models.endpoint import check as ec
 from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
-from core.types import Chunk, Corpus
+from core.types import Chunk, Corpus, SearchParams
 from tests.endpoint_servers import FaultServer, Reply, free_port
 
 CANARY = "sk-canary-7f3a9c1e5b"
@@ -238,7 +238,7 @@ def test_failed_build_keeps_completed_segments_and_the_previous_index(store_dir)
         segments = sorted(store_dir.rglob("*.npy"))
         assert len(segments) == 2  # the first build's segment + one complete segment, nothing partial
         assert not [p for p in store_dir.rglob("*") if p.is_file() and ".tmp" in p.name]
-        hits_idx, _ = old.search_vectors(old.vectors[:1], k=3, exact=True)  # previous index still answers
+        hits_idx, _ = old.search_vectors(old.vectors[:1], SearchParams(k=3, exact=True))  # previous index still answers
         assert hits_idx[0][0] == 0
         srv.default = Reply()
         again = build_model_index(_corpus(700), make(srv, batch_size=64), store=store)

@@ -13,7 +13,7 @@ from core.ingest import corpus_sha256
 from core.models.embedders import load_embedder
 from core.models.resolve import resolve_model
 from core.store import EmbeddingStore
-from core.types import Chunk, Corpus
+from core.types import Chunk, Corpus, SearchParams
 
 PASSAGES = {
     "auth.md#1": "JWT authentication: after login the server signs a JSON Web Token with its secret key; the client "
@@ -59,7 +59,7 @@ def built(minilm, tmp_path_factory):
 def test_the_right_passage_ranks_first(built, exact):
     mi, _ = built
     for query, want in QUERIES.items():
-        result = mi.search(query, k=3, exact=exact)
+        result = mi.search(query, SearchParams(k=3, exact=exact))
         assert result.hits[0].chunk_id == want, (query, [h.chunk_id for h in result.hits])
         assert [h.rank for h in result.hits] == [1, 2, 3]
         assert result.hits[0].score > result.hits[1].score
@@ -83,7 +83,7 @@ def test_rebuilding_the_same_corpus_makes_no_model_calls_and_loads_the_index(bui
     monkeypatch.setattr(engine_mod.HnswIndex, "build", no_build)
     again = engine_mod.build_model_index(make_corpus(PASSAGES), minilm, store=store)
     assert again.stats.embedded == 0 and again.stats.model_calls == 0
-    assert again.search("bread dough rising time", k=1).hits[0].chunk_id == "bread.md#1"
+    assert again.search("bread dough rising time", SearchParams(k=1)).hits[0].chunk_id == "bread.md#1"
 
 
 def test_a_grown_corpus_embeds_only_the_new_chunks(minilm, tmp_path):
@@ -98,7 +98,7 @@ def test_changing_dims_never_re_embeds_the_corpus(built, minilm):
     mi, _ = built
     calls = minilm.calls
     for d in (64, 128, 384, 64):
-        result = mi.search("JWT bearer token signature", k=2, dims=d)
+        result = mi.search("JWT bearer token signature", SearchParams(k=2, dims=d))
         assert result.dims == d and len(result.hits) == 2
     assert minilm.calls == calls + 4, "only the four query batches may reach the model"
     v = mi.vectors_at(64)
@@ -125,9 +125,9 @@ def test_concurrent_requests_for_one_dims_build_its_index_once(built, monkeypatc
 
 def test_search_many_matches_single_searches(built):
     mi, _ = built
-    many = mi.search_many(list(QUERIES), k=4)
+    many = mi.search_many(list(QUERIES), SearchParams(k=4))
     for query, result in zip(QUERIES, many, strict=True):
-        single = mi.search(query, k=4)
+        single = mi.search(query, SearchParams(k=4))
         assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in single.hits]
         assert result.hits[0].score == pytest.approx(single.hits[0].score, abs=1e-5)
 
@@ -135,18 +135,18 @@ def test_search_many_matches_single_searches(built):
 def test_k_larger_than_the_corpus_returns_every_chunk(built):
     mi, _ = built
     for exact in (False, True):
-        hits = mi.search("anything at all", k=50, exact=exact).hits
+        hits = mi.search("anything at all", SearchParams(k=50, exact=exact)).hits
         assert sorted(h.chunk_id for h in hits) == sorted(PASSAGES)
 
 
 def test_bad_inputs_name_the_fix(built):
     mi, _ = built
     with pytest.raises(SearchError, match="between 1 and 384"):
-        mi.search("jwt", dims=1000)
+        mi.search("jwt", SearchParams(dims=1000))
     with pytest.raises(SearchError, match="Empty query"):
         mi.search("   ")
     with pytest.raises(SearchError, match="positive integer"):
-        mi.search("jwt", k=0)
+        mi.search("jwt", SearchParams(k=0))
 
 
 def test_a_corrupt_cached_index_is_rebuilt(minilm, tmp_path):
@@ -155,7 +155,7 @@ def test_a_corrupt_cached_index_is_rebuilt(minilm, tmp_path):
     (path,) = list((tmp_path / "blobs").rglob("*.hnsw"))
     path.write_bytes(path.read_bytes()[:100])
     again = engine_mod.build_model_index(make_corpus(PASSAGES), minilm, store=store)
-    assert again.search("bread dough", k=1).hits[0].chunk_id == "bread.md#1"
+    assert again.search("bread dough", SearchParams(k=1)).hits[0].chunk_id == "bread.md#1"
     assert again.stats.index_bytes == first.stats.index_bytes
     assert path.stat().st_size == first.stats.index_bytes
 
@@ -168,7 +168,7 @@ def test_an_empty_corpus_is_refused(minilm, tmp_path):
 def test_a_query_holding_a_lone_surrogate_is_cleaned_not_a_crash(built):
     """A pasted query with an unpaired UTF-16 surrogate reaches the tokenizer cleaned (it used to raise there)."""
     mi, _ = built
-    result = mi.search("JWT token \ud800 signing", k=3)
+    result = mi.search("JWT token \ud800 signing", SearchParams(k=3))
     assert len(result.hits) == 3
     with pytest.raises(SearchError):
-        mi.search("\u200b\u202e ", k=3)  # nothing visible: refused like an empty query
+        mi.search("\u200b\u202e ", SearchParams(k=3))  # nothing visible: refused like an empty query

@@ -19,7 +19,7 @@ from core.datasets.qrels_io import qrels_judgments
 from core.evaluation.metrics import EvaluationError
 from core.evaluation.run import align_doc_ids, choose_doc_key, evaluate, run_retrieval
 from core.judging.store import Judgment, JudgmentStore, query_id
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_corpus"
 NEW_QUERY = "JWT bearer token authentication"  # judged on the Judge page only, chunk by chunk
@@ -54,9 +54,9 @@ class Lexical:
     def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
         return self._vectors(texts)
 
-    def search_vectors(self, qvecs, *, k, dims=None, exact=False, ef=None):
+    def search_vectors(self, qvecs, params=SearchParams()):
         scores = qvecs @ self._docs.T
-        idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        idx = np.argsort(-scores, axis=1, kind="stable")[:, : params.k]
         return idx, np.take_along_axis(scores, idx, axis=1)
 
 

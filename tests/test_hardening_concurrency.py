@@ -20,7 +20,7 @@ from core.models.resolve import resolve_model
 from core.search.engine import ModelIndex, build_model_index
 from core.search.index import IndexParams
 from core.store import EmbeddingStore
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 from ui.resources import SAMPLE_DIR, Registry
 
 pytestmark = pytest.mark.slow  # eight sessions searching while a real model rebuilds
@@ -59,7 +59,7 @@ def setup(tmp_path_factory):
 
 def ids(mi: ModelIndex, qvec, dims, exact) -> list[str]:
     """Top-5 chunk ids for one query vector through ModelIndex.search_vectors (what search() calls)."""
-    rows, _ = mi.search_vectors(qvec, k=5, dims=dims, exact=exact)
+    rows, _ = mi.search_vectors(qvec, SearchParams(k=5, dims=dims, exact=exact))
     return [mi.corpus.chunks[int(i)].id for i in rows[0]]
 
 
@@ -89,7 +89,7 @@ def test_eight_sessions_search_while_one_rebuilds(setup):
                     if r <= ROUNDS and i == r % len(
                         QUERIES
                     ):  # once a round the whole path, query embedding included
-                        got = [h.chunk_id for h in current.search(q, k=5, dims=d, exact=exact).hits]
+                        got = [h.chunk_id for h in current.search(q, SearchParams(k=5, dims=d, exact=exact)).hits]
                     else:
                         got = ids(current, qvecs[q], d, exact)
                     with lock:

@@ -143,8 +143,8 @@ def test_canary_key_appears_in_no_artefact_of_a_whole_session(
 
     labels = at.session_state["cmp_labels"][corpus_key]
     downloads += [
-        ("compare qrels.tsv", cmp.qrels_tsv(labels, {}).encode()),
-        ("compare queries.jsonl", cmp.queries_jsonl(labels, {}).encode()),
+        ("compare qrels.tsv", cmp.qrels_tsv(labels).encode()),
+        ("compare queries.jsonl", cmp.queries_jsonl(labels).encode()),
     ]
     assert query in downloads[-1][1].decode()
 

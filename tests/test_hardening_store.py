@@ -29,7 +29,7 @@ from core.ingest import corpus_sha256
 from core.search.engine import build_model_index
 from core.search.index import exact_search
 from core.store import EmbeddingStore
-from core.types import Chunk, Corpus, ModelSpec
+from core.types import Chunk, Corpus, ModelSpec, SearchParams
 
 ROOT = Path(__file__).resolve().parent.parent
 DIM = 48
@@ -162,7 +162,7 @@ def test_sigkill_mid_write_keeps_last_complete_state(point, tmp_path):
     expected = np.stack([HashEmbedder.vector(c.text) for c in corpus.chunks])
     np.testing.assert_array_equal(mi.vectors, expected)  # no byte of a truncated file was read
     q = expected[[5, N_TEXTS // 2, N_TEXTS - 1]]
-    got, _ = mi.search_vectors(q, k=5)
+    got, _ = mi.search_vectors(q, SearchParams(k=5))
     want, _ = exact_search(expected, q, 5)
     assert (got[:, 0] == want[:, 0]).all()
     # a third process sees the same, complete state and embeds nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.slow  # real models on the sample corpus
 JUDGE = "pages/7_Judge.py"
 VOTES = "pages/8_Blind_votes.py"
 EVALUATE = "pages/5_Evaluate.py"
+COMPARE = "pages/3_Compare.py"
 # What would tell a rater which model found a chunk or how it placed it: the Compare page's card markers
 # ("**#3** ·", "score **0.812**", "z **+2.1**", "B: #3 (▼2)", "A: same rank", "only A", "A · model").
 MARKERS = re.compile(
@@ -126,7 +128,7 @@ def test_judge_page_is_blind_and_a_label_survives_a_restart_and_undo(built_state
 
 
 def test_judge_bad_query_file_keeps_the_previous_set(built_state):
-    at = seeded(JUDGE, built_state, judge_rater="uploader", judge_queryset="uploaded queries")
+    at = seeded(JUDGE, built_state, judge_rater="uploader", judge_queryset="uploaded")
     at.file_uploader(key="_judge_upload").set_value(
         ("mine.txt", b"How are JWT tokens signed?\nRaft leader election\n", "text/plain")
     ).run()
@@ -249,3 +251,76 @@ def test_judge_imports_trec_qrels_with_their_queries_and_exports_them_again(buil
     copy.add_judgments(imported)
     back = parse_trec_qrels(export_file(copy, "qrels.txt"), "qrels.txt")
     assert back == {imported[0].query_id: {chunk: 2}}
+
+
+def _upload_on_evaluate(state: dict, files: list[tuple[str, bytes, str]]):
+    """Evaluate with an uploaded qrels file: the (queries, qrels, note) the page read from it."""
+    at = seeded(EVALUATE, state, eval_source="upload qrels or a BEIR zip")
+    at.file_uploader(key="_eval_qrels_upload").set_value(files).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at.session_state["_eval_qrels"]
+
+
+def test_a_compare_qrels_download_uploaded_on_evaluate_joins_the_stored_thumbs(built_state):
+    """One query id everywhere: the Compare page's qrels.tsv / queries.jsonl name a query as the judgment store
+    does (core.judging.query_id), for a typed query and a sample query alike, so the download read again on
+    Evaluate is the stored thumbs' query, and the union of it with the store holds each query once."""
+    from core.judging import query_id
+    from ui import compare as cmp
+
+    tag = uuid.uuid4().hex[:6]
+    rater = f"thumbs-{tag}"
+    typed = f"how often do signing keys rotate {tag}"
+    sample_text = "Install the Python SDK and run a first search"  # sample query q11
+    at = seeded(COMPARE, built_state, judge_rater=rater, cmp_query=typed, _cmp_actions=True)
+    at.feedback[0].set_value(1).run()  # thumbs up on the first card
+    assert not at.exception, at.exception
+    at.text_input(key="cmp_query").set_value(sample_text).run()
+    at.feedback[0].set_value(0).run()  # thumbs down on the first card of a sample query
+    assert not at.exception, at.exception
+
+    store = store_of(built_state)
+    thumbs = [j for j in store.judgments(origin="thumbs") if j.rater == rater]
+    assert {(j.query, j.query_id) for j in thumbs} == {(t, query_id(t)) for t in (typed, sample_text)}
+    chunk = next(c for c in _chunk_ids(built_state) if c not in {j.chunk_id for j in thumbs})
+    store.record(query=sample_text, chunk_id=chunk, label=2, rater=rater, origin="pooled", pool_depth=10)
+
+    labels = at.session_state["cmp_labels"][built_state["corpus_key"]]
+    assert set(labels) == {typed, sample_text}
+    files = [  # the page's download buttons make these (AppTest cannot click a download)
+        ("qrels.tsv", cmp.qrels_tsv(labels).encode(), "text/tab-separated-values"),
+        ("queries.jsonl", cmp.queries_jsonl(labels).encode(), "application/json"),
+    ]
+    queries, qrels, _ = _upload_on_evaluate(built_state, files)
+    stored_queries, stored_qrels = store.qrels("union")
+    assert set(queries) == {query_id(typed), query_id(sample_text)}
+    assert qrels[query_id(typed)] == {thumbs[0].chunk_id: 1} == stored_qrels[query_id(typed)]
+    for text in (typed, sample_text):
+        both = {**stored_queries, **queries}
+        assert [q for q, t in both.items() if t == text] == [query_id(text)], text  # one query, not two
+
+
+def test_an_old_compare_download_with_u_ids_is_read_under_the_stored_query_id(built_state):
+    """Compare's downloads once named a typed query "u" + sha1(text)[:10]: such a file, uploaded without its
+    queries.jsonl, finds its text in the store and lands on the stored query's id, on Evaluate and the Judge page."""
+    from core.judging import query_id
+
+    tag = uuid.uuid4().hex[:6]
+    typed = f"what does error LMN-401 mean {tag}"
+    chunk = sorted(_chunk_ids(built_state))[1]
+    store = store_of(built_state)
+    store.record(query=typed, chunk_id=chunk, label=1, rater=f"thumbs-{tag}", origin="thumbs")
+    old_id = "u" + hashlib.sha1(typed.encode("utf-8")).hexdigest()[:10]
+    old_file = f"query-id\tcorpus-id\tscore\n{old_id}\t{chunk}\t1\n".encode()
+
+    queries, qrels, note = _upload_on_evaluate(built_state, [("qrels.tsv", old_file, "text/plain")])
+    assert (queries, qrels) == ({query_id(typed): typed}, {query_id(typed): {chunk: 1}}), note
+    assert "left out" not in note
+
+    at = seeded(JUDGE, built_state, judge_rater="")
+    at.file_uploader(key="_judge_import").set_value([(f"old-{tag}.tsv", old_file, "text/plain")]).run()
+    assert not at.exception, at.exception
+    assert f"old-{tag}.tsv: 1 judgment(s)" in main_text(at), main_text(at)
+    [imported] = [j for j in store.judgments(origin="imported") if j.query == typed]
+    assert (imported.query_id, imported.chunk_id, imported.label) == (query_id(typed), chunk, 1)

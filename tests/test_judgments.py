@@ -1,6 +1,8 @@
 """The judgment store: persistence, concurrency (threads and processes), merge rule, dump/load."""
 
+import hashlib
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -9,7 +11,7 @@ import threading
 import pytest
 
 from core.errors import StoreError
-from core.judging.store import Judgment, JudgmentStore, Vote, merge_labels, query_id
+from core.judging.store import Judgment, JudgmentStore, Vote, legacy_query_id, merge_labels, query_id
 
 SHA = "a" * 64
 OTHER = "b" * 64
@@ -100,6 +102,41 @@ def test_explicit_query_ids_are_kept(tmp_path):
     store.record(query="How long is a JWT valid?", query_id="q03", chunk_id="c", label=1, rater="r",
                  origin="imported")
     assert store.qrels("imported") == ({"q03": "How long is a JWT valid?"}, {"q03": {"c": 1}})
+
+
+def test_thumbs_saved_under_a_sample_id_are_one_query_with_the_text_id(tmp_path):
+    """Earlier Compare pages saved a sample query's thumbs under its own id (q09): opening the store re-keys them
+    to query_id(text), so a later thumb of the same pair wins and the union names the query once."""
+    text = "How do I verify the webhook signature?"
+    path = tmp_path / "j.sqlite"
+    JudgmentStore(path, SHA)
+    with sqlite3.connect(path) as con:  # the file as an earlier version left it
+        rows = [("q09", text, "c1", 1, "ann", 1.0, None, "thumbs"), ("q09", text, "c2", 0, "ann", 2.0, None, "thumbs"),
+                (query_id(text), text, "c2", 0, "ann", 2.0, None, "thumbs")]  # fmt: skip
+        con.executemany(
+            "INSERT INTO judgments (query_id, query, chunk_id, label, rater, time, pool_depth, origin) "
+            "VALUES (?,?,?,?,?,?,?,?)", rows)  # fmt: skip
+        con.execute("DELETE FROM meta WHERE key = 'thumbs_ids'")
+    store = JudgmentStore(path, SHA)
+    new = query_id(text)
+    assert {(j.query_id, j.chunk_id) for j in store.history()} == {(new, "c1"), (new, "c2")}
+    store.record(query=text, chunk_id="c1", label=0, rater="ann", origin="thumbs")  # the thumb turned down
+    store.record(query=text, chunk_id="c3", label=2, rater="ann", origin="pooled")
+    assert [(j.chunk_id, j.label) for j in store.judgments(origin="thumbs")] == [("c2", 0), ("c1", 0)]
+    assert store.qrels("union") == ({new: text}, {new: {"c1": 0, "c2": 0, "c3": 2}})
+    # thumbs arriving with another id (a judgments.csv, an old bundle's dump) take the text's id too
+    other = JudgmentStore(tmp_path / "k.sqlite")
+    other.add_judgments([Judgment("q09", text, "c4", 1, "bob", 3.0, None, "thumbs")])
+    other.load({"judgments": [{"query_id": "q09", "query": text, "chunk_id": "c5", "label": 1, "rater": "bob",
+                               "time": 4.0, "pool_depth": None, "origin": "thumbs"}], "votes": []})  # fmt: skip
+    assert {j.query_id for j in other.history()} == {new}
+    # other origins keep an explicit id (test_explicit_query_ids_are_kept)
+
+
+def test_legacy_query_id_is_the_old_compare_download_id():
+    text = " 签名密钥多久轮换一次？ "
+    assert legacy_query_id(text) == "u" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    assert legacy_query_id(text) != legacy_query_id(text.strip()) and query_id(text) == query_id(text.strip())
 
 
 def test_threads_writing_at_once_lose_nothing(tmp_path):

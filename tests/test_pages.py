@@ -131,7 +131,7 @@ def test_compare_page_shows_both_lists_for_the_jwt_query(built_state):
 def test_dimensions_page_slider_moves_without_reembedding(built_state):
     from ui import resources
 
-    at = seeded("pages/4_Dimensions.py", built_state, mrl_queryset="chunks as pseudo-queries", mrl_pseudo=40)
+    at = seeded("pages/4_Dimensions.py", built_state, mrl_queryset="pseudo", mrl_pseudo=40)
     embedders = [resources.loaded_embedder(built_state[f"models_{s}"]) for s in ("a", "b")]
     before = [e.calls for e in embedders]
     slider = at.select_slider(key="mrl_dims")
@@ -206,7 +206,7 @@ def test_qwen3_architecture_model_from_a_local_folder_drives_the_dimension_slide
     at.button(key="models_build").click().run()
     assert not at.exception, at.exception
     at.switch_page("pages/4_Dimensions.py")
-    at.session_state["mrl_queryset"] = "chunks as pseudo-queries"
+    at.session_state["mrl_queryset"] = "pseudo"
     at.session_state["mrl_slot"] = "A"
     at.run()
     assert not at.exception, at.exception
@@ -256,17 +256,17 @@ def test_compare_finds_where_the_models_disagree_on_pseudo_queries(built_state):
         "pages/3_Compare.py",
         built_state,
         cmp_query=JWT_QUERY,
-        cmp_queryset="chunks as pseudo-queries",
+        cmp_queryset="pseudo",
         cmp_pseudo=10,
     )
-    assert [r.value for r in at.radio if r.label == "Query set"] == ["chunks as pseudo-queries"]
+    assert [r.value for r in at.radio if r.label == "Query set"] == ["pseudo"]
     next(b for b in at.button if b.label == "Run").click().run()
     assert not at.exception, at.exception
     assert sum("RBO **" in m.value for m in at.markdown) == 10  # one row per pseudo-query
 
 
 def test_dimensions_falls_back_to_pseudo_queries_when_the_history_is_empty(built_state):
-    at = seeded("pages/4_Dimensions.py", built_state, mrl_queryset="this session's history", cmp_history=[])
+    at = seeded("pages/4_Dimensions.py", built_state, mrl_queryset="history", cmp_history=[])
     assert "Using chunks as pseudo-queries instead" in texts(at)
     assert "(chunks as pseudo-queries)" in texts(at)
 

@@ -33,7 +33,7 @@ from core.search.qdrant import (
 )
 from core.search.qdrant_byo import ByoCollection, byo_model_index
 from core.store import EmbeddingStore
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 
 ROOT = Path(__file__).resolve().parent.parent
 N_CHUNKS = 300  # the first 300 sample chunks, as tests/test_quantize.py (their vectors are in the shared store)
@@ -77,10 +77,11 @@ def pair(sample, minilm, local):
     return hnsw, qd, queries
 
 
+@pytest.mark.slow  # the pair fixture embeds 300 sample chunks and uploads them to Qdrant: ~50 s on 2 cores
 def test_qdrant_returns_the_same_top10_as_hnswlib_on_the_sample_queries(pair):
     hnsw, qd, queries = pair
-    a = hnsw.search_many(queries, k=10)
-    b = qd.search_many(queries, k=10)
+    a = hnsw.search_many(queries, SearchParams(k=10))
+    b = qd.search_many(queries, SearchParams(k=10))
     overlaps = [jaccard_at_k([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits]) for x, y in zip(a, b, strict=True)]
     assert len(overlaps) == len(queries) >= 50
     assert np.mean(overlaps) >= 0.9
@@ -89,6 +90,7 @@ def test_qdrant_returns_the_same_top10_as_hnswlib_on_the_sample_queries(pair):
     assert qd.stats is not None and qd.stats.index_bytes == N_CHUNKS * 384 * 4
 
 
+@pytest.mark.slow  # the pair fixture embeds 300 sample chunks and uploads them to Qdrant: ~50 s on 2 cores
 def test_one_collection_per_corpus_with_payload_and_named_vectors(pair, local):
     _, qd, _ = pair
     coll = QdrantCollection(local, qd.corpus)
@@ -103,11 +105,12 @@ def test_one_collection_per_corpus_with_payload_and_named_vectors(pair, local):
     }  # fmt: skip
 
 
+@pytest.mark.slow  # the pair fixture embeds 300 sample chunks and uploads them to Qdrant: ~50 s on 2 cores
 def test_matryoshka_prefetches_a_low_dim_shortlist_and_rescores_at_full_dimension(pair):
     _, qd, queries = pair
     qvecs = qd.embed_queries(queries)
     curve = truncation_curve(qd.vectors, qvecs, dims=[64], k=10)
-    idx, scores = qd.search_vectors(qvecs, k=10, dims=64)
+    idx, scores = qd.search_vectors(qvecs, SearchParams(k=10, dims=64))
     # the scores are full-dimension cosines: the shortlist was rescored with the full vector
     full = np.take_along_axis(qvecs @ qd.vectors.T, idx, axis=1)
     assert np.allclose(scores, full, atol=1e-4)
@@ -144,7 +147,7 @@ def test_an_interrupted_upload_resumes_without_sending_points_again(sample, mini
     assert client.count(coll, exact=True).count == 40
     assert sorted(sent) == list(range(40)), "every point sent exactly once over both runs"
     assert seen[0] == (16, 40) and seen[-1] == (40, 40)
-    assert mi.search("token expiry", k=3).hits
+    assert mi.search("token expiry", SearchParams(k=3)).hits
     build_model_index(small, minilm, store=store, backend=QdrantBackend(target))
     assert len(sent) == 40, "a third build sends nothing"
 
@@ -193,6 +196,7 @@ def _production_collection(target: QdrantTarget, name: str, corpus: Corpus, vect
         for c, v in zip(corpus.chunks, vectors, strict=True)])  # fmt: skip
 
 
+@pytest.mark.slow  # loads multilingual-e5-small and embeds 120 chunks with it: ~60-80 s on 2 cores
 def test_bring_your_own_collection_is_compared_against_an_in_process_model(sample, minilm, tmp_path):
     corpus, queries, store = sample
     small = sub_corpus(corpus, 120, "prod")
@@ -207,12 +211,12 @@ def test_bring_your_own_collection_is_compared_against_an_in_process_model(sampl
     a = build_model_index(b.corpus, e5, store=store)
     same = build_model_index(b.corpus, minilm, store=store)  # what B would be if rebuilt here
     for q in queries[:12]:
-        hb = [h.chunk_id for h in b.search(q, k=10).hits]
-        assert hb == [h.chunk_id for h in same.search(q, k=10, exact=True).hits]
-        ha = [h.chunk_id for h in a.search(q, k=10).hits]
+        hb = [h.chunk_id for h in b.search(q, SearchParams(k=10)).hits]
+        assert hb == [h.chunk_id for h in same.search(q, SearchParams(k=10, exact=True)).hits]
+        ha = [h.chunk_id for h in a.search(q, SearchParams(k=10)).hits]
         assert len(ha) == len(hb) == 10 and 0.0 <= jaccard_at_k(ha, hb) <= 1.0
     with pytest.raises(QdrantError, match="384-dim vectors only"):
-        b.search(queries[0], dims=64)
+        b.search(queries[0], SearchParams(dims=64))
 
 
 def test_a_collection_of_another_dimension_is_refused_with_both_dims(sample, minilm, tmp_path):
@@ -264,10 +268,10 @@ def test_against_a_real_server(sample, minilm):
         qd = build_model_index(small, minilm, store=store, backend=QdrantBackend(target))
         hnsw = build_model_index(small, minilm, store=store)
         for q in queries[:10]:
-            a = [h.chunk_id for h in hnsw.search(q, k=10, exact=True).hits]
-            assert jaccard_at_k(a, [h.chunk_id for h in qd.search(q, k=10).hits]) >= 0.8
+            a = [h.chunk_id for h in hnsw.search(q, SearchParams(k=10, exact=True)).hits]
+            assert jaccard_at_k(a, [h.chunk_id for h in qd.search(q, SearchParams(k=10)).hits]) >= 0.8
         assert connect(target).count(name, exact=True).count == 60
-        assert qd.search(queries[0], k=5, dims=64).hits
+        assert qd.search(queries[0], SearchParams(k=5, dims=64)).hits
     finally:
         connect(target).delete_collection(name)
 

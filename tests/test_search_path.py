@@ -16,7 +16,7 @@ from core.ingest import corpus_sha256
 from core.search.engine import ModelIndex
 from core.search.matryoshka import pseudo_queries, truncation_curve
 from core.store import EmbeddingStore
-from core.types import Chunk, Corpus, ModelSpec
+from core.types import Chunk, Corpus, ModelSpec, SearchParams
 from ui import compare, dims
 
 DIM = 2560
@@ -82,12 +82,12 @@ def _numpy_curve(docs: np.ndarray, queries: np.ndarray, stops: list[int], exclud
 @pytest.mark.parametrize("pseudo", [False, True])
 def test_dimensions_page_curve_is_the_core_curve_and_numpy(mi, pseudo):
     if pseudo:
-        qvecs, exclude = dims.query_set(mi, "A", "chunks as pseudo-queries", [], 40)
+        qvecs, exclude = dims.query_set(mi, "A", "pseudo", [], 40)
         np.testing.assert_array_equal(exclude, pseudo_queries(len(mi.corpus.chunks), n=40))
     else:
         qvecs, exclude = mi.embed_queries([f"question {i}" for i in range(30)]), None
     stops = mi.offered_dims
-    page = dims.truncation_curve(mi, qvecs, exclude, k=K)
+    page = dims.truncation_rows(mi, qvecs, exclude, k=K)
     core = truncation_curve(mi.vectors, qvecs, dims=stops, k=K, exclude=exclude)
     assert [r["dims"] for r in page] == stops
     assert [r["recall"] for r in page] == [core.recall[d] for d in stops]
@@ -98,14 +98,14 @@ def test_dimensions_page_curve_is_the_core_curve_and_numpy(mi, pseudo):
 
 
 def test_dimensions_page_point_uses_the_same_curve_and_truth(mi):
-    qvecs, exclude = dims.query_set(mi, "A", "chunks as pseudo-queries", [], 30)
+    qvecs, exclude = dims.query_set(mi, "A", "pseudo", [], 30)
     curve = dims.curve(mi, qvecs, exclude, k=K)
     d = 256
     at_d = dims.point(mi, qvecs, exclude, d=d, k=K)
     assert at_d["truncation recall"] == curve.recall[d]
     assert at_d["exact ms/query"] == curve.ms_per_query[d]
     # end to end: HNSW at d (own row dropped) against the exact full-dim truth, computed independently
-    idx, _ = mi.search_vectors(qvecs, k=K + 1, dims=d)
+    idx, _ = mi.search_vectors(qvecs, SearchParams(k=K + 1, dims=d))
     hnsw = [[j for j in row if j != ex][:K] for row, ex in zip(idx.tolist(), exclude.tolist(), strict=True)]
     scores = (qvecs @ mi.vectors.T).astype(np.float64)
     scores[np.arange(len(qvecs)), exclude] = -np.inf
@@ -118,7 +118,7 @@ def test_dimensions_page_point_uses_the_same_curve_and_truth(mi):
 @pytest.mark.parametrize("query", ["how do tokens expire", "共识机制"])
 def test_compare_page_side_is_the_engine_search_with_numpy_z_scores(mi, query):
     side = compare.search_side("A", mi, query, 5, None)
-    engine = mi.search(query, k=5)
+    engine = mi.search(query, SearchParams(k=5))
     assert [(h.chunk_id, h.score, h.rank) for h in side.result.hits] == [
         (h.chunk_id, h.score, h.rank) for h in engine.hits
     ]
@@ -127,11 +127,11 @@ def test_compare_page_side_is_the_engine_search_with_numpy_z_scores(mi, query):
     every = mi.vectors @ qvec
     expected = [(h.score - every.mean()) / every.std() for h in engine.hits]
     assert side.z_scores == pytest.approx(expected, abs=1e-5)
-    assert side.z_scores == mi.answer(query, k=5).z_scores
+    assert side.z_scores == mi.answer(query, SearchParams(k=5)).z_scores
 
 
 def test_engine_answer_at_truncated_dims_standardises_against_truncated_vectors(mi):
-    ans = mi.answer("rotate the signing key", k=5, dims=128, exact=True)
+    ans = mi.answer("rotate the signing key", SearchParams(k=5, dims=128, exact=True))
     np.testing.assert_array_equal(ans.query_vector, mi.embed_queries(["rotate the signing key"])[0])
     x = mi.vectors[:, :128] / np.linalg.norm(mi.vectors[:, :128], axis=1, keepdims=True)
     q = ans.query_vector[:128] / np.linalg.norm(ans.query_vector[:128])
@@ -139,4 +139,4 @@ def test_engine_answer_at_truncated_dims_standardises_against_truncated_vectors(
     assert [h.chunk_index for h in ans.result.hits] == _ranked(every[None, :], 5)[0].tolist()
     expected = [(h.score - every.mean()) / every.std() for h in ans.result.hits]
     assert ans.z_scores == pytest.approx(expected, abs=1e-4)
-    assert ans.result.hits == mi.search("rotate the signing key", k=5, dims=128, exact=True).hits
+    assert ans.result.hits == mi.search("rotate the signing key", SearchParams(k=5, dims=128, exact=True)).hits

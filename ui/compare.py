@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -13,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from core.ingest import detect_language
-from core.judging import JudgmentStore
+from core.judging import JudgmentStore, query_id
 from core.search import Agreement, ModelIndex, RankChange, agreement, rank_changes
 from core.store import default_root
-from core.types import SearchResult
+from core.types import SearchParams, SearchResult
 from ui import build, resources, state
 
 log = logging.getLogger(__name__)
@@ -51,14 +50,9 @@ def instruction(slot: str) -> str | None:
     return text or None
 
 
-def query_id(query: str) -> str:
-    """Stable id of a typed query (sample queries keep their own ids)."""
-    return "u" + hashlib.sha1(query.encode("utf-8")).hexdigest()[:10]
-
-
 def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None) -> SideResult:
     """One model's answer through the engine (its index at full dimension, the slot's instruction), with z-scores."""
-    answer = mi.answer(query, k=k, instruction=task)
+    answer = mi.answer(query, SearchParams(k=k, instruction=task))
     return SideResult(slot=slot, model=mi.spec.name, result=answer.result, z_scores=answer.z_scores,
                       engine=engine_name(mi))  # fmt: skip
 
@@ -143,8 +137,8 @@ def latency_summary() -> list[dict[str, Any]]:
 def disagreement(queries: list[str], k: int) -> list[dict[str, Any]]:
     """Agreement of the two models on each query (batched embedding), lowest RBO first."""
     a_idx, b_idx = _both_indexes()
-    ra = a_idx.search_many(queries, k=k, instruction=instruction("A"))
-    rb = b_idx.search_many(queries, k=k, instruction=instruction("B"))
+    ra = a_idx.search_many(queries, SearchParams(k=k, instruction=instruction("A")))
+    rb = b_idx.search_many(queries, SearchParams(k=k, instruction=instruction("B")))
     rows = []
     for q, x, y in zip(queries, ra, rb, strict=True):
         ag = agreement([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits], k=k)
@@ -198,12 +192,11 @@ def labels_for(corpus_key: str) -> dict[str, dict[str, int]]:
     return all_labels[corpus_key]
 
 
-def record_thumb(
-    corpus_key: str, query: str, chunk_id: str, label: int | None, *, query_id: str | None
-) -> None:
-    """Save one thumbs label (None = cleared) in the judgment store and this session's labels."""
+def record_thumb(corpus_key: str, query: str, chunk_id: str, label: int | None) -> None:
+    """Save one thumbs label (None = cleared) in the judgment store (under ``query_id(query)``, as every
+    judgment of a typed or sample query) and this session's labels."""
     judgment_store(corpus_key).record(
-        query=query, chunk_id=chunk_id, label=label, rater=rater(), origin="thumbs", query_id=query_id
+        query=query, chunk_id=chunk_id, label=label, rater=rater(), origin="thumbs"
     )
     marks = labels_for(corpus_key).setdefault(query, {})
     if label is None:
@@ -212,18 +205,16 @@ def record_thumb(
         marks[chunk_id] = int(label)
 
 
-def qrels_tsv(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:
-    """Labels as a BEIR qrels file (query-id, corpus-id, score)."""
+def qrels_tsv(labels: dict[str, dict[str, int]]) -> str:
+    """Labels as a BEIR qrels file (query-id, corpus-id, score); query ids are ``core.judging.query_id``, the
+    judgment store's, so the file uploaded again on Evaluate or the Judge page is the same queries."""
     lines = ["query-id\tcorpus-id\tscore"]
     for query, marks in labels.items():
-        qid = query_ids.get(query) or query_id(query)
+        qid = query_id(query)
         lines += [f"{qid}\t{cid}\t{int(v)}" for cid, v in sorted(marks.items())]
     return "\n".join(lines) + "\n"
 
 
-def queries_jsonl(labels: dict[str, dict[str, int]], query_ids: dict[str, str]) -> str:
-    """The labelled queries as a BEIR queries.jsonl."""
-    return "".join(
-        json.dumps({"_id": query_ids.get(q) or query_id(q), "text": q}, ensure_ascii=False) + "\n"
-        for q in labels
-    )
+def queries_jsonl(labels: dict[str, dict[str, int]]) -> str:
+    """The labelled queries as a BEIR queries.jsonl (ids as in ``qrels_tsv``)."""
+    return "".join(json.dumps({"_id": query_id(q), "text": q}, ensure_ascii=False) + "\n" for q in labels)

@@ -11,6 +11,7 @@ import numpy as np
 
 from core.search import ModelIndex, TruncationCurve, drop_excluded, pseudo_queries, recall_at_k
 from core.search import matryoshka as mrl
+from core.types import SearchParams
 from ui import compare, resources
 
 Row = dict[str, Any]
@@ -20,7 +21,7 @@ def query_set(
     mi: ModelIndex, slot: str, kind: str, texts: list[str], n_pseudo: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Full-dim query vectors for the chosen set, and rows to exclude (pseudo-queries exclude themselves)."""
-    if kind == "chunks as pseudo-queries":
+    if kind == "pseudo":
         rows = pseudo_queries(len(mi.corpus.chunks), n=n_pseudo)
         return mi.vectors[rows], rows
     return resources.query_vectors(mi, texts, instruction=compare.instruction(slot)), None
@@ -53,7 +54,7 @@ def _vector_mb(mi: ModelIndex, d: int) -> float:
     return len(mi.corpus.chunks) * d * 4 / 2**20
 
 
-def truncation_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
+def truncation_rows(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
     """Rows of the core curve: exact-at-d recall and search time at every slider stop (no HNSW builds: cheap)."""
     c = curve(mi, qvecs, exclude, k=k)
     return [
@@ -69,7 +70,7 @@ def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: i
         c = curve(mi, qvecs, exclude, k=k, dims=(d,))
     index = mi.index(d)
     t0 = time.perf_counter()
-    idx, _ = mi.search_vectors(qvecs, k=k + (exclude is not None), dims=d)
+    idx, _ = mi.search_vectors(qvecs, SearchParams(k=k + (exclude is not None), dims=d))
     idx = drop_excluded(idx, exclude, k=k)
     hnsw_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
     return {
@@ -83,7 +84,7 @@ def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: i
     }
 
 
-def end_to_end_curve(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
+def end_to_end_rows(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
     """HNSW-at-d recall, index size and latency at every stop (builds the per-d indexes once, cached)."""
     key = ("e2e", mi.vectors_sha, _digest(qvecs, exclude), k, mi.params)
     return resources.memo(key, lambda: [point(mi, qvecs, exclude, d=d, k=k) for d in mi.offered_dims])

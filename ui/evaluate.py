@@ -24,11 +24,12 @@ from core.evaluation import (
     verdict,
 )
 from core.ingest import read_queries_jsonl
+from core.judging import legacy_query_id, query_id
 from core.search import ModelIndex, common_dims
 from core.types import Corpus
 from ui import build, judge, resources, state, votes
 from ui import compare as cmp
-from ui.corpus import SAMPLE_QUERIES, sample_queries
+from ui.corpus import SAMPLE_QUERIES
 
 SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
 
@@ -49,13 +50,12 @@ def sample_judgments() -> tuple[dict[str, str], Qrels]:
 
 
 def label_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
-    """Labels made on the Compare page for this corpus (query ids as in the qrels download)."""
-    ids = {q["text"]: q["_id"] for q in sample_queries()} if state.get("corpus_origin") == "sample" else {}
-    labels = cmp.labels_for(corpus.sha256)
+    """This session's Compare-page labels for this corpus, under ``query_id(text)`` (the judgment store's ids
+    and the qrels download's)."""
     queries, qrels = {}, {}
-    for text, marks in labels.items():
+    for text, marks in cmp.labels_for(corpus.sha256).items():
         if marks:
-            qid = ids.get(text) or cmp.query_id(text)
+            qid = query_id(text)
             queries[qid] = text
             qrels[qid] = dict(marks)
     return queries, qrels
@@ -170,13 +170,13 @@ def store_judgments(corpus: Corpus, source: StoreSource) -> tuple[dict[str, str]
 
 
 def thumbs_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
-    """Compare-page thumbs: those in the judgment store, plus this session's labels not stored yet (same text)."""
+    """Compare-page thumbs: those in the judgment store, plus this session's labels of queries it has none of
+    (a bundle's session labels are not written to the store)."""
     queries, qrels = store_judgments(corpus, "thumbs")
-    stored_texts = set(queries.values())
     session_queries, session_qrels = label_judgments(corpus)
     for qid, text in session_queries.items():
-        if text not in stored_texts and session_qrels.get(qid):
-            queries[qid], qrels[qid] = text, dict(session_qrels[qid])
+        if qid not in qrels:
+            queries[qid], qrels[qid] = text, session_qrels[qid]
     return queries, qrels
 
 
@@ -199,7 +199,8 @@ def read_uploaded_qrels(
     """Qrels files (TREC graded or BEIR tsv) plus an optional queries.jsonl: (queries, qrels, what was left out).
 
     Query texts come from the queries.jsonl, else from what the judgment store, the sample set and this
-    session know; qrels queries without a text are left out and counted.
+    session know; qrels queries without a text are left out and counted. An id an old Compare download gave
+    its text (``legacy_query_id``) is read as ``query_id(text)``, the store's, so both are one query.
     """
     texts = judge.known_query_texts(judge.judgment_store(corpus))
     qrels: Qrels = {}
@@ -214,6 +215,7 @@ def read_uploaded_qrels(
                 qrels.setdefault(qid, {}).update(docs)
     if not names:
         raise EvaluationError("Upload a qrels file (TREC 'query-id 0 doc-id grade' or a BEIR qrels .tsv).")
+    qrels, texts = _current_ids(qrels, texts)
     missing = [q for q in qrels if q not in texts]
     kept = {q: docs for q, docs in qrels.items() if q in texts}
     if not kept:
@@ -225,6 +227,20 @@ def read_uploaded_qrels(
     if missing:
         note += f"; {len(missing)} left out without a text (e.g. {missing[0]!r}: add their queries.jsonl)"
     return {q: texts[q] for q in kept}, kept, note
+
+
+def _current_ids(qrels: Qrels, texts: dict[str, str]) -> tuple[Qrels, dict[str, str]]:
+    """Qrels with each legacy id (``legacy_query_id`` of its known text) renamed ``query_id(text)``, merged into
+    that query's judgments when the upload has both; and the texts under the new ids too."""
+    out: Qrels = {}
+    texts = dict(texts)
+    for qid, docs in qrels.items():
+        text = texts.get(qid)
+        if text is not None and qid == legacy_query_id(text):
+            qid = query_id(text)
+            texts[qid] = text
+        out.setdefault(qid, {}).update(docs)
+    return out, texts
 
 
 SOURCE_ORIGIN: dict[str, str] = {

@@ -23,10 +23,10 @@ from core.datasets import (
 )
 from core.errors import IngestError
 from core.ingest import read_queries_jsonl
-from core.judging import Judgment, JudgmentStore, RaterAgreement, pool, query_id
+from core.judging import Judgment, JudgmentStore, RaterAgreement, legacy_query_id, pool, query_id
 from core.judging import agreement as rater_agreement
 from core.store import default_root
-from core.types import Chunk, Corpus
+from core.types import Chunk, Corpus, SearchParams
 from ui import build, resources, state
 from ui import compare as cmp
 from ui.corpus import sample_queries
@@ -40,10 +40,10 @@ Prefix = Literal["judge", "votes"]
 MAX_QUERIES = 2000  # queries read from an uploaded file
 LABEL_NAMES = {0: "not relevant", 1: "partly relevant", 2: "highly relevant"}
 QUERY_SET_LABELS = {
-    "sample queries": "Sample queries",
-    "this session's history": "Session history",
-    "uploaded queries": "Uploaded file",
-    "chunks as pseudo-queries": "Chunks as pseudo-queries",
+    "sample": "Sample queries",
+    "history": "Session history",
+    "uploaded": "Uploaded file",
+    "pseudo": "Chunks as pseudo-queries",
 }
 
 
@@ -135,13 +135,13 @@ def query_set_controls(prefix: Prefix) -> tuple[list[str], str]:
         help="Order the set by the Compare page's disagreement ranking (lowest rank-biased overlap first), "
         "so effort goes where the two models differ.",
     )
-    if query_set_kind(prefix) == "chunks as pseudo-queries":
+    if query_set_kind(prefix) == "pseudo":
         st.number_input(
             "How many chunks (their opening text is the query)", min_value=5, max_value=500, step=5,
             key=f"{prefix}_pseudo", width=260,
         )  # fmt: skip
     kind = query_set_kind(prefix)
-    if kind == "uploaded queries":
+    if kind == "uploaded":
         st.file_uploader(
             "Queries file: queries.jsonl ('_id', 'text') or plain text, one query a line",
             type=["jsonl", "json", "txt", "tsv", "csv"],
@@ -156,14 +156,14 @@ def query_set_controls(prefix: Prefix) -> tuple[list[str], str]:
     why = ""
     if not texts:
         why = {
-            "sample queries": "Sample queries exist for the sample corpus only: load it on the Corpus page, "
+            "sample": "Sample queries exist for the sample corpus only: load it on the Corpus page, "
             "or choose another query set.",
-            "this session's history": "No query asked yet this session: ask some on the Compare page, or "
+            "history": "No query asked yet this session: ask some on the Compare page, or "
             "choose another query set.",
-            "uploaded queries": "Upload a queries file above (queries.jsonl or one query a line).",
-            "chunks as pseudo-queries": "The corpus has no chunks.",
+            "uploaded": "Upload a queries file above (queries.jsonl or one query a line).",
+            "pseudo": "The corpus has no chunks.",
         }[kind]
-    elif kind == "uploaded queries":
+    elif kind == "uploaded":
         uploaded = state.get(f"{prefix}_uploaded") or {}
         st.caption(f"{len(texts)} queries from {escape_name(str(uploaded.get('name', 'the upload')))}.")
     return texts, why
@@ -172,11 +172,11 @@ def query_set_controls(prefix: Prefix) -> tuple[list[str], str]:
 def query_texts(prefix: Prefix) -> list[str]:
     """The chosen set's query texts (deduplicated), before any reordering."""
     kind = query_set_kind(prefix)
-    if kind == "sample queries":
+    if kind == "sample":
         texts = [q["text"] for q in sample_queries()] if state.corpus_origin() == "sample" else []
-    elif kind == "this session's history":
+    elif kind == "history":
         texts = state.history()
-    elif kind == "uploaded queries":
+    elif kind == "uploaded":
         texts = list((state.get(f"{prefix}_uploaded") or {}).get("queries", []))
     else:
         texts = cmp.pseudo_query_texts(int(state.get(f"{prefix}_pseudo")))
@@ -228,9 +228,7 @@ def _exact_ids(
     mi: ModelIndex, texts: list[str], depth: int, instruction: str | None
 ) -> list[tuple[str, ...]]:
     """Each text's exact top-``depth`` chunk ids; query vectors come from (and go to) the shared memo."""
-    rows, _ = mi.search_vectors(
-        resources.query_vectors(mi, texts, instruction=instruction), k=depth, exact=True
-    )
+    rows, _ = mi.search_vectors(resources.query_vectors(mi, texts, instruction=instruction), SearchParams(k=depth, exact=True))
     chunks = mi.corpus.chunks
     return [tuple(chunks[int(i)].id for i in row) for row in rows.tolist()]
 
@@ -408,14 +406,19 @@ def decode_upload(name: str, data: bytes) -> str:
 
 
 def known_query_texts(store: JudgmentStore) -> dict[str, str]:
-    """Query ids this corpus knows, to their text: stored judgments and votes, sample query ids and the history."""
+    """Query ids this corpus knows, to their text: stored judgments and votes, sample query ids, the history and
+    this session's Compare labels; each text also under the id old Compare downloads gave it
+    (``legacy_query_id``), so such a file needs no queries.jsonl either."""
     known = {j.query_id: j.query for j in store.judgments()}
     known |= {v.query_id: v.query for v in store.votes()}
     for q in sample_queries():
         known.setdefault(q["_id"], q["text"])
         known.setdefault(query_id(q["text"]), q["text"])
-    for text in state.history():
+    session_labels = state.get("cmp_labels").get(store.corpus_sha256) or {}
+    for text in [*state.history(), *session_labels]:
         known.setdefault(query_id(text), text)
+    for text in set(known.values()):
+        known.setdefault(legacy_query_id(text), text)
     return known
 
 

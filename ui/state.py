@@ -17,7 +17,8 @@ from core.ingest import DEFAULT_CHUNKING
 
 Slot = Literal["A", "B"]
 Origin = Literal["", "sample", "upload", "beir"]
-QuerySet = Literal["sample queries", "this session's history", "chunks as pseudo-queries"]
+# Query sets are ids; QUERY_SET_NAMES gives the words a page shows for each.
+QuerySet = Literal["sample", "history", "pseudo"]
 EvalSource = Literal[
     "sample judgments",
     "pooled judgments",
@@ -25,9 +26,13 @@ EvalSource = Literal[
     "upload qrels or a BEIR zip",
     "union",
 ]
-JudgeQuerySet = Literal[
-    "sample queries", "this session's history", "uploaded queries", "chunks as pseudo-queries"
-]
+JudgeQuerySet = Literal["sample", "history", "uploaded", "pseudo"]
+QUERY_SET_NAMES: dict[str, str] = {
+    "sample": "sample queries",
+    "history": "this session's history",
+    "uploaded": "uploaded queries",
+    "pseudo": "chunks as pseudo-queries",
+}
 VoteReveal = Literal["after each vote", "only at the end"]
 TiesRule = Literal["split", "exclude"]
 EvalMode = Literal["exact", "hnsw"]
@@ -81,13 +86,13 @@ DEFAULTS: dict[str, Any] = {
     "cmp_latency": [],  # (slot, embed_ms, search_ms) tuples, capped
     "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
     "cmp_disagree": [],  # rows of the last "where do they disagree most" run
-    "cmp_queryset": "sample queries",
+    "cmp_queryset": "sample",
     "cmp_pseudo": 50,  # how many chunks to use as pseudo-queries in "where do they disagree most"
     # dimensions page
     "mrl_slot": "A",
     "mrl_dims": None,
     "mrl_k": 10,
-    "mrl_queryset": "sample queries",
+    "mrl_queryset": "sample",
     "mrl_pseudo": 200,  # how many chunks to use as pseudo-queries
     # evaluate page
     "eval_source": "sample judgments",
@@ -97,12 +102,12 @@ DEFAULTS: dict[str, Any] = {
     # judge and blind votes pages (query set keys: prefix "judge" or "votes")
     "judge_rater": "",  # free-text rater name, remembered for the session (judgments and votes record it)
     "judge_k": 10,  # pool depth: the union of both models' top-k
-    "judge_queryset": "sample queries",
+    "judge_queryset": "sample",
     "judge_pseudo": 20,
     "judge_disagree_first": False,  # order the set by the Compare page's disagreement ranking
     "judge_uploaded": None,  # {"name": file name, "queries": [texts]} of an uploaded query file
     "votes_k": 5,
-    "votes_queryset": "sample queries",
+    "votes_queryset": "sample",
     "votes_pseudo": 20,
     "votes_disagree_first": False,
     "votes_uploaded": None,

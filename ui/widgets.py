@@ -13,7 +13,7 @@ from core.ingest import LANGUAGE_NAMES, corpus_language, language_name, language
 from core.types import Corpus
 from ui import build, bundle, index_backend, resources, state
 from ui.corpus import sample_queries
-from ui.state import QUERY_SETS, QuerySet
+from ui.state import QUERY_SET_NAMES, QUERY_SETS, QuerySet
 from ui.text import escape_md, escape_name
 
 # Served by the app itself (an SVG file becomes a data: URL); a :material/...: page icon would make every
@@ -196,7 +196,7 @@ class QuerySetChoice:
     @property
     def empty(self) -> bool:
         """True when a typed set (sample queries, history) has no query to run."""
-        return self.kind != "chunks as pseudo-queries" and not self.texts
+        return self.kind != "pseudo" and not self.texts
 
 
 _PSEUDO_BOUNDS: dict[Literal["cmp", "mrl"], tuple[int, int, int]] = {
@@ -228,20 +228,20 @@ def query_set_chooser(
     ]
     wanted = state.query_set(prefix)
     if wanted not in available:
-        fallback: QuerySet = (
-            "chunks as pseudo-queries"  # always there; the previous behaviour of an empty set
-        )
+        fallback: QuerySet = "pseudo"  # always there; the previous behaviour of an empty set
         state.put(f"{prefix}_queryset", fallback)
         why = (
             "Sample queries exist only for the sample corpus"
-            if wanted == "sample queries"
+            if wanted == "sample"
             else "This session's history is empty (it fills as you ask queries on the Compare page)"
         )
-        set_area.caption(f"{why}. Using {fallback} instead.")
-    set_area.radio("Query set", available, key=f"{prefix}_queryset", horizontal=horizontal)
+        set_area.caption(f"{why}. Using {QUERY_SET_NAMES[fallback]} instead.")
+    set_area.radio(
+        "Query set", available, key=f"{prefix}_queryset", horizontal=horizontal, format_func=QUERY_SET_NAMES.get
+    )
     low, high, step = _PSEUDO_BOUNDS[prefix]
     kind = state.query_set(prefix)
-    pseudo = kind == "chunks as pseudo-queries"
+    pseudo = kind == "pseudo"
     count_area.number_input(
         "Pseudo-queries", min_value=low, max_value=high, step=step, key=f"{prefix}_pseudo",
         disabled=not pseudo,
@@ -251,5 +251,5 @@ def query_set_chooser(
     corpus = resources.current_corpus()
     if pseudo and corpus is not None and 0 < len(corpus.chunks) < state.n_pseudo(prefix):
         count_area.caption(f"{len(corpus.chunks)} used: every chunk of the corpus")
-    texts = samples if kind == "sample queries" else history if kind == "this session's history" else []
+    texts = samples if kind == "sample" else history if kind == "history" else []
     return QuerySetChoice(kind=kind, texts=texts, n_pseudo=state.n_pseudo(prefix))

@@ -16,6 +16,7 @@ from core.errors import DashboardError
 from core.models import load_embedder, resolve_model
 from core.search import ByoCollection, QdrantTarget, byo_model_index, jaccard_at_k
 from core.store import EmbeddingStore
+from core.types import SearchParams
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -57,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     queries = list(args.query or read_queries(args.queries).values())
     rows = []
     for text in queries:
-        hb = [h.chunk_id for h in b.search(text, k=args.k).hits]
+        hb = [h.chunk_id for h in b.search(text, SearchParams(k=args.k)).hits]
         row: dict = {"query": text, "collection": hb}
         if a is not None:
-            ha = [h.chunk_id for h in a.search(text, k=args.k).hits]
+            ha = [h.chunk_id for h in a.search(text, SearchParams(k=args.k)).hits]
             row |= {"candidate": ha, "overlap": round(jaccard_at_k(ha, hb, k=args.k), 4)}
         rows.append(row)
     mean = sum(r["overlap"] for r in rows) / len(rows) if a is not None and rows else None

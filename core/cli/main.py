@@ -21,6 +21,7 @@ from core.errors import DashboardError
 from core.models import PRESETS, availability
 from core.store import EmbeddingStore
 from core.text import display_name, format_bytes
+from core.types import SearchParams
 
 # ---- models ---------------------------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ def run_search(args: argparse.Namespace) -> int:
     """Print the ranked hits of one query."""
     corpus = load_any_corpus(args.corpus)
     mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
-    result = mi.search(args.query, k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction)
+    result = mi.search(args.query, SearchParams(k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction))
     chunks = corpus.chunks
     if args.json:
         print(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.evaluation.decide import Verdict, pretty_metric, verdict
+from core.evaluation.decide import MAX_JUDGED_GAP, Verdict, pretty_metric, verdict
 from core.evaluation.metrics import EvaluationError, Qrels, Run, metric_key, ndcg, parse_metric, ranked
 from core.evaluation.run import (
     IDENTICAL_ID_TASKS,
@@ -20,6 +20,7 @@ from core.evaluation.run import (
 )
 
 __all__ = [
+    "MAX_JUDGED_GAP",
     "Comparison",
     "DocIdRule",
     "EvaluationError",

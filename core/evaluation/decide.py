@@ -29,6 +29,9 @@ from core.evaluation.significance import PairedResult
 from core.judging import RaterAgreement, VoteSummary
 from core.text import number
 
+# judged@10 differing by more than this between the two models: the judging was unbalanced (no winner)
+MAX_JUDGED_GAP = 0.1
+
 _PRETTY = {
     "ndcg": "nDCG",
     "mrr": "MRR",
@@ -132,7 +135,7 @@ def verdict(
     unpooled_share: float | None = None,
     min_queries: int = 10,
     alpha: float = 0.05,
-    max_judged_gap: float = 0.1,
+    max_judged_gap: float = MAX_JUDGED_GAP,
     digits: int = 2,
 ) -> Verdict:
     """The verdict sentence, the winner (a model name or None) and the warnings (see the module docstring).

@@ -31,7 +31,7 @@ from core.evaluation.metrics import (
 from core.evaluation.significance import PairedResult, paired_test
 from core.ingest import detect_language
 from core.text import has_visible_text
-from core.types import Chunk, Corpus, Progress
+from core.types import Chunk, Corpus, Progress, SearchParams
 
 DocKey = Callable[[Chunk], str]
 DocIdRule = Literal["id", "source"]  # judged documents named by chunk id (BEIR) or by file path
@@ -45,15 +45,7 @@ class SearchIndex(Protocol):
 
     def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
 
-    def search_vectors(
-        self,
-        qvecs: np.ndarray,
-        *,
-        k: int,
-        dims: int | None = None,
-        exact: bool = False,
-        ef: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_vectors(self, qvecs: np.ndarray, params: SearchParams = ...) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 # MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
@@ -184,6 +176,28 @@ def run_retrieval(
 
     ``doc_id='auto'`` picks 'id' or 'source' from ``qrels`` (see ``choose_doc_key``). With HNSW the beam is
     ``ef`` or max(4 * fetched, 400) so recall stays near exact. Empty queries get an empty ranking.
+
+    Args:
+        model_index: What to search (``core.search.build_model_index``).
+        queries: {qid: query text}.
+        k: Documents kept per query.
+        exact: Exact search (True) or the HNSW index.
+        dims: Search at the first ``dims`` dimensions (Matryoshka); None is the full dimension.
+        doc_id: What a document is: "id" (chunk id, BEIR), "source" (file path), "auto" (needs ``qrels``),
+            or a function of the chunk.
+        qrels: The judgments; used only to decide ``doc_id="auto"``.
+        ef: HNSW search beam; None picks one from ``k``.
+        ignore_identical_ids: Drop a document whose id equals the query id (MTEB's rule for some tasks).
+        instruction: The query instruction for models that take one (Qwen3); None uses the spec's default.
+        batch_size: Queries embedded and searched at once.
+        progress: Called as ``progress(done, total, rate)`` after each batch.
+        embed: Turns query texts into full-dimension vectors instead of the index's own encoder.
+
+    Returns:
+        The run: {qid: {doc_id: score}}, best first, at most ``k`` per query, for ``evaluate`` / ``compare``.
+
+    Raises:
+        EvaluationError: ``k`` is not a positive integer, or ``doc_id`` cannot be decided.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise EvaluationError(f"k must be a positive integer, got {k!r}.")
@@ -210,9 +224,7 @@ def run_retrieval(
         pending, fetch = list(range(len(batch))), first_fetch
         while pending:
             beam = ef if ef is not None else max(4 * fetch, 400)
-            idx, scores = model_index.search_vectors(
-                qvecs[pending], k=fetch, dims=dims, exact=exact, ef=None if exact else beam
-            )
+            idx, scores = model_index.search_vectors(qvecs[pending], SearchParams(k=fetch, dims=dims, exact=exact, ef=None if exact else beam))
             still = []
             for row, i in enumerate(pending):
                 docs: dict[str, float] = {}
@@ -291,7 +303,20 @@ def evaluate(
     ignore_identical_ids: bool = False,
 ) -> Evaluation:
     """Per-query and mean metrics of a run against judgments (trec_eval / MTEB conventions), with judged@10
-    and condensed nDCG@10 in ``coverage``."""
+    and condensed nDCG@10 in ``coverage``.
+
+    Args:
+        run: {qid: {doc_id: score}} (``run_retrieval``).
+        qrels: {qid: {doc_id: grade}}; grade 0 is judged not relevant.
+        metrics: Metric names such as "ndcg@10", "mrr@10", "recall@100", "map@100", "precision@10".
+        ignore_identical_ids: Drop a document whose id equals the query id before scoring.
+
+    Returns:
+        The Evaluation: ``per_query`` and ``mean`` metrics over the judged queries, and their ``coverage``.
+
+    Raises:
+        EvaluationError: no query of the run has judgments, or a metric name is unknown.
+    """
     keys = tuple(dict.fromkeys(metric_key(m) for m in metrics))
     per_query = evaluate_per_query(run, qrels, keys, ignore_identical_ids=ignore_identical_ids)
     if not per_query:
@@ -381,7 +406,25 @@ def compare(
     n_resamples: int = 10_000,
     seed: int = 0,
 ) -> Comparison:
-    """Evaluate two runs on the same qrels and test every metric with a paired randomisation test + bootstrap CI."""
+    """Evaluate two runs on the same qrels and test every metric with a paired randomisation test + bootstrap CI.
+
+    Args:
+        run_a: Model A's run, {qid: {doc_id: score}} (``run_retrieval``).
+        run_b: Model B's run on the same queries.
+        qrels: {qid: {doc_id: grade}}.
+        metrics: Metric names, as for ``evaluate``.
+        names: Display names of A and B (equal names get " (A)" / " (B)").
+        ignore_identical_ids: Drop a document whose id equals the query id before scoring.
+        n_resamples: Resamples of the randomisation test and of the bootstrap.
+        seed: Random seed, so the p-values and intervals repeat.
+
+    Returns:
+        The Comparison: both Evaluations and, per metric, a PairedResult (means, A - B, wins / ties /
+        losses, p-value, 95% interval).
+
+    Raises:
+        EvaluationError: a run has no judged query, or a metric name is unknown.
+    """
     if names[0] == names[1]:
         names = (names[0] + " (A)", names[1] + " (B)")
     ea = evaluate(run_a, qrels, metrics, ignore_identical_ids=ignore_identical_ids)

@@ -13,6 +13,7 @@ from core.ingest.language import (
     detect_language,
     is_mixed_zh_en,
     language_name,
+    language_pair_name,
     language_shares,
 )
 from core.ingest.options import DEFAULT_CHUNKING, ChunkOptions, Limits
@@ -43,6 +44,7 @@ __all__ = [
     "is_mixed_zh_en",
     "is_supported",
     "language_name",
+    "language_pair_name",
     "language_shares",
     "load_corpus",
     "load_files",

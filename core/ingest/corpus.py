@@ -275,7 +275,21 @@ def load_corpus(
     name: str | None = None,
     limits: Limits = Limits(),
 ) -> Corpus:
-    """Load a folder (recursively), a single file or a zip; per-file problems become FileStatus entries."""
+    """Load a folder (recursively), a single file or a zip; per-file problems become FileStatus entries.
+
+    Args:
+        path: A folder, a single supported file, or a zip.
+        options: How files are cut into chunks (unit, size, overlap, structure); defaults to 800 chars.
+        tokenizer: A Hugging Face fast tokenizer; needed only when ``options.unit == "tokens"``.
+        name: The corpus name; defaults to the folder or file name.
+        limits: Size limits per file, per load and per zip; a file beyond them is skipped with a message.
+
+    Returns:
+        The Corpus: its chunks, one FileStatus per file (loaded or skipped, and why) and its sha256.
+
+    Raises:
+        IngestError: ``path`` does not exist, or token chunking was asked for without a tokenizer.
+    """
     root = Path(path)
     if not root.exists():
         raise IngestError(f"{root}: no such file or folder; check the path")

@@ -165,6 +165,18 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
+def language_pair_name(pair: str) -> str:
+    """'en->zh' (a query language -> its documents' language) -> 'English → Chinese'; short codes ('zh') too."""
+
+    def name(code: str) -> str:
+        if code in LANGUAGE_NAMES and code not in ("unknown", "mixed"):
+            return language_name(code)
+        longer = [name for k, name in LANGUAGE_NAMES.items() if k.startswith(code + "-")]
+        return longer[0] if longer else code
+
+    return " → ".join(name(code) for code in pair.split("->")) if pair else ""
+
+
 _FENCED = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[^\n]*$|\Z)", re.S | re.M)
 _INLINE = re.compile(r"`[^`\n]*`|https?://\S+|[|]|-{3,}")
 

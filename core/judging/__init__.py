@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from core.judging.pooling import pool
 from core.judging.rater_agreement import RaterAgreement, agreement
-from core.judging.store import ORIGINS, Judgment, JudgmentStore, Origin, Vote, Winner, query_id
+from core.judging.store import (
+    ORIGINS,
+    Judgment,
+    JudgmentStore,
+    Origin,
+    Vote,
+    Winner,
+    legacy_query_id,
+    query_id,
+)
 from core.judging.votes import TiesRule, VoteSummary, by_language_pair, vote_summary
 
 __all__ = [
@@ -19,6 +28,7 @@ __all__ = [
     "Winner",
     "agreement",
     "by_language_pair",
+    "legacy_query_id",
     "pool",
     "query_id",
     "vote_summary",

@@ -21,6 +21,12 @@ Semantics (what every reader of the store can rely on):
   threads, sessions and processes can write at once and lose nothing.
 - ``dump()``/``load()`` move the whole history (judgments and votes) as JSON-serialisable data; ``load``
   skips rows already present (same fields), so loading twice adds nothing.
+- Query ids: ``query_id(text)`` is the one id of a query the app makes (Judge, Compare thumbs and downloads,
+  votes, imports on the Judge page and from bundles), so the same text is one query in every source. Rows
+  added with an explicit id keep it (a judgments.csv's own), except thumbs: a thumbs row is always keyed by
+  its text's id, and opening a store re-keys, once, thumbs saved under another id (earlier versions kept a
+  sample query's own id, q01 …). ``legacy_query_id`` only recognises the ids Compare's downloads once gave
+  (``u`` + sha1), so such a file read again lands on ``query_id(text)``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import statistics
 import time as _time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -49,6 +55,7 @@ SOURCES: tuple[str, ...] = get_args(Source)
 LABELS = (0, 1, 2)  # 0 not relevant, 1 partly, 2 highly relevant (pooled judging and thumbs)
 DUMP_FORMAT = 1
 SCHEMA_VERSION = "1"
+THUMBS_IDS = "text"  # meta value once thumbs rows are keyed by query_id(text)
 BUSY_TIMEOUT_S = 30.0
 MAX_TEXT = 20_000  # characters of a query text kept
 MAX_NAME = 200  # characters of a rater name, chunk id or model name
@@ -78,6 +85,13 @@ _V_COLS = "query_id, query, model_a, model_b, left_model, winner, rater, time, k
 def query_id(text: str) -> str:
     """Stable id of a typed query: ``"q" + sha256(text.strip())[:12]`` (UTF-8)."""
     return "q" + hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def legacy_query_id(text: str) -> str:
+    """The id Compare's qrels.tsv / queries.jsonl downloads gave a typed query before ``query_id`` was the only
+    scheme: ``"u" + sha1(text)[:10]`` (UTF-8, not stripped). Only for reading such files again: an id equal
+    to ``legacy_query_id(text)`` of its text stands for ``query_id(text)``."""
+    return "u" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,26 @@ class JudgmentStore:
                 f"not this one ({corpus_sha256}). Its judgments name chunks of that corpus; open that corpus "
                 "again, or use another file."
             )
+        if meta.get("thumbs_ids") != THUMBS_IDS:
+            self._key_thumbs_by_text()
+
+    def _key_thumbs_by_text(self) -> None:
+        """Re-key thumbs rows saved under another id than their text's (a sample query's own id, q01 …, as
+        earlier versions of the Compare page did), so old and new thumbs of one query are one history; once
+        per file (marked in ``meta``)."""
+        with self._connect() as con:
+            found = con.execute(
+                "SELECT DISTINCT query_id, query FROM judgments WHERE origin = 'thumbs'"
+            ).fetchall()
+            for old, text in found:
+                new = _query_id(text)
+                if new == old:
+                    continue
+                where = "origin = 'thumbs' AND query_id = ? AND query = ?"
+                con.execute(f"UPDATE OR IGNORE judgments SET query_id = ? WHERE {where}", (new, old, text))
+                # rows left under the old id were already there under the new one
+                con.execute(f"DELETE FROM judgments WHERE {where}", (old, text))
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('thumbs_ids', ?)", (THUMBS_IDS,))
 
     @classmethod
     def for_corpus(cls, corpus_sha256: str, root: Path | str | None = None) -> JudgmentStore:
@@ -244,13 +278,15 @@ class JudgmentStore:
         pool_depth: int | None = None,
         query_id: str | None = None,
     ) -> None:
-        """Record one judgment now (label None = skipped). query_id defaults to ``query_id(query)``."""
+        """Record one judgment now (label None = skipped). query_id defaults to ``query_id(query)`` (and is
+        always that for thumbs)."""
         qid = query_id if query_id is not None else _query_id(query)
         j = Judgment(qid, query, chunk_id, label, rater, _time.time(), pool_depth, origin)
         self.add_judgments([j])
 
     def add_judgments(self, items: Iterable[Judgment]) -> int:
         """Add ready-made judgments (imports, bundles) in one transaction; rows already present are skipped.
+        Thumbs are keyed by their text's id (``query_id(query)``) whatever id they came with.
 
         Returns the number of rows added. Raises ValueError naming the first bad item."""
         rows = []
@@ -259,6 +295,8 @@ class JudgmentStore:
                 c = _check_judgment(j)
             except ValueError as exc:
                 raise ValueError(f"Judgment {i + 1}: {exc}") from exc
+            if c.origin == "thumbs":
+                c = replace(c, query_id=_query_id(c.query))
             rows.append((c.query_id, c.query, c.chunk_id, c.label, c.rater, c.time, c.pool_depth, c.origin))
         with self._connect() as con:
             before = con.total_changes

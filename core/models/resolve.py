@@ -61,7 +61,18 @@ def _folder_spec(path: Path) -> ModelSpec:
 
 
 def resolve_model(name: str) -> ModelSpec:
-    """Turn a preset name, hub id, local path or 'endpoint:...' string into a ModelSpec."""
+    """Turn a preset name, hub id, local path or 'endpoint:...' string into a ModelSpec.
+
+    Args:
+        name: A preset (``core.models.PRESETS``, case-insensitive), a hub id ``owner/name``, a local
+            sentence-transformers folder, or ``endpoint:MODEL@BASE_URL``.
+
+    Returns:
+        The ModelSpec: backend, model id, prompts, dims and max tokens. Nothing is loaded yet.
+
+    Raises:
+        ModelLoadError: the name is empty or unknown, or the path is not a model folder.
+    """
     raw = (name or "").strip()
     if not raw:
         raise ModelLoadError(

@@ -36,7 +36,7 @@ from core.frontier import Judged, ScaleInputs, Sweep, sweep_index
 from core.ingest import ChunkOptions
 from core.judging import rater_agreement, votes
 from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve
-from core.types import Corpus
+from core.types import Corpus, SearchParams
 
 EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@100")  # core.cli evaluate's headline metrics
 EVAL_TOP_K = 100  # evaluate's default depth
@@ -164,16 +164,8 @@ class CachedQueries:
             self._seen[key] = self.mi.embed_queries(list(texts), instruction=instruction)
         return self._seen[key]
 
-    def search_vectors(
-        self,
-        qvecs: np.ndarray,
-        *,
-        k: int,
-        dims: int | None = None,
-        exact: bool = False,
-        ef: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.mi.search_vectors(qvecs, k=k, dims=dims, exact=exact, ef=ef)
+    def search_vectors(self, qvecs: np.ndarray, params: SearchParams = SearchParams()) -> tuple[np.ndarray, np.ndarray]:
+        return self.mi.search_vectors(qvecs, params)
 
 
 def backend_text(mi: ModelIndex) -> str:
@@ -231,10 +223,10 @@ def measure_latency(
     """p50/p95 of one-query embedding and HNSW search over up to LATENCY_QUERIES queries (warm-up untimed)."""
     texts = [q for q in queries if q.strip()][:LATENCY_QUERIES]
     for q in texts[:LATENCY_WARMUP]:
-        mi.search(q, k=DISAGREE_K, instruction=instruction)
+        mi.search(q, SearchParams(k=DISAGREE_K, instruction=instruction))
     emb, srch = [], []
     for q in texts:
-        r = mi.search(q, k=DISAGREE_K, instruction=instruction)
+        r = mi.search(q, SearchParams(k=DISAGREE_K, instruction=instruction))
         emb.append(r.embed_ms)
         srch.append(r.search_ms)
     if not texts:
@@ -272,8 +264,8 @@ def disagreements(
     texts = [queries[q] for q in qids]
     k = min(DISAGREE_K, len(a.corpus.chunks))
     # HNSW at full dimension, as the Compare page searches (the query vectors are the evaluation's)
-    ra = a.search_vectors(a.embed_queries(texts, instruction=instructions[0]), k=k)[0]
-    rb = b.search_vectors(b.embed_queries(texts, instruction=instructions[1]), k=k)[0]
+    ra = a.search_vectors(a.embed_queries(texts, instruction=instructions[0]), SearchParams(k=k))[0]
+    rb = b.search_vectors(b.embed_queries(texts, instruction=instructions[1]), SearchParams(k=k))[0]
     key = doc_key(rule)
     chunks = a.corpus.chunks
 

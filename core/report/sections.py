@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.evaluation import Comparison, by_group, pretty_metric
+from core.evaluation import MAX_JUDGED_GAP, Comparison, by_group, pretty_metric
 from core.evaluation import verdict as core_verdict
 from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_budget, pareto_mark
-from core.ingest import LANGUAGE_NAMES, language_name
+from core.ingest import language_name, language_pair_name
 from core.report import charts
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
 from core.text import format_bytes, minus_signs, number
-
-JUDGED_GAP = 0.1  # judged@10 differing by more than this between the models: unbalanced (core.evaluation.decide's rule)
 
 
 @dataclass(frozen=True)
@@ -123,19 +121,6 @@ def pval(p: float) -> str:
 
 def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
-
-
-def lang_name(code: str) -> str:
-    """A language code in words, short ones too (core.evaluation.run.short_lang's 'zh' -> 'Chinese')."""
-    if code in LANGUAGE_NAMES and code not in ("unknown", "mixed"):
-        return language_name(code)
-    longer = [name for k, name in LANGUAGE_NAMES.items() if k.startswith(code + "-")]
-    return longer[0] if longer else code
-
-
-def pair_name(pair: str) -> str:
-    """'en->zh' (core.evaluation.run.language_pairs) -> 'English → Chinese'."""
-    return " → ".join(lang_name(code) for code in pair.split("->"))
 
 
 def ms(x: float) -> str:
@@ -413,7 +398,7 @@ def section_quality(data: ReportData) -> Section:
                 numeric=(1,),
             )
         )
-        if abs(ja - jb) > JUDGED_GAP:
+        if abs(ja - jb) > MAX_JUDGED_GAP:
             blocks.append(
                 Text(
                     f"judged@{JUDGED_K} differs by {abs(ja - jb):.2f}: the model with fewer judged results may be "
@@ -430,7 +415,7 @@ def section_quality(data: ReportData) -> Section:
                 ("query → documents", "queries", f"A {pm}", f"B {pm}", "A − B"),
                 tuple(
                     (
-                        pair_name(g),
+                        language_pair_name(g),
                         str(ga[g]["queries"]),
                         f3(ga[g][m]),
                         f3(gb[g][m]),
@@ -476,7 +461,7 @@ def vote_blocks(data: ReportData) -> list[Block]:
             Table(
                 ("query → documents", "votes", "A win rate", "95% CI"),
                 tuple(
-                    (pair_name(g), str(s.n), pct(s.win_rate_a), f"{pct(s.ci_low)}–{pct(s.ci_high)}")
+                    (language_pair_name(g), str(s.n), pct(s.win_rate_a), f"{pct(s.ci_low)}–{pct(s.ci_high)}")
                     for g, s in data.vote_pairs.items()
                     if s.win_rate_a is not None
                 ),

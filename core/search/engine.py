@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -17,7 +17,7 @@ from core.errors import IngestError, SearchError, StoreError
 from core.search.index import HnswIndex, IndexParams, exact_search, truncate
 from core.store import EmbeddingStore
 from core.text import clean_text, has_visible_text
-from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchResult
+from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchParams, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -200,23 +200,20 @@ class ModelIndex:
         return q
 
     def search_vectors(
-        self,
-        qvecs: np.ndarray,
-        *,
-        k: int,
-        dims: int | None = None,
-        exact: bool = False,
-        ef: int | None = None,
+        self, qvecs: np.ndarray, params: SearchParams = SearchParams()
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (row indices, cosine scores) for full-dim query vectors at ``dims`` (exact or HNSW)."""
-        d = self._dims(dims)
+        """Top-k (row indices, cosine scores) for full-dim query vectors at ``params.dims`` (exact or HNSW).
+
+        ``params.instruction`` plays no part: the queries are vectors already.
+        """
+        d, k = self._dims(params.dims), params.k
         full = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
         q = truncate(full, d)
-        if exact:
+        if params.exact:
             return exact_search(self.vectors_at(d), q, k)
         if self.backend is not None:  # backends take full-dim queries (Qdrant rescores a d-dim shortlist)
-            return self.index(d).search(q if d == self.dim else truncate(full, self.dim), k=k, ef=ef)
-        return self.index(d).search(q, k=k, ef=ef)
+            return self.index(d).search(q if d == self.dim else truncate(full, self.dim), k=k, ef=params.ef)
+        return self.index(d).search(q, k=k, ef=params.ef)
 
     def _hits(self, idx: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
         chunks = self.corpus.chunks
@@ -225,24 +222,15 @@ class ModelIndex:
             for r, (i, s) in enumerate(zip(idx.tolist(), scores.tolist(), strict=True))
         )
 
-    def _run(
-        self,
-        queries: Sequence[str],
-        *,
-        k: int,
-        dims: int | None,
-        exact: bool,
-        instruction: str | None,
-        ef: int | None,
-    ) -> _Ran:
+    def _run(self, queries: Sequence[str], params: SearchParams) -> _Ran:
         """Embed the queries in one batch, search them, and time both steps."""
-        d = self._dims(dims)
+        params = replace(params, dims=self._dims(params.dims))
         t0 = time.perf_counter()
-        q = self.embed_queries(queries, instruction=instruction)
+        q = self.embed_queries(queries, instruction=params.instruction)
         t1 = time.perf_counter()
-        idx, scores = self.search_vectors(q, k=k, dims=d, exact=exact, ef=ef)
+        idx, scores = self.search_vectors(q, params)
         t2 = time.perf_counter()
-        return _Ran(q, idx, scores, d, exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
+        return _Ran(q, idx, scores, int(params.dims or self.dim), params.exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
 
     def _result(self, ran: _Ran, i: int, **extra: object) -> SearchResult:
         """Query i's hits; a batch's times are shared out evenly."""
@@ -256,33 +244,21 @@ class ModelIndex:
             extra=dict(extra),
         )
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        dims: int | None = None,
-        exact: bool = False,
-        instruction: str | None = None,
-        ef: int | None = None,
-    ) -> SearchResult:
-        """Embed one query and return its hits, with query-embedding and search time measured separately."""
-        return self._result(
-            self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef), 0
-        )
+    def search(self, query: str, params: SearchParams = SearchParams()) -> SearchResult:
+        """Embed one query and return its hits, with query-embedding and search time measured separately.
 
-    def answer(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        dims: int | None = None,
-        exact: bool = False,
-        instruction: str | None = None,
-        ef: int | None = None,
-    ) -> Answer:
+        Args:
+            query: The text to search for (the model's query prompt or ``params.instruction`` is put before it).
+            params: How many hits (``k``), at which dimension (``dims``), exact or HNSW, the HNSW beam (``ef``).
+
+        Returns:
+            A SearchResult: the hits (rank, cosine score, chunk index and id), embed_ms and search_ms.
+        """
+        return self._result(self._run([query], params), 0)
+
+    def answer(self, query: str, params: SearchParams = SearchParams()) -> Answer:
         """``search`` plus what a results page shows beside it: the query vector and each hit's z-score."""
-        ran = self._run([query], k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        ran = self._run([query], params)
         z = self.z_scores(ran.qvecs[0], ran.scores[0], dims=ran.dims)
         return Answer(result=self._result(ran, 0), query_vector=ran.qvecs[0], z_scores=z)
 
@@ -294,21 +270,12 @@ class ModelIndex:
         mean, std = float(every.mean()), float(every.std()) or 1.0
         return tuple((s - mean) / std for s in np.asarray(scores, dtype=np.float64).tolist())
 
-    def search_many(
-        self,
-        queries: Sequence[str],
-        *,
-        k: int = 10,
-        dims: int | None = None,
-        exact: bool = False,
-        instruction: str | None = None,
-        ef: int | None = None,
-    ) -> list[SearchResult]:
+    def search_many(self, queries: Sequence[str], params: SearchParams = SearchParams()) -> list[SearchResult]:
         """Like ``search`` for many queries, embedded in one batch (times are per-query averages)."""
         queries = list(queries)
         if not queries:
             return []
-        ran = self._run(queries, k=k, dims=dims, exact=exact, instruction=instruction, ef=ef)
+        ran = self._run(queries, params)
         return [self._result(ran, i, batch_size=len(queries)) for i in range(len(queries))]
 
 
