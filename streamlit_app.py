@@ -61,16 +61,24 @@ def import_box() -> None:
         help="Made with 'Prepare bundle' in the sidebar or on the Models page, or `python -m core.cli bundle "
         "export`: the corpus and both models' vectors, so nothing is embedded here.",
     )
-    if upload is None or not state.changed_since("_home_bundle_marker", upload.file_id):
-        return
-    state.set_page_value("_home_bundle_marker", upload.file_id)
-    try:
-        done = bundle.import_bundle(upload.getvalue(), source=upload.name)
-    except Exception as exc:  # a refused bundle leaves the session as it was
-        widgets.show_error(exc)
-        return
-    state.set_page_value("_home_ready", done)
-    st.rerun()
+    if upload is not None and state.changed_since("_home_bundle_marker", upload.file_id):
+        state.set_page_value("_home_bundle_marker", upload.file_id)
+        try:
+            done = bundle.import_bundle(upload.getvalue(), source=upload.name)
+        except Exception as exc:  # a refused bundle leaves the session as it was
+            widgets.show_error(exc)
+            return
+        state.set_page_value("_home_ready", done)
+        st.rerun()
+    # a bundle's endpoint waits until the user confirms its host; the confirm imports the same file again
+    confirmed = bundle.pending_panel(
+        upload.getvalue() if upload is not None else None,
+        upload.name if upload is not None else "",
+        show_error=widgets.show_error,
+    )
+    if confirmed is not None:
+        state.set_page_value("_home_ready", confirmed)
+        st.rerun()
 
 
 def render() -> None:

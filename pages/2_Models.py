@@ -173,7 +173,15 @@ def check_against_local(name: str, key: str | None) -> None:
 
 
 def endpoint_tools(slot: Slot, name: str) -> None:
-    """Test connection and config check buttons for an endpoint slot."""
+    """Test connection and config check buttons for an endpoint slot; for an endpoint an imported bundle named,
+    first a confirmation of its host (until then nothing, and no API key, is sent there)."""
+    if state.held_endpoint(slot):
+        st.warning(escape_md(build.held_message(slot, name)), icon=":material/shield:")
+        label = escape_md(f"Confirm {build.endpoint_hosts(name)} for model {slot} (send my API key there)")
+        if st.button(label, key=f"_models_confirm_{slot}", icon=":material/key:"):
+            state.confirm_endpoint(slot)
+            st.rerun()
+        return
     key = state.api_key(slot)
     c1, c2 = st.columns(2)
     if c1.button("Test connection", key=f"_models_test_{slot}", width="stretch"):

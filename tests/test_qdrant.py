@@ -337,3 +337,190 @@ def test_cli_byo_compares_a_candidate_against_a_production_collection(sample, mi
                  "--qdrant-text-field", "body", "--model", "all-MiniLM-L6-v2", "--query", "x"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "384-dim" in err and "768 dims" in err
+
+
+# ---- round 3: trust nothing a collection says (its size, its vectors, that it holds still while read) ----------
+
+
+def _byo_collection(folder: Path, n: int = 20, dim: int = 8, *, zero: tuple[int, ...] = (), seed: int = 0):
+    """A 'production' collection in local mode: int ids 0..n-1, named vector 'dense', payload 'body' / 'doc'."""
+    target = QdrantTarget(path=str(folder))
+    client = connect(target)
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors[list(zero)] = 0.0
+    client.create_collection("prod", vectors_config={"dense": models.VectorParams(size=dim, distance=models.Distance.COSINE)})
+    client.upsert("prod", points=[
+        models.PointStruct(id=i, vector={"dense": v.tolist()}, payload={"body": f"passage {i}", "doc": f"d{i}"})
+        for i, v in enumerate(vectors)])  # fmt: skip
+    return target, client, vectors
+
+
+def _after_first_page(monkeypatch, client, change) -> None:
+    """Run ``change()`` once, right after the first scroll page was read (as another writer would, mid-read)."""
+    real, calls = client.scroll, []
+
+    def scroll(*args, **kw):
+        out = real(*args, **kw)
+        calls.append(1)
+        if len(calls) == 1:
+            change()
+        return out
+
+    monkeypatch.setattr(client, "scroll", scroll)
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    from core.search import qdrant_byo
+
+    monkeypatch.setattr(qdrant_byo, "_SCROLL_LOCAL", 5)  # four pages of five points: room to change in between
+    return qdrant_byo
+
+
+def test_a_collection_recreated_with_other_dimensions_while_it_is_read_is_refused(tmp_path, monkeypatch, small_pages):
+    target, client, _ = _byo_collection(tmp_path / "q")
+
+    def recreate():
+        client.delete_collection("prod")
+        client.create_collection("prod", vectors_config={"dense": models.VectorParams(size=16, distance=models.Distance.COSINE)})
+        client.upsert("prod", points=[models.PointStruct(id=i, vector={"dense": [1.0] * 16}, payload={"body": f"new {i}"})
+                                      for i in range(20)])  # fmt: skip
+
+    _after_first_page(monkeypatch, client, recreate)
+    with pytest.raises(QdrantError) as info:  # was: a raw ValueError (an inhomogeneous array)
+        small_pages.read_collection(ByoCollection(target, "prod", vector="dense", text_field="body"))
+    msg = str(info.value)
+    assert "'prod'" in msg and "changed while it was read" in msg and "16-dim" in msg and "8 dims" in msg
+    assert "read it again when nothing writes to it" in msg.lower()
+
+
+@pytest.mark.parametrize("same_ids", [True, False], ids=["rewritten-in-place", "new-ids"])
+def test_points_deleted_and_added_again_between_scroll_pages_are_refused(tmp_path, monkeypatch, small_pages, same_ids):
+    target, client, vectors = _byo_collection(tmp_path / "q")
+
+    def reindex():  # a new version of every point (another model's vectors), under the same ids or new ones
+        client.delete("prod", points_selector=models.PointIdsList(points=list(range(20))))
+        fresh = np.random.default_rng(9).normal(size=vectors.shape)
+        client.upsert("prod", points=[models.PointStruct(id=i if same_ids else 100 + i, vector={"dense": v.tolist()},
+                                                         payload={"body": f"passage {i}", "doc": f"d{i}"})
+                                      for i, v in enumerate(fresh)])  # fmt: skip
+
+    _after_first_page(monkeypatch, client, reindex)
+    with pytest.raises(QdrantError, match="changed while it was read") as info:  # was: a silent mix of versions
+        small_pages.read_collection(ByoCollection(target, "prod", vector="dense", text_field="body", id_field="doc"))
+    assert "'prod'" in str(info.value) and "mix two versions" in str(info.value)
+
+
+def test_a_collection_that_holds_still_is_read_whole_over_several_pages(tmp_path, small_pages):
+    target, _, vectors = _byo_collection(tmp_path / "q")
+    corpus, got, ids, dropped = small_pages.read_collection(ByoCollection(target, "prod", vector="dense", text_field="body"))
+    assert ids == list(range(20)) and dropped == [] and len(corpus.chunks) == 20
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert np.allclose(got, unit, atol=1e-5)
+    assert [(f.source, f.status, f.chunks) for f in corpus.files] == [("prod", "loaded", 20)]
+
+
+def test_zero_and_non_finite_vectors_are_left_out_reported_and_never_returned(tmp_path, monkeypatch, small_pages):
+    target, client, vectors = _byo_collection(tmp_path / "q", zero=(3, 11))
+    # a server can send what local mode refuses to store: infinity in point 7's vector, in every answer
+    for method in ("scroll", "retrieve"):
+        real = getattr(client, method)
+
+        def poisoned(*args, _real=real, **kw):
+            out = _real(*args, **kw)
+            for p in out[0] if isinstance(out, tuple) else out:
+                if p.id == 7 and isinstance(p.vector, dict):
+                    p.vector["dense"] = [float("inf")] + p.vector["dense"][1:]
+            return out
+
+        monkeypatch.setattr(client, method, poisoned)
+    byo = ByoCollection(target, "prod", vector="dense", text_field="body", id_field="doc")
+    corpus, got, ids, dropped = small_pages.read_collection(byo)
+    assert sorted(dropped) == [3, 7, 11] and len(corpus.chunks) == len(ids) == 17
+    assert {c.id for c in corpus.chunks}.isdisjoint({"d3", "d7", "d11"})
+    assert np.isfinite(got).all() and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    (skipped,) = [f for f in corpus.files if f.status == "skipped"]
+    assert "3 of 20 points" in skipped.reason and "'prod'" in skipped.reason and "Re-embed those points" in skipped.reason
+    # model B's Qdrant search never ranks a left-out point (a zero vector scores 0 against every query)
+    view = small_pages.ByoView(byo, ids, 8, dropped)
+    idx, scores = view.search(-vectors[:2], k=20)  # the opposite of two points: every real cosine is low
+    assert (idx >= 0).all() and idx.shape == (2, 17) and np.isfinite(scores).all()
+
+
+def test_a_collection_of_only_zero_vectors_is_refused(tmp_path, small_pages):
+    target, _, _ = _byo_collection(tmp_path / "q", n=4, zero=(0, 1, 2, 3))
+    with pytest.raises(QdrantError, match=r"Every one of the 4 vectors 'dense' of 'prod'.*re-embed"):
+        small_pages.read_collection(ByoCollection(target, "prod", vector="dense", text_field="body"))
+
+
+@pytest.mark.parametrize("name", ["a/b", "a:b", "..", "x" * 256, "bad\x00name", "bad\udcffname"])
+def test_collection_names_qdrant_refuses_are_refused_by_name(tmp_path, name):
+    with pytest.raises(QdrantError, match="cannot be a Qdrant collection name") as info:
+        ByoCollection(QdrantTarget(path=str(tmp_path / "q")), name)
+    assert str(info.value).startswith("Collection: ")
+    with pytest.raises(QdrantError, match="cannot be a Qdrant collection name"):
+        QdrantTarget(path=str(tmp_path / "q"), collection=name)
+
+
+@pytest.mark.parametrize("command", ["byo", "build"])
+def test_cli_refuses_a_bad_collection_name_with_its_own_error_line(tmp_path, capsys, command):
+    from core.cli import main
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.md").write_text("# A\n\nSome text.\n", encoding="utf-8")
+    where = ["--qdrant-path", str(tmp_path / "q"), "--qdrant-collection", "a/b", "--model", "all-MiniLM-L6-v2"]
+    argv = ["byo", *where, "--query", "x"] if command == "byo" else ["build", "--corpus", str(tmp_path / "kb"),
+                                                                    "--index", "qdrant", *where]  # fmt: skip
+    with pytest.raises(SystemExit) as info:  # was: a ValueError traceback from qdrant-client
+        main([*argv, "--device", "cpu"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --qdrant-collection: 'a/b' cannot be a Qdrant collection name" in err
+    assert "contains '/'" in err and "Traceback" not in err
+
+
+def _own_collection(folder: Path, n: int = 6, dim: int = 8):
+    """A collection this app made with QdrantCollection.upload, for a hand-made corpus (no model needed)."""
+    from core.types import Chunk
+
+    chunks = tuple(Chunk(id=f"c{i}", source="s.md", text=f"text {i}") for i in range(n))
+    corpus = Corpus(chunks=chunks, files=(), sha256=corpus_sha256(chunks), name="own")
+    coll = QdrantCollection(QdrantTarget(path=str(folder)), corpus)
+    vectors = np.random.default_rng(1).normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    coll.upload({"m": vectors})
+    return coll, corpus, vectors
+
+
+def test_our_collection_with_a_point_we_did_not_write_is_refused_not_believed(tmp_path):
+    from core.search.qdrant import QdrantView
+
+    coll, corpus, vectors = _own_collection(tmp_path / "q")
+    client = coll.client
+    # someone swaps a point for one of their own (a uuid id, the same corpus field): the count still matches
+    client.delete(coll.name, points_selector=models.PointIdsList(points=[5]))
+    client.upsert(coll.name, points=[models.PointStruct(id=str(uuid.uuid4()), vector={"m": vectors[0].tolist()},
+                                                        payload={"corpus": corpus.sha256})])  # fmt: skip
+    with pytest.raises(QdrantError, match="not one of the 6 chunks of this corpus"):  # was: ValueError from int(uuid)
+        coll.upload({"m": vectors})
+    # a search answer naming a point the corpus does not hold is refused (was: row 77, an IndexError later)
+    client.upsert(coll.name, points=[models.PointStruct(id=77, vector={"m": vectors[1].tolist()},
+                                                        payload={"corpus": corpus.sha256})])  # fmt: skip
+    view = QdrantView(coll, name="m", full_dim=8, dim=8, count=6)
+    with pytest.raises(QdrantError, match=r"point 77 of collection .* not a passage of this corpus.*build it again"):
+        view.search(vectors[1:2], k=6)
+
+
+def test_an_upload_that_loses_points_is_found_by_counting_what_the_collection_holds(tmp_path, monkeypatch):
+    from core.types import Chunk
+
+    chunks = tuple(Chunk(id=f"c{i}", source="s.md", text=f"text {i}") for i in range(6))
+    corpus = Corpus(chunks=chunks, files=(), sha256=corpus_sha256(chunks), name="own")
+    coll = QdrantCollection(QdrantTarget(path=str(tmp_path / "q")), corpus)
+    client = coll.client
+    real = client.upsert
+    monkeypatch.setattr(client, "upsert", lambda name, points, **kw: real(name, points=points[:-1], **kw))  # one lost
+    vectors = np.eye(6, 8, dtype=np.float32)
+    with pytest.raises(QdrantError, match=r"holds 5 points with vector 'm', not 6"):  # was: a silent hole
+        coll.upload({"m": vectors})

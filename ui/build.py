@@ -6,19 +6,22 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import streamlit as st
 
 from core.build import build_index, plan_build, progress_note
 from core.bundle import vector_agreement
+from core.errors import DashboardError
 from core.models import (
     CostEstimate,
     estimate_build,
     resolve_device,
 )
+from core.models.endpoint import parse_endpoint_name
 from core.search import IndexParams, ModelIndex
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.text import count, format_duration
@@ -62,6 +65,30 @@ def slot_settings(slot: str) -> SlotSettings:
         "max_tokens": max_tokens,
         "trust_remote_code": bool(state.get("models_trust_remote_code")),
     }
+
+
+def endpoint_hosts(name: str) -> str:
+    """The host(s) an ``endpoint:MODEL@URL[,URL]`` choice sends requests (and the API key) to, e.g. 'gpu1:8000'."""
+    parsed = parse_endpoint_name(name)
+    urls = parsed[1].split(",") if parsed else []
+    hosts = [urllib.parse.urlsplit(u.strip()).netloc for u in urls]
+    return ", ".join(h for h in hosts if h) or name
+
+
+def held_message(slot: str, name: str) -> str:
+    """Why a slot's endpoint is not loaded: an imported bundle named it and the user has not confirmed its host."""
+    return (
+        f"Model {slot} is the endpoint {name}, named by an imported bundle: nothing is sent to "
+        f"{endpoint_hosts(name)} (and no API key) until you confirm that host. Confirm it on the Models page "
+        f"(model {slot}), or choose another model there."
+    )
+
+
+def refuse_held(slot: str) -> None:
+    """Raise (DashboardError) while the slot holds a bundle-named endpoint whose host the user has not confirmed."""
+    held = state.held_endpoint(cast(Slot, slot))
+    if held:
+        raise DashboardError(held_message(slot, held))
 
 
 def index_key(corpus: Corpus, cache_key: str, params: IndexParams, backend: str = "") -> IndexKey:
@@ -245,6 +272,7 @@ def _build_one(
 ) -> _Built:
     """Embed (through the store) and index the corpus for one slot; reuse what exists unless ``fresh``."""
     t0 = time.perf_counter()
+    refuse_held(slot)  # a key is only sent to a host the user typed or confirmed
     settings = slot_settings(slot)
     name = settings["name"]
     counts = resources.chunk_token_counts(corpus, name)

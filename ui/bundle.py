@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import streamlit as st
 
+from core.build import plan_build
 from core.bundle import Bundle, ExportModel, install, judgments_dump, load_judgments, make_bundle, read_bundle
 from core.datasets import load_judged_folder
 from core.errors import DashboardError
+from core.models.endpoint import is_endpoint_name
 from core.search import ModelIndex
 from core.text import count, format_bytes, format_duration
-from core.types import Corpus
+from core.types import Corpus, Embedder
 from ui import build, pair, resources, state
 from ui.corpus import load_sample
-from ui.state import BUNDLED_PAIR, Slot
+from ui.state import BUNDLED_PAIR, Origin, Slot
 from ui.text import escape_md, escape_name
 
 SAMPLE_BUNDLE = resources.SAMPLE_DIR / "sample_bundle.zip"
@@ -36,6 +38,8 @@ class Imported:
     embedded: int  # chunks embedded here by the import's build (0: every vector came from the bundle)
     query_notes: tuple[str, ...]  # per model: which encoder embeds typed queries and how long one takes
     source: str  # file name shown to the user
+    checks: tuple[str, ...] = ()  # per model: how its vectors were checked (or why they stayed out of the store)
+    pending: tuple[tuple[str, str], ...] = ()  # (slot, endpoint) a bundle named: waits for the user to confirm
 
 
 # ---- export -----------------------------------------------------------------------------------------
@@ -136,7 +140,7 @@ def sidebar_section() -> None:
 
 
 def _section(bundle: Bundle, name: str) -> dict[str, Any]:
-    """One dict of the bundle's settings ({} when absent or not a dict)."""
+    """One dict of the bundle's settings ({} when absent; read_bundle has range-checked every known field)."""
     found = bundle.settings.get(name)
     return found if isinstance(found, dict) else {}
 
@@ -148,25 +152,29 @@ def _set(key: str, value: Any) -> None:
         state.put(key, value)
 
 
-def _apply_settings(bundle: Bundle) -> None:
-    """The bundle's model choices, max tokens, chunking and index parameters become this session's."""
+def _apply_settings(bundle: Bundle, held: dict[str, str]) -> None:
+    """The bundle's model choices, max tokens, chunking and index parameters become this session's (each value
+    within its widget's range: ``core.bundle.SETTING_RANGES``, checked by read_bundle). An endpoint in ``held``
+    fills its slot but waits for the user to confirm its host (``state.hold_endpoint``)."""
     tokens = _section(bundle, "max_tokens")
     for slot in build.SLOTS:
-        state.choose_model(slot, bundle.model(slot).name)
-        n = tokens.get(slot)
-        _set(f"models_max_tokens_{slot.lower()}", n if isinstance(n, int) and n > 0 else 0)
+        name = bundle.model(slot).name
+        state.choose_model(slot, name)
+        if slot in held:
+            state.hold_endpoint(slot, name)
+        elif is_endpoint_name(name):
+            state.confirm_endpoint(slot)
+        _set(f"models_max_tokens_{slot.lower()}", tokens.get(slot) or 0)
     chunking = _section(bundle, "chunking")
-    if chunking.get("unit") in ("chars", "tokens"):
-        _set("corpus_unit", chunking["unit"])
-    for key, field in (("corpus_size", "size"), ("corpus_overlap", "overlap")):
-        if isinstance(chunking.get(field), int):
+    for key, field in (("corpus_unit", "unit"), ("corpus_size", "size"), ("corpus_overlap", "overlap")):
+        if field in chunking:
             _set(key, chunking[field])
     index = _section(bundle, "index")
     fields = (("models_hnsw_m", "M"), ("models_hnsw_efc", "ef_construction"), ("models_hnsw_ef", "ef_search"))
     for key, field in fields:
-        if isinstance(index.get(field), int):
+        if field in index:
             _set(key, index[field])
-    if isinstance(bundle.settings.get("k"), int):
+    if "k" in bundle.settings:
         _set("cmp_k", bundle.settings["k"])
 
 
@@ -189,44 +197,66 @@ def _query_note(slot: str, mi: ModelIndex) -> str:
     return f"{slot}: {mi.spec.name} {where}, about {took * 1000:,.0f} ms per query{first}"
 
 
-def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
-    """Validate a bundle, put its vectors into the store, make its corpus current and build both indexes
-    through the normal path (every vector found in the store: nothing is embedded). Raises BundleError."""
+def _load(bundle: Bundle, slot: Slot, name: str) -> Embedder:
+    """The local model (or a confirmed endpoint) of one slot, refused up front when it cannot fit here. Remote
+    code runs only for a model the user chose in that slot themselves, never because a bundle names it."""
+    tokens = _section(bundle, "max_tokens").get(slot) or None
+    trust = bool(state.get("models_trust_remote_code")) and state.model_name(slot) == name
+    device = state.get("models_device")
+    plan_build(bundle.corpus, resources.model_spec(name), device=device, max_tokens=tokens, trust_remote_code=trust,
+               model_loaded=resources.loaded_embedder(name, device=device, max_tokens=tokens) is not None)  # fmt: skip
+    with st.spinner(f"Loading {name} to check the bundle's vectors and embed queries …"):
+        return resources.embedder(
+            name,
+            device=device,
+            max_tokens=tokens,
+            api_key=state.api_key(slot),
+            trust_remote_code=trust,
+        )
+
+
+def _origin(bundle: Bundle, origin: str) -> Origin:
+    """Where the corpus came from: 'sample' only for the shipped sample's corpus, whatever a bundle says."""
+    if origin == "sample" or (bundle.origin == "sample" and bundle.corpus.sha256 == sample_bundle_sha()):
+        return "sample"
+    return "upload"
+
+
+def import_bundle(data: bytes, *, source: str, origin: str = "", confirmed: Collection[str] = ()) -> Imported:
+    """Validate a bundle, check its vectors against the local models, put them into the store, make its corpus
+    current and build its indexes through the normal path (every vector found in the store: nothing is embedded).
+
+    An endpoint model of the bundle is loaded only when its name is in ``confirmed`` (the user confirmed its
+    host): otherwise it fills its slot but waits (``Imported.pending``), nothing is sent to its host, and its
+    vectors stay out of the store, unverified. Raises BundleError; a refused bundle leaves the store, the
+    judgment store and the session as they were."""
     started = time.perf_counter()
     bundle = read_bundle(data)
-    max_tokens = _section(bundle, "max_tokens")
-    embedders = {}
-    for m in bundle.models:  # the same registry keys build_slot uses once the settings are applied
-        tokens = max_tokens.get(m.slot)
-        with st.spinner(f"Loading {m.name} to embed queries …"):
-            embedders[m.slot] = resources.embedder(
-                m.name,
-                device=state.get("models_device"),
-                max_tokens=tokens if isinstance(tokens, int) and tokens > 0 else None,
-                api_key=state.api_key(m.slot),  # type: ignore[arg-type]
-                trust_remote_code=bool(state.get("models_trust_remote_code")),
-            )
-    done = install(bundle, embedders, resources.store())  # refuses another model revision before writing
-    load_judgments(
-        bundle, resources.store().root
-    )  # refuses judgments for another corpus, also before any state
-    _apply_settings(bundle)  # only now: a refused bundle leaves the session as it was
+    held = {m.slot: m.name for m in bundle.models if m.is_endpoint and m.name not in confirmed}
+    embedders = {m.slot: _load(bundle, cast(Slot, m.slot), m.name) for m in bundle.models if m.slot not in held}
+    done = install(bundle, embedders, resources.store())  # every check (models, vectors, labels) before a write
+    load_judgments(bundle, resources.store().root)  # checked by install: adds what the bundle holds
+    _apply_settings(bundle, held)  # only now: a refused bundle leaves the session as it was
     corpus = bundle.corpus
     resources.corpora().put(corpus.sha256, corpus)
     if state.corpus_key() != corpus.sha256:
         state.put("built_a", None)
         state.put("built_b", None)
     state.put("corpus_key", corpus.sha256)
-    state.put("corpus_origin", origin or ("sample" if bundle.origin == "sample" else "upload"))
+    state.put("corpus_origin", _origin(bundle, origin))
     state.put("models_fallback_reason", pair.headline_problem(corpus))
     session = bundle.labels.get("session_labels")
     if isinstance(session, dict):
         state.put("cmp_labels", {**state.get("cmp_labels"), corpus.sha256: session})
-    build.build_all(corpus, label="Installing the precomputed indexes")
-    built = [mi for slot in build.SLOTS if (mi := build.built_index(slot)) is not None]
-    notes = tuple(
-        _query_note(slot, mi) for slot in build.SLOTS if (mi := build.built_index(slot)) is not None
+    ready = [slot for slot in build.SLOTS if slot not in held]
+    build.build_all(
+        corpus,
+        label="Installing the precomputed indexes",
+        slots=ready,
+        api_keys={slot: state.api_key(slot) for slot in ready},
     )
+    built = [mi for slot in ready if (mi := build.built_index(slot)) is not None]
+    notes = tuple(_query_note(slot, mi) for slot in ready if (mi := build.built_index(slot)) is not None)
     return Imported(
         corpus_sha=corpus.sha256,
         chunks=len(corpus.chunks),
@@ -235,6 +265,8 @@ def import_bundle(data: bytes, *, source: str, origin: str = "") -> Imported:
         embedded=sum(mi.stats.embedded for mi in built if mi.stats is not None),
         query_notes=notes,
         source=source,
+        checks=tuple(f"{d.slot}: {d.note}" for d in done),
+        pending=tuple(sorted(held.items())),
     )
 
 
@@ -270,6 +302,44 @@ def load_sample_corpus() -> Imported | None:
     return import_sample()
 
 
+def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exception], None]) -> Imported | None:
+    """After an import whose bundle names an endpoint: the host it names, that nothing was sent there, and a
+    button that confirms that host. A click imports the bundle again (``data``, the uploaded file) with the host
+    confirmed: the endpoint is loaded with the user's key, checks the bundle's vectors, they are installed and the
+    index built. Returns that import (the caller reruns), else None."""
+    done: Imported | None = state.page_value("_home_ready")
+    corpus = resources.current_corpus()
+    if done is None or not done.pending or corpus is None or corpus.sha256 != done.corpus_sha:
+        return None
+    for slot, name in done.pending:
+        if state.held_endpoint(cast(Slot, slot)) != name:
+            continue  # confirmed, or another model chosen, on the Models page
+        st.warning(
+            escape_md(
+                build.held_message(slot, name)
+                + " The bundle's vectors of this model are unverified (no local model can check them) and were not "
+                "put in the store."
+            ),
+            icon=":material/shield:",
+        )
+        hosts = build.endpoint_hosts(name)
+        label = escape_md(f"Confirm {hosts} for model {slot} (send my API key there)")
+        if not st.button(label, key=f"_home_confirm_{slot}", icon=":material/key:"):
+            continue
+        state.confirm_endpoint(cast(Slot, slot))
+        if data is None:
+            st.info(f"Confirmed. Build model {slot} on the Models page.", icon=":material/check:")
+            return None
+        try:
+            return import_bundle(data, source=source, confirmed={name})
+        except Exception as exc:  # shown, never swallowed; the host stays confirmed (the user said so)
+            show_error(exc)
+            return None
+    if done.query_notes:
+        st.caption("Ready: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
+    return None
+
+
 def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
     """After the quick start or an import: ready in N s, 0 chunks embedded (the vectors came precomputed), how
     typed queries are embedded, and 'Rebuild from scratch' (the shared build panel, with its Cancel).
@@ -291,6 +361,8 @@ def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
         icon=":material/check_circle:",
     )
     st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
+    if done.checks:
+        st.caption("Vectors checked before they were stored: " + "; ".join(escape_md(c) for c in done.checks) + ".")
     if build.build_panel(
         where,
         corpus,

@@ -16,7 +16,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.search import ByoCollection, ModelIndex, QdrantError, QdrantTarget, byo_model_index, close, is_open
+from core.search import (
+    ByoCollection,
+    ModelIndex,
+    QdrantError,
+    QdrantTarget,
+    byo_model_index,
+    close,
+    dropped_points,
+    is_open,
+)
 from ui import build, index_backend, resources, state, widgets
 from ui.text import escape_md
 
@@ -119,6 +128,9 @@ def switch(byo: ByoCollection, model: str, mi: ModelIndex, seconds: float) -> st
     note = (f"Corpus: {len(corpus.chunks):,} passages read from collection {byo.collection!r} in {seconds:.1f} s. "
             f"Model B is that collection, searched in Qdrant (nothing re-embedded); its queries are embedded "
             f"with {model}.")  # fmt: skip
+    dropped = dropped_points(corpus)  # points with a zero or non-finite vector: left out, and said so
+    if dropped:
+        note += f" Left out: {dropped}"
     state.set_page_value(NOTE, note)
     return note
 

@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "models_hnsw_ef": 128,
     "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
     "models_byo": None,  # model B as an existing Qdrant collection: ui.byo's settings (never an API key)
+    "models_held": {},  # slot -> endpoint:MODEL@URL an imported bundle named: not loaded (no key sent) until confirmed
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
     "build_stopped": None,  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
@@ -246,6 +247,23 @@ def choose_model(slot: Slot, name: str) -> None:
     put(f"models_{slot.lower()}", name)
     put(f"built_{slot.lower()}", None)
     put("models_fallback_reason", "")
+
+
+def hold_endpoint(slot: Slot, name: str) -> None:
+    """An endpoint that an imported bundle (not the user) put in a slot: nothing loads it, and no API key is sent
+    to its host, until the user confirms that host (``confirm_endpoint``) or chooses another model."""
+    put("models_held", {**get("models_held"), slot: name})
+
+
+def held_endpoint(slot: Slot) -> str | None:
+    """The slot's endpoint if a bundle named it and the user has not confirmed its host yet, else None."""
+    name: str | None = get("models_held").get(slot)
+    return name if name and name == model_name(slot) else None
+
+
+def confirm_endpoint(slot: Slot) -> None:
+    """The user confirmed the host of the slot's endpoint: it may be loaded and sent the API key."""
+    put("models_held", {s: n for s, n in get("models_held").items() if s != slot})
 
 
 def api_key(slot: Slot) -> str | None:

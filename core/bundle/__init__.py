@@ -1,22 +1,36 @@
-"""Session bundles: one zip with a corpus, both models' stored vectors, labels, votes and settings; checked on import."""
+"""Session bundles: one zip with a corpus, both models' stored vectors, labels, votes and settings; checked on import.
+
+``make_bundle`` writes one (``archive``); ``read_bundle`` checks its bytes (``read``, ``checks``); ``install``
+checks the vectors against the local models and puts them into the store, ``load_judgments`` its labels into the
+judgment store (``install``). A refused bundle leaves both stores as they were.
+"""
 
 from __future__ import annotations
 
-from core.bundle.archive import (
-    Bundle,
-    ExportModel,
+from core.bundle.archive import ExportModel, make_bundle
+from core.bundle.base import Bundle, BundleError, BundleLimits, BundleModel, Installed
+from core.bundle.checks import SETTING_RANGES
+from core.bundle.install import (
+    CHECK_TEXTS,
+    MIN_AGREEMENT,
     install,
     judgments_dump,
     load_judgments,
-    make_bundle,
-    read_bundle,
     summary,
     vector_agreement,
 )
+from core.bundle.read import read_bundle
 
 __all__ = [
+    "CHECK_TEXTS",
+    "MIN_AGREEMENT",
+    "SETTING_RANGES",
     "Bundle",
+    "BundleError",
+    "BundleLimits",
+    "BundleModel",
     "ExportModel",
+    "Installed",
     "install",
     "judgments_dump",
     "load_judgments",

@@ -1,19 +1,25 @@
 """``python -m core.cli bundle export|import``: one zip with a corpus, both models' vectors, labels and settings.
 
 ``export`` builds (from the store when the vectors are there) and writes the bundle, with the qrels of a judged
-or BEIR folder; ``import`` validates a bundle, checks each model against the local one and puts its vectors into
-the store, so a later ``build`` or the app embeds nothing, and its judgments and qrels into the judgment store.
+or BEIR folder; ``import`` validates a bundle, checks each model against the local one (fingerprint, and a few
+texts embedded again) and puts its vectors into the store, so a later ``build`` or the app embeds nothing, and its
+judgments and qrels into the judgment store. An endpoint model the bundle names is never called: its vectors stay
+out of the store, unverified, unless ``--endpoint SLOT=endpoint:MODEL@URL`` names a server to check them with.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from core.build import plan_build
 from core.bundle import (
+    Bundle,
     ExportModel,
+    Installed,
     install,
     judgments_dump,
     load_judgments,
@@ -34,6 +40,7 @@ from core.datasets import is_judged_folder, load_beir, load_judged_folder
 from core.errors import DashboardError
 from core.ingest import ChunkOptions
 from core.models import load_embedder, resolve_model
+from core.models.endpoint import is_endpoint_name, parse_endpoint_name
 from core.store import EmbeddingStore
 from core.text import display_name
 from core.types import Corpus
@@ -55,6 +62,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     imp = actions.add_parser("import", help="validate a bundle and load its vectors into the store")
     imp.add_argument("file", metavar="FILE", help="bundle file (.zip)")
     add_common(imp)
+    imp.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="SLOT=endpoint:MODEL@URL",
+        help="the server to use for the bundle's endpoint model in SLOT (A or B): it checks the bundle's vectors "
+        "(a few texts embedded again) before they are installed. Without it an endpoint the bundle names is never "
+        "called (your API key goes only to a host you name) and its vectors stay out of the store, unverified",
+    )
     imp.add_argument("--json", action="store_true", help="print what was loaded as JSON")
     return p
 
@@ -126,6 +142,49 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _endpoints(values: list[str], bundle: Bundle) -> dict[str, str]:
+    """``--endpoint SLOT=endpoint:MODEL@URL`` options as {slot: name}; each must name a server for an endpoint
+    model of the bundle."""
+    found: dict[str, str] = {}
+    for value in values:
+        slot, _, name = value.partition("=")
+        slot, name = slot.strip().upper(), name.strip()
+        if slot not in ("A", "B") or not is_endpoint_name(name):
+            raise DashboardError(
+                f"--endpoint {value!r}: give SLOT=endpoint:MODEL@URL, e.g. --endpoint A=endpoint:Qwen3-Embedding-4B@"
+                "http://127.0.0.1:8000/v1."
+            )
+        model = bundle.model(slot)
+        if not model.is_endpoint:
+            raise DashboardError(
+                f"--endpoint {value!r}: model {slot} of this bundle is {model.name}, not an endpoint model; it is "
+                "checked with the local model."
+            )
+        found[slot] = name
+    return found
+
+
+def _hosts(name: str) -> str:
+    parsed = parse_endpoint_name(name)
+    return ", ".join(urllib.parse.urlsplit(u.strip()).netloc for u in (parsed[1] if parsed else "").split(",") if u)
+
+
+def _installed_line(d: Installed) -> str:
+    head = f"  model {d.slot} {display_name(d.name)}: {d.vectors:,} vectors x {d.dim} dims"
+    if not d.verified:
+        return (
+            f"{head} unverified, not put in the store: an endpoint model cannot be checked without calling it, and "
+            f"nothing (no API key) was sent to {display_name(_hosts(d.name)) or 'its host'}. To check them against "
+            f"a server you trust and install them, pass --endpoint {d.slot}=endpoint:MODEL@URL."
+        )
+    checked = (
+        f"; {d.checked} texts embedded here agree with them (lowest cosine {d.agreement:.4f})"
+        if d.agreement is not None
+        else ""
+    )
+    return f"{head} into the store ({d.written:,} new, {d.vectors - d.written:,} already there{checked})"
+
+
 def run_import(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
     try:
@@ -133,20 +192,26 @@ def run_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise DashboardError(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
     bundle = read_bundle(data)
+    given = _endpoints(args.endpoint, bundle)
     store = EmbeddingStore(args.store)
-    found = bundle.settings.get("max_tokens")
-    max_tokens: dict[str, Any] = found if isinstance(found, dict) else {}
+    max_tokens: dict[str, Any] = bundle.settings.get("max_tokens") or {}
     embedders = {}
     for m in bundle.models:
-        print(f"[{m.slot}] loading {m.name} ...", file=sys.stderr, flush=True)
+        if m.is_endpoint and m.slot not in given:
+            print(f"[{m.slot}] {m.name}: not called (an endpoint the bundle names)", file=sys.stderr, flush=True)
+            continue
+        name = given.get(m.slot, m.name)
+        spec, tokens = resolve_model(name), args.max_tokens or max_tokens.get(m.slot) or None
+        plan_build(bundle.corpus, spec, device=args.device, max_tokens=tokens)  # a model too large is refused here
+        print(f"[{m.slot}] loading {name} ...", file=sys.stderr, flush=True)
         embedders[m.slot] = load_embedder(
-            resolve_model(m.name),
+            spec,
             device=args.device,
-            max_tokens=args.max_tokens or max_tokens.get(m.slot) or None,
+            max_tokens=tokens,
             timeout=args.timeout,
             on_note=endpoint_notes(m.slot),
         )
-    done = install(bundle, embedders, store)
+    done = install(bundle, embedders, store)  # every check (models, vectors, labels) before anything is written
     added = load_judgments(bundle, store.root)
     info = summary(bundle)
     info["installed"] = [vars(d) for d in done]
@@ -161,15 +226,16 @@ def run_import(args: argparse.Namespace) -> int:
         f"{len(c.files)} files ({c.sha256[:12]})"
     )
     for d in done:
-        print(
-            f"  model {d.slot} {display_name(d.name)}: {d.vectors:,} vectors x {d.dim} dims into the store "
-            f"({d.written:,} new, {d.vectors - d.written:,} already there)"
-        )
+        print(_installed_line(d))
     if labels := info["labels"]:
         print(
             "  labels: " + ", ".join(f"{k} ({n})" for k, n in labels.items()) + f"; judgments added: {added}"
         )
-    print(f"store {store.root}: a build of this corpus with these models now embeds nothing")
+    left = [d.slot for d in done if not d.verified]
+    if left:
+        print(f"store {store.root}: a build embeds model {' and '.join(left)} through the endpoint you choose")
+    else:
+        print(f"store {store.root}: a build of this corpus with these models now embeds nothing")
     return 0
 
 

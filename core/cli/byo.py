@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     store = EmbeddingStore(args.store)
     b = byo_model_index(byo, embedder, store=store)
     print(f"collection {args.qdrant_collection}: {len(b.corpus.chunks)} points, {b.dim} dims", file=sys.stderr)
+    notes = [f.reason for f in b.corpus.files if f.reason]  # points left out (zero vectors), cleaned texts
+    for note in notes:
+        print(f"  note: {note}", file=sys.stderr)
     a = None
     if args.against:
         local = argparse.Namespace(**{**vars(args), "index": "hnswlib", "qdrant_url": None, "qdrant_path": None})
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     mean = sum(r["overlap"] for r in rows) / len(rows) if a is not None and rows else None
     if args.json:
         print(dumps({"collection": args.qdrant_collection, "model": spec.name, "against": args.against,
-                     "k": args.k, "mean_overlap": mean, "queries": rows}))  # fmt: skip
+                     "k": args.k, "mean_overlap": mean, "notes": notes, "queries": rows}))  # fmt: skip
         return 0
     for r in rows:
         print(f"{r['query']}\n  collection: {', '.join(r['collection'])}")

@@ -14,7 +14,14 @@ from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
 from core.ingest import load_corpus
 from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
-from core.search import IndexParams, ModelIndex, QdrantBackend, QdrantTarget
+from core.search import (
+    IndexParams,
+    ModelIndex,
+    QdrantBackend,
+    QdrantError,
+    QdrantTarget,
+    check_collection_name,
+)
 from core.store import EmbeddingStore
 from core.types import Corpus
 
@@ -117,6 +124,17 @@ def _dims_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def collection_name_arg(text: str) -> str:
+    """argparse type of ``--qdrant-collection``: a name Qdrant accepts ("" = the default), refused with argparse's
+    own ``error: argument --qdrant-collection: ...`` line (exit 2) before anything is loaded."""
+    if text == "":
+        return text
+    try:
+        return check_collection_name(text, field="")
+    except QdrantError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_index_backend(p: argparse.ArgumentParser) -> None:
     """``--index hnswlib|qdrant`` and where Qdrant is (its key comes from $QDRANT_API_KEY only)."""
     g = p.add_argument_group("index backend")
@@ -125,7 +143,7 @@ def add_index_backend(p: argparse.ArgumentParser) -> None:
     where = g.add_mutually_exclusive_group()
     where.add_argument("--qdrant-url", default=None, metavar="URL", help="Qdrant server, e.g. http://localhost:6333")
     where.add_argument("--qdrant-path", default=None, metavar="DIR", help="Qdrant local mode folder")
-    g.add_argument("--qdrant-collection", default="", metavar="NAME",
+    g.add_argument("--qdrant-collection", default="", type=collection_name_arg, metavar="NAME",
                    help="collection name (default: rc-<corpus sha256 prefix>, one per corpus)")  # fmt: skip
     g.add_argument("--qdrant-dims", type=_dims_list, default=(), metavar="D,D",
                    help="Matryoshka dims to upload as extra named vectors (searched by prefetch + full rescore)")  # fmt: skip

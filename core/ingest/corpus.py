@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from core.ingest.language import (
 from core.ingest.options import MB, TOKENIZER_NEEDED, ChunkOptions, Limits
 from core.ingest.readers import extension, is_supported, read_file, unsupported_reason
 from core.ingest.zipsafe import Member, Refused, expand_zip
-from core.text import has_visible_text
+from core.text import clean_text, has_visible_text
 from core.types import Chunk, Corpus, FileStatus
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "__MACOSX"})
@@ -233,7 +234,9 @@ class _Loader:
 
 
 def _clean_name(name: str) -> str:
-    name = str(name).replace("\\", "/").lstrip("/")
+    """A source name: '/'-separated, relative, and clean text (``clean_text``: a file name that is not UTF-8
+    arrives with lone surrogates, which no store, tokenizer or page can encode; chunk ids are made from it)."""
+    name = clean_text(str(name).replace("\\", "/").lstrip("/"))[0]
     return "/".join(p for p in name.split("/") if p not in ("", ".")) or "unnamed"
 
 
@@ -267,6 +270,53 @@ def _walk(root: Path) -> list[Path]:
     return found
 
 
+_KINDS = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def not_regular_reason(source: str, mode: int) -> str:
+    """The skipped status of a path that is not a regular file (reading a pipe or a device blocks or never ends)."""
+    kind = _KINDS.get(stat.S_IFMT(mode), f"not a regular file (file type {stat.S_IFMT(mode):#o})")
+    return (
+        f"{source}: {kind}, not a regular file; skipped without reading it (a pipe, socket or device could block "
+        "the load forever or never end) — copy its content into a regular file to include it"
+    )
+
+
+class _NotRegular(Exception):
+    def __init__(self, mode: int) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``path``, refusing (``_NotRegular``) anything but a regular file.
+
+    The type is checked on the open file itself (``fstat``), not believed from an earlier ``stat``: a path
+    swapped for a FIFO in between is still refused. The open never blocks (``O_NONBLOCK``: opening a FIFO with
+    no writer would), and the read stops one byte past ``limit``, so a file that grew since its size was
+    read is caught by the per-file limit instead of being read whole."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(mode)
+        chunks, left = [], limit + 1
+        while left > 0:
+            block = fh.read(min(left, 1 << 20))
+            if not block:
+                break
+            chunks.append(block)
+            left -= len(block)
+        return b"".join(chunks)
+
+
 def load_corpus(
     path: str | os.PathLike[str],
     *,
@@ -296,13 +346,18 @@ def load_corpus(
     if options.unit == "tokens" and tokenizer is None:
         raise IngestError(TOKENIZER_NEEDED)
     loader = _Loader(options, tokenizer, limits)
-    paths = [root] if root.is_file() else _walk(root)
-    base = root.parent if root.is_file() else root
-    loader.sidecars = beir_sidecars(p.relative_to(base).as_posix() for p in paths)
+    # a folder is walked; anything else (a file, or a pipe or device given by name) is one path, checked below
+    paths = _walk(root) if root.is_dir() else [root]
+    base = root if root.is_dir() else root.parent
+    loader.sidecars = beir_sidecars(_clean_name(p.relative_to(base).as_posix()) for p in paths)
     for p in paths:
-        source = p.relative_to(base).as_posix()
+        source = _clean_name(p.relative_to(base).as_posix())
         try:
-            size = p.stat().st_size
+            info = p.stat()  # follows a symlink: what matters is what a read would open
+            if not stat.S_ISREG(info.st_mode):
+                loader.skip(source, not_regular_reason(source, info.st_mode))
+                continue
+            size = info.st_size
             if size > limits.max_file_bytes:
                 loader.skip(
                     source,
@@ -314,7 +369,10 @@ def load_corpus(
             if not is_supported(source):
                 loader.skip(source, unsupported_reason(source), size)
                 continue
-            data = p.read_bytes()
+            data = _read_regular(p, limits.max_file_bytes)
+        except _NotRegular as exc:  # swapped for a pipe or device after the stat above
+            loader.skip(source, not_regular_reason(source, exc.mode))
+            continue
         except OSError as exc:
             loader.skip(source, f"{source}: cannot be read ({exc.strerror or exc}); check its permissions")
             continue

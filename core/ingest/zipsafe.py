@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import lzma
 import posixpath
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -44,6 +45,29 @@ def safe_member_name(name: str) -> str | None:
     if clean in (".", "") or clean.startswith("../"):
         return None
     return clean
+
+
+_UNIX = 3  # ZipInfo.create_system of an archive made on Unix: external_attr >> 16 is the file's st_mode
+_MEMBER_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def member_kind(info: zipfile.ZipInfo) -> str:
+    """What a member is when its Unix mode says it is not a regular file: "folder", "a symbolic link", ...;
+    "" for a regular file (or an archive that records no Unix mode)."""
+    if info.create_system != _UNIX:
+        return ""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind in (0, stat.S_IFREG):
+        return ""
+    if kind == stat.S_IFDIR:
+        return "folder"
+    return _MEMBER_KINDS.get(kind, f"a special file (type {kind:#o})")
 
 
 _CENTRAL = b"PK\x01\x02"
@@ -156,6 +180,18 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
         if _skip_silently(clean):
             continue
         path = f"{archive}/{clean}"
+        kind = member_kind(info)
+        if kind == "folder":  # a folder entry without the trailing '/' zipfile looks for: nothing to read
+            continue
+        if kind:  # its bytes are a link target or nothing, not the file's content
+            out.append(
+                Refused(
+                    path,
+                    f"{path}: {kind} in the zip, not a regular file; skipped — zip the file itself (zip stores a "
+                    "link as a link only with --symlinks)",
+                )
+            )
+            continue
         if info.flag_bits & 0x1:
             out.append(
                 Refused(

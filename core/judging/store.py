@@ -45,6 +45,7 @@ from typing import Any, Literal, cast, get_args
 
 from core.errors import StoreError
 from core.store import ENV_VAR, default_root
+from core.text import clean_text
 
 Origin = Literal["pooled", "thumbs", "imported"]
 Winner = Literal["left", "right", "tie", "both_bad"]
@@ -83,8 +84,15 @@ _V_COLS = "query_id, query, model_a, model_b, left_model, winner, rater, time, k
 
 
 def query_id(text: str) -> str:
-    """Stable id of a typed query: ``"q" + sha256(text.strip())[:12]`` (UTF-8)."""
-    return "q" + hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    """Stable id of a typed query: ``"q" + sha256(text.strip())[:12]`` (UTF-8) of the text as the store keeps it
+    (``clean_text``: a lone surrogate or non-character counts as U+FFFD), so a text and its stored form are
+    one query."""
+    return "q" + hashlib.sha256(_clean(text).strip().encode("utf-8")).hexdigest()[:12]
+
+
+def _clean(value: str) -> str:
+    """``value`` with the code points no UTF-8 file, tokenizer or page can carry replaced (``clean_text``)."""
+    return clean_text(value)[0] if isinstance(value, str) else value
 
 
 def legacy_query_id(text: str) -> str:
@@ -129,17 +137,23 @@ class Vote:
 
 
 def _text(value: object, field: str, limit: int = MAX_NAME) -> str:
+    """Every text the store keeps passes here: non-empty, within ``limit``, and cleaned as every reader cleans
+    text (``clean_text``: a lone surrogate, which SQLite cannot encode, becomes U+FFFD)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field} must be a non-empty text (got {value!r}).")
-    value = value.strip()
+    value = _clean(value).strip()
     if len(value) > limit:
         raise ValueError(f"{field} is longer than {limit} characters; shorten it.")
     return value
 
 
+def _check_origin(origin: object) -> None:
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)} (got {origin!r}).")
+
+
 def _check_judgment(j: Judgment) -> Judgment:
-    if j.origin not in ORIGINS:
-        raise ValueError(f"origin must be one of {', '.join(ORIGINS)} (got {j.origin!r}).")
+    _check_origin(j.origin)
     label = j.label
     if label is not None:
         if isinstance(label, bool) or not isinstance(label, int):
@@ -280,7 +294,7 @@ class JudgmentStore:
     ) -> None:
         """Record one judgment now (label None = skipped). query_id defaults to ``query_id(query)`` (and is
         always that for thumbs)."""
-        qid = query_id if query_id is not None else _query_id(query)
+        qid = query_id if query_id is not None else _query_id(query)  # of the cleaned text: see query_id
         j = Judgment(qid, query, chunk_id, label, rater, _time.time(), pool_depth, origin)
         self.add_judgments([j])
 
@@ -305,11 +319,12 @@ class JudgmentStore:
 
     def undo(self, rater: str, origin: Origin = "pooled") -> Judgment | None:
         """Remove that rater's most recent judgment (or skip) of this origin; return it, or None if none."""
+        _check_origin(origin)
         with self._connect() as con:
             row = con.execute(
                 f"SELECT id, {_J_COLS} FROM judgments WHERE rater = ? AND origin = ? "
                 "ORDER BY time DESC, id DESC LIMIT 1",
-                (rater.strip(), origin),
+                (_clean(rater).strip(), origin),  # the name as record() kept it
             ).fetchone()
             if row is None:
                 return None
@@ -318,6 +333,8 @@ class JudgmentStore:
 
     def judgments(self, origin: Origin | None = None) -> list[Judgment]:
         """Current judgments (latest per query, chunk, rater, origin), skips included, oldest first."""
+        if origin is not None:
+            _check_origin(origin)
         where, args = ("WHERE origin = ?", (origin,)) if origin is not None else ("", ())
         with self._connect() as con:
             rows = con.execute(
@@ -386,7 +403,7 @@ class JudgmentStore:
         with self._connect() as con:
             row = con.execute(
                 f"SELECT id, {_V_COLS} FROM votes WHERE rater = ? ORDER BY time DESC, id DESC LIMIT 1",
-                (rater.strip(),),
+                (_clean(rater).strip(),),  # the name as record_vote() kept it
             ).fetchone()
             if row is None:
                 return None

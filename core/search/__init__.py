@@ -14,8 +14,16 @@ from core.search.matryoshka import (
     truncation_curve,
 )
 from core.search.overlap import Agreement, RankChange, agreement, jaccard_at_k, rank_changes
-from core.search.qdrant import API_KEY_ENV, QdrantBackend, QdrantError, QdrantTarget, close, is_open
-from core.search.qdrant_byo import ByoCollection, byo_model_index
+from core.search.qdrant import (
+    API_KEY_ENV,
+    QdrantBackend,
+    QdrantError,
+    QdrantTarget,
+    check_collection_name,
+    close,
+    is_open,
+)
+from core.search.qdrant_byo import ByoCollection, byo_model_index, dropped_points
 
 __all__ = [
     "API_KEY_ENV",
@@ -33,9 +41,11 @@ __all__ = [
     "agreement",
     "build_model_index",
     "byo_model_index",
+    "check_collection_name",
     "close",
     "common_dims",
     "drop_excluded",
+    "dropped_points",
     "equal_cost_dims",
     "exact_search",
     "is_open",

@@ -16,11 +16,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import math
 import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import ModuleType
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 API_KEY_ENV = "QDRANT_API_KEY"
 RESCORE_MULTIPLIER = 4  # shortlist = this x k (at least ef) at the low dimension, rescored at full
 _SCROLL = 1024
+MAX_COLLECTION_NAME = 255  # Qdrant's limit (server and local mode)
+_BAD_NAME_CHARS = '<>:"/\\|?*\x00\x1f'  # what Qdrant refuses in a collection name (server and local mode)
 _clients: dict[str, QdrantClient] = {}
 _clients_lock = threading.Lock()
 _local_locks: dict[str, threading.Lock] = {}  # local mode: one call at a time per folder, across sessions
@@ -63,6 +66,8 @@ class QdrantTarget:
                               "(--qdrant-path DIR), not both and not neither.")  # fmt: skip
         if self.batch_size < 1:
             raise QdrantError(f"Qdrant upload batch size must be at least 1, got {self.batch_size}")
+        if self.collection:
+            check_collection_name(self.collection, field="Qdrant collection")
 
     @property
     def where(self) -> str:
@@ -73,6 +78,54 @@ class QdrantTarget:
     def key(self) -> str:
         """Identity of the target for registries (no key in it)."""
         return f"qdrant:{self.url or 'path=' + self.path}:{self.collection}:{','.join(map(str, self.mrl_dims))}"
+
+
+def check_collection_name(name: str, *, field: str = "Qdrant collection") -> str:
+    """``name`` when Qdrant accepts it as a collection name; otherwise a QdrantError that starts with ``field``
+    (the flag or form field that gave it; "" for none) and says what is wrong and what a name may hold.
+
+    Qdrant's rule (server and local mode): 1 to 255 characters, none of ``< > : " / \\ | ? *`` nor the control
+    characters 0x00 and 0x1f, not "." or "..". Also refused: text that is not valid UTF-8 (a lone surrogate,
+    as a command line with undecodable bytes gives), which no request can carry.
+    """
+    if not isinstance(name, str):
+        problem = f"is a {type(name).__name__}, not text"
+    elif name in ("", ".", ".."):
+        problem = "is empty" if not name else f"is {name!r}"
+    elif any(c in _BAD_NAME_CHARS for c in name):
+        problem = "contains " + " ".join(repr(c) for c in sorted({c for c in name if c in _BAD_NAME_CHARS}))
+    elif len(name) > MAX_COLLECTION_NAME:
+        problem = f"is {len(name):,} characters long"
+    else:
+        try:
+            name.encode("utf-8")
+            return name
+        except UnicodeEncodeError:
+            problem = "is not valid UTF-8 text"
+    shown = repr(name if not isinstance(name, str) or len(name) <= 80 else name[:80] + "…")
+    prefix = f"{field}: " if field else ""
+    raise QdrantError(
+        f"{prefix}{shown} cannot be a Qdrant collection name: it {problem}. A name is 1 to "
+        f"{MAX_COLLECTION_NAME} characters without < > : \" / \\ | ? * or control characters; give the name "
+        "exactly as Qdrant lists it (GET /collections), e.g. docs or docs_v2."
+    )
+
+
+@contextlib.contextmanager
+def guarded(target: QdrantTarget, collection: str, what: str, fix: str = "") -> Iterator[None]:
+    """Qdrant calls inside: any client error (a server's 4xx/5xx, a dropped connection, local mode's ValueError)
+    becomes a QdrantError naming the collection, where it is, what was being done and ``fix``."""
+    try:
+        yield
+    except QdrantError:
+        raise
+    except Exception as exc:
+        reason = _scrub(f"{type(exc).__name__}: {exc}")[:300]
+        raise QdrantError(
+            f"Qdrant could not {what} collection {collection!r} at {target.where} ({reason}); "
+            + (fix or "check that the collection exists and that nothing deletes or recreates it meanwhile, "
+               "then try again.")
+        ) from None
 
 
 def _models() -> ModuleType:
@@ -203,7 +256,7 @@ class QdrantCollection:
 
     def vector_sizes(self) -> dict[str, int]:
         """Named vectors of the collection and their sizes ({} when it does not exist)."""
-        with self._lock:
+        with self._lock, guarded(self.target, self.name, "read the configuration of"):
             if not self.client.collection_exists(self.name):
                 return {}
             vectors = self.client.get_collection(self.name).config.params.vectors
@@ -216,7 +269,7 @@ class QdrantCollection:
         qm = _models()
         sizes = self.vector_sizes()
         config = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
-        with self._lock:
+        with self._lock, guarded(self.target, self.name, "create"):
             if not sizes and not self.client.collection_exists(self.name):
                 self.client.create_collection(self.name, vectors_config={name: config})
                 return
@@ -239,7 +292,7 @@ class QdrantCollection:
 
     def check_corpus(self) -> None:
         """Refuse a collection whose points are another corpus's (more points, or another sha256 in them)."""
-        with self._lock:
+        with self._lock, guarded(self.target, self.name, "read the points of"):
             count = self.client.count(self.name, exact=True).count
             probe = self.client.scroll(self.name, limit=3, with_payload=["corpus", "chunk_id"])[0]
         n = len(self.corpus.chunks)
@@ -252,19 +305,41 @@ class QdrantCollection:
             )
 
     def ids_with(self, name: str | None = None) -> set[int]:
-        """Point ids present (with the named vector ``name`` when given)."""
+        """Point ids present (with the named vector ``name`` when given).
+
+        Every point is checked, not believed: its id must be a chunk index of this corpus and its payload must
+        name this corpus (``check_corpus`` probes only the first points), so a collection that another corpus
+        or a person filled is refused here, before a search could map its ids to the wrong chunks."""
         qm = _models()
         flt = None if name is None else qm.Filter(must=[qm.HasVectorCondition(has_vector=name)])
+        n = len(self.corpus.chunks)
         out: set[int] = set()
         offset = None
         while True:
-            with self._lock:
+            with self._lock, guarded(self.target, self.name, "list the points of"):
                 points, offset = self.client.scroll(
-                    self.name, scroll_filter=flt, limit=_SCROLL, offset=offset, with_payload=False, with_vectors=False
-                )
-            out.update(int(p.id) for p in points)
+                    self.name, scroll_filter=flt, limit=_SCROLL, offset=offset, with_payload=["corpus"],
+                    with_vectors=False,
+                )  # fmt: skip
+            for p in points:
+                theirs = (p.payload or {}).get("corpus")
+                if not isinstance(p.id, int) or isinstance(p.id, bool) or not 0 <= p.id < n or theirs != self.corpus.sha256:
+                    raise QdrantError(
+                        f"Collection {self.name!r} at {self.target.where} holds point {p.id!r} (corpus "
+                        f"{str(theirs or 'not named')[:16]}), which is not one of the {n} chunks of this corpus "
+                        f"({self.corpus.sha256[:16]}): it holds another corpus, or someone else writes to it; name "
+                        "another collection or delete that one."
+                    )
+                out.add(p.id)
             if offset is None:
                 return out
+
+    def vector_count(self, name: str) -> int:
+        """Points that hold the named vector ``name``, counted exactly by Qdrant."""
+        qm = _models()
+        flt = qm.Filter(must=[qm.HasVectorCondition(has_vector=name)])
+        with self._lock, guarded(self.target, self.name, "count the points of"):
+            return int(self.client.count(self.name, count_filter=flt, exact=True).count)
 
     def upload(
         self, vectors: dict[str, np.ndarray], *, progress: Progress | None = None
@@ -287,7 +362,7 @@ class QdrantCollection:
             batch = todo[s : s + step]
             new = [i for i in batch if i not in present]
             old = [i for i in batch if i in present]
-            with self._lock:
+            with self._lock, guarded(self.target, self.name, "upload points to"):
                 if new:
                     self.client.upsert(self.name, wait=True, points=[
                         qm.PointStruct(id=i, vector={m: v[i].tolist() for m, v in vectors.items()},
@@ -300,6 +375,14 @@ class QdrantCollection:
             if progress is not None:
                 elapsed = time.perf_counter() - t0
                 progress(n - len(todo) + sent, n, sent / elapsed if elapsed > 0 else 0.0)
+        for name in vectors:  # what the collection holds now, not what the upload believes it sent
+            held = self.vector_count(name)
+            if held != n:
+                raise QdrantError(
+                    f"After the upload collection {self.name!r} at {self.target.where} holds {held:,} points with "
+                    f"vector {name!r}, not {n:,} (one per chunk): something else deleted or added points meanwhile. "
+                    "Build again when nothing else writes to it, or name a collection of its own (--qdrant-collection)."
+                )
         return sent
 
     def query(
@@ -329,6 +412,9 @@ class QdrantCollection:
         except Exception as exc:
             raise QdrantError(f"Qdrant search in {self.name!r} at {self.target.where} failed: "
                               f"{_scrub(str(exc))[:300]}") from None  # fmt: skip
+        if len(answers) != len(requests):
+            raise QdrantError(f"Qdrant answered {len(answers)} of {len(requests)} searches in {self.name!r} at "
+                              f"{self.target.where}; try again.")  # fmt: skip
         return [a.points for a in answers]
 
 
@@ -361,16 +447,42 @@ class QdrantView:
             limit = min(self.count, max(RESCORE_MULTIPLIER * k, ef or 0))
             shortlist = (dims_name(self.name, self.dim), limit, truncate(q, self.dim))
         answers = self.coll.query(q, using=self.name, k=k, shortlist=shortlist, ef=ef)
-        return _matrices(answers, k, lambda pid: int(pid))
+        count = self.count
+
+        def row(pid: object) -> int | None:
+            return pid if isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid < count else None
+
+        fix = "the collection changed since the index was built: build it again"
+        return _matrices(answers, k, row, where=f"collection {self.coll.name!r} at {self.coll.target.where}", fix=fix)
 
 
-def _matrices(answers: Sequence[Sequence[models.ScoredPoint]], k: int, row) -> tuple[np.ndarray, np.ndarray]:
-    """Pad each answer to k with -1 / -inf (as hnswlib pads), as (n, k) int64 rows and float32 scores."""
+def _matrices(
+    answers: Sequence[Sequence[models.ScoredPoint]],
+    k: int,
+    row: Callable[[object], int | None],
+    *,
+    where: str,
+    fix: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad each answer to k with -1 / -inf (as hnswlib pads), as (n, k) int64 rows and float32 scores.
+
+    ``row`` maps a point id to its corpus row (None: not a point of this corpus). A point the corpus does not
+    hold, a point twice in one answer or a score that is not a finite number is refused, naming ``where``
+    and ``fix``: the server's answer is checked, not believed."""
     idx = np.full((len(answers), k), -1, dtype=np.int64)
     scores = np.full((len(answers), k), -np.inf, dtype=np.float32)
     for r, points in enumerate(answers):
+        seen: set[int] = set()
         for c, p in enumerate(points[:k]):
-            idx[r, c], scores[r, c] = row(p.id), p.score
+            i = row(p.id)
+            if i is None or i in seen:
+                what = "twice in one answer" if i is not None else "which is not a passage of this corpus"
+                raise QdrantError(f"Qdrant returned point {p.id!r} of {where}, {what}; {fix}.")
+            score = p.score
+            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+                raise QdrantError(f"Qdrant returned the score {score!r} for point {p.id!r} of {where}; {fix}.")
+            seen.add(i)
+            idx[r, c], scores[r, c] = i, score
     return idx, scores
 
 

@@ -4,6 +4,10 @@ The corpus is the collection's points (text from a payload field, chunk id from 
 id); queries are embedded with the model the user names, refused when its dimension differs from the
 collection's vector. Search runs in Qdrant; the vectors are also read once (scroll) so that exact search,
 z-scores and the Dimensions page work as for any model. Nothing is re-embedded on the production side.
+
+Nothing the collection says is believed (``read_collection``): each row's length, the count, the ids and a
+sample of points are checked after the scroll (a collection that changed while it was read is refused), and
+zero or non-finite vectors are left out, said in the corpus's file status and never returned by a search.
 """
 
 from __future__ import annotations
@@ -16,12 +20,26 @@ import numpy as np
 from core.ingest import corpus_sha256
 from core.search.engine import ModelIndex
 from core.search.index import truncate
-from core.search.qdrant import QdrantError, QdrantTarget, _matrices, _models, call_lock, connect
+from core.search.qdrant import (
+    QdrantError,
+    QdrantTarget,
+    _matrices,
+    _models,
+    call_lock,
+    check_collection_name,
+    connect,
+    guarded,
+)
 from core.store import EmbeddingStore
-from core.types import BuildStats, Chunk, Corpus, Embedder, Progress
+from core.text import clean_text, cleaned_note
+from core.types import BuildStats, Chunk, Corpus, Embedder, FileStatus, Progress
 
 _SCROLL = 512  # points per scroll call from a server
 _SCROLL_LOCAL = 8192  # local mode sorts every point id on each scroll call: few large pages
+_RETRIEVE = 256  # points per retrieve call when re-reading the sample
+MIN_NORM = 1e-6  # a vector shorter than this has no direction: a cosine search scores it 0 against everything
+_CHANGED_FIX = ("read it again when nothing writes to it (or read a collection that stays fixed while it is "
+                "read: a copy, a snapshot restored under another name, or an alias to a finished build).")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,9 @@ class ByoCollection:
     text_field: str = "text"
     id_field: str = "chunk_id"  # payload field naming the chunk; missing = the point id
     source_field: str = "source"
+
+    def __post_init__(self) -> None:
+        check_collection_name(self.collection, field="Collection")
 
     @property
     def key(self) -> str:
@@ -49,7 +70,7 @@ class ByoCollection:
 def vector_size(byo: ByoCollection) -> int:
     """The collection's dimension for ``byo.vector``; refuses a missing collection or vector, or non-cosine."""
     client = connect(byo.target)
-    with call_lock(byo.target):
+    with call_lock(byo.target), guarded(byo.target, byo.collection, "read the configuration of"):
         exists = client.collection_exists(byo.collection)
         names = ", ".join(c.name for c in client.get_collections().collections)[:300] or "none"
         vectors = client.get_collection(byo.collection).config.params.vectors if exists else None
@@ -65,24 +86,46 @@ def vector_size(byo: ByoCollection) -> int:
     if params.distance != _models().Distance.COSINE:
         raise QdrantError(f"Vector {byo.vector!r} of {byo.collection!r} uses {params.distance} distance; the "
                           "comparison needs cosine vectors.")  # fmt: skip
-    return int(params.size)
+    if getattr(params, "multivector_config", None) is not None:
+        raise QdrantError(f"Vector {byo.vector_label} of {byo.collection!r} is a multivector (several vectors per "
+                          "point); the comparison needs one dense vector per point: name such a vector.")  # fmt: skip
+    size = params.size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise QdrantError(f"Collection {byo.collection!r} at {byo.target.where} declares {size!r} dimensions for "
+                          f"vector {byo.vector_label}; a dense vector has at least one: check the collection.")  # fmt: skip
+    return size
 
 
-def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> tuple[Corpus, np.ndarray, list]:
-    """The collection as a corpus, its unit vectors (rows in corpus order) and the point id of each row."""
+def read_collection(
+    byo: ByoCollection, *, progress: Progress | None = None, dim: int | None = None
+) -> tuple[Corpus, np.ndarray, list, list]:
+    """The collection as a corpus, its unit vectors (rows in corpus order), the point id of each row and the
+    ids of the points left out (zero or non-finite vectors).
+
+    Nothing the collection says is believed: every vector must have the ``dim`` (default: the collection's
+    declared size) numbers; after the scroll the count, the point ids, the declared size and a sample of
+    points (first, middle and last of every page, vectors and texts) are read again, and a collection that
+    changed while it was read is refused (a scroll is not a snapshot: pages read before and after a rewrite
+    would mix two versions). Points whose vector is zero or not finite are left out and reported in the
+    corpus's file status (a cosine search scores them 0 against every query); texts are cleaned of code
+    points tokenizers reject (``core.text.clean_text``), as every reader cleans them.
+    """
+    size = vector_size(byo) if dim is None else dim
     client = connect(byo.target)
-    with call_lock(byo.target):
+    with call_lock(byo.target), guarded(byo.target, byo.collection, "count the points of"):
         total = client.count(byo.collection, exact=True).count
-    chunks: list[Chunk] = []
+    raw: list[tuple[object, str, object, object, object]] = []  # (point id, text, chunk id, source, language)
     rows: list = []  # vectors as the client returns them (lists of floats), one array at the end
-    ids: list = []
+    sample: list[int] = []  # rows read again after the scroll: first, middle and last of every page
     fields = [byo.text_field, byo.id_field, byo.source_field, "language"]  # language: when the payload has it
     offset, t0 = None, time.perf_counter()
     page = _SCROLL if byo.target.url else _SCROLL_LOCAL
     while True:
-        with call_lock(byo.target):
+        what, fix = f"read (after {len(rows):,} points)", "if it was deleted or recreated meanwhile, " + _CHANGED_FIX
+        with call_lock(byo.target), guarded(byo.target, byo.collection, what, fix=fix):
             points, offset = client.scroll(byo.collection, limit=page, offset=offset, with_payload=fields,
                                            with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
+        first = len(rows)
         for p in points:
             payload = p.payload or {}
             text = payload.get(byo.text_field)
@@ -91,36 +134,146 @@ def read_collection(byo: ByoCollection, *, progress: Progress | None = None) -> 
                 raise QdrantError(f"Point {p.id} of {byo.collection!r} has no text in payload field "
                                   f"{byo.text_field!r} (its payload fields: {have}); name the field that holds "
                                   "the passage text.")  # fmt: skip
-            vec = p.vector.get(byo.vector) if isinstance(p.vector, dict) else p.vector
+            vec = _vector_of(p.vector, byo.vector)
             if vec is None:
-                raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector!r}.")
-            cid = str(payload.get(byo.id_field) or p.id)
-            lang = payload.get("language")
-            chunks.append(Chunk(id=cid, source=str(payload.get(byo.source_field) or byo.collection), text=text,
-                                lang=lang if isinstance(lang, str) and lang else "unknown"))  # fmt: skip
+                raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector_label}.")
+            if not isinstance(vec, list | tuple) or len(vec) != size:
+                got = f"a {len(vec)}-dim vector" if isinstance(vec, list | tuple) else f"a {type(vec).__name__}"
+                detail = (f"point {p.id!r} has {got} {byo.vector_label} where the collection declares {size} dims; "
+                          "recreated with other dimensions?")  # fmt: skip
+                raise QdrantError(_changed(byo, detail))
+            cid, source, lang = (payload.get(f) for f in (byo.id_field, byo.source_field, "language"))
+            raw.append((p.id, text, cid, source, lang))
             rows.append(vec)
-            ids.append(p.id)
+        if len(rows) > first:
+            sample.extend(sorted({first, (first + len(rows) - 1) // 2, len(rows) - 1}))
         if progress is not None:
             elapsed = time.perf_counter() - t0
-            progress(len(ids), total, len(ids) / elapsed if elapsed > 0 else 0.0)
+            progress(len(rows), total, len(rows) / elapsed if elapsed > 0 else 0.0)
         if offset is None:
             break
-    if not chunks:
+    if not rows:
         raise QdrantError(f"Collection {byo.collection!r} at {byo.target.where} holds no points.")
+    try:
+        matrix = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        matrix = np.empty(0)
+    if matrix.shape != (len(rows), size):
+        raise QdrantError(f"The vectors {byo.vector_label} of {byo.collection!r} at {byo.target.where} are not "
+                          f"lists of {size} numbers each; name a dense float vector.")  # fmt: skip
+    ids = [r[0] for r in raw]
+    _check_unchanged(byo, size, total, ids, [r[1] for r in raw], matrix, sample)
+    norms = np.linalg.norm(np.where(np.isfinite(matrix), matrix, 0.0), axis=1)
+    good = np.isfinite(matrix).all(axis=1) & (norms >= MIN_NORM)
+    files: list[FileStatus] = []
+    bad = [ids[i] for i in np.flatnonzero(~good)]
+    if bad:
+        if not good.any():
+            raise QdrantError(f"Every one of the {len(ids):,} vectors {byo.vector_label} of {byo.collection!r} at "
+                              f"{byo.target.where} is zero or not finite, so no search can rank them; re-embed the "
+                              "collection, or name the vector that holds its embeddings.")  # fmt: skip
+        files.append(FileStatus(
+            f"{byo.collection} ({len(bad):,} points)", "skipped",
+            f"{len(bad):,} of {len(ids):,} points of collection {byo.collection!r} have a zero or non-finite vector "
+            f"{byo.vector_label} (first: {', '.join(repr(b) for b in bad[:5])}); left out of the corpus and of "
+            "model B's searches (a cosine search scores such a vector 0 against every query). Re-embed those "
+            "points in the collection to include them.",
+        ))  # fmt: skip
+    chunks: list[Chunk] = []
+    kept: list = []
+    replaced = 0
+    for i in np.flatnonzero(good):
+        pid, text, cid_raw, source_raw, lang = raw[i]
+        text, n_text = clean_text(text)
+        cid, n_id = clean_text(str(cid_raw or pid))
+        source, n_src = clean_text(str(source_raw or byo.collection))
+        replaced += n_text + n_id + n_src
+        chunks.append(Chunk(id=cid, source=source, text=text,
+                            lang=lang if isinstance(lang, str) and lang else "unknown"))  # fmt: skip
+        kept.append(pid)
     seen: set[str] = set()
     for c in chunks:
         if c.id in seen:
             raise QdrantError(f"Chunk id {c.id!r} occurs twice in payload field {byo.id_field!r} of "
                               f"{byo.collection!r}; name a unique id field.")  # fmt: skip
         seen.add(c.id)
-    corpus = Corpus(chunks=tuple(chunks), files=(), sha256=corpus_sha256(tuple(chunks)), name=byo.collection)
-    vectors = np.asarray(rows, dtype=np.float32)
-    return corpus, truncate(vectors, vectors.shape[1]), ids
+    note = cleaned_note(f"collection {byo.collection!r}", replaced) if replaced else ""
+    files.insert(0, FileStatus(byo.collection, "loaded", note, "", 0, len(chunks)))
+    corpus = Corpus(chunks=tuple(chunks), files=tuple(files), sha256=corpus_sha256(tuple(chunks)),
+                    name=byo.collection)  # fmt: skip
+    unit = matrix[good] / norms[good, None]
+    return corpus, truncate(unit.astype(np.float32), size), kept, bad
+
+
+def dropped_points(corpus: Corpus) -> str:
+    """The reason of the skipped status ``read_collection`` gives points it left out ("" when none were)."""
+    return next((f.reason for f in corpus.files if f.status == "skipped"), "")
+
+
+def _vector_of(vector: object, name: str) -> object:
+    """One point's vector ``name`` ("" = the unnamed one) as the client gave it (None when the point has none)."""
+    if isinstance(vector, dict):
+        return vector.get(name)
+    return vector if not name else None
+
+
+def _changed(byo: ByoCollection, detail: str) -> str:
+    return (f"Collection {byo.collection!r} at {byo.target.where} changed while it was read ({detail}); "
+            "points read before and after the change would mix two versions. " + _CHANGED_FIX[0].upper()
+            + _CHANGED_FIX[1:])  # fmt: skip
+
+
+def _check_unchanged(
+    byo: ByoCollection, size: int, total: int, ids: list, texts: list[str], matrix: np.ndarray, sample: list[int]
+) -> None:
+    """Refuse a collection that changed during the scroll: count, ids, declared size and a sample re-read."""
+    if len(set(ids)) != len(ids):
+        raise QdrantError(_changed(byo, "a point id came twice in the scroll"))
+    client = connect(byo.target)
+    fix = "if it was deleted or recreated meanwhile, " + _CHANGED_FIX
+    with call_lock(byo.target), guarded(byo.target, byo.collection, "count the points of", fix=fix):
+        after = client.count(byo.collection, exact=True).count
+    if not total == after == len(ids):
+        raise QdrantError(_changed(byo, f"{total:,} points before the scroll, {len(ids):,} read, {after:,} after"))
+    now = vector_size(byo)
+    if now != size:
+        raise QdrantError(_changed(byo, f"vector {byo.vector_label} had {size} dims, now {now}"))
+    present: set = set()
+    offset = None
+    while True:  # the ids only: cheap next to the vectors, and a point deleted and added again shows here
+        with call_lock(byo.target), guarded(byo.target, byo.collection, "list the points of"):
+            points, offset = client.scroll(byo.collection, limit=4 * _SCROLL_LOCAL, offset=offset,
+                                           with_payload=False, with_vectors=False)  # fmt: skip
+        present.update(p.id for p in points)
+        if offset is None:
+            break
+    if present != set(ids):
+        gone, new = set(ids) - present, present - set(ids)
+        what = next(iter(gone), None) if gone else next(iter(new), None)
+        raise QdrantError(_changed(byo, f"{len(gone):,} point(s) read are gone and {len(new):,} new ones appeared, "
+                                        f"e.g. {what!r}"))  # fmt: skip
+    for s in range(0, len(sample), _RETRIEVE):  # same ids, new content: a rewrite in place shows in the sample
+        picked = sample[s : s + _RETRIEVE]
+        with call_lock(byo.target), guarded(byo.target, byo.collection, "read points of"):
+            found = client.retrieve(byo.collection, [ids[r] for r in picked], with_payload=[byo.text_field],
+                                    with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
+        by_id = {p.id: p for p in found}
+        for r in picked:
+            p = by_id.get(ids[r])
+            vec = _vector_of(p.vector, byo.vector) if p is not None else None
+            again = (p.payload or {}).get(byo.text_field) if p is not None else None
+            try:
+                same = again == texts[r] and np.array_equal(np.asarray(vec, dtype=np.float64), matrix[r],
+                                                            equal_nan=True)  # fmt: skip
+            except (TypeError, ValueError, OverflowError):
+                same = False
+            if not same:
+                raise QdrantError(_changed(byo, f"point {ids[r]!r} has another vector or text than when it was read"))
 
 
 def _payload_fields(byo: ByoCollection, point_id) -> str:
     """The payload field names one point has (for the message that asks for the text field)."""
-    with call_lock(byo.target):
+    with call_lock(byo.target), guarded(byo.target, byo.collection, "read a point of"):
         found = connect(byo.target).retrieve(byo.collection, [point_id], with_payload=True, with_vectors=False)
     return ", ".join(repr(k) for k in list(found[0].payload or {})[:12]) if found else "none"
 
@@ -128,9 +281,10 @@ def _payload_fields(byo: ByoCollection, point_id) -> str:
 class ByoView:
     """The collection's own named vector, searched in Qdrant; point ids mapped back to corpus rows."""
 
-    def __init__(self, byo: ByoCollection, ids: list, dim: int) -> None:
+    def __init__(self, byo: ByoCollection, ids: list, dim: int, dropped: list | None = None) -> None:
         self.byo, self.dim, self.count = byo, dim, len(ids)
         self._rows = {pid: r for r, pid in enumerate(ids)}
+        self.dropped = list(dropped or [])  # points read but left out (zero / non-finite vectors): never returned
 
     def __repr__(self) -> str:
         return f"ByoView({self.byo.collection!r}, {self.byo.vector!r}, dim={self.dim}, count={self.count})"
@@ -146,14 +300,18 @@ class ByoView:
         qm = _models()
         # local mode searches exactly (it warns that hnsw_ef has no effect): the parameter is for servers
         params = qm.SearchParams(hnsw_ef=ef) if ef is not None and self.byo.target.url else None
+        flt = qm.Filter(must_not=[qm.HasIdCondition(has_id=self.dropped)]) if self.dropped else None
         requests = [qm.QueryRequest(query=v.tolist(), using=self.byo.vector or None, limit=k, params=params,
-                                        with_payload=False) for v in q]  # fmt: skip
-        try:
-            with call_lock(self.byo.target):
-                answers = connect(self.byo.target).query_batch_points(self.byo.collection, requests=requests)
-        except Exception as exc:
-            raise QdrantError(f"Qdrant search in {self.byo.collection!r} failed: {str(exc)[:300]}") from None
-        return _matrices([a.points for a in answers], k, lambda pid: self._rows.get(pid, -1))
+                                    filter=flt, with_payload=False) for v in q]  # fmt: skip
+        with call_lock(self.byo.target), guarded(self.byo.target, self.byo.collection, "search"):
+            answers = connect(self.byo.target).query_batch_points(self.byo.collection, requests=requests)
+        if len(answers) != len(requests):
+            raise QdrantError(f"Qdrant answered {len(answers)} of {len(requests)} searches in "
+                              f"{self.byo.collection!r} at {self.byo.target.where}; try again.")  # fmt: skip
+        return _matrices([a.points for a in answers], k, self._rows.get,
+                         where=f"collection {self.byo.collection!r} at {self.byo.target.where}",
+                         fix="the collection changed since it was read: click Use this collection again "
+                             "(CLI: run byo again)")  # fmt: skip
 
 
 class ByoBackend:
@@ -161,8 +319,8 @@ class ByoBackend:
 
     kind = "qdrant (own collection)"
 
-    def __init__(self, byo: ByoCollection, ids: list) -> None:
-        self.byo, self.ids = byo, ids
+    def __init__(self, byo: ByoCollection, ids: list, dropped: list | None = None) -> None:
+        self.byo, self.ids, self.dropped = byo, ids, list(dropped or [])
 
     def build(self, mi: ModelIndex, d: int, progress: Progress | None) -> ByoView:
         if d != mi.dim:
@@ -174,7 +332,7 @@ class ByoBackend:
             )
         if progress is not None:
             progress(len(self.ids), len(self.ids), 0.0)
-        return ByoView(self.byo, self.ids, mi.dim)
+        return ByoView(self.byo, self.ids, mi.dim, self.dropped)
 
 
 def byo_model_index(
@@ -189,8 +347,9 @@ def byo_model_index(
             f"collection {byo.collection!r} has {size} dims: name the model that embedded the collection."
         )
     t0 = time.perf_counter()
-    corpus, vectors, ids = read_collection(byo, progress=progress)
-    mi = ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store, backend=ByoBackend(byo, ids))
+    corpus, vectors, ids, dropped = read_collection(byo, progress=progress, dim=size)
+    mi = ModelIndex(embedder=embedder, corpus=corpus, vectors=vectors, store=store,
+                    backend=ByoBackend(byo, ids, dropped))  # fmt: skip
     mi.stats = BuildStats(model=embedder.spec.name, chunks=len(ids), embedded=0, model_calls=0, embed_seconds=0.0,
                           index_seconds=time.perf_counter() - t0, dims=dim, index_bytes=len(ids) * dim * 4)  # fmt: skip
     return mi

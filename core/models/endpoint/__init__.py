@@ -1,14 +1,17 @@
-"""OpenAI-compatible embedding endpoints: the name format, the hardened HTTP transport, batching, server pools and checks."""
+"""OpenAI-compatible embedding endpoints: the name format, the hardened HTTP transport, batching, server pools
+(cross-checked before their vectors are mixed) and checks."""
 
 from __future__ import annotations
 
 from core.models.endpoint.check import config_check, local_reference, test_connection
 from core.models.endpoint.client import DEFAULT_TIMEOUT, EndpointEmbedder, endpoint_spec
-from core.models.endpoint.pool import server_summary
+from core.models.endpoint.pool import POOL_AGREEMENT, PoolDisagreement, server_summary
 from core.models.endpoint.spec import endpoint_name, is_endpoint_name, parse_endpoint_name
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "POOL_AGREEMENT",
+    "PoolDisagreement",
     "EndpointEmbedder",
     "config_check",
     "endpoint_name",

@@ -10,7 +10,9 @@ request is still computed by such a server, so avoiding timeouts matters more th
 A batch whose request timed out or came back cut short or malformed (``TransientAnswerError``), or that
 the server refused as too large (``BatchTooLarge``), is split in halves that are retried first. The
 batch size then drops to the half for the rest of the run, and after a timeout the number of requests
-in flight halves too. Only a single text that still fails is an error. Each adaptation is a note: kept
+in flight halves too. Only a single text that still fails is an error, and it says how many requests
+carried that text and how long they took in all: a server that times out every request is given up
+after 1 + log2(batch size) requests (8 texts of the slow start: 4 x the timeout). Each adaptation is a note: kept
 in ``Notes.items``, passed to ``on_note`` or logged. The loop that sends the requests, over one server
 or a pool of them, is ``core.models.endpoint.pool.spread``.
 """
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import EndpointError
-from core.models.endpoint.http import TransientAnswerError
+from core.models.endpoint.http import TransientAnswerError, seconds_text
 from core.models.endpoint.response import BatchTooLarge
 
 log = logging.getLogger("core.models.endpoint.client")
@@ -96,15 +98,36 @@ class AdaptiveBatches:
             sample = weight / max(served, 1e-3)
             self.rate = sample if self.rate is None else 0.5 * self.rate + 0.5 * sample
 
-    def split(self, offset: int, count: int, generation: int, err: Exception) -> list[tuple[int, int]]:
-        """The halves to retry a batch sent under settings ``generation`` as; shrinks the settings once."""
+    def split(
+        self,
+        offset: int,
+        count: int,
+        generation: int,
+        err: Exception,
+        *,
+        attempts: int = 1,
+        since: float | None = None,
+    ) -> list[tuple[int, int]]:
+        """The halves to retry a batch sent under settings ``generation`` as; shrinks the settings once.
+
+        ``attempts`` (requests that carried this text so far, this one included) and ``since`` (the
+        ``time.perf_counter()`` its first request was sent) let a single text's error say how long the
+        whole call really took, not only the one request's deadline."""
         if count == 1:
             if isinstance(err, BatchTooLarge):
                 raise EndpointError(
                     f"The endpoint {self.url} rejected a single text as too large (text #{offset}): "
                     "lower the chunk size or raise the server's payload/token limits."
                 ) from None
-            raise EndpointError(f"{err} (text #{offset}; a single text cannot be split further)") from None
+            took = ""
+            if attempts > 1 and since is not None:
+                took = (
+                    f"; {attempts} requests over {seconds_text(time.perf_counter() - since)} in all: its batch was "
+                    "halved after each failed one"
+                )
+            raise EndpointError(
+                f"{err} (text #{offset}; a single text cannot be split further{took})"
+            ) from None
         half = count // 2
         slow = isinstance(err, TransientAnswerError)
         with self._lock:

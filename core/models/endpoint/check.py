@@ -6,8 +6,9 @@ a missing EOS token on the server (the llama.cpp Qwen3 last-token case) shows up
 comparison built on those vectors.
 
 For a pool of servers both run against every server: the connection test refuses a pool whose servers
-disagree (vector size, normalisation, reported model name) and names the odd one out; the config check
-reports each server and names the one that disagrees with the reference.
+disagree (vector size, normalisation, reported model name, or the vectors themselves: the pool's own
+cross-check, ``EndpointEmbedder.check_pool``, that a build also runs before its first batch) and names the
+odd one out; the config check reports each server and names the one that disagrees with the reference.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from core.errors import EndpointError
 from core.models.endpoint.client import EndpointEmbedder
+from core.models.endpoint.pool import POOL_AGREEMENT, PoolDisagreement
 from core.models.hub_cache import availability
 from core.models.presets import PRESETS
 from core.types import Embedder, ModelSpec
@@ -42,6 +44,7 @@ class ConnectionReport:
     requested_model: str = ""
     prompts: str = ""  # "client" | "server": where the model's query/doc prompts are applied
     servers: tuple[ConnectionReport, ...] = ()  # a pool: one report per server (they agree)
+    pool_cosine: float = 1.0  # a pool: the lowest cosine between a server's probe vectors and the reference's
 
     @property
     def summary(self) -> str:
@@ -53,16 +56,11 @@ class ConnectionReport:
             each = ", ".join(
                 f"{r.url.removesuffix('/embeddings')} {r.latency_ms:.0f} ms" for r in self.servers
             )
-            line += f"; {len(self.servers)} servers agree ({each})"
+            line += (
+                f"; {len(self.servers)} servers agree ({each}; their vectors of the same texts: lowest cosine "
+                f"{self.pool_cosine:.4f}, at least {POOL_AGREEMENT} needed)"
+            )
         return line
-
-
-class PoolDisagreement(EndpointError):
-    """The servers of a pool do not serve the same thing; ``odd`` names the base URL(s) that differ."""
-
-    def __init__(self, message: str, what: str, odd: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.what, self.odd = what, odd
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,8 @@ def test_connection(embedder: EndpointEmbedder, *, repeats: int = 3) -> Connecti
     """Embed a probe query (1 warm-up + `repeats` timed) and report dims, latency, normalisation, dims support.
 
     A pool is tested server by server; ``PoolDisagreement`` names a server whose vector size,
-    normalisation or reported model differs from the others' (or, for the size, from the model's).
+    normalisation or reported model differs from the others' (or, for the size, from the model's), or
+    whose vectors of the same probe texts differ from the others' (cosine under ``POOL_AGREEMENT``).
     """
     if not isinstance(embedder, EndpointEmbedder):
         raise EndpointError(
@@ -152,12 +151,20 @@ def test_connection(embedder: EndpointEmbedder, *, repeats: int = 3) -> Connecti
     _agree(reports, "normalisation", lambda r: "normalised" if r.normalised else "unnormalised")
     named = [r for r in reports if r.server_model]
     _agree(named, "reported model name", lambda r: repr(r.server_model))
+    agreed = embedder.check_pool(again=True)  # the build's own cross-check, run afresh
+    missed = [s for s in embedder.server_stats() if s.url not in agreed]
+    if missed:  # it answered the probes above but not the cross-check: say so rather than pass
+        raise EndpointError(
+            f"Server {missed[0].url} did not answer the pool's cross-check ({missed[0].last_error}): run "
+            "Test connection again when it is back, or remove it from the pool."
+        )
     first = reports[0]
     return replace(
         first,
         latency_ms=float(statistics.median(r.latency_ms for r in reports)),
         supports_dimensions=all(r.supports_dimensions for r in reports),
         servers=tuple(reports),
+        pool_cosine=min(agreed.values()),
     )
 
 

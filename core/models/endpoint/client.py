@@ -8,8 +8,10 @@ one server or to a pool of servers of the same model (comma-separated base URLs)
 adapting on its own (``core.models.endpoint.batches``): a batch that times out (or comes back cut short) is
 split in halves and retried, the smaller batch size is kept for the rest of the run, and only a single
 text that still fails is an error; in a pool a failing server rests and its batch goes to another.
-The store key names the model, not the servers: a pool and a single server of the same model share
-vectors. The API key (one for all servers of a pool) lives only in memory: it never appears in
+Before a pool mixes vectors, every server embeds the same probe texts and must agree with the others
+(``check_pool``; a server that misses it is checked before its first batch). The store key names the
+served model and where its vectors come from (the servers' hosts, sorted: a pool in any order shares its
+vectors, a single server or another pool keeps its own). The API key (one for all servers of a pool) lives only in memory: it never appears in
 ``repr``, ``cache_key``, exceptions, logs or pickles.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -27,8 +31,25 @@ import numpy as np
 from core.dims import mrl_stops
 from core.errors import EndpointError
 from core.models.endpoint.batches import AdaptiveBatches, Notes
-from core.models.endpoint.http import HttpStatusError, JsonHttp, Secret, ServerUnavailable
-from core.models.endpoint.pool import Activity, Server, ServerStats, server_summary, spread
+from core.models.endpoint.http import (
+    HttpStatusError,
+    JsonHttp,
+    Secret,
+    ServerUnavailable,
+    TransientAnswerError,
+)
+from core.models.endpoint.pool import (
+    POOL_PROBES,
+    POOL_QUERY_PROBES,
+    Activity,
+    PoolDisagreement,
+    Server,
+    ServerStats,
+    cross_check,
+    lowest_cosine,
+    server_summary,
+    spread,
+)
 from core.models.endpoint.response import (
     BadRequest,
     BatchTooLarge,
@@ -41,12 +62,14 @@ from core.models.endpoint.spec import (
     SERVER_PROMPTED_MODELS,
     build_endpoint_spec,
     endpoint_spec,
+    server_identity,
     split_base_url,
 )
 from core.types import ModelSpec, Progress
 
 __all__ = [
     "EndpointEmbedder",
+    "PoolDisagreement",
     "ServerStats",
     "build_endpoint_spec",
     "endpoint_spec",
@@ -137,6 +160,9 @@ class EndpointEmbedder:
         self._wire_dim = 0  # what the server returns with the parameters we actually send
         self._wire_from = ""  # the server whose answer set _wire_dim
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()  # one pool cross-check at a time
+        self._agreed: dict[str, float] = {}  # a pool's checked servers: base URL -> cosine with the reference
+        self._reference: tuple[str, np.ndarray] | None = None  # (base URL, probe vectors) all must match
         self._options = {"batch_size": int(batch_size), "concurrency": int(concurrency)}
         self._servers = [
             Server(
@@ -173,9 +199,22 @@ class EndpointEmbedder:
     # -- identity ---------------------------------------------------------------------------------
     @property
     def cache_key(self) -> str:
-        """Store identity: backend + served model + doc prompt + max tokens (+ where prompts run, suffix,
-        dims). No host: a pool, any of its servers and a server moved to another address share vectors."""
-        parts = ["endpoint", self.spec.model_id, f"doc={self.spec.doc_prompt!r}"]
+        """Store identity: backend + served model + where its vectors come from + doc prompt + max tokens
+        (+ where prompts run, suffix, dims). Where: each server's 'host[:port]' (and a digest of a non-/v1
+        path), sorted, so a pool in any order shares its vectors while another server that calls its model
+        the same name (a quantised copy, a test server) never gets them. Never a key, a scheme or a path."""
+        hosts = ",".join(sorted({server_identity(u) for u in self.spec.base_urls}))
+        return self._key_of([f"at={hosts}"])
+
+    @property
+    def model_key(self) -> str:
+        """``cache_key`` without where the vectors come from: what decides them besides the servers (served
+        model, prompts, options), to compare a model across machines (a bundle's fingerprint). Never a
+        store key: vectors stored under it would be served for any server using the model's name."""
+        return self._key_of([])
+
+    def _key_of(self, where: list[str]) -> str:
+        parts = ["endpoint", self.spec.model_id, *where, f"doc={self.spec.doc_prompt!r}"]
         parts.append(f"max_tokens={self.spec.max_tokens}")
         if self.server_prompts:
             parts.append("prompts=server")
@@ -195,13 +234,13 @@ class EndpointEmbedder:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles (st.cache_data, joblib) carry no lock, connection or key: a copy needs the key again."""
-        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_check_lock")}
         state["_key"] = Secret("")
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._lock, self._check_lock = threading.Lock(), threading.Lock()
         for server in self._servers:
             server.http = self._connect(server.base, len(self._servers), self._options["concurrency"])
 
@@ -232,7 +271,9 @@ class EndpointEmbedder:
             return [self]
         return [
             EndpointEmbedder(
-                replace(self._spec_given, base_urls=(s.base,), name=f"{self._spec_given.model_id} @ {s.base}"),
+                replace(
+                    self._spec_given, base_urls=(s.base,), name=f"{self._spec_given.model_id} @ {s.base}"
+                ),
                 api_key=self._key.get() or None,
                 batch_size=self._options["batch_size"],
                 concurrency=self._options["concurrency"],
@@ -246,6 +287,78 @@ class EndpointEmbedder:
             )
             for s in self._servers
         ]
+
+    # -- a pool's cross-check: the same probe texts must give the same vectors on every server -------
+    def check_pool(self, *, again: bool = False) -> dict[str, float]:
+        """Embed ``POOL_PROBES`` on every server of a pool (at once) and refuse a pool whose servers disagree.
+
+        Runs by itself before a pool's first batch; ``again`` forgets earlier results (Test connection).
+        The majority of the servers that answer is the reference (every server for two); a server whose
+        lowest cosine with it is under ``POOL_AGREEMENT`` raises ``PoolDisagreement`` naming it (both, when
+        two servers disagree), before any of its vectors reach a caller. A server that does not answer
+        now rests and is checked against the reference before its first batch. Returns, per checked
+        server, its lowest cosine with the reference ({} for a single server)."""
+        if len(self._servers) < 2:
+            return {}
+        with self._check_lock:
+            if again:
+                self._agreed, self._reference = {}, None
+            now = time.monotonic()
+            todo = [s for s in self._servers if s.base not in self._agreed and (again or not s.resting(now))]
+            if todo:
+                with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+                    futures = [(server, pool.submit(self._probe, server)) for server in todo]
+                probed: dict[str, np.ndarray] = {}
+                for server, future in futures:  # errors other than an absent server: the first server's
+                    try:
+                        probed[server.base] = future.result()
+                    except ServerUnavailable as e:
+                        server.failed(e.reason)
+                        seconds = server.rest(time.monotonic())
+                        self._notes.add(
+                            f"{server.base}: {e.reason} at the pool's cross-check; out of rotation for "
+                            f"{seconds:g} s, and checked against the other servers before it gets a batch."
+                        )
+                if probed:
+                    self._settle(probed)
+            return dict(self._agreed)
+
+    def _check_late(self, server: Server) -> None:
+        """Check a server that missed the pool's cross-check, before its first batch (from a worker)."""
+        with self._check_lock:
+            if server.base not in self._agreed:
+                self._settle({server.base: self._probe(server)})
+
+    def _settle(self, probed: dict[str, np.ndarray]) -> None:
+        reference = cross_check(probed, model=self.spec.model_id, reference=self._reference)
+        self._reference = reference
+        for base, vecs in probed.items():
+            self._agreed[base] = lowest_cosine(vecs, reference[1])
+
+    def _probe(self, server: Server) -> np.ndarray:
+        """One server's vectors of the probe texts as documents, then as queries, with this model's prompts
+        (a slow or broken answer: ServerUnavailable)."""
+        doc = "" if self.server_prompts else self.spec.doc_prompt
+        query = "" if self.server_prompts else self.spec.query_prefix()
+        sides = (
+            ([doc + t + self.text_suffix for t in POOL_PROBES], "passage"),
+            ([query + t + self.text_suffix for t in POOL_QUERY_PROBES], "query"),
+        )
+        out = []
+        try:
+            for texts, kind in sides:
+                with self._lock:
+                    server.requests += 1
+                try:
+                    out.append(self._embed_batch(server, texts, kind=kind))
+                except BatchTooLarge:  # a server that takes very small batches: one text at a time
+                    out.extend(self._embed_batch(server, [t], kind=kind) for t in texts)
+            return np.concatenate(out)
+        except (TransientAnswerError, BatchTooLarge) as e:  # for a pool: this server cannot answer now
+            reason = (
+                e.reason if isinstance(e, TransientAnswerError) else "refused the probe texts as too large"
+            )
+            raise ServerUnavailable(f"{e} (the pool's cross-check)", reason) from None
 
     # -- public encode API ------------------------------------------------------------------------
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
@@ -276,8 +389,13 @@ class EndpointEmbedder:
             return np.zeros((0, self.spec.dim or self._full_dim), dtype=np.float32)
         if self.dimensions is not None and self.supports_dimensions is None:
             self.probe_dimensions()
+        pooled = len(self._servers) > 1
+        if pooled:
+            self.check_pool()
 
         def embed(server: Server, offset: int, count: int) -> np.ndarray:
+            if pooled and server.base not in self._agreed:
+                self._check_late(server)
             return self._embed_batch(server, texts[offset : offset + count], kind=kind, offset=offset)
 
         with self._activity:
@@ -380,7 +498,10 @@ class EndpointEmbedder:
         http = (server or self._servers[0]).http
         obj = http.get("/models", max_bytes=answer_limit(0, 1), timeout=min(self.timeout, 5.0))
         data = obj.get("data") if obj else None
-        return [str(m.get("id")) for m in data if isinstance(m, dict)][:20] if isinstance(data, list) else []
+        if not isinstance(data, list):
+            return []
+        # the server's words: key-scrubbed and cut short before they reach a message
+        return [http.snippet(str(m.get("id")), 80) for m in data[:20] if isinstance(m, dict)]
 
     # -- response checks that need what earlier answers taught us ---------------------------------
     def _parse(
@@ -394,12 +515,18 @@ class EndpointEmbedder:
         vecs = vectors_from(obj, expected, where=where, offset=offset, snippet=snippet)
         got = vecs.shape[1]
         normalised = bool(np.all(np.abs(np.linalg.norm(vecs, axis=1) - 1.0) < 1e-3))
+        if check_dims and self.dimensions is None and self._declared_dim and got != self._declared_dim:
+            # refused before it teaches us anything: a wrong server must not set the size the others must match
+            raise EndpointError(
+                f"{where} returned {got}-dim vectors but {self.spec.model_id!r} should give "
+                f"{self._declared_dim}: the server runs a different model, or truncates (server-side "
+                "`dimensions` default); fix the model name or the server settings."
+            )
         with self._lock:
             if isinstance(obj.get("model"), str):
                 self.server_model = obj["model"]
             if not check_dims:  # a `dimensions` probe: a truncated vector says nothing about the full ones
                 return vecs
-            self.server_normalised = normalised and self.server_normalised is not False
             if self._wire_dim and got != self._wire_dim and self._wire_from != server.base:
                 raise EndpointError(
                     f"{where} returned {got}-dim vectors (text #{offset}) but the pool's server "
@@ -414,6 +541,7 @@ class EndpointEmbedder:
                     "at a single model."
                 )
             self._wire_dim, self._wire_from = got, server.base
+            self.server_normalised = normalised and self.server_normalised is not False
             if self._full_dim == 0 and (self.dimensions is None or got != self.dimensions):
                 self._full_dim = got
             if self.spec.dim == 0 and self._full_dim:  # unknown family size: learn it once

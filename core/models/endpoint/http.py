@@ -209,7 +209,7 @@ class JsonHttp:
     def post(self, path: str, payload: Mapping[str, Any], *, max_bytes: int) -> dict[str, Any]:
         """POST ``payload`` to base+path and return the JSON object it answers (retrying what is transient)."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        url, attempt = self.base + path, 0
+        url, attempt, start = self.base + path, 0, time.monotonic()
         while True:
             if self._on_post is not None:
                 self._on_post()
@@ -218,7 +218,10 @@ class JsonHttp:
                 status, headers, raw = self._once("POST", url, body, max_bytes, self.timeout)
             except _ConnectionFailure as e:
                 if e.permanent or attempt >= self.retries:
-                    raise ServerUnavailable(_connection_message(url, e, attempt + 1), e.reason) from None
+                    took = time.monotonic() - start
+                    raise ServerUnavailable(
+                        _connection_message(url, e, attempt + 1, took), e.reason
+                    ) from None
             else:
                 if status < 300:
                     return self._json(url, raw)
@@ -337,6 +340,11 @@ class JsonHttp:
         return d / 2 + random.uniform(0, d / 2)
 
 
+def seconds_text(seconds: float) -> str:
+    """'241 s', '2.4 s': how long something took, for a message."""
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+
+
 def _short(e: BaseException) -> str:
     return re.sub(r"\s+", " ", str(e) or type(e).__name__)[:120]
 
@@ -356,15 +364,18 @@ def _connect_failure(e: httpx.ConnectError) -> _ConnectionFailure:
     return _ConnectionFailure(_short(e))
 
 
-def _connection_message(url: str, e: _ConnectionFailure, attempts: int) -> str:
+def _connection_message(url: str, e: _ConnectionFailure, attempts: int, seconds: float = 0.0) -> str:
+    """The message for a connection that failed ``attempts`` times; with several, how long they took in all
+    (a reason such as "no connection within 60 s" bounds one attempt, not the call)."""
+    took = f" over {seconds_text(seconds)} in all" if attempts > 1 else ""
     if e.reason.startswith("dropped"):
         return (
-            f"The endpoint {url} {e.reason} {attempts} time(s): check the server logs (crash, out of "
+            f"The endpoint {url} {e.reason} {attempts} time(s){took}: check the server logs (crash, out of "
             "memory, proxy limit)."
         )
     return (
-        f"Could not connect to the endpoint {url} ({e.reason}) after {attempts} attempt(s): check that "
-        "the server is running and the host/port in the base URL are right."
+        f"Could not connect to the endpoint {url} ({e.reason}) after {attempts} attempt(s){took}: check "
+        "that the server is running and the host/port in the base URL are right."
     )
 
 

@@ -5,6 +5,7 @@ and ``parse_endpoint_name`` read: the one format, in one place."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
 from typing import Any
@@ -48,6 +49,26 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
     netloc = f"{host}:{parsed.port}" if parsed.port else host
     return f"{parsed.scheme}://{netloc}{path}", netloc
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def server_identity(base_url: str) -> str:
+    """Where a base URL's vectors come from, for a store key: 'host[:port]' (lower case, no default
+    port) plus '/~' and a short digest of the path when it is not '/v1' (a gateway may route paths to
+    different backends; the path itself may hold a token, so only its digest is kept). Never a scheme,
+    a key, or a query."""
+    url, _ = split_base_url(base_url)
+    parsed = urllib.parse.urlsplit(url)
+    host = (parsed.hostname or "").rstrip(".")
+    host = f"[{host}]" if ":" in host else host
+    port = parsed.port if parsed.port not in (None, _DEFAULT_PORTS.get(parsed.scheme)) else None
+    where = f"{host}:{port}" if port else host
+    path = parsed.path.rstrip("/") or "/v1"
+    if path != "/v1":
+        where += "/~" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:10]
+    return where
 
 
 def split_base_urls(base_urls: str) -> list[tuple[str, str]]:
