@@ -116,6 +116,8 @@ class Reply:
     flood: int = 0
     announce: int | None = None
     raw: bytes | None = None
+    # the "model" field of an embeddings answer (the server's word for what it serves)
+    model: str = "fault-model"
 
 
 class FaultServer:
@@ -193,7 +195,7 @@ class FaultServer:
                     data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)]
                     if reply.items:
                         data = reply.items(data)
-                    body = json.dumps({"object": "list", "data": data, "model": "fault-model"}).encode()
+                    body = json.dumps({"object": "list", "data": data, "model": reply.model}).encode()
                 elif isinstance(reply.body, bytes):
                     body = reply.body
                 else:

@@ -113,3 +113,109 @@ def test_qrels_exports_and_whitespace_ids_are_encoded():
     assert format_beir_qrels(qrels).splitlines() == ["query-id\tcorpus-id\tscore", "q1\td1\t2", "q1\td2\t0"]
     # TREC fields are whitespace-separated: such ids are %-encoded (issue 18 item 7), not refused
     assert format_trec_run({"q1": {"my doc.md": 1.0}}) == "q1 Q0 my%20doc.md 1 1.0 run\n"
+
+
+def test_a_grade_out_of_range_is_refused_naming_the_file_and_line(tmp_path):
+    """A BEIR qrels grade of 10**20 was loaded as is (and would overflow the judgment store's integers)."""
+    root = write_beir(tmp_path / "huge", qrels="query-id\tcorpus-id\tscore\nq1\td1\t2\nq2\t2\t100000000000000000000\n")
+    with pytest.raises(IngestError, match=r"test\.tsv line 3: grade '100000000000000000000' is out of range; .* -1,000 to 1,000"):
+        load_beir(root)
+
+
+# ---- review of round 3: the BEIR reader has the upload reader's zip limits and reads regular files only ------
+
+
+def _beir_zip(folder, zpath, extra=()):
+    """``folder`` zipped (deflated) as an upload would be, with ``extra`` members (name, data or ZipInfo, data)."""
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(folder).as_posix())
+        for info, data in extra:
+            z.writestr(info, data)
+    return zpath
+
+
+def _within(fn, seconds: float = 30.0):
+    """``fn()`` in a thread joined with a timeout: (hung, its result or the exception it raised)."""
+    import threading
+
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as exc:  # handed to the test
+            out["value"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return worker.is_alive(), out.get("value")
+
+
+def _release(fifo) -> None:
+    """Open the FIFO for writing once (non-blocking): a reader blocked in open() on old code gets EOF."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_zip_bomb_beir_upload_is_refused_with_the_limits_named(tmp_path):
+    """The Evaluate page's BEIR upload (and `evaluate --beir x.zip`) opened any zip: a member of 2 MB of zeros at
+    ~1000:1 (the upload reader's limit is 200:1) was accepted, and nothing bounded the unpacked size."""
+    from core.datasets import load_eval_set
+
+    zpath = _beir_zip(write_beir(tmp_path / "set"), tmp_path / "beir.zip", [("padding.bin", b"\0" * (2 << 20))])
+    with pytest.raises(IngestError) as exc:
+        load_eval_set(zpath)  # what pages/5_Evaluate.py calls on the uploaded bytes
+    msg = str(exc.value)
+    assert msg.startswith("beir.zip: looks like a zip bomb") and "limits 1,024 MB and 200:1" in msg, msg
+    assert "unpack it and load the folder instead" in msg
+    assert load_eval_set(_beir_zip(write_beir(tmp_path / "ok"), tmp_path / "ok.zip")).qrels  # a plain set loads
+
+
+def test_a_beir_zip_member_that_is_a_link_is_refused_not_read_as_its_target(tmp_path):
+    import stat
+
+    folder = write_beir(tmp_path / "set")
+    (folder / "queries.jsonl").unlink()
+    link = zipfile.ZipInfo("queries.jsonl")
+    link.create_system, link.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+    zpath = _beir_zip(folder, tmp_path / "link.zip", [(link, "../../home/user/queries.jsonl")])
+    with pytest.raises(IngestError, match=r"link\.zip:queries\.jsonl: a symbolic link in the zip, not a regular file"):
+        load_beir(zpath)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_named_pipe_in_a_beir_or_judged_folder_or_as_the_zip_is_refused_without_hanging(tmp_path):
+    """queries.jsonl as a FIFO was called "missing" (folder) and a FIFO given as the BEIR zip blocked in open()
+    forever; each is now opened without blocking and refused naming what it is."""
+    import os
+
+    from core.datasets import load_eval_set
+
+    beir = write_beir(tmp_path / "beir")
+    (beir / "queries.jsonl").unlink()
+    os.mkfifo(beir / "queries.jsonl")
+    judged = tmp_path / "judged"
+    (judged / "docs").mkdir(parents=True)
+    (judged / "docs" / "a.md").write_text("# A\n\nValidators stake coins.", encoding="utf-8")
+    (judged / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\ta.md\t1\n", encoding="utf-8")
+    os.mkfifo(judged / "queries.jsonl")
+    zpipe = tmp_path / "set.zip"
+    os.mkfifo(zpipe)
+    wrong = []
+    for path, shown in [(zpipe, "set.zip"), (beir, str(beir / "queries.jsonl")), (judged, str(judged / "queries.jsonl"))]:
+        fifo = path / "queries.jsonl" if path.is_dir() else path
+        try:
+            hung, got = _within(lambda p=path: load_eval_set(p), seconds=15)
+        finally:
+            _release(fifo)
+        said = f"{shown}: a named pipe (FIFO), not a regular file; refused without reading"
+        if hung or not isinstance(got, IngestError) or not str(got).startswith(said):
+            wrong.append(f"{path.name}: " + ("blocked on the named pipe" if hung else repr(got)))
+    assert not wrong, wrong

@@ -25,7 +25,7 @@ from core.models.endpoint import (
     server_summary,
 )
 from core.models.endpoint import check as ec
-from core.models.endpoint.pool import POOL_PROBES, POOL_QUERY_PROBES
+from core.models.endpoint.crosscheck import POOL_PROBES, POOL_QUERY_PROBES
 from core.models.presets import PRESETS
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore

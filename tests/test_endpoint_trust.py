@@ -18,7 +18,7 @@ import pytest
 from core.errors import EndpointError
 from core.models.endpoint import check as ec
 from core.models.endpoint.client import EndpointEmbedder, endpoint_spec
-from core.models.endpoint.pool import POOL_PROBES, POOL_QUERY_PROBES, PoolDisagreement
+from core.models.endpoint.crosscheck import POOL_PROBES, POOL_QUERY_PROBES, PoolDisagreement
 from core.search.engine import build_model_index
 from core.store import EmbeddingStore
 from core.types import Chunk, Corpus
@@ -204,7 +204,9 @@ def test_a_text_that_keeps_timing_out_says_how_long_the_whole_call_took():
     assert "did not answer within 0.5 s" in msg and "(text #0; a single text cannot be split further" in msg
     assert [len(r["json"]["input"]) for r in srv.requests] == [4, 2, 1]
     said = _took(msg, r"; 3 requests over ([\d.]+) s in all: its batch was halved after each failed one")
-    assert said >= 1.5 and abs(said - elapsed) < 0.6, (said, elapsed)
+    # the whole call (three requests, each cut at its 0.5 s deadline), never more than the wall time; no upper
+    # bound on how long the machine took (a busy 2-core machine is slow, and that is not this test's concern)
+    assert 1.5 <= said <= elapsed + 0.1, (said, elapsed)
 
 
 def test_a_refused_connection_retried_says_how_long_the_retries_took():
@@ -214,7 +216,9 @@ def test_a_refused_connection_retried_says_how_long_the_retries_took():
         EndpointEmbedder(spec, retries=2, backoff=0.4).encode_queries(["q"])
     elapsed = time.monotonic() - t0
     said = _took(str(exc.value), r"\(connection refused\) after 3 attempt\(s\) over ([\d.]+) s in all")
-    assert abs(said - elapsed) < 0.3, (said, elapsed)
+    # the whole call: the two back-off sleeps alone are at least 0.2 + 0.4 s (backoff 0.4, equal jitter), and the
+    # figure never exceeds the wall time (rounded to 0.1 s in the message)
+    assert 0.6 <= said <= elapsed + 0.1, (said, elapsed)
 
 
 def test_a_pool_that_cannot_embed_a_batch_says_how_long_it_tried():
@@ -223,3 +227,43 @@ def test_a_pool_that_cannot_embed_a_batch_says_how_long_it_tried():
             pool(a, b, retries=1, batch_size=4).encode_documents(_texts(4))
     said = _took(str(exc.value), r"\(3 failed attempts over 2 servers in ([\d.]+) s\)")
     assert said < 10
+
+
+# -- review of round 3: the server's word, read and repeated ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, body, said",
+    [
+        (200, b"[" * (1 << 20), "nested too deeply to read"),  # 1 MiB of [: a RecursionError
+        (200, b'{"data": [{"index": 0, "embedding": [' + b"1" * 5000 + b"]}]}", "a number too long to read"),
+        (400, b'{"error": ' + b"[" * 60_000, "HTTP 400"),  # the error body too (cut at 64 KiB)
+        (400, b'{"error": {"message": ' + b"7" * 5000 + b"}}", "HTTP 400"),
+    ],
+    ids=["nested-answer", "huge-integer-answer", "nested-error-body", "huge-integer-error-body"],
+)
+def test_an_answer_too_deep_or_with_too_long_a_number_is_an_endpoint_error(status, body, said):
+    """A 1 MiB answer of nested '[' made encode_queries raise a raw RecursionError, and an integer of more than
+    4300 digits a raw ValueError (in the answer and in an error body)."""
+    with FaultServer(default=Reply(status=status, body=body)) as srv:
+        with pytest.raises(EndpointError) as exc:
+            pool(srv, retries=0).encode_queries(["q"])
+    msg = str(exc.value)
+    assert f"{srv.base_url}/embeddings" in msg and said in msg, msg
+    assert len(msg) < 1200 and "1111111111" * 20 not in msg
+
+
+def test_the_model_name_a_server_reports_is_scrubbed_and_cut_before_it_reaches_a_message():
+    """The answer's "model" field was kept raw and put in the PoolDisagreement of Test connection: a server
+    that echoes the key (or sends megabytes) must not put it in front of the user."""
+    canary = "sk-canary-model-7a2c"
+    with FaultServer() as a, FaultServer(default=Reply(model=f"{canary} " + "x" * 5000)) as odd:
+        emb = pool(a, odd, api_key=canary)
+        with pytest.raises(PoolDisagreement) as exc:
+            ec.test_connection(emb, repeats=1)
+        single = pool(odd, api_key=canary)
+        single.encode_queries(["q"])
+    msg = str(exc.value)
+    assert exc.value.what == "reported model name" and "'fault-model'" in msg
+    assert canary not in msg and "***" in msg and len(msg) < 800
+    assert canary not in single.server_model and len(single.server_model) <= 83

@@ -238,9 +238,9 @@ def test_a_named_pipe_given_as_the_corpus_path_is_skipped_and_never_opened_block
     (status,) = corpus.files  # was: an empty corpus with no status at all
     assert status.source == "notes.md" and status.status == "skipped" and "a named pipe (FIFO)" in status.reason
     # a path swapped for a pipe after its stat: the open does not block and the open file's own type is checked
-    from core.ingest.corpus import _NotRegular, _read_regular
+    from core.ingest.corpus import NotRegularFile, _read_regular
 
-    with pytest.raises(_NotRegular):
+    with pytest.raises(NotRegularFile):
         _read_regular(fifo, 100)
 
 

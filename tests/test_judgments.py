@@ -295,3 +295,57 @@ def test_a_chunk_from_a_file_name_that_is_not_utf8_can_be_judged(tmp_path):
     store = JudgmentStore(tmp_path / "j.sqlite", corpus.sha256)
     store.record(query="cafe", chunk_id=chunk.id, label=2, rater="ann", origin="pooled")
     assert store.qrels("pooled")[1] == {query_id("cafe"): {chunk.id: 2}}
+
+
+# ---- review of round 3: every integer a row holds has a range ------------------------------------------------
+
+
+def _judgment(label=1, depth=None, time=1.0, origin="imported"):
+    return Judgment("q1", "a query", "c1", label, "ann", time, depth, origin)
+
+
+@pytest.mark.parametrize(
+    "write, field",
+    [
+        (lambda s: s.add_judgments([_judgment(label=10**20)]), r"label \(an imported grade\) must be an integer from -1,000 to 1,000"),
+        (lambda s: s.add_judgments([_judgment(label=-(10**20))]), r"label \(an imported grade\) .* -1,000 to 1,000"),
+        (lambda s: s.record(query="q", chunk_id="c", label=1, rater="ann", origin="pooled", pool_depth=10**20),
+         r"pool_depth must be an integer from 1 to 10,000"),
+        (lambda s: s.record_vote(query="q", model_a="a", model_b="b", left="A", winner="left", rater="r", k=10**20),
+         r"k \(a vote's list length\) must be an integer from 1 to 10,000"),
+        (lambda s: s.add_judgments([_judgment(time=10**400)]), r"time must be unix seconds from .* \(got an integer of about 401 digits\)"),
+        (lambda s: s.add_judgments([_judgment(time=1e18)]), r"time must be unix seconds from -62,135,596,800 to 253,402,300,799"),
+    ],
+    ids=["label", "negative-label", "pool-depth", "vote-k", "huge-int-time", "time-past-year-9999"],
+)  # fmt: skip
+def test_huge_integers_are_refused_by_the_store_naming_the_field_and_the_range(tmp_path, write, field):
+    """A Judge-page qrels import with grade 10**20 raised OverflowError (SQLite INTEGER); a time of 10**400 an
+    OverflowError from math.isfinite, and one past year 9999 was stored and broke the CSV export later."""
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    with pytest.raises(ValueError, match=field):
+        write(store)
+    with pytest.raises(StoreError, match=field.split(" must")[0]):  # a dump or bundle goes through the same check
+        store.load({"judgments": [], "votes": []} | _dump_of(write))
+    assert store.judgments() == [] and store.votes() == []
+    store.add_judgments([_judgment(label=-1000), _judgment(label=1000, depth=10_000)])  # the bounds themselves fit
+    assert sorted(j.label for j in store.history()) == [-1000, 1000]
+
+
+def _dump_of(write) -> dict:
+    """What ``write`` tried to store, as a dump() would carry it (captured from a store that records everything)."""
+    rows: dict = {"judgments": [], "votes": []}
+
+    class Capture(JudgmentStore):
+        def __init__(self) -> None:
+            pass
+
+        def add_judgments(self, items):
+            rows["judgments"] += [dict(j.__dict__) for j in items]
+            return 0
+
+        def add_votes(self, items):
+            rows["votes"] += [dict(v.__dict__) for v in items]
+            return 0
+
+    write(Capture())
+    return rows

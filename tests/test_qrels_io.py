@@ -72,3 +72,46 @@ def test_imported_qrels_reach_the_store_and_come_back_unchanged(tmp_path):
     again = JudgmentStore(tmp_path / "k.sqlite")
     again.add_judgments(parse_judgments_csv(format_judgments_csv(store.judgments())))
     assert again.qrels("imported") == (queries, qrels)
+
+
+# ---- review of round 3: a grade has a range where it is read ---------------------------------------------------
+
+
+@pytest.mark.parametrize("grade", ["100000000000000000000", "-100000000000000000000", "1e20", "1001"])
+def test_a_grade_out_of_range_is_refused_naming_the_line_and_the_range(grade):
+    """A qrels grade of 10**20 was read as is and crashed the judgment store (SQLite INTEGER overflow)."""
+    with pytest.raises(IngestError, match=r"my\.qrels line 2: grade .* out of range; a grade is an integer from -1,000 to 1,000"):
+        parse_trec_qrels(f"q1 0 c1 1\nq1 0 c2 {grade}\n", "my.qrels")
+    with pytest.raises(IngestError, match=r"j\.csv line 2: label .* out of range; .* from -1,000 to 1,000"):
+        parse_judgments_csv(f"query_id,chunk_id,label,rater\nq1,c1,{grade},ann\n", "j.csv")
+    assert parse_trec_qrels("q1 0 c1 -1000\nq1 0 c2 1000\n") == {"q1": {"c1": -1000, "c2": 1000}}
+
+
+def test_a_pool_depth_out_of_range_is_refused_naming_the_line():
+    with pytest.raises(IngestError, match=r"j\.csv line 2: pool_depth '1e20' must be an integer from 1 to 10,000"):
+        parse_judgments_csv("query_id,chunk_id,label,rater,pool_depth\nq1,c1,1,ann,1e20\n", "j.csv")
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("grades.qrels", b"q1 0 c1 100000000000000000000\n"),
+        ("judgments.csv", b"query_id,query,chunk_id,label,rater,time\nq1,hello,c1,100000000000000000000,ann,1.5\n"),
+    ],
+    ids=["trec-qrels", "judgments-csv"],
+)
+def test_the_judge_page_import_of_a_huge_grade_is_a_message_not_an_overflow(tmp_path, monkeypatch, name, data):
+    """The Judge page's import (ui.judge.import_files) with grade 10**20 raised OverflowError from sqlite3."""
+    import hashlib
+
+    from core.types import Chunk, Corpus
+    from ui import judge
+
+    monkeypatch.setattr(judge, "known_query_texts", lambda store: {})  # no session: the upload names its queries
+    chunks = (Chunk(id="c1", source="a.md", text="hello world"),)
+    corpus = Corpus(chunks=chunks, files=(), sha256=hashlib.sha256(b"c1").hexdigest())
+    store = JudgmentStore.for_corpus(corpus.sha256, root=tmp_path)
+    files = [("queries.jsonl", b'{"_id": "q1", "text": "hello"}\n'), (name, data)]
+    with pytest.raises(IngestError, match=r"line \d: (grade|label) .* out of range; .* from -1,000 to 1,000"):
+        judge.import_files(store, corpus, files)
+    assert store.history() == []

@@ -62,10 +62,15 @@ def label_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
 
 
 def register_beir(dataset: BeirDataset) -> Corpus:
-    """Make an uploaded BEIR set the current corpus and keep its judgments beside it."""
+    """Make an uploaded BEIR set the current corpus and keep its judgments beside it.
+
+    The judgments are shared between sessions under the corpus *and* a digest of its queries and qrels (two
+    uploads of one corpus with other qrels are two sets); the session remembers which set it uploaded."""
     corpus = dataset.corpus
     resources.corpora().put(corpus.sha256, corpus)
-    resources.memo(("beir", corpus.sha256), lambda: (dict(dataset.queries), dict(dataset.qrels)))
+    judged = _digest([dataset.queries, dataset.qrels])
+    resources.memo(("beir", corpus.sha256, judged), lambda: (dict(dataset.queries), dict(dataset.qrels)))
+    state.put("eval_sets", {**state.get("eval_sets"), corpus.sha256: judged})
     if state.get("corpus_key") != corpus.sha256:
         state.put("built_a", None)
         state.put("built_b", None)
@@ -75,8 +80,9 @@ def register_beir(dataset: BeirDataset) -> Corpus:
 
 
 def beir_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
-    """Judgments of an uploaded BEIR set that is the current corpus."""
-    found = resources.memo_get(("beir", corpus.sha256))
+    """Judgments of the BEIR set this session uploaded for this corpus (none when it uploaded none)."""
+    judged = state.get("eval_sets").get(corpus.sha256)
+    found = resources.memo_get(("beir", corpus.sha256, judged)) if judged else None
     return found if found is not None else ({}, {})
 
 

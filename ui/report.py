@@ -54,11 +54,11 @@ class Inputs:
     store: JudgmentStore | None
 
     def key(self) -> tuple[Any, ...]:
-        """Content key: models' vectors, judgments, settings, and how many judgments and votes the store holds."""
+        """Content key: models' vectors, judgments, settings, and what the store's judgments and votes say (a digest
+        of their content: a relabelled result or a changed vote is another report, though the counts are equal)."""
         blob = json.dumps(
             [self.queries, self.qrels, self.source, asdict(self.scale)], sort_keys=True
         ).encode()
-        counts = (len(self.store.judgments()), len(self.store.votes())) if self.store is not None else (0, 0)
         return (
             "report",
             self.corpus.sha256,
@@ -66,8 +66,16 @@ class Inputs:
             tuple(mi.embedder.cache_key for mi in self.indexes),
             self.instructions,
             hashlib.sha1(blob).hexdigest(),
-            counts,
+            store_digest(self.store),
         )
+
+
+def store_digest(store: JudgmentStore | None) -> str:
+    """A digest of a judgment store's current judgments and its votes, every field ('' for no store)."""
+    if store is None:
+        return ""
+    rows = [[asdict(j) for j in store.judgments()], [asdict(v) for v in store.votes()]]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)

@@ -178,8 +178,8 @@ def calibration(
     emb = loaded_embedder(name, device=device, max_tokens=max_tokens, trust_remote_code=trust_remote_code)
     if emb is None:
         return None
-    return _calibrations().get_or_create(
-        (name, device, max_tokens), lambda: calibrate(emb, texts, device=emb.device)
+    return _calibrations().get_or_create(  # keyed as the embedder is: remote code can make another model
+        (name, device, max_tokens, trust_remote_code), lambda: calibrate(emb, texts, device=emb.device)
     )
 
 

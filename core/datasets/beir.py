@@ -10,9 +10,11 @@ unchanged; ids holding whitespace are %-encoded there (``encode_trec_id``).
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,7 +23,20 @@ from urllib.parse import unquote
 
 from core.errors import IngestError
 from core.evaluation import Qrels, Run, ranked
-from core.ingest import QueriesFile, beir_chunks, corpus_sha256, read_corpus_jsonl, read_queries_jsonl
+from core.ingest import (
+    Limits,
+    NotRegularFile,
+    QueriesFile,
+    archive_refusal,
+    beir_chunks,
+    corpus_sha256,
+    member_kind,
+    not_regular_reason,
+    open_regular,
+    read_corpus_jsonl,
+    read_queries_jsonl,
+)
+from core.judging import MAX_GRADE
 from core.types import Corpus, FileStatus
 
 
@@ -41,12 +56,41 @@ class BeirDataset:
         return iter((self.corpus, self.queries, self.qrels))
 
 
-class _Source:
-    """Uniform read access to a BEIR folder or zip (members addressed relative to the dataset root)."""
+def read_lines(path: Path, label: str) -> Iterator[str]:
+    """The lines of a regular file (UTF-8, a BOM dropped), read lazily; ``IngestError`` naming ``label`` for a pipe,
+    socket, device or folder (opened without blocking and refused, never waited on: ``core.ingest.open_regular``),
+    a file that cannot be read, or bytes that are not UTF-8."""
+    try:
+        raw = open_regular(path)
+    except NotRegularFile as e:
+        raise IngestError(not_regular_reason(label, e.mode, refused=True)) from None
+    except OSError as e:
+        raise IngestError(f"{label}: cannot be read ({e.strerror or e}); check its permissions.") from None
+    yield from _decoded(raw, label, fix="check the disk and its permissions")
 
-    def __init__(self, path: Path) -> None:
+
+def _decoded(raw: IO[bytes], label: str, *, fix: str) -> Iterator[str]:
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
+        try:
+            yield from fh
+        except UnicodeDecodeError as e:
+            raise IngestError(f"{label}: not UTF-8 ({e}); re-save the file as UTF-8.") from e
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError) as e:
+            raise IngestError(f"{label}: cannot be read to the end ({e}); {fix}.") from None
+
+
+class _Source:
+    """Uniform read access to a BEIR folder or zip (members addressed relative to the dataset root).
+
+    Nothing is believed before it is read: a folder's files, and the zip itself, are opened only as regular files
+    (a named pipe is refused, never waited on); a zip is refused whole by the upload limits of ``core.ingest``
+    (member count, unpacked size and ratio from its central directory: ``archive_refusal``) before any member
+    is read, and a member that is a link, pipe or device, or encrypted, is refused when it is read."""
+
+    def __init__(self, path: Path, limits: Limits | None = None) -> None:
         self.path = path
         self.zip: zipfile.ZipFile | None = None
+        self._file: IO[bytes] | None = None
         self.root = ""
         if path.is_dir():
             return
@@ -55,26 +99,54 @@ class _Source:
                 f"BEIR dataset {str(path)!r} does not exist: pass a folder or .zip with corpus.jsonl."
             )
         try:
-            self.zip = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as e:
-            raise IngestError(f"{path.name}: not a folder or a valid zip file ({e}).") from e
+            self._file = open_regular(path)
+        except NotRegularFile as e:
+            raise IngestError(not_regular_reason(path.name, e.mode, refused=True)) from None
+        except OSError as e:
+            raise IngestError(f"{path.name}: cannot be read ({e.strerror or e}); check its permissions.") from None
+        try:
+            self.zip = zipfile.ZipFile(self._file)
+            infos = [i for i in self.zip.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+            self.close()
+            raise IngestError(f"{path.name}: not a folder or a valid zip file ({e}).") from None
+        refusal = archive_refusal(
+            infos, archive=path.name, limits=limits or Limits(), fix="unpack it and load the folder instead"
+        )
+        if refusal:
+            self.close()
+            raise IngestError(refusal + ".")
         names = [n for n in self.zip.namelist() if PurePosixPath(n).name == "corpus.jsonl"]
         if not names:
+            self.close()
             raise IngestError(
                 f"{path.name}: no corpus.jsonl inside the zip; a BEIR zip holds corpus.jsonl, queries.jsonl, qrels/."
             )
         parent = str(PurePosixPath(min(names, key=lambda n: n.count("/"))).parent)
         self.root = "" if parent == "." else parent + "/"
 
+    def close(self) -> None:
+        """Close the zip and its file (a folder holds nothing open)."""
+        if self.zip is not None:
+            self.zip.close()
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def exists(self, rel: str) -> bool:
-        if self.zip is None:
-            return (self.path / rel).is_file()
+        if self.zip is None:  # any kind of entry: a pipe is refused by name when read, not called missing
+            return (self.path / rel).exists() and not (self.path / rel).is_dir()
         return self.root + rel in self.zip.namelist()
 
     def listdir(self, rel: str) -> list[str]:
         if self.zip is None:
             d = self.path / rel
-            return sorted(p.name for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+            return sorted(p.name for p in d.iterdir() if not p.is_dir()) if d.is_dir() else []
         prefix = self.root + rel.rstrip("/") + "/"
         return sorted(
             n[len(prefix) :]
@@ -87,14 +159,18 @@ class _Source:
             raise IngestError(
                 f"{self.label(rel)} is missing: a BEIR dataset needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv."
             )
-        raw: IO[bytes] = (
-            self.zip.open(self.root + rel) if self.zip is not None else open(self.path / rel, "rb")
-        )
-        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as fh:
-            try:
-                yield from fh
-            except UnicodeDecodeError as e:
-                raise IngestError(f"{self.label(rel)}: not UTF-8 ({e}); re-save the file as UTF-8.") from e
+        if self.zip is None:
+            yield from read_lines(self.path / rel, self.label(rel))
+            return
+        info = self.zip.getinfo(self.root + rel)
+        kind = member_kind(info)
+        if kind:  # its bytes are a link target or nothing, not the file's content
+            raise IngestError(
+                f"{self.label(rel)}: {kind} in the zip, not a regular file; re-create the zip with the file itself."
+            )
+        if info.flag_bits & 0x1:
+            raise IngestError(f"{self.label(rel)}: encrypted zip member; unzip it with its password and load the folder.")
+        yield from _decoded(self.zip.open(info), self.label(rel), fix="re-create the zip")
 
     def label(self, rel: str) -> str:
         return f"{self.path.name}:{self.root}{rel}" if self.zip is not None else str(self.path / rel)
@@ -116,6 +192,7 @@ _HEADER_WORDS = frozenset(
 
 
 def _grade(score: str) -> int | None:
+    """The integer grade a qrels score cell holds ('2', '2.0'), or None when it holds none."""
     try:
         return int(score)
     except ValueError:
@@ -161,6 +238,11 @@ def read_qrels(lines: Iterable[str], *, label: str) -> QrelsFile:
                     "if it is a judgment, give it an integer grade"
                 )
             continue
+        if abs(grade) > MAX_GRADE:  # 10**20 would reach the judgment store and overflow SQLite's integers
+            raise IngestError(
+                f"{label} line {lineno}: grade {score[:40]!r} is out of range; a grade is an integer from "
+                f"{-MAX_GRADE:,} to {MAX_GRADE:,} (TREC grades are small: -2 to 4)."
+            )
         if not tabbed:
             qid, did = decode_trec_id(qid), decode_trec_id(did)
         qrels.setdefault(qid, {})[did] = grade
@@ -226,8 +308,8 @@ def load_beir_corpus(path: str | Path, *, name: str = "") -> BeirParts:
     corpus.jsonl goes through ``core.ingest.jsonl.read_corpus_jsonl`` and ``core.ingest.beir_chunks``, the same
     reader and chunk builder as an upload on the Corpus page, so both give the same chunks and sha256.
     """
-    src = _Source(Path(path))
-    return _corpus_parts(src, Path(path), name)
+    with _Source(Path(path)) as src:
+        return _corpus_parts(src, Path(path), name)
 
 
 def _corpus_parts(src: _Source, path: Path, name: str) -> BeirParts:
@@ -259,10 +341,10 @@ def load_beir(path: str | Path, *, split: str | None = None, name: str = "") -> 
     The corpus and queries are read as ``load_beir_corpus`` does; the queries are then restricted to the
     judged ones of the split.
     """
-    src = _Source(Path(path))
-    parts = _corpus_parts(src, Path(path), name)
-    rel, split = _split_file(src, split)
-    judgments = read_qrels(src.lines(rel), label=src.label(rel))
+    with _Source(Path(path)) as src:
+        parts = _corpus_parts(src, Path(path), name)
+        rel, split = _split_file(src, split)
+        judgments = read_qrels(src.lines(rel), label=src.label(rel))
     queries, qrels, warnings = judged_queries(
         parts.queries, judgments, queries_label=parts.queries_label, qrels_label=src.label(rel)
     )

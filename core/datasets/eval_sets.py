@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.datasets.beir import BeirDataset, judged_queries, load_beir, read_qrels
+from core.datasets.beir import BeirDataset, judged_queries, load_beir, read_lines, read_qrels
 from core.errors import IngestError
 from core.ingest import load_corpus, read_queries_jsonl
 
@@ -21,17 +21,16 @@ def is_judged_folder(path: Path) -> bool:
 
 def load_judged_folder(path: Path, *, split: str | None = None) -> BeirDataset:
     """docs/ loaded as an uploaded folder would be; qrels name documents by their path inside docs/."""
-    for name in ("queries.jsonl", "qrels.tsv"):
-        if not (path / name).is_file():
+    for name in ("queries.jsonl", "qrels.tsv"):  # any kind of entry: a pipe is refused by name when read
+        if not (path / name).exists() or (path / name).is_dir():
             raise IngestError(
                 f"{path / name} is missing: a judged folder holds docs/, queries.jsonl and qrels.tsv."
             )
     corpus = load_corpus(path / "docs")
     queries_label, qrels_label = str(path / "queries.jsonl"), str(path / "qrels.tsv")
-    with open(path / "queries.jsonl", encoding="utf-8-sig") as fh:
-        all_queries = read_queries_jsonl(fh, name=queries_label)
-    with open(path / "qrels.tsv", encoding="utf-8-sig") as fh:
-        judgments = read_qrels(fh, label=qrels_label)
+    # regular files only, opened without blocking (a named pipe there is refused, never waited on)
+    all_queries = read_queries_jsonl(read_lines(path / "queries.jsonl", queries_label), name=queries_label)
+    judgments = read_qrels(read_lines(path / "qrels.tsv", qrels_label), label=qrels_label)
     queries, qrels, warnings = judged_queries(
         all_queries, judgments, queries_label=queries_label, qrels_label=qrels_label
     )

@@ -22,11 +22,11 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
+from core.datasets.beir import _grade, read_qrels
 from core.datasets.beir import format_trec_qrels as _format_trec_qrels
-from core.datasets.beir import read_qrels
 from core.errors import IngestError
 from core.evaluation import Qrels
-from core.judging import ORIGINS, Judgment, Origin, Vote
+from core.judging import MAX_DEPTH_K, MAX_GRADE, ORIGINS, Judgment, Origin, Vote
 
 CSV_COLUMNS = ("query_id", "query", "chunk_id", "label", "rater", "time_utc", "time", "pool_depth", "origin")
 VOTES_CSV_COLUMNS = (
@@ -55,9 +55,8 @@ def parse_trec_qrels(text: str, source_name: str = "qrels") -> Qrels:
         if len(cols) not in (3, 4) or parsed.notes and lineno == 1:
             continue
         qid, did = cols[0].strip(), cols[-2].strip()
-        try:
-            grade = int(float(cols[-1]))
-        except ValueError:
+        grade = _grade(cols[-1].strip())  # as read_qrels read it (and bounded there): int(float()) lost digits
+        if grade is None:
             continue
         if (qid, did) in seen and seen[(qid, did)][0] != grade:
             first = seen[(qid, did)][1]
@@ -170,11 +169,19 @@ def parse_judgments_csv(text: str, source_name: str = "judgments.csv") -> list[J
             if not row.get(field, "").strip():
                 raise IngestError(f"{where}: {field} is empty.")
         label = _int_or_none(row["label"], "label", where)
+        if label is not None and abs(label) > MAX_GRADE:
+            raise IngestError(
+                f"{where}: label {row['label'].strip()[:40]!r} is out of range; an imported grade is an integer "
+                f"from {-MAX_GRADE:,} to {MAX_GRADE:,}."
+            )
         if origin != "imported" and label not in (None, 0, 1, 2):
             raise IngestError(f"{where}: label {label} is not 0, 1, 2 (or empty for a skip).")
         depth = _int_or_none(row.get("pool_depth", ""), "pool_depth", where)
-        if depth is not None and depth < 1:
-            raise IngestError(f"{where}: pool_depth {depth} must be a positive integer (or empty).")
+        if depth is not None and not 1 <= depth <= MAX_DEPTH_K:
+            raise IngestError(
+                f"{where}: pool_depth {row['pool_depth'].strip()[:40]!r} must be an integer from 1 to "
+                f"{MAX_DEPTH_K:,} (or empty)."
+            )
         qid = row["query_id"].strip()
         out.append(
             Judgment(

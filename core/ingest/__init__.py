@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from core.ingest.chunking import Tokenizer
-from core.ingest.corpus import beir_chunks, corpus_sha256, load_corpus, load_files
+from core.ingest.corpus import (
+    NotRegularFile,
+    beir_chunks,
+    corpus_sha256,
+    load_corpus,
+    load_files,
+    not_regular_reason,
+    open_regular,
+)
 from core.ingest.decode import Decoded, decode_bytes
 from core.ingest.jsonl import QueriesFile, read_corpus_jsonl, read_queries_jsonl
 from core.ingest.language import (
@@ -19,7 +27,7 @@ from core.ingest.language import (
 from core.ingest.options import DEFAULT_CHUNKING, ChunkOptions, Limits
 from core.ingest.readers import CODE_EXTS, DATA_EXTS, SUPPORTED_EXTS, extension, is_supported, read_file
 from core.ingest.tokens import count_over_window, estimate_tokens, over_window_note, token_counts
-from core.ingest.zipsafe import safe_member_name
+from core.ingest.zipsafe import archive_refusal, member_kind, safe_member_name
 
 __all__ = [
     "CODE_EXTS",
@@ -30,9 +38,11 @@ __all__ = [
     "LANGUAGE_NAMES",
     "Limits",
     "MIXED_SHARE",
+    "NotRegularFile",
     "QueriesFile",
     "SUPPORTED_EXTS",
     "Tokenizer",
+    "archive_refusal",
     "beir_chunks",
     "corpus_language",
     "corpus_sha256",
@@ -48,6 +58,9 @@ __all__ = [
     "language_shares",
     "load_corpus",
     "load_files",
+    "member_kind",
+    "not_regular_reason",
+    "open_regular",
     "over_window_note",
     "read_corpus_jsonl",
     "read_file",

@@ -9,6 +9,7 @@ import posixpath
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import IngestError
 from core.ingest.chunking import Tokenizer, chunk_pieces
@@ -279,34 +280,50 @@ _KINDS = {
 }
 
 
-def not_regular_reason(source: str, mode: int) -> str:
-    """The skipped status of a path that is not a regular file (reading a pipe or a device blocks or never ends)."""
+def not_regular_reason(source: str, mode: int, *, refused: bool = False) -> str:
+    """The skipped status of a path that is not a regular file (reading a pipe or a device blocks or never ends);
+    ``refused``: the words for a file a load cannot do without (a BEIR set's queries.jsonl)."""
     kind = _KINDS.get(stat.S_IFMT(mode), f"not a regular file (file type {stat.S_IFMT(mode):#o})")
     return (
-        f"{source}: {kind}, not a regular file; skipped without reading it (a pipe, socket or device could block "
-        "the load forever or never end) — copy its content into a regular file to include it"
+        f"{source}: {kind}, not a regular file; {'refused' if refused else 'skipped'} without reading it (a pipe, "
+        "socket or device could block the load forever or never end) — copy its content into a regular file to "
+        "include it"
     )
 
 
-class _NotRegular(Exception):
+class NotRegularFile(Exception):
+    """``open_regular`` found a pipe, socket, device or folder; ``mode`` is its ``st_mode``
+    (``not_regular_reason`` words it)."""
+
     def __init__(self, mode: int) -> None:
         super().__init__(mode)
         self.mode = mode
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of ``path``, refusing (``_NotRegular``) anything but a regular file.
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """``path`` opened for reading (binary) if it is a regular file; ``NotRegularFile`` otherwise.
 
     The type is checked on the open file itself (``fstat``), not believed from an earlier ``stat``: a path
     swapped for a FIFO in between is still refused. The open never blocks (``O_NONBLOCK``: opening a FIFO with
-    no writer would), and the read stops one byte past ``limit``, so a file that grew since its size was
-    read is caught by the per-file limit instead of being read whole."""
+    no writer would); reads of a regular file are unaffected by it. OSError as ``os.open`` raises it."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb", buffering=0) as fh:
+    fh = os.fdopen(fd, "rb")
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise _NotRegular(mode)
+            raise NotRegularFile(mode)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``path``, refusing (``NotRegularFile``) anything but a regular file
+    (``open_regular``). The read stops one byte past ``limit``, so a file that grew since its size was read is
+    caught by the per-file limit instead of being read whole."""
+    with open_regular(path) as fh:
         chunks, left = [], limit + 1
         while left > 0:
             block = fh.read(min(left, 1 << 20))
@@ -370,7 +387,7 @@ def load_corpus(
                 loader.skip(source, unsupported_reason(source), size)
                 continue
             data = _read_regular(p, limits.max_file_bytes)
-        except _NotRegular as exc:  # swapped for a pipe or device after the stat above
+        except NotRegularFile as exc:  # swapped for a pipe or device after the stat above
             loader.skip(source, not_regular_reason(source, exc.mode))
             continue
         except OSError as exc:

@@ -116,6 +116,33 @@ def _open(data: bytes) -> tuple[zipfile.ZipFile, set[str]]:
         return zipfile.ZipFile(io.BytesIO(patched)), bad
 
 
+def archive_refusal(
+    infos: list[zipfile.ZipInfo], *, archive: str, limits: Limits, fix: str = "upload the files themselves"
+) -> str:
+    """Why a whole archive is refused before any member is unpacked ('' if it is not): more members than
+    ``limits.zip_max_members``, or a zip bomb by the central directory's sizes (over
+    ``limits.zip_max_total_bytes`` unpacked, or over ``limits.zip_max_ratio`` for the archive or one member).
+    ``infos``: its file members; ``fix``: what to do instead of a bomb, for the message."""
+    if len(infos) > limits.zip_max_members:
+        return (
+            f"{archive}: zip has {len(infos):,} files (limit {limits.zip_max_members:,}); refused, not unpacked — "
+            "split it into smaller archives or raise Limits.zip_max_members"
+        )
+    declared = sum(i.file_size for i in infos)
+    compressed = sum(i.compress_size for i in infos)
+    ratio = declared / max(1, compressed)
+    bomb = declared > limits.zip_max_total_bytes or (declared > 10 * MB and ratio > limits.zip_max_ratio)
+    if bomb or any(
+        i.file_size > MB and i.file_size / max(1, i.compress_size) > limits.zip_max_ratio for i in infos
+    ):
+        return (
+            f"{archive}: looks like a zip bomb ({declared / MB:,.0f} MB uncompressed from {compressed / MB:,.2f} MB, "
+            f"ratio {ratio:,.0f}:1; limits {limits.zip_max_total_bytes / MB:,.0f} MB and "
+            f"{limits.zip_max_ratio:,.0f}:1); refused, not unpacked — {fix}"
+        )
+    return ""
+
+
 def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> list[Member | Refused]:
     """Members of a zip (nested zips expanded up to ``limits.zip_max_depth``), or why each was refused."""
     try:
@@ -132,29 +159,9 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
         return [
             Refused(archive, f"{archive}: not a readable zip archive ({exc}); re-create it with a zip tool")
         ]
-    if len(infos) > limits.zip_max_members:
-        return [
-            Refused(
-                archive,
-                f"{archive}: zip has {len(infos):,} files (limit {limits.zip_max_members:,}); refused, not unpacked — "
-                "split it into smaller archives or raise Limits.zip_max_members",
-            )
-        ]
-    declared = sum(i.file_size for i in infos)
-    compressed = sum(i.compress_size for i in infos)
-    ratio = declared / max(1, compressed)
-    bomb = declared > limits.zip_max_total_bytes or (declared > 10 * MB and ratio > limits.zip_max_ratio)
-    if bomb or any(
-        i.file_size > MB and i.file_size / max(1, i.compress_size) > limits.zip_max_ratio for i in infos
-    ):
-        return [
-            Refused(
-                archive,
-                f"{archive}: looks like a zip bomb ({declared / MB:,.0f} MB uncompressed from {compressed / MB:,.2f} MB, "
-                f"ratio {ratio:,.0f}:1; limits {limits.zip_max_total_bytes / MB:,.0f} MB and "
-                f"{limits.zip_max_ratio:,.0f}:1); refused, not unpacked — upload the files themselves",
-            )
-        ]
+    refusal = archive_refusal(infos, archive=archive, limits=limits)
+    if refusal:
+        return [Refused(archive, refusal)]
     out: list[Member | Refused] = []
     for info in infos:
         if info.orig_filename in bad_names:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from core.judging.pooling import pool
 from core.judging.rater_agreement import RaterAgreement, agreement
 from core.judging.store import (
+    MAX_DEPTH_K,
+    MAX_GRADE,
     ORIGINS,
     Judgment,
     JudgmentStore,
@@ -19,6 +21,8 @@ from core.judging.votes import TiesRule, VoteSummary, by_language_pair, vote_sum
 __all__ = [
     "Judgment",
     "JudgmentStore",
+    "MAX_DEPTH_K",
+    "MAX_GRADE",
     "ORIGINS",
     "Origin",
     "RaterAgreement",

@@ -60,6 +60,11 @@ THUMBS_IDS = "text"  # meta value once thumbs rows are keyed by query_id(text)
 BUSY_TIMEOUT_S = 30.0
 MAX_TEXT = 20_000  # characters of a query text kept
 MAX_NAME = 200  # characters of a rater name, chunk id or model name
+# Integer ranges every row must fit (SQLite keeps 64-bit integers: 10**20 was an OverflowError, not a message)
+MAX_GRADE = 1000  # |label| of an imported judgment (TREC grades are small: -2 to 4)
+MAX_DEPTH_K = 10_000  # a pool depth or a vote's k (the pages offer up to 100)
+TIME_RANGE = (-62_135_596_800, 253_402_300_799)  # unix seconds of 0001-01-01 and 9999-12-31T23:59:59Z (UTC):
+# the instants a CSV export can write as time_utc
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 _SCHEMA = """
@@ -147,6 +152,27 @@ def _text(value: object, field: str, limit: int = MAX_NAME) -> str:
     return value
 
 
+def _shown(value: object) -> str:
+    """A value for a message: a huge integer as its size, not its digits (str() refuses over 4300 digits)."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
+
+
+def _int_in(value: int, low: int, high: int, field: str) -> None:
+    """Refuse an integer outside ``low..high``, naming the field and the range."""
+    if not low <= value <= high:
+        raise ValueError(f"{field} must be an integer from {low:,} to {high:,} (got {_shown(value)}).")
+
+
+def _unix_time(t: object) -> float:
+    """Unix seconds within what a CSV export can write (NaN and infinities fail the range test too)."""
+    low, high = TIME_RANGE
+    if isinstance(t, bool) or not isinstance(t, int | float) or not low <= t <= high:
+        raise ValueError(f"time must be unix seconds from {low:,} to {high:,} (got {_shown(t)}).")
+    return float(t)
+
+
 def _check_origin(origin: object) -> None:
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)} (got {origin!r}).")
@@ -157,14 +183,16 @@ def _check_judgment(j: Judgment) -> Judgment:
     label = j.label
     if label is not None:
         if isinstance(label, bool) or not isinstance(label, int):
-            raise ValueError(f"label must be an integer or None for a skip (got {label!r}).")
+            raise ValueError(f"label must be an integer or None for a skip (got {_shown(label)}).")
         if j.origin != "imported" and label not in LABELS:
-            raise ValueError(f"label must be 0, 1 or 2 (or None for a skip), got {label!r}.")
+            raise ValueError(f"label must be 0, 1 or 2 (or None for a skip), got {_shown(label)}.")
+        _int_in(label, -MAX_GRADE, MAX_GRADE, "label (an imported grade)")
     depth = j.pool_depth
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
-        raise ValueError(f"pool_depth must be a positive integer or None (got {depth!r}).")
-    if isinstance(j.time, bool) or not isinstance(j.time, int | float) or not math.isfinite(j.time):
-        raise ValueError(f"time must be unix seconds (got {j.time!r}).")
+        raise ValueError(f"pool_depth must be a positive integer or None (got {_shown(depth)}).")
+    if depth is not None:
+        _int_in(depth, 1, MAX_DEPTH_K, "pool_depth")
+    when = _unix_time(j.time)
     query = _text(j.query, "query", MAX_TEXT)
     return Judgment(
         query_id=_text(j.query_id, "query_id"),
@@ -172,7 +200,7 @@ def _check_judgment(j: Judgment) -> Judgment:
         chunk_id=_text(j.chunk_id, "chunk_id"),
         label=label,
         rater=_text(j.rater, "rater"),
-        time=float(j.time),
+        time=when,
         pool_depth=depth,
         origin=j.origin,
     )
@@ -184,9 +212,9 @@ def _check_vote(v: Vote) -> Vote:
     if v.winner not in WINNERS:
         raise ValueError(f"winner must be one of {', '.join(WINNERS)} (got {v.winner!r}).")
     if isinstance(v.k, bool) or not isinstance(v.k, int) or v.k < 1:
-        raise ValueError(f"k must be a positive integer (got {v.k!r}).")
-    if isinstance(v.time, bool) or not isinstance(v.time, int | float) or not math.isfinite(v.time):
-        raise ValueError(f"time must be unix seconds (got {v.time!r}).")
+        raise ValueError(f"k must be a positive integer (got {_shown(v.k)}).")
+    _int_in(v.k, 1, MAX_DEPTH_K, "k (a vote's list length)")
+    when = _unix_time(v.time)
     return Vote(
         query_id=_text(v.query_id, "query_id"),
         query=_text(v.query, "query", MAX_TEXT),
@@ -195,7 +223,7 @@ def _check_vote(v: Vote) -> Vote:
         left=v.left,
         winner=v.winner,
         rater=_text(v.rater, "rater"),
-        time=float(v.time),
+        time=when,
         k=v.k,
     )
 

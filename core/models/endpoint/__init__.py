@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from core.models.endpoint.check import config_check, local_reference, test_connection
 from core.models.endpoint.client import DEFAULT_TIMEOUT, EndpointEmbedder, endpoint_spec
-from core.models.endpoint.pool import POOL_AGREEMENT, PoolDisagreement, server_summary
+from core.models.endpoint.crosscheck import POOL_AGREEMENT, PoolDisagreement
+from core.models.endpoint.pool import server_summary
 from core.models.endpoint.spec import endpoint_name, is_endpoint_name, parse_endpoint_name
 
 __all__ = [

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.errors import EndpointError
 from core.models.endpoint.client import EndpointEmbedder
-from core.models.endpoint.pool import POOL_AGREEMENT, PoolDisagreement
+from core.models.endpoint.crosscheck import POOL_AGREEMENT, PoolDisagreement
 from core.models.hub_cache import availability
 from core.models.presets import PRESETS
 from core.types import Embedder, ModelSpec

@@ -2,17 +2,17 @@
 
 Transport: ``core.models.endpoint.http`` (httpx; total deadline per request, bounded bodies, no redirects,
 retries with backoff). Answers: ``core.models.endpoint.response`` (strict validation, HTTP error meanings).
-This module applies prompts client-side from the spec unless the server applies them itself, learns and
-checks the vector size, and sends batches over a few concurrent requests (``core.models.endpoint.pool``) to
-one server or to a pool of servers of the same model (comma-separated base URLs), each paced and
-adapting on its own (``core.models.endpoint.batches``): a batch that times out (or comes back cut short) is
-split in halves and retried, the smaller batch size is kept for the rest of the run, and only a single
-text that still fails is an error; in a pool a failing server rests and its batch goes to another.
-Before a pool mixes vectors, every server embeds the same probe texts and must agree with the others
-(``check_pool``; a server that misses it is checked before its first batch). The store key names the
-served model and where its vectors come from (the servers' hosts, sorted: a pool in any order shares its
-vectors, a single server or another pool keeps its own). The API key (one for all servers of a pool) lives only in memory: it never appears in
-``repr``, ``cache_key``, exceptions, logs or pickles.
+This module applies prompts client-side from the spec unless the server applies them itself, checks the
+vector size against what earlier answers taught (``core.models.endpoint.shape``), and sends batches over a
+few concurrent requests (``core.models.endpoint.pool``) to one server or to a pool of servers of the same
+model (comma-separated base URLs), each paced and adapting on its own (``core.models.endpoint.batches``):
+a batch that times out (or comes back cut short) is split in halves and retried, the smaller batch size is
+kept for the rest of the run, and only a single text that still fails is an error; in a pool a failing
+server rests and its batch goes to another. Before a pool mixes vectors, every server embeds the same probe
+texts and must agree with the others (``check_pool``, ``core.models.endpoint.crosscheck``). The store key
+names the served model and where its vectors come from (the servers' hosts, sorted: a pool in any order
+shares its vectors, a single server or another pool keeps its own). The API key (one for all servers of a
+pool) lives only in memory: it never appears in ``repr``, ``cache_key``, exceptions, logs or pickles.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -31,25 +29,14 @@ import numpy as np
 from core.dims import mrl_stops
 from core.errors import EndpointError
 from core.models.endpoint.batches import AdaptiveBatches, Notes
+from core.models.endpoint.crosscheck import PoolCheck, PoolDisagreement, probe_vectors
 from core.models.endpoint.http import (
     HttpStatusError,
     JsonHttp,
     Secret,
     ServerUnavailable,
-    TransientAnswerError,
 )
-from core.models.endpoint.pool import (
-    POOL_PROBES,
-    POOL_QUERY_PROBES,
-    Activity,
-    PoolDisagreement,
-    Server,
-    ServerStats,
-    cross_check,
-    lowest_cosine,
-    server_summary,
-    spread,
-)
+from core.models.endpoint.pool import Activity, Server, ServerStats, server_summary, spread
 from core.models.endpoint.response import (
     BadRequest,
     BatchTooLarge,
@@ -58,11 +45,13 @@ from core.models.endpoint.response import (
     status_error,
     vectors_from,
 )
+from core.models.endpoint.shape import VectorShape
 from core.models.endpoint.spec import (
     SERVER_PROMPTED_MODELS,
     build_endpoint_spec,
+    check_options,
+    endpoint_key,
     endpoint_spec,
-    server_identity,
     split_base_url,
 )
 from core.types import ModelSpec, Progress
@@ -117,25 +106,15 @@ class EndpointEmbedder:
         text_suffix: str = "",
         on_note: Callable[[str], None] | None = None,
     ) -> None:
-        if spec.backend != "endpoint" or not spec.base_urls:
-            raise EndpointError(
-                f"Model spec {spec.name!r} is not an endpoint spec (backend={spec.backend!r}, "
-                f"base_urls={spec.base_urls!r}); build one with endpoint_spec('endpoint:MODEL@BASE_URL')."
-            )
-        where = ",".join(spec.base_urls)
-        for label, value in (("batch_size", batch_size), ("concurrency", concurrency)):
-            if int(value) < 1:
-                raise EndpointError(f"{label}={value} is invalid for {where}: use an integer >= 1.")
-        if not timeout > 0 or retries < 0 or backoff < 0:
-            raise EndpointError(
-                f"timeout={timeout}, retries={retries}, backoff={backoff} are invalid for {where}: "
-                "use timeout > 0 seconds, retries >= 0 and backoff >= 0."
-            )
-        if dimensions is not None and (dimensions < 1 or (spec.dim and dimensions > spec.dim)):
-            raise EndpointError(
-                f"dimensions={dimensions} is invalid for {spec.model_id} (full size {spec.dim or 'unknown'}): "
-                "use 1..full size, or None for full vectors."
-            )
+        check_options(
+            spec,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            dimensions=dimensions,
+        )
         bases = [b.rstrip("/") for b in spec.base_urls]
         self.device = "endpoint"
         self.max_tokens = spec.max_tokens
@@ -152,17 +131,11 @@ class EndpointEmbedder:
         self.text_suffix = text_suffix
         self.on_note = on_note
         self.calls = 0  # HTTP requests that carried texts (retries and probes included)
-        self.server_normalised: bool | None = None  # None until the first vectors arrive
         self.supports_dimensions: bool | None = None  # None until probed
-        self.server_model = ""
-        self._declared_dim = spec.dim  # the family's full size (0 = unknown)
-        self._full_dim = 0  # what the server returns without `dimensions` (learned)
-        self._wire_dim = 0  # what the server returns with the parameters we actually send
-        self._wire_from = ""  # the server whose answer set _wire_dim
+        # what the answers taught: vector sizes, whether they are normalised, the model name the server reports
+        self._shape = VectorShape(spec.model_id, spec.dim, dimensions)
         self._lock = threading.Lock()
-        self._check_lock = threading.Lock()  # one pool cross-check at a time
-        self._agreed: dict[str, float] = {}  # a pool's checked servers: base URL -> cosine with the reference
-        self._reference: tuple[str, np.ndarray] | None = None  # (base URL, probe vectors) all must match
+        self._pool_check = PoolCheck()  # a pool's checked servers and the reference they must match
         self._options = {"batch_size": int(batch_size), "concurrency": int(concurrency)}
         self._servers = [
             Server(
@@ -203,26 +176,23 @@ class EndpointEmbedder:
         (+ where prompts run, suffix, dims). Where: each server's 'host[:port]' (and a digest of a non-/v1
         path), sorted, so a pool in any order shares its vectors while another server that calls its model
         the same name (a quantised copy, a test server) never gets them. Never a key, a scheme or a path."""
-        hosts = ",".join(sorted({server_identity(u) for u in self.spec.base_urls}))
-        return self._key_of([f"at={hosts}"])
+        return self._key_of(hosts=True)
 
     @property
     def model_key(self) -> str:
         """``cache_key`` without where the vectors come from: what decides them besides the servers (served
         model, prompts, options), to compare a model across machines (a bundle's fingerprint). Never a
         store key: vectors stored under it would be served for any server using the model's name."""
-        return self._key_of([])
+        return self._key_of(hosts=False)
 
-    def _key_of(self, where: list[str]) -> str:
-        parts = ["endpoint", self.spec.model_id, *where, f"doc={self.spec.doc_prompt!r}"]
-        parts.append(f"max_tokens={self.spec.max_tokens}")
-        if self.server_prompts:
-            parts.append("prompts=server")
-        if self.text_suffix:
-            parts.append(f"suffix={self.text_suffix!r}")
-        if self.dimensions:
-            parts.append(f"dims={self.dimensions}")
-        return "|".join(parts)
+    def _key_of(self, *, hosts: bool) -> str:
+        return endpoint_key(
+            self.spec,
+            hosts=hosts,
+            server_prompts=self.server_prompts,
+            text_suffix=self.text_suffix,
+            dimensions=self.dimensions,
+        )
 
     def __repr__(self) -> str:
         where = f"url={self.url!r}" if len(self.urls) == 1 else f"urls={list(self.urls)!r}"
@@ -234,13 +204,13 @@ class EndpointEmbedder:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles (st.cache_data, joblib) carry no lock, connection or key: a copy needs the key again."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_check_lock")}
+        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
         state["_key"] = Secret("")
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._lock, self._check_lock = threading.Lock(), threading.Lock()
+        self._lock = threading.Lock()
         for server in self._servers:
             server.http = self._connect(server.base, len(self._servers), self._options["concurrency"])
 
@@ -290,75 +260,27 @@ class EndpointEmbedder:
 
     # -- a pool's cross-check: the same probe texts must give the same vectors on every server -------
     def check_pool(self, *, again: bool = False) -> dict[str, float]:
-        """Embed ``POOL_PROBES`` on every server of a pool (at once) and refuse a pool whose servers disagree.
-
-        Runs by itself before a pool's first batch; ``again`` forgets earlier results (Test connection).
-        The majority of the servers that answer is the reference (every server for two); a server whose
-        lowest cosine with it is under ``POOL_AGREEMENT`` raises ``PoolDisagreement`` naming it (both, when
-        two servers disagree), before any of its vectors reach a caller. A server that does not answer
-        now rests and is checked against the reference before its first batch. Returns, per checked
-        server, its lowest cosine with the reference ({} for a single server)."""
+        """Embed ``POOL_PROBES`` on every server of a pool (at once) and refuse a pool whose servers disagree
+        (``PoolDisagreement`` naming the odd server, before any of its vectors reach a caller); runs by itself
+        before a pool's first batch, ``again`` forgets earlier results (Test connection). Returns, per checked
+        server, its lowest cosine with the reference ({} for a single server). See
+        ``core.models.endpoint.crosscheck`` for the rules (majority, resting servers checked later)."""
         if len(self._servers) < 2:
             return {}
-        with self._check_lock:
-            if again:
-                self._agreed, self._reference = {}, None
-            now = time.monotonic()
-            todo = [s for s in self._servers if s.base not in self._agreed and (again or not s.resting(now))]
-            if todo:
-                with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                    futures = [(server, pool.submit(self._probe, server)) for server in todo]
-                probed: dict[str, np.ndarray] = {}
-                for server, future in futures:  # errors other than an absent server: the first server's
-                    try:
-                        probed[server.base] = future.result()
-                    except ServerUnavailable as e:
-                        server.failed(e.reason)
-                        seconds = server.rest(time.monotonic())
-                        self._notes.add(
-                            f"{server.base}: {e.reason} at the pool's cross-check; out of rotation for "
-                            f"{seconds:g} s, and checked against the other servers before it gets a batch."
-                        )
-                if probed:
-                    self._settle(probed)
-            return dict(self._agreed)
-
-    def _check_late(self, server: Server) -> None:
-        """Check a server that missed the pool's cross-check, before its first batch (from a worker)."""
-        with self._check_lock:
-            if server.base not in self._agreed:
-                self._settle({server.base: self._probe(server)})
-
-    def _settle(self, probed: dict[str, np.ndarray]) -> None:
-        reference = cross_check(probed, model=self.spec.model_id, reference=self._reference)
-        self._reference = reference
-        for base, vecs in probed.items():
-            self._agreed[base] = lowest_cosine(vecs, reference[1])
+        return self._pool_check.run(
+            self._servers, self._probe, model=self.spec.model_id, notes=self._notes, again=again
+        )
 
     def _probe(self, server: Server) -> np.ndarray:
-        """One server's vectors of the probe texts as documents, then as queries, with this model's prompts
-        (a slow or broken answer: ServerUnavailable)."""
-        doc = "" if self.server_prompts else self.spec.doc_prompt
-        query = "" if self.server_prompts else self.spec.query_prefix()
-        sides = (
-            ([doc + t + self.text_suffix for t in POOL_PROBES], "passage"),
-            ([query + t + self.text_suffix for t in POOL_QUERY_PROBES], "query"),
+        """One server's vectors of the probe texts, with this model's prompts (``crosscheck.probe_vectors``)."""
+        return probe_vectors(
+            server,
+            lambda srv, texts, kind: self._embed_batch(srv, texts, kind=kind),
+            doc="" if self.server_prompts else self.spec.doc_prompt,
+            query="" if self.server_prompts else self.spec.query_prefix(),
+            suffix=self.text_suffix,
+            lock=self._lock,
         )
-        out = []
-        try:
-            for texts, kind in sides:
-                with self._lock:
-                    server.requests += 1
-                try:
-                    out.append(self._embed_batch(server, texts, kind=kind))
-                except BatchTooLarge:  # a server that takes very small batches: one text at a time
-                    out.extend(self._embed_batch(server, [t], kind=kind) for t in texts)
-            return np.concatenate(out)
-        except (TransientAnswerError, BatchTooLarge) as e:  # for a pool: this server cannot answer now
-            reason = (
-                e.reason if isinstance(e, TransientAnswerError) else "refused the probe texts as too large"
-            )
-            raise ServerUnavailable(f"{e} (the pool's cross-check)", reason) from None
 
     # -- public encode API ------------------------------------------------------------------------
     def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
@@ -386,7 +308,7 @@ class EndpointEmbedder:
     # -- batching: concurrent requests that adapt to a slow server (core.models.endpoint.batches) ---------
     def _encode(self, texts: list[str], *, kind: str, progress: Progress | None = None) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self.spec.dim or self._full_dim), dtype=np.float32)
+            return np.zeros((0, self.dims), dtype=np.float32)
         if self.dimensions is not None and self.supports_dimensions is None:
             self.probe_dimensions()
         pooled = len(self._servers) > 1
@@ -394,8 +316,8 @@ class EndpointEmbedder:
             self.check_pool()
 
         def embed(server: Server, offset: int, count: int) -> np.ndarray:
-            if pooled and server.base not in self._agreed:
-                self._check_late(server)
+            if pooled and server.base not in self._pool_check.agreed:
+                self._pool_check.late(server, self._probe, model=self.spec.model_id)
             return self._embed_batch(server, texts[offset : offset + count], kind=kind, offset=offset)
 
         with self._activity:
@@ -478,9 +400,10 @@ class EndpointEmbedder:
         return payload
 
     def _post(self, server: Server, payload: dict[str, Any], count: int) -> dict[str, Any]:
-        dim = max(self._wire_dim, self._full_dim, self._declared_dim)
         try:
-            return server.http.post("/embeddings", payload, max_bytes=answer_limit(count, dim))
+            return server.http.post(
+                "/embeddings", payload, max_bytes=answer_limit(count, self._shape.answer_dim())
+            )
         except HttpStatusError as e:
             raise status_error(
                 e.status,
@@ -503,7 +426,7 @@ class EndpointEmbedder:
         # the server's words: key-scrubbed and cut short before they reach a message
         return [http.snippet(str(m.get("id")), 80) for m in data[:20] if isinstance(m, dict)]
 
-    # -- response checks that need what earlier answers taught us ---------------------------------
+    # -- response checks that need what earlier answers taught us (core.models.endpoint.shape) -----------
     def _parse(
         self, server: Server, obj: dict[str, Any], expected: int, *, offset: int, check_dims: bool = True
     ) -> np.ndarray:
@@ -513,54 +436,31 @@ class EndpointEmbedder:
             return server.http.snippet(json.dumps(obj)[:200])
 
         vecs = vectors_from(obj, expected, where=where, offset=offset, snippet=snippet)
-        got = vecs.shape[1]
-        normalised = bool(np.all(np.abs(np.linalg.norm(vecs, axis=1) - 1.0) < 1e-3))
-        if check_dims and self.dimensions is None and self._declared_dim and got != self._declared_dim:
-            # refused before it teaches us anything: a wrong server must not set the size the others must match
-            raise EndpointError(
-                f"{where} returned {got}-dim vectors but {self.spec.model_id!r} should give "
-                f"{self._declared_dim}: the server runs a different model, or truncates (server-side "
-                "`dimensions` default); fix the model name or the server settings."
-            )
+        # the server's word for what it serves: key-scrubbed and cut short, as its /models list
+        model = server.http.snippet(obj["model"], 80) if isinstance(obj.get("model"), str) else None
+        self._shape.learn(
+            vecs, model=model, where=where, base=server.base, offset=offset, check_dims=check_dims
+        )
+        if not check_dims:
+            return vecs
         with self._lock:
-            if isinstance(obj.get("model"), str):
-                self.server_model = obj["model"]
-            if not check_dims:  # a `dimensions` probe: a truncated vector says nothing about the full ones
-                return vecs
-            if self._wire_dim and got != self._wire_dim and self._wire_from != server.base:
-                raise EndpointError(
-                    f"{where} returned {got}-dim vectors (text #{offset}) but the pool's server "
-                    f"{self._wire_from} returned {self._wire_dim}: the servers of a pool must serve the same "
-                    f"model with the same settings; fix {server.base} or {self._wire_from}, or remove it "
-                    "from the pool (the connection test names the odd one out)."
-                )
-            if self._wire_dim and got != self._wire_dim:
-                raise EndpointError(
-                    f"{where} changed the embedding size between batches ({self._wire_dim} then {got} at "
-                    f"text #{offset}): replicas behind the URL serve different models or settings; point "
-                    "at a single model."
-                )
-            self._wire_dim, self._wire_from = got, server.base
-            self.server_normalised = normalised and self.server_normalised is not False
-            if self._full_dim == 0 and (self.dimensions is None or got != self.dimensions):
-                self._full_dim = got
-            if self.spec.dim == 0 and self._full_dim:  # unknown family size: learn it once
-                mrl = mrl_stops(self._full_dim) if "qwen3" in self._model_low else ()
-                self.spec = replace(self.spec, dim=self._full_dim, mrl_dims=mrl)
-        if self.dimensions is not None and got < self.dimensions:
-            raise EndpointError(
-                f"{where} returned {got}-dim vectors, fewer than the {self.dimensions} requested: "
-                "lower `dimensions` or check the model."
-            )
-        if self.dimensions is None and self.spec.dim and got != self.spec.dim:
-            raise EndpointError(
-                f"{where} returned {got}-dim vectors but {self.spec.model_id!r} should give {self.spec.dim}: "
-                "the server runs a different model, or truncates (server-side `dimensions` default); fix "
-                "the model name or the server settings."
-            )
+            if self.spec.dim == 0 and self._shape.full:  # unknown family size: learn it once
+                mrl = mrl_stops(self._shape.full) if "qwen3" in self._model_low else ()
+                self.spec = replace(self.spec, dim=self._shape.full, mrl_dims=mrl)
+        self._shape.check_size(vecs.shape[1], where=where, spec_dim=self.spec.dim)
         return vecs
+
+    @property
+    def server_normalised(self) -> bool | None:
+        """Whether every vector the server sent was of unit length (None until the first vectors arrive)."""
+        return self._shape.normalised
+
+    @property
+    def server_model(self) -> str:
+        """The model name the server reports in its answers ('' if none), key-scrubbed and cut short."""
+        return self._shape.model
 
     @property
     def dims(self) -> int:
         """Output dimension (known from the spec, else learned from the first answer; 0 = unknown)."""
-        return self.spec.dim or self._full_dim
+        return self.spec.dim or self._shape.full

@@ -302,6 +302,12 @@ class JsonHttp:
         text = raw.decode("utf-8", "replace")
         try:
             obj = json.loads(text)
+        except RecursionError:  # thousands of nested [ or {: the parser runs out of stack
+            raise EndpointError(
+                f"The endpoint {url} answered JSON nested too deeply to read ({self.snippet(text, 40)!r}): an "
+                "embeddings answer is a few levels deep; check that the base URL points at an OpenAI-compatible "
+                "/v1/embeddings endpoint and not at something else answering JSON."
+            ) from None
         except json.JSONDecodeError:
             if text.lstrip()[:1] in ("{", "["):
                 raise TransientAnswerError(
@@ -313,6 +319,12 @@ class JsonHttp:
                 f"The endpoint {url} answered with something that is not JSON ({self.snippet(text)!r}): "
                 "check that the base URL points at an OpenAI-compatible API (it usually ends with /v1), "
                 "not at a web page or proxy login."
+            ) from None
+        except ValueError as exc:  # an integer of more digits than Python converts (int_max_str_digits)
+            raise EndpointError(
+                f"The endpoint {url} answered JSON holding a number too long to read ({_short(exc)}): no "
+                "embeddings answer holds such a number; check that the base URL points at an OpenAI-compatible "
+                "/v1/embeddings endpoint and that the server is not corrupting its answers."
             ) from None
         if not isinstance(obj, dict):
             raise EndpointError(

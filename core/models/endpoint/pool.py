@@ -35,16 +35,6 @@ from core.models.endpoint.http import JsonHttp, ServerUnavailable, TransientAnsw
 from core.models.endpoint.response import BatchTooLarge
 from core.types import Progress
 
-POOL_AGREEMENT = 0.99  # lowest cosine two servers of a pool may give the same probe text
-# What every server of a pool embeds (as documents, then one as a query) before the pool mixes their vectors:
-# short zh, en and mixed texts, so that another model, other weights, another pooling or other prompts
-# under the same name show.
-POOL_PROBES = (
-    "Proof of stake selects validators in proportion to their staked tokens.",
-    "用户登录成功后，服务端签发 JWT 令牌，客户端在请求头中携带 Bearer token 完成鉴权。",
-    "To rotate a key, create a new one, deploy it, then revoke the old one. 旧密钥撤销后立即失效。",
-)
-POOL_QUERY_PROBES = ("how are validators chosen in proof of stake?",)  # and as a query: the query side too
 BACKOFF_FIRST = 2.0  # seconds out of rotation after a first failure in a row
 BACKOFF_MAX = 60.0
 QUEUE_S = 2.0  # in a pool, work a busy server may have queued (seconds at its speed): the rest waits
@@ -63,84 +53,6 @@ class ServerStats:
     in_rotation: bool  # False while it rests after a failure
     back_in_s: float  # seconds until it is tried again (0 when in rotation)
     last_error: str  # short reason of its last failure ("" if none)
-
-
-class PoolDisagreement(EndpointError):
-    """The servers of a pool do not serve the same thing; ``odd`` names the base URL(s) that differ and
-    ``what`` says in what ("vector size", "normalisation", "reported model name", "vectors")."""
-
-    def __init__(self, message: str, what: str, odd: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.what, self.odd = what, odd
-
-
-def lowest_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """The lowest cosine between the rows of ``a`` and ``b`` (the same texts); -1 for other shapes."""
-    if a.shape != b.shape or not a.size:
-        return -1.0
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return float(np.min(np.sum(a * b, axis=1)))
-
-
-def cross_check(
-    probed: dict[str, np.ndarray],
-    *,
-    model: str,
-    reference: tuple[str, np.ndarray] | None = None,
-    threshold: float = POOL_AGREEMENT,
-) -> tuple[str, np.ndarray]:
-    """The servers' vectors of the same probe texts must agree (lowest cosine >= ``threshold``).
-
-    ``probed`` maps each base URL to its probe vectors. Against a ``reference`` (base URL, vectors)
-    every server must agree with it; without one the majority is the reference. Returns the reference;
-    raises ``PoolDisagreement`` naming the odd server(s), or every server when no majority agrees.
-    """
-    fix = (
-        f"it serves another model, other weights (a quantised copy) or other settings (pooling, "
-        f"prompts) under the name {model!r}"
-    )
-    if reference is not None:
-        ref_base, ref = reference
-        odd = {b: lowest_cosine(v, ref) for b, v in probed.items() if b != ref_base}
-        odd = {b: c for b, c in odd.items() if c < threshold}
-        if odd:
-            said = "; ".join(f"{b}: cosine {c:.3f}" for b, c in odd.items())
-            raise PoolDisagreement(
-                f"Server {', '.join(odd)} returns other vectors than the pool's server {ref_base} for the same "
-                f"probe texts ({said}; at least {threshold} needed): {fix}. Nothing from it was stored; fix "
-                f"{', '.join(odd)} or remove it from the pool.",
-                "vectors",
-                tuple(odd),
-            )
-        return reference
-    bases = list(probed)
-    cos = {(a, b): lowest_cosine(probed[a], probed[b]) for a in bases for b in bases}
-    groups = [[b for b in bases if cos[a, b] >= threshold] for a in bases]
-    best = max(groups, key=len)  # the first of the largest groups
-    if len(best) == len(bases):
-        return best[0], probed[best[0]]
-    if 2 * len(best) > len(bases):
-        outliers = [b for b in bases if b not in best]
-        said = "; ".join(f"{b}: cosine {min(cos[b, g] for g in best):.3f}" for b in outliers)
-        raise PoolDisagreement(
-            f"Server {', '.join(outliers)} returns other vectors than the other {len(best)} server(s) of the "
-            f"pool ({', '.join(best)}) for the same probe texts ({said}; at least {threshold} needed): {fix}. "
-            f"Nothing was stored; fix {', '.join(outliers)} or remove it from the pool.",
-            "vectors",
-            tuple(outliers),
-        )
-    pairs = "; ".join(
-        f"{a} vs {b}: cosine {cos[a, b]:.3f}" for i, a in enumerate(bases) for b in bases[i + 1 :]
-    )
-    raise PoolDisagreement(
-        f"The {len(bases)} servers of the pool return different vectors for the same probe texts ({pairs}; at "
-        f"least {threshold} needed) and no majority agrees: one of them serves another model, other weights "
-        f"or other settings under the name {model!r}. Nothing was stored; run the config check on the Models "
-        "page against each server alone and remove the wrong one from the pool.",
-        "vectors",
-        tuple(bases),
-    )
 
 
 class Server:

@@ -41,20 +41,21 @@ def answer_limit(count: int, dim: int) -> int:
 
 
 def error_message(raw: bytes) -> str:
-    """The human part of an OpenAI-style error body, or the raw text."""
+    """The human part of an OpenAI-style error body, or the raw text (also for a body too deeply nested or
+    holding too long a number to read: the server's words are never trusted to parse)."""
     text = raw.decode("utf-8", "replace")
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError:
+        if isinstance(obj, dict):
+            err = obj.get("error", obj)
+            if isinstance(err, dict):
+                return str(err.get("message") or err.get("detail") or err)
+            if isinstance(err, str):
+                return err
+            if "detail" in obj:
+                return str(obj["detail"])
+    except (RecursionError, ValueError):  # ValueError: JSONDecodeError, or an integer of > 4300 digits
         return text
-    if isinstance(obj, dict):
-        err = obj.get("error", obj)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err)
-        if isinstance(err, str):
-            return err
-        if "detail" in obj:
-            return str(obj["detail"])
     return text
 
 

@@ -203,3 +203,54 @@ def endpoint_spec(name: str) -> ModelSpec:
             "'endpoint:multilingual-e5-small-q4@http://127.0.0.1:8000/v1' (a pool: comma-separated base URLs)."
         )
     return build_endpoint_spec(*parsed)
+
+
+def check_options(
+    spec: ModelSpec,
+    *,
+    batch_size: int,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    dimensions: int | None,
+) -> None:
+    """Refuse a spec that is not an endpoint's, or client options no request could run with (EndpointError)."""
+    if spec.backend != "endpoint" or not spec.base_urls:
+        raise EndpointError(
+            f"Model spec {spec.name!r} is not an endpoint spec (backend={spec.backend!r}, "
+            f"base_urls={spec.base_urls!r}); build one with endpoint_spec('endpoint:MODEL@BASE_URL')."
+        )
+    where = ",".join(spec.base_urls)
+    for label, value in (("batch_size", batch_size), ("concurrency", concurrency)):
+        if int(value) < 1:
+            raise EndpointError(f"{label}={value} is invalid for {where}: use an integer >= 1.")
+    if not timeout > 0 or retries < 0 or backoff < 0:
+        raise EndpointError(
+            f"timeout={timeout}, retries={retries}, backoff={backoff} are invalid for {where}: "
+            "use timeout > 0 seconds, retries >= 0 and backoff >= 0."
+        )
+    if dimensions is not None and (dimensions < 1 or (spec.dim and dimensions > spec.dim)):
+        raise EndpointError(
+            f"dimensions={dimensions} is invalid for {spec.model_id} (full size {spec.dim or 'unknown'}): "
+            "use 1..full size, or None for full vectors."
+        )
+
+
+def endpoint_key(
+    spec: ModelSpec, *, hosts: bool, server_prompts: bool, text_suffix: str, dimensions: int | None
+) -> str:
+    """An endpoint model's identity: backend + served model (+ with ``hosts``, where its vectors come from: each
+    server's ``server_identity``, sorted) + doc prompt + max tokens (+ where prompts run, suffix, dims). Never a
+    key, a scheme or a path."""
+    parts = ["endpoint", spec.model_id]
+    if hosts:
+        parts.append("at=" + ",".join(sorted({server_identity(u) for u in spec.base_urls})))
+    parts += [f"doc={spec.doc_prompt!r}", f"max_tokens={spec.max_tokens}"]
+    if server_prompts:
+        parts.append("prompts=server")
+    if text_suffix:
+        parts.append(f"suffix={text_suffix!r}")
+    if dimensions:
+        parts.append(f"dims={dimensions}")
+    return "|".join(parts)
