@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.bundle import endpoint_hosts
 from core.models import PRESETS, availability
 from core.models.endpoint import (
     config_check,
@@ -141,9 +142,26 @@ def model_picker(slot: Slot) -> None:
         widgets.show_error(exc)
         return
     model_facts(spec, where)
+    untrusted_note(slot, name)
     prompt_settings(s, spec)
     if spec.backend == "endpoint":
         endpoint_tools(slot, name)
+
+
+def untrusted_note(slot: Slot, name: str) -> None:
+    """While Trust remote code is on, a model an imported bundle put in the slot still loads without remote code:
+    say so, with a button by which the user chooses it themselves (choosing another model does too)."""
+    if not state.untrusted_model(slot) or not state.get("models_trust_remote_code"):
+        return
+    st.info(
+        escape_md(f"Model {slot} ({name}) was named by an imported bundle: it loads without remote code, although "
+                  "Trust remote code is on, until you choose it here."),
+        icon=":material/shield:",
+    )  # fmt: skip
+    label, key = f"Allow remote code for model {slot}", f"_models_trust_{slot.lower()}"
+    if st.button(label, key=key, icon=":material/key:"):
+        state.trust_model(slot)
+        st.rerun()
 
 
 def check_against_local(name: str, key: str | None) -> None:
@@ -177,7 +195,7 @@ def endpoint_tools(slot: Slot, name: str) -> None:
     first a confirmation of its host (until then nothing, and no API key, is sent there)."""
     if state.held_endpoint(slot):
         st.warning(escape_md(build.held_message(slot, name)), icon=":material/shield:")
-        label = escape_md(f"Confirm {build.endpoint_hosts(name)} for model {slot} (send my API key there)")
+        label = escape_md(f"Confirm {endpoint_hosts(name) or name} for model {slot} (send my API key there)")
         if st.button(label, key=f"_models_confirm_{slot}", icon=":material/key:"):
             state.confirm_endpoint(slot)
             st.rerun()
@@ -240,7 +258,7 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
         try:
             # after an upload this counts the new chunks' tokens and times the loaded model on 16 of them
             with st.spinner(
-                f"Estimating the build of {name}: counting tokens, timing the model on 16 chunks …"
+                f"Estimating the build of {escape_md(name)}: counting tokens, timing the model on 16 chunks …"
             ):
                 est = build.estimate(slot, corpus)
         except Exception as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_env import use_store
+from tests.app_env import app, use_store
 
 pytestmark = pytest.mark.slow  # real models
 
@@ -144,13 +144,6 @@ def test_a_cancelled_build_keeps_the_previous_state_and_the_next_run_resumes():
 
 
 # ---- the pages ------------------------------------------------------------------------------------------
-
-
-def app(path: str = "streamlit_app.py") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-    if path != "streamlit_app.py":
-        at.switch_page(path)
-    return at
 
 
 def shown(at: AppTest) -> str:

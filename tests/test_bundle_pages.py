@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_env import use_store
+from tests.app_env import app, shown, use_store
 
 pytestmark = pytest.mark.slow  # AppTest runs with real models
 
@@ -26,22 +26,6 @@ def _fresh_store(tmp_path_factory):
     """An empty store: whatever the quick start finds there, it put there itself (nothing embedded)."""
     with use_store(tmp_path_factory.mktemp("bundle-pages-store")):
         yield
-
-
-def app(path: str = "streamlit_app.py") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-    if path != "streamlit_app.py":
-        at.switch_page(path)
-    return at
-
-
-def shown(at: AppTest) -> str:
-    parts = [
-        e.value
-        for kind in ("markdown", "caption", "info", "warning", "success", "error")
-        for e in getattr(at, kind)
-    ]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
 
 
 @pytest.fixture(scope="module")

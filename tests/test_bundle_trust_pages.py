@@ -1,43 +1,33 @@
 """Hardening round 3 (issue 28) on the Home and Models pages: a bundle's endpoint waits for the user to confirm its
-host (no request, no API key before), a refused bundle leaves the store and the session as they were, and a
-bundle's word about its settings or its origin is checked (slow: AppTest with real models)."""
+host (no request, no API key before), a refused bundle leaves the store and the session as they were, a bundle's
+word about its settings or its origin is checked, a model a bundle names runs no remote code until the user
+chooses it, and a bundle's local-folder model is mapped to the folder chosen here (slow: AppTest with real
+models)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.bundle import read_bundle
+from core.bundle import ExportModel, make_bundle, read_bundle
 from core.bundle.corpus_json import texts_in_order
 from core.ingest import load_files
 from core.judging.store import JudgmentStore
 from core.models.embedders import load_embedder
 from core.models.resolve import resolve_model
+from core.search.engine import build_model_index
 from core.store import EmbeddingStore
-from tests.app_env import use_store
+from tests.app_env import app, shown, use_store
 from tests.endpoint_servers import FaultServer, Reply
 from tests.test_bundle import rezip
 from tests.test_bundle_checks import KEY, endpoint_bundle
+from tests.test_bundle_review import two_machines  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "built_b", "models_held")
-
-
-def app(path: str = "streamlit_app.py") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-    if path != "streamlit_app.py":
-        at.switch_page(path)
-    return at
-
-
-def shown(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error") for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
 
 
 def upload(at: AppTest, name: str, data: bytes) -> None:
@@ -141,3 +131,72 @@ def test_refused_bundles_leave_the_store_and_the_session_as_they_were_and_origin
         upload(at, "says-sample.zip", says_sample)  # a corpus that is not the sample's, whatever the bundle says
         assert at.session_state["corpus_key"] == corpus.sha256
         assert at.session_state["corpus_origin"] == "upload"
+
+
+def _errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error).replace("\\", "")
+
+
+def test_a_model_a_bundle_names_runs_no_remote_code_until_the_user_chooses_it(corpus, minilm, tmp_path, monkeypatch):
+    from ui import resources
+
+    seen: list[tuple[str, bool]] = []  # (model, trust_remote_code) of every load the pages ask for
+    real = resources.embedder
+
+    def spy(name, **kwargs):
+        seen.append((name, bool(kwargs.get("trust_remote_code"))))
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(resources, "embedder", spy)
+    vectors = build_model_index(corpus, minilm, store=EmbeddingStore(tmp_path / "gpu-box")).vectors
+    data = make_bundle(corpus, [ExportModel(s, "all-MiniLM-L6-v2", minilm, vectors) for s in "AB"], origin="upload")
+    with use_store(tmp_path / "store"):
+        at = app()
+        at.session_state["models_trust_remote_code"] = True  # ticked by the user, for a model of their own
+        at.run()
+        upload(at, "named.zip", data)
+        assert at.session_state["built_a"] is not None and at.session_state["built_b"] is not None
+        assert seen and not any(trust for _, trust in seen), seen  # was: the build loaded it with remote code
+        assert at.session_state["models_untrusted"] == {"A": "all-MiniLM-L6-v2", "B": "all-MiniLM-L6-v2"}
+
+        # the Models page says so; a build there still runs no remote code; the user's own choice allows it
+        models = app("pages/2_Models.py")
+        for key in (*SEEDED, "models_untrusted", "models_trust_remote_code"):
+            models.session_state[key] = at.session_state[key]
+        models.run()
+        assert not models.exception, models.exception
+        assert "Model A (all-MiniLM-L6-v2) was named by an imported bundle: it loads without remote code" in shown(models)
+        seen.clear()
+        models.button(key="models_build").click().run()
+        assert not models.exception and seen and not any(trust for _, trust in seen), seen
+        models.button(key="_models_trust_a").click().run()
+        assert models.session_state["models_untrusted"] == {"B": "all-MiniLM-L6-v2"}
+        seen.clear()
+        models.button(key="models_build").click().run()
+        assert not models.exception, models.exception
+        assert ("all-MiniLM-L6-v2", True) in seen and ("all-MiniLM-L6-v2", False) in seen, seen  # A now, B not
+
+
+def test_the_home_page_maps_a_bundles_local_folder_model_to_the_folder_chosen_here(
+    two_machines, corpus, minilm, tmp_path  # noqa: F811
+):
+    gpu_box, laptop = two_machines
+    folder_model = load_embedder(resolve_model(str(gpu_box)), device="cpu")
+    vectors = build_model_index(corpus, folder_model, store=EmbeddingStore(tmp_path / "gpu-box")).vectors
+    exports = [ExportModel("A", str(gpu_box), folder_model, vectors), ExportModel("B", "all-MiniLM-L6-v2", minilm, vectors)]
+    data = make_bundle(corpus, exports, origin="upload")
+    with use_store(tmp_path / "store"):
+        at = app()
+        at.run()
+        upload(at, "local.zip", data)  # no folder chosen for model A yet: the page says how to choose it
+        errors = _errors(at)
+        assert "Model A of this bundle is local:all-MiniLM-L6-v2: a model folder of the machine that made it" in errors
+        assert "Choose your copy of that folder (all-MiniLM-L6-v2) for model A on the Models page" in errors, errors
+        assert at.session_state["corpus_key"] is None and EmbeddingStore().stats()["models"] == {}
+
+        at.session_state["models_a"] = str(laptop)  # chosen on the Models page ("Other: Hugging Face id or local path")
+        upload(at, "local-again.zip", data)
+        assert not _errors(at), _errors(at)
+        assert at.session_state["corpus_key"] == corpus.sha256 and at.session_state["built_a"] is not None
+        assert at.session_state["models_a"] == str(laptop)  # the folder chosen here, not the bundle's label
+        assert "came precomputed from local-again.zip" in shown(at)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_env import use_store
+from tests.app_env import app, use_store
 
 pytestmark = pytest.mark.slow  # AppTest runs of every page with real models (minutes on 2 cores)
 
@@ -22,14 +22,6 @@ SEEDED = ("corpus_key", "corpus_origin", "models_a", "models_b", "built_a", "bui
 def _store(shared_store_dir):
     with use_store(shared_store_dir):
         yield
-
-
-def app(path: str = "streamlit_app.py") -> AppTest:
-    """An app started from the real entrypoint (so page links resolve), switched to the given page."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-    if path != "streamlit_app.py":
-        at.switch_page(path)
-    return at
 
 
 def unescape(markdown: str) -> str:

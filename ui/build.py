@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypedDict, cast
@@ -14,14 +13,13 @@ from typing import TypedDict, cast
 import streamlit as st
 
 from core.build import build_index, plan_build, progress_note
-from core.bundle import vector_agreement
+from core.bundle import endpoint_hosts, vector_agreement
 from core.errors import DashboardError
 from core.models import (
     CostEstimate,
     estimate_build,
     resolve_device,
 )
-from core.models.endpoint import parse_endpoint_name
 from core.search import IndexParams, ModelIndex
 from core.store import SEGMENT_SIZE, EmbeddingStore
 from core.text import count, format_duration
@@ -56,31 +54,24 @@ class SlotSettings(TypedDict):
 
 
 def slot_settings(slot: str) -> SlotSettings:
-    """Model name, device and max tokens chosen for slot A or B."""
+    """Model name, device, max tokens and whether remote code may run, chosen for slot A or B."""
     s = slot.lower()
     max_tokens = int(state.get(f"models_max_tokens_{s}") or 0) or None
     return {
         "name": str(state.get(f"models_{s}") or ""),
         "device": state.get("models_device"),
         "max_tokens": max_tokens,
-        "trust_remote_code": bool(state.get("models_trust_remote_code")),
+        # never for a model an imported bundle put in the slot, until the user chooses it (ui.state.choose_model)
+        "trust_remote_code": state.remote_code_allowed(cast(Slot, slot)),
     }
-
-
-def endpoint_hosts(name: str) -> str:
-    """The host(s) an ``endpoint:MODEL@URL[,URL]`` choice sends requests (and the API key) to, e.g. 'gpu1:8000'."""
-    parsed = parse_endpoint_name(name)
-    urls = parsed[1].split(",") if parsed else []
-    hosts = [urllib.parse.urlsplit(u.strip()).netloc for u in urls]
-    return ", ".join(h for h in hosts if h) or name
 
 
 def held_message(slot: str, name: str) -> str:
     """Why a slot's endpoint is not loaded: an imported bundle named it and the user has not confirmed its host."""
     return (
         f"Model {slot} is the endpoint {name}, named by an imported bundle: nothing is sent to "
-        f"{endpoint_hosts(name)} (and no API key) until you confirm that host. Confirm it on the Models page "
-        f"(model {slot}), or choose another model there."
+        f"{endpoint_hosts(name) or name} (and no API key) until you confirm that host. Confirm it on the Models "
+        f"page (model {slot}), or choose another model there."
     )
 
 
@@ -289,7 +280,7 @@ def _build_one(
         model_loaded=resources.loaded_embedder(name, device=settings["device"], max_tokens=settings["max_tokens"])
         is not None,
     )
-    with st.spinner(f"Loading {name} …"):
+    with st.spinner(f"Loading {escape_md(name)} …"):
         embedder = resources.embedder(
             name,
             device=settings["device"],

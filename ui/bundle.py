@@ -11,7 +11,18 @@ from typing import Any, cast
 import streamlit as st
 
 from core.build import plan_build
-from core.bundle import Bundle, ExportModel, install, judgments_dump, load_judgments, make_bundle, read_bundle
+from core.bundle import (
+    Bundle,
+    BundleError,
+    ExportModel,
+    endpoint_hosts,
+    install,
+    judgments_dump,
+    load_judgments,
+    make_bundle,
+    portable_model_name,
+    read_bundle,
+)
 from core.datasets import load_judged_folder
 from core.errors import DashboardError
 from core.models.endpoint import is_endpoint_name
@@ -152,14 +163,15 @@ def _set(key: str, value: Any) -> None:
         state.put(key, value)
 
 
-def _apply_settings(bundle: Bundle, held: dict[str, str]) -> None:
-    """The bundle's model choices, max tokens, chunking and index parameters become this session's (each value
-    within its widget's range: ``core.bundle.SETTING_RANGES``, checked by read_bundle). An endpoint in ``held``
-    fills its slot but waits for the user to confirm its host (``state.hold_endpoint``)."""
+def _apply_settings(bundle: Bundle, held: dict[str, str], names: dict[str, str]) -> None:
+    """The bundle's model choices (``names``: as loaded here), max tokens, chunking and index parameters become
+    this session's (each value within its widget's range: ``core.bundle.SETTING_RANGES``, checked by read_bundle).
+    A model the bundle puts in a slot runs no remote code until the user chooses it (``state.choose_model``). An
+    endpoint in ``held`` fills its slot but waits for the user to confirm its host (``state.hold_endpoint``)."""
     tokens = _section(bundle, "max_tokens")
     for slot in build.SLOTS:
-        name = bundle.model(slot).name
-        state.choose_model(slot, name)
+        name = names[slot]
+        state.choose_model(slot, name, from_bundle=True)
         if slot in held:
             state.hold_endpoint(slot, name)
         elif is_endpoint_name(name):
@@ -199,13 +211,14 @@ def _query_note(slot: str, mi: ModelIndex) -> str:
 
 def _load(bundle: Bundle, slot: Slot, name: str) -> Embedder:
     """The local model (or a confirmed endpoint) of one slot, refused up front when it cannot fit here. Remote
-    code runs only for a model the user chose in that slot themselves, never because a bundle names it."""
+    code runs only for a model the user chose in that slot themselves, never because a bundle names it (nor
+    because an earlier import of it put it there: ``state.remote_code_allowed``)."""
     tokens = _section(bundle, "max_tokens").get(slot) or None
-    trust = bool(state.get("models_trust_remote_code")) and state.model_name(slot) == name
+    trust = state.remote_code_allowed(slot) and state.model_name(slot) == name
     device = state.get("models_device")
     plan_build(bundle.corpus, resources.model_spec(name), device=device, max_tokens=tokens, trust_remote_code=trust,
                model_loaded=resources.loaded_embedder(name, device=device, max_tokens=tokens) is not None)  # fmt: skip
-    with st.spinner(f"Loading {name} to check the bundle's vectors and embed queries …"):
+    with st.spinner(f"Loading {escape_md(name)} to check the bundle's vectors and embed queries …"):
         return resources.embedder(
             name,
             device=device,
@@ -213,6 +226,40 @@ def _load(bundle: Bundle, slot: Slot, name: str) -> Embedder:
             api_key=state.api_key(slot),
             trust_remote_code=trust,
         )
+
+
+def _local_name_here(slot: Slot) -> str:
+    """The slot's current model as a manifest would name it ('local:<folder name>' for a local folder)."""
+    here = state.model_name(slot)
+    if not here:
+        return ""
+    try:
+        return portable_model_name(here, resources.model_spec(here))
+    except DashboardError:  # a folder that is gone, a typo: no match
+        return ""
+
+
+def local_names(bundle: Bundle) -> dict[str, str]:
+    """Per slot, the model name to load: the bundle's own, except for a model it names 'local:<folder name>' (a
+    folder of the machine that made it, whose path a bundle never carries): that is the slot's current model when
+    it is a local folder of that name (chosen on the Models page; the fingerprint's weights digest then checks it
+    is the same model). Otherwise the import is refused, saying how to choose that folder."""
+    names: dict[str, str] = {}
+    for m in bundle.models:
+        slot = cast(Slot, m.slot)
+        if not m.is_local_folder:
+            names[slot] = m.name
+        elif _local_name_here(slot) == m.name:
+            names[slot] = str(state.model_name(slot))
+        else:
+            folder = m.name.removeprefix("local:")
+            raise BundleError(
+                f"Model {slot} of this bundle is {m.name}: a model folder of the machine that made it (a bundle "
+                f"carries no folder path). Choose your copy of that folder ({folder}) for model {slot} on the Models "
+                "page (“Other: Hugging Face id or local path”), then import the bundle again: its weights are "
+                "checked against the bundle's."
+            )
+    return names
 
 
 def _origin(bundle: Bundle, origin: str) -> Origin:
@@ -232,11 +279,14 @@ def import_bundle(data: bytes, *, source: str, origin: str = "", confirmed: Coll
     judgment store and the session as they were."""
     started = time.perf_counter()
     bundle = read_bundle(data)
+    names = local_names(bundle)
     held = {m.slot: m.name for m in bundle.models if m.is_endpoint and m.name not in confirmed}
-    embedders = {m.slot: _load(bundle, cast(Slot, m.slot), m.name) for m in bundle.models if m.slot not in held}
+    embedders = {
+        m.slot: _load(bundle, cast(Slot, m.slot), names[m.slot]) for m in bundle.models if m.slot not in held
+    }
     done = install(bundle, embedders, resources.store())  # every check (models, vectors, labels) before a write
     load_judgments(bundle, resources.store().root)  # checked by install: adds what the bundle holds
-    _apply_settings(bundle, held)  # only now: a refused bundle leaves the session as it was
+    _apply_settings(bundle, held, names)  # only now: a refused bundle leaves the session as it was
     corpus = bundle.corpus
     resources.corpora().put(corpus.sha256, corpus)
     if state.corpus_key() != corpus.sha256:
@@ -322,7 +372,7 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
             ),
             icon=":material/shield:",
         )
-        hosts = build.endpoint_hosts(name)
+        hosts = endpoint_hosts(name) or name
         label = escape_md(f"Confirm {hosts} for model {slot} (send my API key there)")
         if not st.button(label, key=f"_home_confirm_{slot}", icon=":material/key:"):
             continue

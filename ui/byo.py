@@ -85,7 +85,7 @@ def read(byo: ByoCollection, model: str) -> tuple[ModelIndex, float]:
     settings = build.slot_settings("B")
     bar = None
     try:
-        with st.spinner(f"Loading {model} …"):
+        with st.spinner(f"Loading {escape_md(model)} …"):
             embedder = resources.embedder(model, device=settings["device"], max_tokens=settings["max_tokens"],
                                           api_key=state.api_key("B"),
                                           trust_remote_code=settings["trust_remote_code"])  # fmt: skip

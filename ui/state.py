@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "models_fallback_reason": "",  # why the headline pair is not in use, shown as a banner
     "models_byo": None,  # model B as an existing Qdrant collection: ui.byo's settings (never an API key)
     "models_held": {},  # slot -> endpoint:MODEL@URL an imported bundle named: not loaded (no key sent) until confirmed
+    "models_untrusted": {},  # slot -> model an imported bundle put there: no remote code until the user chooses it
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
     "build_stopped": None,  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
@@ -240,13 +241,37 @@ def model_name(slot: Slot) -> str | None:
     return name or None
 
 
-def choose_model(slot: Slot, name: str) -> None:
-    """Put a model in a slot; its old index no longer applies and the fallback banner goes."""
+def choose_model(slot: Slot, name: str, *, from_bundle: bool = False) -> None:
+    """Put a model in a slot; its old index no longer applies and the fallback banner goes.
+
+    ``from_bundle``: an imported bundle, not the user, named it: the slot is marked untrusted (no remote code runs
+    for it, whatever the Trust remote code switch says) until the user chooses a model for it on the Models page
+    (this function, called there without ``from_bundle``) or allows it there (``trust_model``). A bundle naming the
+    model the user already has in the slot changes nothing."""
     if name == model_name(slot):
         return
     put(f"models_{slot.lower()}", name)
     put(f"built_{slot.lower()}", None)
     put("models_fallback_reason", "")
+    untrusted = {s: n for s, n in get("models_untrusted").items() if s != slot}
+    put("models_untrusted", {**untrusted, slot: name} if from_bundle else untrusted)
+
+
+def untrusted_model(slot: Slot) -> str | None:
+    """The slot's model if an imported bundle put it there and the user has not chosen it since, else None."""
+    name: str | None = get("models_untrusted").get(slot)
+    return name if name and name == model_name(slot) else None
+
+
+def trust_model(slot: Slot) -> None:
+    """The user chose the slot's model themselves (the Models page): the Trust remote code switch applies to it."""
+    put("models_untrusted", {s: n for s, n in get("models_untrusted").items() if s != slot})
+
+
+def remote_code_allowed(slot: Slot) -> bool:
+    """Whether loading the slot's model may run code from its repository: only when the user ticked Trust remote
+    code and chose that model themselves (never for a model an imported bundle named)."""
+    return bool(get("models_trust_remote_code")) and untrusted_model(slot) is None
 
 
 def hold_endpoint(slot: Slot, name: str) -> None:

@@ -2,14 +2,16 @@
 
 ``make_bundle`` writes one (``archive``); ``read_bundle`` checks its bytes (``read``, ``checks``); ``install``
 checks the vectors against the local models and puts them into the store, ``load_judgments`` its labels into the
-judgment store (``install``). A refused bundle leaves both stores as they were.
+judgment store (``install``). A refused bundle leaves both stores as they were. A model chosen by its local folder
+is named 'local:<folder name>' in a bundle (``portable_model_name``): the importer names a folder of its own.
 """
 
 from __future__ import annotations
 
 from core.bundle.archive import ExportModel, make_bundle
-from core.bundle.base import Bundle, BundleError, BundleLimits, BundleModel, Installed
+from core.bundle.base import Bundle, BundleError, BundleLimits, BundleModel, Installed, endpoint_hosts
 from core.bundle.checks import SETTING_RANGES
+from core.bundle.fingerprint import portable_model_name
 from core.bundle.install import (
     CHECK_TEXTS,
     MIN_AGREEMENT,
@@ -31,10 +33,12 @@ __all__ = [
     "BundleModel",
     "ExportModel",
     "Installed",
+    "endpoint_hosts",
     "install",
     "judgments_dump",
     "load_judgments",
     "make_bundle",
+    "portable_model_name",
     "read_bundle",
     "summary",
     "vector_agreement",

@@ -4,8 +4,9 @@ A bundle lets a team embed on a GPU box and demo on a laptop: importing it puts 
 embedding store under the local model's cache key, so the normal build path finds them all cached and only
 builds the hnswlib index. Layout (JSON + .npy, never pickle)::
 
-    manifest.json       format, version, corpus identity, settings, models (spec, cache key, fingerprint),
+    manifest.json       format, version, corpus identity, settings, models (name, spec, cache key, fingerprint),
                         and the sha256 and size of every other member; no path of the machine that made it
+                        (a model chosen by its local folder is named 'local:<folder name>')
     corpus.json         chunks (ids, text, spans, languages) and per-file statuses
     labels.json         qrels of the judged set, the Compare page's labels, the judgment store's dump
                         (an import merges the dump and the qrels into the local judgment store, see
@@ -32,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from core.bundle.base import FORMAT, SLOT_NAMES, VERSION, BundleError
-from core.bundle.checks import check_settings
+from core.bundle.base import FORMAT, JSON_MEMBERS, SLOT_NAMES, VERSION, BundleError, BundleLimits
+from core.bundle.checks import check_settings, check_shape, json_bound
 from core.bundle.corpus_json import corpus_json, distinct_texts
-from core.bundle.fingerprint import model_fingerprint, portable_cache_key, portable_spec
+from core.bundle.fingerprint import model_fingerprint, portable_cache_key, portable_model_name, portable_spec
+from core.text import format_bytes
 from core.types import Corpus, Embedder
 
 # ---- export -----------------------------------------------------------------------------------------
@@ -59,6 +61,28 @@ def _npy(arr: np.ndarray) -> bytes:
 
 def _json_bytes(obj: object) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _importable(members: Mapping[str, bytes]) -> None:
+    """Refuse to write JSON members that an import would refuse (``core.bundle.read``'s bounds): labels beyond
+    4 MiB plus the size of corpus.json, more arrays, objects or strings than their size allows."""
+    limits = BundleLimits()
+    corpus_bytes, labels_bytes = len(members["corpus.json"]), len(members["labels.json"])
+    bound = json_bound("labels.json", {}, limits, corpus_bytes)
+    if labels_bytes > bound:
+        raise BundleError(
+            f"Cannot export: the labels (qrels, the Compare page's labels, judgments and votes) take "
+            f"{format_bytes(labels_bytes)}; a bundle of this corpus holds at most {format_bytes(bound)} of them "
+            f"({format_bytes(limits.labels_allowance)} plus the size of its corpus.json), and an import would refuse "
+            "more. Share the labels as files instead (the Judge page's judgments.csv and qrels.txt, the Blind votes "
+            "page's votes.csv; they import there), and export the bundle with a store that holds none (`--store` "
+            "or RETRIEVAL_COMPARE_STORE naming another folder)."
+        )
+    for name in JSON_MEMBERS:
+        try:
+            check_shape(members[name], name, limits)
+        except BundleError as exc:
+            raise BundleError(str(exc).replace("Bundle refused: ", "Cannot export: ", 1)) from None
 
 
 def make_bundle(
@@ -88,6 +112,7 @@ def make_bundle(
         "corpus.json": _json_bytes(corpus_json(corpus)),
         "labels.json": _json_bytes(dict(labels or {})),
     }
+    _importable(members)
     entries = []
     for m in models:
         vecs = np.asarray(m.vectors)
@@ -101,7 +126,7 @@ def make_bundle(
         entries.append(
             {
                 "slot": m.slot,
-                "name": m.name,
+                "name": portable_model_name(m.name, m.embedder.spec),  # a folder path: 'local:<name>'
                 "spec": portable_spec(m.embedder.spec),
                 "cache_key": portable_cache_key(m.embedder),
                 "fingerprint": model_fingerprint(m.embedder),
@@ -110,6 +135,9 @@ def make_bundle(
                 "dim": int(vecs.shape[1]),
             }
         )
+    # settings.models as the entries name them (a folder path: 'local:<name>', as check_settings makes it too)
+    if "models" in checked_settings:
+        checked_settings["models"] = {**checked_settings["models"], **{e["slot"]: e["name"] for e in entries}}
     manifest = {
         "format": FORMAT,
         "version": VERSION,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from core.bundle.base import BundleLimits, refuse
+from core.bundle.base import REEXPORT, BundleLimits, portable_name, refuse
+from core.text import format_bytes
 
 MAX_JSON_INT = 2**53  # JSON's exact integers: anything larger is no count, offset, grade or time of a bundle
 UNIT_TOLERANCE = 1e-2  # |length - 1| of a stored vector (float16 models normalise to about 1e-3)
@@ -23,7 +25,7 @@ MAX_DEPTH_K = 10_000  # a pool depth or a vote's k
 MAX_TIME = 1e11  # unix seconds (the year 5138): a judgment's or a vote's time
 
 
-def _short(value: object) -> str:
+def short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -38,25 +40,97 @@ def _path(parent: str, key: object) -> str:
     return f"{parent}[{json.dumps(text[:60], ensure_ascii=False)}]"
 
 
+def _where(link: tuple[Any, ...] | None) -> str:
+    """The path of a field from its chain of (parent chain, key) links, built only when a refusal names it."""
+    keys: list[object] = []
+    while link is not None:
+        link, key = link
+        keys.append(key)
+    where = ""
+    for key in reversed(keys):
+        where = _path(where, key)
+    return where
+
+
 def check_tree(value: Any, name: str, limits: BundleLimits) -> None:
     """Refuse a parsed JSON value nested deeper than ``limits.max_json_depth`` or holding an integer beyond
-    ±2**53, naming the field (iterative: a deep value cannot exhaust the stack here)."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    ±2**53, naming the field (iterative: a deep value cannot exhaust the stack here). Only arrays and objects are
+    kept on the stack, each with a link to its parent: a field's path is written only when it is refused, so a
+    list of millions of numbers costs no memory here."""
+    if not isinstance(value, dict | list):
+        _check_scalar(value, name, None)
+        return
+    stack: list[tuple[dict[str, Any] | list[Any], int, tuple[Any, ...] | None]] = [(value, 1, None)]
     while stack:
-        node, where, depth = stack.pop()
-        if isinstance(node, dict | list):
-            if depth > limits.max_json_depth:
-                raise refuse(
-                    f"{name} is nested more than {limits.max_json_depth} levels deep (at {where or 'the top'}); "
-                    "a bundle's JSON is a few levels deep. Export the bundle again with the app or `bundle export`."
-                )
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            stack.extend((v, _path(where, k), depth + 1) for k, v in items)
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > MAX_JSON_INT:
+        node, depth, link = stack.pop()
+        if depth > limits.max_json_depth:
             raise refuse(
-                f"{name} field {where or '(top)'} holds the integer {_short(node)}, beyond ±2**53: no count, grade, "
-                "size or time of a bundle is that large. Fix that field or export the bundle again."
+                f"{name} is nested more than {limits.max_json_depth} levels deep (at {_where(link) or 'the top'}); "
+                f"a bundle's JSON is a few levels deep. {REEXPORT}"
             )
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1, (link, key)))
+            elif isinstance(child, int) and not isinstance(child, bool) and abs(child) > MAX_JSON_INT:
+                _check_scalar(child, name, (link, key))
+
+
+def _check_scalar(value: object, name: str, link: tuple[Any, ...] | None) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+        raise refuse(
+            f"{name} field {_where(link) or '(top)'} holds the integer {short(value)}, beyond ±2**53: no count, "
+            f"grade, size or time of a bundle is that large. Fix that field, or: {REEXPORT}"
+        )
+
+
+# A JSON string (its closing quote optional, so an unterminated one ends the scan instead of being tried again
+# from every quote inside it: linear time).
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+
+
+def json_shape(data: bytes, *, max_containers: int, max_strings: int | None = None) -> tuple[int, int]:
+    """(arrays and objects, strings of two or more characters) a JSON text holds, counted on its bytes before
+    anything is parsed: what parsing would turn into Python objects (a shorter string is a shared object).
+
+    Counts of every bracket and quote (no copy, C speed) that stay within the maxima are taken as they are; only
+    beyond them is the text scanned for its strings, so brackets inside strings (code in a chunk's text) are left
+    out, and the scan stops once the strings alone are too many."""
+    containers = data.count(b"[") + data.count(b"{")
+    strings = data.count(b'"') // 2 + 1  # at least what the strings are
+    if containers <= max_containers and (max_strings is None or strings <= max_strings):
+        return containers, strings
+    strings = 0
+    for m in _STRING.finditer(data):
+        start, end = m.span()
+        containers -= data.count(b"[", start, end) + data.count(b"{", start, end)
+        if end - start > 3:
+            strings += 1
+            if max_strings is not None and strings > max_strings:
+                break  # too many already: the bundle is refused for its strings
+    return containers, strings
+
+
+def check_shape(data: bytes, name: str, limits: BundleLimits) -> None:
+    """Refuse, before parsing, a JSON member holding more arrays, objects or strings than its bytes can be: what
+    parsing millions of ``[]`` or ``"ab"`` would cost in memory (ten times the member and more) is never spent."""
+    corpus = name == "corpus.json"
+    per = limits.corpus_bytes_per_container if corpus else limits.json_bytes_per_container
+    per_string = limits.corpus_bytes_per_string if corpus else None
+    max_containers = len(data) // per + 64  # and a few for a small member
+    max_strings = len(data) // per_string + 64 if per_string else None
+    containers, strings = json_shape(data, max_containers=max_containers, max_strings=max_strings)
+    size = format_bytes(len(data))
+    if max_strings is not None and strings > max_strings:
+        raise refuse(
+            f"{name} holds more than {max_strings:,} strings of two or more characters in {size}: a bundle's {name} "
+            f"has at most one per {per_string} bytes, so it is padded or altered and is not parsed. {REEXPORT}"
+        )
+    if containers > max_containers:
+        raise refuse(
+            f"{name} opens {containers:,} arrays and objects in {size}: a bundle's {name} has at most one per {per} "
+            f"bytes ({max_containers:,} here), so it is padded or altered and is not parsed. {REEXPORT}"
+        )
 
 
 def _no_constant(token: str) -> Any:
@@ -64,17 +138,19 @@ def _no_constant(token: str) -> Any:
 
 
 def parse_json(data: bytes, name: str, limits: BundleLimits) -> Any:
-    """A member's JSON: UTF-8, no NaN/Infinity, not nested too deeply (RecursionError is a refusal, as the upload
+    """A member's JSON: UTF-8, no NaN/Infinity, no more arrays, objects and strings than its size allows
+    (``check_shape``, counted before parsing), not nested too deeply (RecursionError is a refusal, as the upload
     reader in core.ingest does), no integer beyond ±2**53."""
+    check_shape(data, name, limits)
     try:
         value = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except RecursionError:
         raise refuse(
-            f"{name} is nested too deeply to read (more than {limits.max_json_depth} levels is never a bundle); "
-            "export the bundle again with the app or `bundle export`."
+            f"{name} is nested too deeply to read (more than {limits.max_json_depth} levels is never a bundle). "
+            f"{REEXPORT}"
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise refuse(f"{name} is not valid UTF-8 JSON ({exc}).") from None
+        raise refuse(f"{name} is not valid UTF-8 JSON ({exc}). {REEXPORT}") from None
     check_tree(value, name, limits)
     return value
 
@@ -109,7 +185,7 @@ _SECTIONS = ("chunking", "max_tokens", "index")
 
 def _setting_error(field: str, value: object, accepted: str) -> Exception:
     return refuse(
-        f"manifest.json settings.{field} is {_short(value)}; this app accepts {accepted}. Export the bundle again "
+        f"manifest.json settings.{field} is {short(value)}; this app accepts {accepted}. Export the bundle again "
         f"with {field} in that range, or remove settings.{field} from manifest.json."
     )
 
@@ -120,14 +196,20 @@ def check_settings(settings: object) -> dict[str, Any]:
     if settings is None:
         return {}
     if not isinstance(settings, dict):
-        raise refuse(f"manifest.json settings is {type(settings).__name__}, not an object.")
+        raise refuse(
+            f"manifest.json settings is {type(settings).__name__}, not an object. Remove it from manifest.json "
+            f"(the app's own settings are then kept), or: {REEXPORT}"
+        )
     out: dict[str, Any] = {}
     for section in _SECTIONS:
         found = settings.get(section)
         if found is None:
             continue
         if not isinstance(found, dict):
-            raise refuse(f"manifest.json settings.{section} is {type(found).__name__}, not an object.")
+            raise refuse(
+                f"manifest.json settings.{section} is {type(found).__name__}, not an object. Remove settings.{section} "
+                f"from manifest.json, or: {REEXPORT}"
+            )
         out[section] = {}
     for field, rng in SETTING_RANGES.items():
         section, _, key = field.partition(".")
@@ -155,9 +237,13 @@ def check_settings(settings: object) -> dict[str, Any]:
         if size is not None and overlap is not None and overlap >= size:
             raise _setting_error("chunking.overlap", overlap, f"an overlap smaller than the size ({size})")
     models = settings.get("models")
-    if isinstance(models, dict):  # informational (the manifest's model entries are what is loaded)
+    # informational (the manifest's model entries are what is loaded); a folder path of the machine that made it
+    # becomes 'local:<its last part>', as in the entries
+    if isinstance(models, dict):
         out["models"] = {
-            s: v for s, v in models.items() if s in ("A", "B") and isinstance(v, str) and len(v) <= 2000
+            s: portable_name(v)
+            for s, v in models.items()
+            if s in ("A", "B") and isinstance(v, str) and len(v) <= 2000
         }
     return {k: v for k, v in out.items() if v != {}}
 
@@ -170,7 +256,7 @@ def _int_in(value: object, low: int, high: int, where: str, what: str, *, none_o
         return
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise refuse(
-            f"labels.json {where} is {_short(value)}; {what} is an integer from {low:,} to {high:,}"
+            f"labels.json {where} is {short(value)}; {what} is an integer from {low:,} to {high:,}"
             + (" (or null)" if none_ok else "")
             + ". Fix that field or export the bundle again."
         )
@@ -184,14 +270,16 @@ def _time(value: object, where: str) -> None:
         or not 0 <= value <= MAX_TIME
     ):
         raise refuse(
-            f"labels.json {where} is {_short(value)}; a time is unix seconds from 0 to {MAX_TIME:.0e}. Fix that "
+            f"labels.json {where} is {short(value)}; a time is unix seconds from 0 to {MAX_TIME:.0e}. Fix that "
             "field or export the bundle again."
         )
 
 
 def _mapping(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise refuse(f"labels.json {where} must be an object, not {type(value).__name__}.")
+        raise refuse(
+            f"labels.json {where} must be an object, not {type(value).__name__}. Fix that field, or: {REEXPORT}"
+        )
     return value
 
 
@@ -202,7 +290,10 @@ def _check_qrels(found: object) -> None:
     for qid, text in queries.items():
         if not isinstance(text, str):
             where = _path("qrels.queries", qid)
-            raise refuse(f"labels.json {where} must be the query's text, not {type(text).__name__}.")
+            raise refuse(
+                f"labels.json {where} must be the query's text, not {type(text).__name__}. Fix that field, or: "
+                f"{REEXPORT}"
+            )
     for qid, docs in judged.items():
         where = _path("qrels.qrels", qid)
         for doc, grade in _mapping(docs, where).items():
@@ -221,7 +312,10 @@ def _check_dump(found: object) -> None:
     for part in ("judgments", "votes"):
         rows = dump.get(part, [])
         if not isinstance(rows, list):
-            raise refuse(f"labels.json judgments.{part} must be a list, not {type(rows).__name__}.")
+            raise refuse(
+                f"labels.json judgments.{part} must be a list, not {type(rows).__name__}. Fix that field, or: "
+                f"{REEXPORT}"
+            )
         for i, row in enumerate(rows):
             where = f"judgments.{part}[{i}]"
             row = _mapping(row, where)
@@ -240,7 +334,7 @@ def check_labels(labels: object) -> dict[str, Any]:
     """labels.json's three parts ('qrels', 'session_labels', 'judgments'), each checked for shape and ranges
     before anything is written (an out-of-range number is refused naming its field); other keys are dropped."""
     if not isinstance(labels, dict):
-        raise refuse(f"labels.json must be an object, not {type(labels).__name__}.")
+        raise refuse(f"labels.json must be an object, not {type(labels).__name__}. {REEXPORT}")
     checks = {"qrels": _check_qrels, "session_labels": _check_session_labels, "judgments": _check_dump}
     out: dict[str, Any] = {}
     for key, check in checks.items():
@@ -257,7 +351,7 @@ def check_rows(arr: np.ndarray, name: str) -> None:
     """Every row finite and of unit length: every model here gives L2-normalised vectors (the Embedder
     contract), so a zero row, a row of 1e30 or an unnormalised row was not made by one of them."""
     if not np.isfinite(arr).all():
-        raise refuse(f"{name} holds NaN or infinite values; export the bundle again.")
+        raise refuse(f"{name} holds NaN or infinite values. {REEXPORT}")
     norms = np.linalg.norm(arr.astype(np.float64), axis=1)
     zero = np.flatnonzero(norms == 0)
     if len(zero):
@@ -274,10 +368,15 @@ def check_rows(arr: np.ndarray, name: str) -> None:
         )
 
 
-def json_bound(name: str, manifest_corpus: Mapping[str, Any], limits: BundleLimits) -> int:
-    """The most bytes a JSON member may hold, from what the manifest says (chunks) and the limits."""
+def json_bound(
+    name: str, manifest_corpus: Mapping[str, Any], limits: BundleLimits, corpus_bytes: int = 0
+) -> int:
+    """The most bytes a JSON member may hold: corpus.json from the manifest's chunks (which ``core.bundle.read``
+    holds to at most ``max_chunks_per_text`` per distinct text, and the texts to the vectors' size), labels.json
+    from the size of corpus.json (``corpus_bytes``: its labels name its chunks and queries)."""
     if name == "labels.json":
-        return min(limits.max_labels_bytes, limits.max_json_bytes)
+        by_corpus = limits.labels_allowance + limits.labels_per_corpus_byte * max(corpus_bytes, 0)
+        return min(limits.max_labels_bytes, by_corpus, limits.max_json_bytes)
     chunks = manifest_corpus.get("chunks")
     n = chunks if isinstance(chunks, int) and not isinstance(chunks, bool) and chunks > 0 else 1
     return min(64 * 1024 + n * limits.corpus_bytes_per_chunk, limits.max_json_bytes)

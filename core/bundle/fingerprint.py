@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.bundle.base import MB
+from core.bundle.base import MB, is_path_name, local_label, portable_name
 from core.types import Embedder, ModelSpec
 
 
@@ -106,7 +107,16 @@ def fingerprint_differences(made: Mapping[str, Any], here: Mapping[str, Any]) ->
 
 def _local_label(spec: ModelSpec) -> str:
     """What a manifest says instead of a local model folder's path: 'local:<model name>'."""
-    return f"local:{spec.name or Path(spec.model_id).name}"
+    return local_label(spec.name or Path(spec.model_id).name)
+
+
+def portable_model_name(name: str, spec: ModelSpec) -> str:
+    """The model name the user chose, as a manifest writes it: a local folder's path becomes 'local:<name>' (the
+    label its spec and cache key get, so the importer can match it to a folder of its own); a preset, hub id or
+    endpoint name stays as it is."""
+    if _is_local(spec) and (is_path_name(name) or Path(os.path.expanduser(name.strip())).is_dir()):
+        return _local_label(spec)
+    return portable_name(name)
 
 
 def portable_spec(spec: ModelSpec) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.bundle.base import Bundle, BundleError, BundleModel, Installed, refuse
+from core.bundle.base import REEXPORT, Bundle, BundleError, BundleModel, Installed, refuse
 from core.bundle.corpus_json import distinct_texts, texts_in_order
 from core.bundle.fingerprint import fingerprint_differences, model_fingerprint
 from core.datasets import qrels_judgments
@@ -153,14 +153,18 @@ def check_labels_load(bundle: Bundle) -> None:
         _load(scratch, dump, from_qrels)
 
 
+def _unusable(what: str, exc: Exception) -> BundleError:
+    return refuse(f"labels.json holds {what} this app cannot use: {str(exc).rstrip('.')}. {REEXPORT}")
+
+
 def _load(store: JudgmentStore, dump: dict[str, Any] | None, from_qrels: list[Judgment]) -> int:
     try:
         added = int(store.load(dump)) if dump is not None else 0
         return added + store.add_judgments(from_qrels)
     except StoreError as exc:
-        raise refuse(f"labels.json holds judgments this app cannot use: {exc}") from None
+        raise _unusable("judgments", exc) from None
     except (ValueError, OverflowError) as exc:
-        raise refuse(f"labels.json holds qrels or judgments this app cannot use: {exc}") from None
+        raise _unusable("qrels or judgments", exc) from None
 
 
 def _unverified(m: BundleModel) -> Installed:
@@ -244,7 +248,9 @@ def qrels_judgments_of(bundle: Bundle) -> list[Judgment]:
     queries = found.get("queries") if isinstance(found, dict) else None
     qrels = found.get("qrels") if isinstance(found, dict) else None
     if not isinstance(queries, dict) or not isinstance(qrels, dict):
-        raise refuse("labels.json 'qrels' must hold a 'queries' object (id: text) and a 'qrels' object.")
+        raise refuse(
+            f"labels.json 'qrels' must hold a 'queries' object (id: text) and a 'qrels' object. {REEXPORT}"
+        )
     docs = {c.id for c in bundle.corpus.chunks} | {c.source for c in bundle.corpus.chunks}
     kept: dict[str, dict[str, int]] = {}
     for qid, judged in qrels.items():
@@ -252,7 +258,7 @@ def qrels_judgments_of(bundle: Bundle) -> list[Judgment]:
             isinstance(g, int) and not isinstance(g, bool) for g in judged.values()
         ):
             raise refuse(
-                f"labels.json qrels of query {str(qid)[:80]!r} must map document ids to integer grades."
+                f"labels.json qrels of query {str(qid)[:80]!r} must map document ids to integer grades. {REEXPORT}"
             )
         text = queries.get(qid)
         if isinstance(text, str) and text.strip():
@@ -271,7 +277,7 @@ def load_judgments(bundle: Bundle, root: Path | None = None) -> int:
     try:
         store = JudgmentStore.for_corpus(bundle.corpus.sha256, root)
     except StoreError as exc:
-        raise refuse(f"labels.json holds judgments this app cannot use: {exc}") from None
+        raise _unusable("judgments", exc) from None
     return _load(store, dump, from_qrels)
 
 

@@ -4,14 +4,15 @@
 or BEIR folder; ``import`` validates a bundle, checks each model against the local one (fingerprint, and a few
 texts embedded again) and puts its vectors into the store, so a later ``build`` or the app embeds nothing, and its
 judgments and qrels into the judgment store. An endpoint model the bundle names is never called: its vectors stay
-out of the store, unverified, unless ``--endpoint SLOT=endpoint:MODEL@URL`` names a server to check them with.
+out of the store, unverified, unless ``--endpoint SLOT=endpoint:MODEL@URL`` names a server to check them with. A
+model chosen by its local folder is 'local:<folder name>' in a bundle (no machine path): ``--local SLOT=FOLDER``
+names the folder to check and install its vectors with.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from core.bundle import (
     Bundle,
     ExportModel,
     Installed,
+    endpoint_hosts,
     install,
     judgments_dump,
     load_judgments,
@@ -40,7 +42,7 @@ from core.datasets import is_judged_folder, load_beir, load_judged_folder
 from core.errors import DashboardError
 from core.ingest import ChunkOptions
 from core.models import load_embedder, resolve_model
-from core.models.endpoint import is_endpoint_name, parse_endpoint_name
+from core.models.endpoint import is_endpoint_name
 from core.store import EmbeddingStore
 from core.text import display_name
 from core.types import Corpus
@@ -70,6 +72,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="the server to use for the bundle's endpoint model in SLOT (A or B): it checks the bundle's vectors "
         "(a few texts embedded again) before they are installed. Without it an endpoint the bundle names is never "
         "called (your API key goes only to a host you name) and its vectors stay out of the store, unverified",
+    )
+    imp.add_argument(
+        "--local",
+        action="append",
+        default=[],
+        metavar="SLOT=FOLDER",
+        help="the model folder to use for the bundle's model in SLOT (A or B) when the bundle names it "
+        "'local:<folder name>' (a model chosen by its folder: a bundle carries no path of the machine that made it); "
+        "its weights are checked against the bundle's before the vectors are installed",
     )
     imp.add_argument("--json", action="store_true", help="print what was loaded as JSON")
     return p
@@ -164,9 +175,30 @@ def _endpoints(values: list[str], bundle: Bundle) -> dict[str, str]:
     return found
 
 
-def _hosts(name: str) -> str:
-    parsed = parse_endpoint_name(name)
-    return ", ".join(urllib.parse.urlsplit(u.strip()).netloc for u in (parsed[1] if parsed else "").split(",") if u)
+def _locals(values: list[str], bundle: Bundle) -> dict[str, str]:
+    """``--local SLOT=FOLDER`` options as {slot: folder}, each for a 'local:<folder name>' model of the bundle; a
+    local model of the bundle with no such option is refused, naming the option."""
+    found: dict[str, str] = {}
+    for value in values:
+        slot, _, folder = value.partition("=")
+        slot, folder = slot.strip().upper(), folder.strip()
+        if slot not in ("A", "B") or not folder:
+            raise DashboardError(f"--local {value!r}: give SLOT=FOLDER, e.g. --local A=~/models/my-model.")
+        model = bundle.model(slot)
+        if not model.is_local_folder:
+            raise DashboardError(
+                f"--local {value!r}: model {slot} of this bundle is {model.name}, not a local folder model; it is "
+                "loaded by that name."
+            )
+        found[slot] = folder
+    for m in bundle.models:
+        if m.is_local_folder and m.slot not in found:
+            raise DashboardError(
+                f"Model {m.slot} of this bundle is {m.name}: a model folder of the machine that made it (a bundle "
+                f"carries no folder path). Pass --local {m.slot}=FOLDER with your copy of that folder; its weights "
+                "are checked against the bundle's before anything is installed."
+            )
+    return found
 
 
 def _installed_line(d: Installed) -> str:
@@ -174,8 +206,8 @@ def _installed_line(d: Installed) -> str:
     if not d.verified:
         return (
             f"{head} unverified, not put in the store: an endpoint model cannot be checked without calling it, and "
-            f"nothing (no API key) was sent to {display_name(_hosts(d.name)) or 'its host'}. To check them against "
-            f"a server you trust and install them, pass --endpoint {d.slot}=endpoint:MODEL@URL."
+            f"nothing (no API key) was sent to {display_name(endpoint_hosts(d.name)) or 'its host'}. To check them "
+            f"against a server you trust and install them, pass --endpoint {d.slot}=endpoint:MODEL@URL."
         )
     checked = (
         f"; {d.checked} texts embedded here agree with them (lowest cosine {d.agreement:.4f})"
@@ -192,7 +224,7 @@ def run_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise DashboardError(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
     bundle = read_bundle(data)
-    given = _endpoints(args.endpoint, bundle)
+    given = {**_endpoints(args.endpoint, bundle), **_locals(args.local, bundle)}
     store = EmbeddingStore(args.store)
     max_tokens: dict[str, Any] = bundle.settings.get("max_tokens") or {}
     embedders = {}
