@@ -194,7 +194,7 @@ def endpoint_tools(slot: Slot, name: str) -> None:
     """Test connection and config check buttons for an endpoint slot; for an endpoint an imported bundle named,
     first a confirmation of its host (until then nothing, and no API key, is sent there)."""
     if state.held_endpoint(slot):
-        st.warning(escape_md(build.held_message(slot, name)), icon=":material/shield:")
+        st.warning(escape_md(build.held_message(slot, name, button_below=True)), icon=":material/shield:")
         label = escape_md(f"Confirm {endpoint_hosts(name) or name} for model {slot} (send my API key there)")
         if st.button(label, key=f"_models_confirm_{slot}", icon=":material/key:"):
             state.confirm_endpoint(slot)

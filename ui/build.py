@@ -66,12 +66,14 @@ def slot_settings(slot: str) -> SlotSettings:
     }
 
 
-def held_message(slot: str, name: str) -> str:
-    """Why a slot's endpoint is not loaded: an imported bundle named it and the user has not confirmed its host."""
+def held_message(slot: str, name: str, *, button_below: bool = False) -> str:
+    """Why a slot's endpoint is not loaded: an imported bundle named it and the user has not confirmed its host.
+    ``button_below``: the page shows the confirm button right under the message."""
+    where = "with the button below" if button_below else f"on the Models page (model {slot})"
     return (
         f"Model {slot} is the endpoint {name}, named by an imported bundle: nothing is sent to "
-        f"{endpoint_hosts(name) or name} (and no API key) until you confirm that host. Confirm it on the Models "
-        f"page (model {slot}), or choose another model there."
+        f"{endpoint_hosts(name) or name} (and no API key) until you confirm that host. Confirm it {where}, or "
+        "choose another model on the Models page."
     )
 
 

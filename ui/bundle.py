@@ -357,6 +357,10 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
     button that confirms that host. A click imports the bundle again (``data``, the uploaded file) with the host
     confirmed: the endpoint is loaded with the user's key, checks the bundle's vectors, they are installed and the
     index built. Returns that import (the caller reruns), else None."""
+    confirmed_note = state.page_value("_home_confirmed")
+    if confirmed_note:
+        st.info(escape_md(confirmed_note), icon=":material/check:")
+        state.set_page_value("_home_confirmed", None)
     done: Imported | None = state.page_value("_home_ready")
     corpus = resources.current_corpus()
     if done is None or not done.pending or corpus is None or corpus.sha256 != done.corpus_sha:
@@ -366,7 +370,7 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
             continue  # confirmed, or another model chosen, on the Models page
         st.warning(
             escape_md(
-                build.held_message(slot, name)
+                build.held_message(slot, name, button_below=True)
                 + " The bundle's vectors of this model are unverified (no local model can check them) and were not "
                 "put in the store."
             ),
@@ -377,9 +381,9 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
         if not st.button(label, key=f"_home_confirm_{slot}", icon=":material/key:"):
             continue
         state.confirm_endpoint(cast(Slot, slot))
-        if data is None:
-            st.info(f"Confirmed. Build model {slot} on the Models page.", icon=":material/check:")
-            return None
+        if data is None:  # the upload is gone (another page was opened): the build happens on the Models page
+            state.set_page_value("_home_confirmed", f"Confirmed {hosts} for model {slot}. Build it on the Models page.")
+            st.rerun()  # the warning above is stale now: draw the panel again without it
         try:
             return import_bundle(data, source=source, confirmed={name})
         except Exception as exc:  # shown, never swallowed; the host stays confirmed (the user said so)

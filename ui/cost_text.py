@@ -18,9 +18,11 @@ def describe(estimate: CostEstimate) -> str:
     """One sentence, e.g. 'Qwen3-Embedding-4B on this CPU: about 3 h for 2,000 chunks'."""
     if estimate.chunks == 0:  # every chunk is in the store already: "about 1 s for 0 chunks" said nothing
         return f"{estimate.model} on {_device_name(estimate.device)}: nothing to embed, every chunk is stored"
+    took = estimate.seconds == estimate.seconds  # NaN: an endpoint's speed is known only after it ran
     text = (
-        f"{estimate.model} on {_device_name(estimate.device)}: about {format_duration(estimate.seconds)} "
-        f"for {estimate.chunks:,} chunks"
+        f"{estimate.model} on {_device_name(estimate.device)}: "
+        + (f"about {format_duration(estimate.seconds)}" if took else "unknown time (known only once it runs)")
+        + f" for {estimate.chunks:,} chunks"
     )
     if estimate.tokens_per_s == estimate.tokens_per_s:
         text += f" ({estimate.tokens:,} tokens at ~{estimate.tokens_per_s:,.0f} tokens/s"

@@ -33,7 +33,7 @@ from core.bundle.base import (
 )
 from core.bundle.checks import check_labels, check_rows, check_settings, json_bound, parse_json, short
 from core.bundle.corpus_json import corpus_from_json, distinct_texts
-from core.ingest import safe_member_name
+from core.ingest import ZIP_MEMBER_ERRORS, ZIP_OPEN_ERRORS, safe_member_name
 from core.text import clean_text, format_bytes
 
 _NPY_HEADER = (10, 4096)  # bytes an .npy header takes before the data: magic, version, length, padded dict
@@ -49,14 +49,7 @@ def _open(data: bytes, limits: BundleLimits) -> tuple[zipfile.ZipFile, dict[str,
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        OSError,
-        ValueError,
-        EOFError,
-        UnicodeDecodeError,
-    ) as exc:
+    except ZIP_OPEN_ERRORS as exc:  # UnicodeDecodeError is a ValueError
         raise refuse(f"not a readable zip file ({exc}). {REEXPORT}") from None
     if len(infos) > limits.max_members:
         raise refuse(f"it has {len(infos)} members (a bundle has at most {limits.max_members}). {REEXPORT}")
@@ -112,12 +105,8 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with zf.open(info) as fh:
             body = fh.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_MEMBER_ERRORS as exc:
         raise refuse(f"member {name!r} cannot be unpacked ({exc}). {REEXPORT}") from None
-    except Exception as exc:  # zlib / lzma errors of a corrupt stream
-        raise refuse(
-            f"member {name!r} cannot be unpacked ({type(exc).__name__}: {exc}). {REEXPORT}"
-        ) from None
     if len(body) != info.file_size:
         raise refuse(
             f"member {name!r} is not the size its zip header says (damaged or altered file). {REEXPORT}"

@@ -153,18 +153,24 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slot_option(value: str, flag: str, example: str) -> tuple[str, str]:
+    """'A=VALUE' of a ``--endpoint`` / ``--local`` option as ('A', 'VALUE'); refused, with an example, otherwise."""
+    slot, _, rest = value.partition("=")
+    slot, rest = slot.strip().upper(), rest.strip()
+    if slot not in ("A", "B") or not rest:
+        raise DashboardError(f"{flag} {value!r}: give {example}.")
+    return slot, rest
+
+
 def _endpoints(values: list[str], bundle: Bundle) -> dict[str, str]:
     """``--endpoint SLOT=endpoint:MODEL@URL`` options as {slot: name}; each must name a server for an endpoint
     model of the bundle."""
     found: dict[str, str] = {}
     for value in values:
-        slot, _, name = value.partition("=")
-        slot, name = slot.strip().upper(), name.strip()
-        if slot not in ("A", "B") or not is_endpoint_name(name):
-            raise DashboardError(
-                f"--endpoint {value!r}: give SLOT=endpoint:MODEL@URL, e.g. --endpoint A=endpoint:Qwen3-Embedding-4B@"
-                "http://127.0.0.1:8000/v1."
-            )
+        example = "SLOT=endpoint:MODEL@URL, e.g. --endpoint A=endpoint:Qwen3-Embedding-4B@http://127.0.0.1:8000/v1"
+        slot, name = _slot_option(value, "--endpoint", example)
+        if not is_endpoint_name(name):
+            raise DashboardError(f"--endpoint {value!r}: give {example}.")
         model = bundle.model(slot)
         if not model.is_endpoint:
             raise DashboardError(
@@ -180,10 +186,7 @@ def _locals(values: list[str], bundle: Bundle) -> dict[str, str]:
     local model of the bundle with no such option is refused, naming the option."""
     found: dict[str, str] = {}
     for value in values:
-        slot, _, folder = value.partition("=")
-        slot, folder = slot.strip().upper(), folder.strip()
-        if slot not in ("A", "B") or not folder:
-            raise DashboardError(f"--local {value!r}: give SLOT=FOLDER, e.g. --local A=~/models/my-model.")
+        slot, folder = _slot_option(value, "--local", "SLOT=FOLDER, e.g. --local A=~/models/my-model")
         model = bundle.model(slot)
         if not model.is_local_folder:
             raise DashboardError(

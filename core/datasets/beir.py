@@ -10,11 +10,9 @@ unchanged; ids holding whitespace are %-encoded there (``encode_trec_id``).
 from __future__ import annotations
 
 import io
-import lzma
 import math
 import re
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +22,8 @@ from urllib.parse import unquote
 from core.errors import IngestError
 from core.evaluation import Qrels, Run, ranked
 from core.ingest import (
+    ZIP_MEMBER_ERRORS,
+    ZIP_OPEN_ERRORS,
     Limits,
     NotRegularFile,
     QueriesFile,
@@ -75,7 +75,7 @@ def _decoded(raw: IO[bytes], label: str, *, fix: str) -> Iterator[str]:
             yield from fh
         except UnicodeDecodeError as e:
             raise IngestError(f"{label}: not UTF-8 ({e}); re-save the file as UTF-8.") from e
-        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError) as e:
+        except ZIP_MEMBER_ERRORS as e:
             raise IngestError(f"{label}: cannot be read to the end ({e}); {fix}.") from None
 
 
@@ -107,7 +107,7 @@ class _Source:
         try:
             self.zip = zipfile.ZipFile(self._file)
             infos = [i for i in self.zip.infolist() if not i.is_dir()]
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+        except ZIP_OPEN_ERRORS as e:
             self.close()
             raise IngestError(f"{path.name}: not a folder or a valid zip file ({e}).") from None
         refusal = archive_refusal(

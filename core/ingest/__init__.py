@@ -27,9 +27,17 @@ from core.ingest.language import (
 from core.ingest.options import DEFAULT_CHUNKING, ChunkOptions, Limits
 from core.ingest.readers import CODE_EXTS, DATA_EXTS, SUPPORTED_EXTS, extension, is_supported, read_file
 from core.ingest.tokens import count_over_window, estimate_tokens, over_window_note, token_counts
-from core.ingest.zipsafe import archive_refusal, member_kind, safe_member_name
+from core.ingest.zipsafe import (
+    ZIP_MEMBER_ERRORS,
+    ZIP_OPEN_ERRORS,
+    archive_refusal,
+    member_kind,
+    safe_member_name,
+)
 
 __all__ = [
+    "ZIP_MEMBER_ERRORS",
+    "ZIP_OPEN_ERRORS",
     "CODE_EXTS",
     "ChunkOptions",
     "DATA_EXTS",

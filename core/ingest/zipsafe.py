@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 from core.ingest.options import MB, Limits
 
+# What zipfile raises for an archive it cannot open, and for a member it cannot unpack (RuntimeError: an encrypted
+# member; zlib / lzma errors: a corrupt stream, found by tests/test_hardening_uploads.py). Every zip reader of the
+# project (uploads, BEIR sets, bundles) turns these into its own refusal.
+ZIP_OPEN_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError,
+)  # fmt: skip
+ZIP_MEMBER_ERRORS: tuple[type[Exception], ...] = (*ZIP_OPEN_ERRORS, RuntimeError, zlib.error, lzma.LZMAError)
+
 
 @dataclass(frozen=True)
 class Member:
@@ -148,14 +156,7 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
     try:
         zf, bad_names = _open(data)
         infos = [i for i in zf.infolist() if not i.is_dir()]
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        OSError,
-        ValueError,
-        EOFError,
-        NotImplementedError,
-    ) as exc:
+    except ZIP_OPEN_ERRORS as exc:
         return [
             Refused(archive, f"{archive}: not a readable zip archive ({exc}); re-create it with a zip tool")
         ]
@@ -218,16 +219,7 @@ def expand_zip(data: bytes, *, archive: str, limits: Limits, depth: int = 1) -> 
         try:
             with zf.open(info) as fh:
                 member = fh.read(info.file_size + 1)
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            ValueError,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-            zlib.error,  # corrupt deflate stream (found by tests/test_hardening_uploads.py)
-            lzma.LZMAError,
-        ) as exc:
+        except ZIP_MEMBER_ERRORS as exc:
             out.append(Refused(path, f"{path}: cannot be unpacked ({exc}); re-create the zip"))
             continue
         if len(member) > info.file_size:
