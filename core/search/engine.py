@@ -112,6 +112,26 @@ class ModelIndex:
         return self.embedder.spec
 
     @property
+    def name(self) -> str:
+        """The system's name (core.search.systems.System): the model's name."""
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        """The system's kind: a dense model."""
+        return "dense"
+
+    @property
+    def index_bytes(self) -> int:
+        """Bytes of the full-dimension index as built (0 before it is built)."""
+        return self.stats.index_bytes if self.stats is not None else 0
+
+    @property
+    def build_seconds(self) -> float:
+        """Embedding plus index time of the last build (0 when unknown)."""
+        return self.stats.embed_seconds + self.stats.index_seconds if self.stats is not None else 0.0
+
+    @property
     def dim(self) -> int:
         """Full embedding dimension."""
         return int(self.vectors.shape[1])
