@@ -37,6 +37,7 @@ MINE = [
     ("bench_encoder", "7 encoder efficiency"),
     ("bench_build_contention", "8 queries during another session's build"),
     ("bench_frontier", "9 frontier sweep (dims x precision)"),
+    ("bench_bm25", "13 BM25 build and query latency"),
     ("bench_compare_browser", "12 Compare: Enter -> settled page in Chromium"),
 ]
 FULL_ONLY = {"bench_compare_browser"}  # a real app and browser: left out of the --quick smoke

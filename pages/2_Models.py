@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.bundle import endpoint_hosts
+from core.errors import DashboardError
 from core.models import PRESETS, availability
 from core.models.endpoint import (
     config_check,
@@ -14,7 +15,7 @@ from core.models.endpoint import (
     test_connection,
 )
 from core.types import Corpus, ModelSpec
-from ui import build, bundle, byo, index_backend, pair, resources, state, widgets
+from ui import build, bundle, byo, index_backend, pair, resources, state, systems, widgets
 from ui.cost_text import describe, suggest
 from ui.state import Slot
 from ui.text import escape_md
@@ -142,6 +143,8 @@ def model_picker(slot: Slot) -> None:
         widgets.show_error(exc)
         return
     model_facts(spec, where)
+    if spec.note:  # what to know before choosing it (the wordllama preset: weak at retrieval)
+        st.caption(escape_md(spec.note))
     untrusted_note(slot, name)
     prompt_settings(s, spec)
     if spec.backend == "endpoint":
@@ -256,9 +259,9 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
                         f"embed or index here ({collection['points']:,} points read in {collection['seconds']:.1f} s)")  # fmt: skip
             continue
         try:
-            # after an upload this counts the new chunks' tokens and times the loaded model on 16 of them
+            # the throughput recorded by the last build, else a timed sample of 32 chunks of the loaded model
             with st.spinner(
-                f"Estimating the build of {escape_md(name)}: counting tokens, timing the model on 16 chunks …"
+                f"Estimating the build of {escape_md(name)}: counting tokens, timing the model on 32 chunks …"
             ):
                 est = build.estimate(slot, corpus)
         except Exception as exc:
@@ -322,6 +325,57 @@ def build_stats() -> None:
         bundle.export_controls("models")  # the session as one file: demo it elsewhere with nothing to embed
 
 
+def systems_section(corpus: Corpus) -> None:
+    """BM25, hybrid and reranked systems beside the two models: does the big model beat keywords or a reranker?"""
+    if not all(build.built_index(slot) is not None for slot in build.SLOTS):
+        return
+    st.subheader("Baselines: BM25, hybrid and reranking")
+    st.caption(
+        "Is a dense model needed at all, and would a cheap one plus keywords or a reranker beat the big one? "
+        "BM25 (bm25s, built in seconds, no model) and each model fused with it (reciprocal rank fusion, k = 60) "
+        "become systems Compare, Evaluate and the report rank beside A and B. A reranker re-scores a system's "
+        "top 50 with a cross-encoder (a hub id such as BAAI/bge-reranker-base, a local folder, or "
+        "endpoint:MODEL@URL); it adds its time to every query."
+    )
+    st.text_input(
+        "Reranker (optional)",
+        key="systems_reranker",
+        placeholder="BAAI/bge-reranker-base or endpoint:MODEL@http://host:7997",
+        help="Adds 'rerank: model + reranker' to the choices below. Served rerankers speak /rerank (Infinity, vLLM, TEI).",
+    )
+    offered = systems.offered()
+    chosen = [s for s in state.get("systems_chosen") if s in offered]
+    picked = st.multiselect("Systems to build", offered, default=chosen or offered[:2], key="systems_pick")
+    if st.button("Build systems", icon=":material/add:", disabled=not picked):
+        for spec in picked:
+            try:
+                with st.spinner(f"Building {escape_md(spec)} ..."):
+                    systems.build_one(corpus, spec)
+            except (DashboardError, ValueError) as exc:
+                widgets.show_error(exc)
+        for spec in state.get("systems_chosen"):
+            if spec not in picked:
+                systems.forget(spec)
+    built = systems.extras(corpus)
+    if not built:
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "system": name,
+                    "kind": systems.KINDS.get(sys_.kind, sys_.kind),
+                    "build s": round(sys_.build_seconds, 2),
+                    "index MB": round(sys_.index_bytes / 2**20, 2),
+                }
+                for name, sys_ in built.items()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
 def render() -> None:
     pair.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
     widgets.page_header(
@@ -345,6 +399,7 @@ def render() -> None:
     estimates = cost_section(corpus)
     build_section(corpus, estimates)
     build_stats()
+    systems_section(corpus)
 
 
 render()

@@ -8,7 +8,7 @@ import streamlit as st
 from core.judging import query_id
 from core.text import plural
 from core.types import Corpus
-from ui import compare, resources, state, widgets
+from ui import build, compare, resources, state, systems, widgets
 from ui.corpus import sample_queries
 from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, short_path
 
@@ -22,6 +22,26 @@ def _use_example() -> None:
     picked = state.page_value("_cmp_example")
     if picked:
         state.set_cmp_query(picked)
+
+
+def column_pickers(corpus: Corpus) -> None:
+    """When systems beyond A and B are built (Models page), each column picks any of them."""
+    every = systems.every(corpus)
+    if len(every) <= 2:
+        return
+    names = list(every)
+    cols = st.columns(2, gap="medium")
+    for col, slot in zip(cols, ("A", "B"), strict=True):
+        key = f"cmp_system_{slot.lower()}"
+        if state.get(key) not in names:
+            mi = build.built_index(slot)
+            state.put(key, mi.name if mi is not None and mi.name in names else names[0 if slot == "A" else 1])
+        col.selectbox(
+            f"Column {slot}",
+            names,
+            key=key,
+            help="Any built system: a model, BM25, a hybrid or a reranked system.",
+        )
 
 
 def query_bar(samples: list[dict[str, str]]) -> None:
@@ -55,6 +75,9 @@ def search(query: str, k: int) -> compare.PairResult | None:
     signature = (
         state.get("built_a"),
         state.get("built_b"),
+        state.get("cmp_system_a"),
+        state.get("cmp_system_b"),
+        tuple(state.get("systems_chosen")),
         query,
         k,
         compare.instruction("A"),
@@ -154,7 +177,7 @@ def render_side(
         shown = short_path(chunk.source)
         place = chunk_place(chunk, parts)
         meta = (
-            f"score **{hit.score:.3f}** · z **{z:+.1f}** · {widgets.lang_badge(chunk.lang)}"
+            f"score **{hit.score:.3f}** · z **{'–' if z != z else f'{z:+.1f}'}** · {widgets.lang_badge(chunk.lang)}"
             + (" · :violet-badge[cross-lingual]" if cross else "")
             + f" · {marker}"
         )
@@ -271,7 +294,8 @@ def disagreement_section(k: int) -> None:
 @st.fragment
 def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     """Query bar, both lists, latency and labels: a fragment, so Enter reruns only this part of the page."""
-    state.keep("cmp_query", "cmp_k")  # what was typed here outlives a visit to another page
+    state.keep("cmp_query", "cmp_k", "cmp_system_a", "cmp_system_b")  # outlives a visit to another page
+    column_pickers(corpus)
     query_bar(samples)
     query, k = state.cmp_query(), state.cmp_k()
     if not query:

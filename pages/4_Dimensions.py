@@ -1,4 +1,4 @@
-"""Dimensions: how much retrieval a model keeps when its embeddings are cut to d dims (Matryoshka)."""
+"""Dimensions: how much retrieval a model keeps when its embeddings are cut to d dims, by each of its reductions."""
 
 from typing import Any
 
@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.models import published_figures
 from core.report import charts
 from core.search import ModelIndex, equal_cost_dims
 from core.types import Corpus, SearchParams
@@ -17,7 +18,8 @@ from ui.widgets import QuerySetChoice
 RULE = "#4d4d4d"  # the chosen d and the equal-bytes mark: grey, apart from the models' blue and orange
 SUBTITLE = (
     "How much of each model's own full-dimension top-k survives when its stored vectors are cut to d dims "
-    "(slicing, never re-embedding)."
+    "(slicing, never re-embedding): Matryoshka-trained models by their prefix, other models by post-hoc truncation "
+    "and by PCA rotation."
 )
 
 
@@ -57,8 +59,9 @@ def what_runs(corpus: Corpus, indexes: dict[Slot, ModelIndex]) -> None:
         )
         return
     lines = [
-        f"Running {names}: neither was trained for Matryoshka truncation, so expect recall to fall quickly "
-        "as dims shrink (this page measures it all the same)."
+        f"Running {names}: neither was trained for Matryoshka truncation. Each has two curves: post-hoc "
+        "truncation (the first d dims, expect recall to fall quickly) and PCA rotation (rotated onto this corpus's "
+        "principal directions first, fitted once and stored; usually keeps far more)."
     ]
     headline = pair.headline_pair(corpus)[0]
     if all(sp.name != headline for sp in specs):
@@ -77,6 +80,25 @@ def dims_slider(mi: ModelIndex) -> list[int]:
     return stops
 
 
+def reduction_choice(mi: ModelIndex) -> str:
+    """Which reduction the chosen d is shown for (a radio when the model has two: post-hoc truncation, PCA)."""
+    ids = [r.id for r in mi.reductions]
+    if len(ids) == 1:
+        return ids[0]
+    if state.page_value("_mrl_reduction") not in ids:
+        state.set_page_value("_mrl_reduction", ids[0])
+    st.radio(
+        "Reduction at the chosen dimension",
+        ids,
+        key="_mrl_reduction",
+        format_func=lambda r: dims.label(mi, r),
+        horizontal=True,
+        help="post-hoc truncation: the first d dims of the stored vectors; PCA rotation: the vectors (and queries) "
+        "rotated onto the principal directions of this corpus's vectors first, then the first d dims",
+    )
+    return str(state.page_value("_mrl_reduction"))
+
+
 def effective_set(chosen: QuerySetChoice) -> QuerySet:
     """The chosen set (the chooser offers only sets that have queries here)."""
     if chosen.empty:  # cannot happen through the radio; kept so a stale state never runs an empty set
@@ -89,11 +111,12 @@ def headline(
 ) -> None:
     """Recall at d (truncation alone and end to end), memory and search time at d."""
     full = mi.dim
-    engine = "HNSW" if mi.backend is None else "Qdrant"  # Qdrant: a d-dim prefetch rescored at full dims
-    how = "HNSW at d" if mi.backend is None else "Qdrant prefetch at d, rescored at full dims,"
+    here = mi.backend is None or at_d["reduction"] == "PCA rotation"  # PCA indexes are in-process hnswlib
+    engine = "HNSW" if here else "Qdrant"  # Qdrant: a d-dim prefetch rescored at full dims
+    how = "HNSW at d" if here else "Qdrant prefetch at d, rescored at full dims,"
     m = st.columns(4)
     m[0].metric(
-        f"Recall@{k} · truncation",
+        f"Recall@{k} · {at_d['reduction']}",
         f"{at_d['truncation recall']:.3f}",
         help="exact search at d vs exact at full dims",
     )
@@ -113,8 +136,17 @@ def headline(
 
 
 def curve_rows(model: str, rows: list[dict[str, Any]], *, value: str, curve: str) -> list[dict[str, Any]]:
-    """Rows of one line of the recall chart."""
-    return [{"model": model, "dims": r["dims"], "recall": r[value], "curve": curve} for r in rows]
+    """Rows of the recall chart's lines: one per reduction (its label leads the curve's name)."""
+    return [
+        {
+            "model": model,
+            "dims": r["dims"],
+            "recall": r[value],
+            "reduction": r["reduction"],
+            "curve": f"{r['reduction']}, {curve}",
+        }
+        for r in rows
+    ]
 
 
 def other_model_rows(
@@ -123,9 +155,7 @@ def other_model_rows(
     """The other model's truncation curve on the same query set (its line on the chart)."""
     try:
         oq, oex = dims.query_set(other, other_slot, kind, texts, n_pseudo)
-        return curve_rows(
-            name, dims.truncation_rows(other, oq, oex, k=k), value="recall", curve="truncation (exact at d)"
-        )
+        return curve_rows(name, dims.reduction_rows(other, oq, oex, k=k), value="recall", curve="exact at d")
     except Exception as exc:
         widgets.show_error(exc)
         return []
@@ -163,6 +193,8 @@ def recall_chart(
             [{"model": names[s]} for s in build.SLOTS], legend=alt.Legend(orient="bottom", title=None)
         ),
         strokeDash=alt.StrokeDash("curve:N", legend=dash_legend),
+        shape=alt.Shape("reduction:N", legend=alt.Legend(orient="bottom", title="reduction")),
+        detail="curve:N",
         tooltip=["model", "curve", "dims", alt.Tooltip("recall:Q", format=".3f")],
     )
     layers = [base.mark_line(point=True)]
@@ -201,6 +233,20 @@ def cost_table(curve: list[dict[str, Any]], e2e: list[dict[str, Any]] | None) ->
         st.dataframe(cost.round(4), hide_index=True, width="stretch")
 
 
+def published_scores(mi: ModelIndex) -> None:
+    """The scores the model's authors published per trained dimension, with their source (when there are any)."""
+    figures = published_figures(mi.spec.name)
+    rows = figures.rows(mi.offered_dims) if figures else []
+    if not figures or not rows:
+        return
+    st.caption(
+        f"Published by its authors for {escape_md(mi.spec.name)} ({escape_md(figures.benchmark)}), per dimension. "
+        f"Source: {escape_md(figures.source)}. Those are scores on MTEB's tasks; the curve above is how much of "
+        "its own full-dimension top-k this corpus keeps, so the two do not compare number for number."
+    )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 def shown_query() -> tuple[str, str]:
     """The query shown at d dims and where it comes from: the Compare page's query, else its latest one."""
     query = state.cmp_query()
@@ -212,7 +258,9 @@ def shown_query() -> tuple[str, str]:
     return "", ""
 
 
-def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) -> None:
+def results_at_d(
+    mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int, reduction: str = "prefix"
+) -> None:
     """The Compare page's query at d dims (HNSW) beside full dims (exact)."""
     st.subheader("Results at the chosen dimension")
     query, source = shown_query()
@@ -225,7 +273,7 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
     full = mi.dim
     try:
         qvec = resources.query_vectors(mi, [query], instruction=compare.instruction(slot))
-        at_dims = mi.search_vectors(qvec, SearchParams(k=k, dims=d))
+        at_dims = mi.search_vectors(qvec, SearchParams(k=k, dims=d, reduction=reduction))
         at_full = mi.search_vectors(qvec, SearchParams(k=k, dims=full, exact=True))
     except Exception as exc:
         widgets.show_error(exc)
@@ -246,7 +294,9 @@ def results_at_d(mi: ModelIndex, corpus: Corpus, slot: Slot, *, d: int, k: int) 
                         "score": round(float(score), 3),
                         "source": short_path(chunk.source, 40),
                         "where": chunk_place(chunk, parts),
-                        "text": cut_to_width(strip_markdown(chunk.text), 100),  # three lines of the cell, any script
+                        "text": cut_to_width(
+                            strip_markdown(chunk.text), 100
+                        ),  # three lines of the cell, any script
                     }
                 )
             st.dataframe(
@@ -306,6 +356,7 @@ def render() -> None:
     other = indexes[other_slot]
     try:
         stops = dims_slider(mi)
+        reduction = reduction_choice(mi)
     except Exception as exc:
         widgets.show_error(exc)
         return
@@ -315,29 +366,31 @@ def render() -> None:
     try:
         with st.spinner(doing(mi, slot, names[slot], chosen, kind, k), show_time=True):
             qvecs, exclude = dims.query_set(mi, slot, kind, chosen.texts, chosen.n_pseudo)
-            at_d = dims.point(mi, qvecs, exclude, d=d, k=k)
-            curve = dims.truncation_rows(mi, qvecs, exclude, k=k)
+            at_d = dims.point(mi, qvecs, exclude, d=d, k=k, reduction=reduction)
+            curve = dims.truncation_rows(mi, qvecs, exclude, k=k, reduction=reduction)
+            every = dims.reduction_rows(mi, qvecs, exclude, k=k)
     except Exception as exc:
         widgets.show_error(exc)
         return
     headline(mi, corpus, at_d, n_queries=len(qvecs), kind=kind, d=d, k=k)
 
     st.subheader("Recall over all dimensions")
-    rows = curve_rows(names[slot], curve, value="recall", curve="truncation (exact at d)")
+    rows = curve_rows(names[slot], every, value="recall", curve="exact at d")
     e2e: list[dict[str, Any]] | None = None
     if st.toggle("Add end to end (HNSW at every d; builds the missing indexes once)", key="_mrl_e2e"):
         try:
             with st.spinner("Building per-dimension indexes …"):
-                e2e = dims.end_to_end_rows(mi, qvecs, exclude, k=k)
+                e2e = dims.end_to_end_rows(mi, qvecs, exclude, k=k, reduction=reduction)
         except Exception as exc:
             widgets.show_error(exc)
         else:
-            rows += curve_rows(names[slot], e2e, value="end-to-end recall", curve="end to end (HNSW at d)")
+            rows += curve_rows(names[slot], e2e, value="end-to-end recall", curve="HNSW at d")
     with st.spinner(doing(other, other_slot, names[other_slot], chosen, kind, k), show_time=True):
         rows += other_model_rows(other, other_slot, names[other_slot], kind, chosen.texts, chosen.n_pseudo, k)
     recall_chart(mi, other, rows, curve, names=names, stops=stops, d=d, k=k)
+    published_scores(mi)
     cost_table(curve, e2e)
-    results_at_d(mi, corpus, slot, d=d, k=k)
+    results_at_d(mi, corpus, slot, d=d, k=k, reduction=reduction)
 
 
 render()

@@ -14,7 +14,7 @@ from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group
 from core.ingest import language_pair_name
 from core.report import charts
 from core.types import Corpus
-from ui import build, pair, resources, state, widgets
+from ui import build, pair, resources, state, systems, widgets
 from ui import evaluate as ev
 from ui import report as report_ui
 from ui.state import EVAL_SOURCES, EvalSource
@@ -415,6 +415,82 @@ def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | N
     with left:
         by_language(comparison, pairs)
     downloads(comparison, (run_a, run_b), qrels, table)
+    leaderboard(corpus, queries, qrels, dims)
+
+
+def leaderboard(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | None) -> None:
+    """Every built system (A, B and the baselines built on the Models page) in one leaderboard with its top group."""
+    st.subheader("Every system: leaderboard")
+    every = systems.every(corpus)
+    if len(every) <= 2:
+        st.caption(
+            "Only the two models are built. Add BM25, a hybrid (model + BM25) or a reranked system on the Models "
+            "page to rank them here beside A and B, with a test that survives many comparisons."
+        )
+        st.page_link(widgets.PAGES["models"], label="Add baselines on the Models page", icon=":material/add:")
+        return
+    with st.spinner(
+        f"Ranking {len(every)} systems on {len(queries)} queries (one query at a time, for latency) …"
+    ):
+        board, found = ev.leaderboard_for(
+            corpus, queries, qrels, state.eval_source(), exact=state.eval_mode() == "exact", dims=dims
+        )
+    (st.success if found.top_group else st.info)(escape_md(found.sentence), icon=":material/leaderboard:")
+    said = found.sentence.lower()
+    if warnings := [w for w in found.warnings if w.lower().rstrip(".") not in said]:
+        st.warning(
+            "**Read with care:**\n" + "\n".join(f"- {escape_md(w[:1].upper() + w[1:])}" for w in warnings),
+            icon=":material/warning:",
+        )
+    metric = board.metric
+    rows = [
+        {
+            "system": r["system"],
+            "kind": systems.KINDS.get(r["kind"], r["kind"]),
+            "nDCG@10": r["ndcg@10"],
+            "MRR@10": r["mrr@10"],
+            "Recall@100": r["recall@100"],
+            "judged@10": r["judged@10"],
+            "vs best": r[f"diff_vs_best_{metric}"],
+            "p (Holm)": r["p_holm"],
+            "p50 ms": r["latency_p50_ms"],
+            "p95 ms": r["latency_p95_ms"],
+            "index MB": (r["index_bytes"] or 0) / 2**20,
+            "top group": bool(r["top_group"]),
+        }
+        for r in board.table()
+    ]
+    num = st.column_config.NumberColumn
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "system": st.column_config.TextColumn("system", width="large"),
+            **{c: num(c, format="%.4f") for c in ("nDCG@10", "MRR@10", "Recall@100", "judged@10")},
+            "vs best": num("vs best", format="%+.4f", help=f"{metric} minus the best system's"),
+            "p (Holm)": num(
+                "p (Holm)", format="%.4f", help="paired randomisation test against the best, Holm-corrected"
+            ),
+            "p50 ms": num(
+                "p50 ms", format="%.1f", help="per-query search time: query encoding, search, fusion, rerank"
+            ),
+            "p95 ms": num("p95 ms", format="%.1f"),
+            "index MB": num("index MB", format="%.2f"),
+            "top group": st.column_config.CheckboxColumn(
+                "top group", help="not significantly worse than the best"
+            ),
+        },
+    )
+    st.caption(
+        f"{escape_md(board.correction)}. The top group holds the best system and every system not significantly "
+        "worse than it; a lone winner is named only when the group holds one system. Recall@100 of BM25 can be "
+        "below 1 where a dense model's is 1: BM25 returns only chunks that share a word with the query. A hybrid "
+        "weight tuned on these same queries would be overfitted to them: tune on other judged queries (cross-validated)."
+    )
+    if groups := board.group_table():
+        with st.expander("By language pair"):
+            st.dataframe(pd.DataFrame(groups), hide_index=True, width="stretch")
 
 
 def evaluation() -> None:

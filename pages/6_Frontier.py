@@ -6,7 +6,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.frontier import FORMULAS, ScaleInputs, Sweep, to_json
+from core.frontier import FORMULAS, ScaleInputs, Sweep, binary_collapse_warning, recall_caveat, to_json
+from core.models import Throughput, declared_default
 from core.report import charts
 from core.search import ModelIndex
 from ui import build, frontier, state, widgets
@@ -150,11 +151,11 @@ def budget_readout(sweeps: list[Sweep], *, metric: str, k: int) -> None:
 _SCALE_FIELDS = (
     ("chunks", "Chunks", "fr_chunks", int, 1, ""),
     ("qps", "Queries/s", "fr_qps", float, 0.0, ""),
-    ("replicas", "Replicas", "fr_replicas", int, 1, "copies of the index in RAM; "),
+    ("replicas", "Replicas", "fr_replicas", int, 1, "copies of the index (RAM and disk); "),
     ("usd_per_gb_month", "$ per GB-month of RAM", "fr_ram", float, 0.0, ""),
     ("usd_per_disk_gb_month", "$ per GB-month of disk", "fr_disk", float, 0.0, ""),
     ("usd_per_cpu_core_month", "$ per CPU core-month", "fr_cpu", float, 0.0, "cores that search; "),
-    ("usd_per_gpu_hour", "$ per GPU-hour", "fr_gpu", float, 0.0, ""),
+    ("usd_per_gpu_hour", "$ per GPU-hour", "fr_gpu", float, 0.0, "prices a GPU throughput's GPU-hours; "),
 )
 
 
@@ -181,54 +182,79 @@ def scale_inputs() -> ScaleInputs:
     return ScaleInputs(**values)
 
 
-def embedding_rates(by_slot: dict[Slot, ModelIndex]) -> list[float]:
-    """docs/s per model for the embedding cost: measured on this build, editable (a GPU embeds far faster)."""
+SOURCE_NAMES = {"measured": "measured here", "declared": "declared (target hardware)"}
+
+
+def embedding_rates(by_slot: dict[Slot, ModelIndex]) -> list[Throughput]:
+    """The throughput per model for the embedding cost: measured on this machine (the last build, else a timed
+    sample), or declared for target hardware (a published figure with its source, or the user's own)."""
     rates = []
     cols = st.columns(len(by_slot))
     for col, (slot, mi) in zip(cols, by_slot.items(), strict=True):
-        measured = frontier.docs_per_second(mi)
-        seen = (
-            f"measured on this build: {measured:,.1f} docs/s"
-            if measured > 0
-            else "not measured: every vector of this build came from the store, so 100 is a placeholder"
-        )
-        rates.append(
-            float(
-                col.number_input(
-                    f"{mi.spec.name}: docs/s when embedding",
-                    min_value=0.0,
-                    value=round(measured, 1) or 100.0,
-                    key=f"fr_rate_{slot.lower()}",
-                    help=f"{seen}. Enter your target hardware's rate (a GPU server embeds far faster).",
-                )
+        s = slot.lower()
+        with col:
+            st.radio(
+                f"{mi.spec.name}: throughput",
+                frontier.THROUGHPUT_SOURCES,
+                format_func=SOURCE_NAMES.get,
+                key=f"fr_tp_{s}",
+                horizontal=True,
             )
-        )
+            if state.get(f"fr_tp_{s}") == "declared":
+                published = declared_default(mi.spec.name)
+                if not state.get(f"fr_tp_rate_{s}") and published is not None:
+                    state.put(f"fr_tp_rate_{s}", published.docs_per_s)  # the published figure, editable
+                st.number_input(
+                    "docs/s on the target hardware",
+                    min_value=0.0,
+                    key=f"fr_tp_rate_{s}",
+                    help="published: "
+                    + (
+                        f"{published.docs_per_s:,.0f} on {published.hardware} ({published.source})"
+                        if published
+                        else "none for this model; enter your server's figure"
+                    ),
+                )
+                st.text_input(
+                    "target hardware",
+                    key=f"fr_tp_hw_{s}",
+                    placeholder=published.hardware if published else "e.g. 1 x L4, TEI",
+                )
+            # a timed sample only when no build or sample of this model is recorded in the store yet
+            with st.spinner(f"Timing {escape_md(mi.spec.name)} on 32 chunks …"):
+                tp, why = frontier.throughput_or_measured(slot, mi)
+            if why:
+                st.warning(escape_md(why), icon=":material/info:")
+            st.caption(escape_md(tp.label()))
+        rates.append(tp)
     return rates
 
 
 def cost_section(sweeps: list[Sweep], by_slot: dict[Slot, ModelIndex], *, metric: str, k: int) -> None:
-    """Cost at target scale: inputs, docs/s per model (measured or entered), the table and its formulas."""
+    """Cost at target scale: inputs, the throughput per model (measured or declared), the table and its formulas."""
     st.subheader("Cost at target scale")
     scale = scale_inputs()
     rates, indexes = embedding_rates(by_slot), list(by_slot.values())
-    for s, mi, rate in zip(sweeps, indexes, rates, strict=True):
-        st.markdown("- " + escape_md(frontier.embed_sentence(s, mi, rate, scale)))
+    for s, tp in zip(sweeps, rates, strict=True):
+        st.markdown("- " + escape_md(frontier.embed_sentence(s, tp, scale)))
     st.dataframe(
         pd.DataFrame(frontier.cost_rows(sweeps, indexes, rates, scale, metric=metric)),
         hide_index=True,
         width="stretch",
         column_config=frontier.cost_columns(metric=metric, k=k),
     )
+    st.caption(escape_md(recall_caveat(sweeps, scale)))
     d = ScaleInputs()
     with st.expander("Formulas and defaults", icon=":material/function:", expanded=True):
         # escaped: every x, *, / and parenthesis of a formula reads as written, nothing turns into Markdown
         st.markdown("\n".join(f"- {escape_md(f)}" for f in FORMULAS))
         defaults = (
-            f"Defaults: {d.chunks:,} chunks, {d.qps:g} queries/s, {d.replicas} replicas, "
+            f"Defaults: {d.chunks:,} chunks, {d.qps:g} queries/s, {d.replicas} replica, "
             f"${d.usd_per_gb_month:.2f} per GB-month of RAM (memory-optimised cloud instance), "
             f"${d.usd_per_gpu_hour:.2f} per GPU-hour (one data-centre GPU on demand), "
             f"${d.usd_per_disk_gb_month:.2f} per GB-month of block storage, "
-            f"${d.usd_per_cpu_core_month:.2f} per CPU core-month (one on-demand cloud vCPU): rough 2025 list prices."
+            f"${d.usd_per_cpu_core_month:.2f} per CPU core-month (one on-demand cloud vCPU; a CPU throughput's "
+            "CPU-hours are priced at it / 730): rough 2025 list prices."
         )
         st.caption(escape_md(defaults))  # escaped: a bare $ would start LaTeX
 
@@ -249,11 +275,17 @@ def render() -> None:
         return
     flat = [escape_md(s.model) for s in sweeps if not s.mrl_trained]
     if flat:
-        st.warning(
+        st.info(
             f"{' and '.join(flat)} {'is' if len(flat) == 1 else 'are'} not trained for truncation "
-            "(Matryoshka): only the full dimension is measured.",
+            "(Matryoshka): below full dimension every configuration is measured twice, by post-hoc truncation "
+            "(the first d dims) and by PCA rotation (rotated onto this corpus's principal directions first); "
+            "the table's reduction column says which.",
             icon=":material/info:",
         )
+    for s in sweeps:
+        collapse = binary_collapse_warning(s)
+        if collapse:
+            st.warning(escape_md(collapse[:1].upper() + collapse[1:]), icon=":material/warning:")
     judged = any(r.ndcg10 is not None for s in sweeps for r in s.rows)
     metric = "recall"
     if judged:

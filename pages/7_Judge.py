@@ -11,7 +11,7 @@ from ui import judge, state, widgets
 from ui.text import escape_md, passage_md
 
 SUBTITLE = (
-    "Each query's pool is the union of both models' top-k, shown blind: no model names, no positions from "
+    "Each query's pool is the union of every built system's top-k (both models, and any BM25, hybrid or reranked system built on the Models page), shown blind: no model names, no positions from "
     "either list, no similarity values, in a shuffled order. Judgments are kept on disk for this corpus."
 )
 LABEL_BUTTONS = ((0, ":material/block:"), (1, ":material/contrast:"), (2, ":material/verified:"))
@@ -212,7 +212,7 @@ def render() -> None:
         )
     else:
         try:
-            with st.spinner(f"Pooling both models' top-{k} for {len(texts)} queries …"):
+            with st.spinner(f"Pooling every system's top-{k} for {len(texts)} queries …"):
                 pooled = judge.pools(judge.ordered(texts, "judge", k), k)
         except Exception as exc:
             widgets.show_error(exc)

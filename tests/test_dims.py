@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.dims import check_dims, mrl_stops, offered_dims, parse_dims, swept_dims
+from core.dims import (
+    check_dims,
+    check_reduction,
+    mrl_stops,
+    offered_dims,
+    parse_dims,
+    reduction_label,
+    reductions,
+    swept_dims,
+)
 from core.errors import SearchError
 
 
@@ -16,10 +25,25 @@ def test_a_matryoshka_model_is_offered_and_swept_at_its_trained_dims():
     assert offered_dims(1024, (64, 256, 1024)) == swept_dims(1024, (64, 256, 1024)) == [64, 256, 1024]
 
 
-def test_an_untrained_model_is_sliced_on_the_pages_but_swept_at_full_dimension_only():
-    assert offered_dims(384) == [32, 64, 128, 256, 384]
-    assert offered_dims(768) == [32, 64, 128, 256, 384, 512, 768]
-    assert swept_dims(384) == [384] and swept_dims(768) == [768]
+def test_an_untrained_model_is_on_the_dimension_axis_everywhere_by_two_reductions():
+    assert offered_dims(384) == swept_dims(384) == [32, 64, 128, 256, 384]
+    assert offered_dims(768) == swept_dims(768) == [32, 64, 128, 256, 384, 512, 768]
+    assert [(r.id, r.label) for r in reductions(384)] == [
+        ("prefix", "post-hoc truncation"),
+        ("pca", "PCA rotation"),
+    ]
+    assert [(r.id, r.label) for r in reductions(1024, (64, 256, 1024))] == [("prefix", "Matryoshka-trained")]
+    assert reduction_label("prefix", trained=True) == "Matryoshka-trained"
+    assert reduction_label("prefix", trained=False) == "post-hoc truncation"
+    assert reduction_label("pca", trained=False) == "PCA rotation"
+
+
+def test_a_reduction_the_model_lacks_is_refused_with_the_valid_ones():
+    assert check_reduction("pca") == "pca"
+    with pytest.raises(SearchError, match=r"Unknown reduction 'pca' for Qwen3.*\['prefix'\]"):
+        check_reduction("pca", allowed=reductions(1024, (64, 1024)), what="Qwen3")
+    with pytest.raises(SearchError, match=r"\['prefix', 'pca'\]"):
+        check_reduction("svd")
 
 
 def test_one_range_check_names_the_range_and_the_model():

@@ -12,20 +12,20 @@ from core.cli import main
 from core.dims import swept_dims
 from core.errors import SearchError
 from core.evaluation.metrics import ndcg
+from core.frontier import FORMULAS, ScaleInputs, cost_at_scale, hnsw_graph_bytes, qdrant_tier, recall_caveat
 from core.frontier.measure import (
-    FORMULAS,
     Judged,
     Measurement,
-    ScaleInputs,
     Sweep,
     SweepCancelled,
-    cost_at_scale,
     equal_budget,
     pareto_front,
     sweep,
     to_json,
 )
 from core.frontier.quantize import PRECISIONS, build_flat
+from core.models import Throughput
+from core.search import IndexParams
 from core.search.index import exact_search, truncate
 from core.search.matryoshka import recall_at_k
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401 (fixtures)
@@ -151,12 +151,18 @@ def _row(model: str, dims: int, **kw) -> Measurement:
     return Measurement(**{**base, **kw})
 
 
+GPU = Throughput("m", 100.0, None, "declared", "gpu", "RTX 3060", source="the article")
+
+
 def test_cost_at_scale_follows_the_stated_formulas():
     row = _row("m", 256, precision="int8", bytes_per_vector=256, index_bytes=25_600)
     scale = ScaleInputs(chunks=1_000_000, qps=10, replicas=3, usd_per_gb_month=5.0)
-    c = cost_at_scale(row, full_dim=1024, docs_per_s=100.0, scale=scale)
-    assert c["ram_gb"] == pytest.approx(1e6 * 256 * 3 / 1e9)
+    c = cost_at_scale(row, full_dim=1024, throughput=GPU, scale=scale, text_bytes=500)
+    assert c["ram_gb"] == pytest.approx(1e6 * (256 + 8) * 3 / 1e9)  # vectors + ids, every replica
+    assert c["disk_gb"] == pytest.approx(1e6 * (256 + 4 * 1024 + 500 + 8) * 3 / 1e9)  # + originals, text
+    assert c["qdrant_rule_gb"] == pytest.approx(1e6 * 256 * 4 * 1.5 * 3 / 1e9)
     assert c["embed_hours"] == pytest.approx(1e6 / 100 / 3600)
+    assert c["billed_hours"] == c["embed_hours"] and c["embed_usd"] == pytest.approx(c["embed_hours"] * 2.0)
     assert c["search_ms_at_scale"] == pytest.approx(1.0 * 1e6 / 100)
     assert c["cpu_cores"] == pytest.approx(10 * c["search_ms_at_scale"] / 1000)
     assert c["monthly_usd"] == pytest.approx(c["ram_gb"] * 5.0 + c["disk_gb"] * 0.10 + c["cpu_cores"] * 30.0)
@@ -199,7 +205,7 @@ def test_ndcg_when_judged_and_pseudo_queries_exclude_themselves(small):
 
 
 def test_sweep_dims_and_errors():
-    assert swept_dims(384) == [384]
+    assert swept_dims(384) == [32, 64, 128, 256, 384]  # every model on the dimension axis (issue 27)
     assert swept_dims(2560, (32, 64, 128, 2560)) == [32, 64, 128, 2560]
     with pytest.raises(SearchError, match="dims"):
         sweep(np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32), model="x", dims=[8])
@@ -229,8 +235,12 @@ def test_cli_frontier_prints_a_table_and_writes_the_issue_json(tmp_path, store_d
         "hnsw",
     }
     assert {"dims", "bytes_per_vector", "recall@k", "ndcg@10", "p50_ms", "p95_ms"} <= set(rows[0])
-    full = next(r for r in rows if r["precision"] == "float32" and r["index"] == "exact")
-    assert full["dims"] == 384 and full["bytes_per_vector"] == 1536 and full["recall@k"] == 1.0
+    full = next(r for r in rows if r["precision"] == "float32" and r["index"] == "exact" and r["dims"] == 384)
+    assert full["bytes_per_vector"] == 1536 and full["recall@k"] == 1.0 and full["reduction"] == "prefix"
+    assert {(r["reduction"], r["reduction_label"]) for r in rows if r["dims"] < 384} == {
+        ("prefix", "post-hoc truncation"),
+        ("pca", "PCA rotation"),
+    }
     assert to_json([])["models"] == {}
     assert "float16 hnsw" in data["methods"] and "rounded through float16" in data["methods"]["float16 hnsw"]
     assert "dequantised" in data["methods"]["int8 exact"] and any(
@@ -311,3 +321,24 @@ def test_one_pass_truncation_equals_truncate_ranges_and_bits():
     same, _ = truncated(unit, 160, np.ones(5000, dtype=np.float32), ranges=False)
     assert same is unit  # unit vectors at their full dimension: no copy
     assert truncated(docs, 8, inv, ranges=False)[1] is None
+
+
+def test_the_hnsw_graph_is_costed_from_m_beside_the_measured_index(small):
+    """RAM counts the graph: the formula from M sits beside hnswlib's measured bytes per element, within 10%."""
+    docs, queries = small
+    s = sweep(docs, queries, model="toy", dims=[docs.shape[1]], k=5, hnsw=True, params=IndexParams(M=16))
+    row = next(r for r in s.rows if r.index == "hnsw" and r.precision == "float32")
+    c = cost_at_scale(row, full_dim=docs.shape[1], throughput=GPU, scale=ScaleInputs(chunks=1000, replicas=1))
+    assert c["graph_bytes_formula"] == pytest.approx(hnsw_graph_bytes(16))
+    assert c["graph_bytes_measured"] == pytest.approx(c["graph_bytes_formula"], rel=0.10)
+    assert c["ram_gb"] == pytest.approx(1000 * (row.bytes_per_vector + c["graph_bytes_measured"] + 8) / 1e9)
+    twice = ScaleInputs(chunks=1000, replicas=2)
+    two = cost_at_scale(row, full_dim=docs.shape[1], throughput=GPU, scale=twice)
+    assert two["ram_gb"] == pytest.approx(2 * c["ram_gb"])
+    assert two["disk_gb"] == pytest.approx(2 * c["disk_gb"])
+    tier = qdrant_tier(s, throughput=GPU, scale=ScaleInputs(chunks=1000))
+    assert tier is not None and "Qdrant tier" in tier.label and tier.quality_row.precision == "int8"
+    assert tier.cost["ram_gb"] < c["ram_gb"]  # int8 codes in RAM, float32 on disk
+    assert tier.cost["disk_gb"] > 1000 * 4 * docs.shape[1] / 1e9
+    caveat = recall_caveat([s], ScaleInputs(chunks=10_000_000))
+    assert f"measured on {len(docs):,} chunks" in caveat and "10,000,000" in caveat

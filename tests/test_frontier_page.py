@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 
-from core.frontier.measure import FORMULAS
+from core.frontier import FORMULAS, ScaleInputs
+from core.models import current_throughput, load_embedder, resolve_model
+from core.report.sections import embed_sentences
+from core.store import EmbeddingStore
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow  # real models on the sample corpus
@@ -61,10 +65,47 @@ def test_run_and_stop_buttons_leave_once_the_sweep_is_done(swept):
     assert "Run the sweep" not in labels and "Stop the sweep" not in labels, labels
 
 
-def test_embedding_cost_is_stated_once_per_model_with_gpu_hours(swept):
+def test_embedding_cost_is_stated_once_per_model_with_where_its_throughput_comes_from(swept):
+    """Measured on this CPU: CPU-hours, never GPU-hours; declared for an RTX 3060: GPU-hours and the source."""
     page = texts(swept)
-    assert len(re.findall(r"takes .+ = [0-9.,]+ GPU-hours = \$[0-9.,]+", page)) == 2, page
+    lines = re.findall(r".*takes .+ = [0-9.,]+ CPU-hours = \$[0-9.,]+.*", page)
+    assert len(lines) == 2 and all("(measured on this CPU" in line for line in lines), page
+    assert not re.search(r"takes .+ GPU-hours = \$", page), page
     assert "10,000,000 chunks" in page
+    swept.radio(key="fr_tp_b").set_value("declared").run()
+    assert not swept.exception, swept.exception
+    page = texts(swept)
+    assert "No declared throughput is known for all-MiniLM-L6-v2" in page  # no published figure: says so
+    swept.number_input(key="fr_tp_rate_b").set_value(2000.0).run()
+    swept.text_input(key="fr_tp_hw_b").set_value("1 x L4").run()
+    page = texts(swept)
+    assert re.search(r"all-MiniLM-L6-v2: embedding 10,000,000 chunks at 2,000.0 docs/s \(declared: 1 x L4 "
+                     r"\(your figure\)\) takes 83 min = 1.4 GPU-hours = \$2.78", page), page  # fmt: skip
+    swept.radio(key="fr_tp_b").set_value("measured").run()
+
+
+def test_the_cost_table_has_graph_replicas_qdrant_rule_tier_and_the_recall_caveat(swept):
+    cost = swept.dataframe[-1].value
+    assert {"graph B", "Qdrant rule GB"} <= set(cost.columns)
+    tiers = cost[cost["configuration"].str.contains("Qdrant tier")]
+    assert len(tiers) == 2, cost["configuration"].tolist()  # one per model
+    page = texts(swept)
+    assert re.search(r"Quality measured on [0-9,]+ chunks, shown unchanged at 10,000,000 chunks", page), page
+    assert swept.number_input(key="fr_replicas").value == 1
+
+
+def test_the_page_and_the_report_print_the_same_throughput_and_price(swept, shared_store_dir):
+    """The report reads the one throughput the page read (core.models.current_throughput on the same store)."""
+    page = texts(swept)
+    store = EmbeddingStore(shared_store_dir)
+    facts = []
+    for name in ("multilingual-e5-small", "all-MiniLM-L6-v2"):
+        tp = current_throughput(load_embedder(resolve_model(name), device="cpu"), store, ["unused: recorded"])
+        facts.append(SimpleNamespace(throughput=tp))
+    data = SimpleNamespace(models=facts, scale=ScaleInputs())
+    for sentence in embed_sentences(data):
+        cut = sentence.split(" ago")[0] if " ago" in sentence else sentence  # the age ticks between the two
+        assert cut in page, (cut, page)
 
 
 def test_formulas_read_as_plain_text_under_the_cost_table(swept):

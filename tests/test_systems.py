@@ -11,11 +11,20 @@ def test_plain_names_bm25_hybrid_and_rerank_parse_into_their_parts():
     assert parse_system("all-MiniLM-L6-v2").kind == "dense"
     assert parse_system(" BM25 ").kind == "bm25"
     h = parse_system("hybrid:multilingual-e5-small+bm25")
-    assert (h.kind, [p.text for p in h.parts], h.weight) == ("hybrid", ["multilingual-e5-small", "bm25"], None)
+    assert (h.kind, [p.text for p in h.parts], h.weight) == (
+        "hybrid",
+        ["multilingual-e5-small", "bm25"],
+        None,
+    )
     assert h.dense_models == ("multilingual-e5-small",)
     assert parse_system("hybrid:a+bm25@0.3").weight == pytest.approx(0.3)
     r = parse_system("rerank:hybrid:a+bm25+BAAI/bge-reranker-base@20")
-    assert (r.kind, r.model, r.parts[0].text, r.depth) == ("rerank", "BAAI/bge-reranker-base", "hybrid:a+bm25", 20)
+    assert (r.kind, r.model, r.parts[0].text, r.depth) == (
+        "rerank",
+        "BAAI/bge-reranker-base",
+        "hybrid:a+bm25",
+        20,
+    )
     assert parse_system("rerank:a+r").depth == RERANK_DEPTH
 
 

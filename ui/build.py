@@ -12,12 +12,15 @@ from typing import TypedDict, cast
 
 import streamlit as st
 
-from core.build import build_index, plan_build, progress_note
+from core.build import PRIOR_CHUNKS, build_index, plan_build, progress_note, running_eta
 from core.bundle import endpoint_hosts, vector_agreement
 from core.errors import DashboardError
 from core.models import (
     CostEstimate,
+    Throughput,
+    current_throughput,
     estimate_build,
+    recorded,
     resolve_device,
 )
 from core.search import IndexParams, ModelIndex
@@ -193,6 +196,9 @@ class JobProgress:
         self.estimates = estimates or {}
         self.finished = 0  # models done (built or reused)
         self.started = time.perf_counter()
+        self._slot_start: dict[str, float] = {}  # when each model started embedding
+        self._est_rate: dict[str, float | None] = {}  # chunks/s its pre-build estimate implied
+        self.speed = 1.0  # measured / estimated seconds of the running model: scales later estimates
         planned = [self.estimates[s] for s in slots if s in self.estimates]
         est = f" · estimate {format_duration(sum(planned))}" if planned and len(planned) == len(slots) else ""
         self.bar = st.progress(0.0, text=self._head() + "starting …" + est)
@@ -211,15 +217,36 @@ class JobProgress:
         if self.stop is not None and self.stop(job_done, self.total):
             raise BuildCancelled(self.record)  # build_all fills in what reached the store
         later = self.slots[self.slots.index(slot) + 1 :] if slot in self.slots else ()
-        eta = (total - done) / rate if rate > 0 else float("nan")
+        eta = self._eta(slot, done, total, rate)
         for other in later:
-            eta += self.estimates.get(other) or (self.n_chunks / rate if rate > 0 else float("nan"))
+            est = self.estimates.get(other)
+            eta += est * self.speed if est else (self.n_chunks / rate if rate > 0 else float("nan"))
         self.bar.progress(
             min(job_done / self.total, 1.0) if self.total else 1.0,
             text=self._head()
             + f"{slot} · {escape_md(name)}: {done:,}/{total:,} · whole job {job_done:,}/{self.total:,} chunks · "
             f"{rate:,.1f} chunks/s · ETA {format_duration(eta) if eta == eta else 'after the first batch'}"
             + (f" · {escape_md(note)}" if note else ""),
+        )
+
+    def _eta(self, slot: str, done: int, total: int, rate: float) -> float:
+        """The running model's seconds left: its estimate at first, converging to the measured rate (running_eta)."""
+        now = time.perf_counter()
+        start = self._slot_start.setdefault(slot, now)
+        measured = min(float(done), rate * (now - start)) if rate > 0 else 0.0
+        # the first measured batch: what was left to embed at the start
+        if slot not in self._est_rate and rate > 0:
+            est = self.estimates.get(slot)
+            todo = total - (done - measured)
+            self._est_rate[slot] = todo / est if est and est == est and est > 0 and todo > 0 else None
+        est_rate = self._est_rate.get(slot)
+        if est_rate and rate > 0 and measured >= PRIOR_CHUNKS:
+            self.speed = min(max(est_rate / rate, 0.25), 4.0)
+        if rate <= 0 and slot not in self._est_rate:
+            est = self.estimates.get(slot)
+            return est if est is not None and done == 0 else float("nan")
+        return running_eta(
+            remaining=total - done, measured_chunks=measured, measured_rate=rate, estimated_rate=est_rate
         )
 
     def model_done(self, slot: str, name: str, *, reused: bool) -> None:
@@ -515,13 +542,6 @@ def estimate(slot: str, corpus: Corpus) -> CostEstimate:
     settings = slot_settings(slot)
     name = settings["name"]
     counts = resources.chunk_token_counts(corpus, name)
-    calibration = resources.calibration(
-        name,
-        device=settings["device"],
-        max_tokens=settings["max_tokens"],
-        trust_remote_code=settings["trust_remote_code"],
-        texts=[c.text for c in corpus.chunks[:16]],
-    )
     # chunks whose vectors the store already holds cost nothing: estimate only the rest (when the model is loaded,
     # its cache key says which; before that, every chunk counts)
     loaded = resources.loaded_embedder(
@@ -534,12 +554,13 @@ def estimate(slot: str, corpus: Corpus) -> CostEstimate:
     if loaded is not None:
         have = resources.store().stored(loaded.cache_key, [c.embed_text for c in corpus.chunks])
         todo = [not h for h in have]
+    device = resolve_device(settings["device"])
     est = estimate_build(
         resources.model_spec(name),
         n_tokens=sum(n for n, t in zip(counts, todo, strict=True) if t),
         n_chunks=sum(todo),
-        device=resolve_device(settings["device"]),
-        calibration=calibration,
+        device=device,
+        throughput=slot_throughput(slot, corpus, device=device),
     )
     cached = len(counts) - sum(todo)
     if cached:
@@ -547,6 +568,22 @@ def estimate(slot: str, corpus: Corpus) -> CostEstimate:
             est, basis=f"{cached:,} of {len(counts):,} chunks are already in the store; " + est.basis
         )
     return est
+
+
+def slot_throughput(slot: str, corpus: Corpus, *, device: str) -> Throughput | None:
+    """The slot model's one throughput here (core.models.throughput): the last build's or sample's record in the
+    store, else, when the model is loaded, a timed sample of 32 chunks (recorded); None before either exists."""
+    settings = slot_settings(slot)
+    name = settings["name"]
+    loaded = resources.loaded_embedder(
+        name,
+        device=settings["device"],
+        max_tokens=settings["max_tokens"],
+        trust_remote_code=settings["trust_remote_code"],
+    )
+    if loaded is not None:
+        return current_throughput(loaded, resources.store(), [c.embed_text for c in corpus.chunks[:64]])
+    return recorded(resources.store(), resources.model_spec(name).name, device)
 
 
 def job_estimates(corpus: Corpus) -> dict[str, float]:
@@ -598,7 +635,7 @@ def build_panel(
     if not go:
         return False
     if estimates is None:
-        with st.spinner("Estimating the build: counting tokens, timing each loaded model on 16 chunks …"):
+        with st.spinner("Estimating the build: counting tokens, timing each loaded model on 32 chunks …"):
             estimates = job_estimates(corpus)
     if estimates:
         st.caption(

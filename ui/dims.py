@@ -1,4 +1,5 @@
-"""Matryoshka explorer for the Dimensions page: memoised calls of core.search.matryoshka.truncation_curve, rows for the charts."""
+"""Dimension explorer for the Dimensions page: memoised core.search.matryoshka.reduction_curve calls, one per
+reduction of a model (core.dims), and rows for the charts."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from core.search import ModelIndex, TruncationCurve, drop_excluded, pseudo_queries, recall_at_k
-from core.search import matryoshka as mrl
+from core.dims import PREFIX, reduction_label
+from core.search import (
+    ModelIndex,
+    TruncationCurve,
+    drop_excluded,
+    pseudo_queries,
+    recall_at_k,
+    reduction_curve,
+)
 from core.types import SearchParams
 from ui import compare, resources
 
@@ -41,40 +49,65 @@ def curve(
     *,
     k: int,
     dims: Sequence[int] | None = None,
+    reduction: str = PREFIX,
 ) -> TruncationCurve:
-    """core.search.matryoshka.truncation_curve at ``dims`` (default: every slider stop), computed once per content and k."""
+    """core.search.matryoshka.reduction_curve at ``dims`` (default: every slider stop) by ``reduction``, computed
+    once per content, k and reduction."""
     stops = tuple(mi.offered_dims if dims is None else dims)
-    key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, stops)
+    key = ("curve", mi.vectors_sha, _digest(qvecs, exclude), k, stops, reduction)
     return resources.memo(
-        key, lambda: mrl.truncation_curve(mi.vectors, qvecs, dims=stops, k=k, exclude=exclude)
+        key,
+        lambda: reduction_curve(mi, qvecs, reduction=reduction, dims=stops, k=k, exclude=exclude),
     )
+
+
+def label(mi: ModelIndex, reduction: str) -> str:
+    """The words for one of a model's reductions: "Matryoshka-trained", "post-hoc truncation", "PCA rotation"."""
+    return reduction_label(reduction, trained=bool(mi.spec.mrl_dims))
 
 
 def _vector_mb(mi: ModelIndex, d: int) -> float:
     return len(mi.corpus.chunks) * d * 4 / 2**20
 
 
-def truncation_rows(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
-    """Rows of the core curve: exact-at-d recall and search time at every slider stop (no HNSW builds: cheap)."""
-    c = curve(mi, qvecs, exclude, k=k)
+def truncation_rows(
+    mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int, reduction: str = PREFIX
+) -> list[Row]:
+    """Rows of one reduction's curve: exact-at-d recall and search time at every slider stop (no HNSW builds)."""
+    c = curve(mi, qvecs, exclude, k=k, reduction=reduction)
+    how = label(mi, reduction)
     return [
-        {"dims": d, "recall": r, "exact ms/query": c.ms_per_query[d], "vector MB": _vector_mb(mi, d)}
+        {
+            "dims": d,
+            "reduction": how,
+            "recall": r,
+            "exact ms/query": c.ms_per_query[d],
+            "vector MB": _vector_mb(mi, d),
+        }
         for d, r in c.recall.items()
     ]
 
 
-def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int) -> Row:
-    """Recall@k at d dims: truncation alone (exact at d) and end to end (HNSW at d), both vs exact full-dim."""
-    c = curve(mi, qvecs, exclude, k=k)
+def reduction_rows(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
+    """``truncation_rows`` of every reduction of the model (one curve each), in core.dims' order."""
+    return [row for r in mi.reductions for row in truncation_rows(mi, qvecs, exclude, k=k, reduction=r.id)]
+
+
+def point(
+    mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: int, k: int, reduction: str = PREFIX
+) -> Row:
+    """Recall@k at d dims by ``reduction``: alone (exact at d) and end to end (HNSW at d), both vs exact full-dim."""
+    c = curve(mi, qvecs, exclude, k=k, reduction=reduction)
     if d not in c.recall:  # not a slider stop: a curve of its own
-        c = curve(mi, qvecs, exclude, k=k, dims=(d,))
-    index = mi.index(d)
+        c = curve(mi, qvecs, exclude, k=k, dims=(d,), reduction=reduction)
+    index = mi.index(d, reduction=reduction)
     t0 = time.perf_counter()
-    idx, _ = mi.search_vectors(qvecs, SearchParams(k=k + (exclude is not None), dims=d))
+    idx, _ = mi.search_vectors(qvecs, SearchParams(k=k + (exclude is not None), dims=d, reduction=reduction))
     idx = drop_excluded(idx, exclude, k=k)
     hnsw_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(qvecs))
     return {
         "dims": d,
+        "reduction": label(mi, reduction),
         "truncation recall": c.recall[d],
         "end-to-end recall": recall_at_k(c.truth, idx, k=k),
         "exact ms/query": c.ms_per_query[d],
@@ -84,7 +117,11 @@ def point(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, d: i
     }
 
 
-def end_to_end_rows(mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int) -> list[Row]:
-    """HNSW-at-d recall, index size and latency at every stop (builds the per-d indexes once, cached)."""
-    key = ("e2e", mi.vectors_sha, _digest(qvecs, exclude), k, mi.params)
-    return resources.memo(key, lambda: [point(mi, qvecs, exclude, d=d, k=k) for d in mi.offered_dims])
+def end_to_end_rows(
+    mi: ModelIndex, qvecs: np.ndarray, exclude: np.ndarray | None, *, k: int, reduction: str = PREFIX
+) -> list[Row]:
+    """HNSW-at-d recall, index size and latency at every stop by ``reduction`` (builds the per-d indexes once)."""
+    key = ("e2e", mi.vectors_sha, _digest(qvecs, exclude), k, mi.params, reduction)
+    return resources.memo(
+        key, lambda: [point(mi, qvecs, exclude, d=d, k=k, reduction=reduction) for d in mi.offered_dims]
+    )

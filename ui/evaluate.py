@@ -14,12 +14,15 @@ from core.datasets import BeirDataset, judged_queries, parse_trec_qrels, read_qr
 from core.evaluation import (
     Comparison,
     EvaluationError,
+    GroupVerdict,
+    Leaderboard,
     Qrels,
     Run,
     Verdict,
     align_doc_ids,
     compare,
     language_pairs,
+    rank_systems,
     run_retrieval,
     verdict,
 )
@@ -27,7 +30,7 @@ from core.ingest import read_queries_jsonl
 from core.judging import legacy_query_id, query_id
 from core.search import ModelIndex, common_dims
 from core.types import Corpus
-from ui import build, judge, resources, state, votes
+from ui import build, judge, resources, state, systems, votes
 from ui import compare as cmp
 from ui.corpus import SAMPLE_QUERIES
 
@@ -272,3 +275,38 @@ def verdict_for(corpus: Corpus, comparison: Comparison, source: str, qrels: Qrel
         votes=summary,
         unpooled_share=unpooled_share(corpus, qrels, origin),
     )
+
+
+# Every built system in one leaderboard ------------------------------------------------------------------------
+
+
+def leaderboard_for(
+    corpus: Corpus, queries: dict[str, str], qrels: Qrels, source: str, *, exact: bool, dims: int | None
+) -> tuple[Leaderboard, GroupVerdict]:
+    """Every built system (A, B, BM25, hybrids, reranked) on the judged queries: Holm-corrected, the top group.
+
+    Each system searches one query at a time (its latency is a user's); memoised by systems and content.
+    """
+    every = systems.every(corpus)
+    key = ("leaderboard", tuple(every), state.get("built_a"), state.get("built_b"), _digest(queries), _digest(qrels),
+           exact, dims, source)  # fmt: skip
+
+    def compute() -> tuple[Leaderboard, GroupVerdict]:
+        slot_of = {mi.name: slot for slot in build.SLOTS if (mi := build.built_index(slot)) is not None}
+        origin = SOURCE_ORIGIN.get(source, "")
+        store = judge.judgment_store(corpus)
+        ranking = rank_systems(
+            every,
+            queries,
+            qrels,
+            exact=exact,
+            dims=dims,
+            instructions={name: cmp.instruction(slot) for name, slot in slot_of.items()},
+            source=origin,
+            evidence="human",
+            agreement=judge.agreement(store) if origin in ("pooled", "union") else None,
+            unpooled_share=lambda aligned: unpooled_share(corpus, aligned, origin),
+        )
+        return ranking.board, ranking.verdict
+
+    return resources.memo(key, compute)

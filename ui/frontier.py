@@ -9,20 +9,24 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core.errors import DashboardError
 from core.evaluation import Qrels, align_doc_ids, doc_key
 from core.frontier import (
     Judged,
     ScaleInputs,
     Sweep,
     cost_at_scale,
+    embedding,
     equal_budget,
     method,
     metric_of,
     pareto_mark,
+    qdrant_tier,
     sweep_index,
+    text_bytes_per_chunk,
 )
+from core.models import Throughput, current_throughput, declared_throughput
 from core.search import ModelIndex, pseudo_queries
-from core.text import format_duration
 from core.types import Corpus, Progress
 from ui import compare, resources, state
 from ui.evaluate import beir_judgments, sample_judgments, store_judgments
@@ -125,6 +129,15 @@ def run_sweep(
     )
 
 
+# the sweep table's reduction column, in a word (core.dims labels them in full; the column's help says it)
+SHORT_REDUCTION = {
+    "post-hoc truncation": "post-hoc",
+    "PCA rotation": "PCA",
+    "Matryoshka-trained": "Matryoshka",
+    "full dimension": "full",
+}
+
+
 def chart_rows(sweeps: list[Sweep], *, metric: str) -> list[Row]:
     """One row per configuration with every figure, Pareto flag recomputed for the chosen metric."""
     rows = []
@@ -134,6 +147,7 @@ def chart_rows(sweeps: list[Sweep], *, metric: str) -> list[Row]:
                 {
                     "model": s.model,
                     "configuration": r.label,
+                    "reduction": SHORT_REDUCTION.get(s.reduction_label(r), s.reduction_label(r)),
                     "dims": r.dims,
                     "precision": r.precision,
                     "index": r.index,
@@ -163,51 +177,80 @@ def budget_sentence(model: Sweep, other: Sweep, *, metric: str) -> str:
     return equal_budget(model, other, metric=metric).sentence
 
 
-def docs_per_second(mi: ModelIndex) -> float:
-    """Measured embedding throughput of this build (0 when every vector came from the cache)."""
-    return float(mi.stats.items_per_second) if mi.stats is not None else 0.0
+THROUGHPUT_SOURCES = ("measured", "declared")
 
 
-def embed_sentence(s: Sweep, mi: ModelIndex, rate: float, scale: ScaleInputs) -> str:
-    """Time, GPU-hours and dollars to embed the target corpus with one model (the same for every configuration)."""
-    if not s.rows:
-        return f"{s.model}: nothing was measured."
-    c = cost_at_scale(s.rows[0], full_dim=mi.dim, docs_per_s=rate, scale=scale)
-    if rate <= 0:
-        return f"{s.model}: enter a docs/s rate above 0 to estimate the embedding time."
-    return (
-        f"{s.model}: embedding {scale.chunks:,} chunks at {rate:,.1f} docs/s takes "
-        f"{format_duration(c['embed_hours'] * 3600)} = {c['gpu_hours']:,.1f} GPU-hours = "
-        f"${c['embed_usd']:,.2f} at ${scale.usd_per_gpu_hour:,.2f}/GPU-hour (once)."
+def measured_throughput(mi: ModelIndex) -> Throughput:
+    """The model's one throughput on this machine (core.models.current_throughput: the last build's record in the
+    store, else a timed sample of 32 chunks, recorded): what the Models page, the report and the CLI print too."""
+    return current_throughput(mi.embedder, mi.store, [c.embed_text for c in mi.corpus.chunks[:64]])
+
+
+def chosen_throughput(slot: str, mi: ModelIndex) -> Throughput:
+    """The throughput the Frontier page's cost uses for slot A/B: measured here, or declared for target hardware
+    (the page's inputs, kept in session state; the report reads the same). Raises DashboardError when 'declared'
+    has no figure (the model has no published one and none was entered)."""
+    s = slot.lower()
+    if state.get(f"fr_tp_{s}") != "declared":
+        return measured_throughput(mi)
+    rate = float(state.get(f"fr_tp_rate_{s}") or 0.0)
+    return declared_throughput(
+        mi.spec.name, docs_per_s=rate or None, hardware=str(state.get(f"fr_tp_hw_{s}") or "") or None
     )
+
+
+def throughput_or_measured(slot: str, mi: ModelIndex) -> tuple[Throughput, str]:
+    """chosen_throughput, or the measured one with the reason when the declared figure is missing."""
+    try:
+        return chosen_throughput(slot, mi), ""
+    except DashboardError as exc:
+        return measured_throughput(mi), str(exc)
+
+
+def embed_sentence(s: Sweep, tp: Throughput, scale: ScaleInputs) -> str:
+    """Time, GPU- or CPU-hours and dollars to embed the target corpus once (the same for every configuration)."""
+    return embedding(tp, scale).sentence()
 
 
 def cost_rows(
     sweeps: list[Sweep],
     indexes: list[ModelIndex],
-    rates: list[float],
+    rates: list[Throughput],
     scale: ScaleInputs,
     *,
     metric: str = "recall",
 ) -> list[Row]:
-    """Per configuration: quality, RAM, disk, search time and CPU cores at scale, monthly cost (numbers unrounded:
-    COST_COLUMNS formats them). Embedding cost is per model, not per configuration: embed_sentence."""
+    """Per configuration (and per model, Qdrant's large-corpus tier): quality, RAM with the HNSW graph (formula |
+    measured bytes per element), disk, Qdrant's sizing rule, search time and cores at scale, monthly cost (numbers
+    unrounded: cost_columns formats them). Embedding cost is per model, not per configuration: embed_sentence."""
     out = []
-    for s, mi, rate in zip(sweeps, indexes, rates, strict=True):
+
+    def row(model: str, label: str, quality: float, c: dict[str, float]) -> Row:
+        measured = c["graph_bytes_measured"]
+        graph = (
+            f"{c['graph_bytes_formula']:,.0f} | {measured:,.0f}" if measured == measured else "–"
+        )  # NaN: a flat configuration has no graph
+        return {
+            "model": model,
+            "configuration": label,
+            "quality": quality,
+            "RAM GB": c["ram_gb"],
+            "graph B": graph,
+            "disk GB": c["disk_gb"],
+            "Qdrant rule GB": c["qdrant_rule_gb"],
+            "search ms": c["search_ms_at_scale"],
+            "CPU cores": c["cpu_cores"],
+            "$/month": c["monthly_usd"],
+        }
+
+    for s, mi, tp in zip(sweeps, indexes, rates, strict=True):
+        text = text_bytes_per_chunk([c.text for c in mi.corpus.chunks])
         for r in s.rows:
-            c = cost_at_scale(r, full_dim=mi.dim, docs_per_s=rate, scale=scale)
-            out.append(
-                {
-                    "model": s.model,
-                    "configuration": r.label,
-                    "quality": metric_of(r, metric),
-                    "RAM GB": c["ram_gb"],
-                    "disk GB": c["disk_gb"],
-                    "search ms": c["search_ms_at_scale"],
-                    "CPU cores": c["cpu_cores"],
-                    "$/month": c["monthly_usd"],
-                }
-            )
+            c = cost_at_scale(r, full_dim=mi.dim, throughput=tp, scale=scale, M=mi.params.M, text_bytes=text)
+            out.append(row(s.model, r.label, metric_of(r, metric), c))
+        tier = qdrant_tier(s, throughput=tp, scale=scale, M=mi.params.M, text_bytes=text)
+        if tier is not None:
+            out.append(row(s.model, tier.label, metric_of(tier.quality_row, metric), tier.cost))
     return out
 
 
@@ -216,31 +259,50 @@ def cost_columns(*, metric: str, k: int) -> dict[str, Any]:
     cc = st.column_config
     num = cc.NumberColumn
     return {
-        "model": cc.TextColumn("model", width=150, pinned=True),
+        "model": cc.TextColumn("model", width=120, pinned=True),
         "configuration": cc.TextColumn(
-            "configuration", width=165, pinned=True, help="dimensions, storage precision, index"
+            "configuration", width=150, pinned=True, help="dimensions, storage precision, index"
         ),
         "quality": num(
             metric_name(metric, k),
-            width=72,
+            width=62,
             format="%.3f",
-            help="recall@k against the model's own full-dimension float32 exact top-k"
-            if metric == "recall"
-            else "nDCG@10 on the judged queries",
+            help=(
+                "recall@k against the model's own full-dimension float32 exact top-k"
+                if metric == "recall"
+                else "nDCG@10 on the judged queries"
+            )
+            + ", measured on this corpus (see the caveat under the table)",
         ),
-        "RAM GB": num("RAM GB", width=76, format="%.2f", help="vectors + HNSW graph, all replicas"),
+        "RAM GB": num(
+            "RAM GB", width=62, format="%.2f", help="vectors + HNSW graph + ids, all replicas (formulas below)"
+        ),
+        "graph B": cc.TextColumn(
+            "graph B",
+            width=74,
+            help="HNSW graph bytes per element: the formula from M | the built hnswlib index's measured bytes",
+        ),
         "disk GB": num(
-            "disk GB", width=76, format="%.2f", help="the index plus the full float32 vectors (one copy)"
+            "disk GB",
+            width=62,
+            format="%.2f",
+            help="the index, the float32 originals, the chunk text (payload) and ids, all replicas",
+        ),
+        "Qdrant rule GB": num(
+            "Qdrant GB",
+            width=70,
+            format="%.2f",
+            help="cross-check: Qdrant's sizing rule, chunks x dims x 4 B x 1.5, all replicas",
         ),
         "search ms": num(
-            "search ms", width=80, format="%.2f", help="one query's search time grown to the target corpus"
+            "search ms", width=62, format="%.2f", help="one query's search time grown to the target corpus"
         ),
         "CPU cores": num(
-            "CPU cores", width=80, format="%.2f", help="cores busy searching at the target queries/s"
+            "CPU cores", width=58, format="%.2f", help="cores busy searching at the target queries/s"
         ),
         "$/month": num(
             "$/month",
-            width=90,
+            width=80,
             format="dollar",
             help="RAM + disk + search cores per month (embedding is once)",
         ),
@@ -254,8 +316,15 @@ def sweep_columns(*, k: int, judged: bool) -> dict[str, Any]:
     num = cc.NumberColumn
     ndcg = {"nDCG@10": num("nDCG@10", width=66, format="%.4f")} if judged else {}
     return {
-        "model": cc.TextColumn("model", width=146, pinned=True),
+        "model": cc.TextColumn("model", width=128, pinned=True),
         "configuration": cc.TextColumn("configuration", width=158, pinned=True),
+        "reduction": cc.TextColumn(
+            "reduction",
+            width=72,
+            help="how the vectors got to d dims: Matryoshka (the first d dims of a Matryoshka-trained model), "
+            "post-hoc (post-hoc truncation: the first d dims of a model not trained for it), PCA (PCA rotation: "
+            "rotated onto this corpus's principal directions first, then the first d dims), full (full dimension)",
+        ),
         "bytes per vector": num("bytes", width=54, format="%d", help="stored vector bytes"),
         "index bytes per vector": num(
             "index bytes",
@@ -267,6 +336,6 @@ def sweep_columns(*, k: int, judged: bool) -> dict[str, Any]:
         **ndcg,
         "p50 ms": num("p50 ms", width=54, format="%.3f"),
         "p95 ms": num("p95 ms", width=54, format="%.3f"),
-        "build s": num("build s", width=54, format="%.2f", help="HNSW build time"),
+        # "build s" (HNSW build time) is left to the CSV and the charts' hover: the reduction column took its room
         "pareto": cc.CheckboxColumn("Pareto", width=50, help="no smaller configuration is at least as good"),
     }

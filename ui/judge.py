@@ -27,7 +27,7 @@ from core.judging import Judgment, JudgmentStore, RaterAgreement, legacy_query_i
 from core.judging import agreement as rater_agreement
 from core.store import default_root
 from core.types import Chunk, Corpus, SearchParams
-from ui import build, resources, state
+from ui import build, resources, state, systems
 from ui import compare as cmp
 from ui.corpus import sample_queries
 from ui.state import JUDGE_QUERY_SETS, JudgeQuerySet
@@ -228,7 +228,9 @@ def _exact_ids(
     mi: ModelIndex, texts: list[str], depth: int, instruction: str | None
 ) -> list[tuple[str, ...]]:
     """Each text's exact top-``depth`` chunk ids; query vectors come from (and go to) the shared memo."""
-    rows, _ = mi.search_vectors(resources.query_vectors(mi, texts, instruction=instruction), SearchParams(k=depth, exact=True))
+    rows, _ = mi.search_vectors(
+        resources.query_vectors(mi, texts, instruction=instruction), SearchParams(k=depth, exact=True)
+    )
     chunks = mi.corpus.chunks
     return [tuple(chunks[int(i)].id for i in row) for row in rows.tolist()]
 
@@ -242,14 +244,36 @@ class Pool:
     chunk_ids: tuple[str, ...]
 
 
+def other_top_k(texts: Sequence[str], k: int) -> dict[str, list[tuple[str, ...]]]:
+    """{query: [each extra system's top-k chunk ids]}: BM25, hybrids and reranked systems built on the Models page,
+    so the pool judges every system's top k (cached per query and system, as ``top_k``)."""
+    corpus = resources.current_corpus()
+    extras = systems.extras(corpus)
+    out: dict[str, list[tuple[str, ...]]] = {q: [] for q in texts}
+    if corpus is None or not extras:
+        return out
+    depth = min(max(k, SEARCH_DEPTH), len(corpus.chunks))
+    for name, system in extras.items():
+        found: dict[str, tuple[str, ...]] = resources.memo(("topk-system", _signature(), name, depth), dict)
+        missing = [q for q in dict.fromkeys(texts) if q not in found]
+        if missing:
+            for q, res in zip(missing, system.search_many(missing, SearchParams(k=depth)), strict=True):
+                found[q] = tuple(h.chunk_id for h in res.hits)
+        for q in texts:
+            out[q].append(found[q][:k])
+    return out
+
+
 def pools(texts: Sequence[str], k: int) -> list[Pool]:
-    """Each query's pool: the union of both models' top-k in core.judging.pooling's seeded order (seed = query id)."""
-    lists = top_k(texts, k)
+    """Each query's pool: the union of every built system's top-k (models A and B, and any BM25, hybrid or
+    reranked system) in core.judging.pooling's seeded order (seed = query id)."""
+    lists, others = top_k(texts, k), other_top_k(texts, k)
     out = []
     for q in texts:
         qid = query_id(q)
         ids_a, ids_b = lists[q]
-        out.append(Pool(query=q, query_id=qid, chunk_ids=tuple(pool(ids_a, ids_b, k, seed=qid))))
+        chunk_ids = pool(ids_a, ids_b, k, seed=qid, more=others[q])
+        out.append(Pool(query=q, query_id=qid, chunk_ids=tuple(chunk_ids)))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -19,6 +19,7 @@ from core.evaluation import Qrels
 from core.frontier import ScaleInputs
 from core.ingest import ChunkOptions
 from core.judging import JudgmentStore
+from core.models import Throughput
 from core.report import (
     Report,
     ReportData,
@@ -29,10 +30,10 @@ from core.report import (
     render_markdown,
     unique_names,
 )
-from core.search import ModelIndex
+from core.search import ModelIndex, System
 from core.store import default_root
 from core.types import Corpus
-from ui import build, resources, state
+from ui import build, frontier, resources, state, systems
 from ui import compare as cmp
 from ui import evaluate as ev
 from ui.corpus import chunk_options
@@ -52,12 +53,21 @@ class Inputs:
     scale: ScaleInputs
     label: str
     store: JudgmentStore | None
+    throughputs: tuple[Throughput, ...] = ()  # the Frontier page's choice per model (measured or declared)
+    systems: dict[str, System] = field(default_factory=dict)  # BM25, hybrid, reranked systems beside A and B
 
     def key(self) -> tuple[Any, ...]:
         """Content key: models' vectors, judgments, settings, and what the store's judgments and votes say (a digest
         of their content: a relabelled result or a changed vote is another report, though the counts are equal)."""
         blob = json.dumps(
-            [self.queries, self.qrels, self.source, asdict(self.scale)], sort_keys=True
+            [
+                self.queries,
+                self.qrels,
+                self.source,
+                asdict(self.scale),
+                [t.to_json() for t in self.throughputs],
+            ],
+            sort_keys=True,
         ).encode()
         return (
             "report",
@@ -67,6 +77,7 @@ class Inputs:
             self.instructions,
             hashlib.sha1(blob).hexdigest(),
             store_digest(self.store),
+            tuple(self.systems),
         )
 
 
@@ -155,12 +166,22 @@ def inputs() -> Inputs | None:
         scale=scale(),
         label=label,
         store=store,
+        throughputs=(
+            frontier.throughput_or_measured("A", a)[0],
+            frontier.throughput_or_measured("B", b)[0],
+        ),
+        systems=systems.extras(corpus),
     )
 
 
 def commands(inp: Inputs) -> list[str]:
     """CLI lines that recompute the report's numbers (the corpus path is the user's own folder when uploaded)."""
-    models = " ".join(f"--model {shlex.quote(mi.spec.name)}" for mi in inp.indexes)
+    models = " ".join(
+        [
+            *(f"--model {shlex.quote(mi.spec.name)}" for mi in inp.indexes),
+            *(f"--system {shlex.quote(name)}" for name in inp.systems),
+        ]
+    )
     corpus = "sample_corpus" if inp.label == "sample_corpus" else "YOUR_CORPUS_FOLDER"
     lines = []
     if inp.label == "sample_corpus":
@@ -195,7 +216,9 @@ def build_files(inp: Inputs) -> Built:
             names=unique_names(inp.indexes),
             instructions=inp.instructions,
             scale=inp.scale,
+            throughputs=inp.throughputs,
             commands=commands(inp),
+            systems=inp.systems,
         )
         add_store_figures(data, inp.store)
         report = build_report(data)

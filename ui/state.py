@@ -80,10 +80,14 @@ DEFAULTS: dict[str, Any] = {
     "models_untrusted": {},  # slot -> model an imported bundle put there: no remote code until the user chooses it
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
-    "build_stopped": None,  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
+    "build_stopped": None,
+    "systems_chosen": [],  # spec texts of the systems built beside A and B (bm25, hybrid:A+bm25, rerank:...)
+    "systems_reranker": "",  # cross-encoder for rerank systems: hub id, local folder or endpoint:MODEL@URL  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
     # compare page
     "cmp_query": "",
     "cmp_k": 10,
+    "cmp_system_a": None,  # the system shown in Compare's left column (None: model A)
+    "cmp_system_b": None,
     "cmp_history": [],  # recent query strings, newest first
     "cmp_latency": [],  # (slot, embed_ms, search_ms) tuples, capped
     "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
@@ -126,6 +130,13 @@ DEFAULTS: dict[str, Any] = {
     "fr_gpu": _SCALE.usd_per_gpu_hour,
     "fr_disk": _SCALE.usd_per_disk_gb_month,
     "fr_cpu": _SCALE.usd_per_cpu_core_month,
+    # the embedding throughput per slot (core.models.throughput): "measured" here or "declared" for target hardware
+    "fr_tp_a": "measured",
+    "fr_tp_b": "measured",
+    "fr_tp_rate_a": 0.0,  # declared docs/s; 0 = the model's published figure (core.models.DECLARED)
+    "fr_tp_rate_b": 0.0,
+    "fr_tp_hw_a": "",  # declared hardware; "" = the published figure's
+    "fr_tp_hw_b": "",
 }
 
 MAX_HISTORY = 30

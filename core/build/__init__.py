@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
-from core.build.plan import BuildPlan, build, build_index, load_model, plan_build, progress_note
+from core.build.plan import (
+    PRIOR_CHUNKS,
+    BuildPlan,
+    build,
+    build_index,
+    load_model,
+    plan_build,
+    progress_note,
+    running_eta,
+)
+from core.build.systems import build_system
 
-__all__ = ["BuildPlan", "build", "build_index", "load_model", "plan_build", "progress_note"]
+__all__ = [
+    "PRIOR_CHUNKS",
+    "BuildPlan",
+    "build",
+    "build_index",
+    "build_system",
+    "load_model",
+    "plan_build",
+    "progress_note",
+    "running_eta",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.models import FitReport, check_build_fits, load_embedder, resolve_model
+from core.models import FitReport, check_build_fits, load_embedder, record_build, resolve_model
 from core.models.endpoint import DEFAULT_TIMEOUT
 from core.search import IndexBackend, IndexParams, ModelIndex, build_model_index
 from core.store import EmbeddingStore
@@ -110,6 +110,26 @@ def progress_note(embedder: Embedder) -> str:
     return " · ".join(p for p in (notes[-1] if notes else "", embedder.pool_summary()) if p)
 
 
+PRIOR_CHUNKS = 32  # the pre-build estimate weighs as much as this many measured chunks in a running ETA
+
+
+def running_eta(
+    *, remaining: int, measured_chunks: float, measured_rate: float, estimated_rate: float | None
+) -> float:
+    """Seconds left for ``remaining`` chunks, re-measured as a build runs: seconds per chunk of the pre-build
+    estimate (weighted as PRIOR_CHUNKS chunks) blended with the rate measured over ``measured_chunks``, so the ETA
+    starts at the estimate and converges to what the build measures. NaN when neither rate is known."""
+    parts: list[tuple[float, float]] = []
+    if estimated_rate is not None and estimated_rate > 0:
+        parts.append((float(PRIOR_CHUNKS), 1.0 / estimated_rate))
+    if measured_rate > 0 and measured_chunks > 0:
+        parts.append((measured_chunks, 1.0 / measured_rate))
+    if not parts:
+        return float("nan")
+    weight = sum(w for w, _ in parts)
+    return max(remaining, 0) * sum(w * spc for w, spc in parts) / weight
+
+
 def build_index(
     plan: BuildPlan,
     corpus: Corpus,
@@ -120,8 +140,11 @@ def build_index(
     index_progress: Progress | None = None,
     batch_size: int = 32,
 ) -> ModelIndex:
-    """Embed the corpus through the store and build the plan's index (see ``core.search.build_model_index``)."""
-    return build_model_index(
+    """Embed the corpus through the store and build the plan's index (see ``core.search.build_model_index``).
+
+    A build that embedded at least ``core.models.throughput.MIN_BUILD_CHUNKS`` chunks records its throughput in the
+    store (``core.models.recorded``): the Models estimate, the Frontier cost, the report and the CLI read it."""
+    mi = build_model_index(
         corpus,
         embedder,
         store=store,
@@ -131,6 +154,15 @@ def build_index(
         batch_size=batch_size,
         backend=plan.backend,
     )
+    if mi.stats is not None:
+        record_build(
+            store,
+            embedder,
+            embedded=mi.stats.embedded,
+            seconds=mi.stats.embed_seconds,
+            texts=[c.embed_text for c in corpus.chunks],
+        )
+    return mi
 
 
 def build(

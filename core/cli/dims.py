@@ -1,18 +1,21 @@
-"""``python -m core.cli dims``: how much of its own full-dimension top-k a model keeps at each Matryoshka stop.
+"""``python -m core.cli dims``: how much of its own full-dimension top-k a model keeps at each dimension stop.
 
-The same ``core.search.matryoshka.truncation_curve`` the Dimensions page and ``benchmarks/bench_mrl.py`` call: recall@k of
-exact search on the first d dims (renormalised) against exact search at full dimension.
+The same ``core.search.matryoshka.reduction_curve`` the Dimensions page calls: recall@k of exact search on the first
+d dims (renormalised) against exact search at full dimension, once per reduction of the model (core.dims): a
+Matryoshka-trained model's prefix cut, or post-hoc truncation and PCA rotation for any other model.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import numpy as np
 
 from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int
-from core.search import pseudo_queries, truncation_curve
+from core.dims import reduction_label
+from core.search import pseudo_queries, reduction_curve
 from core.store import EmbeddingStore
 
 
@@ -25,9 +28,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--query", action="append", default=None, help="a query to use (repeat); default: pseudo-queries"
     )
     p.add_argument(
-        "--pseudo", type=positive_int, default=200, help="chunks used as pseudo-queries when no --query is given"
+        "--pseudo",
+        type=positive_int,
+        default=200,
+        help="chunks used as pseudo-queries when no --query is given",
     )
-    p.add_argument("--json", action="store_true", help='print {"model", "k", "queries", "dims": [...]} as JSON')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"model", "k", "queries", "curves": [{"reduction", "label", "dims": [...]}], "dims": [...]} '
+        "as JSON (dims: the first curve's rows)",
+    )
     return p
 
 
@@ -43,23 +54,33 @@ def run(args: argparse.Namespace) -> int:
         exclude = pseudo_queries(len(corpus.chunks), n=args.pseudo)
         queries, kind = mi.vectors[exclude], f"{len(exclude)} chunks as pseudo-queries"
     dims = mi.offered_dims
-    curve = truncation_curve(mi.vectors, queries, dims=dims, k=args.k, exclude=exclude)
-    rows = [
-        {
-            "dims": d,
-            "recall@k": round(curve.recall[d], 4),
-            "exact_ms_per_query": round(curve.ms_per_query[d], 3),
-            "bytes_per_vector": 4 * d,
-        }
-        for d in dims
-    ]
+    trained = bool(mi.spec.mrl_dims)
+    curves: list[dict[str, Any]] = []
+    for r in mi.reductions:
+        curve = reduction_curve(mi, queries, reduction=r.id, dims=dims, k=args.k, exclude=exclude)
+        rows = [
+            {
+                "dims": d,
+                "reduction": r.id,
+                "recall@k": round(curve.recall[d], 4),
+                "exact_ms_per_query": round(curve.ms_per_query[d], 3),
+                "bytes_per_vector": 4 * d,
+            }
+            for d in dims
+        ]
+        curves.append({"reduction": r.id, "label": reduction_label(r.id, trained=trained), "dims": rows})
     if args.json:
-        print(dumps({"model": mi.spec.name, "k": args.k, "queries": len(queries), "dims": rows}))
+        report = {"model": mi.spec.name, "k": args.k, "queries": len(queries), "curves": curves}
+        print(dumps({**report, "dims": curves[0]["dims"]}))
         return 0
-    trained = "Matryoshka-trained" if mi.spec.mrl_dims else "not trained for truncation"
-    print(f"{mi.spec.name} ({trained}), recall@{args.k} vs full {mi.dim} dims over {kind}:")
-    print(f"{'dims':>6} {'recall':>7} {'ms/query':>9} {'bytes':>7}")
-    for r in rows:
-        print(f"{r['dims']:>6} {r['recall@k']:>7.3f} {r['exact_ms_per_query']:>9.3f} {r['bytes_per_vector']:>7}")
+    how = "Matryoshka-trained" if trained else "not trained for truncation"
+    print(f"{mi.spec.name} ({how}), recall@{args.k} vs full {mi.dim} dims over {kind}:")
+    print(f"{'dims':>6} {'reduction':<20} {'recall':>7} {'ms/query':>9} {'bytes':>7}")
+    for c in curves:
+        for row in c["dims"]:
+            print(
+                f"{row['dims']:>6} {c['label']:<20} {row['recall@k']:>7.3f} {row['exact_ms_per_query']:>9.3f} "
+                f"{row['bytes_per_vector']:>7}"
+            )
     sys.stdout.flush()
     return 0

@@ -23,7 +23,9 @@ from pathlib import Path
 from core.cli.common import (
     StderrProgress,
     add_common,
+    add_systems,
     build_one,
+    build_systems,
     positive_int,
     run_command,
 )
@@ -48,6 +50,7 @@ from core.evaluation import (
     evaluate,
     metric_key,
     parse_metric,
+    rank_systems,
     run_retrieval,
 )
 from core.ingest import QueriesFile, load_corpus, read_queries_jsonl
@@ -55,6 +58,8 @@ from core.judging import query_id
 from core.store import EmbeddingStore
 
 HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
+
+
 # hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``evaluate`` subcommand on an argparse subparsers object."""
@@ -94,18 +99,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME",
-        help="preset, hub id, local folder or endpoint:URL; give twice to compare",
+        help="preset, hub id, local folder or endpoint:URL; repeat to compare",
     )
+    add_systems(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--exact", dest="exact", action="store_true", default=True, help="exact search (default)"
     )
     mode.add_argument("--hnsw", dest="exact", action="store_false", help="search the HNSW index")
     p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
-    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))")
-    p.add_argument("--top-k", type=positive_int, default=None, help="documents retrieved per query (default: 100)")
+    p.add_argument(
+        "--ef", type=positive_int, default=None, help="HNSW search beam (default: max(4 * fetched, 400))"
+    )
+    p.add_argument(
+        "--top-k", type=positive_int, default=None, help="documents retrieved per query (default: 100)"
+    )
     p.add_argument(
         "--metrics", default=",".join(HEADLINE), help="comma-separated, e.g. ndcg@10,map@100,precision@5"
     )
@@ -120,6 +130,33 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--resamples", type=positive_int, default=10_000, help="paired test resamples")
     p.add_argument("--seed", type=int, default=0, help="paired test seed")
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _format_leaderboard(board: dict) -> str:
+    """The leaderboard's test column, latency and size per system, then the top group and the verdict."""
+    rows = board["rows"]
+    width = max(12, *(len(r["system"]) for r in rows)) + 2
+    metric = board["metric"]
+    lines = [
+        f"leaderboard on {metric}: {board['correction']}",
+        f"{'system':<{width}}{'kind':>8}{metric:>10}{'vs best':>9}{'p (Holm)':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'index MB':>10}  top group",
+    ]
+    for r in rows:
+        p = "–" if r["p_holm"] is None else f"{r['p_holm']:.4f}"
+        lines.append(
+            f"{r['system']:<{width}}{r['kind']:>8}{r[metric]:10.4f}{r[f'diff_vs_best_{metric}']:+9.4f}{p:>10}"
+            f"{_ms(r['latency_p50_ms']):>9}{_ms(r['latency_p95_ms']):>9}{(r['index_bytes'] or 0) / 2**20:10.2f}"
+            f"  {'yes' if r['top_group'] else ''}"
+        )
+    lines.append(f"top group: {', '.join(board['top_group'])}")
+    lines.append(f"verdict: {board['verdict']['sentence']}")
+    lines += [f"warning: {w}" for w in board["verdict"]["warnings"]]
+    return "\n".join(lines)
 
 
 def _identical_ids(choice: str, dataset_name: str, path: str) -> bool:
@@ -229,8 +266,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
     metrics = list(dict.fromkeys(metric_key(m) for m in args.metrics.split(",") if m.strip()))
     if not metrics:
         raise EvaluationError("--metrics is empty: give e.g. ndcg@10,mrr@10,recall@100.")
-    if len(args.model) > 2:
-        raise EvaluationError(f"Give one or two --model options, got {len(args.model)}.")
+    if not args.model and not args.system:
+        raise EvaluationError("Name at least one --model or --system to evaluate.")
     top_k = args.top_k or max(100, *(parse_metric(m)[1] for m in metrics))
     t0 = time.perf_counter()
     print(f"loading {args.beir} ...", file=sys.stderr, flush=True)
@@ -239,7 +276,9 @@ def evaluate_models(args: argparse.Namespace) -> dict:
         data = load_with_qrels(args.beir, qrels_file, getattr(args, "queries", None))
     else:
         if getattr(args, "queries", None):
-            raise EvaluationError("--queries goes with --qrels (the set's own judgments bring their queries).")
+            raise EvaluationError(
+                "--queries goes with --qrels (the set's own judgments bring their queries)."
+            )
         data = load_eval_set(args.beir, split=args.split)
     for w in data.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -255,6 +294,8 @@ def evaluate_models(args: argparse.Namespace) -> dict:
         flush=True,
     )
     store = EmbeddingStore(args.store)
+    if args.system or len(args.model) > 2:
+        return _leaderboard(args, data, metrics, top_k, rule, ignore_ids, store, t0)
     names = _unique_names(args.model)
     runs, results = {}, {}
     for name, raw in zip(names, args.model, strict=True):
@@ -296,25 +337,94 @@ def evaluate_models(args: argparse.Namespace) -> dict:
             )
         (out / "qrels.trec").write_text(format_trec_qrels(data.qrels), encoding="utf-8")
     return {
-        "dataset": {
-            "name": data.name,
-            "path": str(args.beir),
-            "split": data.split,
-            "documents": len({key(c) for c in data.corpus.chunks}),
-            "chunks": len(data.corpus.chunks),
-            "queries": len(data.queries),
-            "qrels": str(qrels_file) if qrels_file else None,
-        },
-        "settings": {
-            "search": "exact" if args.exact else "hnsw",
-            "dims": args.dims,
-            "top_k": top_k,
-            "ef": args.ef,
-            "ignore_identical_ids": ignore_ids,
-            "seconds": round(time.perf_counter() - t0, 2),
-        },
+        "dataset": _dataset_json(data, args, key, qrels_file),
+        "settings": _settings_json(args, top_k, ignore_ids, t0),
         "models": results,
         "paired": paired,
+    }
+
+
+def _dataset_json(data: BeirDataset, args: argparse.Namespace, key, qrels_file: str | None) -> dict:
+    return {
+        "name": data.name,
+        "path": str(args.beir),
+        "split": data.split,
+        "documents": len({key(c) for c in data.corpus.chunks}),
+        "chunks": len(data.corpus.chunks),
+        "queries": len(data.queries),
+        "qrels": str(qrels_file) if qrels_file else None,
+    }
+
+
+def _settings_json(args: argparse.Namespace, top_k: int, ignore_ids: bool, t0: float) -> dict:
+    return {
+        "search": "exact" if args.exact else "hnsw",
+        "dims": args.dims,
+        "top_k": top_k,
+        "ef": args.ef,
+        "ignore_identical_ids": ignore_ids,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def _leaderboard(
+    args, data: BeirDataset, metrics: list[str], top_k: int, rule, ignore_ids: bool, store, t0
+) -> dict:
+    """Every --model and --system on the same judged queries: one leaderboard, Holm-corrected, the top group."""
+    systems = build_systems(data.corpus, args, store)
+    ranking = rank_systems(
+        systems,
+        data.queries,
+        data.qrels,
+        exact=args.exact,
+        dims=args.dims,
+        ef=args.ef,
+        k=top_k,
+        metrics=tuple(metrics),
+        ignore_identical_ids=ignore_ids,
+        evidence="human",
+        n_resamples=args.resamples,
+        seed=args.seed,
+        progress=lambda name: StderrProgress(f"[{name}] searching"),
+    )
+    board, verdict, runs = ranking.board, ranking.verdict, ranking.runs
+    results = {
+        r.system: {
+            **{m: r.means.get(m) for m in metrics},
+            "judged@10": r.means.get("judged@10"),
+            "queries": board.queries,
+        }
+        for r in board.rows
+    }
+    if args.run_dir:
+        out = Path(args.run_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(runs):
+            (out / f"run_{i + 1}.trec").write_text(
+                format_trec_run(runs[name].run, tag=f"system{i + 1}"), encoding="utf-8"
+            )
+        (out / "qrels.trec").write_text(format_trec_qrels(data.qrels), encoding="utf-8")
+    return {
+        "dataset": _dataset_json(data, args, doc_key(rule), getattr(args, "qrels", None)),
+        "settings": _settings_json(args, top_k, ignore_ids, t0),
+        "models": results,
+        "paired": {},
+        "leaderboard": {
+            "metric": board.metric,
+            "best": board.best,
+            "top_group": list(board.top_group),
+            "correction": board.correction,
+            "queries": board.queries,
+            "rows": board.table(),
+            "by_group": board.group_table(),
+            "verdict": {
+                "sentence": verdict.sentence,
+                "top_group": list(verdict.top_group) if verdict.top_group is not None else None,
+                "winner": verdict.winner,
+                "warnings": verdict.warnings,
+                "rests_on": verdict.rests_on,
+            },
+        },
     }
 
 
@@ -333,6 +443,9 @@ def run(args: argparse.Namespace) -> int:
         p = result["paired"]
         print()
         print(_format_paired({m: p[m] for m in metrics if m in p}, p["a"], p["b"]))
+    if result.get("leaderboard"):
+        print()
+        print(_format_leaderboard(result["leaderboard"]))
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -24,9 +24,19 @@ from core.cli.common import (
 from core.datasets import read_qrels
 from core.errors import DashboardError, IngestError
 from core.evaluation import choose_doc_key, doc_key
-from core.frontier import Judged, Sweep, equal_budget, sweep_index, to_json
+from core.frontier import (
+    Judged,
+    ScaleInputs,
+    Sweep,
+    binary_collapse_warning,
+    embedding,
+    equal_budget,
+    sweep_index,
+    to_json,
+)
 from core.ingest import read_queries_jsonl
 from core.judging import JudgmentStore
+from core.models import Throughput, current_throughput
 from core.search import pseudo_queries
 from core.store import EmbeddingStore
 from core.types import Corpus
@@ -120,7 +130,10 @@ def store_queries(corpus: Corpus, root: str | None) -> tuple[dict[str, str], dic
 
 def format_table(s: Sweep) -> str:
     """One model's rows as a text table (Pareto-optimal rows starred)."""
-    head = f"{'dims':>5} {'precision':<15}{'index':<6}{'B/vector':>9}{'recall@k':>9}{'nDCG@10':>8}{'p50 ms':>9}{'p95 ms':>9}"
+    head = (
+        f"{'dims':>5} {'reduction':<20}{'precision':<15}{'index':<6}{'B/vector':>9}{'recall@k':>9}{'nDCG@10':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}"
+    )
     lines = [
         f"{s.model}: {s.queries} queries, recall@{s.k} vs its own {s.full_dim}-dim float32 exact top-k",
         head,
@@ -128,16 +141,20 @@ def format_table(s: Sweep) -> str:
     for r in s.rows:
         nd = "-" if r.ndcg10 is None else f"{r.ndcg10:.4f}"
         lines.append(
-            f"{r.dims:>5} {r.precision:<15}{r.index:<6}{r.bytes_per_element:>9.0f}{r.recall:>9.4f}{nd:>8}"
-            f"{r.p50_ms:>9.3f}{r.p95_ms:>9.3f}" + ("  *" if r.pareto else "")
+            f"{r.dims:>5} {s.reduction_label(r):<20}{r.precision:<15}{r.index:<6}{r.bytes_per_element:>9.0f}"
+            f"{r.recall:>9.4f}{nd:>8}{r.p50_ms:>9.3f}{r.p95_ms:>9.3f}" + ("  *" if r.pareto else "")
         )
     lines.append("* Pareto-optimal (no configuration is smaller and at least as good)")
+    warning = binary_collapse_warning(s)
+    if warning:
+        lines.append(f"warning: {warning}")
     lines += [f"note: {n}" for n in s.notes]
     return "\n".join(lines)
 
 
 def run_frontier(args: argparse.Namespace) -> list[Sweep]:
-    """Build (or load) each model's vectors and sweep it; raises DashboardError on bad input."""
+    """Build (or load) each model's vectors and sweep it; raises DashboardError on bad input. Each model's one
+    throughput here (core.models.current_throughput) is kept in ``args.throughputs`` for the cost lines."""
     if len(args.model) > 2:
         raise DashboardError(f"Give one or two --model options, got {len(args.model)}.")
     corpus = load_any_corpus(args.corpus)
@@ -151,8 +168,12 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
     else:
         texts = read_queries(args.queries) if args.queries else None
     sweeps = []
+    args.throughputs = []
     for name in args.model:
         mi = build_one(corpus, name, args, store)
+        args.throughputs.append(
+            current_throughput(mi.embedder, store, [c.embed_text for c in corpus.chunks[:64]])
+        )
         exclude = None
         if texts is None:
             rows = pseudo_queries(len(corpus.chunks), n=args.pseudo)
@@ -195,8 +216,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"equal budget ({'nDCG@10' if metric == 'ndcg@10' else 'recall@k'}):")
             print("  " + equal_budget(a, b, metric=metric).sentence)
             print("  " + equal_budget(b, a, metric=metric).sentence)
+    throughputs: list[Throughput] = getattr(args, "throughputs", [])
+    scale = ScaleInputs()
+    if throughputs:
+        print(f"embedding cost at {scale.chunks:,} chunks (one pass at default prices):")
+        for tp in throughputs:
+            print("  " + embedding(tp, scale).sentence())
     if args.json_out:
-        Path(args.json_out).write_text(dumps(to_json(sweeps)) + "\n", encoding="utf-8")
+        out = to_json(sweeps)
+        out["throughput"] = {tp.model: tp.to_json() for tp in throughputs}
+        out["warnings"] = {s.model: w for s in sweeps if (w := binary_collapse_warning(s))}
+        Path(args.json_out).write_text(dumps(out) + "\n", encoding="utf-8")
         print(f"wrote {args.json_out}", file=sys.stderr)
     return 0
 

@@ -16,7 +16,15 @@ from core.cli import dims as dims_cli
 from core.cli import evaluate as evaluate_cli
 from core.cli import frontier as frontier_cli
 from core.cli import report as report_cli
-from core.cli.common import add_corpus_model, build_one, dumps, load_any_corpus, positive_int, run_command
+from core.cli.common import (
+    add_corpus_model,
+    build_one,
+    build_systems,
+    dumps,
+    load_any_corpus,
+    positive_int,
+    run_command,
+)
 from core.errors import DashboardError
 from core.models import PRESETS, availability
 from core.store import EmbeddingStore
@@ -78,8 +86,11 @@ def run_models(args: argparse.Namespace) -> int:
 
 def add_build_parser(sub) -> argparse.ArgumentParser:
     """``build``: ingest, embed (cached) and index a corpus for one or more models."""
-    p = sub.add_parser("build", help="ingest a corpus, embed it (cached) and build one HNSW index per model")
-    add_corpus_model(p, many=True)
+    p = sub.add_parser(
+        "build",
+        help="ingest a corpus, embed it (cached) and build one HNSW index per model (and any --system)",
+    )
+    add_corpus_model(p, many=True, systems=True)
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     return p
 
@@ -98,17 +109,25 @@ def run_build(args: argparse.Namespace) -> int:
             f"corpus {args.corpus}: {loaded} of {len(corpus.files)} files loaded, {len(corpus.chunks)} chunks"
         )
         for f in corpus.files:
-            detail = f.reason if f.status != "loaded" else f"{f.chunks} chunks" + (f"; {f.reason}" if f.reason else "")
+            detail = (
+                f.reason
+                if f.status != "loaded"
+                else f"{f.chunks} chunks" + (f"; {f.reason}" if f.reason else "")
+            )
             print(f"  {f.status:<9} {display_name(f.source)}  ({display_name(detail)})")
         sys.stdout.flush()
-    models = []
+    models, built = [], {}
     for name in args.model:
         mi = build_one(corpus, name, args, store)
+        built[name] = mi
         s = mi.stats
-        if s is None:  # build_model_index always records them; a loaded index without them has nothing to print
+        if (
+            s is None
+        ):  # build_model_index always records them; a loaded index without them has nothing to print
             raise DashboardError(f"{name}: the build recorded no statistics")
         row = {
             "model": s.model,
+            "kind": "dense",
             "chunks": s.chunks,
             "embedded": s.embedded,
             "cached": s.chunks - s.embedded,
@@ -127,6 +146,23 @@ def run_build(args: argparse.Namespace) -> int:
                 f"index {s.dims} dims {format_bytes(s.index_bytes)} in {s.index_seconds:.2f} s",
                 flush=True,
             )
+    if args.system:
+        systems = build_systems(corpus, argparse.Namespace(**{**vars(args), "model": []}), store, built=built)
+        for system in systems.values():
+            row = {
+                "model": system.name,
+                "kind": system.kind,
+                "chunks": len(corpus.chunks),
+                "build_seconds": round(system.build_seconds, 3),
+                "index_bytes": system.index_bytes,
+            }
+            models.append(row)
+            if not args.json:
+                print(
+                    f"system {system.name} ({system.kind}): {len(corpus.chunks)} chunks, index "
+                    f"{format_bytes(system.index_bytes)}, built in {system.build_seconds:.2f} s",
+                    flush=True,
+                )
     if args.json:
         print(
             dumps(
@@ -138,13 +174,20 @@ def run_build(args: argparse.Namespace) -> int:
 
 def add_search_parser(sub) -> argparse.ArgumentParser:
     """``search``: top-k passages of a corpus for one query."""
-    p = sub.add_parser("search", help="search a corpus with one model (builds or reuses its cached index)")
-    add_corpus_model(p, many=False)
+    p = sub.add_parser(
+        "search", help="search a corpus with one model or system (builds or reuses its cached index)"
+    )
+    add_corpus_model(p, many=False, systems=True)
     p.add_argument("--query", required=True, help="the question or keywords")
     p.add_argument("-k", "--k", type=positive_int, default=10, help="number of results")
     p.add_argument("--dims", type=positive_int, default=None, help="Matryoshka dimension (default: full)")
     p.add_argument("--exact", action="store_true", help="exact numpy search instead of HNSW")
-    p.add_argument("--ef", type=positive_int, default=None, help="HNSW search beam (default: the index's ef_search, 128; always >= k)")
+    p.add_argument(
+        "--ef",
+        type=positive_int,
+        default=None,
+        help="HNSW search beam (default: the index's ef_search, 128; always >= k)",
+    )
     p.add_argument(
         "--instruction", default=None, help="task instruction for instruction-tuned models (Qwen3)"
     )
@@ -159,8 +202,22 @@ def add_search_parser(sub) -> argparse.ArgumentParser:
 def run_search(args: argparse.Namespace) -> int:
     """Print the ranked hits of one query."""
     corpus = load_any_corpus(args.corpus)
-    mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
-    result = mi.search(args.query, SearchParams(k=args.k, dims=args.dims, exact=args.exact, instruction=args.instruction))
+    store = EmbeddingStore(args.store)
+    params = SearchParams(
+        k=args.k, dims=args.dims, exact=args.exact, ef=args.ef, instruction=args.instruction
+    )
+    if args.model:
+        mi = build_one(corpus, args.model, args, store)
+        result = mi.search(args.query, params)
+        how = "exact" if result.exact else mi.backend.kind if mi.backend else "HNSW"
+        head = f"{mi.spec.name} @ {result.dims} dims ({how}): query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
+    else:
+        system = next(iter(build_systems(corpus, args, store).values()))
+        result = system.search_many([args.query], params)[0]
+        stages = "".join(
+            f", {k.removesuffix('_ms')} {v:.1f} ms" for k, v in result.extra.items() if k.endswith("_ms")
+        )
+        head = f"{system.name} ({system.kind}): query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms{stages}"
     chunks = corpus.chunks
     if args.json:
         print(
@@ -178,10 +235,9 @@ def run_search(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(
-        f"{mi.spec.name} @ {result.dims} dims ({'exact' if result.exact else mi.backend.kind if mi.backend else 'HNSW'}): "
-        f"query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
-    )
+    print(head)
+    if not result.hits:
+        print(f"  no results{': ' + str(result.extra['note']) if result.extra.get('note') else ''}")
     for h in result.hits:
         c = chunks[h.chunk_index]
         where = display_name(f"{c.source} {c.location}".strip())

@@ -15,7 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import add_common, build_one, load_any_corpus, positive_int, run_command
+from core.cli.common import (
+    add_common,
+    add_systems,
+    build_one,
+    build_systems,
+    load_any_corpus,
+    positive_int,
+    run_command,
+)
 from core.cli.frontier import read_queries
 from core.datasets import is_judged_folder, load_eval_set, read_qrels
 from core.errors import DashboardError, IngestError
@@ -44,6 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="NAME",
         help="preset, hub id, path or endpoint (twice)",
     )
+    add_systems(p)
     p.add_argument("--queries", default=None, metavar="FILE", help="queries.jsonl or one query per line")
     p.add_argument(
         "--qrels", default=None, metavar="FILE", help="qrels (BEIR tsv or TREC) naming docs by path or id"
@@ -95,7 +104,8 @@ def load_inputs(args: argparse.Namespace) -> tuple[Corpus, dict[str, str], Qrels
     queries: dict[str, str] = {}
     qrels: Qrels | None = None
     source = ""
-    models = " ".join(f"--model {shlex.quote(m)}" for m in args.model)
+    models = " ".join(f"--model {shlex.quote(m)}" for m in args.model)  # frontier: dense models only
+    systems = " ".join([models, *(f"--system {shlex.quote(x)}" for x in args.system)])
     commands: list[str] = []
     if eval_set:
         data = load_eval_set(path, split=args.split)
@@ -126,7 +136,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[Corpus, dict[str, str], Qrels
     q = shlex.quote
     if eval_set and not args.qrels and not (store is not None and source.startswith("the judgment store")):
         commands.append(
-            f"python -m core.cli evaluate --beir {q(str(path))} {models} --exact --json evaluate.json"
+            f"python -m core.cli evaluate --beir {q(str(path))} {systems} --exact --json evaluate.json"
             + (f" --split {q(args.split)}" if args.split else "")
         )
         if is_judged_folder(path):
@@ -142,7 +152,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[Corpus, dict[str, str], Qrels
         )
     else:
         commands.append(f"python -m core.cli frontier --corpus {q(str(path))} {models} --json frontier.json")
-    report = [f"python -m core.cli report --corpus {q(str(path))} {models}"]
+    report = [f"python -m core.cli report --corpus {q(str(path))} {systems}"]
     for flag, value in (
         ("--queries", args.queries),
         ("--qrels", args.qrels),
@@ -188,9 +198,20 @@ def build(args: argparse.Namespace) -> tuple[ReportData, str, str | None]:
         names=names,
         scale=scale,
         commands=commands,
+        systems=build_systems(
+            corpus,
+            argparse.Namespace(**{**vars(args), "model": []}),
+            store,
+            built=dict(zip(args.model, indexes, strict=True)),
+        )
+        if args.system
+        else None,  # fmt: skip
         say=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
     )
     add_store_figures(data, jstore)
+    for m in data.models:  # the one throughput the cost section prices, and where it comes from
+        if m.throughput is not None:
+            print(f"  throughput {m.name}: {m.throughput.label()}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     report = build_report(data)
     page = render_html(report)

@@ -16,13 +16,22 @@
   model there is no winner (a warning says the two disagree). Votes for the models the other way round
   are flipped to the comparison's order. Without a comparison the votes alone may name the winner (at
   least ``min_queries`` votes, p_sign < alpha, CI excluding 50%).
+
+``leaderboard_verdict(board, ...)`` does the same for N systems (``core.evaluation.leaderboard.Leaderboard``): it
+names **the top group** (the best system and every system not significantly worse than it after Holm's
+correction), a lone winner only when the group holds one system, and what the group rests on (how many
+queries, whose judgments, the raters' kappa, the correction, the settings of the runs). The thin-evidence
+rules are the ones above: fewer than ``min_queries`` queries, judged@10 spread over more than ``max_judged_gap``
+across the systems, most judgments unpooled; any of them withholds the group (the ranking by mean is still
+quoted). Pairwise blind votes are not part of it (they compare two systems; cite them with ``verdict``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from core.evaluation.leaderboard import Leaderboard
 from core.evaluation.metrics import EvaluationError, metric_key, parse_metric
 from core.evaluation.run import Comparison
 from core.evaluation.significance import PairedResult
@@ -117,9 +126,7 @@ def _vote_leader(votes: VoteSummary, alpha: float, min_votes: int) -> tuple[str 
     side = "A" if rate > 0.5 else "B"
     if side == "B":
         rate, lo, hi = 1.0 - rate, 1.0 - hi, 1.0 - lo
-    conclusive = (
-        votes.p_sign is not None and votes.p_sign < alpha and lo > 0.5 and votes.n >= min_votes
-    )
+    conclusive = votes.p_sign is not None and votes.p_sign < alpha and lo > 0.5 and votes.n >= min_votes
     text = f"{{{side}}} wins {rate:.0%} (95% CI {lo * 100:.0f}–{hi * 100:.0f}%, {tail})"
     return side, conclusive, text
 
@@ -147,7 +154,9 @@ def verdict(
     """
     warnings: list[str] = []
     if comparison is None and (votes is None or votes.n == 0):
-        return Verdict("No judgments or votes yet: judge some pooled queries or cast blind votes first.", None, [])
+        return Verdict(
+            "No judgments or votes yet: judge some pooled queries or cast blind votes first.", None, []
+        )
     if comparison is None:
         assert votes is not None
         side, conclusive, text = _vote_leader(votes, alpha, min_queries)
@@ -165,7 +174,9 @@ def verdict(
 
     key = metric_key(metric)
     if key not in comparison.paired:
-        raise EvaluationError(f"The comparison has no paired test on {metric!r}; it has {list(comparison.paired)}.")
+        raise EvaluationError(
+            f"The comparison has no paired test on {metric!r}; it has {list(comparison.paired)}."
+        )
     p = comparison.paired[key]
     name = {"A": comparison.name_a, "B": comparison.name_b}
     shown = pretty_metric(key)
@@ -177,7 +188,9 @@ def verdict(
     view = p if lead == "A" else _flip(p)  # every figure is quoted from the leader's side (leader - other)
     blocking: list[str] = []
     if p.queries < min_queries:
-        blocking.append(f"only {p.queries} queries were evaluated (at least {min_queries} are needed to name a winner)")
+        blocking.append(
+            f"only {p.queries} queries were evaluated (at least {min_queries} are needed to name a winner)"
+        )
     if p.diff == 0.0:
         warnings.append(f"the two models score the same on {shown}")
     elif p.p_value >= alpha or p.ci_low <= 0.0 <= p.ci_high:
@@ -245,3 +258,146 @@ def verdict(
     elif blocking:
         sentence += " Not enough to name a winner: " + "; ".join(blocking) + "."
     return Verdict(sentence, winner, blocking + warnings)
+
+
+_EVIDENCE = {
+    "human": "people's labels",
+    "llm": "an LLM's labels",
+    "mixed": "people's and an LLM's labels",
+    "generated": "generated queries judged by the chunk each was written from",
+}
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    """The verdict over a leaderboard: the sentence, the top group (None when the evidence is too thin), the lone
+    winner (only when the group holds one system), warnings, and what it rests on (plain values for a report)."""
+
+    sentence: str
+    top_group: tuple[str, ...] | None
+    winner: str | None
+    warnings: list[str] = field(default_factory=list)
+    rests_on: dict[str, object] = field(default_factory=dict)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def leaderboard_verdict(
+    board: Leaderboard,
+    *,
+    source: str = "",
+    evidence: str = "",
+    agreement: RaterAgreement | None = None,
+    unpooled_share: float | None = None,
+    min_queries: int = 10,
+    max_judged_gap: float = MAX_JUDGED_GAP,
+    digits: int = 2,
+) -> GroupVerdict:
+    """The top group of ``board`` in words (see the module docstring).
+
+    ``source``: where the judgments came from, as for ``verdict`` ("pooled", "thumbs", "imported", "union", "");
+    ``evidence``: whose labels they are ("human", "llm", "mixed", "generated", or ""); ``agreement``: the raters'
+    kappa; ``unpooled_share``: share of the judgments that are Compare-page thumbs; ``digits``: decimals.
+    """
+    warnings: list[str] = []
+    shown = pretty_metric(board.metric)
+    head = "On " + _SOURCES.get(source, "{n} " + source + " queries").format(n=board.queries)
+    if evidence:
+        head += f" ({_EVIDENCE.get(evidence, evidence)})"
+    head += _raters(agreement, warnings)
+    if evidence in ("llm", "mixed") and agreement is None:
+        warnings.append(
+            "the judgments include an LLM's labels that were not checked against people's on shared pairs: "
+            "have people judge a sample and check the agreement (kappa) before trusting them"
+        )
+    mean = {r.system: r.means[board.metric] for r in board.rows}
+    fig = {s: number(m, digits) for s, m in mean.items()}
+
+    def listed(names: Iterable[str]) -> list[str]:
+        return [f"{s} ({fig[s]})" for s in names]
+
+    settings = "; ".join(f"{k}: {v}" for k, v in board.settings.items())
+    rests_on: dict[str, object] = {
+        "queries": board.queries,
+        "left_out": board.left_out,
+        "source": source,
+        "evidence": evidence,
+        "raters": len(agreement.raters) if agreement is not None else None,
+        "kappa": agreement.kappa if agreement is not None else None,
+        "metric": board.metric,
+        "correction": board.correction,
+        "alpha": board.alpha,
+        "settings": dict(board.settings),
+    }
+    if board.left_out:
+        warnings.append(
+            f"{board.left_out} queries were not evaluated for every system and were left out: run every system "
+            "on the same query set"
+        )
+    if len(board.rows) == 1:
+        only = board.rows[0].system
+        sentence = (
+            f"{head}, only {only} was evaluated ({shown} {fig[only]}): there is nothing to rank it against."
+        )
+        return GroupVerdict(sentence, None, None, warnings, rests_on)
+
+    blocking: list[str] = []
+    if board.queries < min_queries:
+        blocking.append(
+            f"only {board.queries} queries were evaluated (at least {min_queries} are needed to name a top group)"
+        )
+    judged = {r.system: r.means.get("judged@10") for r in board.rows}
+    known = {s: j for s, j in judged.items() if j is not None}
+    if len(known) > 1 and max(known.values()) - min(known.values()) > max_judged_gap:
+        least = min(known, key=lambda s: (known[s], s))
+        spread = ", ".join(f"{s} {number(j, 2)}" for s, j in known.items())
+        blocking.append(
+            f"judged@10 differs between the systems ({spread}): judge the pooled results of {least} "
+            "(the Judge page pools every system's top k) to even it out"
+        )
+    if unpooled_share is not None and unpooled_share > 0.5:
+        blocking.append(
+            f"most judgments ({unpooled_share:.0%}) are Compare-page thumbs, given with model names and ranks in "
+            "view: judge pooled queries on the Judge page"
+        )
+
+    order = list(board.systems)
+    top = list(board.top_group)
+    out = [s for s in order if s not in top]
+    how = f"{board.correction}" + (f"; settings: {settings}" if settings else "")
+    winner: str | None = None
+    if blocking:
+        claim = f"{_and(listed(order))} rank in that order on {shown}"
+        sentence = f"{head}, {claim} ({how}). Not enough to name a top group: " + "; ".join(blocking) + "."
+        return GroupVerdict(sentence, None, None, blocking + warnings, rests_on)
+
+    def beaten(s: str) -> str:
+        t = board.test(board.best, s)
+        return f"{s} ({fig[s]}, Holm {_p(t.p_holm, digits)})" if t is not None else f"{s} ({fig[s]})"
+
+    if not out:
+        every = "both" if len(top) == 2 else f"all {len(top)}"
+        claim = (
+            f"no system is significantly worse than the best on {shown}: the top group holds {every}, "
+            f"{_and(listed(top))}"
+        )
+    elif len(top) > 1:
+        claim = (
+            f"the top group on {shown} is {_and(listed(top))}: none is significantly worse than {board.best}, "
+            f"while {_and([beaten(s) for s in out])} {'is' if len(out) == 1 else 'are'}"
+        )
+    else:
+        winner = board.best
+        claim = (
+            f"{board.best} is best on {shown} ({fig[board.best]}): every other system is significantly worse, "
+            f"{_and([beaten(s) for s in out])}"
+        )
+    if board.tukey is not None and set(board.tukey.top_group) != set(top):
+        warnings.append(
+            f"Tukey's HSD (which ignores that the same queries score every system) puts "
+            f"{_and(list(board.tukey.top_group))} in the top group; the paired tests are the sharper view"
+        )
+    sentence = f"{head}, {claim} ({how})."
+    return GroupVerdict(sentence, tuple(top), winner, warnings, rests_on)

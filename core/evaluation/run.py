@@ -1,4 +1,4 @@
-"""Judged evaluation of a ModelIndex: runs from searches, metrics per query and mean, A-vs-B comparison.
+"""Judged evaluation of a ModelIndex or any System: runs, per-query latency, metrics per query and mean, A vs B.
 
 MTEB conventions: documents embedded as ``(title + " " + text).strip()`` (``Chunk.embed_text``), cosine
 similarity (unit vectors), the model's own query prompt (none for all-MiniLM-L6-v2), metrics as in
@@ -30,8 +30,9 @@ from core.evaluation.metrics import (
 )
 from core.evaluation.significance import PairedResult, paired_test
 from core.ingest import detect_language
+from core.search import System
 from core.text import has_visible_text
-from core.types import Chunk, Corpus, Progress, SearchParams
+from core.types import Chunk, Corpus, Progress, SearchParams, SearchResult
 
 DocKey = Callable[[Chunk], str]
 DocIdRule = Literal["id", "source"]  # judged documents named by chunk id (BEIR) or by file path
@@ -45,7 +46,9 @@ class SearchIndex(Protocol):
 
     def embed_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray: ...
 
-    def search_vectors(self, qvecs: np.ndarray, params: SearchParams = ...) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_vectors(
+        self, qvecs: np.ndarray, params: SearchParams = ...
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 # MTEB tasks that set ignore_identical_ids = True (queries are themselves corpus documents)
@@ -153,6 +156,90 @@ def check_corpus_text(corpus: Corpus) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _DocPlan:
+    """How chunk hits become a run: each chunk's document key, documents wanted per query, the first depth."""
+
+    keys: list[str]
+    k: int
+    want: int  # documents needed per query (k, plus one when a query's own id may be dropped)
+    first_fetch: int  # chunks fetched first: more than ``want`` when documents have several chunks
+    n_chunks: int
+    ignore_identical_ids: bool
+
+
+def _plan(
+    corpus: Corpus, *, k: int, doc_id: str | DocKey, qrels: Qrels | None, ignore_identical_ids: bool
+) -> _DocPlan:
+    """Check ``k`` and the corpus, decide the document key and how deep to fetch (shared by every search path)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise EvaluationError(f"k must be a positive integer, got {k!r}.")
+    check_corpus_text(corpus)
+    if doc_id == "auto":
+        if qrels is None:
+            raise EvaluationError("doc_id='auto' needs the qrels to decide between chunk ids and sources.")
+        doc_id = choose_doc_key(corpus, qrels)
+    key = doc_key(doc_id) if isinstance(doc_id, str) else doc_id
+    keys = [key(c) for c in corpus.chunks]
+    n_docs, n_chunks = len(set(keys)), len(keys)
+    want = min(k + (1 if ignore_identical_ids else 0), n_docs)
+    first_fetch = min(n_chunks, want if n_docs == n_chunks else want * max(2, math.ceil(n_chunks / n_docs)))
+    return _DocPlan(keys, k, want, first_fetch, n_chunks, ignore_identical_ids)
+
+
+ChunkHits = list[tuple[int, float]]  # (chunk row, score) of one query, best first
+
+
+def _collect(
+    plan: _DocPlan, n: int, search: Callable[[list[int], int], list[ChunkHits]], *, short_means_done: bool
+) -> list[dict[str, float]]:
+    """Documents of ``n`` queries, each scored by its best chunk, fetching deeper while chunks collapse.
+
+    ``search(rows, fetch)`` returns the top ``fetch`` chunk hits of each listed query. A query is fetched again
+    at twice the depth while it has fewer than ``plan.want`` documents and the corpus has more chunks; with
+    ``short_means_done`` a query whose search returned fewer than ``fetch`` hits is final (the system had no more).
+    """
+    out: list[dict[str, float]] = [{} for _ in range(n)]
+    pending, fetch = list(range(n)), plan.first_fetch
+    while pending:
+        still = []
+        for i, hits in zip(pending, search(pending, fetch), strict=True):
+            docs: dict[str, float] = {}
+            for c, s in hits:
+                if c < 0:  # hnswlib pads with -1 when it finds fewer than k
+                    continue
+                d = plan.keys[c]
+                if d not in docs or s > docs[d]:
+                    docs[d] = float(s)
+            exhausted = short_means_done and sum(c >= 0 for c, _ in hits) < fetch
+            if len(docs) < plan.want and fetch < plan.n_chunks and not exhausted:
+                still.append(i)
+            out[i] = docs
+        pending, fetch = still, min(plan.n_chunks, fetch * 2)
+    return out
+
+
+def _finish(plan: _DocPlan, run: Run) -> Run:
+    """Drop identical ids if asked, then keep the top ``k`` documents of each query, best first."""
+    if plan.ignore_identical_ids:
+        run = drop_identical_ids(run)
+    return {
+        q: dict(sorted(d.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[: plan.k])
+        for q, d in run.items()
+    }
+
+
+def _searchable(queries: Mapping[str, str]) -> list[str]:
+    """Query ids with text to search (the others get an empty ranking)."""
+    return [q for q in queries if queries[q].strip()]
+
+
+def _report(progress: Progress | None, done: int, total: int, t0: float) -> None:
+    if progress is not None:
+        elapsed = time.perf_counter() - t0
+        progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+
+
 def run_retrieval(
     model_index: SearchIndex,
     queries: Mapping[str, str],
@@ -173,6 +260,8 @@ def run_retrieval(
 
     ``embed`` turns query texts into full-dimension vectors (default: the index's own ``embed_queries`` with
     ``instruction``); the app passes its per-text memo so queries another page embedded are not embedded again.
+    Each query is embedded once, however deep its search goes (the MTEB-exact path for dense models;
+    ``run_system`` runs any other system).
 
     ``doc_id='auto'`` picks 'id' or 'source' from ``qrels`` (see ``choose_doc_key``). With HNSW the beam is
     ``ef`` or max(4 * fetched, 400) so recall stays near exact. Empty queries get an empty ranking.
@@ -199,20 +288,10 @@ def run_retrieval(
     Raises:
         EvaluationError: ``k`` is not a positive integer, or ``doc_id`` cannot be decided.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise EvaluationError(f"k must be a positive integer, got {k!r}.")
-    check_corpus_text(model_index.corpus)
-    chunks = model_index.corpus.chunks
-    if doc_id == "auto":
-        if qrels is None:
-            raise EvaluationError("doc_id='auto' needs the qrels to decide between chunk ids and sources.")
-        doc_id = choose_doc_key(model_index.corpus, qrels)
-    key = doc_key(doc_id) if isinstance(doc_id, str) else doc_id
-    keys = [key(c) for c in chunks]
-    n_docs, n_chunks = len(set(keys)), len(keys)
-    want = min(k + (1 if ignore_identical_ids else 0), n_docs)
-    first_fetch = min(n_chunks, want if n_docs == n_chunks else want * max(2, math.ceil(n_chunks / n_docs)))
-    qids = [q for q in queries if queries[q].strip()]
+    plan = _plan(
+        model_index.corpus, k=k, doc_id=doc_id, qrels=qrels, ignore_identical_ids=ignore_identical_ids
+    )
+    qids = _searchable(queries)
     run: Run = {q: {} for q in queries}
     t0 = time.perf_counter()
     for start in range(0, len(qids), batch_size):
@@ -221,32 +300,145 @@ def run_retrieval(
         qvecs = (
             embed(texts) if embed is not None else model_index.embed_queries(texts, instruction=instruction)
         )
-        pending, fetch = list(range(len(batch))), first_fetch
-        while pending:
+
+        def search(rows: list[int], fetch: int, qvecs: np.ndarray = qvecs) -> list[ChunkHits]:
             beam = ef if ef is not None else max(4 * fetch, 400)
-            idx, scores = model_index.search_vectors(qvecs[pending], SearchParams(k=fetch, dims=dims, exact=exact, ef=None if exact else beam))
-            still = []
-            for row, i in enumerate(pending):
-                docs: dict[str, float] = {}
-                for c, s in zip(idx[row].tolist(), scores[row].tolist(), strict=True):
-                    if c < 0:  # hnswlib pads with -1 when it finds fewer than k
-                        continue
-                    d = keys[c]
-                    if d not in docs or s > docs[d]:
-                        docs[d] = float(s)
-                if len(docs) < want and fetch < n_chunks:
-                    still.append(i)
-                run[batch[i]] = docs
-            pending, fetch = still, min(n_chunks, fetch * 2)
-        if progress is not None:
-            done = min(start + batch_size, len(qids))
-            elapsed = time.perf_counter() - t0
-            progress(done, len(qids), done / elapsed if elapsed > 0 else 0.0)
-    if ignore_identical_ids:
-        run = drop_identical_ids(run)
-    return {
-        q: dict(sorted(d.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:k]) for q, d in run.items()
-    }
+            params = SearchParams(k=fetch, dims=dims, exact=exact, ef=None if exact else beam)
+            idx, scores = model_index.search_vectors(qvecs[rows], params)
+            return [list(zip(i.tolist(), s.tolist(), strict=True)) for i, s in zip(idx, scores, strict=True)]
+
+        for q, docs in zip(batch, _collect(plan, len(batch), search, short_means_done=False), strict=True):
+            run[q] = docs
+        _report(progress, min(start + batch_size, len(qids)), len(qids), t0)
+    return _finish(plan, run)
+
+
+def _nums(values: Iterable[float]) -> np.ndarray:
+    return np.fromiter(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-query search time of a system, in ms: p50/p95 of the total and the p50 of each stage.
+
+    A query's total is ``embed_ms + search_ms`` plus every ``*_ms`` stage in ``SearchResult.extra``
+    ("fusion_ms", "rerank_ms"). Systems that search a batch share its time out evenly, so with
+    ``batch_size`` > 1 each figure is a per-query average over its batch (pass batch_size=1 for single-query
+    times). Only each query's first search counts (a deeper fetch for chunked documents is evaluation work).
+    """
+
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    queries: int
+    stages_p50_ms: dict[str, float] = field(default_factory=dict)
+    batch_size: int = 1
+
+    @staticmethod
+    def of(results: Iterable[SearchResult], *, batch_size: int = 1) -> Latency | None:
+        """The latency of these searches (None when there are none)."""
+        stages: dict[str, list[float]] = {}
+        totals: list[float] = []
+        for r in results:
+            parts = {"embed_ms": r.embed_ms, "search_ms": r.search_ms}
+            parts |= {
+                k: v for k, v in r.extra.items()
+                if k.endswith("_ms") and isinstance(v, int | float) and not isinstance(v, bool)
+            }  # fmt: skip
+            for name, v in parts.items():
+                stages.setdefault(name, []).append(float(v))
+            totals.append(sum(float(v) for v in parts.values()))
+        if not totals:
+            return None
+        t = _nums(totals)
+        p50, p95 = np.percentile(t, [50, 95])
+        return Latency(
+            p50_ms=float(p50),
+            p95_ms=float(p95),
+            mean_ms=float(t.mean()),
+            queries=len(totals),
+            stages_p50_ms={k: float(np.percentile(_nums(v), 50)) for k, v in stages.items()},
+            batch_size=batch_size,
+        )
+
+
+@dataclass(frozen=True)
+class SystemRun:
+    """A system's run ({qid: {doc_id: score}}) with what it cost per query and to build."""
+
+    name: str
+    kind: str
+    run: Run
+    latency: Latency | None
+    index_bytes: int = 0
+    build_seconds: float = 0.0
+
+
+def run_system(
+    system: System,
+    queries: Mapping[str, str],
+    *,
+    k: int = 100,
+    exact: bool = True,
+    dims: int | None = None,
+    doc_id: str | DocKey = "id",
+    qrels: Qrels | None = None,
+    ef: int | None = None,
+    ignore_identical_ids: bool = False,
+    instruction: str | None = None,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> SystemRun:
+    """Search every query with any system (``System.search_many``) and return its run and per-query latency.
+
+    The run follows ``run_retrieval``'s conventions exactly (same code): a document scores its best chunk,
+    deeper fetches while chunks collapse into fewer than k documents, identical ids dropped when asked, empty
+    queries get an empty ranking, ``doc_id='auto'`` decided from ``qrels``; a system that returns fewer hits
+    than asked for has no more, and is not asked again. For a dense ModelIndex it gives the same hits as
+    ``run_retrieval``, which stays the path for dense models (each query embedded once, MTEB-exact).
+    ``exact``/``dims``/``ef`` reach dense stages only (HNSW beam: ``ef`` or max(4 * fetched, 400)).
+
+    Returns:
+        A SystemRun: the run (at most ``k`` documents per query), the Latency of each query's first search,
+        and the system's index bytes and build seconds when it reports them.
+
+    Raises:
+        EvaluationError: ``k`` is not a positive integer, or ``doc_id`` cannot be decided.
+    """
+    plan = _plan(system.corpus, k=k, doc_id=doc_id, qrels=qrels, ignore_identical_ids=ignore_identical_ids)
+    qids = _searchable(queries)
+    run: Run = {q: {} for q in queries}
+    first: dict[str, SearchResult] = {}
+    t0 = time.perf_counter()
+    for start in range(0, len(qids), batch_size):
+        batch = qids[start : start + batch_size]
+
+        def search(rows: list[int], fetch: int, batch: list[str] = batch) -> list[ChunkHits]:
+            beam = ef if ef is not None else max(4 * fetch, 400)
+            params = SearchParams(
+                k=fetch, dims=dims, exact=exact, ef=None if exact else beam, instruction=instruction
+            )
+            results = system.search_many([queries[batch[i]] for i in rows], params)
+            if len(results) != len(rows):
+                raise EvaluationError(
+                    f"System {system.name!r} answered {len(results)} results for {len(rows)} queries: "
+                    "search_many must return one SearchResult per query."
+                )
+            for i, r in zip(rows, results, strict=True):
+                first.setdefault(batch[i], r)
+            return [[(h.chunk_index, h.score) for h in r.hits] for r in results]
+
+        for q, docs in zip(batch, _collect(plan, len(batch), search, short_means_done=True), strict=True):
+            run[q] = docs
+        _report(progress, min(start + batch_size, len(qids)), len(qids), t0)
+    return SystemRun(
+        name=system.name,
+        kind=system.kind,
+        run=_finish(plan, run),
+        latency=Latency.of(first.values(), batch_size=min(batch_size, max(1, len(qids)))),
+        index_bytes=int(getattr(system, "index_bytes", 0) or 0),
+        build_seconds=float(getattr(system, "build_seconds", 0.0) or 0.0),
+    )
 
 
 COVERAGE_K = 10  # judged@10 and condensed nDCG@10 are computed beside every evaluation

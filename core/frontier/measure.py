@@ -1,9 +1,11 @@
 """The cost/quality frontier: dimensions x precision x index, measured on stored full-dimension vectors.
 
-Every configuration slices the stored vectors to d dims, renormalises, quantises (core.frontier.quantize) and searches;
-nothing is re-embedded. Recall@k is against the model's own full-dimension float32 exact top-k; nDCG@10 when
+Every configuration reduces the stored vectors to d dims by one of the model's reductions (core.dims: the prefix cut,
+Matryoshka-trained or post-hoc, or the PCA rotation then the prefix cut), renormalises, quantises
+(core.frontier.quantize) and searches; nothing is re-embedded. Each row carries its reduction. Recall@k is against the model's own full-dimension float32 exact top-k; nDCG@10 when
 judgments are given. Then: the Pareto front (max recall, min bytes), the equal-budget readout (the best
-configuration of one model that costs no more than the other's default), and the cost at a target scale.
+configuration of one model that costs no more than the other's default); the cost at a target scale is
+core.frontier.cost's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.dims import PCA, PREFIX, ReductionId, check_reduction, reduction_label
 from core.errors import DashboardError, SearchError
 from core.evaluation import ndcg
 from core.frontier.exact import exact_lists
@@ -36,7 +39,16 @@ from core.types import Progress
 
 IndexKind = Literal["exact", "hnsw"]
 Cancel = Callable[[], bool] | threading.Event
-NOT_MRL_NOTE = "not trained for truncation: measured at full dimension only"
+NOT_MRL_NOTE = (
+    "not trained for truncation: below full dimension each configuration is measured twice, by post-hoc truncation "
+    "(the first d dims, renormalised) and by PCA rotation (rotated onto the principal directions of this corpus's "
+    "vectors, fitted once and stored, then the first d dims); queries are rotated the same way"
+)
+PCA_NOTE = (
+    "PCA rotation rows: recall against the rotated vectors' own full-dimension float32 exact top-k, which is the "
+    "model's own (an orthogonal rotation does not change a cosine); p50 / p95 leave out rotating the query (one "
+    "full-dim x d product)"
+)
 _NDCG_DEPTH = 10
 
 
@@ -65,6 +77,7 @@ class Measurement:
     p95_ms: float
     build_seconds: float | None  # HNSW only
     pareto: bool = False
+    reduction: ReductionId = PREFIX  # how the vectors got to ``dims`` (core.dims): "prefix" or "pca"
 
     @property
     def bytes_per_element(self) -> float:
@@ -73,13 +86,14 @@ class Measurement:
 
     @property
     def label(self) -> str:
-        """E.g. '256 int8 exact'."""
-        return f"{self.dims} {self.precision} {self.index}"
+        """E.g. '256 int8 exact', '128 float32 hnsw PCA' (a PCA rotation row)."""
+        return f"{self.dims} {self.precision} {self.index}" + (" PCA" if self.reduction == PCA else "")
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON shape (plus index bytes, build time and the Pareto flag)."""
         return {
             "dims": self.dims,
+            "reduction": self.reduction,
             "precision": self.precision,
             "index": self.index,
             "bytes_per_vector": self.bytes_per_vector,
@@ -114,15 +128,25 @@ class Sweep:
     notes: tuple[str, ...] = field(default=())
 
     def default(self) -> Measurement | None:
-        """The model's default configuration: full dimension, float32, exact."""
+        """The model's default configuration: full dimension, float32, exact (its stored vectors as they are)."""
         return next(
             (
                 r
                 for r in self.rows
-                if r.dims == self.full_dim and r.precision == "float32" and r.index == "exact"
+                if r.dims == self.full_dim
+                and r.precision == "float32"
+                and r.index == "exact"
+                and r.reduction == PREFIX
             ),
             None,
         )
+
+    def reduction_label(self, row: Measurement) -> str:
+        """How ``row`` got to its dims, in the words the pages use: "Matryoshka-trained", "post-hoc truncation",
+        "PCA rotation" (or "full dimension" for an unreduced row)."""
+        if row.dims == self.full_dim and row.reduction == PREFIX:
+            return "full dimension"
+        return reduction_label(row.reduction, trained=self.mrl_trained)
 
 
 def _cancelled(cancel: Cancel | None) -> bool:
@@ -236,6 +260,7 @@ def sweep(
     latency_queries: int = 20,
     rescore_multiplier: int = DEFAULT_RESCORE_MULTIPLIER,
     mrl_trained: bool = True,
+    reduction: str = PREFIX,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Sweep:
@@ -260,6 +285,8 @@ def sweep(
         latency_queries: How many queries time each configuration (p50 / p95).
         rescore_multiplier: binary+rescore fetches ``k * rescore_multiplier`` candidates to rescore.
         mrl_trained: False adds a note that the model was not trained for truncation.
+        reduction: The reduction every row carries: "prefix", or "pca" when ``vectors`` and ``queries`` are
+            PCA-rotated already (``sweep_index`` does it).
         progress: Called as ``progress(done, total, rate)`` after each configuration.
         cancel: A callable or Event; when set, the sweep stops between configurations.
 
@@ -271,6 +298,7 @@ def sweep(
         SearchError: bad shapes, dims outside 1..dim, an unknown precision or a bad rescore multiplier.
         SweepCancelled: ``cancel`` was set; its ``partial`` holds what was measured.
     """
+    red = check_reduction(reduction)
     docs = np.ascontiguousarray(vectors, dtype=np.float32)
     if docs.ndim != 2 or docs.shape[0] == 0:
         raise SearchError(f"vectors must be a non-empty (n, dim) matrix, got shape {docs.shape}")
@@ -315,6 +343,7 @@ def sweep(
                 p50_ms=r.p50,
                 p95_ms=r.p95,
                 build_seconds=r.build_seconds,
+                reduction=red,
             )
             for r in rows
         ]
@@ -392,6 +421,8 @@ def sweep(
         )
     if not mrl_trained:
         notes.append(f"{model}: {NOT_MRL_NOTE}")
+    if red == PCA:
+        notes.append(PCA_NOTE)
     return Sweep(
         model=model,
         k=kk,
@@ -417,25 +448,61 @@ def sweep_index(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Sweep:
-    """``sweep`` of a built index: its stored vectors at its swept dims (core.dims), with its HNSW parameters.
+    """``sweep`` of a built index by each of its reductions at its swept dims (core.dims), with its HNSW parameters.
 
     The one mapping from a ModelIndex to the sweep's arguments, shared by the Frontier page, the CLI and the report.
+    A model not trained for truncation is swept twice below full dimension: post-hoc truncation of its stored
+    vectors, and the PCA rotation (``ModelIndex.rotation``, fitted once and stored; queries rotated alike); its
+    full-dimension rows are measured once (a rotation does not change a full-dimension cosine). One Sweep holds
+    all rows, each with its reduction, Pareto-marked together.
     """
-    return sweep(
-        mi.vectors,
-        np.asarray(queries),
-        model=name or mi.spec.name,
-        dims=mi.swept_dims,
-        k=k,
-        hnsw=hnsw,
-        params=mi.params,
-        exclude=exclude,
-        judged=judged,
-        latency_queries=latency_queries,
-        rescore_multiplier=rescore_multiplier,
-        mrl_trained=bool(mi.spec.mrl_dims),
-        progress=progress,
-        cancel=cancel,
+    model = name or mi.spec.name
+    full = mi.dim
+    plans: list[tuple[ReductionId, list[int]]] = []
+    for r in mi.reductions:
+        dims = mi.swept_dims if r.id == PREFIX else [d for d in mi.swept_dims if d < full]
+        if dims:
+            plans.append((r.id, dims))
+    per_dim = len(PRECISIONS) + (2 if hnsw else 0)
+    grand = sum(len(d) for _, d in plans) * per_dim
+    q = np.asarray(queries)
+    parts: list[Sweep] = []
+    for rid, dims in plans:
+        offset = sum(len(p.rows) for p in parts)
+
+        def step(done: int, _total: int, rate: float, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, grand, rate)
+
+        try:
+            parts.append(
+                sweep(
+                    mi.vectors if rid == PREFIX else mi.vectors_at(full, PCA),
+                    q if rid == PREFIX else mi.rotate(q),
+                    model=model,
+                    dims=dims,
+                    k=k,
+                    hnsw=hnsw,
+                    params=mi.params,
+                    exclude=exclude,
+                    judged=judged,
+                    latency_queries=latency_queries,
+                    rescore_multiplier=rescore_multiplier,
+                    mrl_trained=bool(mi.spec.mrl_dims),
+                    reduction=rid,
+                    progress=step,
+                    cancel=cancel,
+                )
+            )
+        except SweepCancelled as exc:
+            done_rows = [r for p in parts for r in p.rows] + list(exc.partial)
+            raise SweepCancelled(tuple(pareto_mark(done_rows))) from None
+    first = parts[0]
+    rows = [r for p in parts for r in p.rows]
+    return replace(
+        first,
+        rows=tuple(pareto_mark(rows)),
+        notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)),
     )
 
 
@@ -481,6 +548,7 @@ class Budget:
     other_default: Measurement | None
     metric: str = "recall"
     own_default: Measurement | None = None
+    reduction: str = ""  # how ``best`` got to its dims, in words (Sweep.reduction_label); "" says nothing
 
     @property
     def sentence(self) -> str:
@@ -495,7 +563,11 @@ class Budget:
                 f"No configuration of {self.model} fits in {self.budget_bytes:,.0f} bytes per vector; {tail}."
             )
         b = self.best
-        head = f"{self.model} at {b.dims} dims {b.precision} ({b.index}) costs {b.bytes_per_element:,.0f} bytes per vector"
+        how = f", {self.reduction}" if self.reduction and self.reduction != "full dimension" else ""
+        head = (
+            f"{self.model} at {b.dims} dims {b.precision} ({b.index}{how}) costs {b.bytes_per_element:,.0f} bytes "
+            "per vector"
+        )
         if self.metric == "recall":
             return f"{head} and keeps {b.recall:.2f} of its full-dimension top-k; {tail}."
         name = "nDCG@10" if self.metric == "ndcg@10" else self.metric
@@ -514,61 +586,9 @@ def equal_budget(model: Sweep, other: Sweep, *, metric: str = "recall") -> Budge
     fits = [r for r in model.rows if ref is not None and r.bytes_per_element <= budget]
     fits = [r for r in fits if not math.isnan(metric_of(r, metric))]
     best = max(fits, key=lambda r: (metric_of(r, metric), -r.bytes_per_element), default=None)
+    how = "" if best is None else model.reduction_label(best)
     return Budget(model=model.model, other=other.model, budget_bytes=budget, best=best, other_default=ref,
-                  metric=metric, own_default=model.default())  # fmt: skip
-
-
-# ---- cost at target scale -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScaleInputs:
-    """What a deployment looks like; the defaults are rough list prices (2025), stated so they can be changed."""
-
-    chunks: int = 10_000_000
-    qps: float = 50.0
-    replicas: int = 2
-    usd_per_gb_month: float = 4.0  # RAM on a memory-optimised cloud instance, about $4 per GB-month
-    usd_per_gpu_hour: float = 2.0  # one data-centre GPU (on demand), about $2 per hour
-    usd_per_disk_gb_month: float = 0.10  # block storage
-    usd_per_cpu_core_month: float = 30.0  # one on-demand cloud vCPU, about $0.04 per hour
-
-
-FORMULAS: tuple[str, ...] = (
-    "RAM (GB) = chunks x bytes per element x replicas / 1e9  (bytes per element: HNSW index bytes / vectors, "
-    "measured; flat: bytes per vector)",
-    "disk (GB) = chunks x (bytes per element + 4 x full dims) / 1e9  (the index plus the full float32 vectors kept "
-    "to re-derive any configuration)",
-    "embed hours = chunks / docs per second / 3600;  GPU-hours = embed hours (one GPU);  embed $ = GPU-hours x $/GPU-hour",
-    "search ms at scale = p50 ms x chunks / measured chunks (exact: linear scan) or x log(chunks) / log(measured) "
-    "(HNSW)",
-    "CPU cores = queries per second x search ms at scale / 1000",
-    "monthly $ = RAM GB x $/GB-month + disk GB x $/disk-GB-month + CPU cores x $/core-month",
-)
-
-
-def cost_at_scale(
-    row: Measurement, *, full_dim: int, docs_per_s: float, scale: ScaleInputs
-) -> dict[str, float]:
-    """One configuration's cost at the target scale, by FORMULAS."""
-    n = scale.chunks
-    ram_gb = n * row.bytes_per_element * scale.replicas / 1e9
-    disk_gb = n * (row.bytes_per_element + 4 * full_dim) / 1e9
-    embed_h = n / docs_per_s / 3600 if docs_per_s > 0 else float("nan")
-    grow = n / row.count if row.index == "exact" else math.log(max(n, 2)) / math.log(max(row.count, 2))
-    ms = row.p50_ms * grow
-    return {
-        "ram_gb": ram_gb,
-        "disk_gb": disk_gb,
-        "embed_hours": embed_h,
-        "gpu_hours": embed_h,
-        "embed_usd": embed_h * scale.usd_per_gpu_hour,
-        "search_ms_at_scale": ms,
-        "cpu_cores": scale.qps * ms / 1000,
-        "monthly_usd": ram_gb * scale.usd_per_gb_month
-        + disk_gb * scale.usd_per_disk_gb_month
-        + scale.qps * ms / 1000 * scale.usd_per_cpu_core_month,
-    }
+                  metric=metric, own_default=model.default(), reduction=how)  # fmt: skip
 
 
 def to_json(sweeps: Sequence[Sweep]) -> dict[str, Any]:
@@ -581,7 +601,10 @@ def to_json(sweeps: Sequence[Sweep]) -> dict[str, Any]:
     return {
         "k": first.k if first else None,
         "queries": first.queries if first else 0,
-        "models": {s.model: [r.to_json() for r in s.rows] for s in sweeps},
+        "models": {
+            s.model: [{**r.to_json(), "reduction_label": s.reduction_label(r)} for r in s.rows]
+            for s in sweeps
+        },
         "notes": {s.model: list(s.notes) for s in sweeps},
         "methods": {f"{p} {i}": method(p, i) for p, i in kinds},
     }

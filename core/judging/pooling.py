@@ -17,11 +17,16 @@ def _key(seed: str, chunk_id: str) -> str:
     return hashlib.sha256(f"{seed}\0{chunk_id}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def pool(ranked_a: Sequence[str], ranked_b: Sequence[str], k: int, *, seed: str) -> list[str]:
-    """Union of the first k ids of both rankings, no duplicates, in a blind seeded order (see module doc)."""
+def pool(
+    ranked_a: Sequence[str], ranked_b: Sequence[str], k: int, *, seed: str, more: Sequence[Sequence[str]] = ()
+) -> list[str]:
+    """Union of the first k ids of both rankings (and of any ``more``: every other system's), no duplicates, in a
+    blind seeded order (see module doc)."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"Pool depth k must be a positive integer (got {k!r}).")
     ids = set(ranked_a[:k]) | set(ranked_b[:k])
+    for ranked in more:
+        ids.update(ranked[:k])
     return sorted(ids, key=lambda cid: (_key(seed, cid), cid))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from core.errors import DashboardError
 from core.models.device import device_kind
+from core.models.throughput import Throughput
 from core.models.tokenizer import load_tokenizer
 from core.text import format_bytes
 from core.types import ModelSpec
@@ -18,6 +19,8 @@ from core.types import ModelSpec
 # Share of the machine's matmul rate a transformer forward pass reaches when nothing was calibrated
 # (attention, layer norms, tokenisation and padding eat the rest). Measured on a 2-core x86 CPU.
 DEFAULT_EFFICIENCY = {"cpu": 0.5, "cuda": 0.4, "mps": 0.3}
+# The wordllama static model (lookup + mean, no matmul) on the sample corpus, 2-core x86 CPU, batches of 32.
+STATIC_TOKENS_PER_S = 300_000.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def memory_bytes(
     """Weights plus a rough activation peak for one batch (one layer's intermediates live at a time)."""
     seq = min(seq_len or spec.max_tokens, spec.max_tokens)
     hidden = spec.dim or 768
+    if spec.backend == "wordllama":  # a static model on the CPU: float32 table + one gathered batch, twice
+        return int(spec.params * 4 + 2 * batch_size * seq * hidden * 4)
     bpp = _bytes_per_param(device)
     weights = spec.params * bpp
     # hidden states + q/k/v/out + 4x MLP intermediate, plus attention scores (heads ~ hidden / 64)
@@ -145,8 +150,13 @@ def estimate_build(
     n_chunks: int,
     device: str = "cpu",
     calibration: Calibration | None = None,
+    throughput: Throughput | None = None,
 ) -> CostEstimate:
-    """Seconds and memory to embed n_tokens with this model on this device (2 x params FLOPs per token)."""
+    """Seconds and memory to embed n_tokens with this model on this device.
+
+    The speed is ``throughput``'s (core.models.throughput: the last build or a timed sample of this model on this
+    device) when it is this model's on this device kind, else 2 x params FLOPs per token at the machine's measured
+    rate (with ``calibration``'s efficiency when another model was timed here)."""
     if n_tokens < 0 or n_chunks < 0:
         raise DashboardError(
             f"n_tokens and n_chunks must be >= 0 (counts of the corpus), got {n_tokens} and {n_chunks}"
@@ -172,6 +182,28 @@ def estimate_build(
         return CostEstimate(
             nan, mem, n_tokens, nan, "unknown parameter count", spec.name, device, n_chunks, 0
         )
+    if (
+        throughput is not None
+        and throughput.model == spec.name
+        and throughput.device == kind
+        and throughput.origin != "declared"
+        and (throughput.tokens_per_s or throughput.docs_per_s) > 0
+    ):
+        if throughput.tokens_per_s and n_tokens:
+            seconds = n_tokens / throughput.tokens_per_s
+            tps = throughput.tokens_per_s
+        else:
+            seconds = n_chunks / throughput.docs_per_s
+            tps = n_tokens / seconds if seconds > 0 else float("nan")
+        return CostEstimate(
+            seconds, mem, n_tokens, tps, throughput.label(), spec.name, device, n_chunks, spec.params
+        )
+    if spec.backend == "wordllama" and (calibration is None or calibration.model != spec.name):
+        # a table lookup and a mean per token: tokenizing sets the pace, not FLOPs (measured on a 2-core x86 CPU)
+        tps = STATIC_TOKENS_PER_S
+        basis = f"static model: about {tps:,.0f} tokens/s (measured on a 2-core CPU; no FLOPs to count)"
+        seconds = n_tokens / tps
+        return CostEstimate(seconds, mem, n_tokens, tps, basis, spec.name, "cpu", n_chunks, spec.params)
     peak = machine_flops(device if kind != "cpu" else "cpu")
     if (
         calibration is not None

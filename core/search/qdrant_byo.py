@@ -121,7 +121,10 @@ def read_collection(
     offset, t0 = None, time.perf_counter()
     page = _SCROLL if byo.target.url else _SCROLL_LOCAL
     while True:
-        what, fix = f"read (after {len(rows):,} points)", "if it was deleted or recreated meanwhile, " + _CHANGED_FIX
+        what, fix = (
+            f"read (after {len(rows):,} points)",
+            "if it was deleted or recreated meanwhile, " + _CHANGED_FIX,
+        )
         with call_lock(byo.target), guarded(byo.target, byo.collection, what, fix=fix):
             points, offset = client.scroll(byo.collection, limit=page, offset=offset, with_payload=fields,
                                            with_vectors=[byo.vector] if byo.vector else True)  # fmt: skip
@@ -138,7 +141,9 @@ def read_collection(
             if vec is None:
                 raise QdrantError(f"Point {p.id} of {byo.collection!r} has no vector {byo.vector_label}.")
             if not isinstance(vec, list | tuple) or len(vec) != size:
-                got = f"a {len(vec)}-dim vector" if isinstance(vec, list | tuple) else f"a {type(vec).__name__}"
+                got = (
+                    f"a {len(vec)}-dim vector" if isinstance(vec, list | tuple) else f"a {type(vec).__name__}"
+                )
                 detail = (f"point {p.id!r} has {got} {byo.vector_label} where the collection declares {size} dims; "
                           "recreated with other dimensions?")  # fmt: skip
                 raise QdrantError(_changed(byo, detail))
@@ -224,7 +229,13 @@ def _changed(byo: ByoCollection, detail: str) -> str:
 
 
 def _check_unchanged(
-    byo: ByoCollection, size: int, total: int, ids: list, texts: list[str], matrix: np.ndarray, sample: list[int]
+    byo: ByoCollection,
+    size: int,
+    total: int,
+    ids: list,
+    texts: list[str],
+    matrix: np.ndarray,
+    sample: list[int],
 ) -> None:
     """Refuse a collection that changed during the scroll: count, ids, declared size and a sample re-read."""
     if len(set(ids)) != len(ids):
@@ -234,7 +245,9 @@ def _check_unchanged(
     with call_lock(byo.target), guarded(byo.target, byo.collection, "count the points of", fix=fix):
         after = client.count(byo.collection, exact=True).count
     if not total == after == len(ids):
-        raise QdrantError(_changed(byo, f"{total:,} points before the scroll, {len(ids):,} read, {after:,} after"))
+        raise QdrantError(
+            _changed(byo, f"{total:,} points before the scroll, {len(ids):,} read, {after:,} after")
+        )
     now = vector_size(byo)
     if now != size:
         raise QdrantError(_changed(byo, f"vector {byo.vector_label} had {size} dims, now {now}"))
@@ -252,7 +265,9 @@ def _check_unchanged(
         what = next(iter(gone), None) if gone else next(iter(new), None)
         raise QdrantError(_changed(byo, f"{len(gone):,} point(s) read are gone and {len(new):,} new ones appeared, "
                                         f"e.g. {what!r}"))  # fmt: skip
-    for s in range(0, len(sample), _RETRIEVE):  # same ids, new content: a rewrite in place shows in the sample
+    for s in range(
+        0, len(sample), _RETRIEVE
+    ):  # same ids, new content: a rewrite in place shows in the sample
         picked = sample[s : s + _RETRIEVE]
         with call_lock(byo.target), guarded(byo.target, byo.collection, "read points of"):
             found = client.retrieve(byo.collection, [ids[r] for r in picked], with_payload=[byo.text_field],
@@ -268,13 +283,17 @@ def _check_unchanged(
             except (TypeError, ValueError, OverflowError):
                 same = False
             if not same:
-                raise QdrantError(_changed(byo, f"point {ids[r]!r} has another vector or text than when it was read"))
+                raise QdrantError(
+                    _changed(byo, f"point {ids[r]!r} has another vector or text than when it was read")
+                )
 
 
 def _payload_fields(byo: ByoCollection, point_id) -> str:
     """The payload field names one point has (for the message that asks for the text field)."""
     with call_lock(byo.target), guarded(byo.target, byo.collection, "read a point of"):
-        found = connect(byo.target).retrieve(byo.collection, [point_id], with_payload=True, with_vectors=False)
+        found = connect(byo.target).retrieve(
+            byo.collection, [point_id], with_payload=True, with_vectors=False
+        )
     return ", ".join(repr(k) for k in list(found[0].payload or {})[:12]) if found else "none"
 
 
@@ -284,7 +303,9 @@ class ByoView:
     def __init__(self, byo: ByoCollection, ids: list, dim: int, dropped: list | None = None) -> None:
         self.byo, self.dim, self.count = byo, dim, len(ids)
         self._rows = {pid: r for r, pid in enumerate(ids)}
-        self.dropped = list(dropped or [])  # points read but left out (zero / non-finite vectors): never returned
+        self.dropped = list(
+            dropped or []
+        )  # points read but left out (zero / non-finite vectors): never returned
 
     def __repr__(self) -> str:
         return f"ByoView({self.byo.collection!r}, {self.byo.vector!r}, dim={self.dim}, count={self.count})"

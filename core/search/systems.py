@@ -45,7 +45,9 @@ class System(Protocol):
     @property
     def build_seconds(self) -> float: ...
 
-    def search_many(self, queries: Sequence[str], params: SearchParams = SearchParams()) -> list[SearchResult]: ...
+    def search_many(
+        self, queries: Sequence[str], params: SearchParams = SearchParams()
+    ) -> list[SearchResult]: ...
 
 
 RRF_K = 60
@@ -113,8 +115,12 @@ def parse_system(text: str) -> SystemSpec:
             raise ValueError(f"{text!r}: the hybrid weight after '@' must be between 0 and 1, got {weight}")
         parts = (parse_system(x), parse_system(y))
         if any(p.kind in ("hybrid", "rerank") for p in parts):
-            raise ValueError(f"{text!r}: a hybrid fuses two plain systems (a model or bm25), not another hybrid or rerank")
-        return SystemSpec(kind="hybrid", text=raw, parts=parts, weight=None if weight is None else float(weight))
+            raise ValueError(
+                f"{text!r}: a hybrid fuses two plain systems (a model or bm25), not another hybrid or rerank"
+            )
+        return SystemSpec(
+            kind="hybrid", text=raw, parts=parts, weight=None if weight is None else float(weight)
+        )
     if low.startswith("rerank:"):
         body, depth = _split_tail(raw[len("rerank:") :], kind=int)
         x, plus, r = body.rpartition("+")
@@ -125,7 +131,9 @@ def parse_system(text: str) -> SystemSpec:
         first = parse_system(x)
         if first.kind == "rerank":
             raise ValueError(f"{text!r}: a reranked system cannot be reranked again")
-        return SystemSpec(kind="rerank", text=raw, model=r.strip(), parts=(first,), depth=int(depth or RERANK_DEPTH))
+        return SystemSpec(
+            kind="rerank", text=raw, model=r.strip(), parts=(first,), depth=int(depth or RERANK_DEPTH)
+        )
     if "+" in raw and ":" not in raw.split("+")[0]:
         raise ValueError(_fix(text))
     return SystemSpec(kind="dense", text=raw, model=raw)

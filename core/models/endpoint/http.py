@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -208,6 +208,12 @@ class JsonHttp:
 
     def post(self, path: str, payload: Mapping[str, Any], *, max_bytes: int) -> dict[str, Any]:
         """POST ``payload`` to base+path and return the JSON object it answers (retrying what is transient)."""
+        return cast(dict[str, Any], self.post_json(path, payload, max_bytes=max_bytes))
+
+    def post_json(
+        self, path: str, payload: Mapping[str, Any], *, max_bytes: int, array_ok: bool = False
+    ) -> dict[str, Any] | list[Any]:
+        """``post``; with ``array_ok`` a JSON array answer is accepted too (TEI's /rerank answers one)."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         url, attempt, start = self.base + path, 0, time.monotonic()
         while True:
@@ -224,7 +230,7 @@ class JsonHttp:
                     ) from None
             else:
                 if status < 300:
-                    return self._json(url, raw)
+                    return self._json(url, raw, array_ok=array_ok)
                 if status < 400:
                     raise EndpointError(
                         _redirect_message(url, status, self._key.scrub(headers.get("location", "")))
@@ -298,7 +304,7 @@ class JsonHttp:
         finally:
             _deadline.at = None
 
-    def _json(self, url: str, raw: bytes) -> dict[str, Any]:
+    def _json(self, url: str, raw: bytes, *, array_ok: bool = False) -> Any:
         text = raw.decode("utf-8", "replace")
         try:
             obj = json.loads(text)
@@ -317,8 +323,8 @@ class JsonHttp:
                 ) from None
             raise EndpointError(
                 f"The endpoint {url} answered with something that is not JSON ({self.snippet(text)!r}): "
-                "check that the base URL points at an OpenAI-compatible API (it usually ends with /v1), "
-                "not at a web page or proxy login."
+                "check that the base URL points at an OpenAI-compatible API (scheme://host:port/v1 for vLLM, TEI, "
+                "Ollama and llama.cpp; the server's root for Infinity), not at a web page or proxy login."
             ) from None
         except ValueError as exc:  # an integer of more digits than Python converts (int_max_str_digits)
             raise EndpointError(
@@ -326,7 +332,7 @@ class JsonHttp:
                 "embeddings answer holds such a number; check that the base URL points at an OpenAI-compatible "
                 "/v1/embeddings endpoint and that the server is not corrupting its answers."
             ) from None
-        if not isinstance(obj, dict):
+        if not isinstance(obj, dict) and not (array_ok and isinstance(obj, list)):
             raise EndpointError(
                 f"The endpoint {url} answered JSON of type {type(obj).__name__}, not an object: "
                 "check that it is an OpenAI-compatible /v1/embeddings endpoint."

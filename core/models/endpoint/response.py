@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,27 @@ def error_message(raw: bytes) -> str:
     return text
 
 
+def path_hint(base: str) -> str:
+    """What to try when a base URL's endpoint is not there (HTTP 404): the base URL is used as given, so a
+    server that lives under /v1 needs it in the URL, and one that serves at its root must not have it."""
+    path = urllib.parse.urlsplit(base).path.rstrip("/")
+    root = base.rstrip("/")
+    if not path:
+        return (
+            f"the base URL {base!r} is used as given; try adding /v1 ({root}/v1): vLLM, TEI, Ollama and "
+            "llama.cpp serve their OpenAI-compatible API under /v1 (Infinity serves it at the root by default)."
+        )
+    if path.endswith("/v1"):
+        return (
+            f"the base URL {base!r} is used as given; try it without /v1 ({root.removesuffix('/v1')}): "
+            "Infinity serves /embeddings and /rerank at its root unless started with --url-prefix /v1."
+        )
+    return (
+        f"check the base URL {base!r}, which is used as given: OpenAI-compatible servers answer at "
+        "scheme://host:port/v1 (vLLM, TEI, Ollama, llama.cpp) or at the root (Infinity's default)."
+    )
+
+
 _MODEL_WORDS = ("not found", "does not exist", "unknown", "not exist", "no such", "invalid model")
 
 
@@ -86,10 +108,7 @@ def status_error(
         return BatchTooLarge(message)
     about_model = "model" in low and any(w in low for w in _MODEL_WORDS)
     if status == 404 and not about_model:
-        return EndpointError(
-            f"{where} does not exist (HTTP 404): check the base URL {base!r}; OpenAI-compatible "
-            "servers expect it to end with /v1 (e.g. http://127.0.0.1:8000/v1)."
-        )
+        return EndpointError(f"{where} does not exist (HTTP 404): {path_hint(base)}")
     if about_model:
         served = served_models()
         hint = f" The server lists: {served}." if served else ""

@@ -26,7 +26,12 @@ _NAME_RE = re.compile(r"^endpoint:(?P<model>.+?)@(?P<url>https?://.+)$", re.IGNO
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
-    """Normalise a base URL (scheme://host[:port]/path, default path /v1) -> (url, 'host[:port]')."""
+    """Normalise a base URL -> (url, 'host[:port]'), its path kept as given, as the OpenAI client takes it.
+
+    ``http://host:7997`` (Infinity's default) stays at the root: requests go to ``http://host:7997/embeddings``;
+    ``http://host:8000/v1`` (vLLM, TEI, Ollama, llama.cpp) goes to ``.../v1/embeddings``. A pasted
+    ``.../embeddings`` or ``.../rerank`` endpoint is trimmed to its base. Nothing is appended: a base URL
+    that 404s says to try adding (or dropping) /v1."""
     raw = (base_url or "").strip()
     parsed = urllib.parse.urlsplit(raw)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -40,12 +45,13 @@ def split_base_url(base_url: str) -> tuple[str, str]:
         )
     if parsed.query or parsed.fragment:
         raise EndpointError(
-            f"Endpoint base URL {raw!r} has a query or fragment: give scheme://host:port/v1 only."
+            f"Endpoint base URL {raw!r} has a query or fragment: give scheme://host:port[/path] only, e.g. http://127.0.0.1:8000/v1."
         )
     path = parsed.path.rstrip("/")
-    if path.endswith("/embeddings"):
-        path = path[: -len("/embeddings")]
-    path = path or "/v1"
+    for tail in ("/embeddings", "/rerank", "/score"):
+        if path.endswith(tail):
+            path = path[: -len(tail)]
+            break
     host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
     netloc = f"{host}:{parsed.port}" if parsed.port else host
     return f"{parsed.scheme}://{netloc}{path}", netloc
@@ -56,17 +62,18 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def server_identity(base_url: str) -> str:
     """Where a base URL's vectors come from, for a store key: 'host[:port]' (lower case, no default
-    port) plus '/~' and a short digest of the path when it is not '/v1' (a gateway may route paths to
-    different backends; the path itself may hold a token, so only its digest is kept). Never a scheme,
-    a key, or a query."""
+    port) plus '/~' and a short digest of the path when it is neither the root nor '/v1' (one server answers
+    the same at both, e.g. Infinity with and without --url-prefix /v1, so they share vectors; a gateway may
+    route other paths to different backends; the path itself may hold a token, so only its digest is kept).
+    Never a scheme, a key, or a query."""
     url, _ = split_base_url(base_url)
     parsed = urllib.parse.urlsplit(url)
     host = (parsed.hostname or "").rstrip(".")
     host = f"[{host}]" if ":" in host else host
     port = parsed.port if parsed.port not in (None, _DEFAULT_PORTS.get(parsed.scheme)) else None
     where = f"{host}:{port}" if port else host
-    path = parsed.path.rstrip("/") or "/v1"
-    if path != "/v1":
+    path = parsed.path.rstrip("/")
+    if path not in ("", "/v1"):
         where += "/~" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:10]
     return where
 
