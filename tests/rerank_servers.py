@@ -8,15 +8,12 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.endpoint_servers import free_port, text_vector
+from tests.endpoint_servers import free_port, serving, text_vector
 
 FAULTS = ("redirect", "huge", "malformed", "count", "index", "nan", "status413")
 
@@ -163,32 +160,8 @@ def infinity_server(models: dict[str, str], *, ready_timeout: float = 240.0) -> 
     for name, folder in models.items():
         cmd += ["--model-id", folder, "--served-model-name", name]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0", "DO_NOT_TRACK": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"infinity_emb exited with {proc.returncode}: {err[-1500:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"infinity_emb not ready on port {port} after {ready_timeout:.0f} s")
-            time.sleep(0.5)
+    with serving(cmd, port, name="infinity_emb", ready_timeout=ready_timeout, env=env, poll=0.5):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def minilm_dir() -> str:
