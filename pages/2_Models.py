@@ -14,6 +14,7 @@ from core.models.endpoint import (
     parse_endpoint_name,
     test_connection,
 )
+from core.text import plural
 from core.types import Corpus, ModelSpec
 from ui import build, bundle, byo, index_backend, pair, resources, state, systems, widgets
 from ui.cost_text import describe, suggest
@@ -345,18 +346,31 @@ def systems_section(corpus: Corpus) -> None:
     )
     offered = systems.offered()
     chosen = [s for s in state.get("systems_chosen") if s in offered]
-    picked = st.multiselect("Systems to build", offered, default=chosen or offered[:2], key="systems_pick")
+    if "systems_pick" in st.session_state:  # a choice made on other models: keep what is still offered
+        st.session_state["systems_pick"] = [x for x in st.session_state["systems_pick"] if x in offered]
+    else:
+        st.session_state["systems_pick"] = chosen or offered[:2]
+    picked = st.multiselect("Systems to build", offered, key="systems_pick")
     if st.button("Build systems", icon=":material/add:", disabled=not picked):
-        for spec in picked:
-            try:
-                with st.spinner(f"Building {escape_md(spec)} ..."):
-                    systems.build_one(corpus, spec)
-            except (DashboardError, ValueError) as exc:
-                widgets.show_error(exc)
         for spec in state.get("systems_chosen"):
             if spec not in picked:
                 systems.forget(spec)
-    built = systems.extras(corpus)
+        done = []
+        for spec in picked:
+            try:
+                with st.spinner(f"Building {escape_md(spec)} ..."):
+                    done.append(systems.build_one(corpus, spec).name)
+            except (DashboardError, ValueError) as exc:
+                widgets.show_error(exc)
+        if done:
+            st.success(
+                f"Built {len(done)} {plural(len(done), 'system')}: Compare, Evaluate, Judge and the report use them now.",
+                icon=":material/check:",
+            )
+    built, missing = systems.resolved(corpus)
+    for spec, why in missing.items():
+        st.warning(f"**{escape_md(spec)}** is not available with the models built now: {escape_md(why)}",
+                   icon=":material/link_off:")  # fmt: skip
     if not built:
         return
     st.dataframe(

@@ -96,7 +96,7 @@ def search(query: str, k: int) -> compare.PairResult | None:
     resources.memo(("settle_heap", *signature[:2]), compare.settle_heap)  # once per loaded pair of indexes
     state.remember_query(query)
     for side in (pair.a, pair.b):
-        state.record_latency(side.slot, side.result.embed_ms, side.result.search_ms)
+        state.record_latency(side.slot, side.model, side.result.embed_ms, side.result.search_ms)
     return pair
 
 
@@ -162,12 +162,10 @@ def render_side(
     opened: set[str] = state.page_value("_cmp_opened") or set()
     qid = query_id(query)
     st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
-    st.caption(
-        f"query embedding {side.result.embed_ms:.0f} ms · {side.engine} search {side.result.search_ms:.2f} ms · "
-        f"{side.result.dims} dims"
-    )
+    st.caption(compare.timing_line(side))
     if not side.result.hits:
-        st.info("No results.")
+        note = side.result.extra.get("note")
+        st.info(f"No results: {escape_md(str(note))}" if note else "No results.")
     for hit, z in zip(side.result.hits, side.z_scores, strict=True):
         chunk = corpus.chunks[hit.chunk_index]
         change = changes[hit.chunk_id]

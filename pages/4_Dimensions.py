@@ -115,10 +115,11 @@ def headline(
     engine = "HNSW" if here else "Qdrant"  # Qdrant: a d-dim prefetch rescored at full dims
     how = "HNSW at d" if here else "Qdrant prefetch at d, rescored at full dims,"
     m = st.columns(4)
+    short = "PCA" if at_d["reduction"] == "PCA rotation" else "truncation"  # fits the metric's width
     m[0].metric(
-        f"Recall@{k} · {at_d['reduction']}",
+        f"Recall@{k} · {short}",
         f"{at_d['truncation recall']:.3f}",
-        help="exact search at d vs exact at full dims",
+        help=f"{at_d['reduction']}: exact search at d vs exact at full dims",
     )
     m[1].metric(
         f"Recall@{k} · {engine} at d", f"{at_d['end-to-end recall']:.3f}", help=f"{how} vs exact at full dims"
@@ -176,10 +177,10 @@ def recall_chart(
     full = mi.dim
     frame = pd.DataFrame(rows)
     span = [int(frame["dims"].min()), int(frame["dims"].max())] if len(frame) else [min(stops), full]
-    # one line style only: no dash legend entry that matches no line
-    dash_legend = (
-        alt.Legend(orient="bottom", title=None) if frame.get("curve", pd.Series()).nunique() > 1 else None
-    )
+
+    def stacked(**more: Any) -> alt.Legend:  # vertical legends at the bottom: two side by side fit 820 px
+        return alt.Legend(orient="bottom", direction="vertical", labelLimit=0, **more)
+
     base = alt.Chart(frame).encode(
         x=alt.X(
             "dims:Q",
@@ -189,11 +190,10 @@ def recall_chart(
         ),
         y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
         # the palette of every chart (core.report.charts): A blue, B orange, whichever model the page is on
-        color=charts.model_colour(
-            [{"model": names[s]} for s in build.SLOTS], legend=alt.Legend(orient="bottom", title=None)
-        ),
-        strokeDash=alt.StrokeDash("curve:N", legend=dash_legend),
-        shape=alt.Shape("reduction:N", legend=alt.Legend(orient="bottom", title="reduction")),
+        color=charts.model_colour([{"model": names[s]} for s in build.SLOTS], legend=stacked(title=None)),
+        # the line style says the reduction and the search (a legend of dashed strokes); point shapes: reduction
+        strokeDash=alt.StrokeDash("curve:N", legend=stacked(title=None, symbolType="stroke")),
+        shape=alt.Shape("reduction:N", legend=None),
         detail="curve:N",
         tooltip=["model", "curve", "dims", alt.Tooltip("recall:Q", format=".3f")],
     )
@@ -209,8 +209,8 @@ def recall_chart(
         )
         layers.append(
             alt.Chart(note)
-            .mark_text(align="left", dx=4, dy=-110, color=RULE)
-            .encode(x="dims:Q", text="label:N")
+            .mark_text(align="left", baseline="top", dx=4, dy=4, color=RULE)
+            .encode(x="dims:Q", y=alt.datum(1.0), text="label:N")  # inside the plot, at its top
         )
     st.altair_chart(alt.layer(*layers).properties(height=340), width="stretch")
     if eq and eq < full:

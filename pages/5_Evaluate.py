@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
-from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group
+from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
 from core.ingest import language_pair_name
 from core.report import charts
 from core.types import Corpus
@@ -452,45 +452,67 @@ def leaderboard(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int
             "Recall@100": r["recall@100"],
             "judged@10": r["judged@10"],
             "vs best": r[f"diff_vs_best_{metric}"],
-            "p (Holm)": r["p_holm"],
+            "p (Holm)": "best" if r["p_holm"] is None else f"{r['p_holm']:.3f}",
             "p50 ms": r["latency_p50_ms"],
             "p95 ms": r["latency_p95_ms"],
-            "index MB": (r["index_bytes"] or 0) / 2**20,
             "top group": bool(r["top_group"]),
         }
         for r in board.table()
     ]
-    num = st.column_config.NumberColumn
-    st.dataframe(
+    num, text = st.column_config.NumberColumn, st.column_config.TextColumn
+    st.dataframe(  # pixel widths that fit the ~820 px main column at 1280 px (index sizes: Models page, report)
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         column_config={
-            "system": st.column_config.TextColumn("system", width="large"),
-            **{c: num(c, format="%.4f") for c in ("nDCG@10", "MRR@10", "Recall@100", "judged@10")},
-            "vs best": num("vs best", format="%+.4f", help=f"{metric} minus the best system's"),
-            "p (Holm)": num(
-                "p (Holm)", format="%.4f", help="paired randomisation test against the best, Holm-corrected"
+            "system": text("system", width=190, pinned=True),
+            "kind": text("kind", width=88),
+            **{c: num(c, width=70, format="%.3f") for c in ("nDCG@10", "MRR@10", "Recall@100", "judged@10")},
+            "vs best": num("vs best", width=56, format="%+.3f", help=f"{metric} minus the best system's"),
+            "p (Holm)": text(
+                "p (Holm)", width=54, help="paired randomisation test against the best, Holm-corrected"
             ),
             "p50 ms": num(
-                "p50 ms", format="%.1f", help="per-query search time: query encoding, search, fusion, rerank"
+                "p50 ms",
+                width=52,
+                format="%.1f",
+                help="per-query search time: query encoding, search, fusion, rerank",
             ),
-            "p95 ms": num("p95 ms", format="%.1f"),
-            "index MB": num("index MB", format="%.2f"),
+            "p95 ms": num("p95 ms", width=56, format="%.1f"),
             "top group": st.column_config.CheckboxColumn(
-                "top group", help="not significantly worse than the best"
+                "top", width=40, help="in the top group: not significantly worse than the best"
             ),
         },
     )
     st.caption(
-        f"{escape_md(board.correction)}. The top group holds the best system and every system not significantly "
-        "worse than it; a lone winner is named only when the group holds one system. Recall@100 of BM25 can be "
-        "below 1 where a dense model's is 1: BM25 returns only chunks that share a word with the query. A hybrid "
-        "weight tuned on these same queries would be overfitted to them: tune on other judged queries (cross-validated)."
+        "The top group holds the best system and every system not significantly worse than it; a lone winner is "
+        "named only when the group holds one system. Recall@100 of BM25 can stay below 1 where a dense model's is "
+        "1: BM25 returns only chunks that share a word with the query. A hybrid weight tuned on these same queries "
+        "would be overfitted to them: tune it on other judged queries (cross-validated)."
     )
     if groups := board.group_table():
-        with st.expander("By language pair"):
-            st.dataframe(pd.DataFrame(groups), hide_index=True, width="stretch")
+        with st.expander(f"{pretty_metric(metric)} by language pair"):
+            names = list(board.systems)
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "query → documents": language_pair_name(g["group"]),
+                            "queries": g["queries"],
+                            **{n: g.get(n) for n in names},
+                            "top group": g["top_group"],
+                        }
+                        for g in groups
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "query → documents": text("query → documents", width=160),
+                    "queries": num("queries", width=60),
+                    **{n: num(n, format="%.3f") for n in names},
+                },
+            )
 
 
 def evaluation() -> None:

@@ -67,6 +67,19 @@ def search_system(slot: str, system: System, query: str, k: int, task: str | Non
                       engine=systems.KINDS.get(system.kind, system.kind))  # fmt: skip
 
 
+def timing_line(side: SideResult) -> str:
+    """Where one column's time went, in the words of its system: embedding and dims for a model, tokenising for
+    BM25, each stage (fusion, rerank) for combined systems."""
+    r = side.result
+    stages = "".join(
+        f" · {k.removesuffix('_ms')} {v:.1f} ms" for k, v in r.extra.items() if k.endswith("_ms")
+    )
+    if side.engine in systems.KINDS.values() and side.engine != systems.KINDS["dense"]:  # not a dense model
+        first = "query tokenised" if side.engine == systems.KINDS["bm25"] else "query encoded"
+        return f"{first} {r.embed_ms:.1f} ms · search {r.search_ms:.2f} ms{stages}"
+    return f"query embedding {r.embed_ms:.0f} ms · {side.engine} search {r.search_ms:.2f} ms · {r.dims} dims{stages}"
+
+
 def column_system(slot: str) -> System:
     """The system shown in a Compare column: the one chosen for it, else the slot's model."""
     mi = build.built_index(slot)
@@ -135,18 +148,23 @@ def changes(pair: PairResult) -> dict[str, RankChange]:
 
 
 def latency_summary() -> list[dict[str, Any]]:
-    """p50/p95 of query-embedding and search ms per model over this session."""
+    """p50/p95 of query-embedding and search ms over this session, per column, of the system each column shows
+    now (times of another system shown there earlier are not mixed in)."""
     rows = []
     samples = state.get("cmp_latency")
     for slot in build.SLOTS:
-        mine = [(e, s) for sl, e, s in samples if sl == slot]
+        try:
+            name = column_system(slot).name
+        except RuntimeError:
+            continue
+        mine = [(e, s) for sl, n, e, s in samples if sl == slot and n == name]
         if not mine:
             continue
         emb = np.array([e for e, _ in mine])
         srch = np.array([s for _, s in mine])
         rows.append(
             {
-                "model": f"{slot} · {state.get(f'models_{slot.lower()}')}",
+                "model": f"{slot} · {name}",
                 "queries": len(mine),
                 "embed p50 ms": round(float(np.percentile(emb, 50)), 1),
                 "embed p95 ms": round(float(np.percentile(emb, 95)), 1),

@@ -89,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "cmp_system_a": None,  # the system shown in Compare's left column (None: model A)
     "cmp_system_b": None,
     "cmp_history": [],  # recent query strings, newest first
-    "cmp_latency": [],  # (slot, embed_ms, search_ms) tuples, capped
+    "cmp_latency": [],  # (slot, system name, embed_ms, search_ms) tuples, capped
     "cmp_labels": {},  # corpus_key -> {query: {chunk_id: 0|1}}
     "cmp_disagree": [],  # rows of the last "where do they disagree most" run
     "cmp_queryset": "sample",
@@ -190,9 +190,9 @@ def remember_query(query: str) -> None:
     put("cmp_history", [query, *history][:MAX_HISTORY])
 
 
-def record_latency(slot: str, embed_ms: float, search_ms: float) -> None:
-    """Append one query's timings for the session's p50/p95."""
-    put("cmp_latency", [*get("cmp_latency"), (slot, embed_ms, search_ms)][-MAX_LATENCY:])
+def record_latency(slot: str, system: str, embed_ms: float, search_ms: float) -> None:
+    """Append one query's timings (the system the slot's column showed) for the session's p50/p95."""
+    put("cmp_latency", [*get("cmp_latency"), (slot, system, embed_ms, search_ms)][-MAX_LATENCY:])
 
 
 # Page-private widget state ------------------------------------------------------------------------------

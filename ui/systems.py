@@ -10,11 +10,11 @@ from __future__ import annotations
 from core.build import build_system
 from core.errors import DashboardError
 from core.models import load_reranker
-from core.search import Reranker, System, parse_system
+from core.search import KIND_LABELS, Reranker, System, parse_system
 from core.types import Corpus
 from ui import build, resources, state
 
-KINDS = {"dense": "dense model", "bm25": "BM25 (lexical)", "hybrid": "hybrid (fusion)", "rerank": "reranked"}
+KINDS = KIND_LABELS
 
 
 def offered() -> list[str]:
@@ -70,15 +70,30 @@ def forget(spec: str) -> None:
 
 
 def extras(corpus: Corpus | None) -> dict[str, System]:
-    """The session's built systems beyond A and B, by name (only those built with the current A and B)."""
+    """The session's built systems beyond A and B, by name, on the current A and B."""
+    return resolved(corpus)[0]
+
+
+def resolved(corpus: Corpus | None) -> tuple[dict[str, System], dict[str, str]]:
+    """(the session's systems by name, {spec: why it cannot be built now}).
+
+    A system chosen earlier is rebuilt on the current models when they change (BM25 and fusion cost well under a
+    second; a reranker is loaded once); one whose model is no longer built is reported, never dropped in silence.
+    """
     if corpus is None:
-        return {}
+        return {}, {}
     out: dict[str, System] = {}
+    missing: dict[str, str] = {}
     for spec in state.get("systems_chosen"):
         found = resources.memo_get(_key(corpus, spec))
-        if found is not None:
-            out.setdefault(found.name, found)
-    return out
+        if found is None:
+            try:
+                found = build_one(corpus, spec)
+            except (DashboardError, ValueError) as exc:
+                missing[spec] = str(exc)
+                continue
+        out.setdefault(found.name, found)
+    return out, missing
 
 
 def every(corpus: Corpus | None) -> dict[str, System]:

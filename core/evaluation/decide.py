@@ -370,7 +370,7 @@ def leaderboard_verdict(
     winner: str | None = None
     if blocking:
         claim = f"{_and(listed(order))} rank in that order on {shown}"
-        sentence = f"{head}, {claim} ({how}). Not enough to name a top group: " + "; ".join(blocking) + "."
+        sentence = f"{head}, {claim}. How: {how}. Not enough to name a top group: " + "; ".join(blocking) + "."
         return GroupVerdict(sentence, None, None, blocking + warnings, rests_on)
 
     def beaten(s: str) -> str:
@@ -386,7 +386,7 @@ def leaderboard_verdict(
     elif len(top) > 1:
         claim = (
             f"the top group on {shown} is {_and(listed(top))}: none is significantly worse than {board.best}, "
-            f"while {_and([beaten(s) for s in out])} {'is' if len(out) == 1 else 'are'}"
+            f"while {_and([beaten(s) for s in out])} {'is' if len(out) == 1 else 'are'} significantly worse"
         )
     else:
         winner = board.best
@@ -399,5 +399,5 @@ def leaderboard_verdict(
             f"Tukey's HSD (which ignores that the same queries score every system) puts "
             f"{_and(list(board.tukey.top_group))} in the top group; the paired tests are the sharper view"
         )
-    sentence = f"{head}, {claim} ({how})."
+    sentence = f"{head}, {claim}. How: {how}."
     return GroupVerdict(sentence, tuple(top), winner, warnings, rests_on)

@@ -102,7 +102,18 @@ class Throughput:
             age = max(0.0, (time.time() if now is None else now) - self.measured_at)
             when = ", just now" if age < 60 else f", {format_duration(age)} ago"
         load = f" (load {self.load:.1f})" if self.load is not None else ""
-        return f"measured on {self.hardware or 'this machine'} {how}{when}{load}"
+        busy = (
+            f"; the machine was busy (load {self.load:.1f} on {self.cores} cores), so a quiet machine is likely "
+            "faster: build again when it is idle to re-measure"
+            if self.busy
+            else ""
+        )
+        return f"measured on {self.hardware or 'this machine'} {how}{when}{load}{busy}"
+
+    @property
+    def busy(self) -> bool:
+        """Measured while other work held the CPU (1-minute load above the cores it had): a low figure."""
+        return self.origin != "declared" and self.load is not None and self.cores > 0 and self.load > self.cores
 
     def label(self, *, now: float | None = None) -> str:
         """'145.2 docs/s (measured on ...)' : the figure and its origin, as every page prints it."""

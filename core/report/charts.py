@@ -118,10 +118,13 @@ def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -
     dims = sorted({int(r["dims"]) for r in rows}) or [1]
     by_reduction: dict[str, Any] = {}
     if any("reduction" in r for r in rows):
-        legend = alt.Legend(orient="bottom", title="reduction")
+        # one legend of dashed strokes (the points' shapes follow it), stacked so two legends fit side by side
+        legend = alt.Legend(
+            orient="bottom", direction="vertical", title="reduction", symbolType="stroke", labelLimit=0
+        )
         by_reduction = {
             "strokeDash": alt.StrokeDash("reduction:N", legend=legend),
-            "shape": alt.Shape("reduction:N", legend=legend),
+            "shape": alt.Shape("reduction:N", legend=None),
         }
     return (
         alt.Chart(_data(rows))
@@ -135,7 +138,12 @@ def mrl_curve(rows: Sequence[Row], *, k: int, width: int | str = REPORT_WIDTH) -
                 title="dimensions (log scale)",
             ),
             y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title=f"recall@{k} vs full-dim exact"),
-            color=model_colour(rows, legend=alt.Legend(orient="bottom", title=None)),
+            color=model_colour(
+                rows,
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=0, direction="vertical")
+                if by_reduction
+                else alt.Legend(orient="bottom", title=None),
+            ),
             tooltip=[
                 "model:N",
                 *(["reduction:N"] if by_reduction else []),

@@ -30,6 +30,7 @@ from core.frontier import (
 from core.ingest import language_name, language_pair_name
 from core.report import charts
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
+from core.search import KIND_LABELS
 from core.text import format_bytes, minus_signs, number
 
 
@@ -472,7 +473,7 @@ def leaderboard_blocks(data: ReportData) -> list[Block]:
     rows = tuple(
         (
             r["system"],
-            r["kind"],
+            KIND_LABELS.get(r["kind"], r["kind"]),
             f3(r["ndcg@10"]),
             f3(r["mrr@10"]),
             f3(r["recall@100"]),

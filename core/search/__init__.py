@@ -29,7 +29,7 @@ from core.search.qdrant import (
 from core.search.qdrant_byo import ByoCollection, byo_model_index, dropped_points
 from core.search.rerank import Reranker, RerankSystem
 from core.search.rotation import fit_rotation, rotate, rotation_blob
-from core.search.systems import System, SystemSpec, parse_system
+from core.search.systems import KIND_LABELS, System, SystemSpec, parse_system
 
 __all__ = [
     "API_KEY_ENV",
@@ -79,6 +79,7 @@ __all__ = [
     "rrf",
     "Reranker",
     "RerankSystem",
+    "KIND_LABELS",
     "System",
     "SystemSpec",
     "parse_system",

@@ -50,6 +50,7 @@ class System(Protocol):
     ) -> list[SearchResult]: ...
 
 
+KIND_LABELS = {"dense": "dense model", "bm25": "BM25 (lexical)", "hybrid": "hybrid (fusion)", "rerank": "reranked"}
 RRF_K = 60
 RERANK_DEPTH = 50
 
