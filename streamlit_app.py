@@ -18,7 +18,10 @@ def intro() -> None:
         "3. **Compare** — ask queries, see where the models disagree, label results.\n"
         "4. **Dimensions** — how much retrieval survives when embeddings are cut to fewer dims.\n"
         "5. **Evaluate** — nDCG / MRR / Recall with a significance test on judged queries.\n"
-        "6. **Frontier** — what each configuration costs: dims x precision x index, bytes and latency."
+        "6. **Frontier** — what each configuration costs: dims x precision x index, bytes and latency.\n"
+        "7. **Judge** — grade both models' pooled results 0 / 1 / 2 without knowing which model found them.\n"
+        "8. **Blind votes** — which of two unnamed top-k lists is better, one query at a time.\n"
+        "9. **Report** — the decision report (one HTML file or Markdown): the answer, quality, cost, latency."
     )
 
 

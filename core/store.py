@@ -21,6 +21,7 @@ import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -35,13 +36,21 @@ import numpy as np
 import platformdirs
 
 from core.errors import ModelLoadError, StoreError
-from core.types import Embedder, Progress
+from core.types import Embedder, InProcess, Progress
 
 ENV_VAR = "RETRIEVAL_COMPARE_STORE"
-SEGMENT_SIZE = 256  # new texts per persisted segment: a cancelled build keeps all completed segments
+SEGMENT_SIZE = 256  # new texts per persisted segment at most
+FLUSH_SECONDS = (
+    5.0  # a segment is also written once this long has passed: a killed process loses seconds of work
+)
 _ORPHAN_AGE_S = 600.0  # temp files / json-less segments older than this are leftovers of a crash
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+SESSION_RECORD = "sessions/last.json"
+RECORD_FORMAT = 1
+MAX_RECORD_BYTES = 1 << 20
+KEPT_CORPORA = 4  # corpora kept for restoring a session (the newest)
+MAX_KEPT_CORPUS_BYTES = 256 << 20  # a larger corpus is not kept: a reload then starts empty
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
@@ -298,18 +307,61 @@ class EmbeddingStore:
             atomic_write_bytes(key_file, json.dumps({"cache_key": embedder.cache_key}).encode())
         items = list(missing.items())
         total, t0 = len(items), time.perf_counter()
-        for start in range(0, total, SEGMENT_SIZE):
-            part = items[start : start + SEGMENT_SIZE]
+        # An in-process model is asked one batch at a time, so a stop (an exception from ``progress``: Cancel, a
+        # click, a reload) finds every finished batch in hand and saves it; an endpoint client gets whole segments
+        # (it spreads a list over its requests and servers) and keeps the segments it finished.
+        step = max(int(batch_size), 1) if isinstance(embedder, InProcess) else SEGMENT_SIZE
+        pending: list[tuple[list[str], np.ndarray]] = []
+        last_flush = time.perf_counter()
 
-            def _sub(done: int, _total: int, _rate: float, base: int = start) -> None:
-                if progress is not None:
-                    elapsed = time.perf_counter() - t0
-                    progress(base + done, total, (base + done) / elapsed if elapsed > 0 else 0.0)
+        def flush() -> None:
+            nonlocal last_flush
+            if pending:
+                hashes = [h for hs, _ in pending for h in hs]
+                vecs = pending[0][1] if len(pending) == 1 else np.concatenate([v for _, v in pending])
+                self._write_segment(shelf, hashes, vecs)
+                pending.clear()
+            last_flush = time.perf_counter()
 
-            vecs = embedder.encode_documents([t for _, t in part], progress=_sub, batch_size=batch_size)
-            vecs = _check_vectors(vecs, len(part), embedder)
-            self._write_segment(shelf, [h for h, _ in part], vecs)
-            _sub(len(part), total, 0.0)
+        def report(done: int) -> None:
+            if progress is not None:
+                elapsed = time.perf_counter() - t0
+                progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+
+        done = 0
+        try:
+            for window in range(0, total, SEGMENT_SIZE):
+                # longest texts first within a segment's window, as sentence-transformers sorts one call's texts
+                part = sorted(items[window : window + SEGMENT_SIZE], key=lambda it: -len(it[1]))
+                for start in range(0, len(part), step):
+                    texts = [t for _, t in part[start : start + step]]
+
+                    def _sub(d: int, _total: int, _rate: float, base: int = done) -> None:
+                        report(base + d)
+
+                    inner = _sub if step > batch_size else None  # one batch: reported below, vectors in hand
+                    vecs = embedder.encode_documents(texts, progress=inner, batch_size=batch_size)
+                    pending.append(
+                        (
+                            [h for h, _ in part[start : start + step]],
+                            _check_vectors(vecs, len(texts), embedder),
+                        )
+                    )
+                    done += len(texts)
+                    if sum(len(hs) for hs, _ in pending) >= SEGMENT_SIZE or (
+                        time.perf_counter() - last_flush >= FLUSH_SECONDS
+                    ):
+                        flush()
+                    report(done)
+            flush()
+        except BaseException:
+            try:  # a stop or a failure keeps every finished batch; the original error goes on
+                flush()
+            except Exception:  # e.g. the disk filled up: say so in the log, raise what stopped the build
+                logging.getLogger(__name__).exception(
+                    "could not save the finished batches of a stopped build"
+                )
+            raise
 
     def _write_segment(self, shelf: _Shelf, hashes: list[str], vecs: np.ndarray) -> None:
         buf = io.BytesIO()
@@ -364,6 +416,59 @@ class EmbeddingStore:
         except OSError as exc:
             raise os_error(exc, path.parent) from exc
         return path
+
+    # ---- the last session (a reload or a second tab picks it up) ---------------------------------------
+    def session_record(self) -> dict | None:
+        """The last session's record (sessions/last.json): corpus, models, settings, build state; None when there is
+        none or it cannot be read (a damaged record is ignored, never trusted in part)."""
+        path = self.root / SESSION_RECORD
+        try:
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                return None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+
+    def update_session_record(self, **fields: object) -> dict:
+        """Merge ``fields`` into the last-session record (read, merge, atomic write under a lock); returns it."""
+        path = self.root / SESSION_RECORD
+        with _lock_for(path):
+            record = {
+                **(self.session_record() or {}),
+                **fields,
+                "format": RECORD_FORMAT,
+                "saved_at": time.time(),
+            }
+            atomic_write_bytes(path, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        return record
+
+    def keep_corpus(self, sha256: str, data: bytes) -> bool:
+        """Keep a corpus's JSON (sessions/corpora/<sha256>.json) so a later session can restore it; the newest
+        ``KEPT_CORPORA`` are kept. False (nothing written) when it is larger than ``MAX_KEPT_CORPUS_BYTES``."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise StoreError(f"Invalid corpus key {sha256!r}: expected a sha256 hex digest.")
+        if len(data) > MAX_KEPT_CORPUS_BYTES:
+            return False
+        folder = self.root / "sessions" / "corpora"
+        path = folder / f"{sha256}.json"
+        if path.exists():
+            os.utime(path)  # the newest again
+        else:
+            atomic_write_bytes(path, data)
+        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEPT_CORPORA:]:
+            _discard(old)
+        return True
+
+    def kept_corpus(self, sha256: str) -> bytes | None:
+        """A corpus JSON kept by keep_corpus, or None."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            return None
+        try:
+            return (self.root / "sessions" / "corpora" / f"{sha256}.json").read_bytes()
+        except OSError:
+            return None
 
     # ---- housekeeping -------------------------------------------------------------------------------
     def stats(self) -> dict:

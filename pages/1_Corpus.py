@@ -258,6 +258,16 @@ def windows(corpus: Corpus) -> None:
     rows: list[dict[str, object]] = []
     notes: list[str] = []
     chosen = [(f"{slot} · ", state.model_name(slot)) for slot in build.SLOTS]
+    said = ""
+    if not any(name for _, name in chosen):  # nothing chosen yet: the pair the Models page will start with
+        problem = pair.headline_problem(corpus)
+        start = BUNDLED_PAIR if problem else pair.headline_pair(corpus)
+        chosen = [(f"{slot} · ", name) for slot, name in zip(build.SLOTS, start, strict=True)]
+        said = "No models chosen yet: A and B are the pair the Models page will use, " + (
+            f"the bundled pair, because {problem}; the headline pair is drawn beside them for reference."
+            if problem
+            else "the headline pair."
+        )
     headline = [("", name) for name in pair.headline_pair(corpus)]  # always shown: the pair users ask about
     seen: set[str] = set()
     for prefix, name in [*chosen, *headline]:
@@ -301,6 +311,8 @@ def windows(corpus: Corpus) -> None:
     )
     # the height holds the axes and the two-row legend too (width="stretch" fits the whole chart into it)
     st.altair_chart(chart, width="stretch", height=330)
+    if said:
+        st.caption(escape_md(said))
     for note in notes:
         st.markdown(note)
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.bundle import endpoint_hosts
 from core.errors import DashboardError
-from core.models import PRESETS, availability
+from core.models import PRESETS, availability, display_label
 from core.models.endpoint import (
     config_check,
     endpoint_name,
@@ -31,7 +31,7 @@ def fallback_banner(corpus: Corpus | None) -> None:
     running = (state.model_name("A") or "", state.model_name("B") or "")
     if not state.fallback_reason() or not all(running):
         return
-    if notice := pair.fallback_notice(corpus, running):
+    if notice := pair.fallback_notice(corpus, running, here=True):  # this page: the selector, not a link here
         st.info("  \n".join(notice), icon=":material/info:")
 
 
@@ -125,7 +125,7 @@ def model_picker(slot: Slot) -> None:
     s = slot.lower()
     current = state.model_name(slot)
     state.default_page_value(f"_models_choice_{s}", _initial_choice(current))
-    choice = st.selectbox(f"Model {slot}", CHOICES, key=f"_models_choice_{s}")
+    choice = st.selectbox(f"Model {slot}", CHOICES, key=f"_models_choice_{s}", format_func=display_label)
     if choice == OTHER:
         name = custom_name(s, current)
     elif choice == ENDPOINT:
@@ -262,7 +262,7 @@ def cost_section(corpus: Corpus) -> dict[str, float]:
         try:
             # the throughput recorded by the last build, else a timed sample of 32 chunks of the loaded model
             with st.spinner(
-                f"Estimating the build of {escape_md(name)}: counting tokens, timing the model on 32 chunks …"
+                f"Estimating the build of {escape_md(display_label(name))}: counting tokens, timing the model on 32 chunks …"
             ):
                 est = build.estimate(slot, corpus)
         except Exception as exc:
@@ -302,7 +302,7 @@ def build_stats() -> None:
     built = [(slot, build.built_index(slot)) for slot in build.SLOTS]
     stats_rows = [
         {
-            "model": f"{slot} · {s.model}",
+            "model": f"{slot} · {display_label(s.model)}",
             "chunks": s.chunks,
             "newly embedded": s.embedded,
             "model calls": s.model_calls,
@@ -390,6 +390,20 @@ def systems_section(corpus: Corpus) -> None:
     )
 
 
+def settings_check(corpus: Corpus) -> None:
+    """Before a build: what each model needs to be compared fairly on this corpus (prompts, window, Matryoshka,
+    chunking), each ok or to look at, with the fix."""
+    st.subheader("Settings check")
+    st.caption(
+        "The settings that, when wrong, flip a comparison: each model's query prompt, the chunks longer than its "
+        "window, whether it is Matryoshka-trained, and the chunking both see."
+    )
+    try:
+        widgets.settings_check_panel(corpus)
+    except Exception as exc:  # a check that cannot be made says why; the page goes on
+        widgets.show_error(exc)
+
+
 def render() -> None:
     pair.choose_default_pair(resources.current_corpus())  # before the header, so the sidebar shows the pair
     widgets.page_header(
@@ -405,9 +419,11 @@ def render() -> None:
                 byo.card(collection)  # model B is an existing Qdrant collection
             else:
                 model_picker(slot)
+    corpus = resources.current_corpus()
+    if corpus is not None:
+        settings_check(corpus)
     byo.form()
     index_settings()
-    corpus = resources.current_corpus()
     if not widgets.need_corpus() or corpus is None:
         return
     estimates = cost_section(corpus)

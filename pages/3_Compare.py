@@ -1,16 +1,18 @@
 """Compare: one query, two ranked lists side by side, with what differs and how fast each model was."""
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
+from core.ingest import language_name
 from core.judging import query_id
+from core.models import display_label
+from core.search import MAJOR_SHARE
 from core.text import plural
 from core.types import Corpus
 from ui import build, compare, resources, state, systems, widgets
 from ui.corpus import sample_queries
-from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, short_path
+from ui.evaluate import sample_judgments
+from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, path_md, short_path
 
 SUBTITLE = (
     "The same query against both models: ranks, scores, agreement and latency. Raw cosine scores of different "
@@ -122,6 +124,59 @@ def agreement_metrics(pair: compare.PairResult, k: int) -> None:
     m[3].metric("Query language", widgets.lang_badge(pair.query_lang))
 
 
+def misses(pair: compare.PairResult, corpus: Corpus) -> None:
+    """Per column: the languages of its top k against the corpus's shares; a warning when it misses a language
+    that holds a real share of the corpus (rule: core.search.misses)."""
+    sides = compare.languages(pair, corpus)
+    cols = st.columns(2, gap="medium")
+    for col, langs in zip(cols, sides, strict=True):
+        with col:
+            said = langs.sentences()
+            if said:
+                st.warning(
+                    "**Misses** · " + " ".join(said) + f"  \n{langs.summary()}.",
+                    icon=":material/translate:",
+                )
+            else:
+                st.caption(f"Misses · none by language. {langs.summary()}.")
+    corpus_shares = ", ".join(
+        f"{share * 100:.0f}% {language_name(code)}" for code, share in sides[0].shares if share >= 0.01
+    )
+    st.caption(
+        f"Corpus: {corpus_shares}. A column misses a language when none of its top {pair.k} is in it although "
+        f"that language holds at least {MAJOR_SHARE:.0%} of the chunks and share × k ≥ 1. "
+        + compare.deep_note(pair)
+    )
+
+
+def pin_picker(corpus: Corpus) -> None:
+    """'Pin a file': its best rank in both columns follows every query."""
+    files = list(dict.fromkeys(c.source for c in corpus.chunks))
+    if state.get("cmp_pinned") not in files:
+        state.put("cmp_pinned", None)
+    pin_col, _ = st.columns([1, 1])
+    pin_col.selectbox(
+        "Pin a file",
+        files,
+        index=None,
+        key="cmp_pinned",
+        format_func=display_name,
+        placeholder="Type to find a file whose rank should follow every query",
+        help="The pinned file's best chunk: its rank in both columns' full rankings, shown for every query.",
+    )
+
+
+def pinned_line(pair: compare.PairResult, corpus: Corpus) -> None:
+    source = state.get("cmp_pinned")
+    if not source:
+        return
+    ranks = compare.pinned_ranks(pair, corpus, source)
+    st.info(
+        f"**{escape_md(display_name(source))}**: " + ", ".join(f"{slot} {r}" for slot, r in ranks.items()),
+        icon=":material/push_pin:",
+    )
+
+
 def _label_changed(widget_key: str, corpus_key: str, query: str, chunk_id: str) -> None:
     # thumbs: 1 = up = relevant (label 1), 0 = down = not relevant (label 0), None = cleared
     choice = state.page_value(widget_key)
@@ -136,21 +191,23 @@ def _toggle_chunk(key: str) -> None:
     state.set_page_value("_cmp_opened", opened ^ {key})
 
 
-def _marker(side: compare.SideResult, rank: int, other_rank: int | None) -> str:
+def _marker(pair: compare.PairResult, side: compare.SideResult, rank: int) -> str:
+    """Where the other column ranks this hit: 'B: #3 (▼2)' in its list, 'B: #37' deeper than k, and 'only A' with
+    'B: not in top 100' (or 'not returned') when it is beyond what the other column ranked."""
     other = "B" if side.slot == "A" else "A"
+    other_rank, where = compare.other_place(pair, side.slot, side.result.hits[rank - 1].chunk_id)
     if other_rank is None:
-        return f":orange-badge[only {side.slot}]"
+        return f":orange-badge[only {side.slot}] · {other}: {where}"
     if other_rank == rank:
         return f"{other}: same rank"
     delta = other_rank - rank
-    return f"{other}: #{other_rank} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
+    return f"{other}: {where} ({'▼' if delta > 0 else '▲'}{abs(delta)})"
 
 
 def render_side(
     side: compare.SideResult,
     pair: compare.PairResult,
     corpus: Corpus,
-    changes: dict[str, Any],
     *,
     actions: bool,
 ) -> None:
@@ -161,15 +218,14 @@ def render_side(
     parts = resources.memo(("page_parts", corpus.sha256), lambda: page_parts(corpus.chunks))
     opened: set[str] = state.page_value("_cmp_opened") or set()
     qid = query_id(query)
-    st.markdown(f"#### {side.slot} · {escape_md(side.model)}")
+    st.markdown(f"#### {side.slot} · {escape_md(display_label(side.model))}")
     st.caption(compare.timing_line(side))
     if not side.result.hits:
         note = side.result.extra.get("note")
         st.info(f"No results: {escape_md(str(note))}" if note else "No results.")
     for hit, z in zip(side.result.hits, side.z_scores, strict=True):
         chunk = corpus.chunks[hit.chunk_index]
-        change = changes[hit.chunk_id]
-        marker = _marker(side, hit.rank, change.rank_b if side.slot == "A" else change.rank_a)
+        marker = _marker(pair, side, hit.rank)
         cross = pair.query_lang not in ("unknown", chunk.lang) and chunk.lang != "unknown"
         name = display_name(chunk.source)
         shown = short_path(chunk.source)
@@ -181,7 +237,7 @@ def render_side(
         )
         with st.container(border=True):
             st.markdown(
-                f"**#{hit.rank}** · **{escape_md(shown)}**"
+                f"**#{hit.rank}** · **{path_md(chunk.source)}**"
                 + (f" · {escape_md(place)}" if place else "")
                 + f"  \n:gray[{meta}]\n\n"
                 + card_snippet(chunk, query),
@@ -263,12 +319,20 @@ def label_exports(corpus: Corpus) -> None:
         )
 
 
+def _sample_judged() -> dict[str, dict[str, int]]:
+    """The sample set's file-level judgments by query text, on the sample corpus ({} elsewhere)."""
+    if state.corpus_origin() != "sample":
+        return {}
+    queries, qrels = sample_judgments()
+    return {text: qrels[qid] for qid, text in queries.items() if qid in qrels}
+
+
 def disagreement_section(k: int) -> None:
     """Run a query set through both models and list the queries whose two lists differ most."""
     st.subheader("Where do they disagree most?")
     s1, s2, s3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     chosen = widgets.query_set_chooser("cmp", set_area=s1, count_area=s2, horizontal=True)
-    if s3.button("Run", type="primary", width="stretch"):
+    if s3.button("Run", type="primary", width="stretch", key="_cmp_disagree_run"):
         if chosen.empty:
             st.info(
                 "That query set is empty (sample queries exist only for the sample corpus; "
@@ -278,23 +342,34 @@ def disagreement_section(k: int) -> None:
             try:
                 qs = chosen.texts or compare.pseudo_query_texts(chosen.n_pseudo)
                 with st.spinner(f"Searching {len(qs)} queries with both models …"):
-                    state.put("cmp_disagree", compare.disagreement(qs, k)[:25])
+                    state.put("cmp_disagree", compare.disagreement(qs, k, judged=_sample_judged())[:25])
             except Exception as exc:
                 widgets.show_error(exc)
-    for i, row in enumerate(state.get("cmp_disagree")[:15]):
-        c = st.columns([7, 1, 1, 1], vertical_alignment="center")
-        c[0].markdown(escape_md(row["query"][:160]))
-        c[1].markdown(f"RBO **{row['rbo']:.2f}**")
-        c[2].markdown(f"overlap **{row['overlap@k']:.2f}**")
-        c[3].button("Open", key=f"_cmp_open_{i}", on_click=state.set_cmp_query, args=(row["query"],))
+    rows = state.get("cmp_disagree")[:15]
+    if rows:
+        st.caption(
+            "Lowest rank-biased overlap first. Which side looked better: by labels where either top k holds a "
+            "judged chunk (more chunks labelled relevant; labels from this corpus's judgment store and, on the "
+            "sample corpus, its shipped file-level judgments); without any, whose top hits the other model "
+            "ranks lower (median rank in its exact whole-corpus ranking): that says whose picks the other "
+            "disputes, not which is right."
+        )
+    for i, row in enumerate(rows):
+        c = st.columns([6, 3, 1], vertical_alignment="center")
+        lean = row.get("leaning")
+        c[0].markdown(escape_md(row["query"][:160]) + (f"  \n:gray[{escape_md(lean)}]" if lean else ""))
+        nb = "\u00a0"  # 'overlap' never wraps away from its figure (a line break may come only after the '·')
+        c[1].markdown(f"RBO **{row['rbo']:.2f}** · overlap{nb}**{row['overlap@k']:.2f}**")
+        c[2].button("Open", key=f"_cmp_open_{i}", on_click=state.set_cmp_query, args=(row["query"],))
 
 
 @st.fragment
 def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     """Query bar, both lists, latency and labels: a fragment, so Enter reruns only this part of the page."""
-    state.keep("cmp_query", "cmp_k", "cmp_system_a", "cmp_system_b")  # outlives a visit to another page
+    state.keep("cmp_query", "cmp_k", "cmp_system_a", "cmp_system_b", "cmp_pinned")  # outlive another page
     column_pickers(corpus)
     query_bar(samples)
+    pin_picker(corpus)
     query, k = state.cmp_query(), state.cmp_k()
     if not query:
         st.info("Type a query or pick one of the examples.", icon=":material/chat:")
@@ -304,7 +379,8 @@ def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
         return
     agreement_metrics(pair, k)
     try:
-        changes = compare.changes(pair)
+        misses(pair, corpus)
+        pinned_line(pair, corpus)
     except Exception as exc:
         widgets.show_error(exc)
         return
@@ -315,9 +391,9 @@ def results(corpus: Corpus, samples: list[dict[str, str]]) -> None:
     )
     left, right = st.columns(2, gap="medium")
     with left:
-        render_side(pair.a, pair, corpus, changes, actions=actions)
+        render_side(pair.a, pair, corpus, actions=actions)
     with right:
-        render_side(pair.b, pair, corpus, changes, actions=actions)
+        render_side(pair.b, pair, corpus, actions=actions)
     st.divider()
     lat_col, lab_col = st.columns([3, 2], gap="large")
     with lat_col:

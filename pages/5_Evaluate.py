@@ -12,7 +12,9 @@ import streamlit as st
 from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
 from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
 from core.ingest import language_pair_name
+from core.models import display_label
 from core.report import charts
+from core.text import number
 from core.types import Corpus
 from ui import build, pair, resources, state, systems, widgets
 from ui import evaluate as ev
@@ -63,7 +65,7 @@ def build_here() -> bool:
             build.show_build_report(report[1])
         return False
     pair.choose_default_pair(corpus)
-    names = " vs ".join(f"{s} · {escape_md(state.model_name(s) or '?')}" for s in build.SLOTS)
+    names = " vs ".join(f"{s} · {escape_md(display_label(state.model_name(s) or '?'))}" for s in build.SLOTS)
     st.markdown(f"**Build both indexes for this set** with {names} (change the models on the Models page).")
     if build.build_panel(
         "eval", corpus, api_keys={s: state.api_key(s) for s in build.SLOTS}, show_error=widgets.show_error
@@ -164,19 +166,31 @@ def search_settings(queries: dict[str, str], qrels: Qrels) -> int | None:
     return None if dims_choice == "full" else int(dims_choice)
 
 
-def verdict(corpus: Corpus, comparison: Comparison, source: EvalSource, qrels: Qrels) -> None:
-    """Who wins on nDCG@10 and what that rests on (queries, raters and kappa, CI, p, blind votes), in words."""
+def verdict(
+    corpus: Corpus, comparison: Comparison, source: EvalSource, qrels: Qrels, *, dims: int | None = None
+) -> None:
+    """Who wins on nDCG@10 and what that rests on (queries, raters and kappa, CI, p, blind votes), in words; then
+    the settings check, whose warnings that could flip the decision join the "read with care" list."""
     found = ev.verdict_for(corpus, comparison, source, qrels)
+    try:
+        flips = widgets.check_flips(corpus, dims=dims)
+    except Exception:  # the expander below shows why the check could not be made
+        flips = []
     (st.success if found.winner else st.info)(escape_md(found.sentence), icon=":material/gavel:")
     said = found.sentence.lower()
     warnings = [
         w for w in found.warnings if w.lower().rstrip(".") not in said
-    ]  # not what the verdict just said
+    ] + flips  # not what the verdict just said
     if warnings:
         st.warning(
             "**Read with care:**\n" + "\n".join(f"- {escape_md(w[:1].upper() + w[1:])}" for w in warnings),
             icon=":material/warning:",
         )
+    with st.expander("Settings check" + (f" · {len(flips)} could flip the decision" if flips else "")):
+        try:
+            widgets.settings_check_panel(corpus, dims=dims)
+        except Exception as exc:  # a check that cannot be made says why; the evaluation stands
+            widgets.show_error(exc)
 
 
 def coverage(comparison: Comparison) -> None:
@@ -238,27 +252,28 @@ def metric_bars(comparison: Comparison) -> None:
     )
 
 
+QUERY_PX = 420  # the per-query table's query column: about 60 characters at 1280 px, the rest hovers
+
+
 def metrics_table(comparison: Comparison) -> None:
     """Metric, both means, difference, p-value and CI."""
     name_a, name_b = comparison.name_a, comparison.name_b
     st.subheader("Metrics side by side")
     num = st.column_config.NumberColumn
+    text = st.column_config.TextColumn
+    shown = signed_text(pd.DataFrame(comparison.table()), ("diff", "ci_low", "ci_high"), 4)
     st.dataframe(
-        pd.DataFrame(comparison.table()),
+        shown,
         hide_index=True,
         width="stretch",
         column_config={  # headed A / B (named in the help and the chart legend above): all ten columns fit 1280 px
             "metric": st.column_config.TextColumn("metric", width=104),
             name_a: num("A", format="%.4f", help=f"A · {name_a}: mean over the judged queries", width=72),
             name_b: num("B", format="%.4f", help=f"B · {name_b}: mean over the judged queries", width=72),
-            "diff": num("A − B", format="%+.4f", help="mean difference A − B", width=76),
+            "diff": text("A − B", help="mean difference A − B", width=76),
             "p_value": num("p", format="%.4f", help="paired randomisation test, two-sided", width=66),
-            "ci_low": num(
-                "95% CI low", format="%+.4f", help="bootstrap 95% CI of A − B, lower bound", width=88
-            ),
-            "ci_high": num(
-                "95% CI high", format="%+.4f", help="bootstrap 95% CI of A − B, upper bound", width=88
-            ),
+            "ci_low": text("95% CI low", help="bootstrap 95% CI of A − B, lower bound", width=88),
+            "ci_high": text("95% CI high", help="bootstrap 95% CI of A − B, upper bound", width=88),
             "wins": num("A wins", format="%d", help="queries where A scores higher", width=62),
             "ties": num("ties", format="%d", width=50),
             "losses": num("B wins", format="%d", help="queries where B scores higher", width=62),
@@ -268,6 +283,16 @@ def metrics_table(comparison: Comparison) -> None:
         "Paired randomisation test (10,000 sign flips, seeded) and bootstrap 95% CI of the mean difference A − B; "
         "wins / ties / losses count queries where A scores higher / equal / lower."
     )
+
+
+def signed_text(frame: pd.DataFrame, columns: tuple[str, ...], digits: int) -> pd.DataFrame:
+    """A copy with signed differences written as every other figure is (core.text.number: "+0.012", "−0.0039",
+    U+2212), not the table widget's ASCII "-0.0039"."""
+    out = frame.copy()
+    for c in columns:
+        if c in out:
+            out[c] = [number(None if pd.isna(v) else float(v), digits, sign=True) for v in out[c]]
+    return out
 
 
 def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, str]) -> pd.DataFrame:
@@ -282,6 +307,7 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
         r["languages"] = language_pair_name(pairs.get(r["qid"], ""))
         r["judged A"], r["judged B"] = judged_a.get(r["qid"]), judged_b.get(r["qid"])
     columns = [
+        "query",
         "qid",
         comparison.name_a,
         comparison.name_b,
@@ -289,16 +315,16 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
         "judged A",
         "judged B",
         "languages",
-        "query",
     ]
     table = pd.DataFrame(rows)[columns]
     score = "%.3f"
     st.dataframe(
-        table,
+        signed_text(table, ("diff",), 3),
         hide_index=True,
         width="stretch",
         height=360,
-        column_config={  # the figures first and narrow, so they show at 1280 px; the query text takes the rest
+        column_config={  # the query, the one column people read, first and wide; the figures narrow after it
+            "query": st.column_config.TextColumn("query", width=QUERY_PX),
             "qid": st.column_config.TextColumn("qid", width="small"),
             comparison.name_a: st.column_config.NumberColumn(
                 "A", help=comparison.name_a, format=score, width="small"
@@ -306,7 +332,7 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
             comparison.name_b: st.column_config.NumberColumn(
                 "B", help=comparison.name_b, format=score, width="small"
             ),
-            "diff": st.column_config.NumberColumn("A − B", format="%+.3f", width="small"),
+            "diff": st.column_config.TextColumn("A − B", width="small"),
             "judged A": st.column_config.NumberColumn(
                 "judged A", help="judged@10 of A", format="%.1f", width="small"
             ),
@@ -316,7 +342,6 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
             "languages": st.column_config.TextColumn(
                 "languages", help="query language → language of its relevant documents", width="medium"
             ),
-            "query": st.column_config.TextColumn("query", width="large"),
         },
     )
     ordered = table.sort_values("diff", ascending=False)
@@ -406,7 +431,7 @@ def results(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int | N
     comparison, run_a, run_b, pairs = found
     if note := align_doc_ids(corpus, qrels).note:
         st.caption(escape_md(note))
-    verdict(corpus, comparison, state.eval_source(), qrels)
+    verdict(corpus, comparison, state.eval_source(), qrels, dims=dims)
     metric_bars(comparison)
     metrics_table(comparison)
     coverage(comparison)
@@ -461,14 +486,14 @@ def leaderboard(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int
     ]
     num, text = st.column_config.NumberColumn, st.column_config.TextColumn
     st.dataframe(  # pixel widths that fit the ~820 px main column at 1280 px (index sizes: Models page, report)
-        pd.DataFrame(rows),
+        signed_text(pd.DataFrame(rows), ("vs best",), 3),
         hide_index=True,
         width="stretch",
         column_config={
             "system": text("system", width=190, pinned=True),
             "kind": text("kind", width=88),
             **{c: num(c, width=70, format="%.3f") for c in ("nDCG@10", "MRR@10", "Recall@100", "judged@10")},
-            "vs best": num("vs best", width=56, format="%+.3f", help=f"{metric} minus the best system's"),
+            "vs best": text("vs best", width=56, help=f"{metric} minus the best system's"),
             "p (Holm)": text(
                 "p (Holm)", width=54, help="paired randomisation test against the best, Holm-corrected"
             ),

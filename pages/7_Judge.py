@@ -50,7 +50,15 @@ def _undo(store: JudgmentStore) -> None:
 
 @st.fragment
 def judging_card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool], k: int) -> None:
-    """Progress and the pair to judge next; a label click reruns only this part of the page."""
+    """Progress, the pair to judge next and the raters so far; a label click reruns only this part of the page
+    (the agreement panel is drawn here so its rater count follows every grade)."""
+    card(corpus, store, pooled, k)
+    st.divider()
+    agreement_panel(store, corpus)
+
+
+def card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool], k: int) -> None:
+    """Progress and the pair to judge next."""
     who = judge.rater()
     prog = judge.progress(pooled, store.judgments(origin="pooled"), who, review_since=judge.review_since())
     p1, p2 = st.columns(2)
@@ -100,6 +108,9 @@ def judging_card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool],
                     st.caption(escape_md(" › ".join(chunk.heading)))
                 st.code(chunk.text, language=None, wrap_lines=True)
         cols = st.columns([3, 3, 3, 2, 2])
+        mine = judge.stored_label(store.judgments(origin="pooled"), p, chunk_id, who)
+        if mine is not None:
+            st.caption(f"Your stored grade of this pair: {mine} · {judge.LABEL_NAMES[mine]} (marked below).")
         for col, (label, icon) in zip(cols, LABEL_BUTTONS, strict=False):
             col.button(
                 f"{label} · {judge.LABEL_NAMES[label]}",
@@ -108,7 +119,9 @@ def judging_card(corpus: Corpus, store: JudgmentStore, pooled: list[judge.Pool],
                 on_click=_label,
                 args=(store, p, chunk_id, label, k),
                 width="stretch",
-                type="primary" if label == 2 else "secondary",
+                type="primary"
+                if label == mine
+                else "secondary",  # grades look alike; only a stored one is marked
             )
         cols[3].button(
             "Skip", key="_judge_skip", icon=":material/skip_next:", on_click=_label,
@@ -124,10 +137,7 @@ def agreement_panel(store: JudgmentStore, corpus: Corpus) -> None:
     st.subheader("Agreement between raters")
     found = judge.agreement(store)
     if found.kind is None:
-        st.caption(
-            f"Raters so far: {len(found.raters)}. Kappa needs two or more raters on the same pairs: ask a colleague "
-            "to judge the same query set under their own name (another browser works: judgments are on disk)."
-        )
+        st.caption(judge.raters_sentence(found, judge.rater()))
         return
     name = "Cohen's kappa" if found.kind == "cohen" else "Fleiss' kappa"
     m = st.columns(3)
@@ -218,6 +228,8 @@ def render() -> None:
             widgets.show_error(exc)
             return
         judging_card(corpus, store, pooled, k)
+        import_export(store, corpus)
+        return
     st.divider()
     agreement_panel(store, corpus)
     import_export(store, corpus)

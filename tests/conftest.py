@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# A fresh AppTest session would otherwise restore whatever session an earlier test left in the store
+# (ui.last_session); the tests of that feature turn it on.
+os.environ.setdefault("RETRIEVAL_COMPARE_RESTORE", "0")
 
 import pytest
 

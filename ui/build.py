@@ -24,10 +24,10 @@ from core.models import (
     resolve_device,
 )
 from core.search import IndexParams, ModelIndex
-from core.store import SEGMENT_SIZE, EmbeddingStore
-from core.text import count, format_duration
+from core.store import EmbeddingStore
+from core.text import count, format_duration, plural
 from core.types import Corpus
-from ui import index_backend, resources, state
+from ui import index_backend, last_session, resources, state
 from ui.state import Slot
 from ui.text import escape_md
 
@@ -162,7 +162,7 @@ class Stopped:
         saved = (
             f"{self.saved:,} newly embedded chunks are saved in the store, so running it again starts from there"
             if self.saved
-            else f"no chunk of this run reached the store yet (it saves every {SEGMENT_SIZE} chunks)"
+            else "no batch of this run had finished yet, so nothing new reached the store"
         )
         return (
             f"{self.label}: {how} after {self.done:,} of {self.total:,} chunks, while {self.slot} · "
@@ -193,6 +193,7 @@ class JobProgress:
     ) -> None:
         self.slots, self.n_chunks, self.label, self.stop = slots, n_chunks, label, stop
         self.record = Stopped(label, corpus_sha, n_chunks * len(slots), slots[0] if slots else "")
+        self.on_progress: Callable[[Stopped], None] | None = None  # told at every update (no st calls in it)
         self.estimates = estimates or {}
         self.finished = 0  # models done (built or reused)
         self.started = time.perf_counter()
@@ -214,6 +215,8 @@ class JobProgress:
         """A progress call of the running model (its own done / total and items/s)."""
         job_done = self.finished * self.n_chunks + min(done, total)
         self.record.done, self.record.slot, self.record.model = job_done, slot, name
+        if self.on_progress is not None:
+            self.on_progress(self.record)
         if self.stop is not None and self.stop(job_done, self.total):
             raise BuildCancelled(self.record)  # build_all fills in what reached the store
         later = self.slots[self.slots.index(slot) + 1 :] if slot in self.slots else ()
@@ -255,7 +258,9 @@ class JobProgress:
         self.bar.progress(
             min(self.finished / len(self.slots), 1.0),
             text=f"{self.label} · {slot} · {escape_md(name)} {'reused (already built)' if reused else 'built'} · "
-            f"{self.finished} of {len(self.slots)} models ready · {time.perf_counter() - self.started:.1f} s",
+            f"{self.finished} of {len(self.slots)} models indexed · {time.perf_counter() - self.started:.1f} s"
+            # not "ready": the page still has work to do after the last model (the caller reruns when it is done)
+            + (" · finishing …" if self.finished >= len(self.slots) else ""),
         )
 
 
@@ -306,7 +311,9 @@ def _build_one(
         params=index_params(),
         backend=index_backend.backend(),  # None = hnswlib; a missing Qdrant URL/folder is refused here
         seq_len=max(counts, default=16),
-        model_loaded=resources.loaded_embedder(name, device=settings["device"], max_tokens=settings["max_tokens"])
+        model_loaded=resources.loaded_embedder(
+            name, device=settings["device"], max_tokens=settings["max_tokens"]
+        )
         is not None,
     )
     with st.spinner(f"Loading {escape_md(name)} …"):
@@ -377,20 +384,44 @@ def build_slot(
     return built.mi
 
 
-def cancel_button(key: str, *, message: bool = True) -> bool:
-    """A Cancel beside a build: a click stops the running build (Streamlit ends the run at its next progress
-    update; chunks embedded so far stay in the store). With ``message`` it then says where the build stopped
-    and what is kept (show_stop; build_panel calls that below its buttons). True on the run the click caused."""
-    clicked = st.button(
-        "Cancel build",
-        key=key,
-        icon=":material/cancel:",
-        help="Stops a running build after the batch in flight; the previous indexes stay, embedded chunks are kept "
-        "in the store.",
-    )
+CANCEL_HELP = (
+    "Stops a running build after the batch in flight; the previous indexes stay, embedded chunks are kept in the "
+    "store."
+)
+
+
+def _cancel_hit(key: str) -> None:
+    """Remember a click on the live Cancel for the run it starts (the live button is not drawn again there)."""
+    state.set_page_value(f"{key}_hit", True)
+
+
+def cancel_button(key: str, *, message: bool = True) -> Callable[[], None]:
+    """A Cancel beside a build, disabled while nothing runs; returns ``arm``, which the caller calls when its
+    build starts: the button is then enabled for that run. A click stops the running build (Streamlit ends the run
+    at its next progress update; chunks embedded so far stay in the store). With ``message`` the run the click
+    caused says where the build stopped and what is kept (show_stop; build_panel calls that below its
+    buttons); ``cancel_clicked`` tells that run it was a Cancel."""
+    slot = st.empty()
+    slot.button("Cancel build", key=key, icon=":material/cancel:", help=CANCEL_HELP, disabled=True)
     if message:
-        show_stop(clicked=clicked)
-    return clicked
+        show_stop(clicked=cancel_clicked(key))
+
+    def arm() -> None:
+        with slot:
+            st.button(
+                "Cancel build", key=f"{key}_live", icon=":material/cancel:", help=CANCEL_HELP,
+                on_click=_cancel_hit, args=(key,),
+            )  # fmt: skip
+
+    return arm
+
+
+def cancel_clicked(key: str) -> bool:
+    """True on the run a click on ``key``'s live Cancel started (once)."""
+    hit = bool(state.page_value(f"{key}_hit"))
+    if hit:
+        state.set_page_value(f"{key}_hit", False)
+    return hit
 
 
 def show_stop(*, clicked: bool, wait_s: float = 180) -> None:
@@ -442,6 +473,7 @@ def build_all(
     label: str = "Build both indexes",
     stop: StopCheck | None = None,
     slots: Sequence[str] = SLOTS,
+    remember: bool = True,
 ) -> list[dict[str, str]]:
     """Build both slots (or ``slots``: A alone when B is the user's own collection) under one progress bar;
     returns the estimate-vs-actual rows (see show_build_report).
@@ -450,12 +482,17 @@ def build_all(
     the ones they replace. The session gets the new indexes only when the job ends: a stopped job (``stop``, or
     Streamlit ending the run on a Cancel click) keeps the previous ones and records where it stopped in
     ``build_stopped``; what it embedded stays in the store. Raises the first slot's error after trying the other
-    slot too (both errors are shown by the caller)."""
+    slot too (both errors are shown by the caller). ``remember`` records the job in the last-session record
+    (ui.last_session: a reload says whether it finished); restoring a session's indexes does not."""
     job = JobProgress(
         tuple(slots), len(corpus.chunks), estimates, label=label, stop=stop, corpus_sha=corpus.sha256
     )
     record = job.record
     state.put("build_stopped", record)  # before any work: a stopped run may not write session state any more
+    if remember:  # the corpus and models this build is for: a reload mid-build comes back to them
+        last_session.sync()
+        job_id = last_session.build_started(label=label, corpus_sha=corpus.sha256, total=record.total)
+        job.on_progress = last_session.progress_writer(job_id)  # where it got to, should the page be reloaded
     built: dict[str, _Built] = {}
     errors: list[Exception] = []
     saved: dict[str, tuple[EmbeddingStore, int]] = {}  # model key -> (store, vectors held before this job)
@@ -477,14 +514,29 @@ def build_all(
         except Exception:  # the count is for the message; the stop itself must go on
             log.exception("could not count the vectors a stopped build saved")
         record.cancelled = record.cancelled or isinstance(exc, BuildCancelled)  # the next run may have set it
+        if remember:
+            last_session.build_ended(
+                job_id,
+                "interrupted",
+                done=record.done,
+                total=record.total,
+                slot=record.slot,
+                model=record.model,
+            )
         raise
     else:
         record.finished = True
+        if remember:
+            last_session.build_ended(
+                job_id, "finished", done=record.total, total=record.total, slot="", model=""
+            )
     finally:
         record.ended.set()
     state.put("build_stopped", None)
     for name, b in built.items():
         _commit(name, b, fresh=fresh)
+    if remember:
+        last_session.sync()  # the indexes it built: a reload rebuilds them from the store
     if errors:
         raise errors[0] if len(errors) == 1 else BuildErrors(errors)
     return [_report_row(name, b, (estimates or {}).get(name), fresh=fresh) for name, b in built.items()]
@@ -499,7 +551,7 @@ def _report_row(slot: str, b: _Built, estimate: float | None, *, fresh: bool) ->
         what += (
             f" ({n - embedded:,} kept from a stopped rebuild)"
             if fresh
-            else f" ({n - embedded:,} were stored)"
+            else f" ({n - embedded:,} {plural(n - embedded, 'was')} stored)"
         )
     if b.agreement is not None:
         what += f"; lowest cosine to the precomputed vectors {b.agreement:.5f}"
@@ -627,13 +679,14 @@ def build_panel(
             icon=icon,
             help=help,
         )
-        clicked = cancel_button(f"_{where}_cancel", message=False)
-    show_stop(clicked=clicked)
+        arm = cancel_button(f"_{where}_cancel", message=False)
+    show_stop(clicked=cancel_clicked(f"_{where}_cancel"))
     report = state.page_value(f"_{where}_build_report")
     if report and report[0] == corpus.sha256:
         show_build_report(report[1])
     if not go:
         return False
+    arm()  # Cancel is live only while this build runs
     if estimates is None:
         with st.spinner("Estimating the build: counting tokens, timing each loaded model on 32 chunks …"):
             estimates = job_estimates(corpus)

@@ -394,6 +394,20 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
     return None
 
 
+def ready_sentence(done: Imported, stored: str) -> str:
+    """The import in words that are true: vectors from the bundle, and what (if anything) was embedded here."""
+    source = escape_name(done.source)
+    if not done.embedded:
+        return (
+            f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}, every vector precomputed in "
+            f"{source} ({stored}); nothing was embedded here."
+        )
+    return (
+        f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}; {done.embedded:,} of them embedded "
+        f"here, the rest precomputed in {source} ({stored})."
+    )
+
+
 def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
     """After the quick start or an import: ready in N s, 0 chunks embedded (the vectors came precomputed), how
     typed queries are embedded, and 'Rebuild from scratch' (the shared build panel, with its Cancel).
@@ -409,11 +423,7 @@ def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
     ):
         return False
     stored = "already in the store" if not done.written else f"{done.written:,} vectors added to the store"
-    st.success(
-        f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}, {count(done.embedded, 'chunk')} embedded — the "
-        f"embeddings came precomputed from {escape_name(done.source)} ({stored}, none embedded).",
-        icon=":material/check_circle:",
-    )
+    st.success(ready_sentence(done, stored), icon=":material/check_circle:")
     st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
     if done.checks:
         st.caption("Vectors checked before they were stored: " + "; ".join(escape_md(c) for c in done.checks) + ".")

@@ -187,10 +187,11 @@ def form() -> None:
             "Use this collection", key="_models_byo_use", type="primary", icon=":material/database:"
         )
         with cancel:
-            build.cancel_button("_models_byo_cancel")
+            arm = build.cancel_button("_models_byo_cancel")
         if note and active:
             st.success(escape_md(note), icon=":material/check_circle:")
         if clicked:
+            arm()  # Cancel is live only while the collection is read
             use_collection()
 
 

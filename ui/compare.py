@@ -6,16 +6,33 @@ import gc
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from core.ingest import detect_language
 from core.judging import JudgmentStore, query_id
-from core.search import Agreement, ModelIndex, RankChange, System, agreement, rank_changes
+from core.search import (
+    Agreement,
+    DeepList,
+    ModelIndex,
+    RankChange,
+    SideLanguages,
+    System,
+    agreement,
+    chunk_rows,
+    deep_depth,
+    deep_list,
+    deep_of,
+    file_chunks,
+    file_rank,
+    leaning,
+    rank_changes,
+    side_languages,
+)
 from core.store import default_root
-from core.types import SearchParams, SearchResult
+from core.types import Corpus, SearchParams, SearchResult
 from ui import build, resources, state, systems
 
 log = logging.getLogger(__name__)
@@ -32,6 +49,7 @@ class SideResult:
     result: SearchResult
     z_scores: tuple[float, ...]  # (score - mean over all chunks) / std over all chunks, for this query
     engine: str = "HNSW"  # what searched: in-process HNSW, a Qdrant collection of ours, or the user's own
+    deep: DeepList | None = None  # the same system's ranking far deeper than k (core.search.deep_list)
 
 
 @dataclass(frozen=True)
@@ -52,19 +70,29 @@ def instruction(slot: str) -> str | None:
 
 def search_side(slot: str, mi: ModelIndex, query: str, k: int, task: str | None) -> SideResult:
     """One model's answer through the engine (its index at full dimension, the slot's instruction), with z-scores."""
-    answer = mi.answer(query, SearchParams(k=k, instruction=task))
+    params = SearchParams(k=k, instruction=task)
+    answer = mi.answer(query, params)
+    rows = resources.memo(("chunk_rows", mi.corpus.sha256), lambda: chunk_rows(mi.corpus))
+    # exact over the whole corpus from the query vector the answer already has: no second embedding
+    deep = deep_list(mi, query, params, query_vector=answer.query_vector, rows=rows)
     return SideResult(slot=slot, model=mi.spec.name, result=answer.result, z_scores=answer.z_scores,
-                      engine=engine_name(mi))  # fmt: skip
+                      engine=engine_name(mi), deep=deep)  # fmt: skip
 
 
 def search_system(slot: str, system: System, query: str, k: int, task: str | None) -> SideResult:
     """One column's answer: a dense model through ``search_side`` (with z-scores), any other system as it ranks
-    (BM25, fused and reranked scores have no z-score against every chunk: NaN, shown as a dash)."""
+    (BM25, fused and reranked scores have no z-score against every chunk: NaN, shown as a dash).
+
+    Other systems are searched once ``deep_depth`` deep and the first k shown: the deep ranks cost no second
+    search (a fused or reranked system's stages search that deep for any k)."""
     if isinstance(system, ModelIndex):
         return search_side(slot, system, query, k, task)
-    result = system.search_many([query], SearchParams(k=k, instruction=task))[0]
+    depth = max(k, deep_depth(system, k))
+    full = system.search_many([query], SearchParams(k=depth, instruction=task))[0]
+    result = replace(full, hits=full.hits[:k])
+    deep = deep_of(full.hits, depth=depth, corpus_size=len(system.corpus.chunks))
     return SideResult(slot=slot, model=system.name, result=result, z_scores=(float("nan"),) * len(result.hits),
-                      engine=systems.KINDS.get(system.kind, system.kind))  # fmt: skip
+                      engine=systems.KINDS.get(system.kind, system.kind), deep=deep)  # fmt: skip
 
 
 def timing_line(side: SideResult) -> str:
@@ -147,6 +175,60 @@ def changes(pair: PairResult) -> dict[str, RankChange]:
     return rank_changes([h.chunk_id for h in pair.a.result.hits], [h.chunk_id for h in pair.b.result.hits])
 
 
+def languages(pair: PairResult, corpus: Corpus) -> tuple[SideLanguages, SideLanguages]:
+    """Each side's top-k languages against the corpus's language shares, and the major languages it misses."""
+    hist = resources.memo(("lang_histogram", corpus.sha256), corpus.lang_histogram)
+    a, b = (
+        side_languages(
+            s.slot,
+            [corpus.chunks[h.chunk_index].lang for h in s.result.hits],
+            hist,
+            query_lang=pair.query_lang,
+        )
+        for s in (pair.a, pair.b)
+    )
+    return a, b
+
+
+def other_place(pair: PairResult, slot: str, chunk_id: str) -> tuple[int | None, str]:
+    """Where the other column ranks a chunk of this column's list, deeper than k too: (rank or None, words:
+    '#37', 'not in top 100', 'not returned'). The other column's shown list wins where it holds the chunk."""
+    other = pair.b if slot == "A" else pair.a
+    for h in other.result.hits:
+        if h.chunk_id == chunk_id:
+            return h.rank, f"#{h.rank}"
+    if other.deep is None:
+        return None, f"not in top {pair.k}"
+    r = other.deep.rank(chunk_id)
+    if r is not None and r <= pair.k:  # the HNSW top k missed what exact search ranks this high
+        return r, f"#{r} by exact search"
+    return r, other.deep.where(chunk_id)
+
+
+def pinned_ranks(pair: PairResult, corpus: Corpus, source: str) -> dict[str, str]:
+    """The pinned file's best rank in each column's deep ranking: {'A': '#20', 'B': 'not in top 100'}."""
+    ids = resources.memo(("file_chunks", corpus.sha256), lambda: file_chunks(corpus)).get(source, ())
+    out = {}
+    for side in (pair.a, pair.b):
+        if side.deep is None:
+            out[side.slot] = "not searched deep"
+            continue
+        best = file_rank(side.deep, ids)
+        out[side.slot] = f"#{best[0]}" if best else side.deep.beyond()
+    return out
+
+
+def deep_note(pair: PairResult) -> str:
+    """How deep each column ranked, in words, for the captions under ranks beyond k."""
+    parts = []
+    for side in (pair.a, pair.b):
+        d = side.deep
+        if d is None:
+            continue
+        parts.append(f"{side.slot} {'the whole corpus' if d.complete else f'its top {d.depth}'}")
+    return "Ranks beyond k: " + ", ".join(parts) + "." if parts else ""
+
+
 def latency_summary() -> list[dict[str, Any]]:
     """p50/p95 of query-embedding and search ms over this session, per column, of the system each column shows
     now (times of another system shown there earlier are not mixed in)."""
@@ -175,16 +257,56 @@ def latency_summary() -> list[dict[str, Any]]:
     return rows
 
 
-def disagreement(queries: list[str], k: int) -> list[dict[str, Any]]:
-    """Agreement of the two models on each query (batched embedding), lowest RBO first."""
+def disagreement(
+    queries: list[str], k: int, *, judged: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Agreement of the two models on each query (batched embedding), lowest RBO first, with which side looked
+    better (``core.search.leaning``: by labels where any of the two top k is judged, else whose top hits the
+    other model ranks lower in its exact whole-corpus ranking).
+
+    Labels: this corpus's judgment store, and ``judged`` ({query text: {chunk id or file: label}}, e.g. the
+    sample set's file-level judgments: a chunk of a judged file carries the file's label)."""
     a_idx, b_idx = _both_indexes()
-    ra = a_idx.search_many(queries, SearchParams(k=k, instruction=instruction("A")))
-    rb = b_idx.search_many(queries, SearchParams(k=k, instruction=instruction("B")))
+    corpus = a_idx.corpus
+    by_source = {c.id: c.source for c in corpus.chunks}
+    try:  # labels by query text: imported sets keep their own query ids, typed queries have query_id(text)
+        texts, qrels = judgment_store(corpus.sha256).qrels("union")
+    except Exception:  # no readable store: the rank rule still answers
+        log.exception("reading labels for the disagreement list failed")
+        texts, qrels = {}, {}
+    by_text = {text: qrels[qid] for qid, text in texts.items() if qid in qrels}
+    sides = []
+    for slot, mi in (("A", a_idx), ("B", b_idx)):
+        params = SearchParams(k=k, instruction=instruction(slot))
+        qvecs = mi.embed_queries(queries, instruction=params.instruction)
+        idx, _ = mi.search_vectors(qvecs, params)
+        chunks = mi.corpus.chunks
+        tops = [[chunks[int(i)].id for i in row] for row in idx.tolist()]
+        row_of = resources.memo(("chunk_rows", corpus.sha256), lambda: chunk_rows(corpus))
+        deeps = [
+            deep_list(mi, q, params, query_vector=v, rows=row_of) for q, v in zip(queries, qvecs, strict=True)
+        ]
+        sides.append((tops, deeps))
+    (tops_a, deeps_a), (tops_b, deeps_b) = sides
     rows = []
-    for q, x, y in zip(queries, ra, rb, strict=True):
-        ag = agreement([h.chunk_id for h in x.hits], [h.chunk_id for h in y.hits], k=k)
+    for i, q in enumerate(queries):
+        ag = agreement(tops_a[i], tops_b[i], k=k)
+        labels = dict(by_text.get(q) or qrels.get(query_id(q)) or {})
+        given = (judged or {}).get(q, {})
+        for cid in {*tops_a[i], *tops_b[i]}:
+            if cid not in labels and (cid in given or by_source[cid] in given):
+                labels[cid] = given.get(cid, given.get(by_source[cid], 0))
+        lean = leaning(tops_a[i], tops_b[i], deeps_a[i], deeps_b[i], labels)
         rows.append(
-            {"query": q, "rbo": round(ag.rbo, 3), "overlap@k": round(ag.jaccard, 3), "shared": ag.shared}
+            {
+                "query": q,
+                "rbo": round(ag.rbo, 3),
+                "overlap@k": round(ag.jaccard, 3),
+                "shared": ag.shared,
+                "better": lean.side,
+                "by": lean.by,
+                "leaning": lean.text,
+            }
         )
     return sorted(rows, key=lambda r: (r["rbo"], r["overlap@k"]))
 

@@ -9,7 +9,7 @@ from core.ingest import DEFAULT_CHUNKING, ChunkOptions, Tokenizer, load_corpus, 
 from core.models import load_tokenizer
 from core.text import count
 from core.types import Corpus
-from ui import resources, state
+from ui import last_session, resources, state
 
 SAMPLE_DOCS = resources.SAMPLE_DIR / "docs"
 SAMPLE_QUERIES = resources.SAMPLE_DIR / "queries.jsonl"
@@ -59,6 +59,7 @@ def _register(corpus: Corpus, origin: str) -> Corpus:
         state.put("built_b", None)
     state.put("corpus_key", corpus.sha256)
     state.put("corpus_origin", origin)
+    last_session.sync()  # a reload right after an upload comes back to it (its files are gone from the page)
     return corpus
 
 

@@ -28,6 +28,7 @@ from core.evaluation import (
 )
 from core.ingest import read_queries_jsonl
 from core.judging import legacy_query_id, query_id
+from core.models import display_label
 from core.search import ModelIndex, common_dims
 from core.types import Corpus
 from ui import build, judge, resources, state, systems, votes
@@ -160,7 +161,7 @@ def run_both(
                     embed=embedder(mi, slot),  # the per-text memo Dimensions, Frontier and Judge share
                 )
             )
-        names = (f"A · {a.spec.name}", f"B · {b.spec.name}")
+        names = (f"A · {display_label(a.spec)}", f"B · {display_label(b.spec)}")  # stand-ins named as such
         comparison = compare(runs[0], runs[1], qrels, names=names)
         pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
         return comparison, runs[0], runs[1], pairs

@@ -26,6 +26,7 @@ from core.ingest import read_queries_jsonl
 from core.judging import Judgment, JudgmentStore, RaterAgreement, legacy_query_id, pool, query_id
 from core.judging import agreement as rater_agreement
 from core.store import default_root
+from core.text import count
 from core.types import Chunk, Corpus, SearchParams
 from ui import build, resources, state, systems
 from ui import compare as cmp
@@ -382,6 +383,32 @@ KAPPA_HELP = (
 def agreement(store: JudgmentStore) -> RaterAgreement:
     """Cohen's or Fleiss' kappa over the raters' current pooled labels (skips left out)."""
     return rater_agreement(store.judgments(origin="pooled"), origin="pooled")
+
+
+def raters_sentence(found: RaterAgreement, who: str) -> str:
+    """Who has judged so far and what kappa still needs ("1 rater so far (you). Kappa needs ...")."""
+    others = [r for r in found.raters if r != who]
+    you = who in found.raters
+    n = len(found.raters)
+    if n == 0:
+        said = "No rater has graded a pooled pair yet."
+    else:
+        names = ", ".join(escape_md(r) for r in others[:5]) + (" …" if len(others) > 5 else "")
+        mine = "you" if you else ""
+        said = f"{count(n, 'rater')} so far ({', '.join(x for x in (mine, names) if x)})."
+    return (
+        f"{said} Kappa needs two or more raters grading the same pairs: ask a colleague to judge the same query set "
+        "under their own name (another browser works: judgments are on disk)."
+    )
+
+
+def stored_label(judgments: Iterable[Judgment], p: Pool, chunk_id: str, who: str) -> int | None:
+    """The current rater's stored grade of this pair (None: not graded, or skipped)."""
+    found = None
+    for j in judgments:
+        if j.query_id == p.query_id and j.chunk_id == chunk_id and j.rater == who:
+            found = j.label  # judgments come oldest first: the last is current
+    return found
 
 
 def disagreement_rows(found: RaterAgreement, store: JudgmentStore, corpus: Corpus) -> list[dict[str, object]]:

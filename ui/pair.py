@@ -4,11 +4,21 @@ and the reason, and the one action that gets the headline pair running here."""
 from __future__ import annotations
 
 from core.ingest import MIXED_SHARE, language_shares
-from core.models import availability, has_gpu, hub_offline
+from core.models import availability, display_label, has_gpu, hub_offline
 from core.types import Corpus
 from ui import resources, state
 from ui.state import BUNDLED_PAIR, HEADLINE_A, HEADLINE_B
 from ui.text import escape_md
+
+# The one name every page gives the headline pair's B, with or without a corpus: which of the two is built
+# (headline_pair) follows the corpus language, which the name says, so the pair is not renamed once a corpus loads.
+HEADLINE_B_NAME = "bge-base-en/zh-v1.5"
+HEADLINE_NAME = f"{HEADLINE_A} vs {HEADLINE_B_NAME}"
+
+
+def headline_names() -> tuple[str, str]:
+    """The headline pair as pages name it (the same before and after a corpus is loaded)."""
+    return HEADLINE_A, HEADLINE_B_NAME
 
 
 def headline_pair(corpus: Corpus | None) -> tuple[str, str]:
@@ -22,8 +32,12 @@ def headline_pair(corpus: Corpus | None) -> tuple[str, str]:
 def headline_problem(corpus: Corpus | None) -> str:
     """Why the headline pair cannot be used on this machine right now ('' when it can)."""
     reasons = []
-    for name in headline_pair(corpus):
-        where = availability(resources.model_spec(name))
+    a, b = headline_pair(corpus)
+    # without a corpus either bge-base model may be the one built: both must be here
+    candidates = {HEADLINE_A: (a,), HEADLINE_B_NAME: (b,) if corpus else tuple(HEADLINE_B.values())}
+    for name, models in candidates.items():
+        wheres = {availability(resources.model_spec(m)) for m in models}
+        where = "needs download" if "needs download" in wheres else next(iter(wheres))
         if where == "needs download" and hub_offline():
             reasons.append(
                 f"{name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it"
@@ -37,40 +51,45 @@ def headline_problem(corpus: Corpus | None) -> str:
     return "; ".join(reasons)
 
 
-def headline_action(corpus: Corpus | None) -> str:
-    """The one step that gets the headline pair running here (Markdown)."""
-    a, _ = headline_pair(corpus)
+def headline_action(corpus: Corpus | None, *, here: bool = False) -> str:
+    """The one step that gets the headline pair running here (Markdown); ``here``: said on the Models page
+    itself, where the choice is the Model A selector below, not a page to go to."""
+    a = HEADLINE_A
+    where = "in the **Model A** selector below" if here else "on the Models & indexes page"
     if not has_gpu():
         return (
-            f"serve {a} on a GPU machine (vLLM, TEI or Ollama) and enter its URL as an "
-            "**OpenAI-compatible endpoint** on the Models & indexes page"
+            f"serve {a} on a GPU machine (vLLM, TEI or Ollama) and choose **OpenAI-compatible endpoint** {where}, "
+            "with its URL"
         )
     return (
         f"put {a} in a local folder (or the Hugging Face cache, HF_HOME) and choose "
-        "**Other: Hugging Face id or local path** on the Models & indexes page"
+        f"**Other: Hugging Face id or local path** {where}"
     )
 
 
-def fallback_notice(corpus: Corpus | None, running: tuple[str, str]) -> tuple[str, str] | None:
+def fallback_notice(
+    corpus: Corpus | None, running: tuple[str, str], *, here: bool = False
+) -> tuple[str, str] | None:
     """Two plain lines when the headline pair is not what runs: what runs and why, then the one action.
 
     None when a model of the headline pair is running, or nothing stands in its way (the user chose other
     models on purpose).
     """
-    headline = headline_pair(corpus)
-    if any(name in headline for name in running):
+    if any(name == HEADLINE_A or name in HEADLINE_B.values() for name in running):
         return None
     problem = headline_problem(corpus)
     if not problem:
         return None
     why = "this machine has no GPU" if not has_gpu() else "the headline models are not downloaded here"
-    if not has_gpu() and any(availability(resources.model_spec(n)) == "needs download" for n in headline):
+    if not has_gpu() and any(
+        availability(resources.model_spec(n)) == "needs download" for n in headline_pair(corpus)
+    ):
         why += " and the headline models are not downloaded"
     first = (
-        f"Running {escape_md(running[0])} vs {escape_md(running[1])}, not the headline pair "
-        f"{escape_md(headline[0])} vs {escape_md(headline[1])}, because {why}."
+        f"Running {escape_md(display_label(running[0]))} vs {escape_md(display_label(running[1]))}, not the "
+        f"headline pair {escape_md(HEADLINE_NAME)}, because {why}."
     )
-    return first, f"To compare the headline pair: {headline_action(corpus)}."
+    return first, f"To compare the headline pair: {headline_action(corpus, here=here)}."
 
 
 def choose_default_pair(corpus: Corpus | None) -> None:

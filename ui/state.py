@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "built_a": None,  # key into resources.indexes() for model A's built index
     "built_b": None,
     "build_stopped": None,
+    "session_tried": False,  # ui.last_session: this session looked for the last session's record (once)
+    "session_restored": None,  # ui.last_session.Restored: what a reload or a second tab got back
+    "session_synced": None,  # what this session last wrote to the last-session record (written on change)
     "systems_chosen": [],  # spec texts of the systems built beside A and B (bm25, hybrid:A+bm25, rerank:...)
     "systems_reranker": "",  # cross-encoder for rerank systems: hub id, local folder or endpoint:MODEL@URL  # ui.build.Stopped: where the last build that did not finish stopped, what it kept
     # compare page
@@ -94,6 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "cmp_disagree": [],  # rows of the last "where do they disagree most" run
     "cmp_queryset": "sample",
     "cmp_pseudo": 50,  # how many chunks to use as pseudo-queries in "where do they disagree most"
+    "cmp_pinned": None,  # a corpus file (Chunk.source) whose best rank in both columns follows every query
     # dimensions page
     "mrl_slot": "A",
     "mrl_dims": None,

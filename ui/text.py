@@ -30,6 +30,7 @@ __all__ = [
     "one_line",
     "page_parts",
     "passage_md",
+    "path_md",
     "query_terms",
     "short_path",
     "snippet",
@@ -249,6 +250,21 @@ def short_path(path: str, limit: int = 56) -> str:
         return path[: keep // 2] + "…" + path[len(path) - (keep - keep // 2) :]
     room = limit - len(name) - 2  # '…/' before the name
     return head[:room] + "…/" + name
+
+
+ZERO_WIDTH_SPACE = "\u200b"  # an invisible line-break opportunity
+_PATH_SEAMS = re.compile(r"(\\/)")  # an escaped '/' of escape_md's output
+
+
+def path_md(path: str, limit: int = 56) -> str:
+    """A file path for st.markdown (short_path, escaped) that wraps after a '/', not inside a file name.
+
+    A path has no spaces, so a browser that must wrap it in a narrow card breaks it wherever the line ends
+    (Streamlit's Markdown wraps long words anywhere): 'policies/security_p|olicy.md', 'classif|y.md'. A ZERO
+    WIDTH SPACE after each '/' gives it a better place. (It goes in after escaping: escape_md blanks format characters
+    of user text.)
+    """
+    return _PATH_SEAMS.sub(r"\1" + ZERO_WIDTH_SPACE, escape_md(short_path(path, limit)))
 
 
 def page_parts(chunks: Iterable[Chunk]) -> dict[str, tuple[int, int]]:

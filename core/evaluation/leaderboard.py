@@ -29,7 +29,6 @@ from itertools import combinations
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import tukey_hsd as _scipy_tukey_hsd
 
 from core.evaluation.metrics import EvaluationError, Qrels, Run, metric_key
 from core.evaluation.run import Evaluation, Latency, SystemRun, evaluate
@@ -239,7 +238,9 @@ def tukey_view(columns: Mapping[str, Mapping[str, float]], *, alpha: float = 0.0
         raise EvaluationError(f"Tukey's HSD needs at least two systems, got {names}.")
     qids = sorted(set.intersection(*(set(c) for c in columns.values())))
     samples = [np.array([columns[s][q] for q in qids], dtype=np.float64) for s in names]
-    res = _scipy_tukey_hsd(*samples)
+    from scipy.stats import tukey_hsd  # here: scipy.stats takes seconds to import
+
+    res = tukey_hsd(*samples)
     p: dict[tuple[str, str], float] = {}
     for i, a in enumerate(names):
         for j, b in enumerate(names):

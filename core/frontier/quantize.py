@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
-from sentence_transformers import quantize_embeddings
 
 from core.errors import SearchError
 from core.search import exact_search, rank_block
@@ -157,6 +156,8 @@ def dequantize_int8(codes: np.ndarray, *, ranges: np.ndarray) -> np.ndarray:
 
 def pack_binary(vectors: np.ndarray) -> np.ndarray:
     """Sign bits packed 8 per byte (``ubinary``: bit set where the value is > 0), uint8 (n, ceil(d/8))."""
+    from sentence_transformers import quantize_embeddings  # here: importing it pulls in torch (seconds)
+
     return np.asarray(quantize_embeddings(np.asarray(vectors, dtype=np.float32), precision="ubinary"))
 
 

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.stats import binomtest, norm
-
 from core.judging.store import Vote
 
 TiesRule = Literal["split", "exclude"]
@@ -56,6 +54,8 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     """Wilson score interval of a proportion successes / n (no continuity correction)."""
     if n <= 0:
         raise ValueError("The Wilson interval needs at least one trial.")
+    from scipy.stats import norm  # here: scipy.stats takes seconds to import
+
     z = float(norm.ppf(0.5 + confidence / 2.0))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -67,6 +67,8 @@ def sign_test(a_wins: int, b_wins: int) -> float | None:
     """Two-sided exact sign test p-value of a_wins against b_wins (None without decisive votes)."""
     if a_wins + b_wins == 0:
         return None
+    from scipy.stats import binomtest
+
     return float(binomtest(a_wins, a_wins + b_wins, 0.5).pvalue)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from core.models.cost import Calibration, CostEstimate, calibrate, estimate_build
 from core.models.device import device_kind, has_gpu, resolve_device
 from core.models.embedders import load_embedder
+from core.models.fairness import CheckItem, ModelCheck, check_model, chunking_item, decision_warnings
 from core.models.hub_cache import availability, hub_offline
 from core.models.limits import FitReport, check_build_fits
-from core.models.presets import PRESETS
+from core.models.presets import PRESETS, display_label
 from core.models.published import PublishedFigures, published_figures
 from core.models.rerankers import CrossEncoderReranker, QwenReranker, ServedReranker, load_reranker
 from core.models.resolve import resolve_model
@@ -27,6 +28,12 @@ from core.models.tokenizer import load_tokenizer
 
 __all__ = [
     "Calibration",
+    "CheckItem",
+    "ModelCheck",
+    "check_model",
+    "chunking_item",
+    "decision_warnings",
+    "display_label",
     "CostEstimate",
     "DECLARED",
     "EmbedCost",

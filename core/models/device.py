@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import glob
+import os
+import sys
 from typing import Literal
 
 DeviceKind = Literal["cpu", "cuda", "mps", "endpoint"]
@@ -20,9 +23,19 @@ def device_kind(device: str) -> DeviceKind:
     return "cpu"
 
 
+def _no_gpu_possible() -> bool:
+    """True when this machine certainly has no GPU torch could use: Linux without an NVIDIA (/dev/nvidia*) or ROCm
+    (/dev/kfd) device node. Asking torch costs its import (seconds: the Home page's first open waited for it)."""
+    if sys.platform != "linux":
+        return False  # macOS (MPS), Windows: only torch knows
+    return not glob.glob("/dev/nvidia[0-9]*") and not os.path.exists("/dev/kfd")
+
+
 @functools.lru_cache(maxsize=1)
 def best_device() -> str:
     """'cuda' when torch sees a CUDA GPU, else 'mps' on Apple silicon, else 'cpu' (probed once)."""
+    if _no_gpu_possible():
+        return "cpu"
     import torch
 
     if torch.cuda.is_available():

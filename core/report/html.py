@@ -47,6 +47,9 @@ caption { caption-side: bottom; text-align: left; font-size: 12px; padding-top: 
 th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.name { white-space: nowrap; }
+table.wide { font-size: 11.5px; }
+.keep { break-inside: avoid; page-break-inside: avoid; }
 dl.facts { display: grid; grid-template-columns: 190px 1fr; gap: 2px 12px; margin: 10px 0 14px;
   padding: 8px 12px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; }
 dl.facts dt { color: var(--muted); }
@@ -133,18 +136,27 @@ def chart_svg(spec: dict) -> str:
     return _svg_of(json.dumps(spec, sort_keys=True, ensure_ascii=False))
 
 
+NAME_COLUMNS = (
+    "model",
+    "system",
+)  # a model's name is never broken across lines ("multilingual-e5-" / "small")
+
+
 def _table(t: Table) -> str:
     head = "".join(
         f"<th{' class=num' if i in t.numeric else ''}>{esc(c)}</th>" for i, c in enumerate(t.columns)
     )
+    kind = [
+        " class=num" if i in t.numeric else " class=name" if c in NAME_COLUMNS else ""
+        for i, c in enumerate(t.columns)
+    ]
     body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=num' if i in t.numeric else ''}>{esc_name(v)}</td>" for i, v in enumerate(r))
-        + "</tr>"
+        "<tr>" + "".join(f"<td{kind[i]}>{esc_name(v)}</td>" for i, v in enumerate(r)) + "</tr>"
         for r in t.rows
     )
     cap = f"<caption>{esc(t.caption)}</caption>" if t.caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    wide = " class=wide" if len(t.columns) > 8 else ""
+    return f"<table{wide}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _hits(hits: tuple) -> str:
@@ -195,8 +207,11 @@ def render_block(block: object) -> str:
 
 
 def render_section(s: Section) -> str:
-    body = "".join(render_block(b) for b in s.blocks)
-    return f'<section id="{esc(s.key)}"><h2>{esc(s.title)}</h2>{body}</section>'
+    """The heading is kept on one page with the section's first block (Chromium ignores break-after: avoid on
+    a heading alone, which left "6. Cost" orphaned at a page's foot)."""
+    first, *rest = [render_block(b) for b in s.blocks] or [""]
+    head = f"<div class=keep><h2>{esc(s.title)}</h2>{first}</div>"
+    return f'<section id="{esc(s.key)}">{head}{"".join(rest)}</section>'
 
 
 def render_html(report: Report) -> str:

@@ -28,6 +28,7 @@ from core.frontier import (
     recall_caveat,
 )
 from core.ingest import language_name, language_pair_name
+from core.models import display_label
 from core.report import charts
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
 from core.search import KIND_LABELS
@@ -181,6 +182,14 @@ def verdict(data: ReportData) -> Answer:
         digits=3,  # as the tables of section 4
     )
     sentence = minus_signs(v.sentence)
+    if cmp is None and data.single:
+        return Answer(single_sentence(data), decided=False, figures={"winner": None, "single": data.single})
+    if cmp is None and data.judged and "quality" in data.skipped:  # judged, but the evaluation failed
+        return Answer(
+            f"No verdict: the {data.skipped['quality']}. The cost, latency and agreement figures below still hold.",
+            decided=False,
+            figures={"winner": None},
+        )
     if cmp is None:
         why = "only one model was given" if len(data.models) < 2 else "nothing was judged"
         return Answer(
@@ -191,6 +200,17 @@ def verdict(data: ReportData) -> Answer:
         )
     text, figures = figures_sentence(cmp)
     return Answer(f"{sentence} {text}", decided=v.winner is not None, figures={**figures, "winner": v.winner})
+
+
+def single_sentence(data: ReportData) -> str:
+    """One model on judged queries: its own figures, and what a verdict needs."""
+    name, means = next(iter(data.single.items()))
+    said = ", ".join(f"{pretty_metric(m)} {f3(v)}" for m, v in means.items())
+    return (
+        f"{display_label(name)} on {data.single_queries} judged queries: {said} (exact search, top 100, as "
+        "core.cli evaluate computes them). Only one model was given, so there is nothing to compare it with: add "
+        "a second model (a second --model) for a verdict."
+    )
 
 
 def cost_sentence(data: ReportData) -> str:
@@ -217,7 +237,11 @@ def rests_on(data: ReportData) -> list[str]:
     """What the verdict rests on: judged queries, judgment origins, raters and kappa, votes."""
     out = []
     cmp = data.comparison
-    if cmp is not None:
+    if cmp is None and data.single:
+        out.append(f"{data.single_queries} judged queries: {data.query_source or 'judgments given'}")
+        if data.qrels_note:
+            out.append(data.qrels_note)
+    elif cmp is not None:
         n = cmp.paired[headline(cmp)].queries
         out.append(f"{n} judged queries: {data.query_source or 'judgments given'}")
         if data.qrels_note:
@@ -261,7 +285,7 @@ def vote_text(v: Any) -> str:
 
 
 def section_answer(data: ReportData, answer: Answer) -> Section:
-    names = " or ".join(m.name for m in data.models) or "(no model)"
+    names = " or ".join(display_label(m.name) for m in data.models) or "(no model)"
     blocks: list[Block] = [
         Text(
             f"Question: which embedding model should we ship for {data.corpus_label}: {names}, and at what cost?",
@@ -296,7 +320,8 @@ def section_corpus(data: ReportData) -> Section:
                 ("languages (share of chunks)", langs),
                 (
                     "chunking",
-                    f"{o.chunk_size} {o.unit} per chunk, {o.chunk_overlap} overlap, "
+                    data.chunking_said
+                    or f"{o.chunk_size} {o.unit} per chunk, {o.chunk_overlap} overlap, "
                     + (
                         "split at headings, pages and code definitions"
                         if o.structure
@@ -338,7 +363,7 @@ def section_models(data: ReportData) -> Section:
         rate = m.throughput.label() if m.throughput is not None else f"– ({m.docs_per_s_note})"
         rows.append(
             (
-                ("model", m.name),
+                ("model", display_label(m.name)),
                 ("id", m.model_id),
                 ("backend", m.backend),
                 ("fingerprint (cache key)", m.cache_key),
@@ -359,15 +384,41 @@ def section_models(data: ReportData) -> Section:
 def section_quality(data: ReportData) -> Section:
     cmp = data.comparison
     title = "4. Quality"
+    if cmp is None and data.single:
+        name, means = next(iter(data.single.items()))
+        judged = data.judged_at.get(name)
+        return Section(
+            "quality",
+            title,
+            (
+                Table(
+                    ("metric", display_label(name)),
+                    tuple((pretty_metric(m), f3(v)) for m, v in means.items())
+                    + (((f"judged@{JUDGED_K}", f3(judged)),) if judged is not None else ()),
+                    caption=f"Mean over {data.single_queries} judged queries (exact search, top 100).",
+                    numeric=(1,),
+                ),
+                Text(
+                    "No paired comparison: only one model was given. Add a second model to compare.", "note"
+                ),
+                *vote_blocks(data),
+                *leaderboard_blocks(data),
+            ),
+        )
     if cmp is None:
         why = "only one model" if len(data.models) < 2 else "no judged queries"
+        fix = (
+            "Add a second model (a second --model)"
+            if data.judged
+            else "Give a judged folder or BEIR set as --corpus, --qrels FILE, or --judgments STORE (the Judge page "
+            "writes one)"
+        )
         return Section(
             "quality",
             title,
             (
                 Text(
-                    f"No quality figures: {why}. Give a judged folder or BEIR set as --corpus, --qrels FILE, or "
-                    "--judgments STORE (the Judge page writes one), then build the report again.",
+                    f"No quality figures: {why}. {fix}, then build the report again.",
                     "missing",
                 ),
                 *vote_blocks(data),
@@ -551,7 +602,7 @@ def section_differ(data: ReportData) -> Section:
         )
     if not data.disagreements:
         return Section("differ", title, (Text("No query to compare the two models on.", "missing"),))
-    a, b = data.models[0].name, data.models[1].name
+    a, b = display_label(data.models[0].name), display_label(data.models[1].name)
     qset = data.query_source if data.queries else "chunks' opening text as pseudo-queries"
     blocks: list[Block] = [
         Text(
@@ -780,7 +831,7 @@ def section_latency(data: ReportData) -> Section:
             ("model", "queries", "embed p50 ms", "embed p95 ms", "search p50 ms", "search p95 ms"),
             tuple(
                 (
-                    x.model,
+                    display_label(x.model),
                     str(x.queries),
                     ms(x.embed_p50),
                     ms(x.embed_p95),
@@ -843,8 +894,17 @@ def section_reproduce(data: ReportData) -> Section:
 def build_report(data: ReportData) -> Report:
     """The eight sections from the measured data (every section present; missing data said in words)."""
     answer = verdict(data)
-    names = " vs ".join(m.name for m in data.models)
+    names = " vs ".join(display_label(m.name) for m in data.models)
     langs = list(dict.fromkeys(language_name(k) for k in data.corpus.lang_histogram() if k != "unknown"))
+
+    def said(section: Section) -> Section:  # a section whose figures could not be measured says why first
+        why = data.skipped.get(section.key)
+        return (
+            section
+            if not why
+            else Section(section.key, section.title, (Text(why, "missing"), *section.blocks))
+        )
+
     return Report(
         title=f"Decision report: {names}",
         subtitle=f"{data.corpus_label} · {len(data.corpus.chunks):,} chunks"
@@ -856,10 +916,10 @@ def build_report(data: ReportData) -> Report:
             section_answer(data, answer),
             section_corpus(data),
             section_models(data),
-            section_quality(data),
-            section_differ(data),
-            section_cost(data),
-            section_latency(data),
+            said(section_quality(data)),
+            said(section_differ(data)),
+            said(section_cost(data)),
+            said(section_latency(data)),
             section_reproduce(data),
         ),
     )

@@ -1,4 +1,4 @@
-"""Search: the engine (embed once, search at any dimension), exact and hnswlib indexes, Qdrant, the dimension axis (Matryoshka prefix, post-hoc truncation, PCA rotation), list agreement."""
+"""Search: the engine (embed once, search at any dimension), exact and hnswlib indexes, Qdrant, the dimension axis (Matryoshka prefix, post-hoc truncation, PCA rotation), list agreement, misses said out loud (languages a top k leaves out, ranks deeper than k)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,23 @@ from core.search.matryoshka import (
     recall_at_k,
     reduction_curve,
     truncation_curve,
+)
+from core.search.misses import (
+    DEEP_DEPTH,
+    MAJOR_SHARE,
+    DeepList,
+    LanguageMiss,
+    Leaning,
+    SideLanguages,
+    chunk_rows,
+    deep_depth,
+    deep_list,
+    deep_of,
+    file_chunks,
+    file_rank,
+    leaning,
+    scored_list,
+    side_languages,
 )
 from core.search.overlap import Agreement, RankChange, agreement, jaccard_at_k, rank_changes
 from core.search.qdrant import (
@@ -83,4 +100,19 @@ __all__ = [
     "System",
     "SystemSpec",
     "parse_system",
+    "DEEP_DEPTH",
+    "MAJOR_SHARE",
+    "DeepList",
+    "LanguageMiss",
+    "SideLanguages",
+    "deep_depth",
+    "deep_list",
+    "deep_of",
+    "file_chunks",
+    "file_rank",
+    "leaning",
+    "chunk_rows",
+    "scored_list",
+    "Leaning",
+    "side_languages",
 ]

@@ -17,16 +17,15 @@ seconds at 10k chunks (benchmarks/bench_bm25.py), about what reading a cached co
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import unicodedata
 from collections.abc import Sequence
 
-import bm25s
 import numpy as np
 import regex
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 from core.errors import SearchError
 from core.text import count
@@ -36,7 +35,15 @@ from core.types import Corpus, Hit, SearchParams, SearchResult
 TOKENISER_VERSION = "bm25-tok-1"
 METHOD, K1, B = "lucene", 1.5, 0.75  # bm25s defaults; lucene's positive idf: score 0 = no shared term
 # Lucene's EnglishAnalyzer default stop set (33 words), as bm25s ships it for stopwords="en".
-STOP_WORDS = frozenset(STOPWORDS_EN)
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    """Lucene's English stop words, as bm25s ships them (imported on first use: bm25s loads scipy, seconds)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u30fc"  # \u30fc: the katakana prolonged sound mark
 _WORD = rf"[^\W{_CJK}]+"  # letters, marks, digits and "_" of any non-CJK script
@@ -82,12 +89,13 @@ def bm25_tokenize(text: str) -> list[str]:
        dropped, so ``HS256`` or ``jwt_decode`` in a query finds the chunk that names them. The whole and its
        pieces all count toward a chunk's length, as with Lucene's WordDelimiterGraphFilter(preserveOriginal).
     4. Every remaining piece is lowercased. Latin-script pieces (Latin letters and digits) then lose the 33
-       English stop words of Lucene's EnglishAnalyzer (``STOP_WORDS``) and are stemmed with English Snowball
+       English stop words of Lucene's EnglishAnalyzer (``_stop_words()``) and are stemmed with English Snowball
        (Porter2, PyStemmer); pieces in other scripts (Cyrillic, Greek, ...) are only lowercased.
     """
     out: list[str] = []
     latin: list[str] = []  # pieces to stem, with their slots in ``out``
     slots: list[int] = []
+    stop_words = _stop_words()
     for cjk, word in _RUNS.findall(normalize(text)):
         if cjk:
             out.extend([cjk] if len(cjk) == 1 else [cjk[i : i + 2] for i in range(len(cjk) - 1)])
@@ -109,7 +117,7 @@ def bm25_tokenize(text: str) -> list[str]:
                 low = piece.lower()
                 if not _is_latin(low):
                     out.append(low)
-                elif low not in STOP_WORDS:
+                elif low not in stop_words:
                     slots.append(len(out))
                     latin.append(low)
                     out.append(low)
@@ -147,6 +155,8 @@ class Bm25Index:
                 "searchable term (letters, digits or CJK characters), so BM25 cannot index it; load a corpus "
                 "with text."
             )
+        import bm25s  # here: it imports scipy (seconds), not needed to open the app
+
         retriever = bm25s.BM25(k1=k1, b=b, method=METHOD)
         retriever.index(tokens, show_progress=False)
         t2 = time.perf_counter()
