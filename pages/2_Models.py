@@ -346,10 +346,7 @@ def systems_section(corpus: Corpus) -> None:
     )
     offered = systems.offered()
     chosen = [s for s in state.get("systems_chosen") if s in offered]
-    if "systems_pick" in st.session_state:  # a choice made on other models: keep what is still offered
-        st.session_state["systems_pick"] = [x for x in st.session_state["systems_pick"] if x in offered]
-    else:
-        st.session_state["systems_pick"] = chosen or offered[:2]
+    state.offered_choices("systems_pick", offered, chosen or offered[:2])  # a choice made on other models
     picked = st.multiselect("Systems to build", offered, key="systems_pick")
     if st.button("Build systems", icon=":material/add:", disabled=not picked):
         for spec in state.get("systems_chosen"):

@@ -252,7 +252,7 @@ def metric_bars(comparison: Comparison) -> None:
     )
 
 
-QUERY_PX = 420  # the per-query table's query column: about 60 characters at 1280 px, the rest hovers
+QUERY_PX = 300  # the per-query table's query column: about 45 characters at 1280 px (the rest hovers); all columns fit 820 px
 
 
 def metrics_table(comparison: Comparison) -> None:
@@ -325,22 +325,22 @@ def per_query(comparison: Comparison, queries: dict[str, str], pairs: dict[str, 
         height=360,
         column_config={  # the query, the one column people read, first and wide; the figures narrow after it
             "query": st.column_config.TextColumn("query", width=QUERY_PX),
-            "qid": st.column_config.TextColumn("qid", width="small"),
+            "qid": st.column_config.TextColumn("qid", width=70),
             comparison.name_a: st.column_config.NumberColumn(
-                "A", help=comparison.name_a, format=score, width="small"
+                "A", help=comparison.name_a, format=score, width=60
             ),
             comparison.name_b: st.column_config.NumberColumn(
-                "B", help=comparison.name_b, format=score, width="small"
+                "B", help=comparison.name_b, format=score, width=60
             ),
-            "diff": st.column_config.TextColumn("A − B", width="small"),
+            "diff": st.column_config.TextColumn("A − B", width=64),
             "judged A": st.column_config.NumberColumn(
-                "judged A", help="judged@10 of A", format="%.1f", width="small"
+                "judged A", help="judged@10 of A", format="%.1f", width=64
             ),
             "judged B": st.column_config.NumberColumn(
-                "judged B", help="judged@10 of B", format="%.1f", width="small"
+                "judged B", help="judged@10 of B", format="%.1f", width=64
             ),
             "languages": st.column_config.TextColumn(
-                "languages", help="query language → language of its relevant documents", width="medium"
+                "languages", help="query language → language of its relevant documents", width=118
             ),
         },
     )

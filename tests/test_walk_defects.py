@@ -275,9 +275,9 @@ def test_evaluate_per_query_puts_the_query_first_and_writes_one_minus_sign(home)
     per_query = next(df for df in at.dataframe if "qid" in df.value.columns)
     assert list(per_query.value.columns)[0] == "query"
     config = json.loads(per_query.proto.columns)
-    assert config["query"]["width"] >= 400, config[
-        "query"
-    ]  # wide enough to read, not the clipped last column
+    widths = [c.get("width") for k, c in config.items() if k != "_index"]
+    assert config["query"]["width"] >= 300, config["query"]  # wide enough to read, not the clipped last column
+    assert all(isinstance(w, int) for w in widths) and sum(widths) <= 820, widths  # and nothing off to the right
     signed = [
         str(v)
         for df in at.dataframe

@@ -403,8 +403,8 @@ def ready_sentence(done: Imported, stored: str) -> str:
             f"{source} ({stored}); nothing was embedded here."
         )
     return (
-        f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}; {done.embedded:,} of them embedded "
-        f"here, the rest precomputed in {source} ({stored})."
+        f"Ready in {done.seconds:.1f} s: {count(done.chunks, 'chunk')}; {count(done.embedded, 'embedding')} "
+        f"computed here, the others precomputed in {source} ({stored})."
     )
 
 

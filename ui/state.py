@@ -194,6 +194,13 @@ def remember_query(query: str) -> None:
     put("cmp_history", [query, *history][:MAX_HISTORY])
 
 
+def offered_choices(key: str, offered: list[str], default: list[str]) -> None:
+    """A multiselect's value before it is drawn: what it held that is still offered, else ``default``
+    (a value no longer among the options would make the widget fail)."""
+    ss = st.session_state
+    ss[key] = [x for x in ss[key] if x in offered] if key in ss else default
+
+
 def record_latency(slot: str, system: str, embed_ms: float, search_ms: float) -> None:
     """Append one query's timings (the system the slot's column showed) for the session's p50/p95."""
     put("cmp_latency", [*get("cmp_latency"), (slot, system, embed_ms, search_ms)][-MAX_LATENCY:])
