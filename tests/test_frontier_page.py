@@ -9,9 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.frontier import FORMULAS, ScaleInputs
-from core.models import current_throughput, load_embedder, resolve_model
 from core.report.sections import embed_sentences
-from core.store import EmbeddingStore
 from tests.test_pages import _store, app, built_state, seeded, texts  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow  # real models on the sample corpus
@@ -94,14 +92,16 @@ def test_the_cost_table_has_graph_replicas_qdrant_rule_tier_and_the_recall_cavea
     assert swept.number_input(key="fr_replicas").value == 1
 
 
-def test_the_page_and_the_report_print_the_same_throughput_and_price(swept, shared_store_dir):
-    """The report reads the one throughput the page read (core.models.current_throughput on the same store)."""
+def test_the_page_and_the_report_print_the_same_throughput_and_price(swept):
+    """The report reads the one throughput the page read: ui.report takes it through the same
+    ui.frontier.throughput_or_measured from the store each index was built in (core.models.current_throughput)."""
+    from ui import frontier, resources
+
     page = texts(swept)
-    store = EmbeddingStore(shared_store_dir)
     facts = []
-    for name in ("multilingual-e5-small", "all-MiniLM-L6-v2"):
-        tp = current_throughput(load_embedder(resolve_model(name), device="cpu"), store, ["unused: recorded"])
-        facts.append(SimpleNamespace(throughput=tp))
+    for key in ("built_a", "built_b"):
+        mi = resources.indexes().get(swept.session_state[key])
+        facts.append(SimpleNamespace(throughput=frontier.measured_throughput(mi)))
     data = SimpleNamespace(models=facts, scale=ScaleInputs())
     age = re.compile(r", (just now|[^,()]*? ago)")  # the age ticks between the two reads: "just now", "1 min ago"
     for sentence in embed_sentences(data):
