@@ -14,6 +14,7 @@ from core.models.endpoint import (
     parse_endpoint_name,
     test_connection,
 )
+from core.search import KIND_LABELS
 from core.text import plural
 from core.types import Corpus, ModelSpec
 from ui import build, bundle, byo, index_backend, pair, resources, state, systems, widgets
@@ -375,7 +376,7 @@ def systems_section(corpus: Corpus) -> None:
             [
                 {
                     "system": name,
-                    "kind": systems.KINDS.get(sys_.kind, sys_.kind),
+                    "kind": KIND_LABELS.get(sys_.kind, sys_.kind),
                     "build s": round(sys_.build_seconds, 2),
                     "index MB": round(sys_.index_bytes / 2**20, 2),
                 }

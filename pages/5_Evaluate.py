@@ -14,6 +14,7 @@ from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group, pre
 from core.ingest import language_pair_name
 from core.models import display_label
 from core.report import charts
+from core.search import KIND_LABELS
 from core.text import number
 from core.types import Corpus
 from ui import build, pair, resources, state, systems, widgets
@@ -471,7 +472,7 @@ def leaderboard(corpus: Corpus, queries: dict[str, str], qrels: Qrels, dims: int
     rows = [
         {
             "system": r["system"],
-            "kind": systems.KINDS.get(r["kind"], r["kind"]),
+            "kind": KIND_LABELS.get(r["kind"], r["kind"]),
             "nDCG@10": r["ndcg@10"],
             "MRR@10": r["mrr@10"],
             "Recall@100": r["recall@100"],

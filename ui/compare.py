@@ -14,6 +14,7 @@ import numpy as np
 from core.ingest import detect_language
 from core.judging import JudgmentStore, query_id
 from core.search import (
+    KIND_LABELS,
     Agreement,
     DeepList,
     ModelIndex,
@@ -49,6 +50,7 @@ class SideResult:
     result: SearchResult
     z_scores: tuple[float, ...]  # (score - mean over all chunks) / std over all chunks, for this query
     engine: str = "HNSW"  # what searched: in-process HNSW, a Qdrant collection of ours, or the user's own
+    kind: str = "dense"  # the system's kind (core.search.systems): dense, bm25, hybrid, rerank
     deep: DeepList | None = None  # the same system's ranking far deeper than k (core.search.deep_list)
 
 
@@ -92,7 +94,7 @@ def search_system(slot: str, system: System, query: str, k: int, task: str | Non
     result = replace(full, hits=full.hits[:k])
     deep = deep_of(full.hits, depth=depth, corpus_size=len(system.corpus.chunks))
     return SideResult(slot=slot, model=system.name, result=result, z_scores=(float("nan"),) * len(result.hits),
-                      engine=systems.KINDS.get(system.kind, system.kind), deep=deep)  # fmt: skip
+                      engine=KIND_LABELS.get(system.kind, system.kind), kind=system.kind, deep=deep)  # fmt: skip
 
 
 def timing_line(side: SideResult) -> str:
@@ -102,8 +104,8 @@ def timing_line(side: SideResult) -> str:
     stages = "".join(
         f" · {k.removesuffix('_ms')} {v:.1f} ms" for k, v in r.extra.items() if k.endswith("_ms")
     )
-    if side.engine in systems.KINDS.values() and side.engine != systems.KINDS["dense"]:  # not a dense model
-        first = "query tokenised" if side.engine == systems.KINDS["bm25"] else "query encoded"
+    if side.kind != "dense":
+        first = "query tokenised" if side.kind == "bm25" else "query encoded"
         return f"{first} {r.embed_ms:.1f} ms · search {r.search_ms:.2f} ms{stages}"
     return f"query embedding {r.embed_ms:.0f} ms · {side.engine} search {r.search_ms:.2f} ms · {r.dims} dims{stages}"
 

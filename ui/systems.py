@@ -10,11 +10,9 @@ from __future__ import annotations
 from core.build import build_system
 from core.errors import DashboardError
 from core.models import load_reranker
-from core.search import KIND_LABELS, Reranker, System, parse_system
+from core.search import Reranker, System, parse_system
 from core.types import Corpus
 from ui import build, resources, state
-
-KINDS = KIND_LABELS
 
 
 def offered() -> list[str]:
