@@ -167,7 +167,9 @@ def _endpoints(values: list[str], bundle: Bundle) -> dict[str, str]:
     model of the bundle."""
     found: dict[str, str] = {}
     for value in values:
-        example = "SLOT=endpoint:MODEL@URL, e.g. --endpoint A=endpoint:Qwen3-Embedding-4B@http://127.0.0.1:8000/v1"
+        example = (
+            "SLOT=endpoint:MODEL@URL, e.g. --endpoint A=endpoint:Qwen3-Embedding-4B@http://127.0.0.1:8000/v1"
+        )
         slot, name = _slot_option(value, "--endpoint", example)
         if not is_endpoint_name(name):
             raise DashboardError(f"--endpoint {value!r}: give {example}.")
@@ -233,11 +235,15 @@ def run_import(args: argparse.Namespace) -> int:
     embedders = {}
     for m in bundle.models:
         if m.is_endpoint and m.slot not in given:
-            print(f"[{m.slot}] {m.name}: not called (an endpoint the bundle names)", file=sys.stderr, flush=True)
+            print(
+                f"[{m.slot}] {m.name}: not called (an endpoint the bundle names)", file=sys.stderr, flush=True
+            )
             continue
         name = given.get(m.slot, m.name)
         spec, tokens = resolve_model(name), args.max_tokens or max_tokens.get(m.slot) or None
-        plan_build(bundle.corpus, spec, device=args.device, max_tokens=tokens)  # a model too large is refused here
+        plan_build(
+            bundle.corpus, spec, device=args.device, max_tokens=tokens
+        )  # a model too large is refused here
         print(f"[{m.slot}] loading {name} ...", file=sys.stderr, flush=True)
         embedders[m.slot] = load_embedder(
             spec,
@@ -246,7 +252,9 @@ def run_import(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             on_note=endpoint_notes(m.slot),
         )
-    done = install(bundle, embedders, store)  # every check (models, vectors, labels) before anything is written
+    done = install(
+        bundle, embedders, store
+    )  # every check (models, vectors, labels) before anything is written
     added = load_judgments(bundle, store.root)
     info = summary(bundle)
     info["installed"] = [vars(d) for d in done]
@@ -268,7 +276,9 @@ def run_import(args: argparse.Namespace) -> int:
         )
     left = [d.slot for d in done if not d.verified]
     if left:
-        print(f"store {store.root}: a build embeds model {' and '.join(left)} through the endpoint you choose")
+        print(
+            f"store {store.root}: a build embeds model {' and '.join(left)} through the endpoint you choose"
+        )
     else:
         print(f"store {store.root}: a build of this corpus with these models now embeds nothing")
     return 0

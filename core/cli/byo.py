@@ -24,9 +24,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("byo", help="compare a model against an existing Qdrant collection (no re-embedding)")
     p.add_argument("--model", required=True, metavar="NAME",
                    help="the model that embedded the collection (embeds the queries; its dimension must match)")  # fmt: skip
-    p.add_argument("--against", default=None, metavar="NAME", help="candidate model, built in process over the texts")
-    p.add_argument("--qdrant-vector", default="", metavar="NAME", help="named vector of the collection ('' = unnamed)")
-    p.add_argument("--qdrant-text-field", default="text", metavar="FIELD", help="payload field with the passage text")
+    p.add_argument(
+        "--against", default=None, metavar="NAME", help="candidate model, built in process over the texts"
+    )
+    p.add_argument(
+        "--qdrant-vector", default="", metavar="NAME", help="named vector of the collection ('' = unnamed)"
+    )
+    p.add_argument(
+        "--qdrant-text-field", default="text", metavar="FIELD", help="payload field with the passage text"
+    )
     p.add_argument("--qdrant-id-field", default="chunk_id", metavar="FIELD",
                    help="payload field with the document id (missing = the point id)")  # fmt: skip
     q = p.add_mutually_exclusive_group(required=True)
@@ -50,13 +56,17 @@ def run(args: argparse.Namespace) -> int:
                              on_note=endpoint_notes(spec.name))  # fmt: skip
     store = EmbeddingStore(args.store)
     b = byo_model_index(byo, embedder, store=store)
-    print(f"collection {args.qdrant_collection}: {len(b.corpus.chunks)} points, {b.dim} dims", file=sys.stderr)
+    print(
+        f"collection {args.qdrant_collection}: {len(b.corpus.chunks)} points, {b.dim} dims", file=sys.stderr
+    )
     notes = [f.reason for f in b.corpus.files if f.reason]  # points left out (zero vectors), cleaned texts
     for note in notes:
         print(f"  note: {note}", file=sys.stderr)
     a = None
     if args.against:
-        local = argparse.Namespace(**{**vars(args), "index": "hnswlib", "qdrant_url": None, "qdrant_path": None})
+        local = argparse.Namespace(
+            **{**vars(args), "index": "hnswlib", "qdrant_url": None, "qdrant_path": None}
+        )
         a = build_one(b.corpus, args.against, local, store)
     queries = list(args.query or read_queries(args.queries).values())
     rows = []

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.build import build_index, build_system, load_model, plan_build
@@ -159,30 +159,31 @@ def build_systems(
     args: argparse.Namespace,
     store: EmbeddingStore,
     *,
+    models: Sequence[str] = (),
+    specs: Sequence[str] = (),
     built: dict[str, ModelIndex] | None = None,
 ) -> dict[str, System]:
-    """Every ``--model`` and ``--system`` of the command, built on ``corpus``, by name (models first).
+    """``models`` and the systems ``specs`` describe, built on ``corpus``, by name (models first).
 
-    A model named inside a system (``hybrid:MODEL+bm25``) is built once and shared with ``--model``;
+    A model named inside a system (``hybrid:MODEL+bm25``) is built once and shared with ``models``;
     ``built`` passes models the command has already built (by the name given on the command line).
     """
-    models: dict[str, ModelIndex] = dict(built or {})
+    have: dict[str, ModelIndex] = dict(built or {})
 
     def dense(name: str) -> System:
-        if name not in models:
-            models[name] = build_one(corpus, name, args, store)
-        return models[name]
+        if name not in have:
+            have[name] = build_one(corpus, name, args, store)
+        return have[name]
 
     def reranker(name: str) -> Reranker:
         print(f"[{name}] loading reranker ...", file=sys.stderr, flush=True)
         return load_reranker(name, device=args.device, api=args.rerank_api, timeout=args.timeout)
 
     out: dict[str, System] = {}
-    model_arg, system_arg_ = getattr(args, "model", None), getattr(args, "system", None)
-    for name in [model_arg] if isinstance(model_arg, str) else model_arg or []:
-        out.setdefault(dense(name).name, models[name])
+    for name in models:
+        out.setdefault(dense(name).name, have[name])
     cache: dict[str, System] = {}
-    for spec in [system_arg_] if isinstance(system_arg_, str) else system_arg_ or []:
+    for spec in specs:
         system = build_system(spec, corpus, dense=dense, reranker=reranker, cache=cache)
         out.setdefault(system.name, system)
     if not out:

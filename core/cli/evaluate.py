@@ -371,7 +371,7 @@ def _leaderboard(
     args, data: BeirDataset, metrics: list[str], top_k: int, rule, ignore_ids: bool, store, t0
 ) -> dict:
     """Every --model and --system on the same judged queries: one leaderboard, Holm-corrected, the top group."""
-    systems = build_systems(data.corpus, args, store)
+    systems = build_systems(data.corpus, args, store, models=args.model, specs=args.system)
     ranking = rank_systems(
         systems,
         data.queries,

@@ -147,7 +147,7 @@ def run_build(args: argparse.Namespace) -> int:
                 flush=True,
             )
     if args.system:
-        systems = build_systems(corpus, argparse.Namespace(**{**vars(args), "model": []}), store, built=built)
+        systems = build_systems(corpus, args, store, specs=args.system, built=built)
         for system in systems.values():
             row = {
                 "model": system.name,
@@ -212,7 +212,7 @@ def run_search(args: argparse.Namespace) -> int:
         how = "exact" if result.exact else mi.backend.kind if mi.backend else "HNSW"
         head = f"{mi.spec.name} @ {result.dims} dims ({how}): query {result.embed_ms:.1f} ms, search {result.search_ms:.2f} ms"
     else:
-        system = next(iter(build_systems(corpus, args, store).values()))
+        system = next(iter(build_systems(corpus, args, store, specs=[args.system]).values()))
         result = system.search_many([args.query], params)[0]
         stages = "".join(
             f", {k.removesuffix('_ms')} {v:.1f} ms" for k, v in result.extra.items() if k.endswith("_ms")

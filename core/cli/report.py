@@ -200,8 +200,9 @@ def build(args: argparse.Namespace) -> tuple[ReportData, str, str | None]:
         commands=commands,
         systems=build_systems(
             corpus,
-            argparse.Namespace(**{**vars(args), "model": []}),
+            args,
             store,
+            specs=args.system,
             built=dict(zip(args.model, indexes, strict=True)),
         )
         if args.system
