@@ -93,3 +93,30 @@ def test_a_ci_bound_that_rounds_to_zero_keeps_its_sign():
     assert "-0.00" not in v.sentence and "\u22120.00." not in v.sentence
     three = verdict(_cmp(n=58, diff=0.0752, lo=-0.0004, hi=0.1518, p=0.059), digits=3)
     assert "by 0.075 (95% CI \u22120.0004..+0.152, p = 0.059)" in three.sentence
+
+
+# -- whose labels: the LLM rule and the generated-query bias -----------------------------------------------------
+
+
+def _clear_win() -> Comparison:
+    """A comparison A wins clearly (40 queries, CI above 0, p 0.01)."""
+    return _cmp()
+
+
+def test_llm_labels_name_no_winner_unless_checked_against_people():
+    unchecked = verdict(_clear_win(), evidence="llm")
+    assert unchecked.winner is None
+    assert "not checked against people" in unchecked.sentence
+    failed = verdict(_clear_win(), evidence="llm", llm_trust=(False, "weighted kappa 0.21 over 40 shared pairs"))
+    assert failed.winner is None and "kappa 0.21" in failed.sentence
+    passed = verdict(_clear_win(), evidence="llm", llm_trust=(True, "weighted kappa 0.62 over 40 shared pairs"))
+    assert passed.winner is not None
+    assert "an LLM's labels" in passed.sentence
+    assert any("kappa 0.62" in w for w in passed.warnings)
+
+
+def test_generated_queries_name_a_winner_with_their_bias_stated():
+    found = verdict(_clear_win(), evidence="generated")
+    assert found.winner is not None
+    assert "generated queries" in found.sentence
+    assert any("lexical" in w for w in found.warnings)

@@ -4,8 +4,10 @@ the leaderboard of N systems with its Holm-corrected top group, the verdict in w
 from __future__ import annotations
 
 from core.evaluation.decide import (
+    GENERATED_BIAS,
     MAX_JUDGED_GAP,
     GroupVerdict,
+    LlmTrust,
     Verdict,
     leaderboard_verdict,
     pretty_metric,
@@ -52,7 +54,9 @@ __all__ = [
     "DocIdRule",
     "Evaluation",
     "EvaluationError",
+    "GENERATED_BIAS",
     "GroupVerdict",
+    "LlmTrust",
     "Latency",
     "Leaderboard",
     "PairTest",

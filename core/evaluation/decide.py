@@ -9,6 +9,11 @@
   two models differing by more than ``max_judged_gap`` (0.1), so one model's results were judged more than
   the other's; more than half the judgments being unpooled (Compare-page thumbs, given with model names
   and ranks in view).
+- Whose labels (``evidence``): "human", "llm", "mixed" (people's, with an LLM's filling the holes) or "generated"
+  (queries an LLM wrote from a chunk, judged by that chunk). LLM labels name no winner unless ``llm_trust`` says
+  they were checked against people's and passed ``core.judging.calibration``'s rule (weighted kappa >= 0.4 over
+  >= 30 pairs judged by both); without the check, or below the rule, the sentence says why. Generated queries
+  name a winner under the usual rules, with their bias stated as a warning (``GENERATED_BIAS``).
 - Rater agreement (``core.judging.rater_agreement``) is cited when given; kappa below 0.4 adds a warning (it does
   not by itself withhold the winner).
 - Blind votes (``core.judging.votes.VoteSummary``) are cited after the metric: "agree" when they favour the same
@@ -58,6 +63,39 @@ _SOURCES = {
     "": "{n} judged queries",
 }
 LOW_KAPPA = 0.4
+_EVIDENCE = {
+    "human": "people's labels",
+    "llm": "an LLM's labels",
+    "mixed": "people's and an LLM's labels",
+    "generated": "generated queries judged by the chunk each was written from",
+}
+GENERATED_BIAS = (
+    "the queries were written by an LLM from the chunks that judge them: the writer saw those chunks' words, "
+    "which favours lexical matching (BM25, hybrids), and only the source chunk counts as relevant, so other "
+    "relevant chunks count as misses"
+)
+LlmTrust = tuple[
+    bool, str
+]  # (trusted, why in words): core.judging.calibration's rule, checked against people
+
+
+def _evidence(evidence: str, llm_trust: LlmTrust | None, warnings: list[str], blocking: list[str]) -> str:
+    """The evidence words for the head of a verdict; the LLM rule and the generated-query bias as reasons."""
+    if not evidence:
+        return ""
+    if evidence in ("llm", "mixed"):
+        if llm_trust is None:
+            blocking.append(
+                "the judgments include an LLM's labels that were not checked against people's on shared pairs: "
+                "have people judge a sample of the same pool and check the agreement (weighted kappa) first"
+            )
+        elif not llm_trust[0]:
+            blocking.append(f"the LLM's labels are not trusted yet: {llm_trust[1]}")
+        else:
+            warnings.append(f"the LLM's labels were checked against people's: {llm_trust[1]}")
+    elif evidence == "generated":
+        warnings.append(GENERATED_BIAS)
+    return f" ({_EVIDENCE.get(evidence, evidence)})"
 
 
 @dataclass(frozen=True)
@@ -136,6 +174,8 @@ def verdict(
     *,
     metric: str = "ndcg@10",
     source: str = "",
+    evidence: str = "",
+    llm_trust: LlmTrust | None = None,
     agreement: RaterAgreement | None = None,
     votes: VoteSummary | None = None,
     judged_at_10: Mapping[str, float | None] | None = None,
@@ -180,13 +220,14 @@ def verdict(
     p = comparison.paired[key]
     name = {"A": comparison.name_a, "B": comparison.name_b}
     shown = pretty_metric(key)
+    blocking: list[str] = []
     head = "On " + _SOURCES.get(source, "{n} " + source + " queries").format(n=p.queries)
+    head += _evidence(evidence, llm_trust, warnings, blocking)
     head += _raters(agreement, warnings)
 
     lead = "A" if p.diff >= 0 else "B"
     other = "B" if lead == "A" else "A"
     view = p if lead == "A" else _flip(p)  # every figure is quoted from the leader's side (leader - other)
-    blocking: list[str] = []
     if p.queries < min_queries:
         blocking.append(
             f"only {p.queries} queries were evaluated (at least {min_queries} are needed to name a winner)"
@@ -260,14 +301,6 @@ def verdict(
     return Verdict(sentence, winner, blocking + warnings)
 
 
-_EVIDENCE = {
-    "human": "people's labels",
-    "llm": "an LLM's labels",
-    "mixed": "people's and an LLM's labels",
-    "generated": "generated queries judged by the chunk each was written from",
-}
-
-
 @dataclass(frozen=True)
 class GroupVerdict:
     """The verdict over a leaderboard: the sentence, the top group (None when the evidence is too thin), the lone
@@ -289,6 +322,7 @@ def leaderboard_verdict(
     *,
     source: str = "",
     evidence: str = "",
+    llm_trust: LlmTrust | None = None,
     agreement: RaterAgreement | None = None,
     unpooled_share: float | None = None,
     min_queries: int = 10,
@@ -302,16 +336,11 @@ def leaderboard_verdict(
     kappa; ``unpooled_share``: share of the judgments that are Compare-page thumbs; ``digits``: decimals.
     """
     warnings: list[str] = []
+    blocking: list[str] = []
     shown = pretty_metric(board.metric)
     head = "On " + _SOURCES.get(source, "{n} " + source + " queries").format(n=board.queries)
-    if evidence:
-        head += f" ({_EVIDENCE.get(evidence, evidence)})"
+    head += _evidence(evidence, llm_trust, warnings, blocking)
     head += _raters(agreement, warnings)
-    if evidence in ("llm", "mixed") and agreement is None:
-        warnings.append(
-            "the judgments include an LLM's labels that were not checked against people's on shared pairs: "
-            "have people judge a sample and check the agreement (kappa) before trusting them"
-        )
     mean = {r.system: r.means[board.metric] for r in board.rows}
     fig = {s: number(m, digits) for s, m in mean.items()}
 
@@ -324,6 +353,7 @@ def leaderboard_verdict(
         "left_out": board.left_out,
         "source": source,
         "evidence": evidence,
+        "llm_trust": llm_trust,
         "raters": len(agreement.raters) if agreement is not None else None,
         "kappa": agreement.kappa if agreement is not None else None,
         "metric": board.metric,
@@ -341,9 +371,8 @@ def leaderboard_verdict(
         sentence = (
             f"{head}, only {only} was evaluated ({shown} {fig[only]}): there is nothing to rank it against."
         )
-        return GroupVerdict(sentence, None, None, warnings, rests_on)
+        return GroupVerdict(sentence, None, None, blocking + warnings, rests_on)
 
-    blocking: list[str] = []
     if board.queries < min_queries:
         blocking.append(
             f"only {board.queries} queries were evaluated (at least {min_queries} are needed to name a top group)"
@@ -370,7 +399,9 @@ def leaderboard_verdict(
     winner: str | None = None
     if blocking:
         claim = f"{_and(listed(order))} rank in that order on {shown}"
-        sentence = f"{head}, {claim}. How: {how}. Not enough to name a top group: " + "; ".join(blocking) + "."
+        sentence = (
+            f"{head}, {claim}. How: {how}. Not enough to name a top group: " + "; ".join(blocking) + "."
+        )
         return GroupVerdict(sentence, None, None, blocking + warnings, rests_on)
 
     def beaten(s: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from core.evaluation.decide import GroupVerdict, leaderboard_verdict
+from core.evaluation.decide import GroupVerdict, LlmTrust, leaderboard_verdict
 from core.evaluation.leaderboard import LEADERBOARD_METRICS, Leaderboard, leaderboard_of_runs
 from core.evaluation.metrics import Qrels
 from core.evaluation.run import SystemRun, align_doc_ids, language_pairs, run_system
@@ -41,6 +41,7 @@ def rank_systems(
     ignore_identical_ids: bool = False,
     source: str = "",
     evidence: str = "human",
+    llm_trust: LlmTrust | None = None,
     agreement: RaterAgreement | None = None,
     unpooled_share: Callable[[Qrels], float | None] | None = None,
     n_resamples: int = 10_000,
@@ -54,7 +55,7 @@ def rank_systems(
         queries: {qid: text}; qrels: {qid: {doc id: grade}} naming chunk ids or file paths (aligned here).
         exact, dims, ef: dense stages only (``dims`` applies to a model that has that many dimensions).
         instructions: {system name: query instruction} for models that take one.
-        source, evidence, agreement: what the judgments are, for the verdict (``leaderboard_verdict``).
+        source, evidence, llm_trust, agreement: what the judgments are, for the verdict (``leaderboard_verdict``).
         unpooled_share: given the aligned qrels, the share of judgments outside the pools (for the verdict).
         progress: given a system's name, a Progress callback for its searches (or None).
     """
@@ -93,6 +94,7 @@ def rank_systems(
         board,
         source=source,
         evidence=evidence,
+        llm_trust=llm_trust,
         agreement=agreement,
         unpooled_share=unpooled_share(aligned.qrels) if unpooled_share else None,
     )
