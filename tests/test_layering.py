@@ -90,8 +90,9 @@ def test_core_never_imports_streamlit_and_functions_import_no_project_module():
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.types", "core.errors", "core.text"),  # the vocabulary
     ("core.dims", "core.store", "core.ingest"),  # dimensions, vectors on disk, bytes -> Corpus
-    ("core.models", "core.search", "core.judging"),  # embedders, indexes, labels: independent of each other
-    ("core.evaluation", "core.build"),  # runs, metrics, significance, the verdict; plan, load, build an index
+    ("core.models",),  # embedders, presets, the hardened endpoint transport
+    ("core.llm", "core.search", "core.judging"),  # LLM backends, indexes, labels: independent of each other
+    ("core.evaluation", "core.build", "core.queries"),  # runs, metrics, verdict; build; generated queries
     ("core.frontier", "core.datasets"),  # the cost sweep; BEIR and qrels files
     ("core.report", "core.bundle"),  # everything above, packaged
     ("core.cli",),  # python -m core.cli: imported by nothing in core

@@ -272,7 +272,7 @@ def disagreement(
     corpus = a_idx.corpus
     by_source = {c.id: c.source for c in corpus.chunks}
     try:  # labels by query text: imported sets keep their own query ids, typed queries have query_id(text)
-        texts, qrels = judgment_store(corpus.sha256).qrels("union")
+        texts, qrels = judgment_store(corpus.sha256).qrels("human")  # people's labels, not the LLM judge's
     except Exception:  # no readable store: the rank rule still answers
         log.exception("reading labels for the disagreement list failed")
         texts, qrels = {}, {}

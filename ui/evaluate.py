@@ -175,8 +175,9 @@ StoreSource = Literal["pooled", "thumbs", "union"]
 
 
 def store_judgments(corpus: Corpus, source: StoreSource) -> tuple[dict[str, str], Qrels]:
-    """Queries and merged qrels of the corpus's judgment store (several raters merged by the median)."""
-    return judge.judgment_store(corpus).qrels(source)
+    """Queries and merged qrels of the corpus's judgment store (several raters merged by the median). "union" here
+    is people's labels together (the store's "human": pooled and imported over thumbs); LLM grades are not in it."""
+    return judge.judgment_store(corpus).qrels("human" if source == "union" else source)
 
 
 def thumbs_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
@@ -197,7 +198,9 @@ def unpooled_share(corpus: Corpus, qrels: Qrels, source: str) -> float:
     if source != "union" or not qrels:
         return 0.0
     blind = {
-        (j.query_id, j.chunk_id) for j in judge.judgment_store(corpus).judgments() if j.origin != "thumbs"
+        (j.query_id, j.chunk_id)
+        for j in judge.judgment_store(corpus).judgments()
+        if j.origin not in ("thumbs", "llm")  # an LLM grade does not make a thumbs-only pair blind
     }
     pairs = [(q, c) for q, docs in qrels.items() for c in docs]
     return sum(p not in blind for p in pairs) / len(pairs)

@@ -433,10 +433,11 @@ EXPORTS = ("qrels.txt", "queries.jsonl", "judgments.csv")
 
 
 def export_file(store: JudgmentStore, name: str) -> str:
-    """qrels.txt (TREC graded, every origin, raters merged), queries.jsonl (their texts) or judgments.csv."""
+    """qrels.txt (TREC graded, people's labels merged: no LLM grade, which read back would pass for a person's),
+    queries.jsonl (their texts) or judgments.csv (every origin, LLM grades marked "llm")."""
     if name == "judgments.csv":
         return format_judgments_csv(store.judgments())
-    queries, qrels = store.qrels("union")
+    queries, qrels = store.qrels("human")
     if name == "qrels.txt":
         return format_trec_qrels(qrels)
     if name == "queries.jsonl":

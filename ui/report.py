@@ -121,7 +121,7 @@ def judged_set(corpus: Corpus, store: JudgmentStore | None) -> tuple[dict[str, s
         if qrels:
             return dict(queries), dict(qrels), "the uploaded BEIR set's qrels"
     if store is not None:
-        queries, qrels = store.qrels("union")
+        queries, qrels = store.qrels("human")  # people's labels; LLM grades are their own evidence
         qrels = {q: dict(d) for q, d in qrels.items() if d}
         if qrels:
             return (

@@ -9,6 +9,12 @@ and ``"ndcg_condensed@10"``) and TREC run files.
 page) instead of the set's own judgments; ``--beir`` then only supplies the corpus (a BEIR folder, a judged
 folder, or any folder of documents) and the queries come from its queries.jsonl or from ``--queries FILE``
 (queries.jsonl, or plain text with one query a line whose id is ``core.judging.store.query_id(line)``).
+
+LLM labels: when the ``--qrels`` file was written by ``core.cli judge`` (its ``FILE.provenance.json`` says origin
+"llm"), or ``--judgments STORE`` holds LLM grades, their calibration against the people's labels at hand is
+printed (core.judging.calibrate: weighted kappa, shared pairs, the rule's outcome): the set's own qrels (listing
+only relevant documents, so a graded document absent from a judged query's qrels counts as a human 0) and the
+store's human judgments.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from core.errors import IngestError
 from core.evaluation import (
     IDENTICAL_ID_TASKS,
     EvaluationError,
+    align_doc_ids,
     choose_doc_key,
     compare,
     doc_key,
@@ -54,10 +61,23 @@ from core.evaluation import (
     run_retrieval,
 )
 from core.ingest import QueriesFile, load_corpus, read_queries_jsonl
-from core.judging import query_id
+from core.judging import (
+    ABSENT_IS_ZERO_NOTE,
+    LIFTED_NOTE,
+    TRUST_RULE,
+    JudgmentStore,
+    calibrate,
+    lift_to_files,
+    llm_labels_trusted,
+    query_id,
+)
 from core.store import EmbeddingStore
+from core.types import Corpus
 
 HEADLINE = ("ndcg@10", "mrr@10", "recall@100")
+PROVENANCE_SUFFIX = (
+    ".provenance.json"  # beside a qrels file core.cli judge wrote: {"origin": "llm", "rater", ...}
+)
 
 
 # hub ids whose weights ship with the project: use the bundled preset (same weights, the model's own 256 tokens)
@@ -124,6 +144,13 @@ def configure(p: argparse.ArgumentParser) -> None:
         choices=("auto", "yes", "no"),
         default="auto",
         help="drop the doc whose id equals the query id (MTEB: on for ArguAna, Quora; auto = by name)",
+    )
+    p.add_argument(
+        "--judgments",
+        default=None,
+        metavar="STORE",
+        help="judgment store (.sqlite file or store root folder): its people's labels calibrate LLM labels, and "
+        "its LLM grades are calibrated",
     )
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write results as JSON")
     p.add_argument("--run-dir", default=None, help="write TREC run files (and qrels) into this folder")
@@ -239,6 +266,123 @@ def load_with_qrels(data_path: str, qrels_path: str, queries_path: str | None) -
     )
 
 
+def provenance_path(qrels_path: str | Path) -> Path:
+    """Where the provenance of a qrels file is written: ``FILE.provenance.json`` beside it."""
+    p = Path(qrels_path)
+    return p.with_name(p.name + PROVENANCE_SUFFIX)
+
+
+def read_provenance(qrels_path: str | Path) -> dict | None:
+    """The provenance written beside a qrels file (None when there is none or it is not readable JSON)."""
+    try:
+        found = json.loads(provenance_path(qrels_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _open_judgments(path: str, corpus: Corpus) -> JudgmentStore:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(
+            f"Judgment store {str(p)!r} does not exist: give the .sqlite file the Judge page or the judge command "
+            "wrote, or the store root folder that holds judgments/<corpus sha256>.sqlite."
+        )
+    return JudgmentStore.for_corpus(corpus.sha256, root=p) if p.is_dir() else JudgmentStore(p, corpus.sha256)
+
+
+def _by_text(queries: dict[str, str], qrels) -> dict[str, dict[str, int]]:
+    """Qrels keyed by query text (files, sets and the store give one query different ids)."""
+    out: dict[str, dict[str, int]] = {}
+    for qid, docs in qrels.items():
+        if qid in queries and docs:
+            out.setdefault(queries[qid], {}).update(docs)
+    return out
+
+
+def llm_calibration(args: argparse.Namespace, data: BeirDataset, qrels_file: str | None) -> dict | None:
+    """The LLM labels at hand (the --qrels file when core.cli judge wrote it, else the store's LLM grades)
+    against each source of people's labels: the set's own qrels (absent = 0) and the store's human judgments."""
+    found = read_provenance(qrels_file) if qrels_file else None
+    store = _open_judgments(args.judgments, data.corpus) if getattr(args, "judgments", None) else None
+    llm_file = found if found is not None and found.get("origin") == "llm" else None
+    if llm_file is not None:
+        llm, source = (
+            _by_text(data.queries, data.qrels),
+            f"{qrels_file} ({llm_file.get('rater') or 'an LLM'})",
+        )
+    elif store is not None:
+        llm, source = _by_text(*store.qrels("llm")), f"{store.path} (LLM grades)"
+    else:
+        return None
+    if not llm:
+        return None
+    humans: list[tuple[str, dict[str, dict[str, int]], bool]] = []
+    if qrels_file is None:
+        humans.append((f"{data.name} qrels", _by_text(data.queries, data.qrels), True))
+    elif llm_file is None:  # --qrels holds people's labels; an absence there is not read as a 0
+        humans.append((str(qrels_file), _by_text(data.queries, data.qrels), False))
+    if qrels_file is not None:
+        try:
+            own = load_eval_set(args.beir, split=args.split)
+        except IngestError:  # a plain folder of documents has no qrels of its own
+            own = None
+        if own is not None:
+            humans.append((f"{own.name} qrels", _by_text(own.queries, own.qrels), True))
+    if store is not None:
+        humans.append((f"{store.path} (people)", _by_text(*store.qrels("human")), False))
+    file_of = {c.id: c.source for c in data.corpus.chunks}
+    rows = []
+    for name, human, absent_zero in humans:
+        if not human:
+            continue
+        try:
+            aligned = align_doc_ids(data.corpus, human)
+        except EvaluationError:  # none of these judgments names a document of the corpus
+            continue
+        lifted = aligned.rule == "source"
+        labels = lift_to_files(llm, file_of) if lifted else llm
+        try:
+            cal = calibrate(aligned.qrels, labels, absent_is_zero=absent_zero)
+        except ValueError as exc:
+            raise EvaluationError(f"{source}: {exc} (an LLM judge's qrels grade 0, 1 or 2).") from exc
+        trusted, reason = llm_labels_trusted(cal)
+        rows.append(
+            {
+                "human": name,
+                "kappa": cal.kappa,
+                "shared_pairs": cal.shared_pairs,
+                "queries": cal.queries,
+                "absent_is_zero": absent_zero,
+                "absent_zeros": cal.absent_zeros,
+                "lifted_to_files": lifted,
+                "confusion": [list(r) for r in cal.confusion],
+                "disagreements": len(cal.disagreements),
+                "trusted": trusted,
+                "reason": reason,
+                "sentence": cal.sentence(),
+            }
+        )
+    return {"llm": source, "rule": TRUST_RULE, "against": rows}
+
+
+def _format_calibration(cal: dict) -> str:
+    lines = [f"LLM labels {cal['llm']} against people's labels (calibration):"]
+    if not cal["against"]:
+        lines.append("  no people's labels here to compare with (give --judgments STORE, or a judged set)")
+    for r in cal["against"]:
+        m = r["confusion"]
+        table = " | ".join(" ".join(str(v) for v in row) for row in m)
+        lines.append(f"  {r['human']}: {r['sentence']}")
+        lines.append(f"    confusion (rows: person 0/1/2, columns: LLM 0/1/2): {table}")
+        if r["absent_is_zero"]:
+            lines.append(f"    {ABSENT_IS_ZERO_NOTE}")
+        if r["lifted_to_files"]:
+            lines.append(f"    {LIFTED_NOTE}")
+    lines.append(f"  rule: {TRUST_RULE}")
+    return "\n".join(lines)
+
+
 def _format_paired(paired: dict, a: str, b: str) -> str:
     w = max(14, *(len(m) + 2 for m in paired))
     lines = [
@@ -341,6 +485,7 @@ def evaluate_models(args: argparse.Namespace) -> dict:
         "settings": _settings_json(args, top_k, ignore_ids, t0),
         "models": results,
         "paired": paired,
+        "calibration": llm_calibration(args, data, qrels_file),
     }
 
 
@@ -409,6 +554,7 @@ def _leaderboard(
         "settings": _settings_json(args, top_k, ignore_ids, t0),
         "models": results,
         "paired": {},
+        "calibration": llm_calibration(args, data, getattr(args, "qrels", None)),
         "leaderboard": {
             "metric": board.metric,
             "best": board.best,
@@ -446,6 +592,9 @@ def run(args: argparse.Namespace) -> int:
     if result.get("leaderboard"):
         print()
         print(_format_leaderboard(result["leaderboard"]))
+    if result.get("calibration"):
+        print()
+        print(_format_calibration(result["calibration"]))
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -117,8 +117,8 @@ def _judged(corpus: Corpus, qids: list[str], qrels_path: str | None) -> Judged |
 
 
 def store_queries(corpus: Corpus, root: str | None) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """Judged queries and qrels of the corpus's judgment store ("union"), or a DashboardError naming the fix."""
-    queries, qrels = JudgmentStore.for_corpus(corpus.sha256, root=root).qrels("union")
+    """Judged queries and qrels of the corpus's judgment store (people's labels), or a DashboardError naming the fix."""
+    queries, qrels = JudgmentStore.for_corpus(corpus.sha256, root=root).qrels("human")
     qrels = {q: dict(d) for q, d in qrels.items() if d and q in queries}
     if not qrels:
         raise DashboardError(

@@ -15,6 +15,8 @@ from core.cli import byo as qdrant_cli
 from core.cli import dims as dims_cli
 from core.cli import evaluate as evaluate_cli
 from core.cli import frontier as frontier_cli
+from core.cli import judge as judge_cli
+from core.cli import queries as queries_cli
 from core.cli import report as report_cli
 from core.cli.common import (
     add_corpus_model,
@@ -262,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     for add, run in _LOCAL_COMMANDS:
         add(sub).set_defaults(func=run)
     evaluate_cli.add_parser(sub).set_defaults(func=evaluate_cli.run)
+    judge_cli.add_parser(sub).set_defaults(func=judge_cli.run)
+    queries_cli.add_parser(sub).set_defaults(func=queries_cli.run)
     frontier_cli.add_parser(sub).set_defaults(func=frontier_cli.run)
     dims_cli.add_parser(sub).set_defaults(func=dims_cli.run)
     report_cli.add_parser(sub).set_defaults(func=report_cli.run)

@@ -93,7 +93,7 @@ def _store_judgments(path: str, corpus: Corpus) -> tuple[Any, dict[str, str], Qr
             "root folder that holds judgments/<corpus sha256>.sqlite."
         )
     store = JudgmentStore.for_corpus(corpus.sha256, root=p) if p.is_dir() else JudgmentStore(p, corpus.sha256)
-    queries, qrels = store.qrels("union")
+    queries, qrels = store.qrels("human")  # people's labels; LLM grades are their own evidence
     return store, dict(queries), {q: dict(d) for q, d in qrels.items() if d}
 
 

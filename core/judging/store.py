@@ -12,8 +12,11 @@ Semantics (what every reader of the store can rely on):
   the same pair, if any, becomes current again.
 - ``qrels(source)``: per (query, chunk) the current labels of every rater in the chosen origins, skips
   excluded, merged by the median rounded down (``floor(statistics.median(labels))``: [0, 2] -> 1,
-  [1, 2] -> 1, [0, 1, 2] -> 1). ``"union"`` uses pooled and imported labels where a pair has any, and the
-  Compare page's thumbs only for pairs nobody judged otherwise. The store does not know the corpus's chunks:
+  [1, 2] -> 1, [0, 1, 2] -> 1). A person's judgment of a pair always wins over the LLM judge's: ``"union"``
+  uses pooled and imported labels where a pair has any, the Compare page's thumbs only for pairs nobody judged
+  otherwise, and LLM labels (origin ``"llm"``, core.judging.llm_judge) only for pairs no person labelled;
+  ``"human"`` is that merge without the LLM (people's labels only), ``"llm"`` the LLM's labels alone (each
+  origin name alone is that origin's labels). The store does not know the corpus's chunks:
   a "chunk_id" is whatever was judged, a chunk id (Judge page, thumbs) or a file path (imported file-level
   qrels, as the sample's and judged folders'). Qrels mixing the two are refused by
   ``core.evaluation.run.choose_doc_key`` and made file-level by ``core.evaluation.run.align_doc_ids``.
@@ -47,10 +50,11 @@ from core.errors import StoreError
 from core.store import ENV_VAR, default_root
 from core.text import clean_text
 
-Origin = Literal["pooled", "thumbs", "imported"]
+Origin = Literal["pooled", "thumbs", "imported", "llm"]  # "llm": an LLM judge's grade (never a person's)
 Winner = Literal["left", "right", "tie", "both_bad"]
-Source = Literal["pooled", "thumbs", "imported", "union"]
+Source = Literal["pooled", "thumbs", "imported", "llm", "union", "human"]
 ORIGINS: tuple[str, ...] = get_args(Origin)
+HUMAN_ORIGINS: tuple[str, ...] = ("pooled", "thumbs", "imported")  # labels a person gave (or a person's file)
 WINNERS: tuple[str, ...] = get_args(Winner)
 SOURCES: tuple[str, ...] = get_args(Source)
 LABELS = (0, 1, 2)  # 0 not relevant, 1 partly, 2 highly relevant (pooled judging and thumbs)
@@ -383,7 +387,8 @@ class JudgmentStore:
         """(queries {query_id: text}, qrels {query_id: {chunk_id: label}}) from the chosen source.
 
         Skips excluded; several raters on a pair merged by the median rounded down; "union" takes pooled
-        and imported labels where a pair has any, thumbs only where it has none."""
+        and imported labels where a pair has any, thumbs only where it has none, LLM labels only where no person
+        labelled it; "human" is "union" without LLM labels; "llm" the LLM's labels alone."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)} (got {source!r}).")
         return qrels_from(self.judgments(), source)
@@ -494,11 +499,15 @@ def qrels_from(
     queries: dict[str, str] = {}
     primary: dict[tuple[str, str], list[int]] = {}
     thumbs: dict[tuple[str, str], list[int]] = {}
+    llm: dict[tuple[str, str], list[int]] = {}
+    merged = source in ("union", "human")
     for j in judgments:
         if j.label is None:
             continue
-        if source == "union":
-            target = thumbs if j.origin == "thumbs" else primary
+        if merged:
+            if j.origin == "llm" and source == "human":
+                continue
+            target = thumbs if j.origin == "thumbs" else llm if j.origin == "llm" else primary
         elif j.origin == source:
             target = primary
         else:
@@ -506,6 +515,8 @@ def qrels_from(
         target.setdefault((j.query_id, j.chunk_id), []).append(j.label)
         queries[j.query_id] = j.query
     for pair, labels in thumbs.items():
+        primary.setdefault(pair, labels)
+    for pair, labels in llm.items():  # a person's judgment of the pair always wins
         primary.setdefault(pair, labels)
     qrels: dict[str, dict[str, int]] = {}
     for (qid, cid), labels in sorted(primary.items()):

@@ -636,7 +636,7 @@ def add_store_figures(data: ReportData, store: Any) -> None:
     for j in judgments:
         data.judgment_origins[j.origin] = data.judgment_origins.get(j.origin, 0) + 1
     # agreement is between people: imported qrels (shipped labels, a bundle's) are not a rater
-    people = [j for j in judgments if j.origin != "imported"]
+    people = [j for j in judgments if j.origin not in ("imported", "llm")]  # nor is an LLM judge
     data.raters = rater_agreement.agreement(people) if people else None
     found = store.votes()
     if found:
