@@ -92,7 +92,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.dims", "core.store", "core.ingest"),  # dimensions, vectors on disk, bytes -> Corpus
     ("core.models", "core.search", "core.judging"),  # embedders, indexes, labels: independent of each other
     ("core.evaluation", "core.build"),  # runs, metrics, significance, the verdict; plan, load, build an index
-    ("core.frontier", "core.datasets"),  # the cost sweep; BEIR and qrels files
+    ("core.frontier", "core.datasets", "core.corpus_map"),  # the cost sweep; BEIR and qrels files; the map
     ("core.report", "core.bundle"),  # everything above, packaged
     ("core.cli",),  # python -m core.cli: imported by nothing in core
     ("ui",),  # page glue
