@@ -21,7 +21,8 @@ def intro() -> None:
         "6. **Frontier** — what each configuration costs: dims x precision x index, bytes and latency.\n"
         "7. **Judge** — grade both models' pooled results 0 / 1 / 2 without knowing which model found them.\n"
         "8. **Blind votes** — which of two unnamed top-k lists is better, one query at a time.\n"
-        "9. **Report** — the decision report (one HTML file or Markdown): the answer, quality, cost, latency."
+        "9. **Report** — the decision report (one HTML file or Markdown): the answer, quality, cost, latency.\n"
+        "10. **Map** — where on the corpus each model wins: the chunks in 2-D by region, the queries on top."
     )
 
 

@@ -38,6 +38,7 @@ MINE = [
     ("bench_build_contention", "8 queries during another session's build"),
     ("bench_frontier", "9 frontier sweep (dims x precision)"),
     ("bench_bm25", "13 BM25 build and query latency"),
+    ("bench_map", "14 corpus map: layout at 10k and 100k chunks, regions, moved-most"),
     ("bench_compare_browser", "12 Compare: Enter -> settled page in Chromium"),
 ]
 FULL_ONLY = {"bench_compare_browser"}  # a real app and browser: left out of the --quick smoke

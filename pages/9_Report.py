@@ -7,8 +7,9 @@ from ui import widgets
 from ui.text import escape_md
 
 SUBTITLE = (
-    "One file to send to stakeholders: the answer in words, corpus, models, quality, where they differ, cost, "
-    "latency and how to reproduce it. Self-contained HTML (no script, nothing loaded from any host) or Markdown."
+    "One file to send to stakeholders: the answer in words, corpus, models, quality, where they differ, where on "
+    "the corpus each model wins, cost, latency and how to reproduce it. Self-contained HTML (no script, nothing "
+    "loaded from any host) or Markdown."
 )
 
 

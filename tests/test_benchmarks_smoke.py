@@ -37,6 +37,7 @@ TARGETS = {
     "6 UI slider": r"^ui slider move p50 ms",
     "8 queries during a build": r"^query p95 s during another session's build",
     "7 encoder": r"^minilm tokens/s / FLOP ceiling",
+    "14 corpus map layout": r"^map layout seconds at ",
 }
 
 

@@ -93,7 +93,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.models",),  # embedders, presets, the hardened endpoint transport
     ("core.llm", "core.search", "core.judging"),  # LLM backends, indexes, labels: independent of each other
     ("core.evaluation", "core.build", "core.queries"),  # runs, metrics, verdict; build; generated queries
-    ("core.frontier", "core.datasets"),  # the cost sweep; BEIR and qrels files
+    ("core.frontier", "core.datasets", "core.corpus_map"),  # the cost sweep; BEIR and qrels files; the map
     ("core.report", "core.bundle"),  # everything above, packaged
     ("core.cli",),  # python -m core.cli: imported by nothing in core
     ("ui",),  # page glue

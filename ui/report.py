@@ -35,6 +35,7 @@ from core.store import default_root
 from core.types import Corpus
 from ui import build, frontier, resources, state, systems
 from ui import compare as cmp
+from ui import corpus_map as mp
 from ui import evaluate as ev
 from ui.corpus import chunk_options
 
@@ -55,6 +56,7 @@ class Inputs:
     store: JudgmentStore | None
     throughputs: tuple[Throughput, ...] = ()  # the Frontier page's choice per model (measured or declared)
     systems: dict[str, System] = field(default_factory=dict)  # BM25, hybrid, reranked systems beside A and B
+    history: tuple[str, ...] = ()  # Compare's queries: the map places them when nothing is judged
 
     def key(self) -> tuple[Any, ...]:
         """Content key: models' vectors, judgments, settings, and what the store's judgments and votes say (a digest
@@ -66,6 +68,7 @@ class Inputs:
                 self.source,
                 asdict(self.scale),
                 [t.to_json() for t in self.throughputs],
+                [] if self.qrels else list(self.history),
             ],
             sort_keys=True,
         ).encode()
@@ -171,6 +174,7 @@ def inputs() -> Inputs | None:
             frontier.throughput_or_measured("B", b)[0],
         ),
         systems=systems.extras(corpus),
+        history=tuple(state.history()),
     )
 
 
@@ -205,6 +209,7 @@ def build_files(inp: Inputs) -> Built:
     """Measure, build and render the report once per content key (the CLI's functions)."""
 
     def make() -> Built:
+        cmap, why = corpus_map(inp)
         data = gather(
             inp.corpus,
             inp.indexes,
@@ -219,13 +224,26 @@ def build_files(inp: Inputs) -> Built:
             throughputs=inp.throughputs,
             commands=commands(inp),
             systems=inp.systems,
+            corpus_map=cmap,
         )
+        if why:
+            data.skipped["map"] = why
+            data.notes.append(why)
         add_store_figures(data, inp.store)
         report = build_report(data)
         return Built(data, report, render_html(report), render_markdown(report))
 
     found: Built = resources.memo(inp.key(), make)
     return found
+
+
+def corpus_map(inp: Inputs) -> tuple[Any, str]:
+    """The Map page's map of these inputs (the same memo) and '', or None and why it could not be computed."""
+    try:
+        found = mp.map_queries(inp.corpus, inp.queries, inp.qrels, inp.source)
+        return mp.corpus_map(inp.corpus, inp.indexes, found), ""
+    except Exception as exc:  # the map is one section: the rest of the report is still measured
+        return None, f"The corpus map could not be computed: {exc}"
 
 
 def file_name(inp: Inputs, ext: str) -> str:

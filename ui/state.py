@@ -46,7 +46,7 @@ VOTE_REVEALS: tuple[VoteReveal, ...] = get_args(VoteReveal)
 TIES_RULES: tuple[TiesRule, ...] = get_args(TiesRule)
 PAGE_PREFIXES = (
     "_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_",
-    "_bundle_",  # the sidebar's bundle export (every page)
+    "_map_", "_bundle_",  # the sidebar's bundle export (every page)
 )  # fmt: skip
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
@@ -141,6 +141,10 @@ DEFAULTS: dict[str, Any] = {
     "fr_tp_rate_b": 0.0,
     "fr_tp_hw_a": "",  # declared hardware; "" = the published figure's
     "fr_tp_hw_b": "",
+    # map page: the space shown and the selection, kept across spaces (the same chunk is selected in both)
+    "map_space": "A",  # whose 2-D layout the chart shows: "A" or "B"
+    "map_region": None,  # the selected region's id (core.corpus_map.Region.id)
+    "map_chunk": None,  # the chunk last clicked on the chart (Chunk.id), ringed in either space
 }
 
 MAX_HISTORY = 30

@@ -30,7 +30,7 @@ from ui.text import escape_md, escape_name
 PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
 PageKey = Literal[
-    "home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report"
+    "home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report", "map"
 ]
 
 PAGES: dict[PageKey, str] = {
@@ -44,6 +44,7 @@ PAGES: dict[PageKey, str] = {
     "judge": "pages/7_Judge.py",
     "votes": "pages/8_Blind_votes.py",
     "report": "pages/9_Report.py",
+    "map": "pages/10_Map.py",
 }
 
 # st.dataframe wraps cell text only when its rows are taller than 4 rem (64 px): 68 px shows three lines.
@@ -67,6 +68,7 @@ NAV: tuple[tuple[PageKey, str, str], ...] = (
     ("compare", "Compare", ":material/compare_arrows:"),
     ("dims", "Dimensions", ":material/straighten:"),
     ("evaluate", "Evaluate", ":material/analytics:"),
+    ("map", "Map", ":material/map:"),
     ("frontier", "Frontier", ":material/scatter_plot:"),
     ("judge", "Judge (blind)", ":material/gavel:"),
     ("votes", "Blind A/B votes", ":material/how_to_vote:"),

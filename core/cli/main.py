@@ -1,6 +1,6 @@
 """``python -m core.cli``: list models, build cached indexes, search a corpus (results on stdout, progress on stderr).
 
-``evaluate``, ``frontier``, ``dims`` and ``bundle`` live in their own modules (core/*_cli.py); what the commands
+``evaluate``, ``frontier``, ``dims``, ``bundle`` and ``map`` live in their own modules (core/*_cli.py); what the commands
 share is in core/cli/common.py.
 """
 
@@ -16,6 +16,7 @@ from core.cli import dims as dims_cli
 from core.cli import evaluate as evaluate_cli
 from core.cli import frontier as frontier_cli
 from core.cli import judge as judge_cli
+from core.cli import map as map_cli
 from core.cli import queries as queries_cli
 from core.cli import report as report_cli
 from core.cli.common import (
@@ -271,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_parser(sub).set_defaults(func=report_cli.run)
     bundle_cli.add_parser(sub).set_defaults(func=bundle_cli.run)
     qdrant_cli.add_parser(sub).set_defaults(func=qdrant_cli.run)
+    map_cli.add_parser(sub).set_defaults(func=map_cli.run)
     return parser
 
 

@@ -42,6 +42,7 @@ from core.evaluation.run import (
     run_system,
     short_lang,
 )
+from core.evaluation.significance import bootstrap_ci
 from core.evaluation.tuning import WeightTuning, tune_weight
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "Run",
     "Verdict",
     "align_doc_ids",
+    "bootstrap_ci",
     "by_group",
     "choose_doc_key",
     "compare",

@@ -255,3 +255,121 @@ def recall_latency(
     )
     yy = alt.Y(f"{y}:Q", title=y_title or f"recall@{k}", scale=alt.Scale(padding=10))
     return _points(rows, x, yy, tooltip or sweep_tooltip(rows, k=k)).properties(width=width, height=height)
+
+
+# ---- the corpus map ------------------------------------------------------------------------------------
+
+# Paul Tol's "muted" qualitative scheme (colour-blind safe, print friendly): chunks by region. None of its nine
+# colours is model A's blue or model B's orange, so the query marks drawn on top stay tell-apart.
+REGION_COLOURS = (
+    "#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
+)  # fmt: skip
+TIE_GREY = "#8C8C8C"
+OUTCOMES = (
+    "A better",
+    "B better",
+    "tie",
+)  # the legend's words for core.corpus_map's outcome "A" | "B" | "tie"
+OUTCOME_SHAPES = ("triangle-up", "triangle-down", "diamond")  # a second cue beside the colour
+
+
+def region_colour(i: int) -> str:
+    """The colour of the i-th region (the palette repeats past nine regions; the table names every region)."""
+    return REGION_COLOURS[i % len(REGION_COLOURS)]
+
+
+def corpus_map(
+    chunks: Sequence[Row],
+    queries: Sequence[Row] = (),
+    *,
+    regions: Sequence[str] = (),
+    centres: Sequence[Row] = (),
+    selected: Sequence[Row] = (),
+    width: int | str = REPORT_WIDTH,
+    height: int = 420,
+    select: str | None = None,
+) -> alt.LayerChart:
+    """Chunks as small dots coloured by region, queries on top as larger marks coloured by outcome (A's blue,
+    B's orange, grey for a tie; one shape each), region numbers at their centres and a ring on the selected chunk.
+
+    chunks: {"x", "y", "region", "chunk", "source"}; queries: {"x", "y", "outcome" (OUTCOMES), "query", "diff",
+    "overlap"}; regions: the region names in legend order; centres: {"x", "y", "number", "region"}, where each
+    region's number is written; selected: chunk rows to ring. The axes of a 2-D layout
+    mean nothing, so none is drawn. ``select``: a point selection on the chunk id under that name (the page reads
+    it back; the report draws no selection)."""
+    hidden = alt.Axis(labels=False, ticks=False, title=None, grid=False, domain=False)
+    x = alt.X("x:Q", axis=hidden, scale=alt.Scale(zero=False, nice=False, padding=8))
+    y = alt.Y("y:Q", axis=hidden, scale=alt.Scale(zero=False, nice=False, padding=8))
+    domain = list(regions) or list(dict.fromkeys(str(r["region"]) for r in chunks))
+    dots = (
+        alt.Chart(_data(chunks))
+        .mark_circle(size=22, opacity=0.65)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "region:N",
+                scale=alt.Scale(domain=domain, range=[region_colour(i) for i in range(len(domain))]),
+                legend=alt.Legend(
+                    orient="bottom",
+                    title="region (chunks)",
+                    columns=2,
+                    labelLimit=280,
+                    symbolOpacity=1,
+                    symbolSize=90,
+                ),
+            ),
+            tooltip=[alt.Tooltip("region:N"), alt.Tooltip("source:N", title="file"), alt.Tooltip("chunk:N")],
+        )
+    )
+    if select:
+        dots = dots.add_params(alt.selection_point(name=select, fields=["chunk"], on="click"))
+    layers: list[Any] = [dots]
+    if centres:
+        numbers = (
+            alt.Chart(_data(centres))
+            .mark_text(fontSize=13, fontWeight="bold", color="#111827", dy=-9)
+            .encode(x=x, y=y, text="number:N", tooltip=[alt.Tooltip("region:N")])
+        )
+        layers.append(numbers)
+    if selected:
+        ring = (
+            alt.Chart(_data(selected))
+            .mark_point(shape="circle", size=260, strokeWidth=2.5, color="#111827", filled=False)
+            .encode(x=x, y=y, tooltip=[alt.Tooltip("chunk:N", title="selected chunk")])
+        )
+        layers.append(ring)
+    if queries:
+        marks = (
+            alt.Chart(_data(queries))
+            .mark_point(filled=True, size=120, stroke="white", strokeWidth=1, opacity=1)
+            .encode(
+                x=x,
+                y=y,
+                color=alt.Color(
+                    "outcome:N",
+                    scale=alt.Scale(domain=list(OUTCOMES), range=[BLUE, AMBER, TIE_GREY]),
+                    legend=alt.Legend(orient="top", direction="horizontal", title="queries", symbolSize=110),
+                ),
+                shape=alt.Shape(
+                    "outcome:N",
+                    scale=alt.Scale(domain=list(OUTCOMES), range=list(OUTCOME_SHAPES)),
+                    legend=alt.Legend(
+                        orient="top", direction="horizontal", title="queries", symbolSize=110
+                    ),  # one legend with the colour's
+                ),
+                tooltip=[
+                    alt.Tooltip("query:N"),
+                    alt.Tooltip("outcome:N"),
+                    alt.Tooltip("diff:Q", format="+.3f", title="nDCG@10 A − B"),
+                    alt.Tooltip("overlap:Q", format=".2f", title="top-10 overlap"),
+                ],
+            )
+        )
+        layers.append(marks)
+    return (
+        alt.layer(*layers)
+        .resolve_scale(color="independent", shape="independent")
+        .resolve_legend(color="independent", shape="independent")
+        .properties(width=width, height=height)
+    )

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.corpus_map import CorpusMap
 from core.errors import DashboardError
 from core.evaluation import (
     Comparison,
@@ -160,6 +161,7 @@ class ReportData:
     single_queries: int = 0  # the judged queries behind ``single``
     chunking_said: str = ""  # how the corpus was cut, in words (one chunk per document for a BEIR corpus)
     skipped: dict[str, str] = field(default_factory=dict)  # section id -> why it could not be computed
+    corpus_map: CorpusMap | None = None  # where on the corpus each model wins (the Map page's, handed in)
 
 
 class CachedQueries:
@@ -448,6 +450,7 @@ def gather(
     throughputs: Sequence[Throughput | None] = (),
     systems: Mapping[str, System] | None = None,
     ranking: Ranking | None = None,
+    corpus_map: CorpusMap | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ReportData:
     """Measure what the report needs for these models on this corpus (``comparison``/``sweeps``: reuse;
@@ -455,6 +458,9 @@ def gather(
 
     ``systems``: BM25, hybrid and reranked systems beside the models: with judged queries, every system is ranked
     in one leaderboard (``core.evaluation.rank_systems``; ``ranking`` reuses one the page already has).
+
+    ``corpus_map``: the map of the two models (core.corpus_map.build_map, as the Map page computed it) for the
+    "where on the corpus" section; without it the report has no such section.
 
     ``say`` gets one line per finished step with its seconds (the CLI prints them on stderr)."""
     queries = dict(queries or {})
@@ -493,6 +499,7 @@ def gather(
         commands=list(commands),
         versions=versions(),
         created=now_utc(),
+        corpus_map=corpus_map,
     )
     step("models described, docs/s measured")
     data.chunking_said = chunking_words(corpus, chunking)

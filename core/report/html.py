@@ -228,6 +228,6 @@ def render_html(report: Report) -> str:
         f"<header><h1>{esc(report.title)}</h1><p class=subtitle>{esc(report.subtitle)}</p></header>"
         f"<nav class=toc aria-label=Contents><ol>{toc}</ol></nav>{sections}"
         "<footer>Built offline by the retrieval comparison dashboard; this file loads nothing from any host "
-        "and runs no script. Every figure comes from the commands in section 8.</footer>"
+        "and runs no script. Every figure comes from the commands under Reproduce.</footer>"
         "</main></body></html>\n"
     )

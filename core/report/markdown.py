@@ -102,6 +102,6 @@ def render_markdown(report: Report) -> str:
         for b in s.blocks:
             lines += [*render_block(b), ""]
     lines.append(
-        "*Built offline by the retrieval comparison dashboard; the commands in section 8 recompute every figure.*"
+        "*Built offline by the retrieval comparison dashboard; the commands under Reproduce recompute every figure.*"
     )
     return "\n".join(lines) + "\n"

@@ -29,7 +29,7 @@ from core.frontier import (
 )
 from core.ingest import language_name, language_pair_name
 from core.models import display_label
-from core.report import charts
+from core.report import charts, regions
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
 from core.search import KIND_LABELS
 from core.text import format_bytes, minus_signs, number
@@ -631,6 +631,72 @@ def section_differ(data: ReportData) -> Section:
     return Section("differ", title, tuple(blocks))
 
 
+# ---- 6. where on the corpus (when the map was computed) ----------------------------------------------------
+
+
+def section_map(data: ReportData) -> Section:
+    """The corpus map as a static SVG (at most REPORT_POINTS chunks, said in the caption) and the region table."""
+    title = "6. Where on the corpus each model wins"
+    cmap = data.corpus_map
+    if cmap is None:  # build_report's said() puts why first when the map failed
+        missing = () if "map" in data.skipped else (Text("The corpus map was not computed.", "missing"),)
+        return Section("map", title, missing)
+    n = len(data.corpus.chunks)
+    chunk_rows, query_rows, _ = regions.chart_rows(cmap, data.corpus, space="A", limit=regions.REPORT_POINTS)
+    names = list(regions.region_names(cmap).values())
+    drawn = (
+        f"all {n:,} chunks"
+        if len(chunk_rows) >= n
+        else f"{len(chunk_rows):,} of {n:,} chunks (a seeded random sample that keeps every chunk a query lands "
+        "on; the table counts them all)"
+    )
+    rows = regions.region_rows(cmap)
+    table = Table(
+        regions.REGION_COLUMNS,
+        tuple(tuple(str(r[c]) for c in regions.REGION_COLUMNS) for r in rows),
+        caption="Per region: its chunks, largest files and languages, the queries placed in it, who served them "
+        "better, and the mean nDCG@10 difference A − B over its judged queries with a bootstrap 95% CI.",
+        numeric=(1, 3, 4, 5, 6, 7, 8, 9),
+    )
+    blocks: list[Block] = [
+        Text(regions.how_made(cmap, space="A"), "note"),
+        Chart(
+            "The corpus in model A's space",
+            charts.corpus_map(
+                chunk_rows,
+                query_rows,
+                regions=names,
+                centres=regions.centre_rows(cmap, data.corpus, space="A"),
+            ).to_dict(),
+            caption=f"Drawn: {drawn}. Queries: {len(query_rows)}. " + regions.outcome_words(cmap),
+        ),
+        table,
+    ]
+    if cmap.moved:
+        by_id = {c.id: c for c in data.corpus.chunks}
+        top = cmap.moved[:10]
+        blocks.append(
+            Table(
+                ("chunk", "file", "overlap"),
+                tuple(
+                    (cid, by_id[cid].source if cid in by_id else "", f"{overlap:.2f}") for cid, overlap in top
+                ),
+                caption=f"Moved most: the {len(top)} chunks whose nearest neighbours differ most between the two "
+                "models (overlap: Jaccard of its 10 nearest chunks in A's space and in B's; 0 = none in common).",
+                numeric=(2,),
+            )
+        )
+    return Section("map", title, tuple(blocks))
+
+
+def numbered(sections: Sequence[Section]) -> tuple[Section, ...]:
+    """The sections numbered in order ("6. Cost" becomes "7. Cost" after the map section)."""
+    return tuple(
+        Section(s.key, f"{i}. {s.title.split('. ', 1)[-1]}", s.blocks)
+        for i, s in enumerate(sections, start=1)
+    )
+
+
 # ---- 6. cost --------------------------------------------------------------------------------------------
 
 
@@ -892,7 +958,8 @@ def section_reproduce(data: ReportData) -> Section:
 
 
 def build_report(data: ReportData) -> Report:
-    """The eight sections from the measured data (every section present; missing data said in words)."""
+    """The eight sections from the measured data (every section present; missing data said in words), nine with
+    the corpus map when it was handed in."""
     answer = verdict(data)
     names = " vs ".join(display_label(m.name) for m in data.models)
     langs = list(dict.fromkeys(language_name(k) for k in data.corpus.lang_histogram() if k != "unknown"))
@@ -912,14 +979,17 @@ def build_report(data: ReportData) -> Report:
         + f" · {data.created}",
         created=data.created,
         answer=answer,
-        sections=(
-            section_answer(data, answer),
-            section_corpus(data),
-            section_models(data),
-            said(section_quality(data)),
-            said(section_differ(data)),
-            said(section_cost(data)),
-            said(section_latency(data)),
-            section_reproduce(data),
+        sections=numbered(
+            [
+                section_answer(data, answer),
+                section_corpus(data),
+                section_models(data),
+                said(section_quality(data)),
+                said(section_differ(data)),
+                *([said(section_map(data))] if data.corpus_map is not None or "map" in data.skipped else []),
+                said(section_cost(data)),
+                said(section_latency(data)),
+                section_reproduce(data),
+            ]
         ),
     )
