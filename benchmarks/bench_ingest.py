@@ -18,7 +18,7 @@ from tests import fixtures_ingest as fx  # noqa: E402
 
 
 def _timed(fn, repeat: int = 3) -> float:
-    """Median seconds of ``repeat`` runs after one warm-up run (langdetect profiles load once)."""
+    """Median seconds of ``repeat`` runs after one warm-up run (the language model loads once)."""
     fn()
     runs = []
     for _ in range(repeat):

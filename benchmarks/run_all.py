@@ -40,9 +40,10 @@ MINE = [
     ("bench_bm25", "13 BM25 build and query latency"),
     ("bench_map", "14 corpus map: layout at 10k and 100k chunks, regions, moved-most"),
     ("bench_compare_browser", "12 Compare: Enter -> settled page in Chromium"),
+    ("bench_scale", "31 scale: ingest 1k/10k/100k short chunks, cold and cached"),
 ]
 FULL_ONLY = {"bench_compare_browser"}  # a real app and browser: left out of the --quick smoke
-OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py"]
+OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py", "bench_language.py"]
 
 
 def main() -> int:

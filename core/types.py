@@ -31,7 +31,7 @@ class Chunk:
     line_start: int | None = None  # 1-based, inclusive
     line_end: int | None = None
     heading: tuple[str, ...] = ()  # Markdown heading path / code symbol
-    lang: str = "unknown"  # langdetect code ("en", "zh-cn", ...) or "unknown"
+    lang: str = "unknown"  # ISO 639-1 code ("en", "zh-cn", ...; core.ingest.language) or "unknown"
     mixed: bool = False  # mixed zh/en content
     title: str = ""  # BEIR title; embedded as (title + " " + text).strip()
 

@@ -6,7 +6,7 @@ import streamlit as st
 from core.ingest import language_name
 from core.judging import query_id
 from core.models import display_label
-from core.search import MAJOR_SHARE
+from core.search import MAJOR_SHARE, Z_EXACT_MAX_CHUNKS
 from core.text import plural
 from core.types import Corpus
 from ui import build, compare, resources, state, systems, widgets
@@ -16,7 +16,9 @@ from ui.text import card_snippet, chunk_place, display_name, escape_md, page_par
 
 SUBTITLE = (
     "The same query against both models: ranks, scores, agreement and latency. Raw cosine scores of different "
-    "models are not comparable; z = how many standard deviations a score sits above this query's mean over all chunks."
+    "models are not comparable; z = how many standard deviations a score sits above this query's mean over all chunks "
+    f"(above {Z_EXACT_MAX_CHUNKS:,} chunks that mean and spread come from the corpus vectors' mean and covariance, "
+    "computed once: the same figures without scoring every chunk per query)."
 )
 
 

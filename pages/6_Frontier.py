@@ -26,9 +26,12 @@ PRECISION_NOTE = (
     "(MiniLM on the sample corpus at 384 dims: 0.78 against 0.995). float16 and int8 are searched on a float32 "
     "copy here, so their latency is float32's; their memory is counted at 2 and 1 bytes per dimension. "
     "Binary: Hamming distance on packed sign bits. Binary + rescore: the 4 x k nearest by Hamming rescored "
-    "against int8 (its bytes count both). HNSW: hnswlib (the build's M and ef); hnswlib stores float32 only, so "
-    "float16 HNSW indexes the vectors rounded through float16 and counts 2 bytes per dimension (index bytes: "
-    "hnswlib's measured size less 2 bytes per dimension per vector). Recall@k: against the model's own "
+    "against int8 (its bytes count both). HNSW: hnswlib (the build's M and ef), one graph per dimension: the "
+    "model's own index at that dimension (the one Compare and Dimensions search, built once and kept in the store, "
+    "so a second sweep loads it). hnswlib stores float32 only, so float16 HNSW searches the same graph holding the "
+    "vectors rounded through float16 (a graph built on the rounded values would differ only where a rounding of at "
+    "most 2^-11 flips a neighbour choice) and counts 2 bytes per dimension (index bytes: hnswlib's measured size "
+    "less 2 bytes per dimension per vector). Recall@k: against the model's own "
     "full-dimension float32 exact top-k; latency: one untimed warm-up query, then up to 20 single queries on "
     "each configuration's own index (at least 5, fewer once they took 0.1 s together)."
 )
@@ -52,7 +55,8 @@ def controls(judged: list[str]) -> tuple[str, int, int, bool]:
     hnsw = c4.toggle(
         "Include HNSW",
         key="fr_hnsw",
-        help="Two hnswlib builds per dimension (float32 and float16 vectors), measured last: the slow part on big "
+        help="One hnswlib graph per dimension (float32; float16 searches the same graph with rounded values), kept in "
+        "the store so a second sweep loads it; measured last: the slow part on big "
         "corpora.",
     )
     return str(kind), n_pseudo, k, bool(hnsw)

@@ -38,6 +38,7 @@ TARGETS = {
     "8 queries during a build": r"^query p95 s during another session's build",
     "7 encoder": r"^minilm tokens/s / FLOP ceiling",
     "14 corpus map layout": r"^map layout seconds at ",
+    "31 ingest at scale": r"^scale ingest [\d,]+ chunks cold s$",
 }
 
 
@@ -56,3 +57,21 @@ def test_run_all_quick_prints_a_ratio_for_every_target(tmp_path):
     missing = [t for t, pat in TARGETS.items() if not any(re.search(pat, n) for n in names)]
     assert not missing, f"no ratio line for {missing}; got {names}"
     assert "targets met" in proc.stdout  # the summary a reader looks for
+
+
+def test_bench_scale_quick_prints_its_table_and_ratio_lines():
+    """Issue 31's scale benchmark on its own (seconds, not the whole suite): the table and both ingest lines."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--quick"],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = [m["name"] for m in map(LINE.match, proc.stdout.splitlines()) if m]
+    assert any(n.endswith("chunks cold s") for n in names) and any(
+        n.endswith("chunks cached s") for n in names
+    )
+    assert "| ingest, cold (no cache) |" in proc.stdout and "growth" in proc.stdout

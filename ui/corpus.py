@@ -5,7 +5,15 @@ from __future__ import annotations
 import functools
 
 from core.errors import IngestError
-from core.ingest import DEFAULT_CHUNKING, ChunkOptions, Tokenizer, load_corpus, load_files, read_queries_jsonl
+from core.ingest import (
+    DEFAULT_CHUNKING,
+    ChunkOptions,
+    IngestCache,
+    Tokenizer,
+    load_corpus,
+    load_files,
+    read_queries_jsonl,
+)
 from core.models import load_tokenizer
 from core.text import count
 from core.types import Corpus
@@ -63,12 +71,20 @@ def _register(corpus: Corpus, origin: str) -> Corpus:
     return corpus
 
 
+def _ingest_cache() -> IngestCache:
+    """Each file's chunks kept by content under the store root: a reload or a second page does not re-read them."""
+    return IngestCache(resources.store().root)
+
+
 def load_sample() -> Corpus:
     """Load sample_corpus/docs with the current chunking options (cached by options)."""
     options = chunk_options()
     key = ("sample", options, tokenizer_for_chunking()[1] if options.unit == "tokens" else None)
     corpus = resources.corpora().get_or_create(
-        key, lambda: load_corpus(SAMPLE_DOCS, options=options, tokenizer=_tokenizer(), name="sample corpus")
+        key,
+        lambda: load_corpus(
+            SAMPLE_DOCS, options=options, tokenizer=_tokenizer(), name="sample corpus", cache=_ingest_cache()
+        ),
     )
     return _register(corpus, "sample")
 
@@ -79,7 +95,9 @@ def load_upload(files: list[tuple[str, bytes]]) -> Corpus:
     An upload that gives no chunks at all (every file bad or empty) is returned with its file statuses but
     not made current: the previous corpus, or none, stays loaded.
     """
-    corpus = load_files(files, options=chunk_options(), tokenizer=_tokenizer(), name="upload")
+    corpus = load_files(
+        files, options=chunk_options(), tokenizer=_tokenizer(), name="upload", cache=_ingest_cache()
+    )
     return _register(corpus, "upload") if corpus.chunks else corpus
 
 

@@ -57,7 +57,7 @@ def table_height(rows: int, row_px: int = 35) -> int:
 
 
 LANG_NAMES: dict[str, str] = (
-    LANGUAGE_NAMES  # langdetect's codes in words ("da" -> "Danish"), plus unknown/mixed
+    LANGUAGE_NAMES  # the language codes core.ingest tags with, in words ("da" -> "Danish"), plus unknown/mixed
 )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.build import build_index, build_system, load_model, plan_build
 from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
-from core.ingest import load_corpus
+from core.ingest import IngestCache, load_corpus
 from core.models import load_reranker
 from core.models.endpoint import DEFAULT_TIMEOUT as ENDPOINT_TIMEOUT
 from core.search import (
@@ -26,7 +26,7 @@ from core.search import (
     check_collection_name,
     parse_system,
 )
-from core.store import EmbeddingStore
+from core.store import EmbeddingStore, default_root
 from core.types import Corpus
 
 
@@ -72,12 +72,18 @@ def endpoint_notes(label: str) -> Callable[[str], None]:
     return lambda message: print(f"  {label}: {message}", file=sys.stderr, flush=True)
 
 
-def load_any_corpus(path: str | Path) -> Corpus:
-    """Load a corpus with core.ingest; a missing path is an IngestError naming it."""
+def ingest_cache(store: str | Path | None = None) -> IngestCache:
+    """The ingest cache under the store root (``--store``, else $RETRIEVAL_COMPARE_STORE or the user cache)."""
+    return IngestCache(Path(store).expanduser() if store else default_root())
+
+
+def load_any_corpus(path: str | Path, *, store: str | Path | None = None) -> Corpus:
+    """Load a corpus with core.ingest, each file's chunks cached by content under the store root (a second
+    command on the same files does not read, chunk and tag them again); a missing path is an IngestError naming it."""
     p = Path(path).expanduser()
     if not p.exists():
         raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
-    return load_corpus(p)
+    return load_corpus(p, cache=ingest_cache(store))
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

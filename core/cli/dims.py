@@ -44,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print recall@k and exact-search time per query at each stop."""
-    corpus = load_any_corpus(args.corpus)
+    corpus = load_any_corpus(args.corpus, store=args.store)
     mi = build_one(corpus, args.model, args, EmbeddingStore(args.store))
     exclude: np.ndarray | None = None
     if args.query:

@@ -32,6 +32,7 @@ from core.cli.common import (
     add_systems,
     build_one,
     build_systems,
+    ingest_cache,
     positive_int,
     run_command,
 )
@@ -235,7 +236,7 @@ def load_with_qrels(data_path: str, qrels_path: str, queries_path: str | None) -
     notes: tuple[str, ...] = ()
     default_queries: Path | None = None
     if path.is_dir() and not (path / "corpus.jsonl").exists():
-        corpus = load_corpus(path / "docs" if is_judged_folder(path) else path)
+        corpus = load_corpus(path / "docs" if is_judged_folder(path) else path, cache=ingest_cache())
         if not corpus.chunks:
             raise IngestError(f"{path}: no file with text to embed, so the set cannot be evaluated.")
         corpus = replace(corpus, name=path.name)

@@ -157,7 +157,7 @@ def run_frontier(args: argparse.Namespace) -> list[Sweep]:
     throughput here (core.models.current_throughput) is kept in ``args.throughputs`` for the cost lines."""
     if len(args.model) > 2:
         raise DashboardError(f"Give one or two --model options, got {len(args.model)}.")
-    corpus = load_any_corpus(args.corpus)
+    corpus = load_any_corpus(args.corpus, store=args.store)
     store = EmbeddingStore(args.store)
     if args.from_store and (args.queries or args.qrels):
         raise DashboardError("Give either --from-store or --queries/--qrels, not both.")

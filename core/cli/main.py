@@ -100,7 +100,7 @@ def add_build_parser(sub) -> argparse.ArgumentParser:
 
 def run_build(args: argparse.Namespace) -> int:
     """Print per-file status, then per-model build statistics."""
-    corpus = load_any_corpus(args.corpus)
+    corpus = load_any_corpus(args.corpus, store=args.store)
     store = EmbeddingStore(args.store)
     files = [
         {"source": f.source, "status": f.status, "reason": f.reason, "chunks": f.chunks, "bytes": f.bytes}
@@ -204,7 +204,7 @@ def add_search_parser(sub) -> argparse.ArgumentParser:
 
 def run_search(args: argparse.Namespace) -> int:
     """Print the ranked hits of one query."""
-    corpus = load_any_corpus(args.corpus)
+    corpus = load_any_corpus(args.corpus, store=args.store)
     store = EmbeddingStore(args.store)
     params = SearchParams(
         k=args.k, dims=args.dims, exact=args.exact, ef=args.ef, instruction=args.instruction

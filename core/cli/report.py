@@ -115,7 +115,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[Corpus, dict[str, str], Qrels
         queries, qrels = dict(data.queries), dict(data.qrels)
         source = f"the judgments shipped with {path.name}, {data.split} split"
     else:
-        corpus = load_any_corpus(path)
+        corpus = load_any_corpus(path, store=args.store)
     if args.queries:
         queries = read_queries(args.queries)
         source = f"queries from {Path(args.queries).name}"

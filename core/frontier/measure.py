@@ -216,11 +216,17 @@ def _strip_self(idx: np.ndarray, exclude: np.ndarray | None, k: int) -> np.ndarr
 
 
 HNSW_FLOAT16_NOTE = (
-    "hnswlib stores float32 only: the vectors are rounded through float16, then indexed (so recall is that of "
-    "float16 values, latency that of a float32 graph); bytes per vector counted at 2 per dimension, index bytes "
-    "= hnswlib's measured size minus 2 bytes per dimension per vector"
+    "one graph per dimension: the float32 graph holding its vectors rounded through float16 (hnswlib "
+    "stores float32 only; a graph built on the rounded values would differ only where a rounding of at most 2^-11 "
+    "flips a neighbour choice), so recall is that of float16 values over it, latency that of a float32 graph; "
+    "bytes per vector counted at 2 per dimension, index bytes = hnswlib's measured size minus 2 bytes per "
+    "dimension per vector"
 )
-HNSW_FLOAT32_NOTE = "hnswlib graph over the float32 vectors; index bytes = hnswlib's measured size"
+HNSW_FLOAT32_NOTE = (
+    "hnswlib graph over the float32 vectors, built once per dimension (the model's own index at that dimension, "
+    "kept in the store, when swept through sweep_index: a second sweep loads it); index bytes = hnswlib's measured "
+    "size; build seconds = the time to get the graph (built, or loaded)"
+)
 
 
 def method(precision: Precision, index: IndexKind) -> str:
@@ -263,8 +269,13 @@ def sweep(
     reduction: str = PREFIX,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    graphs: Callable[[int], HnswIndex] | None = None,
 ) -> Sweep:
     """Every (d, precision) exact, then float32 and float16 HNSW at every d; cancellable between configurations.
+
+    One HNSW graph per dimension: float32 HNSW searches it, float16 HNSW searches the same graph holding the
+    float16-rounded values (``HNSW_FLOAT16_NOTE``); ``graphs(d)`` supplies it (``sweep_index``: the model's own
+    index at d, built once and kept in the store), else it is built here over the truncated vectors.
 
     ``vectors`` are the stored full-dim unit vectors, ``queries`` full-dim query vectors (rows of ``exclude``,
     one per query, are never returned: pseudo-queries). Result lists for recall and nDCG come from one batched
@@ -289,6 +300,7 @@ def sweep(
             PCA-rotated already (``sweep_index`` does it).
         progress: Called as ``progress(done, total, rate)`` after each configuration.
         cancel: A callable or Event; when set, the sweep stops between configurations.
+        graphs: The float32 HNSW graph over ``truncate(vectors, d)`` for a dimension d (None: built here).
 
     Returns:
         The Sweep: one Measurement per configuration (recall, nDCG@10, bytes per vector, p50 / p95 ms,
@@ -393,13 +405,25 @@ def sweep(
             record(_Pending(d, prec, "exact", at.lists[prec], at.deep[prec], p50, p95, stored))
         check()
     for d in stops if hnsw else ():
-        vd, qd = truncate(docs, d), truncate(q_full, d)
+        qd = truncate(q_full, d)
+        check()
+        t0 = time.perf_counter()
+        if graphs is not None:
+            vd = None
+            base = graphs(d)
+        else:
+            vd = truncate(docs, d)
+            base = HnswIndex.build(vd, params=params)
+        base_s = time.perf_counter() - t0
         for prec in ("float32", "float16"):
             check()
-            data = vd if prec == "float32" else vd.astype(np.float16).astype(np.float32)
             t0 = time.perf_counter()
-            graph = HnswIndex.build(data, params=params)
-            build_s = time.perf_counter() - t0
+            if prec == "float32":
+                graph = base
+            else:  # the float32 graph holding the float16-rounded values: no second build (HNSW_FLOAT16_NOTE)
+                vd = truncate(docs, d) if vd is None else vd
+                graph = base.with_values(vd.astype(np.float16).astype(np.float32))
+            build_s = base_s + time.perf_counter() - t0
             extra = 1 if exclude is not None else 0
             want = min(n, depth + extra)
             found = graph.search(qd, k=want, ef=max(params.ef_search, want))[0]
@@ -451,7 +475,9 @@ def sweep_index(
     """``sweep`` of a built index by each of its reductions at its swept dims (core.dims), with its HNSW parameters.
 
     The one mapping from a ModelIndex to the sweep's arguments, shared by the Frontier page, the CLI and the report.
-    A model not trained for truncation is swept twice below full dimension: post-hoc truncation of its stored
+    Its HNSW rows search the model's own index at each dimension (``ModelIndex.index``: the one Compare and
+    Dimensions search, built once and kept in the store; an in-process hnswlib model only, a backend's sweep builds
+    its own). A model not trained for truncation is swept twice below full dimension: post-hoc truncation of its stored
     vectors, and the PCA rotation (``ModelIndex.rotation``, fitted once and stored; queries rotated alike); its
     full-dimension rows are measured once (a rotation does not change a full-dimension cosine). One Sweep holds
     all rows, each with its reduction, Pareto-marked together.
@@ -492,6 +518,7 @@ def sweep_index(
                     reduction=rid,
                     progress=step,
                     cancel=cancel,
+                    graphs=None if mi.backend is not None else partial(_graph_of, mi, rid),
                 )
             )
         except SweepCancelled as exc:
@@ -504,6 +531,14 @@ def sweep_index(
         rows=tuple(pareto_mark(rows)),
         notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)),
     )
+
+
+def _graph_of(mi: ModelIndex, reduction: ReductionId, d: int) -> HnswIndex:
+    """The model's own hnswlib index at d (from memory, the store, or built into the store; not kept in memory)."""
+    idx = mi.index(d, reduction=reduction, keep=False)
+    if not isinstance(idx, HnswIndex):  # a backend's index: the sweep builds its own graphs
+        raise SearchError(f"{mi.spec.name} at {d} dims is not an hnswlib index")
+    return idx
 
 
 def metric_of(row: Measurement, metric: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.ingest.cache import INGEST_VERSION, IngestCache
 from core.ingest.chunking import Tokenizer
 from core.ingest.corpus import (
     NotRegularFile,
@@ -17,12 +18,14 @@ from core.ingest.jsonl import QueriesFile, read_corpus_jsonl, read_queries_jsonl
 from core.ingest.language import (
     LANGUAGE_NAMES,
     MIXED_SHARE,
+    code_prose,
     corpus_language,
     detect_language,
     is_mixed_zh_en,
     language_name,
     language_pair_name,
     language_shares,
+    markdown_prose,
 )
 from core.ingest.options import DEFAULT_CHUNKING, ChunkOptions, Limits
 from core.ingest.readers import CODE_EXTS, DATA_EXTS, SUPPORTED_EXTS, extension, is_supported, read_file
@@ -41,6 +44,8 @@ __all__ = [
     "CODE_EXTS",
     "ChunkOptions",
     "DATA_EXTS",
+    "INGEST_VERSION",
+    "IngestCache",
     "DEFAULT_CHUNKING",
     "Decoded",
     "LANGUAGE_NAMES",
@@ -52,6 +57,7 @@ __all__ = [
     "Tokenizer",
     "archive_refusal",
     "beir_chunks",
+    "code_prose",
     "corpus_language",
     "corpus_sha256",
     "count_over_window",
@@ -66,6 +72,7 @@ __all__ = [
     "language_shares",
     "load_corpus",
     "load_files",
+    "markdown_prose",
     "member_kind",
     "not_regular_reason",
     "open_regular",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import IngestError
+from core.ingest.cache import CachedFile, IngestCache, cache_key
 from core.ingest.chunking import Tokenizer, chunk_pieces
 from core.ingest.document import BeirDoc, EmptyText, Extracted
 from core.ingest.language import (
@@ -121,8 +122,19 @@ def _chunks_of(
 class _Loader:
     """Accumulates chunks and statuses over the files of one load call."""
 
-    def __init__(self, options: ChunkOptions, tokenizer: Tokenizer | None, limits: Limits) -> None:
+    def __init__(
+        self,
+        options: ChunkOptions,
+        tokenizer: Tokenizer | None,
+        limits: Limits,
+        cache: IngestCache | None = None,
+    ) -> None:
         self.options, self.tokenizer, self.limits = options, tokenizer, limits
+        # token chunking depends on the tokenizer: cached only when it has a name to key the entries by
+        self.tokenizer_name = (
+            str(getattr(tokenizer, "name_or_path", "") or "") if tokenizer is not None else ""
+        )
+        self.cache = cache if tokenizer is None or self.tokenizer_name else None
         self.chunks: list[Chunk] = []
         self.files: list[FileStatus] = []
         self.seen_hashes: dict[str, str] = {}
@@ -202,12 +214,9 @@ class _Loader:
                     self.add(item.path, item.data, depth + 1)
             return
         self.total += size
-        doc = read_file(
-            source, data, csv_column=self.options.csv_column, max_line_chars=self.limits.max_line_chars
-        )
-        chunks = _chunks_of(source, doc, self.options, self.tokenizer)
-        notes = list(doc.notes)
-        if doc.kind == "beir":
+        read = self._read(source, data, digest)
+        chunks, notes = list(read.chunks), list(read.notes)
+        if read.kind == "beir":
             fresh = [c for c in chunks if c.id not in self.seen_ids]
             if len(fresh) < len(chunks):
                 dup = next(c.id for c in chunks if c.id in self.seen_ids)
@@ -227,7 +236,28 @@ class _Loader:
             raise EmptyText(f"{source}: no visible text to embed after reading it; check the file's content")
         self.seen_ids.update(c.id for c in chunks)
         self.chunks.extend(chunks)
-        self.files.append(FileStatus(source, "loaded", "; ".join(notes), doc.encoding, size, len(chunks)))
+        self.files.append(FileStatus(source, "loaded", "; ".join(notes), read.encoding, size, len(chunks)))
+
+    def _read(self, source: str, data: bytes, digest: str) -> CachedFile:
+        """Read, chunk and tag one file, or take what an earlier load of the same bytes gave from the cache."""
+        key = ""
+        if self.cache is not None:
+            key = cache_key(digest, source, self.options, self.limits, self.tokenizer_name)
+            found = self.cache.get(key)
+            if found is not None:
+                return found
+        doc = read_file(
+            source, data, csv_column=self.options.csv_column, max_line_chars=self.limits.max_line_chars
+        )
+        read = CachedFile(
+            tuple(_chunks_of(source, doc, self.options, self.tokenizer)),
+            tuple(doc.notes),
+            doc.encoding,
+            doc.kind,
+        )
+        if self.cache is not None:
+            self.cache.put(key, read)
+        return read
 
     def corpus(self, name: str) -> Corpus:
         chunks = tuple(self.chunks)
@@ -248,11 +278,16 @@ def load_files(
     tokenizer: Tokenizer | None = None,
     name: str = "upload",
     limits: Limits = Limits(),
+    cache: IngestCache | None = None,
 ) -> Corpus:
-    """Load uploaded (name, bytes) pairs; zips expand to 'archive.zip/inner/path'. Never raises per file."""
+    """Load uploaded (name, bytes) pairs; zips expand to 'archive.zip/inner/path'. Never raises per file.
+
+    ``cache``: where each file's chunks are kept by content, so loading the same bytes again skips reading,
+    chunking and language detection (``IngestCache(store_root)``); None reads every file.
+    """
     if options.unit == "tokens" and tokenizer is None:
         raise IngestError(TOKENIZER_NEEDED)
-    loader = _Loader(options, tokenizer, limits)
+    loader = _Loader(options, tokenizer, limits, cache)
     loader.sidecars = beir_sidecars(_clean_name(raw_name) for raw_name, _ in files)
     for raw_name, data in files:
         source = _clean_name(raw_name)
@@ -341,6 +376,7 @@ def load_corpus(
     tokenizer: Tokenizer | None = None,
     name: str | None = None,
     limits: Limits = Limits(),
+    cache: IngestCache | None = None,
 ) -> Corpus:
     """Load a folder (recursively), a single file or a zip; per-file problems become FileStatus entries.
 
@@ -350,6 +386,8 @@ def load_corpus(
         tokenizer: A Hugging Face fast tokenizer; needed only when ``options.unit == "tokens"``.
         name: The corpus name; defaults to the folder or file name.
         limits: Size limits per file, per load and per zip; a file beyond them is skipped with a message.
+        cache: Where each file's chunks are kept by content (``IngestCache(store_root)``): a file whose bytes,
+            name and options were loaded before is not read, chunked or language-tagged again. None: no cache.
 
     Returns:
         The Corpus: its chunks, one FileStatus per file (loaded or skipped, and why) and its sha256.
@@ -362,7 +400,7 @@ def load_corpus(
         raise IngestError(f"{root}: no such file or folder; check the path")
     if options.unit == "tokens" and tokenizer is None:
         raise IngestError(TOKENIZER_NEEDED)
-    loader = _Loader(options, tokenizer, limits)
+    loader = _Loader(options, tokenizer, limits, cache)
     # a folder is walked; anything else (a file, or a pipe or device given by name) is one path, checked below
     paths = _walk(root) if root.is_dir() else [root]
     base = root if root.is_dir() else root.parent

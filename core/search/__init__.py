@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.search.engine import IndexBackend, ModelIndex, build_model_index
+from core.search.engine import Z_EXACT_MAX_CHUNKS, IndexBackend, ModelIndex, build_model_index
 from core.search.fusion import RRF_K, HybridSystem, convex, fuse, fused_order, minmax, rrf
 from core.search.index import HnswIndex, IndexParams, exact_search, query_block_rows, rank_block, truncate
 from core.search.lexical import TOKENISER_VERSION, Bm25Index, bm25_tokenize
@@ -115,4 +115,5 @@ __all__ = [
     "scored_list",
     "Leaning",
     "side_languages",
+    "Z_EXACT_MAX_CHUNKS",
 ]

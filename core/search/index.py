@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,18 @@ from core.types import Progress
 _NORM_TOL = 1e-3
 _SCORE_BUDGET = 1 << 24  # floats in one (queries x corpus) block of scores of an exact search (64 MiB)
 _BUILD_BATCH = 2048
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's cpuset, taskset), at least 1.
+
+    hnswlib's own default (num_threads=-1) is std::thread::hardware_concurrency(), the machine's count, which
+    oversubscribes a process pinned to fewer cores; every build and batched query here passes this instead.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def truncate(vectors: np.ndarray, dims: int) -> np.ndarray:
@@ -143,6 +156,7 @@ class HnswIndex:
         self._cond = threading.Condition()
         self._active = 0
         self._raw.set_ef(max(params.ef_search, 1))
+        self._raw.set_num_threads(cpu_cores())  # batched knn_query: every core this process may use
 
     def __repr__(self) -> str:
         return f"HnswIndex(count={self.count}, dim={self.dim}, {self.params})"
@@ -154,18 +168,23 @@ class HnswIndex:
         *,
         params: IndexParams = IndexParams(),
         progress: Progress | None = None,
-        num_threads: int = -1,
+        num_threads: int | None = None,
     ) -> HnswIndex:
-        """Build from unit vectors (rows become labels 0..n-1); progress(done, total, items/s)."""
+        """Build from unit vectors (rows become labels 0..n-1); progress(done, total, items/s).
+
+        ``num_threads`` None: every core this process may use (``cpu_cores``); hnswlib inserts a batch of
+        ``_BUILD_BATCH`` rows in parallel (the graph then depends on thread timing; 1 thread makes it repeatable).
+        """
         data = _as_matrix(vectors, "vectors")
         _check_unit(data)
         n, dim = data.shape
+        threads = cpu_cores() if num_threads is None or num_threads < 1 else int(num_threads)
         raw = hnswlib.Index(space="ip", dim=dim)
         raw.init_index(max_elements=max(n, 1), M=params.M, ef_construction=params.ef_construction)
         t0 = time.perf_counter()
         for s in range(0, n, _BUILD_BATCH):
             block = data[s : s + _BUILD_BATCH]
-            raw.add_items(block, np.arange(s, s + len(block)), num_threads=num_threads)
+            raw.add_items(block, np.arange(s, s + len(block)), num_threads=threads)
             if progress is not None:
                 done, elapsed = s + len(block), time.perf_counter() - t0
                 progress(done, n, done / elapsed if elapsed > 0 else 0.0)
@@ -216,6 +235,31 @@ class HnswIndex:
             "sha256": file_sha256(path),
         }
         atomic_write_bytes(_meta_path(path), json.dumps(meta).encode())
+
+    def with_values(self, vectors: np.ndarray) -> HnswIndex:
+        """The same graph (links, levels, entry point) holding ``vectors`` instead (row i for label i): no rebuild.
+
+        For measuring a lower storage precision over a graph built once (the frontier's float16 HNSW: the float32
+        graph with its values rounded through float16). Goes through hnswlib's pickle state, whose level-0 block
+        holds each element's links, then its float32 vector, then its label, at the offsets the state names.
+        """
+        data = _as_matrix(vectors, "vectors")
+        if data.shape != (self.count, self.dim):
+            raise SearchError(
+                f"with_values needs a ({self.count}, {self.dim}) matrix, got shape {data.shape}"
+            )
+        state = dict(self._raw.__getstate__()[0])
+        size, off, lab = (int(state[k]) for k in ("size_data_per_element", "offset_data", "label_offset"))
+        level0 = np.array(state["data_level0"], dtype=np.int8, copy=True).reshape(
+            int(state["max_elements"]), size
+        )
+        used = level0[: int(state["cur_element_count"])]
+        labels = np.ascontiguousarray(used[:, lab : lab + 8]).view(np.uint64).ravel().astype(np.int64)
+        used[:, off : off + 4 * self.dim] = data[labels].view(np.int8)
+        state["data_level0"] = level0.reshape(-1)
+        raw = hnswlib.Index.__new__(hnswlib.Index)
+        raw.__setstate__((state,))
+        return HnswIndex(raw, dim=self.dim, count=self.count, params=self.params)
 
     @property
     def nbytes(self) -> int:
