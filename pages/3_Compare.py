@@ -10,8 +10,7 @@ from core.search import MAJOR_SHARE, Z_EXACT_MAX_CHUNKS
 from core.text import plural
 from core.types import Corpus
 from ui import build, compare, resources, state, systems, widgets
-from ui.corpus import sample_queries
-from ui.evaluate import sample_judgments
+from ui.corpus import sample_judgments, sample_queries
 from ui.text import card_snippet, chunk_place, display_name, escape_md, page_parts, path_md, short_path
 
 SUBTITLE = (

@@ -10,16 +10,19 @@ import pandas as pd
 import streamlit as st
 
 from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
-from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
+from core.evaluation import GENERATED_BIAS, Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
 from core.ingest import language_pair_name
+from core.judging import TRUST_RULE
 from core.models import display_label
+from core.queries import QRELS_RULE
 from core.report import charts
 from core.search import KIND_LABELS
 from core.text import number
 from core.types import Corpus
-from ui import build, pair, resources, state, systems, widgets
+from ui import build, day_one, pair, resources, state, systems, widgets
 from ui import evaluate as ev
 from ui import report as report_ui
+from ui.corpus import sample_judgments
 from ui.state import EVAL_SOURCES, EvalSource
 from ui.text import escape_md
 
@@ -109,7 +112,7 @@ def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels
                 "source."
             )
             return None
-        return ev.sample_judgments()
+        return sample_judgments()
     if source == "pooled judgments":
         queries, qrels = ev.store_judgments(corpus, "pooled")
         if not qrels:
@@ -123,6 +126,31 @@ def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels
             st.info("No labels yet: mark results relevant / not relevant on the Compare page.")
             st.page_link(widgets.PAGES["compare"], label="Go to Compare", icon=":material/compare_arrows:")
             return None
+        return queries, qrels
+    if source == "generated queries":
+        queries, qrels = day_one.generated_judgments(corpus)
+        if not qrels:
+            st.info(
+                "No generated queries for this corpus yet: an LLM writes them on the Day-one verdict page."
+            )
+            st.page_link(
+                widgets.PAGES["dayone"], label="Go to Day-one verdict", icon=":material/wb_twilight:"
+            )
+            return None
+        st.caption(escape_md(f"{QRELS_RULE} {GENERATED_BIAS[:1].upper()}{GENERATED_BIAS[1:]}."))
+        return queries, qrels
+    if source == "LLM judgments":
+        queries, qrels, _ = ev.llm_judgments(corpus)
+        if not qrels:
+            st.info(
+                "No LLM judgments for this corpus yet: the judge grades pools on the Day-one verdict page."
+            )
+            st.page_link(
+                widgets.PAGES["dayone"], label="Go to Day-one verdict", icon=":material/wb_twilight:"
+            )
+            return None
+        trusted, why = day_one.llm_trust(corpus)
+        (st.caption if trusted else st.warning)(escape_md(f"{why} {TRUST_RULE}"))
         return queries, qrels
     if source == "union":
         queries, qrels = ev.store_judgments(corpus, "union")

@@ -179,7 +179,9 @@ def scale_inputs() -> ScaleInputs:
         )
         helped = f"{help_text}default {shown}"
         values[field] = (
-            col.number_input(label, min_value=int(low), key=key, help=helped, step=1_000_000 if field == "chunks" else 1)
+            col.number_input(
+                label, min_value=int(low), key=key, help=helped, step=1_000_000 if field == "chunks" else 1
+            )
             if kind is int
             else col.number_input(label, min_value=float(low), key=key, help=helped)
         )

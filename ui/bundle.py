@@ -49,8 +49,12 @@ class Imported:
     embedded: int  # chunks embedded here by the import's build (0: every vector came from the bundle)
     query_notes: tuple[str, ...]  # per model: which encoder embeds typed queries and how long one takes
     source: str  # file name shown to the user
-    checks: tuple[str, ...] = ()  # per model: how its vectors were checked (or why they stayed out of the store)
-    pending: tuple[tuple[str, str], ...] = ()  # (slot, endpoint) a bundle named: waits for the user to confirm
+    checks: tuple[
+        str, ...
+    ] = ()  # per model: how its vectors were checked (or why they stayed out of the store)
+    pending: tuple[
+        tuple[str, str], ...
+    ] = ()  # (slot, endpoint) a bundle named: waits for the user to confirm
 
 
 # ---- export -----------------------------------------------------------------------------------------
@@ -200,11 +204,7 @@ def _query_note(slot: str, mi: ModelIndex) -> str:
         t = time.perf_counter()
         mi.embed_queries([text])
         took = min(took, time.perf_counter() - t)  # the best of three: the first calls after a load run slow
-    where = (
-        "an endpoint"
-        if mi.spec.backend == "endpoint"
-        else f"in process ({mi.embedder.device})"
-    )
+    where = "an endpoint" if mi.spec.backend == "endpoint" else f"in process ({mi.embedder.device})"
     first = f", first {format_duration(t1 - t0)}" if t1 - t0 > 2 * took + 0.5 else ""
     return f"{slot}: {mi.spec.name} {where}, about {took * 1000:,.0f} ms per query{first}"
 
@@ -284,7 +284,9 @@ def import_bundle(data: bytes, *, source: str, origin: str = "", confirmed: Coll
     embedders = {
         m.slot: _load(bundle, cast(Slot, m.slot), names[m.slot]) for m in bundle.models if m.slot not in held
     }
-    done = install(bundle, embedders, resources.store())  # every check (models, vectors, labels) before a write
+    done = install(
+        bundle, embedders, resources.store()
+    )  # every check (models, vectors, labels) before a write
     load_judgments(bundle, resources.store().root)  # checked by install: adds what the bundle holds
     _apply_settings(bundle, held, names)  # only now: a refused bundle leaves the session as it was
     corpus = bundle.corpus
@@ -352,7 +354,9 @@ def load_sample_corpus() -> Imported | None:
     return import_sample()
 
 
-def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exception], None]) -> Imported | None:
+def pending_panel(
+    data: bytes | None, source: str, *, show_error: Callable[[Exception], None]
+) -> Imported | None:
     """After an import whose bundle names an endpoint: the host it names, that nothing was sent there, and a
     button that confirms that host. A click imports the bundle again (``data``, the uploaded file) with the host
     confirmed: the endpoint is loaded with the user's key, checks the bundle's vectors, they are installed and the
@@ -382,7 +386,9 @@ def pending_panel(data: bytes | None, source: str, *, show_error: Callable[[Exce
             continue
         state.confirm_endpoint(cast(Slot, slot))
         if data is None:  # the upload is gone (another page was opened): the build happens on the Models page
-            state.set_page_value("_home_confirmed", f"Confirmed {hosts} for model {slot}. Build it on the Models page.")
+            state.set_page_value(
+                "_home_confirmed", f"Confirmed {hosts} for model {slot}. Build it on the Models page."
+            )
             st.rerun()  # the warning above is stale now: draw the panel again without it
         try:
             return import_bundle(data, source=source, confirmed={name})
@@ -426,7 +432,9 @@ def ready_panel(where: str, *, show_error: Callable[[Exception], None]) -> bool:
     st.success(ready_sentence(done, stored), icon=":material/check_circle:")
     st.caption("Typed queries are embedded here: " + "; ".join(escape_md(n) for n in done.query_notes) + ".")
     if done.checks:
-        st.caption("Vectors checked before they were stored: " + "; ".join(escape_md(c) for c in done.checks) + ".")
+        st.caption(
+            "Vectors checked before they were stored: " + "; ".join(escape_md(c) for c in done.checks) + "."
+        )
     if build.build_panel(
         where,
         corpus,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 
+from core.datasets import judged_queries, read_qrels
 from core.errors import IngestError
+from core.evaluation import Qrels
 from core.ingest import (
     DEFAULT_CHUNKING,
     ChunkOptions,
@@ -21,6 +23,22 @@ from ui import last_session, resources, state
 
 SAMPLE_DOCS = resources.SAMPLE_DIR / "docs"
 SAMPLE_QUERIES = resources.SAMPLE_DIR / "queries.jsonl"
+SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
+
+
+@functools.lru_cache(maxsize=1)
+def sample_judgments() -> tuple[dict[str, str], Qrels]:
+    """The sample corpus's queries and file-level qrels (read once per process; callers must not mutate)."""
+    if not SAMPLE_QRELS.exists() or not SAMPLE_QUERIES.exists():
+        return {}, {}
+    with open(SAMPLE_QRELS, encoding="utf-8-sig") as fh:
+        judgments = read_qrels(fh, label=str(SAMPLE_QRELS))
+    with open(SAMPLE_QUERIES, encoding="utf-8-sig") as fh:
+        all_queries = read_queries_jsonl(fh, name=str(SAMPLE_QUERIES))
+    queries, qrels, _ = judged_queries(
+        all_queries, judgments, queries_label=str(SAMPLE_QUERIES), qrels_label=str(SAMPLE_QRELS)
+    )
+    return queries, qrels
 
 
 def chunk_options() -> ChunkOptions:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -10,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.datasets import BeirDataset, judged_queries, parse_trec_qrels, read_qrels
+from core.datasets import BeirDataset, parse_trec_qrels
 from core.evaluation import (
     Comparison,
     EvaluationError,
@@ -31,26 +30,8 @@ from core.judging import legacy_query_id, query_id
 from core.models import display_label
 from core.search import ModelIndex, common_dims
 from core.types import Corpus
-from ui import build, judge, resources, state, systems, votes
+from ui import build, day_one, judge, resources, state, systems, votes
 from ui import compare as cmp
-from ui.corpus import SAMPLE_QUERIES
-
-SAMPLE_QRELS = resources.SAMPLE_DIR / "qrels.tsv"
-
-
-@functools.lru_cache(maxsize=1)
-def sample_judgments() -> tuple[dict[str, str], Qrels]:
-    """The sample corpus's queries and file-level qrels (read once per process; callers must not mutate)."""
-    if not SAMPLE_QRELS.exists() or not SAMPLE_QUERIES.exists():
-        return {}, {}
-    with open(SAMPLE_QRELS, encoding="utf-8-sig") as fh:
-        judgments = read_qrels(fh, label=str(SAMPLE_QRELS))
-    with open(SAMPLE_QUERIES, encoding="utf-8-sig") as fh:
-        all_queries = read_queries_jsonl(fh, name=str(SAMPLE_QUERIES))
-    queries, qrels, _ = judged_queries(
-        all_queries, judgments, queries_label=str(SAMPLE_QUERIES), qrels_label=str(SAMPLE_QRELS)
-    )
-    return queries, qrels
 
 
 def label_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
@@ -261,7 +242,33 @@ SOURCE_ORIGIN: dict[str, str] = {
     "labels from the Compare page": "thumbs",
     "union": "union",
     "upload qrels or a BEIR zip": "imported",
+    "generated queries": "generated",
+    "LLM judgments": "llm",
 }
+
+
+# Evidence without people: generated queries and the LLM judge (kept apart from people's labels) -----------------
+
+
+def llm_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels, str]:
+    """The queries the LLM judged, with the store's merged labels (a person's label wins wherever both exist), and
+    whose labels they are: "llm", or "mixed" when people judged some of the same queries."""
+    store = judge.judgment_store(corpus)
+    _, by_llm = store.qrels("llm")
+    queries, union = store.qrels("union")
+    _, human = store.qrels("human")
+    keep = {q: union[q] for q in by_llm if q in union}
+    evidence = "mixed" if any(q in human for q in keep) else "llm"
+    return {q: queries[q] for q in keep}, keep, evidence
+
+
+def evidence_for(corpus: Corpus, source: str) -> tuple[str, tuple[bool, str] | None]:
+    """(whose labels, the LLM rule's outcome where LLM labels are used) for a judgment source of the page."""
+    if source == "generated queries":
+        return "generated", None
+    if source == "LLM judgments":
+        return llm_judgments(corpus)[2], day_one.llm_trust(corpus)
+    return "human", None
 
 
 def verdict_for(corpus: Corpus, comparison: Comparison, source: str, qrels: Qrels) -> Verdict:
@@ -272,9 +279,12 @@ def verdict_for(corpus: Corpus, comparison: Comparison, source: str, qrels: Qrel
     pair = votes.model_pair()
     cast = votes.pair_votes(store.votes(), pair) if pair else []
     summary = votes.summary(cast, ties=state.votes_ties(), pair=pair) if pair and cast else None
+    evidence, trust = evidence_for(corpus, source)
     return verdict(
         comparison,
         source=origin,
+        evidence=evidence if evidence != "human" else "",
+        llm_trust=trust,
         agreement=agreement,
         votes=summary,
         unpooled_share=unpooled_share(corpus, qrels, origin),
@@ -299,6 +309,7 @@ def leaderboard_for(
         slot_of = {mi.name: slot for slot in build.SLOTS if (mi := build.built_index(slot)) is not None}
         origin = SOURCE_ORIGIN.get(source, "")
         store = judge.judgment_store(corpus)
+        evidence, trust = evidence_for(corpus, source)
         ranking = rank_systems(
             every,
             queries,
@@ -307,7 +318,8 @@ def leaderboard_for(
             dims=dims,
             instructions={name: cmp.instruction(slot) for name, slot in slot_of.items()},
             source=origin,
-            evidence="human",
+            evidence=evidence,
+            llm_trust=trust,
             agreement=judge.agreement(store) if origin in ("pooled", "union") else None,
             unpooled_share=lambda aligned: unpooled_share(corpus, aligned, origin),
         )

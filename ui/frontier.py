@@ -29,7 +29,8 @@ from core.models import Throughput, current_throughput, declared_throughput
 from core.search import ModelIndex, pseudo_queries
 from core.types import Corpus, Progress
 from ui import compare, resources, state
-from ui.evaluate import beir_judgments, sample_judgments, store_judgments
+from ui.corpus import sample_judgments
+from ui.evaluate import beir_judgments, store_judgments
 
 Row = dict[str, Any]
 SAMPLE_SET = "sample queries (judged: nDCG@10 too)"
@@ -275,7 +276,10 @@ def cost_columns(*, metric: str, k: int) -> dict[str, Any]:
             + ", measured on this corpus (see the caveat under the table)",
         ),
         "RAM GB": num(
-            "RAM GB", width=62, format="%.2f", help="vectors + HNSW graph + ids, all replicas (formulas below)"
+            "RAM GB",
+            width=62,
+            format="%.2f",
+            help="vectors + HNSW graph + ids, all replicas (formulas below)",
         ),
         "graph B": cc.TextColumn(
             "graph B",

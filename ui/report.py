@@ -37,7 +37,7 @@ from ui import build, frontier, resources, state, systems
 from ui import compare as cmp
 from ui import corpus_map as mp
 from ui import evaluate as ev
-from ui.corpus import chunk_options
+from ui.corpus import chunk_options, sample_judgments
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,7 +116,7 @@ def judged_set(corpus: Corpus, store: JudgmentStore | None) -> tuple[dict[str, s
     """The judgments the report rests on: the sample's or BEIR set's own, else the judgment store, else thumbs."""
     origin = state.corpus_origin()
     if origin == "sample":
-        queries, qrels = ev.sample_judgments()
+        queries, qrels = sample_judgments()
         if qrels:
             return dict(queries), dict(qrels), "the sample corpus's judgments (sample_corpus/qrels.tsv)"
     if origin == "beir":

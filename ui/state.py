@@ -25,6 +25,8 @@ EvalSource = Literal[
     "labels from the Compare page",
     "upload qrels or a BEIR zip",
     "union",
+    "generated queries",
+    "LLM judgments",
 ]
 JudgeQuerySet = Literal["sample", "history", "uploaded", "pseudo"]
 QUERY_SET_NAMES: dict[str, str] = {
@@ -46,7 +48,7 @@ VOTE_REVEALS: tuple[VoteReveal, ...] = get_args(VoteReveal)
 TIES_RULES: tuple[TiesRule, ...] = get_args(TiesRule)
 PAGE_PREFIXES = (
     "_home_", "_corpus_", "_models_", "_cmp_", "_mrl_", "_eval_", "_fr_", "_judge_", "_votes_", "_report_",
-    "_map_", "_bundle_",  # the sidebar's bundle export (every page)
+    "_map_", "_day1_", "_bundle_",  # the sidebar's bundle export (every page)
 )  # fmt: skip
 
 BUNDLED_PAIR = ("multilingual-e5-small", "all-MiniLM-L6-v2")
@@ -141,6 +143,14 @@ DEFAULTS: dict[str, Any] = {
     "fr_tp_rate_b": 0.0,
     "fr_tp_hw_a": "",  # declared hardware; "" = the published figure's
     "fr_tp_hw_b": "",
+    # day-one verdict page: the LLM, the generated set's settings, the judge's pool depth
+    "day1_llm_kind": "bundled",  # "bundled" | "server"
+    "day1_llm_model": "",
+    "day1_llm_urls": "",  # one base URL or several, comma-separated (never a key)
+    "day1_n": 20,
+    "day1_seed": 0,
+    "day1_k": 5,
+    "day1_judge_set": "generated",
     # map page: the space shown and the selection, kept across spaces (the same chunk is selected in both)
     "map_space": "A",  # whose 2-D layout the chart shows: "A" or "B"
     "map_region": None,  # the selected region's id (core.corpus_map.Region.id)

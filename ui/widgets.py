@@ -30,7 +30,18 @@ from ui.text import escape_md, escape_name
 PAGE_ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
 PageKey = Literal[
-    "home", "corpus", "models", "compare", "dims", "evaluate", "frontier", "judge", "votes", "report", "map"
+    "home",
+    "corpus",
+    "models",
+    "compare",
+    "dims",
+    "evaluate",
+    "frontier",
+    "judge",
+    "votes",
+    "report",
+    "map",
+    "dayone",
 ]
 
 PAGES: dict[PageKey, str] = {
@@ -45,6 +56,7 @@ PAGES: dict[PageKey, str] = {
     "votes": "pages/8_Blind_votes.py",
     "report": "pages/9_Report.py",
     "map": "pages/10_Map.py",
+    "dayone": "pages/11_Day_one.py",
 }
 
 # st.dataframe wraps cell text only when its rows are taller than 4 rem (64 px): 68 px shows three lines.
@@ -67,6 +79,7 @@ NAV: tuple[tuple[PageKey, str, str], ...] = (
     ("models", "Models & indexes", ":material/model_training:"),
     ("compare", "Compare", ":material/compare_arrows:"),
     ("dims", "Dimensions", ":material/straighten:"),
+    ("dayone", "Day-one verdict", ":material/wb_twilight:"),
     ("evaluate", "Evaluate", ":material/analytics:"),
     ("map", "Map", ":material/map:"),
     ("frontier", "Frontier", ":material/scatter_plot:"),

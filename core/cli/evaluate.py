@@ -51,7 +51,7 @@ from core.errors import IngestError
 from core.evaluation import (
     IDENTICAL_ID_TASKS,
     EvaluationError,
-    align_doc_ids,
+    check_llm,
     choose_doc_key,
     compare,
     doc_key,
@@ -67,9 +67,6 @@ from core.judging import (
     LIFTED_NOTE,
     TRUST_RULE,
     JudgmentStore,
-    calibrate,
-    lift_to_files,
-    llm_labels_trusted,
     query_id,
 )
 from core.store import EmbeddingStore
@@ -332,22 +329,15 @@ def llm_calibration(args: argparse.Namespace, data: BeirDataset, qrels_file: str
             humans.append((f"{own.name} qrels", _by_text(own.queries, own.qrels), True))
     if store is not None:
         humans.append((f"{store.path} (people)", _by_text(*store.qrels("human")), False))
-    file_of = {c.id: c.source for c in data.corpus.chunks}
     rows = []
     for name, human, absent_zero in humans:
-        if not human:
-            continue
         try:
-            aligned = align_doc_ids(data.corpus, human)
-        except EvaluationError:  # none of these judgments names a document of the corpus
-            continue
-        lifted = aligned.rule == "source"
-        labels = lift_to_files(llm, file_of) if lifted else llm
-        try:
-            cal = calibrate(aligned.qrels, labels, absent_is_zero=absent_zero)
+            found_check = check_llm(data.corpus, human, llm, name=name, absent_is_zero=absent_zero)
         except ValueError as exc:
             raise EvaluationError(f"{source}: {exc} (an LLM judge's qrels grade 0, 1 or 2).") from exc
-        trusted, reason = llm_labels_trusted(cal)
+        if found_check is None:
+            continue
+        cal = found_check.calibration
         rows.append(
             {
                 "human": name,
@@ -356,11 +346,11 @@ def llm_calibration(args: argparse.Namespace, data: BeirDataset, qrels_file: str
                 "queries": cal.queries,
                 "absent_is_zero": absent_zero,
                 "absent_zeros": cal.absent_zeros,
-                "lifted_to_files": lifted,
+                "lifted_to_files": found_check.lifted,
                 "confusion": [list(r) for r in cal.confusion],
                 "disagreements": len(cal.disagreements),
-                "trusted": trusted,
-                "reason": reason,
+                "trusted": found_check.trusted,
+                "reason": found_check.reason,
                 "sentence": cal.sentence(),
             }
         )

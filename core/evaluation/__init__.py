@@ -22,6 +22,7 @@ from core.evaluation.leaderboard import (
     leaderboard_of_runs,
     tukey_view,
 )
+from core.evaluation.llm_check import LlmCheck, check_llm, deciding_check
 from core.evaluation.metrics import EvaluationError, Qrels, Run, metric_key, ndcg, parse_metric, ranked
 from core.evaluation.ranking import Ranking, rank_systems
 from core.evaluation.run import (
@@ -57,6 +58,9 @@ __all__ = [
     "EvaluationError",
     "GENERATED_BIAS",
     "GroupVerdict",
+    "LlmCheck",
+    "check_llm",
+    "deciding_check",
     "LlmTrust",
     "Latency",
     "Leaderboard",

@@ -60,6 +60,8 @@ _SOURCES = {
     "thumbs": "{n} queries judged with Compare-page thumbs",
     "imported": "{n} queries with imported judgments",
     "union": "{n} judged queries (pooled, imported and thumbs together)",
+    "generated": "{n} generated queries",
+    "llm": "{n} queries judged by an LLM",
     "": "{n} judged queries",
 }
 LOW_KAPPA = 0.4
