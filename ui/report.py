@@ -17,10 +17,13 @@ import streamlit as st
 
 from core.evaluation import Qrels
 from core.frontier import ScaleInputs
-from core.ingest import ChunkOptions
-from core.judging import JudgmentStore
+from core.ingest import ChunkOptions, language_pair_name
+from core.judging import MAPPING_NOTE, JudgmentStore
 from core.models import Throughput
+from core.queries import QRELS_RULE
 from core.report import (
+    DayOne,
+    EvidenceRun,
     Report,
     ReportData,
     add_store_figures,
@@ -33,7 +36,7 @@ from core.report import (
 from core.search import ModelIndex, System
 from core.store import default_root
 from core.types import Corpus
-from ui import build, frontier, resources, state, systems
+from ui import build, day_one, frontier, resources, state, systems
 from ui import compare as cmp
 from ui import corpus_map as mp
 from ui import evaluate as ev
@@ -57,6 +60,7 @@ class Inputs:
     throughputs: tuple[Throughput, ...] = ()  # the Frontier page's choice per model (measured or declared)
     systems: dict[str, System] = field(default_factory=dict)  # BM25, hybrid, reranked systems beside A and B
     history: tuple[str, ...] = ()  # Compare's queries: the map places them when nothing is judged
+    generated: tuple[str, ...] = ()  # the ids of the corpus's generated test queries (Day-one verdict page)
 
     def key(self) -> tuple[Any, ...]:
         """Content key: models' vectors, judgments, settings, and what the store's judgments and votes say (a digest
@@ -69,6 +73,7 @@ class Inputs:
                 asdict(self.scale),
                 [t.to_json() for t in self.throughputs],
                 [] if self.qrels else list(self.history),
+                list(self.generated),
             ],
             sort_keys=True,
         ).encode()
@@ -175,6 +180,7 @@ def inputs() -> Inputs | None:
         ),
         systems=systems.extras(corpus),
         history=tuple(state.history()),
+        generated=tuple(q.id for q in day_one.saved_queries(corpus)[0]),
     )
 
 
@@ -230,11 +236,52 @@ def build_files(inp: Inputs) -> Built:
             data.skipped["map"] = why
             data.notes.append(why)
         add_store_figures(data, inp.store)
+        data.day_one = day_one_evidence(inp.corpus)
         report = build_report(data)
         return Built(data, report, render_html(report), render_markdown(report))
 
     found: Built = resources.memo(inp.key(), make)
     return found
+
+
+def day_one_evidence(corpus: Corpus) -> DayOne | None:
+    """The Day-one verdict page's evidence (generated queries, LLM grades) ranked as Evaluate ranks it, with the
+    LLM's check against people; None when there is neither."""
+    runs: list[EvidenceRun] = []
+    generated, _ = day_one.saved_queries(corpus)
+    if generated:
+        queries, qrels = day_one.generated_judgments(corpus)
+        board, said = ev.leaderboard_for(corpus, queries, qrels, "generated queries", exact=True, dims=None)
+        g = generated[0].provenance
+        pairs: dict[str, int] = {}
+        for q in generated:
+            pairs[q.provenance.pair] = pairs.get(q.provenance.pair, 0) + 1
+        about: tuple[str, ...] = (
+            f"{len(generated)} queries written by {g.generator} ({g.host}), prompt {g.prompt_version}, seed {g.seed}",
+            "language pairs: " + ", ".join(f"{language_pair_name(k)} {n}" for k, n in sorted(pairs.items())),
+            QRELS_RULE,
+        )
+        runs.append(EvidenceRun("Generated queries", about, board, said))
+    queries, qrels, evidence = ev.llm_judgments(corpus)
+    checks = day_one.llm_checks(corpus)
+    if qrels and checks is not None:
+        board, said = ev.leaderboard_for(corpus, queries, qrels, "LLM judgments", exact=True, dims=None)
+        about = (
+            f"{len(queries)} queries whose pools an LLM graded ({checks.llm_pairs} pairs); "
+            + (
+                "people's labels win wherever both exist"
+                if evidence == "mixed"
+                else "no person judged these pools"
+            ),
+            MAPPING_NOTE,
+        )
+        runs.append(EvidenceRun("LLM judgments", about, board, said))
+    if not runs:
+        return None
+    trust = checks.trust if checks is not None else (False, "no LLM grades for this corpus")
+    return DayOne(
+        tuple(runs), checks.rows if checks is not None else (), trust, checks.llm_pairs if checks else 0
+    )
 
 
 def corpus_map(inp: Inputs) -> tuple[Any, str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from core.report.data import ReportData, add_store_figures, gather, unique_names
+from core.report.data import DayOne, EvidenceRun, ReportData, add_store_figures, gather, unique_names
 from core.report.html import render_html
 from core.report.markdown import render_markdown
 from core.report.sections import Report, build_report, charts
 
 __all__ = [
+    "DayOne",
+    "EvidenceRun",
     "Report",
     "ReportData",
     "add_store_figures",

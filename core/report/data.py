@@ -121,6 +121,26 @@ class Disagreement:
     hits_b: tuple[HitView, ...]
 
 
+@dataclass(frozen=True)
+class EvidenceRun:
+    """Every system ranked on one kind of evidence that is not people's labels (generated queries, LLM grades)."""
+
+    title: str
+    about: tuple[str, ...]  # what the evidence is, in words: who wrote or graded it, how many, which prompt
+    board: Any  # core.evaluation.Leaderboard
+    verdict: Any  # core.evaluation.GroupVerdict (names what it rests on; withheld when the LLM is unchecked)
+
+
+@dataclass(frozen=True)
+class DayOne:
+    """Evidence without people's labels, kept apart from theirs: the runs and the LLM judge's check against people."""
+
+    runs: tuple[EvidenceRun, ...]
+    checks: tuple[Any, ...]  # core.evaluation.LlmCheck per source of people's labels
+    trust: tuple[bool, str]  # the rule's outcome (core.judging.llm_labels_trusted on the deciding check)
+    llm_pairs: int = 0  # pairs the LLM graded on this corpus
+
+
 @dataclass
 class ReportData:
     """Everything measured for one report."""
@@ -162,6 +182,9 @@ class ReportData:
     chunking_said: str = ""  # how the corpus was cut, in words (one chunk per document for a BEIR corpus)
     skipped: dict[str, str] = field(default_factory=dict)  # section id -> why it could not be computed
     corpus_map: CorpusMap | None = None  # where on the corpus each model wins (the Map page's, handed in)
+    day_one: DayOne | None = (
+        None  # generated queries and the LLM judge, apart from people's labels (handed in)
+    )
 
 
 class CachedQueries:

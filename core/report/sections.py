@@ -28,6 +28,7 @@ from core.frontier import (
     recall_caveat,
 )
 from core.ingest import language_name, language_pair_name
+from core.judging import TRUST_RULE
 from core.models import display_label
 from core.report import charts, regions
 from core.report.data import EVAL_METRICS, JUDGED_K, ReportData
@@ -634,6 +635,85 @@ def section_differ(data: ReportData) -> Section:
 # ---- 6. where on the corpus (when the map was computed) ----------------------------------------------------
 
 
+def section_day_one(data: ReportData) -> Section:
+    """Generated queries and the LLM judge: every system ranked on each, apart from people's labels, with the
+    judge's check against people and the rule that decides whether a verdict may rest on it."""
+    found = data.day_one
+    title = "Evidence without people's labels: generated queries and an LLM judge"
+    if found is None:
+        return Section("day_one", title)
+    blocks: list[Block] = [
+        Text(
+            "Kept apart from the people's judgments above. Generated queries are written by an LLM from one chunk "
+            "each and judged by that chunk alone; the LLM judge grades the pooled results of every system. "
+            + TRUST_RULE,
+            "lead",
+        )
+    ]
+    for run in found.runs:
+        board, said = run.board, run.verdict
+        blocks.append(Text(run.title, "p"))
+        blocks.append(Bullets(run.about))
+        blocks.append(Text(said.sentence, "note" if said.top_group else "missing"))
+        rows = tuple(
+            (r.system, f3(r.means.get("ndcg@10")), f3(r.means.get("mrr@10")), f3(r.means.get("recall@100")),
+             "yes" if r.system in board.top_group else "")
+            for r in board.rows
+        )  # fmt: skip
+        blocks.append(
+            Table(
+                ("system", "nDCG@10", "MRR@10", "Recall@100", "top group"),
+                rows,
+                caption=f"{board.queries} queries; {board.correction}.",
+                numeric=(1, 2, 3),
+            )
+        )
+        if board.groups:
+            blocks.append(
+                Table(
+                    ("language pair", "queries", "best", "top group"),
+                    tuple(
+                        (language_pair_name(g.group), str(g.queries), g.best, ", ".join(g.top_group))
+                        for g in board.groups
+                    ),
+                    caption="By language pair (query -> document): cross-lingual probes apart from same-language ones.",
+                    numeric=(1,),
+                )
+            )
+        blocks += [Text(w[:1].upper() + w[1:], "warn") for w in said.warnings]
+    trusted, why = found.trust
+    blocks.append(
+        Text(
+            f"The LLM judge checked against people ({found.llm_pairs} pairs graded): {why}",
+            "note" if trusted else "warn",
+        )
+    )
+    names = ("0", "1", "2")
+    for check in found.checks:
+        cal = check.calibration
+        blocks.append(Text(f"Against {check.human}: {cal.sentence()}", "p"))
+        if cal.shared_pairs:
+            blocks.append(
+                Table(
+                    ("person's label", *(f"LLM {n}" for n in names)),
+                    tuple(
+                        (f"person {n}", *(str(x) for x in row))
+                        for n, row in zip(names, cal.confusion, strict=True)
+                    ),
+                    caption="Pairs judged by both"
+                    + (
+                        "; a pooled document absent from a judged query's qrels counts as a person's 0"
+                        if cal.absent_is_zero
+                        else ""
+                    )
+                    + ("; the LLM's chunk grades lifted to files" if check.lifted else "")
+                    + ".",
+                    numeric=(1, 2, 3),
+                )
+            )
+    return Section("day_one", title, tuple(blocks))
+
+
 def section_map(data: ReportData) -> Section:
     """The corpus map as a static SVG (at most REPORT_POINTS chunks, said in the caption) and the region table."""
     title = "6. Where on the corpus each model wins"
@@ -985,6 +1065,7 @@ def build_report(data: ReportData) -> Report:
                 section_corpus(data),
                 section_models(data),
                 said(section_quality(data)),
+                *([section_day_one(data)] if data.day_one is not None else []),
                 said(section_differ(data)),
                 *([said(section_map(data))] if data.corpus_map is not None or "map" in data.skipped else []),
                 said(section_cost(data)),
