@@ -9,7 +9,7 @@ from core.ingest import language_pair_name
 from core.judging import MAPPING_NOTE, TRUST_RULE
 from core.llm import Llm
 from core.queries import BIAS_NOTE, FILTER_RULES, QRELS_RULE, QUERY_TYPES, GeneratedSet, default_languages
-from core.text import format_duration, number
+from core.text import count, format_duration, number
 from core.types import Corpus
 from ui import day_one, state, widgets
 from ui import evaluate as ev
@@ -33,7 +33,13 @@ def llm_panel() -> Llm | None:
         key="day1_llm_kind",
         horizontal=True,
         label_visibility="collapsed",
+        index=None,
     )
+    if state.get("day1_llm_kind") is None:
+        st.info(
+            "Choose the LLM that writes test queries and grades results: the bundled tiny model works offline."
+        )
+        return None
     if state.get("day1_llm_kind") == "server":
         c1, c2 = st.columns([2, 3])
         c1.text_input("Model", key="day1_llm_model", placeholder="e.g. qwen2.5:7b-instruct")
@@ -58,6 +64,7 @@ def llm_panel() -> Llm | None:
     except Exception as exc:
         widgets.show_error(exc)
         return None
+    day_one.use_judge(llm)
     st.caption(escape_md(f"Using {llm.name}."))
     warn = day_one.family_warning(llm)
     if warn:
@@ -116,12 +123,12 @@ def generate_panel(corpus: Corpus, llm: Llm) -> None:
         try:
             found = day_one.run_generation(corpus, llm, n, chosen_langs, chosen_types, seed, progress)
         except Exception as exc:
-            widgets.show_error(exc)
-            return
+            widgets.show_error(exc)  # the saved set is untouched and shown below
+            found = None
         finally:
             cancel.empty()
-        bar.empty()
-        state.set_page_value("_day1_last_set", (corpus.sha256, found))
+            bar.empty()
+        state.set_page_value("_day1_last_set", (corpus.sha256, found) if found is not None else None)
     last = state.page_value("_day1_last_set")
     if last and last[0] == corpus.sha256:
         run_summary(last[1])
@@ -138,16 +145,11 @@ def run_summary(found: GeneratedSet) -> None:
     with st.expander("How the chunks were sampled and what the filters dropped"):
         st.text("\n".join(found.strata.lines()))
         counts = found.filter_counts()
-        rows = [{"filter": k, "dropped": counts.get(k, 0), "rule": rule} for k, rule in FILTER_RULES.items()]
-        st.dataframe(
-            pd.DataFrame(rows),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "filter": st.column_config.TextColumn(width=90),
-                "dropped": st.column_config.NumberColumn(width=70),
-                "rule": st.column_config.TextColumn(width=620),
-            },
+        st.markdown(
+            "\n".join(
+                f"- **{k}** ({counts.get(k, 0)} dropped): {escape_md(rule)}"
+                for k, rule in FILTER_RULES.items()
+            )
         )
         if found.dropped:
             st.markdown("**Some dropped answers**")
@@ -193,11 +195,11 @@ def review_panel(corpus: Corpus) -> None:
         hide_index=True,
         disabled=["query", "type", "pair", "source"],
         column_config={
-            "keep": st.column_config.CheckboxColumn("keep", width=50),
-            "query": st.column_config.TextColumn("query", width=430),
+            "keep": st.column_config.CheckboxColumn("keep", width=60),
+            "query": st.column_config.TextColumn("query", width=380),
             "type": st.column_config.TextColumn("type", width=90),
-            "pair": st.column_config.TextColumn("language pair", width=150),
-            "source": st.column_config.TextColumn("written from", width=220),
+            "pair": st.column_config.TextColumn("language pair", width=140),
+            "source": st.column_config.TextColumn("written from", width=150),
         },
         key=f"_day1_review_{len(saved)}",
         height=min(420, widgets.table_height(len(frame))),
@@ -208,6 +210,7 @@ def review_panel(corpus: Corpus) -> None:
             f"Save: keep {len(keep)}, drop {len(saved) - len(keep)}", icon=":material/save:", key="_day1_save"
         ):
             day_one.save_queries(corpus, keep)
+            state.set_page_value("_day1_last_set", None)  # its counts are the run's, not the reviewed set's
             st.rerun()
     st.caption(escape_md(f"{QRELS_RULE} {BIAS_NOTE}"))
 
@@ -263,29 +266,26 @@ def judge_panel(corpus: Corpus, llm: Llm) -> None:
         finally:
             cancel.empty()
         bar.empty()
-        state.set_page_value("_day1_last_judge", (corpus.sha256, run.sentence()))
+        state.set_page_value("_day1_last_judge", ((corpus.sha256, run.rater, which, k), run.sentence()))
         st.rerun()
     last = state.page_value("_day1_last_judge")
-    if last and last[0] == corpus.sha256:
+    if last and last[0] == (corpus.sha256, made.rater, which, k):  # said only beside the run it describes
         st.success(escape_md(last[1]))
 
 
-def calibration_panel(corpus: Corpus) -> None:
+def calibration_panel(corpus: Corpus, llm: Llm) -> None:
     st.subheader("3 · Is the judge checked against people?")
-    checks = day_one.llm_checks(corpus)
+    rater = day_one.use_judge(llm)
+    checks = day_one.llm_checks(corpus, rater)
     if checks is None:
-        st.info("No LLM grades for this corpus yet.")
+        st.info(escape_md(f"{rater} has graded nothing on this corpus yet."))
         return
     trusted, why = checks.trust
     (st.success if trusted else st.warning)(escape_md(why), icon=":material/balance:")
-    st.caption(
-        escape_md(
-            TRUST_RULE + " The rule is read on the people's labels that share the most pairs with the LLM."
-        )
-    )
+    st.caption(escape_md(f"{TRUST_RULE} {MAPPING_NOTE}"))
     for check in checks.rows:
         cal = check.calibration
-        st.markdown(escape_md(f"Against {check.human}: {cal.sentence()}"))
+        st.markdown(escape_md(f"{rater} against {check.human}: {cal.sentence()}"))
         notes = []
         if cal.absent_is_zero:
             notes.append(
@@ -298,55 +298,59 @@ def calibration_panel(corpus: Corpus) -> None:
             )
         if notes:
             st.caption(escape_md(" ".join(notes)))
-        if not cal.shared_pairs:
-            continue
         c1, c2 = st.columns([2, 3])
         table = pd.DataFrame(
             [list(row) for row in cal.confusion],
-            index=[f"person {n}" for n in LABEL_NAMES],
-            columns=[f"LLM {n}" for n in LABEL_NAMES],
+            index=[f"person {n}" for n in range(3)],
+            columns=[f"LLM {n}" for n in range(3)],
         )
         c1.dataframe(table, width="stretch")
+        c1.caption("Pairs judged by both: 0 not relevant, 1 partly, 2 highly relevant.")
         if cal.disagreements:
             c2.dataframe(
                 pd.DataFrame(
                     [
-                        {"query": d.query_id, "document": d.chunk_id, "person": d.human, "LLM": d.llm}
+                        {"person": d.human, "LLM": d.llm, "query": d.query_id, "document": d.chunk_id}
                         for d in cal.disagreements[:200]
                     ]
                 ),
                 hide_index=True,
                 width="stretch",
                 height=min(300, widgets.table_height(len(cal.disagreements))),
-                column_config={"query": st.column_config.TextColumn(width=300)},
+                column_config={
+                    "person": st.column_config.NumberColumn(width=60),
+                    "LLM": st.column_config.NumberColumn(width=50),
+                    "query": st.column_config.TextColumn(width=190),
+                    "document": st.column_config.TextColumn(width=170),
+                },
             )
+            c2.caption(f"{len(cal.disagreements)} disagreements, largest gap first.")
 
 
 def leaderboard_view(board: Leaderboard, found: GroupVerdict) -> None:
     (st.success if found.top_group else st.warning)(escape_md(found.sentence))
     for w in found.warnings:
-        st.caption(escape_md("Note: " + w))
+        if w not in found.sentence:  # a reason already in the sentence is not said twice
+            st.caption(escape_md("Note: " + w))
+    named = set(found.top_group or ())  # no group is named on thin evidence: none is marked
     rows = [
         {
             "system": r.system,
             "nDCG@10": number(r.means.get("ndcg@10", float("nan")), 3),
             "MRR@10": number(r.means.get("mrr@10", float("nan")), 3),
             "Recall@100": number(r.means.get("recall@100", float("nan")), 3),
-            "top group": "yes" if r.system in board.top_group else "",
+            "top group": "yes" if r.system in named else "",
         }
         for r in board.rows
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if board.groups:
-        st.caption(
-            escape_md(
-                "By language pair: "
-                + "; ".join(
-                    f"{language_pair_name(g.group)} ({g.queries} queries): best {g.best}"
-                    for g in board.groups
-                )
-            )
-        )
+        parts = []
+        for g in board.groups:
+            means = set(g.means.values())
+            best = "a tie" if len(means) == 1 else f"best {g.best}"
+            parts.append(f"{language_pair_name(g.group)} ({count(g.queries, 'query', 'queries')}): {best}")
+        st.caption(escape_md("By language pair: " + "; ".join(parts)))
 
 
 def verdict_panel(corpus: Corpus) -> None:
@@ -354,31 +358,52 @@ def verdict_panel(corpus: Corpus) -> None:
     if widgets.indexed_corpus() is None:
         st.info("Build both indexes on the Models page first.")
         return
-    shown = False
-    for source, title in (
-        ("generated queries", "On the generated queries"),
-        ("LLM judgments", "On the LLM's grades"),
-    ):
+    generated, _ = day_one.saved_queries(corpus)
+    rater = day_one.llm_rater(corpus)
+    offered = []
+    if generated:
+        g = generated[0].provenance
+        offered.append(
+            (
+                "generated queries",
+                f"On the {count(len(generated), 'generated query', 'generated queries')} (written by {g.generator})",
+            )
+        )
+    if rater is not None and ev.llm_judgments(corpus, rater)[1]:
+        offered.append(("LLM judgments", f"On the grades of {rater}"))
+    if not offered:
+        st.info("Write test queries or judge a pool above: the verdicts appear here.")
+        return
+    key = ("day1-verdict", corpus.sha256, tuple(q.id for q in generated), rater)
+    go = st.button(
+        "Score every built system on this evidence",
+        icon=":material/leaderboard:",
+        key="_day1_score",
+        type="primary" if state.page_value("_day1_scored") != key else "secondary",
+        help="Searches every query with every built system (one at a time, as Evaluate does): a minute or two for "
+        "a few dozen queries on 2 CPU cores.",
+    )
+    if go:
+        state.set_page_value("_day1_scored", key)
+    if state.page_value("_day1_scored") != key:
+        st.caption("Scores and verdicts are computed when you ask: new grades or queries need a new run.")
+        return
+    for source, title in offered:
         if source == "generated queries":
             queries, qrels = day_one.generated_judgments(corpus)
         else:
-            queries, qrels, _ = ev.llm_judgments(corpus)
-        if not qrels:
-            continue
-        shown = True
-        st.markdown(f"**{title}**")
+            queries, qrels, _ = ev.llm_judgments(corpus, rater)
+        st.markdown(f"**{escape_md(title)}**")
         try:
-            with st.spinner(f"Scoring every built system on {len(queries)} queries …"):
+            with st.spinner(f"Scoring every built system on {count(len(queries), 'query', 'queries')} …"):
                 board, found = ev.leaderboard_for(corpus, queries, qrels, source, exact=True, dims=None)
         except Exception as exc:
             widgets.show_error(exc)
             continue
         leaderboard_view(board, found)
-    if not shown:
-        st.info("Write test queries or judge a pool above: the verdict appears here.")
     st.caption(
-        "Evaluate shows the same evidence in full (choose 'generated queries' or 'LLM judgments' as its judgments), "
-        "beside people's own; the report keeps them apart too."
+        "Evaluate shows the same evidence in full (its judgments 'generated queries' or 'LLM judgments'), beside "
+        "people's own; the report keeps them apart too."
     )
     st.page_link(widgets.PAGES["evaluate"], label="Go to Evaluate", icon=":material/analytics:")
 
@@ -395,7 +420,7 @@ def render() -> None:
     st.divider()
     judge_panel(corpus, llm)
     st.divider()
-    calibration_panel(corpus)
+    calibration_panel(corpus, llm)
     st.divider()
     verdict_panel(corpus)
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from core.errors import DashboardError
 from core.evaluation import LlmCheck, Qrels, check_llm, deciding_check
-from core.judging import JudgePlan, JudgeRun, judge_pool, plan_judging, query_id
+from core.judging import JudgePlan, JudgeRun, judge_pool, plan_judging, qrels_from, query_id, rater_name
 from core.llm import BUNDLED_SPEC, Llm, open_llm
 from core.queries import (
     GeneratedQuery,
@@ -66,6 +66,13 @@ def llm_spec() -> str:
 def current_llm(spec: str) -> Llm:
     """The backend of ``spec``, opened once per process (its answers cached on disk by core.llm)."""
     return resources.memo(("llm", spec), lambda: open_llm(spec))
+
+
+def use_judge(llm: Llm) -> str:
+    """Make ``llm`` the judge whose grades Evaluate and the report read (its rater name in the store)."""
+    rater = rater_name(llm)
+    state.put("day1_rater", rater)
+    return rater
 
 
 def family_warning(llm: Llm) -> str | None:
@@ -170,7 +177,8 @@ def run_judging(
 class Checks:
     """The LLM's labels against each source of people's labels for this corpus, and the one a verdict uses."""
 
-    rows: tuple[LlmCheck, ...]
+    rater: str  # the LLM judge checked (one judge at a time: grades of different LLMs are never merged)
+    rows: tuple[LlmCheck, ...]  # the sources of people's labels that share pairs with it
     deciding: LlmCheck | None
     llm_pairs: int  # pairs the LLM graded on this corpus
 
@@ -178,8 +186,8 @@ class Checks:
     def trust(self) -> tuple[bool, str]:
         if self.deciding is None:
             return False, (
-                "no pair the LLM graded has a person's label yet: have people judge a sample of the same pool "
-                "(Judge page) to check it"
+                f"{self.rater} has not been checked yet: no pair it graded has a person's label; grade the sample "
+                "queries' pools, or have people judge a sample of the same pool on the Judge page"
             )
         return self.deciding.trusted, self.deciding.reason
 
@@ -193,13 +201,35 @@ def _by_text(queries: Mapping[str, str], qrels: Qrels) -> dict[str, dict[str, in
     return out
 
 
-def llm_checks(corpus: Corpus) -> Checks | None:
+def llm_raters(corpus: Corpus) -> dict[str, int]:
+    """{LLM judge (rater name): graded pairs} in this corpus's judgment store, most pairs first."""
+    counts: dict[str, int] = {}
+    for j in judge.judgment_store(corpus).judgments(origin="llm"):
+        if j.label is not None:
+            counts[j.rater] = counts.get(j.rater, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def llm_rater(corpus: Corpus) -> str | None:
+    """The LLM judge whose grades Evaluate, the Day-one page and the report use: the one the Day-one page last ran
+    (or opened), else the one with the most graded pairs. One judge at a time: grades of different LLMs are never
+    merged."""
+    raters = llm_raters(corpus)
+    chosen = state.get("day1_rater")
+    if chosen in raters:
+        return str(chosen)
+    return next(iter(raters), None)
+
+
+def llm_checks(corpus: Corpus, rater: str | None = None) -> Checks | None:
     """The stored LLM labels checked against people's: the judgment store's people (pooled, imported, thumbs) and,
     on the sample corpus, its shipped qrels (relevant documents only, so an absence is a human 0). None without LLM
     labels."""
     store = judge.judgment_store(corpus)
-    llm = _by_text(*store.qrels("llm"))
-    if not llm:
+    rater = rater or llm_rater(corpus)
+    mine = [j for j in store.judgments(origin="llm") if j.rater == rater]
+    llm = _by_text(*qrels_from(mine, "llm"))
+    if rater is None or not llm:
         return None
     humans: list[tuple[str, dict[str, dict[str, int]], bool]] = [
         ("people's judgments in the store", _by_text(*store.qrels("human")), False)
@@ -211,7 +241,8 @@ def llm_checks(corpus: Corpus) -> Checks | None:
         for name, human, absent in humans
         if (found := check_llm(corpus, human, llm, name=name, absent_is_zero=absent)) is not None
     )
-    return Checks(rows, deciding_check(rows), sum(len(d) for d in llm.values()))
+    shared = tuple(r for r in rows if r.calibration.shared_pairs)
+    return Checks(rater, shared, deciding_check(shared), sum(len(d) for d in llm.values()))
 
 
 def llm_trust(corpus: Corpus) -> tuple[bool, str]:

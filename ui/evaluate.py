@@ -26,7 +26,7 @@ from core.evaluation import (
     verdict,
 )
 from core.ingest import read_queries_jsonl
-from core.judging import legacy_query_id, query_id
+from core.judging import legacy_query_id, qrels_from, query_id
 from core.models import display_label
 from core.search import ModelIndex, common_dims
 from core.types import Corpus
@@ -250,13 +250,18 @@ SOURCE_ORIGIN: dict[str, str] = {
 # Evidence without people: generated queries and the LLM judge (kept apart from people's labels) -----------------
 
 
-def llm_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels, str]:
-    """The queries the LLM judged, with the store's merged labels (a person's label wins wherever both exist), and
-    whose labels they are: "llm", or "mixed" when people judged some of the same queries."""
-    store = judge.judgment_store(corpus)
-    _, by_llm = store.qrels("llm")
-    queries, union = store.qrels("union")
-    _, human = store.qrels("human")
+def llm_judgments(corpus: Corpus, rater: str | None = None) -> tuple[dict[str, str], Qrels, str]:
+    """The queries one LLM judge graded (``llm_rater`` by default), with people's labels winning wherever both exist,
+    and whose labels they are: "llm", or "mixed" when people judged some of the same queries."""
+    rater = rater or day_one.llm_rater(corpus)
+    if rater is None:
+        return {}, {}, "llm"
+    current = judge.judgment_store(corpus).judgments()
+    mine = [j for j in current if j.origin == "llm" and j.rater == rater]
+    people = [j for j in current if j.origin != "llm"]
+    _, by_llm = qrels_from(mine, "llm")
+    queries, union = qrels_from(people + mine, "union")
+    _, human = qrels_from(people, "union")
     keep = {q: union[q] for q in by_llm if q in union}
     evidence = "mixed" if any(q in human for q in keep) else "llm"
     return {q: queries[q] for q in keep}, keep, evidence

@@ -144,13 +144,14 @@ DEFAULTS: dict[str, Any] = {
     "fr_tp_hw_a": "",  # declared hardware; "" = the published figure's
     "fr_tp_hw_b": "",
     # day-one verdict page: the LLM, the generated set's settings, the judge's pool depth
-    "day1_llm_kind": "bundled",  # "bundled" | "server"
+    "day1_llm_kind": None,  # "bundled" | "server"; None until the user chooses (opening the bundled model takes a while)
     "day1_llm_model": "",
     "day1_llm_urls": "",  # one base URL or several, comma-separated (never a key)
     "day1_n": 20,
     "day1_seed": 0,
     "day1_k": 5,
     "day1_judge_set": "generated",
+    "day1_rater": None,  # the LLM judge (store rater name) Evaluate and the report read: the one last opened there
     # map page: the space shown and the selection, kept across spaces (the same chunk is selected in both)
     "map_space": "A",  # whose 2-D layout the chart shows: "A" or "B"
     "map_region": None,  # the selected region's id (core.corpus_map.Region.id)

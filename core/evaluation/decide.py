@@ -92,9 +92,9 @@ def _evidence(evidence: str, llm_trust: LlmTrust | None, warnings: list[str], bl
                 "have people judge a sample of the same pool and check the agreement (weighted kappa) first"
             )
         elif not llm_trust[0]:
-            blocking.append(f"the LLM's labels are not trusted yet: {llm_trust[1]}")
+            blocking.append(llm_trust[1].rstrip("."))
         else:
-            warnings.append(f"the LLM's labels were checked against people's: {llm_trust[1]}")
+            warnings.append(llm_trust[1].rstrip("."))
     elif evidence == "generated":
         warnings.append(GENERATED_BIAS)
     return f" ({_EVIDENCE.get(evidence, evidence)})"

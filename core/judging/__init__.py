@@ -44,6 +44,7 @@ from core.judging.store import (
     Vote,
     Winner,
     legacy_query_id,
+    qrels_from,
     query_id,
 )
 from core.judging.votes import TiesRule, VoteSummary, by_language_pair, vote_summary
@@ -86,6 +87,7 @@ __all__ = [
     "plan_judging",
     "pool",
     "pool_queries",
+    "qrels_from",
     "query_id",
     "rater_name",
     "to_store_label",

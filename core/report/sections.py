@@ -657,7 +657,7 @@ def section_day_one(data: ReportData) -> Section:
         blocks.append(Text(said.sentence, "note" if said.top_group else "missing"))
         rows = tuple(
             (r.system, f3(r.means.get("ndcg@10")), f3(r.means.get("mrr@10")), f3(r.means.get("recall@100")),
-             "yes" if r.system in board.top_group else "")
+             "yes" if r.system in (said.top_group or ()) else "")
             for r in board.rows
         )  # fmt: skip
         blocks.append(
