@@ -1,5 +1,7 @@
 """Home: what the dashboard answers, a quick start in seconds (precomputed sample bundle), and the status."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import bundle, pair, resources, state, widgets
@@ -57,14 +59,41 @@ def quick_start() -> None:
 
 
 def import_box() -> None:
-    """Upload a session bundle made by this app (any page's sidebar, the Models page, or `bundle export`)."""
+    """Import a session bundle made by this app (any page's sidebar, the Models page, or `bundle export`): an upload
+    up to the server's upload limit, or a file on this machine of any size the store can hold (read from disk)."""
+    limit_mb = int(st.get_option("server.maxUploadSize"))
     upload = st.file_uploader(
         "Import a session bundle (.zip)",
         type=["zip"],
         key="_home_bundle_upload",
         help="Made with 'Prepare bundle' in the sidebar or on the Models page, or `python -m core.cli bundle "
-        "export`: the corpus and both models' vectors, so nothing is embedded here.",
+        f"export`: the corpus and both models' vectors, so nothing is embedded here. Uploads up to {limit_mb:,} MB "
+        "(server.maxUploadSize in .streamlit/config.toml; a 100k-chunk bundle of two 384-dim models is about "
+        "300 MB): for a larger bundle, set RETRIEVAL_COMPARE_BUNDLE_DIR to a folder on the server and import it from "
+        "there by path.",
     )
+    allowed = bundle.bundle_dir()
+    typed = (
+        st.text_input(
+            f"or a bundle path in {allowed}",
+            key="_home_bundle_path",
+            placeholder=str(allowed / "corpus-bundle.zip"),
+            help="A bundle file in the folder this server allows (RETRIEVAL_COMPARE_BUNDLE_DIR), of any size the "
+            "store can hold: read from disk, never uploaded, and checked as an upload is (sizes, checksums, vectors, "
+            "models).",
+        )
+        if allowed is not None
+        else ""
+    )
+    if st.button("Import from this path", key="_home_bundle_path_import", disabled=not typed.strip()):
+        try:
+            path = bundle.bundle_path(typed)
+            done = bundle.import_bundle(path, source=path.name)
+        except Exception as exc:  # a refused bundle leaves the session as it was
+            widgets.show_error(exc)
+            return
+        state.set_page_value("_home_ready", done)
+        st.rerun()
     if upload is not None and state.changed_since("_home_bundle_marker", upload.file_id):
         state.set_page_value("_home_bundle_marker", upload.file_id)
         try:
@@ -75,9 +104,10 @@ def import_box() -> None:
         state.set_page_value("_home_ready", done)
         st.rerun()
     # a bundle's endpoint waits until the user confirms its host; the confirm imports the same file again
+    source = upload.getvalue() if upload is not None else bundle.typed_bundle(typed)
     confirmed = bundle.pending_panel(
-        upload.getvalue() if upload is not None else None,
-        upload.name if upload is not None else "",
+        source,
+        upload.name if upload is not None else source.name if isinstance(source, Path) else "",
         show_error=widgets.show_error,
     )
     if confirmed is not None:

@@ -15,6 +15,13 @@ time). Each goes through the project's own path: ``build_model_index`` (the stor
 index as every build makes it), ``ModelIndex.answer`` plus ``deep_list`` for a Compare search (what
 ui.compare.search_side runs, both models at once on two threads as the page does), ``sweep_index`` for the frontier
 (200 pseudo-queries, k=10, HNSW included: the Frontier page's defaults).
+
+The bundle rows: the corpus with two 384-dim "models" (``common.HashedModel``: a unit vector per text, seeded by its
+hash) packed by ``core.bundle.make_bundle``, then ``read_bundle`` from its path and ``install`` into an empty store
+in a fresh process, whose peak RSS (VmHWM: the Python interpreter, numpy and the imports included) is the figure,
+not ``ru_maxrss``: Linux carries the parent's RSS at the fork into the child's (here the benchmark's own gigabyte).
+Beside it the size of the vectors the bundle holds (both models, distinct texts). Issue 31's target: a peak at
+most about twice the vectors' size.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import math
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +48,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import clustered_unit_vectors, load_average, ratio  # noqa: E402
+from common import HashedModel, clustered_unit_vectors, load_average, ratio  # noqa: E402
 
+from core.bundle import ExportModel, make_bundle  # noqa: E402
 from core.frontier import sweep_index  # noqa: E402
 from core.ingest import ChunkOptions, IngestCache, detect_language, load_files  # noqa: E402
 from core.search import ModelIndex, build_model_index, chunk_rows, deep_list, pseudo_queries  # noqa: E402
@@ -57,6 +68,8 @@ COMPARE_TARGET_MS = (
 FRONTIER_TARGET_S = 300.0  # issue 31: the frontier at 100k in at most 5 minutes for both models
 COMPARE_QUERIES = 40
 FRONTIER_PSEUDO = 200
+BUNDLE_PEAK_TARGET = 2.0  # issue 31: bundle import peak memory at most about twice the vectors' size
+MB = 1 << 20
 
 _EN_WORDS = (
     "index query vector model token search ranking chunk corpus embedding latency cache shard replica "
@@ -152,6 +165,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     models: list[ModelIndex] = field(default_factory=list)
     compare_p95_s: float = float("nan")
+    bundle_vectors_mb: float = float("nan")
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -259,6 +273,65 @@ def step_frontier(ctx: Context) -> float:
     return time.perf_counter() - t0
 
 
+# A fresh process imports the bundle (read from its path, install into an empty store) and prints its peak RSS:
+# only what an import needs is imported (core.bundle, core.store, the hashed models), as the CLI's import runs.
+_IMPORT_CHILD = r"""
+import json, os, resource, sys
+sys.path[:0] = [sys.argv[3], os.path.dirname(sys.argv[3])]
+from common import HashedModel
+from core.bundle import install, read_bundle
+from core.store import EmbeddingStore
+
+
+def mb(field):  # VmRSS: resident now; VmHWM: the peak of this program (since its exec)
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field)) / 1024
+
+
+base = mb("VmRSS")
+bundle = read_bundle(sys.argv[1])
+done = install(bundle, {m.slot: HashedModel(m.name) for m in bundle.models}, EmbeddingStore(sys.argv[2]))
+maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_mb": mb("VmHWM"), "base_mb": base, "maxrss_mb": maxrss, "written": [d.written for d in done]}))
+"""
+
+
+def step_bundle_import_peak(ctx: Context) -> float:
+    """Peak RSS (MB) of a fresh process that imports a two-model bundle of the corpus from its path (``read_bundle``
+    then ``install`` into an empty store); the bundle is made here first (``make_bundle``), untimed."""
+    assert ctx.corpus is not None
+    texts = [c.embed_text for c in ctx.corpus.chunks]
+    models = []
+    for slot in ("A", "B"):
+        model = HashedModel(f"hashed-{slot}", dim=DIM)
+        models.append(ExportModel(slot=slot, name=model.spec.name, embedder=model, vectors=model.encode_documents(texts)))  # type: ignore[arg-type]  # fmt: skip
+    data = make_bundle(ctx.corpus, models, origin="upload")
+    distinct = len(dict.fromkeys(texts))
+    ctx.bundle_vectors_mb = 2 * distinct * DIM * 4 / MB
+    path = ctx.cache_root / "bundle.zip"
+    path.write_bytes(data)
+    del data, models
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    run = subprocess.run(  # noqa: S603 (our own interpreter and a fixed command)
+        [sys.executable, "-c", _IMPORT_CHILD, str(path), str(ctx.cache_root / "import-store"), str(HERE)],
+        capture_output=True, text=True, cwd=HERE.parent, env=env, timeout=1800,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise RuntimeError(f"the bundle import failed: {run.stderr[-2000:]}")
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    ctx.notes.append(
+        f"bundle {path.stat().st_size / MB:,.0f} MB zip, {ctx.bundle_vectors_mb:,.0f} MB vectors, import peak "
+        f"{found['peak_mb']:,.0f} MB RSS ({found['base_mb']:,.0f} MB after its imports)"
+    )
+    return float(found["peak_mb"])
+
+
+def step_bundle_vectors(ctx: Context) -> float:
+    """The vectors that bundle holds (both models, one row per distinct text, float32), MB: what the peak is
+    measured against."""
+    return ctx.bundle_vectors_mb
+
+
 # (row label, step)
 STEPS: list[tuple[str, Callable[[Context], float]]] = [
     ("ingest, cold (no cache)", step_ingest_cold),
@@ -268,12 +341,17 @@ STEPS: list[tuple[str, Callable[[Context], float]]] = [
     ("Compare search p50, both models (HNSW k=10)", step_compare_p50),
     ("Compare search p95", step_compare_p95),
     ("frontier sweep, both models (HNSW incl.)", step_frontier),
+    ("bundle import peak RSS (MB)", step_bundle_import_peak),
+    ("bundle vectors, both models (MB)", step_bundle_vectors),
 ]
+MEGABYTE_ROWS = {"bundle import peak RSS (MB)", "bundle vectors, both models (MB)"}  # MB, not seconds
 
 
-def _fmt(secs: float | None) -> str:
+def _fmt(secs: float | None, label: str = "") -> str:
     if secs is None or secs != secs:
         return "-"
+    if label in MEGABYTE_ROWS:
+        return f"{secs:,.0f} MB"
     if secs < 1:
         return f"{secs * 1e3:.1f} ms"
     return f"{secs:.2f} s" if secs < 10 else f"{secs:.1f} s"
@@ -288,17 +366,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-frontier", action="store_true", help="leave the frontier row out (the slow one)"
     )
+    parser.add_argument(
+        "--only", default="", help="only the rows whose label holds this text (and the cold ingest they need)"
+    )
     args = parser.parse_args(argv)
     sizes = [200, 1000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
     print(f"bench_scale: {load_average()}", flush=True)
-    steps = [(label, step) for label, step in STEPS if not (args.no_frontier and step is step_frontier)]
+    steps = [
+        (label, step)
+        for label, step in STEPS
+        if not (args.no_frontier and step is step_frontier)
+        and (step is step_ingest_cold or args.only.lower() in label.lower())
+    ]
     table: dict[str, dict[int, float]] = {label: {} for label, _ in steps}
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             ctx = Context(files=synthetic_files(n), cache_root=Path(tmp))
             for label, step in steps:
                 table[label][n] = step(ctx)
-                print(f"  {n:>7,} {label}: {_fmt(table[label][n])}", flush=True)
+                print(f"  {n:>7,} {label}: {_fmt(table[label][n], label)}", flush=True)
             print(f"  {n:>7,}: " + "; ".join(ctx.notes) + f"; {load_average()}", flush=True)
     head = [
         "step",
@@ -311,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
             f"N^{math.log(row[b] / row[a]) / math.log(b / a):.2f}" if row[a] > 0 and row[b] > 0 else "-"
             for a, b in itertools.pairwise(sizes)
         ]
-        print("| " + " | ".join([label, *(_fmt(row.get(n)) for n in sizes), *growth]) + " |")
+        print("| " + " | ".join([label, *(_fmt(row.get(n), label) for n in sizes), *growth]) + " |")
     top = max(sizes)
     report = top != TARGET_SIZE
     note = f"{top:,} chunks" + ("" if not report else f"; the target is for {TARGET_SIZE:,}")
@@ -325,6 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     if compare in table:
         ratio(f"scale Compare {top:,} chunks p50 ms", table[compare][top] * 1e3, target=COMPARE_TARGET_MS,
               op="<=", note=note + "; core part, no query-embedding time", report=report)  # fmt: skip
+    peak = "bundle import peak RSS (MB)"
+    if peak in table and table.get("bundle vectors, both models (MB)", {}).get(top):
+        ratio(f"scale bundle import {top:,} chunks peak RSS / vectors", table[peak][top] / table["bundle vectors, both models (MB)"][top],
+              target=BUNDLE_PEAK_TARGET, op="<=", note=note + "; read from its path, fresh process", report=report)  # fmt: skip
     frontier = "frontier sweep, both models (HNSW incl.)"
     if frontier in table:
         ratio(f"scale frontier {top:,} chunks s", table[frontier][top], target=FRONTIER_TARGET_S, op="<=",

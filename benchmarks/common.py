@@ -10,6 +10,7 @@ Figures are from a single run on the machine they ran on; rerun them there befor
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -141,6 +142,34 @@ def clustered_unit_vectors(
         out *= (1.0 / np.sqrt(1.0 + np.arange(dim, dtype=np.float32) / 32.0))[None, :]
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return out
+
+
+class HashedModel:
+    """A "model" that embeds nothing: each text's document vector is a unit vector seeded by a hash of the text
+    and the model's name, so two processes (a bundle's exporter and its importer, which re-embeds a few texts to
+    check them) agree without either holding all the vectors. ``dim`` dims, one fingerprint per name."""
+
+    device = "cpu"
+    max_tokens = 512
+    notes: list[str] = []
+
+    def __init__(self, name: str, *, dim: int = 384) -> None:
+        from core.types import ModelSpec
+
+        self.spec = ModelSpec(name=name, model_id=f"synthetic/{name}", dim=dim, revision="hashed-1")
+        self.cache_key = f"synthetic/{name}|hashed-1"
+        self.calls = 0
+
+    def encode_documents(self, texts: list[str], **_: object) -> np.ndarray:
+        self.calls += 1
+        out = np.empty((len(texts), self.spec.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(f"{self.spec.name}:{t}".encode()).digest()[:8], "little")
+            out[i] = np.random.default_rng(seed).standard_normal(self.spec.dim, dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
+        return self.encode_documents(texts)
 
 
 def stdlib_files(*, max_bytes: int) -> list[tuple[str, bytes]]:

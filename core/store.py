@@ -20,15 +20,17 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import itertools
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,10 @@ from core.types import Embedder, InProcess, Progress
 
 ENV_VAR = "RETRIEVAL_COMPARE_STORE"
 SEGMENT_SIZE = 256  # new texts per persisted segment at most
+BULK_SEGMENT_BYTES = (
+    64 << 20
+)  # a segment of ready-made vectors (``EmbeddingStore.put``) holds at most this much
+WRITE_BLOCK_BYTES = 8 << 20  # a segment is written (and a put reads its source) this many bytes at a time
 FLUSH_SECONDS = (
     5.0  # a segment is also written once this long has passed: a killed process loses seconds of work
 )
@@ -318,8 +324,7 @@ class EmbeddingStore:
             nonlocal last_flush
             if pending:
                 hashes = [h for hs, _ in pending for h in hs]
-                vecs = pending[0][1] if len(pending) == 1 else np.concatenate([v for _, v in pending])
-                self._write_segment(shelf, hashes, vecs)
+                self._write_segment(shelf, hashes, [v for _, v in pending], dim=int(pending[0][1].shape[1]))
                 pending.clear()
             last_flush = time.perf_counter()
 
@@ -363,23 +368,91 @@ class EmbeddingStore:
                 )
             raise
 
-    def _write_segment(self, shelf: _Shelf, hashes: list[str], vecs: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.save(buf, vecs, allow_pickle=False)
-        data = buf.getvalue()
+    def put(self, cache_key: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
+        """Store ready-made vectors (a bundle's): row i of ``vectors`` is the vector of the text whose ``text_hash``
+        is ``hashes[i]``. Only rows the store lacks for ``cache_key`` are written, in segments of up to
+        ``BULK_SEGMENT_BYTES`` streamed from ``vectors`` a block at a time (a memory map is never read whole
+        into memory, nor copied); returns how many rows were written."""
+        arr = vectors
+        if arr.ndim != 2 or arr.shape[0] != len(hashes) or arr.shape[1] == 0 or arr.dtype != np.float32:
+            raise StoreError(
+                f"Cannot store vectors of shape {arr.shape} and type {arr.dtype} for {len(hashes)} texts under "
+                f"{cache_key!r}: expected float32 ({len(hashes)}, dim)."
+            )
+        dim = int(arr.shape[1])
+        shelf = self._shelf(cache_key)
+        with _lock_for(shelf.folder):
+            shelf.refresh()
+            seen: set[str] = set()
+            missing = []
+            for i, h in enumerate(hashes):
+                if h not in shelf.where and h not in seen:
+                    seen.add(h)
+                    missing.append(i)
+            if not missing:
+                return 0
+            ensure_writable(shelf.folder)
+            key_file = shelf.folder / "key.json"
+            if not key_file.exists():
+                atomic_write_bytes(key_file, json.dumps({"cache_key": cache_key}).encode())
+            per_segment = max(SEGMENT_SIZE, BULK_SEGMENT_BYTES // (dim * 4))
+            for at in range(0, len(missing), per_segment):
+                rows = missing[at : at + per_segment]
+                self._write_segment(shelf, [hashes[r] for r in rows], _row_blocks(arr, rows), dim=dim)
+            return len(missing)
+
+    def _write_segment(
+        self, shelf: _Shelf, hashes: list[str], blocks: Iterable[np.ndarray], *, dim: int
+    ) -> None:
+        """One segment of ``hashes``' vectors, whose rows ``blocks`` give in order: the .npy is streamed to its temp
+        file a block at a time (hashed on the way), so a segment costs one block of memory, not its size twice."""
+        digest, size, count = hashlib.sha256(), 0, 0
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": np.dtype(np.float32).str, "fortran_order": False, "shape": (len(hashes), dim)}
+        )
+
+        def rows() -> Iterator[memoryview]:
+            nonlocal count
+            for block in blocks:
+                part = np.ascontiguousarray(block, dtype=np.float32)
+                if part.ndim != 2 or part.shape[1] != dim or not np.isfinite(part).all():
+                    raise StoreError(
+                        f"Cannot store a block of shape {part.shape} in {shelf.folder}: expected finite "
+                        f"float32 rows of {dim} dims."
+                    )
+                count += part.shape[0]
+                yield part.data  # C-contiguous: hashed and written without a copy
+
+        def write(tmp: Path) -> None:
+            nonlocal size
+            parts: Iterable[bytes | memoryview] = itertools.chain([header.getvalue()], rows())
+            if len(hashes) * dim * 4 <= WRITE_BLOCK_BYTES:  # a build's segment (256 texts): one write
+                data = b"".join(parts)
+                digest.update(data)
+                tmp.write_bytes(data)
+                size = len(data)
+            else:  # an import's: a block at a time
+                with open(tmp, "wb") as fh:
+                    for part in parts:
+                        digest.update(part)
+                        size += fh.write(part)
+            if count != len(hashes):
+                raise StoreError(f"A segment of {len(hashes)} texts got {count} vectors in {shelf.folder}.")
+
         name = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
         npy_path = shelf.folder / f"{name}.npy"
+        atomic_write(npy_path, write)
         meta = {
             "format": SEGMENT_FORMAT,
             "count": len(hashes),
-            "dim": int(vecs.shape[1]),
+            "dim": dim,
             "dtype": "float32",
-            "nbytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "nbytes": size,
+            "sha256": digest.hexdigest(),
             "hashes": hashes,
         }
         meta["meta_sha256"] = meta_checksum(meta)
-        atomic_write_bytes(npy_path, data)
         atomic_write_bytes(shelf.folder / f"{name}.json", json.dumps(meta).encode())
         shelf.add(name, hashes, np.load(npy_path, mmap_mode="r", allow_pickle=False))
 
@@ -515,6 +588,28 @@ def _tree_bytes(path: Path) -> int:
     if not path.is_dir():
         return 0
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def release_pages(arr: np.ndarray) -> None:
+    """Let go of the pages a read-only memory map (``np.load(..., mmap_mode="r")``) has read so far: they are clean
+    copies of the file, read again from the page cache when next used, and would otherwise count as this process's
+    memory (its RSS, and what an out-of-memory killer weighs) until the map is dropped. Anything else: a no-op."""
+    mapped = getattr(arr, "_mmap", None)  # np.memmap's own map (shared by its slices)
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapped.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # a closed map, a platform without it: the pages stay, nothing breaks
+            pass
+
+
+def _row_blocks(arr: np.ndarray, rows: list[int]) -> Iterator[np.ndarray]:
+    """``arr[rows]`` a block of about ``WRITE_BLOCK_BYTES`` at a time: slices of a memory map where ``rows`` run
+    on without a gap (nothing copied until it is written), the rows taken out where they do not."""
+    step = max(1, WRITE_BLOCK_BYTES // max(1, arr.shape[1] * arr.itemsize))
+    for at in range(0, len(rows), step):
+        part = rows[at : at + step]
+        yield arr[part[0] : part[-1] + 1] if part[-1] - part[0] + 1 == len(part) else arr[part]
+        release_pages(arr)  # the block is written: a memory map's pages of it need not stay resident
 
 
 def _check_vectors(vecs: object, n: int, embedder: Embedder) -> np.ndarray:

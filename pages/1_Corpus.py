@@ -7,11 +7,19 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.ingest import DEFAULT_CHUNKING
 from core.models import load_tokenizer
-from core.report import charts
 from core.text import count, plural
 from core.types import Corpus
 from ui import build, bundle, pair, resources, state, widgets
-from ui.corpus import chunk_options, load_sample, load_upload, not_loaded_rows, own_reason, unit_changed
+from ui.corpus import (
+    chunk_options,
+    load_sample,
+    load_upload,
+    not_loaded_rows,
+    own_reason,
+    token_rows,
+    unit_changed,
+    window_chart,
+)
 from ui.state import BUNDLED_PAIR
 from ui.text import display_name, escape_md, short_path
 
@@ -229,7 +237,8 @@ def languages(corpus: Corpus) -> None:
 
 
 def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, object]], str] | None:
-    """Token counts of every chunk for one model and a note on how many exceed its window (None on error)."""
+    """One model's token counts as chart rows (``ui.corpus.token_rows``: one per distinct count) and a note on how
+    many chunks exceed its window (None on error)."""
     try:
         spec = resources.model_spec(name)
         tokenizer = load_tokenizer(spec)
@@ -249,7 +258,7 @@ def window_rows(corpus: Corpus, prefix: str, name: str) -> tuple[list[dict[str, 
         f"**{prefix}{escape_md(name)}** (window {window:,} tokens, {basis}): "
         f"**{over}** of {len(counts):,} chunks exceed it and would be silently truncated."
     )
-    return [{"model": f"{prefix}{name}", "tokens": t} for t in counts], note
+    return token_rows(f"{prefix}{name}", counts), note
 
 
 def windows(corpus: Corpus) -> None:
@@ -282,33 +291,7 @@ def windows(corpus: Corpus) -> None:
         st.info("Choose models on the Models & indexes page to see how many chunks each would truncate.")
         st.page_link(widgets.PAGES["models"], label="Models & indexes", icon=":material/model_training:")
         return
-    models = list(dict.fromkeys(str(r["model"]) for r in rows))
-    # the palette of every chart (core.report.charts): A blue, B orange, then the headline pair
-    palette = [charts.MODEL_COLOURS[i % len(charts.MODEL_COLOURS)] for i in range(len(models))]
-    chart = (
-        alt.Chart(pd.DataFrame(rows))
-        # step lines, not overlapping translucent bars: where two models' counts coincide, blended bars
-        # showed a colour no legend entry has
-        .mark_line(interpolate="step-after", strokeWidth=2, point=True)
-        .encode(
-            x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
-            y=alt.Y("count():Q", title="chunks", stack=None),
-            color=alt.Color(
-                "model:N",
-                scale=alt.Scale(domain=models, range=palette),
-                legend=alt.Legend(
-                    orient="bottom", title=None, symbolType="stroke", labelLimit=320, columns=2
-                ),
-            ),
-            strokeDash=alt.StrokeDash(  # same field and legend as the colour: one legend of dashed strokes
-                "model:N",
-                scale=alt.Scale(domain=models, range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(models)]),
-                legend=alt.Legend(
-                    orient="bottom", title=None, symbolType="stroke", labelLimit=320, columns=2
-                ),
-            ),
-        )
-    )
+    chart = window_chart(rows)
     # the height holds the axes and the two-row legend too (width="stretch" fits the whole chart into it)
     st.altair_chart(chart, width="stretch", height=330)
     if said:

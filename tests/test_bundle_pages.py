@@ -145,3 +145,44 @@ def test_an_uploaded_bundle_is_ready_and_rebuild_from_scratch_reproduces_it(tmp_
     lines = [line for line in report["what ran"] if "lowest cosine to the precomputed vectors" in line]
     assert len(lines) == 2 and all(line.startswith("embedded 2 chunks;") for line in lines), lines
     assert all(float(line.rsplit(" ", 1)[1]) >= 0.999 for line in lines)
+
+
+def test_a_bundle_path_on_this_machine_is_checked_as_an_upload_is(quick, tmp_path, monkeypatch):
+    at = app()
+    for key in SEEDED:
+        at.session_state[key] = quick.session_state[key]
+    at.run()
+    assert "_home_bundle_path" not in [t.key for t in at.text_input]  # off unless the server names a folder
+    monkeypatch.setenv("RETRIEVAL_COMPARE_BUNDLE_DIR", str(tmp_path))
+    with zipfile.ZipFile(SAMPLE_BUNDLE) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    body = json.loads(members["corpus.json"])
+    body["chunks"][0]["text"] = "tampered"
+    members["corpus.json"] = json.dumps(body).encode()
+    with zipfile.ZipFile(tmp_path / "demo.zip", "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    at = app()
+    for key in SEEDED:
+        at.session_state[key] = quick.session_state[key]
+    at.run()
+    assert "Uploads up to 200 MB" in at.file_uploader(key="_home_bundle_upload").help  # the limit, stated
+    at.text_input(key="_home_bundle_path").set_value(str(tmp_path / "demo.zip")).run()
+    at.button(key="_home_bundle_path_import").click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")
+    assert re.search(r"Bundle refused: .*corpus\.json.*(damaged or altered|altered or damaged)", errors), errors
+    assert at.session_state["corpus_key"] == quick.session_state["corpus_key"]
+    at.text_input(key="_home_bundle_path").set_value(str(tmp_path / "missing.zip")).run()
+    at.button(key="_home_bundle_path_import").click().run()
+    assert "missing.zip is no such file on this machine" in " ".join(e.value for e in at.error).replace(
+        "\\", ""
+    )
+    at.text_input(key="_home_bundle_path").set_value(str(SAMPLE_BUNDLE)).run()  # outside the allowed folder
+    at.button(key="_home_bundle_path_import").click().run()
+    assert "is outside" in " ".join(e.value for e in at.error).replace("\\", "")
+    (tmp_path / "copy.zip").write_bytes(SAMPLE_BUNDLE.read_bytes())
+    at.text_input(key="_home_bundle_path").set_value(str(tmp_path / "copy.zip")).run()
+    at.button(key="_home_bundle_path_import").click().run()
+    assert not at.exception, at.exception
+    assert "every vector precomputed in copy.zip" in shown(at), shown(at)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import streamlit as st
@@ -269,14 +271,73 @@ def _origin(bundle: Bundle, origin: str) -> Origin:
     return "upload"
 
 
-def import_bundle(data: bytes, *, source: str, origin: str = "", confirmed: Collection[str] = ()) -> Imported:
+BUNDLE_DIR_VAR = "RETRIEVAL_COMPARE_BUNDLE_DIR"
+
+
+def bundle_dir() -> Path | None:
+    """The folder bundles may be imported from by path ($RETRIEVAL_COMPARE_BUNDLE_DIR), or None: path import off.
+    Off by default, so a page on a shared server never reads files of its machine that nobody put there for it."""
+    raw = os.environ.get(BUNDLE_DIR_VAR, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def bundle_path(text: str) -> Path:
+    """The bundle file a path typed on the Home page names (on the machine running this app): a regular .zip file,
+    as the uploader takes; refused otherwise, saying what to type. Its contents are checked by ``read_bundle`` as
+    an upload's are."""
+    raw = text.strip()
+    path = Path(raw).expanduser()
+    allowed = bundle_dir()
+    if allowed is None:
+        raise BundleError(
+            f"Bundle refused: importing from a path is off on this server. Set {BUNDLE_DIR_VAR} to the folder that "
+            "holds bundles (only files inside it can be imported), or upload the bundle."
+        )
+    if not raw or not path.is_absolute():
+        raise BundleError(
+            f"Bundle refused: {raw!r} is not an absolute path. Type the full path of a bundle file on this machine, "
+            "e.g. /data/corpus-bundle.zip."
+        )
+    if path.suffix.lower() != ".zip":
+        raise BundleError(
+            f"Bundle refused: {path.name!r} is not a .zip file; a bundle is one. Choose the .zip file that Prepare "
+            "bundle or `python -m core.cli bundle export` wrote."
+        )
+    if not path.resolve().is_relative_to(allowed.resolve()):
+        raise BundleError(
+            f"Bundle refused: {path} is outside {allowed}, the folder {BUNDLE_DIR_VAR} allows. Put the bundle there, "
+            "or upload it."
+        )
+    if not path.is_file():
+        why = "a folder" if path.is_dir() else "no such file on this machine"
+        raise BundleError(
+            f"Bundle refused: {path} is {why}. Check the path (a file on the machine that runs this app), or "
+            "upload the bundle instead."
+        )
+    return path
+
+
+def typed_bundle(text: str) -> Path | None:
+    """The bundle file a typed path names, or None when it names none (``bundle_path`` says why on import)."""
+    try:
+        return bundle_path(text) if text.strip() else None
+    except BundleError:
+        return None
+
+
+def import_bundle(
+    data: bytes | Path, *, source: str, origin: str = "", confirmed: Collection[str] = ()
+) -> Imported:
     """Validate a bundle, check its vectors against the local models, put them into the store, make its corpus
     current and build its indexes through the normal path (every vector found in the store: nothing is embedded).
 
     An endpoint model of the bundle is loaded only when its name is in ``confirmed`` (the user confirmed its
     host): otherwise it fills its slot but waits (``Imported.pending``), nothing is sent to its host, and its
     vectors stay out of the store, unverified. Raises BundleError; a refused bundle leaves the store, the
-    judgment store and the session as they were."""
+    judgment store and the session as they were.
+
+    ``data``: an upload's bytes, or the path of a bundle file (``bundle_path``), streamed from disk: its vectors
+    are memory-mapped, never read whole into memory (``core.bundle.read``)."""
     started = time.perf_counter()
     bundle = read_bundle(data)
     names = local_names(bundle)
@@ -329,7 +390,7 @@ def import_sample() -> Imported:
             f"{SAMPLE_BUNDLE.name} is missing from sample_corpus/; run `python {MAKE_SCRIPT}` to make it, "
             "or rebuild from scratch."
         )
-    return import_bundle(SAMPLE_BUNDLE.read_bytes(), source=SAMPLE_BUNDLE.name, origin="sample")
+    return import_bundle(SAMPLE_BUNDLE, source=SAMPLE_BUNDLE.name, origin="sample")
 
 
 def sample_bundle_sha() -> str:
@@ -339,7 +400,7 @@ def sample_bundle_sha() -> str:
     stat = SAMPLE_BUNDLE.stat()
     return resources.memo(
         ("sample bundle sha", stat.st_mtime_ns, stat.st_size),
-        lambda: read_bundle(SAMPLE_BUNDLE.read_bytes()).corpus.sha256,
+        lambda: read_bundle(SAMPLE_BUNDLE).corpus.sha256,
     )
 
 
@@ -355,12 +416,12 @@ def load_sample_corpus() -> Imported | None:
 
 
 def pending_panel(
-    data: bytes | None, source: str, *, show_error: Callable[[Exception], None]
+    data: bytes | Path | None, source: str, *, show_error: Callable[[Exception], None]
 ) -> Imported | None:
     """After an import whose bundle names an endpoint: the host it names, that nothing was sent there, and a
-    button that confirms that host. A click imports the bundle again (``data``, the uploaded file) with the host
-    confirmed: the endpoint is loaded with the user's key, checks the bundle's vectors, they are installed and the
-    index built. Returns that import (the caller reruns), else None."""
+    button that confirms that host. A click imports the bundle again (``data``, the uploaded file or the path
+    typed) with the host confirmed: the endpoint is loaded with the user's key, checks the bundle's vectors, they
+    are installed and the index built. Returns that import (the caller reruns), else None."""
     confirmed_note = state.page_value("_home_confirmed")
     if confirmed_note:
         st.info(escape_md(confirmed_note), icon=":material/check:")

@@ -1,8 +1,13 @@
-"""Loading the sample corpus or uploads into the shared corpus registry."""
+"""Loading the sample corpus or uploads into the shared corpus registry; the Corpus page's chunk-length chart."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
 
 from core.datasets import judged_queries, read_qrels
 from core.errors import IngestError
@@ -17,6 +22,7 @@ from core.ingest import (
     read_queries_jsonl,
 )
 from core.models import load_tokenizer
+from core.report import charts
 from core.text import count
 from core.types import Corpus
 from ui import last_session, resources, state
@@ -149,3 +155,40 @@ def _sample_queries() -> tuple[tuple[str, str], ...]:
 def sample_queries() -> list[dict[str, str]]:
     """The sample set's queries as [{'_id', 'text'}] (core.ingest.jsonl's queries reader; read once per process)."""
     return [{"_id": qid, "text": text} for qid, text in _sample_queries()]
+
+
+# ---- chunk length vs model window ----------------------------------------------------------------------
+
+
+def token_rows(model: str, counts: Sequence[int]) -> list[dict[str, object]]:
+    """A model's tokens-per-chunk as chart rows: one per distinct token count, with how many chunks have it.
+
+    The chart bins these weighted by ``chunks``, so it draws the histogram one row per chunk drew, from at most
+    one row per distinct length (a few hundred, bounded by the chunk size, not by the corpus): a 100k-chunk corpus
+    no longer sends 100k rows per model to the browser."""
+    values, chunks = np.unique(np.asarray(counts, dtype=np.int64), return_counts=True)
+    return [{"model": model, "tokens": int(v), "chunks": int(n)} for v, n in zip(values, chunks, strict=True)]
+
+
+def window_chart(rows: Sequence[dict[str, object]]) -> alt.Chart:
+    """Chunks per token-count bin (40 at most), one step line per model (``token_rows``' rows, summed per bin)."""
+    models = list(dict.fromkeys(str(r["model"]) for r in rows))
+    # the palette of every chart (core.report.charts): A blue, B orange, then the headline pair
+    palette = [charts.MODEL_COLOURS[i % len(charts.MODEL_COLOURS)] for i in range(len(models))]
+    legend = alt.Legend(orient="bottom", title=None, symbolType="stroke", labelLimit=320, columns=2)
+    return (
+        alt.Chart(pd.DataFrame(list(rows)))
+        # step lines, not overlapping translucent bars: where two models' counts coincide, blended bars
+        # showed a colour no legend entry has
+        .mark_line(interpolate="step-after", strokeWidth=2, point=True)
+        .encode(
+            x=alt.X("tokens:Q", bin=alt.Bin(maxbins=40), title="tokens per chunk"),
+            y=alt.Y("sum(chunks):Q", title="chunks", stack=None),
+            color=alt.Color("model:N", scale=alt.Scale(domain=models, range=palette), legend=legend),
+            strokeDash=alt.StrokeDash(  # same field and legend as the colour: one legend of dashed strokes
+                "model:N",
+                scale=alt.Scale(domain=models, range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(models)]),
+                legend=legend,
+            ),
+        )
+    )

@@ -1,8 +1,8 @@
 """Session bundles: one zip with a corpus, both models' stored vectors, labels, votes and settings; checked on import.
 
-``make_bundle`` writes one (``archive``); ``read_bundle`` checks its bytes (``read``, ``checks``); ``install``
-checks the vectors against the local models and puts them into the store, ``load_judgments`` its labels into the
-judgment store (``install``). A refused bundle leaves both stores as they were. A model chosen by its local folder
+``make_bundle`` writes one (``archive``); ``read_bundle`` checks its bytes or its file (``read``, ``checks``);
+``install`` checks the vectors against the local models and puts them into the store, ``load_judgments`` its labels
+into the judgment store (``install``). A refused bundle leaves both stores as they were. A model chosen by its local folder
 is named 'local:<folder name>' in a bundle (``portable_model_name``): the importer names a folder of its own.
 """
 

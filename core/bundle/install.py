@@ -28,37 +28,12 @@ from core.bundle.fingerprint import fingerprint_differences, model_fingerprint
 from core.datasets import qrels_judgments
 from core.errors import StoreError
 from core.judging import Judgment, JudgmentStore, query_id
-from core.store import EmbeddingStore, text_hash
-from core.types import Embedder, InProcess, Progress
+from core.store import EmbeddingStore
+from core.types import Embedder
 
 CHECK_TEXTS = 8  # texts re-embedded per model before a bundle's vectors are installed
 MIN_AGREEMENT = 0.98  # lowest cosine accepted (the same model on CPU vs GPU: > 0.99; another model: < 0.5)
 QRELS_RATER = "imported: bundle qrels"
-
-
-class _Replay(InProcess):
-    """An 'embedder' that hands the store a bundle's vectors under the local model's cache key."""
-
-    def __init__(self, embedder: Embedder, hashes: list[str], vectors: np.ndarray) -> None:
-        self.spec, self.calls, self._key = embedder.spec, 0, embedder.cache_key
-        self.max_tokens = embedder.max_tokens
-        self._row = {h: i for i, h in enumerate(hashes)}
-        self._vectors = vectors
-
-    @property
-    def cache_key(self) -> str:
-        return self._key
-
-    def encode_queries(self, texts: list[str], *, instruction: str | None = None) -> np.ndarray:
-        raise BundleError("a bundle holds document vectors only")
-
-    def encode_documents(
-        self, texts: list[str], *, progress: Progress | None = None, batch_size: int = 32
-    ) -> np.ndarray:
-        rows = [self._row[text_hash(t)] for t in texts]
-        if progress is not None:
-            progress(len(texts), len(texts), 0.0)
-        return np.asarray(self._vectors[rows], dtype=np.float32)
 
 
 def check_models(bundle: Bundle, embedders: Mapping[str, Embedder]) -> None:
@@ -203,8 +178,9 @@ def install(
         if emb is None:
             done.append(_unverified(m))
             continue
-        replay = _Replay(emb, hashes, m.vectors)
-        _vecs, written = store.embed(replay, ordered, batch_size=max(1, len(ordered)))
+        # row i of the bundle's vectors is the text hashes[i]: streamed from the memory map into the store's
+        # segments, never read whole into memory
+        written = store.put(emb.cache_key, hashes, m.vectors)
         note = (
             f"checked: {checked} texts embedded here agree with the bundle (lowest cosine {low:.4f})"
             if low is not None

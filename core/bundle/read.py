@@ -1,4 +1,4 @@
-"""Reading a bundle's bytes into a checked Bundle; nothing is written anywhere.
+"""Reading a bundle (its bytes, or a file on disk) into a checked Bundle; nothing is written but scratch files.
 
 Order: the zip's central directory (names, count, encryption, sizes) -> manifest.json (at most 1 MiB) -> every
 other member's declared size against what the manifest implies (vectors: texts x dims x 4 bytes + the .npy
@@ -6,6 +6,13 @@ header, which pins the texts down; corpus.json: a bound per chunk, at most 16 ch
 bound by the size of corpus.json; all members together: a multiple of the zip's size) -> only then each member
 is read, its sha256 checked, its arrays and objects counted on the bytes, then parsed (JSON depth and numbers,
 corpus fields, settings and labels ranges, vector shapes, finiteness and unit length).
+
+Memory: a vectors member is streamed (``shutil.copyfileobj``-style, a block at a time, hashed on the way) to a
+scratch folder and memory-mapped from there read-only; its rows are checked a block at a time, and
+``core.bundle.install`` streams them into the store's segments. An import from a path holds no copy of the zip
+either: a 100k x 384 two-model bundle peaks at about the vectors' size, not six times the zip (docs/scale.md).
+The scratch folder is removed when reading ends; the memory maps keep their (unlinked) files readable until the
+Bundle is dropped (POSIX; on Windows the folder is left to the temp cleaner).
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
+import tempfile
 import zipfile
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -27,6 +37,7 @@ from core.bundle.base import (
     SLOT_NAMES,
     VERSION,
     Bundle,
+    BundleError,
     BundleLimits,
     BundleModel,
     refuse,
@@ -37,20 +48,43 @@ from core.ingest import ZIP_MEMBER_ERRORS, ZIP_OPEN_ERRORS, safe_member_name
 from core.text import clean_text, format_bytes
 
 _NPY_HEADER = (10, 4096)  # bytes an .npy header takes before the data: magic, version, length, padded dict
+COPY_BLOCK = 1 << 20  # bytes of a member unpacked at a time (shutil.copyfileobj takes 64 KiB)
+BundleSource = bytes | str | os.PathLike[str]  # a bundle's bytes (an upload), or the path of a bundle file
 
 
-def _open(data: bytes, limits: BundleLimits) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
-    """The zip and its members by name, checked from the central directory only (nothing read yet)."""
-    if len(data) > limits.max_bytes:
+def _file(source: BundleSource) -> IO[bytes]:
+    """The bundle as a binary file: its bytes wrapped (no copy), or its path opened."""
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    try:
+        return open(source, "rb")  # closed by read_bundle
+    except OSError as exc:  # missing, a folder, no permission
         raise refuse(
-            f"the file is {format_bytes(len(data))} (limit {format_bytes(limits.max_bytes)}). Export a smaller corpus, "
+            f"the file {os.fspath(source)!r} cannot be read ({exc.strerror or exc}). Check the path, then choose "
+            "the bundle file again."
+        ) from None
+
+
+def _open(
+    fh: IO[bytes], size: int, limits: BundleLimits
+) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """The zip and its members by name, checked from the central directory only (nothing read yet)."""
+    if size > limits.max_bytes:
+        raise refuse(
+            f"the file is {format_bytes(size)} (limit {format_bytes(limits.max_bytes)}). Export a smaller corpus, "
             "or import it with `python -m core.cli bundle import`, whose limits the caller sets."
         )
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
+        zf = zipfile.ZipFile(fh)
     except ZIP_OPEN_ERRORS as exc:  # UnicodeDecodeError is a ValueError
         raise refuse(f"not a readable zip file ({exc}). {REEXPORT}") from None
+    return _checked_directory(zf, size, limits)
+
+
+def _checked_directory(
+    zf: zipfile.ZipFile, size: int, limits: BundleLimits
+) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    infos = zf.infolist()
     if len(infos) > limits.max_members:
         raise refuse(f"it has {len(infos)} members (a bundle has at most {limits.max_members}). {REEXPORT}")
     total = sum(i.file_size for i in infos)
@@ -90,28 +124,39 @@ def _open(data: bytes, limits: BundleLimits) -> tuple[zipfile.ZipFile, dict[str,
             "it has no manifest.json; it is not a retrieval-compare bundle. Choose a file made with Prepare bundle "
             "or `python -m core.cli bundle export`."
         )
-    allowance = limits.unpacked_allowance + limits.max_unpacked_ratio * len(data)
+    allowance = limits.unpacked_allowance + limits.max_unpacked_ratio * size
     if total > allowance:
         raise refuse(
-            f"its members unpack to {format_bytes(total)} from a {format_bytes(len(data))} file (at most "
+            f"its members unpack to {format_bytes(total)} from a {format_bytes(size)} file (at most "
             f"{limits.max_unpacked_ratio:g} times the file plus {format_bytes(limits.unpacked_allowance)}): a bundle's "
             f"vectors barely compress, so it is padded or a zip bomb. {REEXPORT}"
         )
     return zf, out
 
 
-def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    name = info.filename
+def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes]) -> str:
+    """Stream a member into ``out`` a block at a time (never more than its header's size plus one byte) and return
+    its sha256; refused when it cannot be unpacked or is not the size its zip header says."""
+    name, digest, got = info.filename, hashlib.sha256(), 0
     try:
         with zf.open(info) as fh:
-            body = fh.read(info.file_size + 1)
+            while got <= info.file_size and (block := fh.read(min(COPY_BLOCK, info.file_size + 1 - got))):
+                got += len(block)
+                digest.update(block)
+                out.write(block)
     except ZIP_MEMBER_ERRORS as exc:
         raise refuse(f"member {name!r} cannot be unpacked ({exc}). {REEXPORT}") from None
-    if len(body) != info.file_size:
+    if got != info.file_size:
         raise refuse(
             f"member {name!r} is not the size its zip header says (damaged or altered file). {REEXPORT}"
         )
-    return body
+    return digest.hexdigest()
+
+
+def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    buf = io.BytesIO()
+    _unpack(zf, info, buf)
+    return buf.getvalue()
 
 
 def _count(value: object, what: str, low: int = 1, high: int = 2**40) -> int:
@@ -222,20 +267,39 @@ def _check_sizes(
             )
 
 
-def _checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, said: str) -> bytes:
-    body = _read(zf, info)
-    digest = hashlib.sha256(body).hexdigest()
+def _same(info: zipfile.ZipInfo, digest: str, said: str) -> None:
     if said != digest:
         raise refuse(
             f"checksum mismatch for {info.filename} (sha256 {digest[:12]}…, manifest says {said[:12]}…): "
             f"the file was altered or damaged. Download or copy it again, or: {REEXPORT}"
         )
-    return body
 
 
-def _vectors(data: bytes, name: str, *, rows: int, dim: int) -> np.ndarray:
+def _checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, said: str) -> bytes:
+    buf = io.BytesIO()
+    _same(info, _unpack(zf, info, buf), said)
+    return buf.getvalue()
+
+
+def _extracted(zf: zipfile.ZipFile, info: zipfile.ZipInfo, said: str, folder: Path) -> Path:
+    """A member streamed to a file in ``folder`` (its sha256 checked on the way): what ``np.load`` maps."""
+    path = folder / info.filename.replace("/", "_")
     try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
+        with open(path, "wb") as out:
+            digest = _unpack(zf, info, out)
+    except OSError as exc:
+        raise BundleError(
+            f"Cannot unpack {info.filename} ({format_bytes(info.file_size)}) to {folder}: {exc.strerror or exc}. "
+            "Free some space there, or set TMPDIR to a folder with room."
+        ) from None
+    _same(info, digest, said)
+    return path
+
+
+def _vectors(path: Path, name: str, *, rows: int, dim: int) -> np.ndarray:
+    """The member's array, memory-mapped read-only from its unpacked file, checked a block of rows at a time."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
         raise refuse(
             f"{name} is not a plain numeric array ({exc}); bundles never hold pickled objects. {REEXPORT}"
@@ -252,19 +316,41 @@ def _vectors(data: bytes, name: str, *, rows: int, dim: int) -> np.ndarray:
             f"{name} has shape {arr.shape}; the corpus has {rows} distinct texts at {dim} dims. {REEXPORT}"
         )
     check_rows(arr, name)
-    arr.setflags(write=False)
     return arr
 
 
 def read_bundle(
-    data: bytes, *, limits: BundleLimits = BundleLimits(), expected_corpus: str | None = None
+    source: BundleSource,
+    *,
+    limits: BundleLimits = BundleLimits(),
+    expected_corpus: str | None = None,
+    scratch: Path | None = None,
 ) -> Bundle:
-    """Validate a bundle's bytes (sizes, names, checksums, corpus identity, arrays, labels, settings); raises
-    BundleError. Nothing is written; ``core.bundle.install`` then checks the vectors against the local models.
+    """Validate a bundle (its bytes, or the path of its file: sizes, names, checksums, corpus identity, arrays,
+    labels, settings); raises BundleError. Nothing is written but the vectors' scratch files (in ``scratch``, the
+    system's temp folder when None); ``core.bundle.install`` then checks the vectors against the local models.
 
     ``expected_corpus``: a corpus sha256 the bundle must be for (e.g. the sample corpus as it is on disk now).
     """
-    zf, infos = _open(data, limits)
+    with _file(source) as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
+        zf, infos = _open(fh, size, limits)
+        with (
+            zf,
+            tempfile.TemporaryDirectory(prefix="bundle-", dir=scratch, ignore_cleanup_errors=True) as tmp,
+        ):
+            return _read_checked(zf, infos, size, limits, expected_corpus, Path(tmp))
+
+
+def _read_checked(
+    zf: zipfile.ZipFile,
+    infos: dict[str, zipfile.ZipInfo],
+    size: int,
+    limits: BundleLimits,
+    expected_corpus: str | None,
+    scratch: Path,
+) -> Bundle:
     manifest = _manifest(zf, infos["manifest.json"], limits)
     for name in JSON_MEMBERS:
         if name not in infos:
@@ -310,7 +396,8 @@ def read_bundle(
         model_name = entry.get("name") or spec.get("name") or ""
         if not isinstance(model_name, str) or len(model_name) > 4000:
             raise refuse(f"manifest.json models[{i}].name must be a model name (text). {REEXPORT}")
-        vecs = _vectors(member(name), name, rows=len(hashes), dim=entry["dim"])
+        unpacked = _extracted(zf, infos[name], listed[name]["sha256"], scratch)
+        vecs = _vectors(unpacked, name, rows=len(hashes), dim=entry["dim"])
         models.append(
             BundleModel(
                 slot=str(slot),
@@ -329,5 +416,5 @@ def read_bundle(
         labels=labels,
         created=created if isinstance(created, str) and len(created) <= 64 else "",
         origin=str(meta.get("origin") or "")[:40],
-        size=len(data),
+        size=size,
     )

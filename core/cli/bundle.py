@@ -224,11 +224,10 @@ def _installed_line(d: Installed) -> str:
 
 def run_import(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DashboardError(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
-    bundle = read_bundle(data)
+    if not path.is_file():
+        why = "a folder, not a file" if path.is_dir() else "no such file"
+        raise DashboardError(f"Cannot read the bundle {path}: {why}. Check the path.")
+    bundle = read_bundle(path)  # streamed from the file: the zip is never read into memory
     given = {**_endpoints(args.endpoint, bundle), **_locals(args.local, bundle)}
     store = EmbeddingStore(args.store)
     max_tokens: dict[str, Any] = bundle.settings.get("max_tokens") or {}
