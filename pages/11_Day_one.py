@@ -11,7 +11,7 @@ from core.llm import Llm
 from core.queries import BIAS_NOTE, FILTER_RULES, QRELS_RULE, QUERY_TYPES, GeneratedSet, default_languages
 from core.text import count, format_duration, number
 from core.types import Corpus
-from ui import day_one, state, widgets
+from ui import day_one, resources, state, widgets
 from ui import evaluate as ev
 from ui.text import escape_md
 
@@ -167,10 +167,7 @@ def review_panel(corpus: Corpus) -> None:
     if not saved:
         st.info("No generated queries for this corpus yet.")
         return
-    pairs: dict[str, int] = {}
-    for q in saved:
-        pairs[q.provenance.pair] = pairs.get(q.provenance.pair, 0) + 1
-    mix = " · ".join(f"{language_pair_name(p)} {n}" for p, n in sorted(pairs.items()))
+    mix = day_one.pair_mix(saved)
     g = saved[0].provenance
     st.markdown(
         escape_md(
@@ -196,10 +193,10 @@ def review_panel(corpus: Corpus) -> None:
         disabled=["query", "type", "pair", "source"],
         column_config={
             "keep": st.column_config.CheckboxColumn("keep", width=60),
-            "query": st.column_config.TextColumn("query", width=380),
+            "query": st.column_config.TextColumn("query", width=320),
             "type": st.column_config.TextColumn("type", width=90),
-            "pair": st.column_config.TextColumn("language pair", width=140),
-            "source": st.column_config.TextColumn("written from", width=150),
+            "pair": st.column_config.TextColumn("language pair", width=130),
+            "source": st.column_config.TextColumn("written from", width=210),
         },
         key=f"_day1_review_{len(saved)}",
         height=min(420, widgets.table_height(len(frame))),
@@ -412,7 +409,7 @@ def render() -> None:
     widgets.page_header("Day-one verdict", SUBTITLE)
     if not widgets.need_corpus():
         return
-    corpus = day_one.current_corpus()
+    corpus = resources.current_corpus()
     llm = llm_panel()
     if llm is None or corpus is None:
         return

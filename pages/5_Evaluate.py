@@ -10,9 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core.datasets import format_beir_qrels, format_trec_run, load_eval_set
-from core.evaluation import GENERATED_BIAS, Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
+from core.evaluation import Comparison, Qrels, Run, align_doc_ids, by_group, pretty_metric
 from core.ingest import language_pair_name
-from core.judging import TRUST_RULE
 from core.models import display_label
 from core.queries import QRELS_RULE
 from core.report import charts
@@ -137,7 +136,7 @@ def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels
                 widgets.PAGES["dayone"], label="Go to Day-one verdict", icon=":material/wb_twilight:"
             )
             return None
-        st.caption(escape_md(f"{QRELS_RULE} {GENERATED_BIAS[:1].upper()}{GENERATED_BIAS[1:]}."))
+        st.caption(escape_md(QRELS_RULE))  # the bias is a warning of the verdict itself
         return queries, qrels
     if source == "LLM judgments":
         queries, qrels, _ = ev.llm_judgments(corpus)
@@ -150,7 +149,7 @@ def judgments(source: EvalSource, corpus: Corpus) -> tuple[dict[str, str], Qrels
             )
             return None
         trusted, why = day_one.llm_trust(corpus)
-        (st.caption if trusted else st.warning)(escape_md(f"{why} {TRUST_RULE}"))
+        (st.caption if trusted else st.warning)(escape_md(f"Judge: {day_one.llm_rater(corpus)}. {why}"))
         return queries, qrels
     if source == "union":
         queries, qrels = ev.store_judgments(corpus, "union")

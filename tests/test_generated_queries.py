@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.judge import load_data_corpus
+from core.cli.common import load_data_corpus
 from core.cli.main import main
 from core.judging import query_id
 from core.llm import CachedLlm, Cancelled, LlmCache

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Literal
 
 from core.errors import DashboardError
-from core.evaluation import LlmCheck, Qrels, check_llm, deciding_check
+from core.evaluation import LlmCheck, Qrels, by_text, check_llm, deciding_check
+from core.ingest import language_pair_name
 from core.judging import JudgePlan, JudgeRun, judge_pool, plan_judging, qrels_from, query_id, rater_name
 from core.llm import BUNDLED_SPEC, Llm, open_llm
 from core.queries import (
     GeneratedQuery,
     GeneratedSet,
     generate_queries,
+    qrels_of,
     read_queries,
     same_family_warning,
     write_queries,
@@ -112,7 +114,15 @@ def save_queries(corpus: Corpus, queries: list[GeneratedQuery]) -> None:
 def generated_judgments(corpus: Corpus) -> tuple[dict[str, str], Qrels]:
     """The saved set as judged queries: each query's source chunk graded relevant (core.queries' rule)."""
     found, _ = saved_queries(corpus)
-    return {q.id: q.text for q in found}, {q.id: {q.provenance.source_chunk: 2} for q in found}
+    return {q.id: q.text for q in found}, qrels_of(found)
+
+
+def pair_mix(queries: list[GeneratedQuery]) -> str:
+    """'English → English 37 · English → Chinese 10': the language pairs of a generated set, in words."""
+    pairs: dict[str, int] = {}
+    for q in queries:
+        pairs[q.provenance.pair] = pairs.get(q.provenance.pair, 0) + 1
+    return " · ".join(f"{language_pair_name(k)} {n}" for k, n in sorted(pairs.items()))
 
 
 def run_generation(
@@ -192,15 +202,6 @@ class Checks:
         return self.deciding.trusted, self.deciding.reason
 
 
-def _by_text(queries: Mapping[str, str], qrels: Qrels) -> dict[str, dict[str, int]]:
-    """Qrels keyed by query text (the sample's files, the store and generated sets give one query different ids)."""
-    out: dict[str, dict[str, int]] = {}
-    for qid, docs in qrels.items():
-        if qid in queries and docs:
-            out.setdefault(queries[qid], {}).update(docs)
-    return out
-
-
 def llm_raters(corpus: Corpus) -> dict[str, int]:
     """{LLM judge (rater name): graded pairs} in this corpus's judgment store, most pairs first."""
     counts: dict[str, int] = {}
@@ -228,14 +229,14 @@ def llm_checks(corpus: Corpus, rater: str | None = None) -> Checks | None:
     store = judge.judgment_store(corpus)
     rater = rater or llm_rater(corpus)
     mine = [j for j in store.judgments(origin="llm") if j.rater == rater]
-    llm = _by_text(*qrels_from(mine, "llm"))
+    llm = by_text(*qrels_from(mine, "llm"))
     if rater is None or not llm:
         return None
     humans: list[tuple[str, dict[str, dict[str, int]], bool]] = [
-        ("people's judgments in the store", _by_text(*store.qrels("human")), False)
+        ("people's judgments in the store", by_text(*store.qrels("human")), False)
     ]
     if state.corpus_origin() == "sample":
-        humans.append(("the sample's shipped qrels", _by_text(*sample_judgments()), True))
+        humans.append(("the sample's shipped qrels", by_text(*sample_judgments()), True))
     rows = tuple(
         found
         for name, human, absent in humans
@@ -249,7 +250,3 @@ def llm_trust(corpus: Corpus) -> tuple[bool, str]:
     """The rule's outcome for this corpus's LLM labels (for the verdict)."""
     found = llm_checks(corpus)
     return found.trust if found is not None else (False, "no LLM labels")
-
-
-def current_corpus() -> Corpus | None:
-    return resources.current_corpus()

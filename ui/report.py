@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.evaluation import Qrels
 from core.frontier import ScaleInputs
-from core.ingest import ChunkOptions, language_pair_name
+from core.ingest import ChunkOptions
 from core.judging import MAPPING_NOTE, JudgmentStore
 from core.models import Throughput
 from core.queries import QRELS_RULE
@@ -253,12 +253,9 @@ def day_one_evidence(corpus: Corpus) -> DayOne | None:
         queries, qrels = day_one.generated_judgments(corpus)
         board, said = ev.leaderboard_for(corpus, queries, qrels, "generated queries", exact=True, dims=None)
         g = generated[0].provenance
-        pairs: dict[str, int] = {}
-        for q in generated:
-            pairs[q.provenance.pair] = pairs.get(q.provenance.pair, 0) + 1
         about: tuple[str, ...] = (
             f"{len(generated)} queries written by {g.generator} ({g.host}), prompt {g.prompt_version}, seed {g.seed}",
-            "language pairs: " + ", ".join(f"{language_pair_name(k)} {n}" for k, n in sorted(pairs.items())),
+            "language pairs: " + day_one.pair_mix(generated),
             QRELS_RULE,
         )
         runs.append(EvidenceRun("Generated queries", about, board, said))

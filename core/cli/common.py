@@ -7,9 +7,11 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from core.build import build_index, build_system, load_model, plan_build
+from core.datasets import is_judged_folder, load_beir_corpus
 from core.dims import parse_dims
 from core.errors import DashboardError, IngestError
 from core.ingest import IngestCache, load_corpus
@@ -84,6 +86,31 @@ def load_any_corpus(path: str | Path, *, store: str | Path | None = None) -> Cor
     if not p.exists():
         raise IngestError(f"Corpus path {str(p)!r} does not exist: give a folder, a file or a .zip.")
     return load_corpus(p, cache=ingest_cache(store))
+
+
+def add_data_corpus(p: argparse.ArgumentParser) -> None:
+    """``--corpus PATH`` as the commands that work on judged or generated queries take it (``load_data_corpus``)."""
+    p.add_argument(
+        "--corpus",
+        required=True,
+        metavar="PATH",
+        help="folder, file or .zip; a judged folder (docs/) or a BEIR folder as evaluate reads them",
+    )
+
+
+def load_data_corpus(path: str | Path) -> Corpus:
+    """The corpus as ``evaluate --beir PATH`` reads it: a judged folder's docs/, a BEIR set's corpus.jsonl, or
+    any folder, file or .zip of documents (so chunk ids match between the two commands)."""
+    p = Path(path).expanduser()
+    if is_judged_folder(p):
+        return replace(load_corpus(p / "docs"), name=p.name)
+    if (p.is_dir() and (p / "corpus.jsonl").exists()) or (p.is_file() and p.suffix.lower() == ".zip"):
+        try:
+            return load_beir_corpus(p).corpus
+        except IngestError:
+            if p.is_dir():
+                raise
+    return load_any_corpus(p)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

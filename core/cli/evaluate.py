@@ -51,6 +51,7 @@ from core.errors import IngestError
 from core.evaluation import (
     IDENTICAL_ID_TASKS,
     EvaluationError,
+    by_text,
     check_llm,
     choose_doc_key,
     compare,
@@ -289,15 +290,6 @@ def _open_judgments(path: str, corpus: Corpus) -> JudgmentStore:
     return JudgmentStore.for_corpus(corpus.sha256, root=p) if p.is_dir() else JudgmentStore(p, corpus.sha256)
 
 
-def _by_text(queries: dict[str, str], qrels) -> dict[str, dict[str, int]]:
-    """Qrels keyed by query text (files, sets and the store give one query different ids)."""
-    out: dict[str, dict[str, int]] = {}
-    for qid, docs in qrels.items():
-        if qid in queries and docs:
-            out.setdefault(queries[qid], {}).update(docs)
-    return out
-
-
 def llm_calibration(args: argparse.Namespace, data: BeirDataset, qrels_file: str | None) -> dict | None:
     """The LLM labels at hand (the --qrels file when core.cli judge wrote it, else the store's LLM grades)
     against each source of people's labels: the set's own qrels (absent = 0) and the store's human judgments."""
@@ -306,29 +298,29 @@ def llm_calibration(args: argparse.Namespace, data: BeirDataset, qrels_file: str
     llm_file = found if found is not None and found.get("origin") == "llm" else None
     if llm_file is not None:
         llm, source = (
-            _by_text(data.queries, data.qrels),
+            by_text(data.queries, data.qrels),
             f"{qrels_file} ({llm_file.get('rater') or 'an LLM'})",
         )
     elif store is not None:
-        llm, source = _by_text(*store.qrels("llm")), f"{store.path} (LLM grades)"
+        llm, source = by_text(*store.qrels("llm")), f"{store.path} (LLM grades)"
     else:
         return None
     if not llm:
         return None
     humans: list[tuple[str, dict[str, dict[str, int]], bool]] = []
     if qrels_file is None:
-        humans.append((f"{data.name} qrels", _by_text(data.queries, data.qrels), True))
+        humans.append((f"{data.name} qrels", by_text(data.queries, data.qrels), True))
     elif llm_file is None:  # --qrels holds people's labels; an absence there is not read as a 0
-        humans.append((str(qrels_file), _by_text(data.queries, data.qrels), False))
+        humans.append((str(qrels_file), by_text(data.queries, data.qrels), False))
     if qrels_file is not None:
         try:
             own = load_eval_set(args.beir, split=args.split)
         except IngestError:  # a plain folder of documents has no qrels of its own
             own = None
         if own is not None:
-            humans.append((f"{own.name} qrels", _by_text(own.queries, own.qrels), True))
+            humans.append((f"{own.name} qrels", by_text(own.queries, own.qrels), True))
     if store is not None:
-        humans.append((f"{store.path} (people)", _by_text(*store.qrels("human")), False))
+        humans.append((f"{store.path} (people)", by_text(*store.qrels("human")), False))
     rows = []
     for name, human, absent_zero in humans:
         try:

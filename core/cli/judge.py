@@ -15,21 +15,20 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from core.cli.common import (
     StderrProgress,
     add_common,
+    add_data_corpus,
     add_systems,
     build_systems,
-    load_any_corpus,
+    load_data_corpus,
     positive_int,
 )
 from core.cli.evaluate import provenance_path, read_queries_file
-from core.datasets import format_beir_qrels, is_judged_folder, load_beir_corpus
+from core.datasets import format_beir_qrels
 from core.errors import DashboardError, IngestError
-from core.ingest import load_corpus
 from core.judging import (
     MAPPING_NOTE,
     PASSAGE_CHARS,
@@ -56,12 +55,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="grade the pooled top-k of the models and systems with an LLM judge; write qrels",
         description=__doc__.splitlines()[0],
     )
-    p.add_argument(
-        "--corpus",
-        required=True,
-        metavar="PATH",
-        help="folder, file or .zip; a judged folder (docs/) or a BEIR folder as evaluate reads them",
-    )
+    add_data_corpus(p)
     p.add_argument(
         "--queries", required=True, metavar="FILE", help="queries.jsonl (_id, text) or one query a line"
     )
@@ -94,21 +88,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-queries", type=positive_int, default=None, help="judge only the first N queries")
     add_common(p)
     return p
-
-
-def load_data_corpus(path: str | Path) -> Corpus:
-    """The corpus as ``evaluate --beir PATH`` reads it: a judged folder's docs/, a BEIR set's corpus.jsonl, or
-    any folder, file or .zip of documents (so chunk ids match between the two commands)."""
-    p = Path(path).expanduser()
-    if is_judged_folder(p):
-        return replace(load_corpus(p / "docs"), name=p.name)
-    if (p.is_dir() and (p / "corpus.jsonl").exists()) or (p.is_file() and p.suffix.lower() == ".zip"):
-        try:
-            return load_beir_corpus(p).corpus
-        except IngestError:
-            if p.is_dir():
-                raise
-    return load_any_corpus(p)
 
 
 def open_store(path: str | None, corpus: Corpus, root: str | None) -> JudgmentStore:

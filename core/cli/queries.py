@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.cli.common import StderrProgress, positive_int
-from core.cli.judge import load_data_corpus
+from core.cli.common import StderrProgress, add_data_corpus, load_data_corpus, positive_int
 from core.errors import DashboardError
 from core.llm import open_llm
 from core.queries import (
@@ -49,12 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="write test queries from a corpus with an LLM (provenance + source-chunk qrels beside them)",
         description=__doc__.splitlines()[0],
     )
-    p.add_argument(
-        "--corpus",
-        required=True,
-        metavar="PATH",
-        help="folder, file or .zip; a judged folder (docs/) or a BEIR folder as evaluate reads them",
-    )
+    add_data_corpus(p)
     p.add_argument("--llm", required=True, metavar="SPEC", help="llm:bundled, or llm:MODEL@URL[,URL...]")
     p.add_argument("-n", "--n", type=positive_int, default=50, help="chunks to ask about (default 50)")
     p.add_argument(

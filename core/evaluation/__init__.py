@@ -22,7 +22,7 @@ from core.evaluation.leaderboard import (
     leaderboard_of_runs,
     tukey_view,
 )
-from core.evaluation.llm_check import LlmCheck, check_llm, deciding_check
+from core.evaluation.llm_check import LlmCheck, by_text, check_llm, deciding_check
 from core.evaluation.metrics import EvaluationError, Qrels, Run, metric_key, ndcg, parse_metric, ranked
 from core.evaluation.ranking import Ranking, rank_systems
 from core.evaluation.run import (
@@ -59,6 +59,7 @@ __all__ = [
     "GENERATED_BIAS",
     "GroupVerdict",
     "LlmCheck",
+    "by_text",
     "check_llm",
     "deciding_check",
     "LlmTrust",

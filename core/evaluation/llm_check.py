@@ -28,6 +28,15 @@ class LlmCheck:
     reason: str
 
 
+def by_text(queries: Mapping[str, str], qrels: Labels) -> dict[str, dict[str, int]]:
+    """Labels keyed by query text: files, sets and the judgment store give one query different ids."""
+    out: dict[str, dict[str, int]] = {}
+    for qid, docs in qrels.items():
+        if qid in queries and docs:
+            out.setdefault(queries[qid], {}).update(docs)
+    return out
+
+
 def check_llm(
     corpus: Corpus, human: Labels, llm: Labels, *, name: str, absent_is_zero: bool
 ) -> LlmCheck | None:
