@@ -92,3 +92,35 @@ def test_uploads_and_zip_members_are_cached_too(tmp_path, counted):
     first = load_files(files, cache=cache)
     counted.update(read=0)
     assert load_files(files, cache=cache).chunks == first.chunks and counted["read"] == 0
+
+
+def test_the_cache_stays_under_its_size_limit_dropping_the_least_recently_used(
+    tmp_path, counted, monkeypatch
+):
+    """A store that ingests corpus after corpus does not grow without end: past the limit, the entries used
+    longest ago go, those of the load in hand stay, and a file dropped is only read again."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, text in ((old, fx.EN_TEXT), (new, fx.EN_TEXT.replace("the", "a"))):
+        folder.mkdir()
+        for i in range(4):
+            (folder / f"f{i}.md").write_text(text * (3 + i), encoding="utf-8")
+    store = tmp_path / "store"
+    load_corpus(old, cache=IngestCache(store))
+    size = sum(p.stat().st_size for p in (store / "ingest").glob("*/*.json"))
+    # room for a little more than one corpus: loading the second must drop the first's entries
+    cache = IngestCache(store, max_bytes=int(size * 1.1))
+    load_corpus(new, cache=cache)
+    left = sum(p.stat().st_size for p in (store / "ingest").glob("*/*.json"))
+    assert left <= size * 1.1
+    counted.update(read=0)
+    load_corpus(new, cache=IngestCache(store, max_bytes=int(size * 1.1)))
+    assert counted["read"] == 0  # the load in hand kept all its entries
+    load_corpus(old, cache=IngestCache(store, max_bytes=int(size * 1.1)))
+    assert counted["read"] == 4  # the older corpus was dropped: read again, not an error
+
+
+def test_the_size_limit_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETRIEVAL_COMPARE_INGEST_CACHE_MB", "3")
+    assert IngestCache(tmp_path).max_bytes == 3 << 20
+    monkeypatch.setenv("RETRIEVAL_COMPARE_INGEST_CACHE_MB", "lots")
+    assert IngestCache(tmp_path).max_bytes == 2048 << 20  # a value that is not a number: the default

@@ -9,6 +9,10 @@ Entries are JSON (never pickle) under ``<store root>/ingest/<key[:2]>/<key>.json
 sha256 of the rest) and the payload, written to a temp file and renamed into place: a truncated, edited or unreadable entry is ignored
 (the file is read again and the entry rewritten), never trusted in part and never an error. A cache that cannot
 be written (read-only folder, full disk) only costs the time it would have saved.
+
+The folder is kept under a size limit (``DEFAULT_MAX_MB``, or ``$RETRIEVAL_COMPARE_INGEST_CACHE_MB``): a load that
+wrote entries then removes the least recently used ones (an entry's file time is touched at each hit) until the
+folder is back under 80% of the limit, never an entry the same load used.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 from core.ingest.options import ChunkOptions, Limits
@@ -28,6 +33,19 @@ ENTRY_FORMAT = 1
 FOLDER = "ingest"
 _FIELDS = tuple(f.name for f in dataclasses.fields(Chunk))
 _INT_OR_NONE = ("page", "line_start", "line_end")
+DEFAULT_MAX_MB = 2048  # a million short chunks take ~1 GB of entries
+MAX_MB_ENV = "RETRIEVAL_COMPARE_INGEST_CACHE_MB"
+PRUNE_TO = 0.8  # a prune leaves the folder at this share of the limit, so the next loads do not prune again
+
+
+def max_bytes_from_env() -> int:
+    """The size limit in bytes: ``$RETRIEVAL_COMPARE_INGEST_CACHE_MB`` when it is a positive number, else the default."""
+    raw = os.environ.get(MAX_MB_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_MB
+    except ValueError:
+        mb = DEFAULT_MAX_MB
+    return int((mb if mb > 0 else DEFAULT_MAX_MB) * (1 << 20))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +103,9 @@ def _chunk_of(row: object) -> Chunk:
 class IngestCache:
     """Per-file ingest results on disk under ``root/ingest``; ``hits`` and ``misses`` count this object's lookups."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
         self.folder = Path(root) / FOLDER
+        self.max_bytes = max_bytes if max_bytes is not None else max_bytes_from_env()
         self.hits = 0
         self.misses = 0
 
@@ -116,6 +135,10 @@ class IngestCache:
             self.misses += 1
             return None
         self.hits += 1
+        try:  # recency for the size limit: an entry in use is the last one removed
+            os.utime(self._path(key))
+        except OSError:
+            pass
         return found
 
     def put(self, key: str, found: CachedFile) -> bool:
@@ -141,3 +164,35 @@ class IngestCache:
                 pass
             return False
         return True
+
+    def prune(self, keep: Collection[str] = ()) -> int:
+        """Remove the least recently used entries (not those in ``keep``) while the folder is over ``max_bytes``,
+        down to ``PRUNE_TO`` of it; returns the bytes removed. Never raises: a cache that cannot be pruned only
+        takes disk space."""
+        try:
+            entries = []
+            for path in self.folder.glob("*/*.json"):
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                entries.append((st.st_mtime, st.st_size, path))
+        except OSError:
+            return 0
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return 0
+        target = int(self.max_bytes * PRUNE_TO)
+        keep_set = set(keep)
+        freed = 0
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total - freed <= target:
+                break
+            if path.stem in keep_set:
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            freed += size
+        return freed

@@ -142,6 +142,8 @@ class _Loader:
         self.sources: set[str] = set()
         self.sidecars: set[str] = set()  # BEIR judgments: reported, never embedded
         self.total = 0
+        self.used: set[str] = set()  # cache entries this load read or wrote (a prune keeps them)
+        self.wrote = False
 
     def skip(self, source: str, reason: str, size: int = 0, encoding: str = "") -> None:
         self.files.append(FileStatus(source, "skipped", reason, encoding, size, 0))
@@ -243,6 +245,7 @@ class _Loader:
         key = ""
         if self.cache is not None:
             key = cache_key(digest, source, self.options, self.limits, self.tokenizer_name)
+            self.used.add(key)
             found = self.cache.get(key)
             if found is not None:
                 return found
@@ -256,10 +259,12 @@ class _Loader:
             doc.kind,
         )
         if self.cache is not None:
-            self.cache.put(key, read)
+            self.wrote = self.cache.put(key, read) or self.wrote
         return read
 
     def corpus(self, name: str) -> Corpus:
+        if self.cache is not None and self.wrote:  # the cache grew: back under its size limit
+            self.cache.prune(keep=self.used)
         chunks = tuple(self.chunks)
         return Corpus(chunks, tuple(self.files), corpus_sha256(chunks), name)
 
@@ -341,7 +346,9 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     The type is checked on the open file itself (``fstat``), not believed from an earlier ``stat``: a path
     swapped for a FIFO in between is still refused. The open never blocks (``O_NONBLOCK``: opening a FIFO with
     no writer would); reads of a regular file are unaffected by it. OSError as ``os.open`` raises it."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    )
     fd = os.open(path, flags)
     fh = os.fdopen(fd, "rb")
     try:
