@@ -111,6 +111,33 @@ def test_export_import_into_a_fresh_store_then_search_embeds_nothing(made, corpu
     assert install(bundle, models, store)[0].written == 0  # a second import adds nothing
 
 
+def test_a_bundle_streamed_to_a_file_holds_the_vectors_np_save_would_write(
+    made, corpus, models, tmp_path, monkeypatch
+):
+    """write_bundle streams the vectors a block of rows at a time (a block smaller than the corpus here): the member
+    is byte for byte what np.save writes of the distinct texts' rows, and the file reads back as the bytes do."""
+    import core.bundle.archive as archive
+
+    monkeypatch.setattr(archive, "VECTOR_BLOCK_ROWS", 2)  # 4 distinct texts: two blocks and a header
+    store = EmbeddingStore(tmp_path / "s")
+    exports = []
+    for slot, emb in models.items():
+        mi = build_model_index(corpus, emb, store=store)
+        exports.append(ExportModel(slot=slot, name=PAIR["AB".index(slot)], embedder=emb, vectors=mi.vectors))
+    path = tmp_path / "b.zip"
+    archive.write_bundle(path, corpus, exports, settings={"k": 7}, origin="upload")
+    hashes, rows = distinct_texts(corpus)
+    take = [rows.index(r) for r in range(len(hashes))]
+    with zipfile.ZipFile(path) as zf:
+        for e in exports:
+            want = io.BytesIO()
+            np.save(want, np.ascontiguousarray(e.vectors[take], dtype=np.float32), allow_pickle=False)
+            assert zf.read(f"vectors/{e.slot}.npy") == want.getvalue()
+    from_file, from_bytes = read_bundle(path), read_bundle(made)
+    for slot in "AB":
+        np.testing.assert_array_equal(from_file.model(slot).vectors, from_bytes.model(slot).vectors)
+
+
 def test_cli_export_then_import_prints_what_it_loaded(tmp_path, capsys):
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -254,7 +281,9 @@ def test_the_shipped_bundle_carries_no_path_of_the_machine_that_made_it():
     from tests.test_bundle_checks import machine_paths
 
     manifest = json.loads(zipfile.ZipFile(SAMPLE_BUNDLE).read("manifest.json"))
-    assert machine_paths(manifest) == [], f"the sample's manifest names folders of its maker's machine: {REGENERATE}"
+    assert machine_paths(manifest) == [], (
+        f"the sample's manifest names folders of its maker's machine: {REGENERATE}"
+    )
 
 
 @pytest.mark.slow

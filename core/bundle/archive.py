@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -51,12 +53,6 @@ class ExportModel:
     name: str
     embedder: Embedder
     vectors: np.ndarray  # (chunks, dim), e.g. ModelIndex.vectors
-
-
-def _npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-    return buf.getvalue()
 
 
 def _json_bytes(obj: object) -> bytes:
@@ -93,7 +89,47 @@ def make_bundle(
     labels: Mapping[str, Any] | None = None,
     origin: str = "",
 ) -> bytes:
-    """The bundle zip's bytes: corpus, each model's distinct-text vectors, labels and settings, with checksums."""
+    """The bundle zip's bytes: corpus, each model's distinct-text vectors, labels and settings, with checksums
+    (what the page's download button hands over; ``write_bundle`` streams one to a file instead)."""
+    buf = io.BytesIO()
+    write_bundle(buf, corpus, models, settings=settings, labels=labels, origin=origin)
+    return buf.getvalue()
+
+
+VECTOR_BLOCK_ROWS = 16_384  # rows gathered, hashed and compressed at a time while a bundle is written
+
+
+def _write_npy(zf: zipfile.ZipFile, member: str, vecs: np.ndarray, take: Sequence[int]) -> dict[str, Any]:
+    """``vecs[take]`` as a float32 .npy member, a block of rows at a time (never a whole copy); its sha256 and size
+    (the bytes ``np.save`` would write: a version 1.0 header, then the rows in C order)."""
+    header = io.BytesIO()
+    shape = (len(take), int(vecs.shape[1]))
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    digest, size = hashlib.sha256(), 0
+    with zf.open(member, "w", force_zip64=True) as out:
+        blocks = (
+            np.ascontiguousarray(vecs[take[i : i + VECTOR_BLOCK_ROWS]], dtype="<f4").tobytes()
+            for i in range(0, len(take), VECTOR_BLOCK_ROWS)
+        )
+        for part in itertools.chain([header.getvalue()], blocks):
+            out.write(part)
+            digest.update(part)
+            size += len(part)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def write_bundle(
+    target: str | os.PathLike[str] | BinaryIO,
+    corpus: Corpus,
+    models: Sequence[ExportModel],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    labels: Mapping[str, Any] | None = None,
+    origin: str = "",
+) -> None:
+    """Write a bundle to a path or a binary file, the vectors streamed a block of rows at a time (peak memory: one
+    block, not the vectors); ``make_bundle`` states what it holds. The manifest, with every member's sha256 and
+    size, is written last; an import reads it first by name."""
     if not corpus.chunks:
         raise BundleError(
             "Nothing to export: the corpus has no chunks. Load a corpus and build both indexes first."
@@ -114,6 +150,7 @@ def make_bundle(
     }
     _importable(members)
     entries = []
+    pending: list[tuple[str, np.ndarray]] = []
     for m in models:
         vecs = np.asarray(m.vectors)
         if vecs.ndim != 2 or vecs.shape[0] != len(corpus.chunks):
@@ -122,7 +159,7 @@ def make_bundle(
                 "build its index on this corpus first."
             )
         member = f"vectors/{m.slot}.npy"
-        members[member] = _npy(vecs[take])
+        pending.append((member, vecs))
         entries.append(
             {
                 "slot": m.slot,
@@ -138,27 +175,26 @@ def make_bundle(
     # settings.models as the entries name them (a folder path: 'local:<name>', as check_settings makes it too)
     if "models" in checked_settings:
         checked_settings["models"] = {**checked_settings["models"], **{e["slot"]: e["name"] for e in entries}}
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "corpus": {
-            "name": corpus.name,
-            "sha256": corpus.sha256,
-            "chunks": len(corpus.chunks),
-            "texts": len(hashes),
-            "origin": origin,
-        },
-        "settings": checked_settings,
-        "models": entries,
-        "members": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-            for name, data in members.items()
-        },
-    }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        written = {}
         for name, data in members.items():
             zf.writestr(name, data)
-    return buf.getvalue()
+            written[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        for member, vecs in pending:
+            written[member] = _write_npy(zf, member, vecs, take)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "corpus": {
+                "name": corpus.name,
+                "sha256": corpus.sha256,
+                "chunks": len(corpus.chunks),
+                "texts": len(hashes),
+                "origin": origin,
+            },
+            "settings": checked_settings,
+            "models": entries,
+            "members": written,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))

@@ -12,6 +12,7 @@ names the folder to check and install its vectors with.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ from core.bundle import (
     install,
     judgments_dump,
     load_judgments,
-    make_bundle,
     read_bundle,
     summary,
+    write_bundle,
 )
 from core.cli.common import (
     add_common,
@@ -132,21 +133,28 @@ def run_export(args: argparse.Namespace) -> int:
         labels["qrels"] = qrels
     if dump := judgments_dump(corpus.sha256, store.root):
         labels["judgments"] = dump
-    data = make_bundle(corpus, models, settings=settings, labels=labels, origin="cli")
     out = Path(args.out).expanduser()
+    part = out.with_name(
+        f".{out.name}.part"
+    )  # a stopped or failed export leaves no half bundle under its name
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        write_bundle(part, corpus, models, settings=settings, labels=labels, origin="cli")
+        os.replace(part, out)
     except OSError as exc:
+        part.unlink(missing_ok=True)
         raise DashboardError(
-            f"Cannot write the bundle to {out}: {exc.strerror or exc}. Choose a writable path."
+            f"Cannot write the bundle to {out}: {exc.strerror or exc}. Choose a writable path with room for it."
         ) from None
-    info = {"out": str(out), "bytes": len(data), **summary(read_bundle(data))}
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    info = {"out": str(out), "bytes": out.stat().st_size, **summary(read_bundle(out))}
     if args.json:
         print(dumps(info))
     else:
         print(
-            f"wrote {out} ({len(data) / 2**20:.1f} MiB): {len(corpus.chunks):,} chunks, "
+            f"wrote {out} ({info['bytes'] / 2**20:.1f} MiB): {len(corpus.chunks):,} chunks, "
             + ", ".join(f"{m.slot} {m.name} ({m.vectors.shape[1]} dims)" for m in models)
             + (f", labels: {', '.join(labels)}" if labels else "")
         )
