@@ -133,9 +133,10 @@ def model_picker(slot: Slot) -> None:
         name = endpoint_choice(s, current)
     else:
         name = choice
-    if name:
+    if name and name != current:
         state.choose_model(slot, name)
-    else:
+        st.rerun()  # the sidebar and the fallback banner, drawn above, still name the model chosen before
+    elif not name:
         st.info("Fill in the fields above to choose this model.")
         return
     try:
