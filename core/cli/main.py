@@ -31,18 +31,10 @@ from core.cli.common import (
 from core.errors import DashboardError
 from core.models import PRESETS, availability
 from core.store import EmbeddingStore
-from core.text import display_name, format_bytes
+from core.text import display_name, format_bytes, format_count
 from core.types import SearchParams
 
 # ---- models ---------------------------------------------------------------------------------------
-
-
-def _human(n: float | int, units: tuple[str, ...] = ("", "K", "M", "B")) -> str:
-    for unit in units:
-        if abs(n) < 1000 or unit == units[-1]:
-            return f"{n:.0f}{unit}" if unit == "" or n >= 100 else f"{n:.1f}{unit}"
-        n /= 1000.0
-    return str(n)
 
 
 def add_models_parser(sub) -> argparse.ArgumentParser:
@@ -78,7 +70,7 @@ def run_models(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['name']:<24} {r['dims']:>5}  {r['mrl']:<9} {_human(r['params']):>7}  {r['licence']:<11} "
+            f"{r['name']:<24} {r['dims']:>5}  {r['mrl']:<9} {format_count(r['params']):>7}  {r['licence']:<11} "
             f"{r['availability']}"
         )
     return 0

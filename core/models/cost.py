@@ -13,7 +13,7 @@ from core.errors import DashboardError
 from core.models.device import device_kind
 from core.models.throughput import Throughput
 from core.models.tokenizer import load_tokenizer
-from core.text import format_bytes
+from core.text import format_bytes, format_count
 from core.types import ModelSpec
 
 # Share of the machine's matmul rate a transformer forward pass reaches when nothing was calibrated
@@ -117,7 +117,7 @@ def memory_bytes(
 def describe_memory(spec: ModelSpec, *, device: str = "cpu") -> str:
     """One-line memory estimate used in out-of-memory errors."""
     need = memory_bytes(spec, device=device, seq_len=512)
-    return f"about {format_bytes(need)} needed ({spec.params / 1e9:.2f}B parameters at {_bytes_per_param(device)} bytes each plus activations)"
+    return f"about {format_bytes(need)} needed ({format_count(spec.params)} parameters at {_bytes_per_param(device)} bytes each plus activations)"
 
 
 def calibrate(embedder, texts: list[str], *, device: str = "cpu") -> Calibration:
@@ -205,23 +205,19 @@ def estimate_build(
         seconds = n_tokens / tps
         return CostEstimate(seconds, mem, n_tokens, tps, basis, spec.name, "cpu", n_chunks, spec.params)
     peak = machine_flops(device if kind != "cpu" else "cpu")
-    if (
-        calibration is not None
-        and calibration.model == spec.name
-        and device_kind(calibration.device) == kind
-    ):
+    if calibration is not None and calibration.model == spec.name and device_kind(calibration.device) == kind:
         tps = calibration.tokens_per_s
         basis = f"measured {tps:,.0f} tokens/s on a warm-up batch of this model"
     elif calibration is not None and device_kind(calibration.device) == kind and calibration.params > 0:
         eff = min(1.0, calibration.flops_per_s / peak)
         tps = peak * eff / (2.0 * spec.params)
         basis = (
-            f"2 x {spec.params / 1e9:.2f}B FLOPs/token at {peak / 1e9:,.0f} GFLOP/s x {eff:.0%} efficiency "
+            f"2 x {format_count(spec.params)} FLOPs/token at {peak / 1e9:,.0f} GFLOP/s x {eff:.0%} efficiency "
             f"(calibrated on {calibration.model})"
         )
     else:
         eff = DEFAULT_EFFICIENCY.get(kind, 0.3)
         tps = peak * eff / (2.0 * spec.params)
-        basis = f"2 x {spec.params / 1e9:.2f}B FLOPs/token at {peak / 1e9:,.0f} GFLOP/s x {eff:.0%} assumed efficiency"
+        basis = f"2 x {format_count(spec.params)} FLOPs/token at {peak / 1e9:,.0f} GFLOP/s x {eff:.0%} assumed efficiency"
     seconds = n_tokens / tps if tps > 0 else float("inf")
     return CostEstimate(seconds, mem, n_tokens, tps, basis, spec.name, device, n_chunks, spec.params)

@@ -36,6 +36,15 @@ def format_bytes(n: float) -> str:
     return f"{n:,.1f} TiB"
 
 
+def format_count(n: float) -> str:
+    """A large count in short form, the one format for parameter counts: '850', '22.7M', '4.0B', '110M'."""
+    for unit in ("", "K", "M", "B"):
+        if abs(n) < 1000 or unit == "B":
+            return f"{n:.0f}{unit}" if unit == "" or abs(n) >= 100 else f"{n:.1f}{unit}"
+        n /= 1000.0
+    return f"{n:.0f}B"
+
+
 def minus_signs(text: str) -> str:
     """A sentence written elsewhere ('+0.05..-0.03') with its negative figures in U+2212; hyphens inside words,
     ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
