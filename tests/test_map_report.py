@@ -92,3 +92,18 @@ def test_without_a_map_the_report_keeps_its_eight_sections():
         "answer", "corpus", "models", "quality", "differ", "cost", "latency", "reproduce",
     ]  # fmt: skip
     assert report.sections[-1].title == "8. Reproduce"
+
+
+def test_a_region_of_many_files_never_reads_as_zero_or_all():
+    """At 100k chunks a region's largest file held 0.6% of it and read 'file00683.md 0%'; 99.6% English read 100%."""
+    from core.corpus_map.regions import Region
+    from core.report.regions import make_up, share
+
+    assert [share(1, 1000), share(6, 1000), share(400, 1000), share(996, 1000), share(5, 5)] == [
+        "<1%", "1%", "40%", ">99%", "100%",
+    ]  # fmt: skip
+    files = {f"part/file{i:05d}.md": 50 for i in range(316)}
+    region = Region(1, "x", ("x",), tuple(f"c{i}" for i in range(15_800)), files, {"en": 15_740, "de": 60},
+                    (0.0, 0.0))  # fmt: skip
+    text = make_up(region)
+    assert text == "file00000.md <1% · 315 more; English >99% · German <1%", text
