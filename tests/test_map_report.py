@@ -97,7 +97,8 @@ def test_without_a_map_the_report_keeps_its_eight_sections():
 def test_a_region_of_many_files_never_reads_as_zero_or_all():
     """At 100k chunks a region's largest file held 0.6% of it and read 'file00683.md 0%'; 99.6% English read 100%."""
     from core.corpus_map.regions import Region
-    from core.report.regions import make_up, share
+    from core.report.regions import make_up
+    from core.text import format_share as share
 
     assert [share(1, 1000), share(6, 1000), share(400, 1000), share(996, 1000), share(5, 5)] == [
         "<1%", "1%", "40%", ">99%", "100%",

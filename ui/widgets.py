@@ -19,6 +19,7 @@ from core.models import (
     display_label,
     load_tokenizer,
 )
+from core.text import format_share
 from core.types import Corpus
 from ui import build, bundle, index_backend, last_session, resources, state
 from ui.corpus import chunk_options, sample_queries
@@ -190,8 +191,9 @@ def corpus_language_label(corpus: Corpus) -> str:
     main = corpus_language(hist)
     if main != "mixed":
         return language_name(main)
-    shares = language_shares(hist)[:3]
-    return "Mixed: " + " · ".join(f"{language_name(k)} {v:.0%}" for k, v in shares)
+    shares = language_shares(hist)[:3]  # of the chunks whose language is known
+    total = sum(v for k, v in hist.items() if k != "unknown")
+    return "Mixed: " + " · ".join(f"{language_name(k)} {format_share(hist[k], total)}" for k, _ in shares)
 
 
 def status_panel() -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.corpus_map import CorpusMap, Layout, Region
 from core.ingest import language_name
-from core.text import number
+from core.text import format_share, number
 from core.types import Corpus
 
 Space = Literal["A", "B"]
@@ -134,20 +134,10 @@ def centre_rows(cmap: CorpusMap, corpus: Corpus, *, space: Space, seed: int = 0)
     return out
 
 
-def share(part: int, total: int) -> str:
-    """A share as a whole percent that never reads as none or all when it is not: '<1%', '40%', '>99%'."""
-    if total <= 0 or part <= 0:
-        return "0%"
-    if part >= total:
-        return "100%"
-    pct = part / total
-    return "<1%" if pct < 0.005 else ">99%" if pct >= 0.995 else f"{pct:.0%}"
-
-
 def _shares(counts: Mapping[str, int], *, top: int, name: Any = str) -> str:
     total = sum(counts.values())
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    shown = [f"{name(k)} {share(v, total)}" for k, v in ranked[:top]]
+    shown = [f"{name(k)} {format_share(v, total)}" for k, v in ranked[:top]]
     if len(ranked) > top:
         shown.append(f"{len(ranked) - top} more")
     return " · ".join(shown)

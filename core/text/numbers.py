@@ -45,6 +45,16 @@ def format_count(n: float) -> str:
     return f"{n:.0f}B"
 
 
+def format_share(part: int, total: int) -> str:
+    """A share as a whole percent that never reads as none or all when it is not: '<1%', '40%', '>99%'."""
+    if total <= 0 or part <= 0:
+        return "0%"
+    if part >= total:
+        return "100%"
+    pct = part / total
+    return "<1%" if pct < 0.005 else ">99%" if pct >= 0.995 else f"{pct:.0%}"
+
+
 def minus_signs(text: str) -> str:
     """A sentence written elsewhere ('+0.05..-0.03') with its negative figures in U+2212; hyphens inside words,
     ids and dates ('e5-small', 'q-1', '2025-12-02') stay as they are."""
