@@ -101,12 +101,12 @@ def write_corpus(n: int, folder: Path) -> None:
 def fill_store(corpus_dir: Path, store_dir: Path, *, seed: int = 11) -> tuple[int, float]:
     """Load the corpus as the CLI does (filling the ingest cache) and put one synthetic vector per distinct text
     into the store under the model's cache key; returns (chunks, ingest seconds)."""
-    from core.cli.common import load_any_corpus
+    from core.ingest import IngestCache, load_corpus
     from core.models import load_embedder, resolve_model
     from core.store import EmbeddingStore, text_hash
 
     t0 = time.perf_counter()
-    corpus = load_any_corpus(corpus_dir, store=store_dir)
+    corpus = load_corpus(corpus_dir, cache=IngestCache(store_dir))  # what the CLI's load_any_corpus does
     ingest_s = time.perf_counter() - t0
     embedder = load_embedder(resolve_model(MODEL))
     texts = list(

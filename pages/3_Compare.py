@@ -152,16 +152,16 @@ def misses(pair: compare.PairResult, corpus: Corpus) -> None:
 
 def pin_picker(corpus: Corpus) -> None:
     """'Pin a file': its best rank in both columns follows every query."""
-    files = list(dict.fromkeys(c.source for c in corpus.chunks))
-    if state.get("cmp_pinned") not in files:
+    labels = compare.file_labels(corpus)
+    if state.get("cmp_pinned") not in labels:
         state.put("cmp_pinned", None)
     pin_col, _ = st.columns([1, 1])
     pin_col.selectbox(
         "Pin a file",
-        files,
+        list(labels),
         index=None,
         key="cmp_pinned",
-        format_func=display_name,
+        format_func=labels.__getitem__,
         placeholder="Type to find a file whose rank should follow every query",
         help="The pinned file's best chunk: its rank in both columns' full rankings, shown for every query.",
     )

@@ -33,6 +33,7 @@ from core.search import (
     side_languages,
 )
 from core.store import default_root
+from core.text import display_name
 from core.types import Corpus, SearchParams, SearchResult
 from ui import build, resources, state, systems
 
@@ -205,6 +206,15 @@ def other_place(pair: PairResult, slot: str, chunk_id: str) -> tuple[int | None,
     if r is not None and r <= pair.k:  # the HNSW top k missed what exact search ranks this high
         return r, f"#{r} by exact search"
     return r, other.deep.where(chunk_id)
+
+
+def file_labels(corpus: Corpus) -> dict[str, str]:
+    """Each file of the corpus (in order) and its display name, once per corpus: the Pin-a-file options (at 100k
+    chunks, listing them from the chunks on every rerun was half the Compare page's script time)."""
+    return resources.memo(
+        ("file_labels", corpus.sha256),
+        lambda: {s: display_name(s) for s in dict.fromkeys(c.source for c in corpus.chunks)},
+    )
 
 
 def pinned_ranks(pair: PairResult, corpus: Corpus, source: str) -> dict[str, str]:
