@@ -12,6 +12,7 @@ names the folder to check and install its vectors with.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -134,20 +135,21 @@ def run_export(args: argparse.Namespace) -> int:
     if dump := judgments_dump(corpus.sha256, store.root):
         labels["judgments"] = dump
     out = Path(args.out).expanduser()
-    part = out.with_name(
-        f".{out.name}.part"
-    )  # a stopped or failed export leaves no half bundle under its name
+    # a stopped or failed export leaves no half-written bundle under the name asked for
+    part = out.with_name(f".{out.name}.part")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_bundle(part, corpus, models, settings=settings, labels=labels, origin="cli")
         os.replace(part, out)
     except OSError as exc:
-        part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
         raise DashboardError(
             f"Cannot write the bundle to {out}: {exc.strerror or exc}. Choose a writable path with room for it."
         ) from None
     except BaseException:
-        part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
         raise
     info = {"out": str(out), "bytes": out.stat().st_size, **summary(read_bundle(out))}
     if args.json:
