@@ -239,14 +239,19 @@ def test_the_stored_grade_of_the_pair_shown_is_the_raters_latest():
 def test_a_resumed_build_says_one_vector_was_stored():
     from ui import build
 
-    mi = SimpleNamespace(
-        stats=SimpleNamespace(embedded=4),
-        corpus=SimpleNamespace(chunks=[0] * 5),
-        spec=SimpleNamespace(name=MINILM),
-    )
-    built = SimpleNamespace(mi=mi, reused=False, agreement=None, seconds=1.0)
-    row = build._report_row("A", built, None, fresh=False)
-    assert row["what ran"] == "embedded 4 chunks (1 was stored)", row
+    def report(embedded: int, texts: list[str]) -> str:
+        mi = SimpleNamespace(
+            stats=SimpleNamespace(embedded=embedded),
+            corpus=SimpleNamespace(chunks=[SimpleNamespace(embed_text=t) for t in texts]),
+            spec=SimpleNamespace(name=MINILM),
+        )
+        built = SimpleNamespace(mi=mi, reused=False, agreement=None, seconds=1.0)
+        return build._report_row("A", built, None, fresh=False)["what ran"]
+
+    assert report(4, list("abcde")) == "embedded 4 chunks (1 was stored)"
+    # a fresh store at 100k chunks said '14,066 were stored': they were chunks repeating another's text
+    assert report(3, list("abcaa")) == "embedded 3 chunks (2 repeat an earlier chunk's text)"
+    assert report(2, list("abcc")) == "embedded 2 chunks (1 was stored; 1 repeats an earlier chunk's text)"
 
 
 @pytest.mark.slow
@@ -276,8 +281,12 @@ def test_evaluate_per_query_puts_the_query_first_and_writes_one_minus_sign(home)
     assert list(per_query.value.columns)[0] == "query"
     config = json.loads(per_query.proto.columns)
     widths = [c.get("width") for k, c in config.items() if k != "_index"]
-    assert config["query"]["width"] >= 300, config["query"]  # wide enough to read, not the clipped last column
-    assert all(isinstance(w, int) for w in widths) and sum(widths) <= 820, widths  # and nothing off to the right
+    assert config["query"]["width"] >= 300, config[
+        "query"
+    ]  # wide enough to read, not the clipped last column
+    assert all(isinstance(w, int) for w in widths) and sum(widths) <= 820, (
+        widths
+    )  # and nothing off to the right
     signed = [
         str(v)
         for df in at.dataframe

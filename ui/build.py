@@ -545,14 +545,18 @@ def build_all(
 def _report_row(slot: str, b: _Built, estimate: float | None, *, fresh: bool) -> dict[str, str]:
     stats = b.mi.stats
     embedded = stats.embedded if stats is not None and not b.reused else 0
-    n = len(b.mi.corpus.chunks)
+    chunks = b.mi.corpus.chunks
+    n, distinct = len(chunks), len({c.embed_text for c in chunks})  # the store embeds each distinct text once
     what = f"embedded {count(embedded, 'chunk')}" if embedded else "reused stored embeddings"
-    if embedded and embedded < n:
-        what += (
-            f" ({n - embedded:,} kept from a stopped rebuild)"
-            if fresh
-            else f" ({n - embedded:,} {plural(n - embedded, 'was')} stored)"
+    notes = []
+    if embedded and (have := distinct - embedded) > 0:
+        notes.append(
+            f"{have:,} kept from a stopped rebuild" if fresh else f"{have:,} {plural(have, 'was')} stored"
         )
+    if embedded and (repeats := n - distinct) > 0:  # not 'stored': a fresh store holds none of them
+        notes.append(f"{repeats:,} {plural(repeats, 'repeats', 'repeat')} an earlier chunk's text")
+    if notes:
+        what += f" ({'; '.join(notes)})"
     if b.agreement is not None:
         what += f"; lowest cosine to the precomputed vectors {b.agreement:.5f}"
     return {
