@@ -22,11 +22,19 @@ def test_for_corpus_creates_the_folder_and_survives_reopening(tmp_path):
     store = JudgmentStore.for_corpus(SHA, root=root)
     assert store.path == root / "judgments" / f"{SHA}.sqlite"
     store.record(query="jwt auth", chunk_id="c1", label=2, rater="ann", origin="pooled", pool_depth=10)
-    store.record_vote(query="jwt auth", model_a="m1", model_b="m2", left="B", winner="left", rater="ann", k=10)
+    store.record_vote(
+        query="jwt auth", model_a="m1", model_b="m2", left="B", winner="left", rater="ann", k=10
+    )
     again = JudgmentStore.for_corpus(SHA, root=root)  # a restart: a new object on the same file
     [j] = again.judgments()
     assert (j.query_id, j.chunk_id, j.label, j.rater, j.pool_depth, j.origin) == (
-        query_id("jwt auth"), "c1", 2, "ann", 10, "pooled")
+        query_id("jwt auth"),
+        "c1",
+        2,
+        "ann",
+        10,
+        "pooled",
+    )
     [v] = again.votes()
     assert v.outcome == "B"
 
@@ -99,8 +107,9 @@ def test_qrels_merge_by_median_rounded_down_and_union_prefers_pooled(tmp_path):
 
 def test_explicit_query_ids_are_kept(tmp_path):
     store = JudgmentStore(tmp_path / "j.sqlite")
-    store.record(query="How long is a JWT valid?", query_id="q03", chunk_id="c", label=1, rater="r",
-                 origin="imported")
+    store.record(
+        query="How long is a JWT valid?", query_id="q03", chunk_id="c", label=1, rater="r", origin="imported"
+    )
     assert store.qrels("imported") == ({"q03": "How long is a JWT valid?"}, {"q03": {"c": 1}})
 
 
@@ -145,13 +154,19 @@ def test_threads_writing_at_once_lose_nothing(tmp_path):
     errors = []
 
     def work(n: int) -> None:
-        store = JudgmentStore(path, SHA)  # each session opens its own store object
-        start.wait()
+        try:  # each session opens its own store object, all at once (a first open once met "database is locked")
+            store = JudgmentStore(path, SHA)
+            start.wait(timeout=60)
+        except Exception as exc:  # reported below; the others are released, not left waiting at the barrier
+            errors.append(exc)
+            start.abort()
+            return
         try:
             for i in range(40):
                 store.record(query=f"q{i}", chunk_id=f"c{n}", label=i % 3, rater=f"r{n}", origin="pooled")
-                store.record_vote(query=f"q{i}", model_a="a", model_b="b", left="A", winner="tie",
-                                  rater=f"r{n}", k=10)
+                store.record_vote(
+                    query=f"q{i}", model_a="a", model_b="b", left="A", winner="tie", rater=f"r{n}", k=10
+                )
         except Exception as exc:  # reported below
             errors.append(exc)
 
@@ -256,7 +271,11 @@ def test_a_lone_surrogate_in_any_text_is_cleaned_not_a_unicode_error(tmp_path):
     store.record(query=q, chunk_id="doc\udcff.md#0", label=2, rater=rater, origin="pooled", pool_depth=10)
     store.record(query=q, chunk_id="doc\udcff.md#1", label=1, rater=rater, origin="thumbs")
     (j, thumbs) = store.judgments()
-    assert j.query == thumbs.query == "how does \ufffd work" and j.rater == "ann\ufffd" and j.chunk_id == "doc\ufffd.md#0"
+    assert (
+        j.query == thumbs.query == "how does \ufffd work"
+        and j.rater == "ann\ufffd"
+        and j.chunk_id == "doc\ufffd.md#0"
+    )
     # one query: the id of the raw text is the id of the text as stored (and as a reload recomputes it)
     assert j.query_id == thumbs.query_id == query_id(q) == query_id(j.query)
     assert store.qrels("union")[0] == {query_id(q): "how does \ufffd work"}
@@ -264,7 +283,12 @@ def test_a_lone_surrogate_in_any_text_is_cleaned_not_a_unicode_error(tmp_path):
     # votes: query, model names and rater
     store.record_vote(query=q, model_a="m\ud800a", model_b="mb", left="A", winner="left", rater=rater, k=10)
     (v,) = store.votes()
-    assert (v.query, v.model_a, v.rater, v.query_id) == ("how does \ufffd work", "m\ufffda", "ann\ufffd", query_id(q))
+    assert (v.query, v.model_a, v.rater, v.query_id) == (
+        "how does \ufffd work",
+        "m\ufffda",
+        "ann\ufffd",
+        query_id(q),
+    )
     assert store.undo_vote(rater) == v and store.votes() == []
     # ready-made rows (imports, bundles, dumps) and an explicit id are cleaned the same way
     added = store.add_judgments([Judgment("q\udc80", q, "c", 1, rater, 1.0, None, "imported")])
@@ -324,10 +348,14 @@ def test_huge_integers_are_refused_by_the_store_naming_the_field_and_the_range(t
     store = JudgmentStore(tmp_path / "j.sqlite")
     with pytest.raises(ValueError, match=field):
         write(store)
-    with pytest.raises(StoreError, match=field.split(" must")[0]):  # a dump or bundle goes through the same check
+    with pytest.raises(
+        StoreError, match=field.split(" must")[0]
+    ):  # a dump or bundle goes through the same check
         store.load({"judgments": [], "votes": []} | _dump_of(write))
     assert store.judgments() == [] and store.votes() == []
-    store.add_judgments([_judgment(label=-1000), _judgment(label=1000, depth=10_000)])  # the bounds themselves fit
+    store.add_judgments(
+        [_judgment(label=-1000), _judgment(label=1000, depth=10_000)]
+    )  # the bounds themselves fit
     assert sorted(j.label for j in store.history()) == [-1000, 1000]
 
 

@@ -248,15 +248,7 @@ class JudgmentStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _os_error(exc, self.path.parent) from exc
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            if "schema" not in meta:
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            if corpus_sha256 is not None:
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('corpus_sha256', ?)", (corpus_sha256,))
-            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        meta = self._set_up(corpus_sha256)
         self.corpus_sha256: str | None = meta.get("corpus_sha256")
         if corpus_sha256 is not None and self.corpus_sha256 != corpus_sha256:
             raise StoreError(
@@ -266,6 +258,30 @@ class JudgmentStore:
             )
         if meta.get("thumbs_ids") != THUMBS_IDS:
             self._key_thumbs_by_text()
+
+    def _set_up(self, corpus_sha256: str | None) -> dict[str, str]:
+        """WAL mode, the tables and the meta rows; returns the meta table. Sessions opening a new file at once
+        can meet a lock SQLite reports at once, without waiting (a read upgraded to a write while another
+        connection switches the file to WAL): that attempt is made again, up to BUSY_TIMEOUT_S in all."""
+        deadline = _time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                with self._connect() as con:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(_SCHEMA)
+                    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                    if "schema" not in meta:
+                        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    if corpus_sha256 is not None:
+                        con.execute(
+                            "INSERT OR IGNORE INTO meta VALUES ('corpus_sha256', ?)", (corpus_sha256,)
+                        )
+                    return dict(con.execute("SELECT key, value FROM meta").fetchall())
+            except StoreError as exc:
+                busy = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not busy or _time.monotonic() > deadline:
+                    raise
+                _time.sleep(0.05)
 
     def _key_thumbs_by_text(self) -> None:
         """Re-key thumbs rows saved under another id than their text's (a sample query's own id, q01 …, as
@@ -460,8 +476,10 @@ class JudgmentStore:
         """Merge a ``dump()`` into this store (rows already present are skipped); returns rows added.
 
         Raises StoreError when the dump is malformed or was made for another corpus."""
-        if not isinstance(dump, dict) or not isinstance(dump.get("judgments", []), list) or not isinstance(
-            dump.get("votes", []), list
+        if (
+            not isinstance(dump, dict)
+            or not isinstance(dump.get("judgments", []), list)
+            or not isinstance(dump.get("votes", []), list)
         ):
             raise StoreError("Judgments data must be an object with 'judgments' and 'votes' lists.")
         if dump.get("format", DUMP_FORMAT) != DUMP_FORMAT:
