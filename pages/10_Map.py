@@ -73,12 +73,15 @@ def chart(cmap: CorpusMap, corpus: Corpus, space: state.Slot) -> None:
     chunk_rows, query_rows, ring = regions.chart_rows(
         cmap, corpus, space=space, limit=regions.PAGE_POINTS, selected=state.get("map_chunk")
     )
+    n = len(corpus.chunks)
+    sampled = len(chunk_rows) < n
     spec = charts.corpus_map(
         chunk_rows,
         query_rows,
         regions=list(regions.region_names(cmap).values()),
         centres=regions.centre_rows(cmap, corpus, space=space),
         selected=ring,
+        density=regions.density_rows(cmap, space=space) if sampled else (),
         width="container",
         height=640,  # legends included: the plot itself is about 470 px tall
         select="pick",
@@ -87,12 +90,12 @@ def chart(cmap: CorpusMap, corpus: Corpus, space: state.Slot) -> None:
         spec, width="stretch", on_select="rerun", selection_mode="pick", key="_map_chart"
     )
     mp.pick_from_chart(picked, regions.region_of_chunk(cmap))
-    n = len(corpus.chunks)
     shown = (
         f"All {n:,} chunks are drawn."
-        if len(chunk_rows) >= n
-        else f"{len(chunk_rows):,} of {n:,} chunks are drawn (a seeded random sample that keeps every chunk a "
-        "query lands on); the region table counts them all."
+        if not sampled
+        else f"{len(chunk_rows):,} of {n:,} chunks are drawn as dots (a seeded random sample that keeps every chunk "
+        "a query lands on); the grey cells under them count all of them, darker where more lie; the region table "
+        "counts them all."
     )
     st.caption(
         shown + " Click a chunk to select it (and its region): it stays ringed when you switch spaces. "

@@ -70,6 +70,33 @@ def test_the_map_section_holds_an_svg_of_at_most_2000_chunks_and_the_region_tabl
     assert "## 6\\. Where on the corpus each model wins" in md and "## 9\\. Reproduce" in md
 
 
+def test_under_a_sample_grey_cells_count_every_chunk_where_it_lies(report_files):
+    """Above the drawn sample, where the other chunks lie is shown by counts per cell: every chunk in exactly one
+    cell (counts sum to the corpus), each cell holding the chunks whose layout point falls in it, and the chart
+    draws one rect per non-empty cell (never one mark per chunk)."""
+    from core.report import charts
+    from core.report.regions import chart_rows, density_rows, layout_of
+
+    _html, _md, data = report_files
+    cmap = data.corpus_map
+    cells = density_rows(cmap, space="A")
+    assert sum(c["chunks"] for c in cells) == N and all(c["chunks"] > 0 for c in cells)
+    xy = np.asarray(layout_of(cmap, "A").xy)
+    busiest = max(cells, key=lambda c: c["chunks"])
+    inside = (xy[:, 0] >= busiest["x"]) & (xy[:, 0] <= busiest["x2"]) & (xy[:, 1] >= busiest["y"])
+    inside &= xy[:, 1] <= busiest["y2"]
+    assert inside.sum() >= busiest["chunks"]  # (a point on a shared edge may sit in both bounds)
+    dots, queries, _ = chart_rows(cmap, data.corpus, space="A", limit=500)
+    spec = charts.corpus_map(dots, queries, density=cells).to_dict()
+    rects = [layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "rect"]
+    data_of = rects[0]["data"]
+    drawn = data_of["values"] if "values" in data_of else spec["datasets"][data_of["name"]]
+    assert len(rects) == 1 and len(drawn) == len(cells) < N
+    assert "grey cells under them count all the chunks" in _section(
+        _html, "map"
+    )  # the report says what they are
+
+
 def test_a_sample_keeps_the_chunks_queries_land_on_and_is_seeded():
     rows = sample_rows(10_000, 2_000, seed=0, keep=[9_999, 5])
     assert len(rows) == 2_000 and {5, 9_999} <= set(rows.tolist())

@@ -285,6 +285,7 @@ def corpus_map(
     regions: Sequence[str] = (),
     centres: Sequence[Row] = (),
     selected: Sequence[Row] = (),
+    density: Sequence[Row] = (),
     width: int | str = REPORT_WIDTH,
     height: int = 420,
     select: str | None = None,
@@ -294,7 +295,8 @@ def corpus_map(
 
     chunks: {"x", "y", "region", "chunk", "source"}; queries: {"x", "y", "outcome" (OUTCOMES), "query", "diff",
     "overlap"}; regions: the region names in legend order; centres: {"x", "y", "number", "region"}, where each
-    region's number is written; selected: chunk rows to ring. The axes of a 2-D layout
+    region's number is written; selected: chunk rows to ring; density: {"x", "x2", "y", "y2", "chunks"} cells of all
+    the chunks, drawn in grey under the dots when the dots are a sample (``regions.density_rows``). The axes of a 2-D layout
     mean nothing, so none is drawn. ``select``: a point selection on the chunk id under that name (the page reads
     it back; the report draws no selection)."""
     hidden = alt.Axis(labels=False, ticks=False, title=None, grid=False, domain=False)
@@ -325,6 +327,24 @@ def corpus_map(
     if select:
         dots = dots.add_params(alt.selection_point(name=select, fields=["chunk"], on="click"))
     layers: list[Any] = [dots]
+    if density:  # under the sample: grey cells, darker where more chunks lie
+        cells = (
+            alt.Chart(_data(density))
+            .mark_rect(opacity=0.5)
+            .encode(
+                x=x,
+                x2="x2:Q",
+                y=y,
+                y2="y2:Q",
+                color=alt.Color(
+                    "chunks:Q",
+                    scale=alt.Scale(scheme="greys", type="sqrt", domainMin=0),
+                    legend=alt.Legend(orient="bottom", title="all chunks per cell", gradientLength=120),
+                ),
+                tooltip=[alt.Tooltip("chunks:Q", title="chunks in this cell", format=",")],
+            )
+        )
+        layers.insert(0, cells)
     if centres:
         numbers = (
             alt.Chart(_data(centres))

@@ -23,6 +23,7 @@ Space = Literal["A", "B"]
 Row = dict[str, Any]
 PAGE_POINTS = 5_000  # chunks drawn on the page: above, a seeded random sample (one mark per chunk stays fast)
 REPORT_POINTS = 2_000  # chunks drawn in the report's SVG (a file stays small)
+DENSITY_BINS = (48, 32)  # cells across and down of the density drawn under a sample: where all the chunks lie
 OUTCOME_WORDS = {"A": "A better", "B": "B better", "tie": "tie"}
 REGION_COLUMNS = (
     "region", "chunks", "files and languages", "queries", "A wins", "B wins", "ties", "A − B", "95% CI", "judged",
@@ -53,6 +54,27 @@ def sample_rows(n: int, limit: int, *, seed: int = 0, keep: Sequence[int] = ()) 
 
 def _row_of(corpus: Corpus) -> dict[str, int]:
     return {c.id: i for i, c in enumerate(corpus.chunks)}
+
+
+def density_rows(cmap: CorpusMap, *, space: Space, bins: tuple[int, int] = DENSITY_BINS) -> list[Row]:
+    """Every chunk of the layout counted in a grid of cells ({"x", "x2", "y", "y2", "chunks"}, empty cells left
+    out): drawn under a sample, it shows where the chunks that are not drawn lie (one mark per cell, never per
+    chunk)."""
+    xy = np.asarray(layout_of(cmap, space).xy, dtype=float)
+    if xy.size == 0:
+        return []
+    counts, xs, ys = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins)
+    return [
+        {
+            "x": float(xs[i]),
+            "x2": float(xs[i + 1]),
+            "y": float(ys[j]),
+            "y2": float(ys[j + 1]),
+            "chunks": int(c),
+        }
+        for i, j in zip(*np.nonzero(counts), strict=True)
+        for c in (counts[i, j],)
+    ]
 
 
 def chart_rows(

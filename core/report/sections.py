@@ -727,8 +727,8 @@ def section_map(data: ReportData) -> Section:
     drawn = (
         f"all {n:,} chunks"
         if len(chunk_rows) >= n
-        else f"{len(chunk_rows):,} of {n:,} chunks (a seeded random sample that keeps every chunk a query lands "
-        "on; the table counts them all)"
+        else f"{len(chunk_rows):,} of {n:,} chunks as dots (a seeded random sample that keeps every chunk a query "
+        "lands on; grey cells under them count all the chunks, darker where more lie; the table counts them all)"
     )
     rows = regions.region_rows(cmap)
     table = Table(
@@ -747,6 +747,7 @@ def section_map(data: ReportData) -> Section:
                 query_rows,
                 regions=names,
                 centres=regions.centre_rows(cmap, data.corpus, space="A"),
+                density=regions.density_rows(cmap, space="A") if len(chunk_rows) < n else (),
             ).to_dict(),
             caption=f"Drawn: {drawn}. Queries: {len(query_rows)}. " + regions.outcome_words(cmap),
         ),
