@@ -15,7 +15,7 @@ from core.models.endpoint import (
     test_connection,
 )
 from core.search import KIND_LABELS
-from core.text import plural
+from core.text import format_count, plural
 from core.types import Corpus, ModelSpec
 from ui import build, bundle, byo, index_backend, pair, resources, state, systems, widgets
 from ui.cost_text import describe, suggest
@@ -84,7 +84,7 @@ def model_facts(spec: ModelSpec, where: str) -> None:
         [
             ("dimensions", f"{spec.dim:,}" if spec.dim else "known after loading"),
             ("Matryoshka dims", mrl),
-            ("parameters", f"{spec.params / 1e6:,.0f} M" if spec.params else "unknown"),
+            ("parameters", format_count(spec.params) if spec.params else "unknown"),
             ("max tokens", f"{spec.max_tokens:,}" if spec.max_tokens else "the model's own"),
             ("licence", spec.licence or "unknown"),
             ("available here", where),

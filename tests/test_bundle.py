@@ -138,6 +138,24 @@ def test_a_bundle_streamed_to_a_file_holds_the_vectors_np_save_would_write(
         np.testing.assert_array_equal(from_file.model(slot).vectors, from_bytes.model(slot).vectors)
 
 
+def test_vectors_an_import_would_refuse_are_not_written(corpus, models, tmp_path, monkeypatch):
+    """A member above the import's limit (2 GiB: about 1.4M texts x 384 dims) is refused before anything is written."""
+    import dataclasses
+
+    import core.bundle.archive as archive
+
+    small = dataclasses.replace(
+        BundleLimits(), max_member_bytes=1024
+    )  # 4 distinct texts x 384 dims x 4 B > 1 KiB
+    monkeypatch.setattr(archive, "BundleLimits", lambda: small)
+    vectors = np.zeros((len(corpus.chunks), 384), dtype=np.float32)
+    exports = [ExportModel(slot, PAIR["AB".index(slot)], emb, vectors) for slot, emb in models.items()]
+    path = tmp_path / "big.zip"
+    with pytest.raises(BundleError, match=r"Cannot export: model A's vectors take 6\.0 KiB .* 1\.0 KiB"):
+        archive.write_bundle(path, corpus, exports)
+    assert not path.exists()
+
+
 def test_cli_export_then_import_prints_what_it_loaded(tmp_path, capsys):
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -23,7 +23,8 @@ def test_the_sidebar_names_the_model_just_chosen():
     at.run()
     at.button(key="home_quick").click().run()  # the sample with the bundled pair: nothing embedded
     assert not at.exception, at.exception
-    seeded = {k: at.session_state[k] for k in ("corpus_key", "corpus_origin", "models_a", "models_b")}
+    keys = ("corpus_key", "corpus_origin", "models_a", "models_b", "models_fallback_reason")
+    seeded = {k: at.session_state[k] for k in keys}
     at = app("pages/2_Models.py")
     for key, value in seeded.items():
         at.session_state[key] = value
@@ -31,6 +32,7 @@ def test_the_sidebar_names_the_model_just_chosen():
     assert not at.exception, at.exception
     sidebar = "\n".join(str(c.value) for c in at.sidebar.caption).replace("\\", "")
     assert f"A: {WORDLLAMA}" not in sidebar
+    assert "Running multilingual-e5-small" in shown(at)  # the banner names the bundled pair standing in
     at.selectbox(key="_models_choice_a").set_value(WORDLLAMA).run()
     assert not at.exception, at.exception
     sidebar = "\n".join(str(c.value) for c in at.sidebar.caption).replace("\\", "")

@@ -101,6 +101,18 @@ def test_engine_calls_run_side_by_side(e5, monkeypatch):
     texts = [f"query number {i} " * (1 + i % 5) for i in range(9)]
     out = e5.encode_queries(texts)  # several queries: the engine's workers
     monkeypatch.undo()
-    assert most == e5.workers
+    calls = -(-len(texts) // 2)  # two texts a call: 5 calls, so on a machine of more cores only 5 run at once
+    assert most == min(e5.workers, calls)
     assert sorted(t for call in seen for t in call) == sorted(texts)
     assert np.abs(out - real(texts, True)).max() < 1e-5  # rows back in the caller's order
+
+
+def test_the_build_progress_counts_chunks_not_windows(e5):
+    """A chunk over 510 tokens runs as several windows: the progress bar counts it once, when its last window is
+    done (it once counted windows against the number of chunks, and sat full before the build ended)."""
+    seen: list[tuple[int, int]] = []
+    texts = ["word " * 1500, *[f"short text {i} about things" for i in range(20)]]
+    e5.encode_documents(texts, progress=lambda done, total, _rate: seen.append((done, total)), batch_size=2)
+    done = [d for d, _ in seen]
+    assert all(t == len(texts) for _, t in seen) and done == sorted(done) and done[-1] == len(texts)
+    assert done[0] == 0  # the first batch is the long chunk's first two windows: no chunk finished yet

@@ -9,7 +9,7 @@ from typing import Literal
 import streamlit as st
 
 from core.errors import DashboardError
-from core.ingest import LANGUAGE_NAMES, corpus_language, language_name, language_shares
+from core.ingest import LANGUAGE_NAMES, UNKNOWN, corpus_language, language_name, language_shares
 from core.models import (
     CheckItem,
     ModelCheck,
@@ -192,7 +192,7 @@ def corpus_language_label(corpus: Corpus) -> str:
     if main != "mixed":
         return language_name(main)
     shares = language_shares(hist)[:3]  # of the chunks whose language is known
-    total = sum(v for k, v in hist.items() if k != "unknown")
+    total = sum(v for k, v in hist.items() if k != UNKNOWN)
     return "Mixed: " + " · ".join(f"{language_name(k)} {format_share(hist[k], total)}" for k, _ in shares)
 
 

@@ -159,6 +159,13 @@ def write_bundle(
                 "build its index on this corpus first."
             )
         member = f"vectors/{m.slot}.npy"
+        size = len(hashes) * int(vecs.shape[1]) * 4
+        if size > (limit := BundleLimits().max_member_bytes):  # an import would refuse it: not written at all
+            raise BundleError(
+                f"Cannot export: model {m.slot}'s vectors take {format_bytes(size)} ({len(hashes):,} texts x "
+                f"{int(vecs.shape[1])} dims), above the {format_bytes(limit)} a bundle member may hold, and an import would refuse it. Export a "
+                "smaller corpus, or share the embedding store folder (RETRIEVAL_COMPARE_STORE) or a Qdrant collection."
+            )
         pending.append((member, vecs))
         entries.append(
             {

@@ -18,6 +18,7 @@ from core.ingest.jsonl import QueriesFile, read_corpus_jsonl, read_queries_jsonl
 from core.ingest.language import (
     LANGUAGE_NAMES,
     MIXED_SHARE,
+    UNKNOWN,
     code_prose,
     corpus_language,
     detect_language,
@@ -51,6 +52,7 @@ __all__ = [
     "LANGUAGE_NAMES",
     "Limits",
     "MIXED_SHARE",
+    "UNKNOWN",
     "NotRegularFile",
     "QueriesFile",
     "SUPPORTED_EXTS",

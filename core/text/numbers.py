@@ -51,8 +51,8 @@ def format_share(part: int, total: int) -> str:
         return "0%"
     if part >= total:
         return "100%"
-    pct = part / total
-    return "<1%" if pct < 0.005 else ">99%" if pct >= 0.995 else f"{pct:.0%}"
+    whole = round(100 * part / total)  # the percent shown; at the edges it would say none or all
+    return "<1%" if whole < 1 else ">99%" if whole > 99 else f"{whole}%"
 
 
 def minus_signs(text: str) -> str:
