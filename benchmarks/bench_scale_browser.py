@@ -199,7 +199,10 @@ def step_upload(page, zip_path: Path, *, timeout_s: float) -> tuple[float, int]:
     page.get_by_label("Overlap (chars)", exact=True).wait_for(timeout=120_000)
     set_number(page, "Overlap (chars)", OPTIONS.overlap)
     set_number(page, "Chunk size (chars)", OPTIONS.size)
-    loaded = page.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"Corpus: .* · [\d,]+ chunks"))
+    # the uploaded corpus by name: a corpus named otherwise (a restored session's) does not end the step
+    loaded = page.locator('[data-testid="stSidebar"]').get_by_text(
+        re.compile(r"Corpus: upload · [\d,]+ chunks")
+    )
     t0 = begin(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(zip_path))
     secs = wait_step(page, visible(loaded), step="upload -> corpus loaded", t0=t0, timeout_s=timeout_s)
