@@ -37,6 +37,18 @@ def quick() -> AppTest:
     return at
 
 
+def write_tampered_sample(dest) -> None:
+    """The shipped sample bundle with one chunk's text changed (its checksums no longer match), to a path or file."""
+    with zipfile.ZipFile(SAMPLE_BUNDLE) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    body = json.loads(members["corpus.json"])
+    body["chunks"][0]["text"] = "tampered"
+    members["corpus.json"] = json.dumps(body).encode()
+    with zipfile.ZipFile(dest, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+
+
 def test_quick_start_from_the_shipped_bundle_is_ready_and_updates_the_sidebar(quick):
     from ui import resources
 
@@ -72,15 +84,8 @@ def test_compare_answers_after_the_import_and_the_sidebar_prepares_a_bundle(quic
 
 
 def test_a_tampered_bundle_upload_is_refused_and_the_session_kept(quick):
-    with zipfile.ZipFile(SAMPLE_BUNDLE) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    body = json.loads(members["corpus.json"])
-    body["chunks"][0]["text"] = "tampered"
-    members["corpus.json"] = json.dumps(body).encode()
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for n, b in members.items():
-            zf.writestr(n, b)
+    write_tampered_sample(buf)
     at = app()
     for key in SEEDED:
         at.session_state[key] = quick.session_state[key]
@@ -90,7 +95,9 @@ def test_a_tampered_bundle_upload_is_refused_and_the_session_kept(quick):
     ).run()
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error).replace("\\", "")
-    assert re.search(r"Bundle refused: .*corpus\.json.*(damaged or altered|altered or damaged)", errors), errors
+    assert re.search(r"Bundle refused: .*corpus\.json.*(damaged or altered|altered or damaged)", errors), (
+        errors
+    )
     assert at.session_state["corpus_key"] == quick.session_state["corpus_key"]
 
 
@@ -154,14 +161,7 @@ def test_a_bundle_path_on_this_machine_is_checked_as_an_upload_is(quick, tmp_pat
     at.run()
     assert "_home_bundle_path" not in [t.key for t in at.text_input]  # off unless the server names a folder
     monkeypatch.setenv("RETRIEVAL_COMPARE_BUNDLE_DIR", str(tmp_path))
-    with zipfile.ZipFile(SAMPLE_BUNDLE) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    body = json.loads(members["corpus.json"])
-    body["chunks"][0]["text"] = "tampered"
-    members["corpus.json"] = json.dumps(body).encode()
-    with zipfile.ZipFile(tmp_path / "demo.zip", "w") as zf:
-        for n, b in members.items():
-            zf.writestr(n, b)
+    write_tampered_sample(tmp_path / "demo.zip")
     at = app()
     for key in SEEDED:
         at.session_state[key] = quick.session_state[key]
@@ -171,7 +171,9 @@ def test_a_bundle_path_on_this_machine_is_checked_as_an_upload_is(quick, tmp_pat
     at.button(key="_home_bundle_path_import").click().run()
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error).replace("\\", "")
-    assert re.search(r"Bundle refused: .*corpus\.json.*(damaged or altered|altered or damaged)", errors), errors
+    assert re.search(r"Bundle refused: .*corpus\.json.*(damaged or altered|altered or damaged)", errors), (
+        errors
+    )
     assert at.session_state["corpus_key"] == quick.session_state["corpus_key"]
     at.text_input(key="_home_bundle_path").set_value(str(tmp_path / "missing.zip")).run()
     at.button(key="_home_bundle_path_import").click().run()
