@@ -212,14 +212,18 @@ def file_labels(corpus: Corpus) -> dict[str, str]:
     """Each file of the corpus (in order) and its display name, once per corpus: the Pin-a-file options (at 100k
     chunks, listing them from the chunks on every rerun was half the Compare page's script time)."""
     return resources.memo(
-        ("file_labels", corpus.sha256),
-        lambda: {s: display_name(s) for s in dict.fromkeys(c.source for c in corpus.chunks)},
+        ("file_labels", corpus.sha256), lambda: {s: display_name(s) for s in _file_chunks(corpus)}
     )
+
+
+def _file_chunks(corpus: Corpus) -> dict[str, tuple[str, ...]]:
+    """Each file's chunk ids, in corpus order, once per corpus (the Pin-a-file options and the pinned file's rank)."""
+    return resources.memo(("file_chunks", corpus.sha256), lambda: file_chunks(corpus))
 
 
 def pinned_ranks(pair: PairResult, corpus: Corpus, source: str) -> dict[str, str]:
     """The pinned file's best rank in each column's deep ranking: {'A': '#20', 'B': 'not in top 100'}."""
-    ids = resources.memo(("file_chunks", corpus.sha256), lambda: file_chunks(corpus)).get(source, ())
+    ids = _file_chunks(corpus).get(source, ())
     out = {}
     for side in (pair.a, pair.b):
         if side.deep is None:

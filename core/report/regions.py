@@ -70,10 +70,9 @@ def density_rows(cmap: CorpusMap, *, space: Space, bins: tuple[int, int] = DENSI
             "x2": float(xs[i + 1]),
             "y": float(ys[j]),
             "y2": float(ys[j + 1]),
-            "chunks": int(c),
+            "chunks": int(counts[i, j]),
         }
         for i, j in zip(*np.nonzero(counts), strict=True)
-        for c in (counts[i, j],)
     ]
 
 
